@@ -1,0 +1,189 @@
+package core
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// Metadata is the part of authorization server metadata (RFC 8414 §2,
+// OpenID Connect Discovery §3) that dualauth uses. It is stored with each
+// cache entry, so a refresh needs no discovery round trip.
+type Metadata struct {
+	Issuer                            string   `json:"issuer"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	RevocationEndpoint                string   `json:"revocation_endpoint,omitempty"`
+	DeviceAuthorizationEndpoint       string   `json:"device_authorization_endpoint,omitempty"`
+	UserinfoEndpoint                  string   `json:"userinfo_endpoint,omitempty"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported,omitempty"`
+	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
+	AuthorizationResponseIssSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
+	// OpenID is true when the metadata came from an OpenID Connect
+	// discovery document, which decides the prompt=consent rule.
+	OpenID bool `json:"openid,omitempty"`
+}
+
+// Candidate is one metadata URL to try and the issuer it must declare.
+type Candidate struct {
+	URL    string
+	Issuer string
+	OpenID bool
+}
+
+// Target is what a user names to log in to: a host (or issuer URL) and,
+// for Databricks account consoles, an account ID.
+type Target struct {
+	Host      string
+	AccountID string
+}
+
+// NormalizeHost turns user input ("example.com", "https://Example.com/") into
+// a canonical URL: scheme https unless given, lowercase host, no trailing
+// slash, no query or fragment. http is accepted for loopback hosts only (S19).
+func NormalizeHost(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", fmt.Errorf("empty host")
+	}
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("invalid host %q: want a host name or an https URL", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("invalid host %q: a host URL has no query, fragment or user info", raw)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	u.Host = strings.ToLower(u.Host)
+	if err := checkSecure(u); err != nil {
+		return "", fmt.Errorf("host %q: %w", raw, err)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+// IsLoopback reports whether host (a URL's Hostname) is a loopback name or
+// address: localhost, 127.0.0.0/8 or ::1.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && a.IsLoopback()
+}
+
+func checkSecure(u *url.URL) error {
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && IsLoopback(u.Hostname()):
+		return nil
+	}
+	return fmt.Errorf("%w: %s://%s", ErrInsecureURL, u.Scheme, u.Host)
+}
+
+// CheckURL verifies that raw is an absolute https URL, or http on loopback.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return fmt.Errorf("invalid URL %q", raw)
+	}
+	return checkSecure(u)
+}
+
+var databricksSuffixes = []string{".databricks.com", ".azuredatabricks.net", ".databricks.azure.cn", ".databricks.us"}
+
+// IsDatabricksHost reports whether a normalized host is a Databricks
+// workspace or account console by its domain.
+func IsDatabricksHost(host string) bool {
+	u, err := url.Parse(host)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	return slices.ContainsFunc(databricksSuffixes, func(s string) bool { return strings.HasSuffix(h, s) })
+}
+
+// Candidates lists the metadata URLs for a target, most likely first (S17):
+//   - Databricks account: HOST/oidc/accounts/ID/.well-known/oauth-authorization-server
+//   - Databricks workspace: HOST/oidc/.well-known/oauth-authorization-server
+//   - OpenID Connect: ISSUER/.well-known/openid-configuration
+//   - RFC 8414 §3.1: the well-known segment goes between host and path.
+//
+// Databricks hosts are tried Databricks-first; any other host tries the
+// standard documents first, so a generic provider costs one round trip.
+// host must be normalized.
+func Candidates(t Target) []Candidate {
+	u, err := url.Parse(t.Host)
+	if err != nil {
+		return nil
+	}
+	origin := u.Scheme + "://" + u.Host
+	const asWK = "/.well-known/oauth-authorization-server"
+	var dbx []Candidate
+	if t.AccountID != "" {
+		iss := t.Host + "/oidc/accounts/" + url.PathEscape(t.AccountID)
+		dbx = append(dbx, Candidate{URL: iss + asWK, Issuer: iss})
+	}
+	dbx = append(dbx, Candidate{URL: t.Host + "/oidc" + asWK, Issuer: t.Host + "/oidc"})
+	std := []Candidate{
+		{URL: t.Host + "/.well-known/openid-configuration", Issuer: t.Host, OpenID: true},
+		{URL: origin + asWK + u.Path, Issuer: t.Host},
+	}
+	if t.AccountID != "" || IsDatabricksHost(t.Host) {
+		return append(dbx, std...)
+	}
+	return append(std, dbx...)
+}
+
+// IssuerKeys lists the issuers a target may have been logged in under, in
+// [Candidates] order, without duplicates: the offline way from a host to its
+// cache entry.
+func IssuerKeys(t Target, clientID string) []string {
+	var keys []string
+	for _, c := range Candidates(t) {
+		k := Key(c.Issuer, clientID)
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// ParseMetadata reads a metadata document fetched from c and checks it: the
+// issuer must be the one c expects (S18; a lone trailing slash is tolerated,
+// as several providers publish one), and every endpoint must be https or
+// loopback (S19). PKCE S256 must not be ruled out (S2, S3).
+func ParseMetadata(c Candidate, body []byte) (*Metadata, error) {
+	var m Metadata
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, fmt.Errorf("metadata at %s is not valid JSON", c.URL)
+	}
+	if strings.TrimSuffix(m.Issuer, "/") != strings.TrimSuffix(c.Issuer, "/") {
+		return nil, fmt.Errorf("%w: metadata at %s declares issuer %q, want %q", ErrIssuerMismatch, c.URL, m.Issuer, c.Issuer)
+	}
+	if m.AuthorizationEndpoint == "" || m.TokenEndpoint == "" {
+		return nil, fmt.Errorf("metadata at %s lacks authorization_endpoint or token_endpoint", c.URL)
+	}
+	for _, e := range []string{m.Issuer, m.AuthorizationEndpoint, m.TokenEndpoint, m.RevocationEndpoint, m.DeviceAuthorizationEndpoint, m.UserinfoEndpoint} {
+		if e == "" {
+			continue
+		}
+		if err := CheckURL(e); err != nil {
+			return nil, fmt.Errorf("metadata at %s: %w", c.URL, err)
+		}
+	}
+	if len(m.CodeChallengeMethodsSupported) > 0 && !slices.Contains(m.CodeChallengeMethodsSupported, "S256") {
+		return nil, fmt.Errorf("the authorization server at %s does not support PKCE S256 (only %s); dualauth never downgrades to plain",
+			m.Issuer, strings.Join(m.CodeChallengeMethodsSupported, ", "))
+	}
+	m.OpenID = c.OpenID
+	return &m, nil
+}

@@ -1,0 +1,103 @@
+package core
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// DefaultSkew is how long before its expiry a token counts as expired: a
+// token handed out is good for at least a minute, long enough for the call
+// it was asked for. See [Entry.Valid] for tokens that live shorter than that.
+const DefaultSkew = time.Minute
+
+// Entry is what a login leaves in the cache, per (issuer, client ID): the
+// tokens, and the metadata that lets a refresh skip discovery. Its JSON field
+// names for the token are those of the Databricks CLI cache.
+type Entry struct {
+	Host         string    `json:"host"`
+	AccountID    string    `json:"account_id,omitempty"`
+	ClientID     string    `json:"client_id"`
+	Scopes       []string  `json:"scopes,omitempty"`
+	AccessToken  string    `json:"access_token"`
+	TokenType    string    `json:"token_type,omitempty"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	IDToken      string    `json:"id_token,omitempty"`
+	Expiry       time.Time `json:"expiry,omitzero"`
+	ObtainedAt   time.Time `json:"obtained_at,omitzero"`
+	Metadata     Metadata  `json:"metadata"`
+}
+
+// Key is the cache key of a login: issuer and client ID, so two clients of
+// one server never share tokens.
+func Key(issuer, clientID string) string {
+	return strings.TrimSuffix(issuer, "/") + " " + clientID
+}
+
+// Key returns the entry's cache key.
+func (e *Entry) Key() string { return Key(e.Metadata.Issuer, e.ClientID) }
+
+// Valid reports whether the access token can still be handed out at now.
+// It counts as expired skew early (S23); a token whose whole lifetime is
+// shorter than twice the skew uses half its lifetime as the skew instead, so
+// a short-lived token is used for half its life rather than refreshed on
+// every call. A token without an expiry is valid.
+func (e *Entry) Valid(now time.Time, skew time.Duration) bool {
+	if e == nil || e.AccessToken == "" {
+		return false
+	}
+	if e.Expiry.IsZero() {
+		return true
+	}
+	if !e.ObtainedAt.IsZero() {
+		if life := e.Expiry.Sub(e.ObtainedAt); life > 0 && skew > life/2 {
+			skew = life / 2
+		}
+	}
+	return now.Add(skew).Before(e.Expiry)
+}
+
+// Token returns the access token as an *oauth2.Token, without the refresh
+// token: callers get what they may send, nothing more.
+func (e *Entry) Token() *oauth2.Token {
+	return &oauth2.Token{AccessToken: e.AccessToken, TokenType: e.TokenType, Expiry: e.Expiry}
+}
+
+// CacheVersion is the version of the cache file format.
+const CacheVersion = 1
+
+// CacheFile is the on-disk (or in-storage) form of a token cache:
+// {"version":1,"tokens":{KEY: Entry}}.
+type CacheFile struct {
+	Version int              `json:"version"`
+	Tokens  map[string]Entry `json:"tokens"`
+}
+
+// DecodeCacheFile parses a cache file. An empty input is an empty cache; a
+// version other than [CacheVersion] or malformed JSON is an error, which the
+// driver turns into "move the file aside and warn" (S24).
+func DecodeCacheFile(b []byte) (*CacheFile, error) {
+	c := &CacheFile{Version: CacheVersion, Tokens: map[string]Entry{}}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return c, nil
+	}
+	if err := json.Unmarshal(b, c); err != nil {
+		return nil, fmt.Errorf("token cache is not valid JSON")
+	}
+	if c.Version != CacheVersion {
+		return nil, fmt.Errorf("token cache has version %d; this dualauth reads version %d", c.Version, CacheVersion)
+	}
+	if c.Tokens == nil {
+		c.Tokens = map[string]Entry{}
+	}
+	return c, nil
+}
+
+// Encode renders the cache file, indented for people who look.
+func (c *CacheFile) Encode() []byte {
+	b, _ := json.MarshalIndent(c, "", "  ") // cannot fail: plain data
+	return append(b, '\n')
+}

@@ -1,0 +1,337 @@
+package core
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// PendingTTL is how long a started login waits for its callback before the
+// pending record is void (S27).
+const PendingTTL = 10 * time.Minute
+
+// LoginConfig says what to log in to and how.
+type LoginConfig struct {
+	Target Target
+	Client Client
+	Scopes []string
+	// RedirectURI is where the server sends the browser back: the native
+	// loopback listener or the page that loads the wasm.
+	RedirectURI string
+	// ReturnTo is kept with the pending login for a browser to go back to.
+	ReturnTo string
+	// Prompt is sent as prompt=. Empty means automatic: "consent" when
+	// offline_access and openid are asked of an OpenID provider (OpenID
+	// Connect Core §11), nothing otherwise. PromptNone sends no prompt.
+	Prompt string
+	// AuthParams are extra authorize parameters (they cannot override the
+	// protocol's own: state, PKCE, redirect_uri…).
+	AuthParams url.Values
+	// Metadata, when known, skips discovery.
+	Metadata *Metadata
+}
+
+// PromptNone in [LoginConfig.Prompt] sends no prompt parameter at all.
+const PromptNone = "-"
+
+// Pending is a started login, kept until its callback: serialisable so that
+// a browser can resume it after the redirect (DESIGN.md). It holds the
+// verifier, so drivers keep it only in the login's own storage.
+type Pending struct {
+	State       string    `json:"state"`
+	Verifier    string    `json:"verifier"`
+	Nonce       string    `json:"nonce,omitempty"`
+	RedirectURI string    `json:"redirect_uri"`
+	ReturnTo    string    `json:"return_to,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	Target      Target    `json:"target"`
+	ClientID    string    `json:"client_id"`
+	Scopes      []string  `json:"scopes"`
+	// Metadata.Issuer is the issuer the callback must come from (S8).
+	Metadata Metadata `json:"metadata"`
+}
+
+// Expired reports whether the pending login is older than [PendingTTL].
+func (p *Pending) Expired(now time.Time) bool { return now.Sub(p.CreatedAt) > PendingTTL }
+
+type loginPhase int
+
+const (
+	loginIdle loginPhase = iota
+	loginDiscovering
+	loginSavingPending
+	loginWaiting
+	loginExchanging
+	loginLocking
+	loginSaving
+	loginDone
+)
+
+// Login is the authorization-code + PKCE machine: the seed's first diagram.
+// Start → Fetch metadata (each candidate until one answers) → SavePending →
+// Authorize → Callback (wrong state: Reject, keep waiting) → Fetch token →
+// Lock → Save → Unlock, Done.
+type Login struct {
+	cfg     LoginConfig
+	phase   loginPhase
+	cands   []Candidate
+	tried   []string
+	pending Pending
+	entry   Entry
+}
+
+// NewLogin returns a login that begins with [Start].
+func NewLogin(cfg LoginConfig) *Login { return &Login{cfg: cfg} }
+
+// ResumeLogin continues a login whose [Pending] was stored before a page
+// unload: it waits for the [Callback].
+func ResumeLogin(p Pending, client Client) *Login {
+	return &Login{
+		cfg:     LoginConfig{Target: p.Target, Client: client, Scopes: p.Scopes, RedirectURI: p.RedirectURI, ReturnTo: p.ReturnTo},
+		phase:   loginWaiting,
+		pending: p,
+	}
+}
+
+// Pending returns the pending login once it exists.
+func (l *Login) Pending() Pending { return l.pending }
+
+// Step advances the login by one event.
+func (l *Login) Step(ev Event) []Effect {
+	switch ev := ev.(type) {
+	case Start:
+		if l.phase == loginIdle {
+			return l.start(ev)
+		}
+	case Fetched:
+		switch l.phase {
+		case loginDiscovering:
+			return l.discovered(ev)
+		case loginExchanging:
+			return l.exchanged(ev)
+		}
+	case Saved:
+		switch l.phase {
+		case loginSavingPending:
+			if ev.Err != nil {
+				return l.fail(fmt.Errorf("saving the pending login: %w", ev.Err))
+			}
+			l.phase = loginWaiting
+			return []Effect{Authorize{URL: l.authorizeURL()}}
+		case loginSaving:
+			l.phase = loginDone
+			e := l.entry
+			if ev.Err != nil {
+				return []Effect{Unlock{e.Key()}, Done{Err: fmt.Errorf("saving the token: %w", ev.Err)}}
+			}
+			return []Effect{Unlock{e.Key()}, Done{Token: e.Token(), Entry: &e}}
+		}
+	case Locked:
+		if l.phase == loginLocking {
+			if ev.Err != nil {
+				return l.fail(fmt.Errorf("locking the token cache: %w", ev.Err))
+			}
+			l.phase = loginSaving
+			return []Effect{Save{Key: l.entry.Key(), Entry: l.entry}}
+		}
+	case Callback:
+		return l.callback(ev)
+	case Aborted:
+		if l.phase == loginSaving {
+			l.phase = loginDone
+			return []Effect{Unlock{l.entry.Key()}, Done{Err: ev.Err}}
+		}
+		return l.fail(ev.Err)
+	}
+	return l.fail(fmt.Errorf("login: unexpected %T in phase %d", ev, l.phase))
+}
+
+func (l *Login) fail(err error) []Effect {
+	l.phase = loginDone
+	return []Effect{Done{Err: err}}
+}
+
+func (l *Login) start(ev Start) []Effect {
+	var raw [96]byte
+	if ev.Rand == nil {
+		return l.fail(fmt.Errorf("login: no entropy source"))
+	}
+	if _, err := io.ReadFull(ev.Rand, raw[:]); err != nil {
+		return l.fail(fmt.Errorf("login: reading entropy: %w", err))
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	l.pending = Pending{
+		State:       enc(raw[0:32]),  // 256 bits (S5)
+		Verifier:    enc(raw[32:64]), // 32 bytes → 43 chars (S1)
+		RedirectURI: l.cfg.RedirectURI,
+		ReturnTo:    l.cfg.ReturnTo,
+		CreatedAt:   ev.Now,
+		Target:      l.cfg.Target,
+		ClientID:    l.cfg.Client.ID,
+		Scopes:      l.cfg.Scopes,
+	}
+	if slices.Contains(l.cfg.Scopes, "openid") {
+		l.pending.Nonce = enc(raw[64:96]) // S7
+	}
+	if l.cfg.Client.ID == "" {
+		return l.fail(fmt.Errorf("login: no client ID"))
+	}
+	if l.cfg.RedirectURI == "" {
+		return l.fail(fmt.Errorf("login: no redirect URI"))
+	}
+	if l.cfg.Metadata != nil {
+		return l.useMetadata(*l.cfg.Metadata)
+	}
+	l.cands = Candidates(l.cfg.Target)
+	if len(l.cands) == 0 {
+		return l.fail(fmt.Errorf("login: invalid host %q", l.cfg.Target.Host))
+	}
+	l.phase = loginDiscovering
+	return []Effect{Fetch{Request: getRequest(l.cands[0].URL)}}
+}
+
+func (l *Login) discovered(ev Fetched) []Effect {
+	c := l.cands[0]
+	if ev.Err != nil {
+		// The host itself is unreachable: every other candidate would
+		// fail the same way, so say so now instead of retrying.
+		return l.fail(fmt.Errorf("%w: cannot reach %s: %v", ErrDiscovery, l.cfg.Target.Host, ev.Err))
+	}
+	if ev.Response.Status == 200 {
+		m, err := ParseMetadata(c, ev.Response.Body)
+		if err == nil {
+			return l.useMetadata(*m)
+		}
+		if !strings.Contains(err.Error(), "not valid JSON") {
+			return l.fail(err)
+		}
+		l.tried = append(l.tried, c.URL+" (not JSON)")
+	} else {
+		l.tried = append(l.tried, fmt.Sprintf("%s (HTTP %d)", c.URL, ev.Response.Status))
+	}
+	l.cands = l.cands[1:]
+	if len(l.cands) == 0 {
+		return l.fail(fmt.Errorf("%w: no OAuth metadata found for %s; tried %s", ErrDiscovery, l.cfg.Target.Host, strings.Join(l.tried, ", ")))
+	}
+	return []Effect{Fetch{Request: getRequest(l.cands[0].URL)}}
+}
+
+func (l *Login) useMetadata(m Metadata) []Effect {
+	l.pending.Metadata = m
+	l.phase = loginSavingPending
+	return []Effect{SavePending{Pending: l.pending}}
+}
+
+// authorizeURL builds the authorization request (RFC 6749 §4.1.1 with RFC
+// 7636 §4.3): S256 always, whatever the metadata says (S2, S3).
+func (l *Login) authorizeURL() string {
+	p := l.pending
+	c := oauth2.Config{
+		ClientID:    p.ClientID,
+		Endpoint:    oauth2.Endpoint{AuthURL: p.Metadata.AuthorizationEndpoint},
+		RedirectURL: p.RedirectURI,
+		Scopes:      p.Scopes,
+	}
+	reserved := []string{"state", "code_challenge", "code_challenge_method", "redirect_uri", "client_id", "response_type", "scope", "nonce"}
+	var opts []oauth2.AuthCodeOption
+	for k, vs := range l.cfg.AuthParams {
+		if !slices.Contains(reserved, k) && len(vs) > 0 {
+			opts = append(opts, oauth2.SetAuthURLParam(k, vs[0]))
+		}
+	}
+	if p.Nonce != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("nonce", p.Nonce))
+	}
+	if prompt := l.prompt(); prompt != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", prompt))
+	}
+	opts = append(opts, oauth2.S256ChallengeOption(p.Verifier))
+	return c.AuthCodeURL(p.State, opts...)
+}
+
+func (l *Login) prompt() string {
+	switch l.cfg.Prompt {
+	case PromptNone:
+		return ""
+	case "":
+		if l.pending.Metadata.OpenID && slices.Contains(l.pending.Scopes, "openid") && slices.Contains(l.pending.Scopes, "offline_access") {
+			return "consent"
+		}
+		return ""
+	}
+	return l.cfg.Prompt
+}
+
+// callback validates the authorization response (RFC 6749 §4.1.2, RFC 9207).
+func (l *Login) callback(ev Callback) []Effect {
+	if l.phase != loginWaiting {
+		return []Effect{Reject{Err: ErrNoPendingLogin}}
+	}
+	q := ev.Query
+	// Constant time, and no early exit on a missing state (S6).
+	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(l.pending.State)) != 1 || l.pending.State == "" {
+		return []Effect{Reject{Err: ErrStateMismatch}}
+	}
+	l.phase = loginExchanging // the state is spent: single use (S5, S29)
+	if l.pending.Expired(ev.Now) {
+		return l.fail(ErrPendingExpired)
+	}
+	m := l.pending.Metadata
+	if iss, ok := q["iss"]; ok {
+		if len(iss) != 1 || iss[0] != m.Issuer {
+			return l.fail(fmt.Errorf("%w: the callback names issuer %q, the login went to %q", ErrIssuerMismatch, q.Get("iss"), m.Issuer))
+		}
+	} else if m.AuthorizationResponseIssSupported {
+		return l.fail(ErrMissingIssuer)
+	}
+	if code := q.Get("error"); code != "" {
+		return l.fail(&OAuthError{Code: code, Description: q.Get("error_description"), URI: q.Get("error_uri")})
+	}
+	code := q.Get("code")
+	if code == "" {
+		return l.fail(fmt.Errorf("the callback has neither a code nor an error"))
+	}
+	return []Effect{Fetch{Request: l.cfg.Client.CodeRequest(m.TokenEndpoint, code, l.pending.Verifier, l.pending.RedirectURI)}}
+}
+
+func (l *Login) exchanged(ev Fetched) []Effect {
+	if ev.Err != nil {
+		return l.fail(fmt.Errorf("token request to %s failed: %v", l.pending.Metadata.TokenEndpoint, ev.Err))
+	}
+	t, err := ParseTokenResponse(ev.Response, ev.Now)
+	if err != nil {
+		return l.fail(fmt.Errorf("exchanging the authorization code: %w", err))
+	}
+	p := l.pending
+	if t.IDToken != "" && p.Nonce != "" {
+		if err := checkIDToken(t.IDToken, p.Nonce, p.Metadata.Issuer, p.ClientID); err != nil {
+			return l.fail(err)
+		}
+	}
+	scopes := p.Scopes
+	if t.Scope != "" {
+		scopes = strings.Fields(t.Scope)
+	}
+	l.entry = Entry{
+		Host:         p.Target.Host,
+		AccountID:    p.Target.AccountID,
+		ClientID:     p.ClientID,
+		Scopes:       scopes,
+		AccessToken:  t.AccessToken,
+		TokenType:    t.TokenType,
+		RefreshToken: t.RefreshToken,
+		IDToken:      t.IDToken,
+		Expiry:       t.Expiry,
+		ObtainedAt:   ev.Now,
+		Metadata:     p.Metadata,
+	}
+	l.phase = loginLocking
+	return []Effect{Lock{Key: l.entry.Key()}}
+}

@@ -1,0 +1,109 @@
+package core
+
+import (
+	"fmt"
+)
+
+type logoutPhase int
+
+const (
+	logoutIdle logoutPhase = iota
+	logoutLoading
+	logoutLocking
+	logoutDeleting
+	logoutRevoking
+	logoutDone
+)
+
+// Logout removes a login: Load → Lock → Delete → Unlock → Fetch revocation
+// (RFC 7009) when the server has an endpoint → Done. The local entry goes
+// first, so a slow or failing revocation never keeps a login around; a
+// failed revocation is a [Warn].
+type Logout struct {
+	target Target
+	client Client
+	phase  logoutPhase
+	key    string
+	entry  Entry
+}
+
+// NewLogout returns a logout machine that begins with [Start].
+func NewLogout(t Target, c Client) *Logout { return &Logout{target: t, client: c} }
+
+func (l *Logout) done(err error) []Effect {
+	l.phase = logoutDone
+	if err != nil {
+		return []Effect{Done{Err: err}}
+	}
+	e := l.entry
+	return []Effect{Done{Entry: &e}}
+}
+
+// Step advances the logout by one event.
+func (l *Logout) Step(ev Event) []Effect {
+	switch ev := ev.(type) {
+	case Start:
+		if l.phase == logoutIdle {
+			l.phase = logoutLoading
+			return []Effect{Load{Keys: IssuerKeys(l.target, l.client.ID)}}
+		}
+	case Loaded:
+		if l.phase == logoutLoading {
+			if ev.Err != nil {
+				return l.done(fmt.Errorf("reading the token cache: %w", ev.Err))
+			}
+			if ev.Entry == nil {
+				return l.done(&LoginRequiredError{Host: l.target.Host})
+			}
+			l.key, l.entry = ev.Key, *ev.Entry
+			l.phase = logoutLocking
+			return []Effect{Lock{Key: l.key}}
+		}
+	case Locked:
+		if l.phase == logoutLocking {
+			if ev.Err != nil {
+				return l.done(fmt.Errorf("waiting for the token cache lock: %w", ev.Err))
+			}
+			l.phase = logoutDeleting
+			return []Effect{Delete{Key: l.key}}
+		}
+	case Saved:
+		if l.phase == logoutDeleting {
+			if ev.Err != nil {
+				l.phase = logoutDone
+				return []Effect{Unlock{l.key}, Done{Err: fmt.Errorf("removing the login: %w", ev.Err)}}
+			}
+			out := []Effect{Unlock{l.key}}
+			tok, hint := l.entry.RefreshToken, "refresh_token"
+			if tok == "" {
+				tok, hint = l.entry.AccessToken, "access_token"
+			}
+			if l.entry.Metadata.RevocationEndpoint == "" || tok == "" {
+				return append(out, l.done(nil)...)
+			}
+			l.phase = logoutRevoking
+			return append(out, Fetch{Request: l.client.RevokeRequest(l.entry.Metadata.RevocationEndpoint, tok, hint)})
+		}
+	case Aborted:
+		if l.phase == logoutDeleting {
+			l.phase = logoutDone
+			return []Effect{Unlock{l.key}, Done{Err: ev.Err}}
+		}
+		return l.done(ev.Err)
+	case Fetched:
+		if l.phase == logoutRevoking {
+			var warn string
+			switch {
+			case ev.Err != nil:
+				warn = fmt.Sprintf("logged out locally, but could not reach %s to revoke the token: %v", l.entry.Metadata.RevocationEndpoint, ev.Err)
+			case ev.Response.Status != 200:
+				warn = fmt.Sprintf("logged out locally, but the server refused to revoke the token (HTTP %d)", ev.Response.Status)
+			}
+			if warn != "" {
+				return append([]Effect{Warn{Message: warn}}, l.done(nil)...)
+			}
+			return l.done(nil)
+		}
+	}
+	return l.done(fmt.Errorf("logout: unexpected %T in phase %d", ev, l.phase))
+}

@@ -1,0 +1,192 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// RefreshConfig says whose token to hand out.
+type RefreshConfig struct {
+	Target Target
+	Client Client
+	// Skew is how early a token counts as expired; 0 means [DefaultSkew].
+	Skew time.Duration
+	// Force refreshes even a valid token (unless another process refreshed
+	// it while this one waited for the lock).
+	Force bool
+}
+
+type refreshPhase int
+
+const (
+	refreshIdle refreshPhase = iota
+	refreshLoading
+	refreshLocking
+	refreshReloading
+	refreshFetching
+	refreshSaving
+	refreshDone
+)
+
+// Refresh is the token machine: the seed's second diagram, double-checked.
+// Start → Load → valid: Done (no lock, no network). Otherwise Lock → Load
+// again (another process may have refreshed meanwhile) → Fetch refresh →
+// Save → Unlock, Done. N concurrent callers on an expired token cause
+// exactly one refresh (S20).
+type Refresh struct {
+	cfg   RefreshConfig
+	phase refreshPhase
+	now   time.Time
+	key   string
+	seen  string // access token seen before the lock
+	entry Entry
+	err   error // the result to report once the save is done
+}
+
+// NewRefresh returns a token machine that begins with [Start].
+func NewRefresh(cfg RefreshConfig) *Refresh {
+	if cfg.Skew == 0 {
+		cfg.Skew = DefaultSkew
+	}
+	return &Refresh{cfg: cfg}
+}
+
+func (r *Refresh) notLoggedIn(cause error) error {
+	return &LoginRequiredError{Host: r.cfg.Target.Host, Cause: cause}
+}
+
+func (r *Refresh) fail(err error) []Effect {
+	r.phase = refreshDone
+	return []Effect{Done{Err: err}}
+}
+
+func (r *Refresh) finish(e *Entry, err error) []Effect {
+	r.phase = refreshDone
+	if err != nil {
+		return []Effect{Unlock{r.key}, Done{Err: err}}
+	}
+	return []Effect{Unlock{r.key}, Done{Token: e.Token(), Entry: e}}
+}
+
+// Step advances the token machine by one event.
+func (r *Refresh) Step(ev Event) []Effect {
+	switch ev := ev.(type) {
+	case Start:
+		if r.phase == refreshIdle {
+			r.now = ev.Now
+			r.phase = refreshLoading
+			return []Effect{Load{Keys: IssuerKeys(r.cfg.Target, r.cfg.Client.ID)}}
+		}
+	case Loaded:
+		switch r.phase {
+		case refreshLoading:
+			return r.loaded(ev)
+		case refreshReloading:
+			return r.reloaded(ev)
+		}
+	case Locked:
+		if r.phase == refreshLocking {
+			if ev.Err != nil {
+				return r.fail(fmt.Errorf("waiting for the token cache lock: %w", ev.Err))
+			}
+			r.phase = refreshReloading
+			return []Effect{Load{Keys: []string{r.key}}}
+		}
+	case Fetched:
+		if r.phase == refreshFetching {
+			return r.fetched(ev)
+		}
+	case Aborted:
+		if r.phase > refreshLocking && r.phase < refreshDone {
+			return r.finish(nil, ev.Err)
+		}
+		return r.fail(ev.Err)
+	case Saved:
+		if r.phase == refreshSaving {
+			if ev.Err != nil {
+				return r.finish(nil, fmt.Errorf("saving the refreshed token: %w", ev.Err))
+			}
+			e := r.entry
+			return r.finish(&e, r.err)
+		}
+	}
+	return r.fail(fmt.Errorf("token: unexpected %T in phase %d", ev, r.phase))
+}
+
+func (r *Refresh) loaded(ev Loaded) []Effect {
+	if ev.Err != nil {
+		return r.fail(fmt.Errorf("reading the token cache: %w", ev.Err))
+	}
+	if ev.Entry == nil {
+		return r.fail(r.notLoggedIn(nil))
+	}
+	if !r.cfg.Force && ev.Entry.Valid(r.now, r.cfg.Skew) {
+		r.phase = refreshDone
+		return []Effect{Done{Token: ev.Entry.Token(), Entry: ev.Entry}}
+	}
+	r.key = ev.Key
+	r.seen = ev.Entry.AccessToken
+	r.phase = refreshLocking
+	return []Effect{Lock{Key: r.key}}
+}
+
+func (r *Refresh) reloaded(ev Loaded) []Effect {
+	if ev.Err != nil {
+		return r.finish(nil, fmt.Errorf("reading the token cache: %w", ev.Err))
+	}
+	e := ev.Entry
+	if e == nil {
+		return r.finish(nil, r.notLoggedIn(nil)) // logged out meanwhile
+	}
+	refreshedMeanwhile := e.AccessToken != r.seen
+	if (refreshedMeanwhile || !r.cfg.Force) && e.Valid(r.now, r.cfg.Skew) {
+		return r.finish(e, nil)
+	}
+	if e.RefreshToken == "" {
+		return r.finish(nil, r.notLoggedIn(errors.New("the token expired and there is no refresh token")))
+	}
+	if e.Metadata.TokenEndpoint == "" {
+		return r.finish(nil, r.notLoggedIn(errors.New("the cache entry has no token endpoint")))
+	}
+	r.entry = *e
+	r.phase = refreshFetching
+	return []Effect{Fetch{Request: r.cfg.Client.RefreshRequest(e.Metadata.TokenEndpoint, e.RefreshToken)}}
+}
+
+func (r *Refresh) fetched(ev Fetched) []Effect {
+	var t *TokenResponse
+	err := ev.Err
+	if err == nil {
+		t, err = ParseTokenResponse(ev.Response, ev.Now)
+	} else {
+		err = fmt.Errorf("cannot reach %s: %v", r.entry.Metadata.TokenEndpoint, err)
+	}
+	if errors.Is(err, ErrInvalidGrant) {
+		// The refresh token is dead (revoked, expired or reused): drop it
+		// so nobody sends it again, and tell the user to log in (S22).
+		r.entry.RefreshToken = ""
+		r.err = r.notLoggedIn(err)
+		r.phase = refreshSaving
+		return []Effect{Save{Key: r.key, Entry: r.entry}}
+	}
+	if err != nil {
+		old := r.entry
+		if !old.Expiry.IsZero() && ev.Now.Before(old.Expiry) {
+			// Refreshing early failed, but the current token still works.
+			return append([]Effect{Warn{Message: fmt.Sprintf("could not refresh the token (%v); using the current one, valid until %s", err, old.Expiry.Format(time.RFC3339))}},
+				r.finish(&old, nil)...)
+		}
+		return r.finish(nil, fmt.Errorf("refreshing the token for %s: %w", r.cfg.Target.Host, err))
+	}
+	e := &r.entry
+	e.AccessToken, e.TokenType, e.Expiry, e.ObtainedAt = t.AccessToken, t.TokenType, t.Expiry, ev.Now
+	if t.RefreshToken != "" {
+		e.RefreshToken = t.RefreshToken // rotated (RFC 9700 §4.14.2); else keep the old one (S21)
+	}
+	if t.IDToken != "" {
+		e.IDToken = t.IDToken
+	}
+	r.phase = refreshSaving
+	return []Effect{Save{Key: r.key, Entry: r.entry}}
+}

@@ -1,0 +1,204 @@
+package core
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Request is an HTTP request as data. Drivers send it with net/http or the
+// browser's fetch; Body is form-encoded when Form is set.
+type Request struct {
+	Method string
+	URL    string
+	Header map[string]string
+	Form   url.Values
+}
+
+// Body returns the encoded request body ("" for none).
+func (r Request) Body() string {
+	if r.Form == nil {
+		return ""
+	}
+	return r.Form.Encode()
+}
+
+// Response is what came back for a [Request].
+type Response struct {
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// Client identifies the OAuth client. A public client (the default for CLIs
+// and browsers, RFC 8252 §8.4) has no Secret; its client_id goes in the form
+// body, which also keeps browsers free of a CORS preflight.
+type Client struct {
+	ID     string
+	Secret string
+}
+
+func getRequest(u string) Request {
+	return Request{Method: "GET", URL: u, Header: map[string]string{"Accept": "application/json"}}
+}
+
+func (c Client) formRequest(endpoint string, form url.Values) Request {
+	form.Set("client_id", c.ID)
+	if c.Secret != "" {
+		form.Set("client_secret", c.Secret)
+	}
+	return Request{
+		Method: "POST",
+		URL:    endpoint,
+		Header: map[string]string{
+			"Content-Type": "application/x-www-form-urlencoded",
+			"Accept":       "application/json",
+		},
+		Form: form,
+	}
+}
+
+// CodeRequest builds the authorization_code token request (RFC 6749 §4.1.3,
+// RFC 7636 §4.5): the code, the verifier and the exact redirect URI of the
+// authorize request (S4).
+func (c Client) CodeRequest(tokenURL, code, verifier, redirectURI string) Request {
+	return c.formRequest(tokenURL, url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {code},
+		"code_verifier": {verifier},
+		"redirect_uri":  {redirectURI},
+	})
+}
+
+// RefreshRequest builds the refresh_token request (RFC 6749 §6).
+func (c Client) RefreshRequest(tokenURL, refreshToken string) Request {
+	return c.formRequest(tokenURL, url.Values{
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {refreshToken},
+	})
+}
+
+// RevokeRequest builds a token revocation request (RFC 7009 §2.1).
+func (c Client) RevokeRequest(revocationURL, token, hint string) Request {
+	return c.formRequest(revocationURL, url.Values{
+		"token":           {token},
+		"token_type_hint": {hint},
+	})
+}
+
+// TokenResponse is a successful token endpoint response (RFC 6749 §5.1).
+type TokenResponse struct {
+	AccessToken  string
+	TokenType    string
+	RefreshToken string
+	IDToken      string
+	Scope        string
+	// Expiry is zero when the server gave no expires_in.
+	Expiry time.Time
+}
+
+type wireToken struct {
+	AccessToken  string          `json:"access_token"`
+	TokenType    string          `json:"token_type"`
+	RefreshToken string          `json:"refresh_token"`
+	IDToken      string          `json:"id_token"`
+	Scope        string          `json:"scope"`
+	ExpiresIn    json.RawMessage `json:"expires_in"`
+}
+
+// ParseTokenResponse reads a token endpoint response received at now. A
+// §5.2 error body becomes an [*OAuthError]; anything else that is not a
+// token gives an error that describes the response without quoting it, so
+// no secret can leak into logs (S25).
+func ParseTokenResponse(r Response, now time.Time) (*TokenResponse, error) {
+	isJSON := looksJSON(r)
+	if r.Status != 200 {
+		if isJSON {
+			var oe OAuthError
+			if json.Unmarshal(r.Body, &oe) == nil && oe.Code != "" {
+				return nil, &oe
+			}
+		}
+		return nil, fmt.Errorf("token endpoint answered HTTP %d%s", r.Status, describeBody(r, isJSON))
+	}
+	var w wireToken
+	if err := json.Unmarshal(r.Body, &w); err != nil {
+		return nil, fmt.Errorf("token endpoint answered HTTP 200 with a body that is not a JSON token response%s", describeBody(r, isJSON))
+	}
+	if w.AccessToken == "" {
+		var oe OAuthError
+		if json.Unmarshal(r.Body, &oe) == nil && oe.Code != "" {
+			return nil, &oe // some servers send errors with 200
+		}
+		return nil, fmt.Errorf("token endpoint response has no access_token")
+	}
+	t := &TokenResponse{
+		AccessToken:  w.AccessToken,
+		TokenType:    w.TokenType,
+		RefreshToken: w.RefreshToken,
+		IDToken:      w.IDToken,
+		Scope:        w.Scope,
+	}
+	if t.TokenType == "" {
+		t.TokenType = "Bearer" // required by §5.1, yet some servers omit it
+	}
+	secs, err := parseExpiresIn(w.ExpiresIn)
+	if err != nil {
+		return nil, err
+	}
+	if secs > 0 {
+		t.Expiry = now.Add(time.Duration(secs) * time.Second)
+	}
+	return t, nil
+}
+
+// parseExpiresIn accepts a JSON number or a numeric string (seen from older
+// servers); absent or null means unknown.
+func parseExpiresIn(raw json.RawMessage) (int64, error) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" {
+		return 0, nil
+	}
+	if unq, err := strconv.Unquote(s); err == nil {
+		s = unq
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f > 1e10 {
+		return 0, fmt.Errorf("token endpoint response has an invalid expires_in")
+	}
+	return int64(f), nil
+}
+
+func looksJSON(r Response) bool {
+	if mt, _, err := mime.ParseMediaType(r.ContentType); err == nil {
+		if mt == "application/json" || strings.HasSuffix(mt, "+json") {
+			return true
+		}
+	}
+	b := bytes.TrimSpace(r.Body)
+	return len(b) > 0 && b[0] == '{'
+}
+
+func describeBody(r Response, isJSON bool) string {
+	switch {
+	case len(r.Body) == 0:
+		return " with an empty body"
+	case isJSON:
+		return fmt.Sprintf(" (%d bytes of JSON without an OAuth error code)", len(r.Body))
+	case r.ContentType != "":
+		return fmt.Sprintf(" (%d bytes of %s)", len(r.Body), r.ContentType)
+	}
+	return fmt.Sprintf(" (%d bytes)", len(r.Body))
+}
+
+// OAuth2 converts the response into an *oauth2.Token.
+func (t *TokenResponse) OAuth2() *oauth2.Token {
+	return &oauth2.Token{AccessToken: t.AccessToken, TokenType: t.TokenType, RefreshToken: t.RefreshToken, Expiry: t.Expiry}
+}

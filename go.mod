@@ -1,0 +1,5 @@
+module github.com/dualauth/dualauth
+
+go 1.26.0
+
+require golang.org/x/oauth2 v0.38.0
