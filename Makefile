@@ -1,0 +1,61 @@
+# dualauth — see README.md. `make demo` and `make test` are the two commands
+# that matter; everything else is a building block.
+SHELL := /bin/bash
+GO ?= go
+GOROOT := $(shell $(GO) env GOROOT)
+WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
+export CGO_ENABLED := 0
+
+.PHONY: all build build-native build-wasm test test-go test-core-wasm test-e2e tools demo bench fuzz lint cover web clean
+
+all: build
+
+build: build-native build-wasm
+
+build-native:
+	$(GO) build -trimpath -ldflags='-s -w' -o bin/auth ./native/cmd/auth
+
+build-wasm:
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o web/dualauth.wasm ./wasm
+	cp $(GOROOT)/lib/wasm/wasm_exec.js web/wasm_exec.js
+
+tools:
+	bash scripts/ensure-tools.sh
+
+# All tests: Go (native + integration against a real OIDC provider), the
+# core compiled to wasm under Node, and the browser tests in Chromium.
+test: tools lint test-go test-core-wasm test-e2e
+
+test-go:
+	$(GO) test -count=1 ./...
+
+test-core-wasm:
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" ./core/...
+
+test-e2e:
+	@for s in scripts/test-e2e-*.sh; do [ -e "$$s" ] || continue; echo "== $$s"; bash "$$s" || exit 1; done
+
+cover:
+	$(GO) test -count=1 -cover ./core/...
+
+FUZZTIME ?= 10s
+fuzz:
+	@for f in $$($(GO) test -list '^Fuzz' ./core/ | grep ^Fuzz); do \
+		echo "== $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./core/ || exit 1; done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./core/... ./wasm/...
+
+demo:
+	bash scripts/demo.sh
+
+bench:
+	bash scripts/bench.sh
+
+web: build-wasm
+	$(GO) run ./web/serve.go
+
+clean:
+	rm -rf bin web/dualauth.wasm web/wasm_exec.js

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine: Chromium (Debian's
+# package; browser downloads are blocked here), the npm packages of
+# package.json, and wasmbrowsertest (runs GOOS=js tests in Chromium).
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1; then
+	echo "ensure-tools: installing chromium (apt-get)" >&2
+	if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+command -v chromium >/dev/null || { echo "ensure-tools: chromium is still missing" >&2; exit 1; }
+
+if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+	echo "ensure-tools: npm ci" >&2
+	npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+GOBIN_DIR="$(go env GOPATH)/bin"
+if [ ! -x "$GOBIN_DIR/wasmbrowsertest" ]; then
+	echo "ensure-tools: go install wasmbrowsertest" >&2
+	go install github.com/agnivade/wasmbrowsertest@v0.11.0
+fi
