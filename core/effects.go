@@ -112,8 +112,12 @@ type Loaded struct {
 	Err   error
 }
 
-// Locked answers [Lock].
-type Locked struct{ Err error }
+// Locked answers [Lock]. Now is when the lock was granted: waiting for it
+// may have taken a while.
+type Locked struct {
+	Err error
+	Now time.Time
+}
 
 // Saved answers [Save] and [SavePending].
 type Saved struct{ Err error }

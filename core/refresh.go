@@ -90,6 +90,9 @@ func (r *Refresh) Step(ev Event) []Effect {
 			if ev.Err != nil {
 				return r.fail(fmt.Errorf("waiting for the token cache lock: %w", ev.Err))
 			}
+			if !ev.Now.IsZero() {
+				r.now = ev.Now
+			}
 			r.phase = refreshReloading
 			return []Effect{Load{Keys: []string{r.key}}}
 		}
