@@ -58,10 +58,9 @@ func jsonResponse(status int, v any) Response {
 
 func (s *fakeServer) serve(r Request) Response {
 	s.requests = append(s.requests, r)
-	u, _ := url.Parse(r.URL)
 	switch {
-	case r.Method == "GET" && strings.HasSuffix(u.Path, "/.well-known/oauth-authorization-server") && !s.openID,
-		r.Method == "GET" && strings.HasSuffix(u.Path, "/.well-known/openid-configuration") && s.openID:
+	case r.Method == "GET" && r.URL == s.issuer+"/.well-known/oauth-authorization-server" && !s.openID,
+		r.Method == "GET" && r.URL == s.issuer+"/.well-known/openid-configuration" && s.openID:
 		return jsonResponse(200, s.meta)
 	case r.Method == "POST" && r.URL == s.meta["token_endpoint"]:
 		return s.token(r.Form)

@@ -84,6 +84,7 @@ type Login struct {
 	cands   []Candidate
 	tried   []string
 	pending Pending
+	req     Request // the token request, to scrub its secrets from errors
 	entry   Entry
 }
 
@@ -298,7 +299,8 @@ func (l *Login) callback(ev Callback) []Effect {
 	if code == "" {
 		return l.fail(fmt.Errorf("the callback has neither a code nor an error"))
 	}
-	return []Effect{Fetch{Request: l.cfg.Client.CodeRequest(m.TokenEndpoint, code, l.pending.Verifier, l.pending.RedirectURI)}}
+	l.req = l.cfg.Client.CodeRequest(m.TokenEndpoint, code, l.pending.Verifier, l.pending.RedirectURI)
+	return []Effect{Fetch{Request: l.req}}
 }
 
 func (l *Login) exchanged(ev Fetched) []Effect {
@@ -307,7 +309,7 @@ func (l *Login) exchanged(ev Fetched) []Effect {
 	}
 	t, err := ParseTokenResponse(ev.Response, ev.Now)
 	if err != nil {
-		return l.fail(fmt.Errorf("exchanging the authorization code: %w", err))
+		return l.fail(fmt.Errorf("exchanging the authorization code: %w", l.req.scrub(err)))
 	}
 	p := l.pending
 	if t.IDToken != "" && p.Nonce != "" {

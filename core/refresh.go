@@ -41,7 +41,8 @@ type Refresh struct {
 	key   string
 	seen  string // access token seen before the lock
 	entry Entry
-	err   error // the result to report once the save is done
+	req   Request // the refresh request, to scrub its secrets from errors
+	err   error   // the result to report once the save is done
 }
 
 // NewRefresh returns a token machine that begins with [Start].
@@ -154,7 +155,8 @@ func (r *Refresh) reloaded(ev Loaded) []Effect {
 	}
 	r.entry = *e
 	r.phase = refreshFetching
-	return []Effect{Fetch{Request: r.cfg.Client.RefreshRequest(e.Metadata.TokenEndpoint, e.RefreshToken)}}
+	r.req = r.cfg.Client.RefreshRequest(e.Metadata.TokenEndpoint, e.RefreshToken)
+	return []Effect{Fetch{Request: r.req}}
 }
 
 func (r *Refresh) fetched(ev Fetched) []Effect {
@@ -162,6 +164,7 @@ func (r *Refresh) fetched(ev Fetched) []Effect {
 	err := ev.Err
 	if err == nil {
 		t, err = ParseTokenResponse(ev.Response, ev.Now)
+		err = r.req.scrub(err)
 	} else {
 		err = fmt.Errorf("cannot reach %s: %v", r.entry.Metadata.TokenEndpoint, err)
 	}

@@ -93,6 +93,26 @@ func (c Client) RevokeRequest(revocationURL, token, hint string) Request {
 	})
 }
 
+// secretParams are the form fields whose values must never reach a message.
+var secretParams = []string{"code", "code_verifier", "refresh_token", "client_secret", "token", "device_code"}
+
+// scrub removes this request's secrets from an error the server described:
+// a careless server may echo them in error_description (S25).
+func (r Request) scrub(err error) error {
+	oe, ok := err.(*OAuthError)
+	if !ok {
+		return err
+	}
+	out := *oe
+	for _, k := range secretParams {
+		if v := r.Form.Get(k); v != "" {
+			out.Description = strings.ReplaceAll(out.Description, v, "[redacted]")
+			out.URI = strings.ReplaceAll(out.URI, v, "[redacted]")
+		}
+	}
+	return &out
+}
+
 // TokenResponse is a successful token endpoint response (RFC 6749 §5.1).
 type TokenResponse struct {
 	AccessToken  string

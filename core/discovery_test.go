@@ -1,0 +1,244 @@
+package core
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/matryer/is"
+)
+
+func TestCandidates_WellKnownURLs(t *testing.T) { // S17
+	for _, tc := range []struct {
+		name   string
+		target Target
+		want   []Candidate
+	}{
+		{
+			name:   "GenericHostTriesOIDCThenRFC8414ThenDatabricks",
+			target: Target{Host: "https://idp.example.com"},
+			want: []Candidate{
+				{URL: "https://idp.example.com/.well-known/openid-configuration", Issuer: "https://idp.example.com", OpenID: true},
+				{URL: "https://idp.example.com/.well-known/oauth-authorization-server", Issuer: "https://idp.example.com"},
+				{URL: "https://idp.example.com/oidc/.well-known/oauth-authorization-server", Issuer: "https://idp.example.com/oidc"},
+			},
+		},
+		{
+			name:   "IssuerWithPathInsertsWellKnownAfterHost",
+			target: Target{Host: "https://idp.example.com/tenant/a"},
+			want: []Candidate{
+				{URL: "https://idp.example.com/tenant/a/.well-known/openid-configuration", Issuer: "https://idp.example.com/tenant/a", OpenID: true},
+				{URL: "https://idp.example.com/.well-known/oauth-authorization-server/tenant/a", Issuer: "https://idp.example.com/tenant/a"},
+				{URL: "https://idp.example.com/tenant/a/oidc/.well-known/oauth-authorization-server", Issuer: "https://idp.example.com/tenant/a/oidc"},
+			},
+		},
+		{
+			name:   "DatabricksWorkspaceFirst",
+			target: Target{Host: dbxHost},
+			want: []Candidate{
+				{URL: dbxHost + "/oidc/.well-known/oauth-authorization-server", Issuer: dbxIssuer},
+				{URL: dbxHost + "/.well-known/openid-configuration", Issuer: dbxHost, OpenID: true},
+				{URL: dbxHost + "/.well-known/oauth-authorization-server", Issuer: dbxHost},
+			},
+		},
+		{
+			name:   "DatabricksAccount",
+			target: Target{Host: "https://accounts.cloud.databricks.com", AccountID: "abc-123"},
+			want: []Candidate{
+				{URL: "https://accounts.cloud.databricks.com/oidc/accounts/abc-123/.well-known/oauth-authorization-server", Issuer: "https://accounts.cloud.databricks.com/oidc/accounts/abc-123"},
+				{URL: "https://accounts.cloud.databricks.com/oidc/.well-known/oauth-authorization-server", Issuer: "https://accounts.cloud.databricks.com/oidc"},
+				{URL: "https://accounts.cloud.databricks.com/.well-known/openid-configuration", Issuer: "https://accounts.cloud.databricks.com", OpenID: true},
+				{URL: "https://accounts.cloud.databricks.com/.well-known/oauth-authorization-server", Issuer: "https://accounts.cloud.databricks.com"},
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			is.Equal(Candidates(tc.target), tc.want)
+		})
+	}
+}
+
+func TestIssuerKeys_FindEntryOffline(t *testing.T) {
+	is := is.New(t)
+	is.Equal(IssuerKeys(Target{Host: "http://127.0.0.1:9"}, "c"), []string{"http://127.0.0.1:9 c", "http://127.0.0.1:9/oidc c"})
+	is.Equal(IssuerKeys(Target{Host: dbxHost}, "databricks-cli")[0], Key(dbxIssuer, "databricks-cli"))
+	is.Equal(Candidates(Target{Host: "%zz"}), []Candidate(nil))
+}
+
+func TestNormalizeHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"example.com":                  "https://example.com",
+		"HTTPS://Example.COM/":         "https://example.com",
+		"https://example.com/tenant//": "https://example.com/tenant",
+		"http://127.0.0.1:8080":        "http://127.0.0.1:8080",
+		"http://localhost:1/x/":        "http://localhost:1/x",
+		"http://[::1]:5":               "http://[::1]:5",
+		"  adb-1.azuredatabricks.net ": "https://adb-1.azuredatabricks.net",
+	} {
+		t.Run(in, func(t *testing.T) {
+			is := is.New(t)
+			got, err := NormalizeHost(in)
+			is.NoErr(err)
+			is.Equal(got, want)
+		})
+	}
+	for _, bad := range []string{"", "http://example.com", "https://example.com?x=1", "https://u:p@example.com", "https://example.com/#f", "ftp://x", "https://"} {
+		t.Run("Rejects"+bad, func(t *testing.T) {
+			is := is.New(t)
+			_, err := NormalizeHost(bad)
+			is.True(err != nil)
+		})
+	}
+}
+
+func TestIsDatabricksHost(t *testing.T) {
+	is := is.New(t)
+	is.True(IsDatabricksHost("https://adb-1.2.azuredatabricks.net"))
+	is.True(IsDatabricksHost("https://dbc-1.cloud.databricks.com"))
+	is.True(!IsDatabricksHost("https://databricks.com.evil.net"))
+	is.True(!IsDatabricksHost("https://idp.example.com"))
+	is.True(!IsDatabricksHost("%zz"))
+}
+
+func metaJSON(m map[string]any) []byte { b, _ := json.Marshal(m); return b }
+
+func goodMeta(issuer string) map[string]any {
+	return map[string]any{"issuer": issuer, "authorization_endpoint": issuer + "/authorize", "token_endpoint": issuer + "/token"}
+}
+
+func TestParseMetadata_IssuerMustMatch(t *testing.T) { // S18
+	c := Candidate{URL: "https://idp.example.com/.well-known/openid-configuration", Issuer: "https://idp.example.com", OpenID: true}
+	for _, tc := range []struct {
+		name   string
+		issuer string
+		ok     bool
+	}{
+		{"Exact", "https://idp.example.com", true},
+		{"TrailingSlashTolerated", "https://idp.example.com/", true},
+		{"OtherHost", "https://evil.example.com", false},
+		{"OtherPath", "https://idp.example.com/other", false},
+		{"Empty", "", false},
+		{"SchemeDowngrade", "http://idp.example.com", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			m := goodMeta("https://idp.example.com")
+			m["issuer"] = tc.issuer
+			got, err := ParseMetadata(c, metaJSON(m))
+			if tc.ok {
+				is.NoErr(err)
+				is.Equal(got.Issuer, tc.issuer)
+				is.True(got.OpenID)
+				return
+			}
+			is.True(errors.Is(err, ErrIssuerMismatch))
+		})
+	}
+}
+
+func TestParseMetadata_HTTPSExceptLoopback(t *testing.T) { // S19
+	for _, tc := range []struct {
+		name, issuer, endpoint string
+		ok                     bool
+	}{
+		{"HTTPS", "https://idp.example.com", "https://idp.example.com/token", true},
+		{"LoopbackV4", "http://127.0.0.1:8080", "http://127.0.0.1:8080/token", true},
+		{"LoopbackV4Range", "http://127.8.9.10:1", "http://127.8.9.10:1/token", true},
+		{"LoopbackV6", "http://[::1]:8080", "http://[::1]:8080/token", true},
+		{"Localhost", "http://localhost:8080", "http://localhost:8080/token", true},
+		{"PlainHTTPEndpoint", "https://idp.example.com", "http://idp.example.com/token", false},
+		{"PrivateIPIsNotLoopback", "http://10.0.0.1", "http://10.0.0.1/token", false},
+		{"LocalhostLookalike", "http://localhost.evil.com", "http://localhost.evil.com/token", false},
+		{"RelativeEndpoint", "https://idp.example.com", "/token", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			m := goodMeta(tc.issuer)
+			m["token_endpoint"] = tc.endpoint
+			_, err := ParseMetadata(Candidate{URL: tc.issuer + "/x", Issuer: tc.issuer}, metaJSON(m))
+			if tc.ok {
+				is.NoErr(err)
+				return
+			}
+			is.True(err != nil)
+		})
+	}
+}
+
+func TestParseMetadata_Rejects(t *testing.T) {
+	c := Candidate{URL: "https://i.example.com/x", Issuer: "https://i.example.com"}
+	for name, body := range map[string]string{
+		"NotJSON":        "<html>",
+		"NoTokenURL":     `{"issuer":"https://i.example.com","authorization_endpoint":"https://i.example.com/a"}`,
+		"PlainPKCEOnly":  `{"issuer":"https://i.example.com","authorization_endpoint":"https://i.example.com/a","token_endpoint":"https://i.example.com/t","code_challenge_methods_supported":["plain"]}`,
+		"InsecureDevice": `{"issuer":"https://i.example.com","authorization_endpoint":"https://i.example.com/a","token_endpoint":"https://i.example.com/t","device_authorization_endpoint":"http://i.example.com/d"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			is := is.New(t)
+			_, err := ParseMetadata(c, []byte(body))
+			is.True(err != nil)
+		})
+	}
+}
+
+func TestLogin_DiscoveryFallsThroughCandidates(t *testing.T) {
+	is := is.New(t)
+	srv := newFakeServer("https://idp.example.com")
+	srv.openID = true
+	w := newWorld(t, srv)
+	// The OpenID document is first for a generic host: one round trip.
+	d := w.login(LoginConfig{Target: Target{Host: "https://idp.example.com"}, Client: Client{ID: "c"}, Scopes: []string{"x"}, RedirectURI: "http://127.0.0.1:1/cb"})
+	is.NoErr(d.Err)
+	is.Equal(srv.requests[0].URL, "https://idp.example.com/.well-known/openid-configuration")
+
+	// Databricks-shaped server on a generic host name: found third.
+	srv = newFakeServer("https://idp.example.com/oidc")
+	w = newWorld(t, srv)
+	d = w.login(LoginConfig{Target: Target{Host: "https://idp.example.com"}, Client: Client{ID: "c"}, Scopes: []string{"x"}, RedirectURI: "http://127.0.0.1:1/cb"})
+	is.NoErr(d.Err)
+	is.Equal(d.Entry.Metadata.Issuer, "https://idp.example.com/oidc")
+}
+
+func TestLogin_DiscoveryErrors(t *testing.T) {
+	cfg := LoginConfig{Target: Target{Host: "https://idp.example.com"}, Client: Client{ID: "c"}, Scopes: []string{"x"}, RedirectURI: "http://127.0.0.1:1/cb"}
+	t.Run("NothingFoundListsWhatWasTried", func(t *testing.T) {
+		is := is.New(t)
+		w := newWorld(t, newFakeServer("https://other.example.com"))
+		w.onFetch = func(r Request) (Response, error) {
+			if strings.Contains(r.URL, "openid") {
+				return Response{Status: 200, ContentType: "text/html", Body: []byte("<html>spa</html>")}, nil
+			}
+			return Response{Status: 404}, nil
+		}
+		d := w.login(cfg)
+		is.True(errors.Is(d.Err, ErrDiscovery))
+		is.True(strings.Contains(d.Err.Error(), "(not JSON)"))
+		is.True(strings.Contains(d.Err.Error(), "(HTTP 404)"))
+	})
+	t.Run("UnreachableHostFailsAtOnce", func(t *testing.T) {
+		is := is.New(t)
+		w := newWorld(t, newFakeServer("https://other.example.com"))
+		calls := 0
+		w.onFetch = func(Request) (Response, error) {
+			calls++
+			return Response{}, errors.New("dial tcp: connection refused")
+		}
+		d := w.login(cfg)
+		is.True(errors.Is(d.Err, ErrDiscovery))
+		is.Equal(calls, 1) // no retry storm on a dead host
+	})
+	t.Run("WrongIssuerStopsDiscovery", func(t *testing.T) {
+		is := is.New(t)
+		w := newWorld(t, newFakeServer("https://evil.example.com"))
+		calls := 0
+		w.onFetch = func(Request) (Response, error) {
+			calls++
+			return jsonResponse(200, goodMeta("https://evil.example.com")), nil
+		}
+		d := w.login(cfg)
+		is.True(errors.Is(d.Err, ErrIssuerMismatch))
+		is.Equal(calls, 1)
+	})
+}

@@ -1,0 +1,120 @@
+package core
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+)
+
+func TestParseTokenResponse(t *testing.T) {
+	js := func(status int, body string) Response {
+		return Response{Status: status, ContentType: "application/json; charset=utf-8", Body: []byte(body)}
+	}
+	for _, tc := range []struct {
+		name    string
+		resp    Response
+		want    *TokenResponse
+		wantErr string
+		oauth   string
+	}{
+		{name: "NumberExpiresIn", resp: js(200, `{"access_token":"a","token_type":"Bearer","expires_in":3600,"refresh_token":"r","scope":"x y","id_token":"i"}`),
+			want: &TokenResponse{AccessToken: "a", TokenType: "Bearer", RefreshToken: "r", Scope: "x y", IDToken: "i", Expiry: t0.Add(time.Hour)}},
+		{name: "StringExpiresIn", resp: js(200, `{"access_token":"a","token_type":"bearer","expires_in":"60"}`),
+			want: &TokenResponse{AccessToken: "a", TokenType: "bearer", Expiry: t0.Add(time.Minute)}},
+		{name: "NoExpiryNoType", resp: js(200, `{"access_token":"a","expires_in":null}`), want: &TokenResponse{AccessToken: "a", TokenType: "Bearer"}},
+		{name: "JSONWithoutContentType", resp: Response{Status: 200, Body: []byte(` {"access_token":"a"}`)}, want: &TokenResponse{AccessToken: "a", TokenType: "Bearer"}},
+		{name: "BadExpiresIn", resp: js(200, `{"access_token":"a","expires_in":"soon"}`), wantErr: "invalid expires_in"},
+		{name: "NegativeExpiresIn", resp: js(200, `{"access_token":"a","expires_in":-5}`), wantErr: "invalid expires_in"},
+		{name: "OAuthError", resp: js(400, `{"error":"invalid_grant","error_description":"token reused","error_uri":"https://e/x"}`), oauth: "invalid_grant"},
+		{name: "OAuthErrorWith200", resp: js(200, `{"error":"slow_down"}`), oauth: "slow_down"},
+		{name: "NoAccessToken", resp: js(200, `{"token_type":"Bearer"}`), wantErr: "no access_token"},
+		{name: "HTML502", resp: Response{Status: 502, ContentType: "text/html", Body: []byte("<html>bad gateway</html>")}, wantErr: "HTTP 502 (24 bytes of text/html)"},
+		{name: "Empty500", resp: Response{Status: 500}, wantErr: "HTTP 500 with an empty body"},
+		{name: "JSONWithoutCode", resp: js(401, `{"message":"nope"}`), wantErr: "without an OAuth error code"},
+		{name: "GarbageWith200", resp: Response{Status: 200, ContentType: "text/plain", Body: []byte("access_token=a")}, wantErr: "not a JSON token response"},
+		{name: "UnknownBodyNoType", resp: Response{Status: 418, Body: []byte("teapot")}, wantErr: "HTTP 418 (6 bytes)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			got, err := ParseTokenResponse(tc.resp, t0)
+			switch {
+			case tc.oauth != "":
+				var oe *OAuthError
+				is.True(errors.As(err, &oe))
+				is.Equal(oe.Code, tc.oauth)
+			case tc.wantErr != "":
+				is.True(err != nil)
+				is.True(strings.Contains(err.Error(), tc.wantErr)) // error names the problem
+			default:
+				is.NoErr(err)
+				is.Equal(got, tc.want)
+			}
+		})
+	}
+}
+
+func TestOAuthError_Message(t *testing.T) {
+	is := is.New(t)
+	is.Equal((&OAuthError{Code: "access_denied"}).Error(), "access_denied")
+	is.Equal((&OAuthError{Code: "access_denied", Description: "user said no"}).Error(), "access_denied: user said no")
+	is.True(errors.Is(&OAuthError{Code: "invalid_grant", Description: "x"}, ErrInvalidGrant))
+	is.True(!errors.Is(&OAuthError{Code: "invalid_client"}, ErrInvalidGrant))
+	is.True(!errors.Is(&OAuthError{Code: "invalid_grant"}, errors.New("invalid_grant")))
+}
+
+func TestClient_Requests(t *testing.T) {
+	is := is.New(t)
+	pub := Client{ID: "cli"}
+	r := pub.RefreshRequest("https://i/token", "rt")
+	is.Equal(r.Method, "POST")
+	is.Equal(r.Header["Content-Type"], "application/x-www-form-urlencoded")
+	is.Equal(r.Form, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt"}, "client_id": {"cli"}})
+	is.Equal(r.Body(), "client_id=cli&grant_type=refresh_token&refresh_token=rt")
+	is.Equal(Request{}.Body(), "")
+
+	conf := Client{ID: "svc", Secret: "s3"}
+	r = conf.RevokeRequest("https://i/revoke", "t", "refresh_token")
+	is.Equal(r.Form.Get("client_secret"), "s3")
+	is.Equal(r.Form.Get("token_type_hint"), "refresh_token")
+}
+
+func TestCacheFile_RoundTripAndErrors(t *testing.T) {
+	is := is.New(t)
+	c, err := DecodeCacheFile(nil)
+	is.NoErr(err)
+	is.Equal(len(c.Tokens), 0)
+	e := Entry{Host: dbxHost, ClientID: "databricks-cli", AccessToken: "a", RefreshToken: "r", Expiry: t0, ObtainedAt: t0, Metadata: Metadata{Issuer: dbxIssuer, TokenEndpoint: dbxIssuer + "/t"}}
+	c.Tokens[e.Key()] = e
+	back, err := DecodeCacheFile(c.Encode())
+	is.NoErr(err)
+	is.Equal(back.Tokens[e.Key()], e)
+
+	// The Databricks CLI's own format (version 1, oauth2.Token fields) reads.
+	dbx, err := DecodeCacheFile([]byte(`{"version":1,"tokens":{"k":{"access_token":"a","token_type":"Bearer","refresh_token":"r","expiry":"2026-11-28T12:00:00Z"}}}`))
+	is.NoErr(err)
+	is.Equal(dbx.Tokens["k"].RefreshToken, "r")
+
+	_, err = DecodeCacheFile([]byte(`{"version":2,"tokens":{}}`))
+	is.True(strings.Contains(err.Error(), "version 2"))
+	_, err = DecodeCacheFile([]byte(`{"version":1,"tokens":{"k":{"access_token":`))
+	is.True(strings.Contains(err.Error(), "not valid JSON"))
+	c, err = DecodeCacheFile([]byte(`{"version":1}`))
+	is.NoErr(err)
+	is.True(c.Tokens != nil)
+}
+
+func TestDecodeJWT(t *testing.T) {
+	is := is.New(t)
+	c, err := DecodeJWT(fakeJWT(map[string]any{"iss": "i", "aud": []string{"a", "b"}, "email": "u@x", "exp": 5}))
+	is.NoErr(err)
+	is.Equal([]string(c.Audience), []string{"a", "b"})
+	is.Equal(c.Email, "u@x")
+	for _, bad := range []string{"", "a.b", "a.!!!.c", "a.bm90anNvbg.c"} {
+		_, err := DecodeJWT(bad)
+		is.True(err != nil) // malformed JWT rejected
+	}
+}
