@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitAuth  = 1 // the command ran and failed: not logged in, server errors, timeouts…
+	exitUsage = 2 // the command line is wrong
+)
+
+// app is the whole CLI; tests run it in process with their own writers.
+type app struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	// Flags shared by every command.
+	cacheDir    string
+	caCert      string
+	httpTimeout time.Duration
+	lockTimeout time.Duration
+}
+
+func newApp(stdout, stderr io.Writer, getenv func(string) string) *app {
+	return &app{stdout: stdout, stderr: stderr, getenv: getenv}
+}
+
+// usageError is a mistake on the command line (exit 2).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+func (a *app) run(args []string) int {
+	root := a.rootCommand()
+	root.SetArgs(args)
+	ran := false
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		ran = true
+		return a.applyEnv(cmd)
+	}
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ue usageError
+	usage := !ran || errors.As(err, &ue)
+	fmt.Fprintf(a.stderr, "auth: %s\n", oneLine(err.Error()))
+	if usage {
+		path := "auth"
+		if c, _, ferr := root.Find(args); ferr == nil && c != nil {
+			path = c.CommandPath()
+		}
+		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", path)
+		return exitUsage
+	}
+	return exitAuth
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+const rootLong = `auth logs in to an OAuth 2.0 / OpenID Connect server from the terminal
+(authorization code + PKCE through your browser and a loopback listener) and
+hands out access tokens from a local cache, refreshing them when they expire.
+
+Environment:
+  DUALAUTH_CACHE_DIR    token cache directory (default: the user cache dir + /dualauth)
+  DUALAUTH_<FLAG>       default for any flag, e.g. DUALAUTH_CLIENT_ID, DUALAUTH_CA_CERT,
+                        DUALAUTH_TIMEOUT; a flag on the command line wins
+  BROWSER               command that opens the login page, run as "CMD URL"
+  HTTPS_PROXY, NO_PROXY proxy for requests to the authorization server
+  NO_COLOR              no colors on the terminal
+
+Exit codes: 0 success, 1 authentication or server error, 2 usage error.`
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "auth",
+		Short:         "Log in to OAuth/OIDC servers and get access tokens",
+		Long:          rootLong,
+		Version:       version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Example: `  auth login https://idp.example.com --client-id my-cli
+  auth token https://idp.example.com
+  curl -H "Authorization: Bearer $(auth token https://idp.example.com -o text)" https://api.example.com/
+  auth logout https://idp.example.com`,
+	}
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.cacheDir, "cache-dir", "", "token cache directory (default $DUALAUTH_CACHE_DIR or the user cache dir)")
+	pf.StringVar(&a.caCert, "ca-cert", "", "PEM file with extra CA certificates to trust for the server")
+	pf.DurationVar(&a.httpTimeout, "http-timeout", native.DefaultHTTPTimeout, "timeout of each request to the server")
+	pf.DurationVar(&a.lockTimeout, "lock-timeout", native.DefaultLockTimeout, "how long to wait for another auth process holding the cache lock")
+
+	root.AddCommand(a.loginCommand(), a.tokenCommand(), a.logoutCommand())
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Example = `  source <(auth completion bash)
+  auth completion zsh > "${fpath[1]}/_auth"
+  auth completion fish > ~/.config/fish/completions/auth.fish`
+			for _, sub := range c.Commands() {
+				sub.Example = "  auth completion " + sub.Name() + " > auth-completion." + sub.Name()
+			}
+		}
+	}
+	root.InitDefaultHelpCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "help" {
+			c.Example = "  auth help login"
+		}
+	}
+	return root
+}
+
+// applyEnv gives every flag not set on the command line the value of
+// DUALAUTH_<NAME> (dashes as underscores), when that is set.
+func (a *app) applyEnv(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed {
+			return
+		}
+		name := "DUALAUTH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := a.getenv(name); v != "" {
+			if serr := cmd.Flags().Set(f.Name, v); serr != nil {
+				err = usagef("%s=%q: %v", name, v, serr)
+			}
+		}
+	})
+	return err
+}
+
+// target turns the HOST argument into a core.Target.
+func (a *app) target(args []string, accountID string) (core.Target, error) {
+	if len(args) == 0 {
+		return core.Target{}, usagef("no host: pass HOST, e.g. `auth login https://idp.example.com`")
+	}
+	h, err := core.NormalizeHost(args[0])
+	if err != nil {
+		return core.Target{}, usageError{err}
+	}
+	return core.Target{Host: h, AccountID: accountID}, nil
+}
+
+// options are the settings every flow shares.
+func (a *app) options(t core.Target, clientID string) (native.Options, error) {
+	dir := a.cacheDir
+	if dir == "" {
+		d, err := native.DefaultCacheDir()
+		if err != nil {
+			return native.Options{}, err
+		}
+		dir = d
+	}
+	warn := func(msg string) { fmt.Fprintf(a.stderr, "auth: warning: %s\n", oneLine(msg)) }
+	return native.Options{
+		Target:      t,
+		ClientID:    clientID,
+		Store:       &native.FileCache{Dir: dir, Warn: warn},
+		HTTPOptions: native.HTTPOptions{Timeout: a.httpTimeout, CACertFile: a.caCert},
+		LockTimeout: a.lockTimeout,
+		Warn:        warn,
+	}, nil
+}
+
+// signalContext ends on Ctrl-C or SIGTERM, so waits end cleanly and the
+// lock is released.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usagef("%s takes at most %d argument(s), got %d", cmd.CommandPath(), n, len(args))
+		}
+		return nil
+	}
+}

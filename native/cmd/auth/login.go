@@ -1,0 +1,220 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) loginCommand() *cobra.Command {
+	var (
+		clientID, accountID, scopes, redirectURI, browserCmd, prompt string
+		port                                                          int
+		timeout                                                       time.Duration
+		noBrowser, noPrompt                                           bool
+		authParams                                                    []string
+	)
+	cmd := &cobra.Command{
+		Use:   "login HOST",
+		Short: "Log in through your browser and cache the tokens",
+		Long: `Log in to HOST (an issuer URL, or a Databricks workspace or account host)
+with the authorization code flow and PKCE: auth listens on a loopback port,
+opens your browser at the server's login page, receives the redirect, and
+stores the tokens and the server's metadata in the cache.
+
+The browser: --browser CMD, else $BROWSER, is run as "CMD URL" and not waited
+for; otherwise the system's default browser is opened. With --no-browser, or
+when opening fails, the URL is printed on stderr and auth keeps waiting.
+
+Defaults: Databricks hosts use client databricks-cli, scopes "all-apis
+offline_access" and redirect URI http://localhost:8020; other hosts need
+--client-id and ask for "openid offline_access" (with prompt=consent, which
+OpenID providers need to issue a refresh token). The default redirect URI is
+http://127.0.0.1:PORT/callback on a free port.
+
+Nothing is written to stdout. On success one line on stderr says until when
+the token is valid.`,
+		Example: `  auth login https://idp.example.com --client-id my-cli
+  auth login https://idp.example.com --client-id my-cli --scopes "openid offline_access profile"
+  auth login https://idp.example.com --client-id my-cli --port 8400 --no-browser
+  auth login https://idp.example.com --client-id my-cli --redirect-uri http://localhost:8020/cb
+  auth login https://adb-123.4.azuredatabricks.net
+  BROWSER=firefox auth login https://idp.example.com --client-id my-cli --auth-param audience=api`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := a.target(args, accountID)
+			if err != nil {
+				return err
+			}
+			databricks := accountID != "" || core.IsDatabricksHost(t.Host)
+			if clientID == "" {
+				if !databricks {
+					return usagef("%s is not a Databricks host: pass --client-id with the OAuth client registered for this CLI", t.Host)
+				}
+				clientID = native.DatabricksClientID
+			}
+			if redirectURI != "" && cmd.Flags().Changed("port") {
+				return usagef("--port and --redirect-uri cannot be used together")
+			}
+			if port < 0 || port > 65535 {
+				return usagef("--port must be between 0 and 65535")
+			}
+			if noPrompt && prompt != "" {
+				return usagef("--prompt and --no-prompt cannot be used together")
+			}
+			lc := native.ListenerConfig{RedirectURI: redirectURI, Port: port}
+			if redirectURI == "" && port == 0 && databricks {
+				lc.RedirectURI = native.DatabricksRedirectURI
+			}
+			params := url.Values{}
+			for _, p := range authParams {
+				k, v, ok := strings.Cut(p, "=")
+				if !ok || k == "" {
+					return usagef("--auth-param wants KEY=VALUE, got %q", p)
+				}
+				params.Add(k, v)
+			}
+			if noPrompt {
+				prompt = core.PromptNone
+			}
+			if browserCmd == "" {
+				browserCmd = a.getenv("BROWSER")
+			}
+			o, err := a.options(t, clientID)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			st := a.newStatus(t.Host)
+			defer st.stop()
+			e, err := native.Login(ctx, native.LoginOptions{
+				Options:     o,
+				Scopes:      native.ParseScopes(scopes),
+				Prompt:      prompt,
+				AuthParams:  params,
+				Listener:    lc,
+				Opener:      native.Opener{Command: browserCmd, Disabled: noBrowser, Output: a.stderr},
+				Timeout:     timeout,
+				OnAuthorize: st.authorize,
+			})
+			st.stop()
+			if err != nil {
+				return err
+			}
+			valid := "without an expiry"
+			if !e.Expiry.IsZero() {
+				valid = "valid until " + e.Expiry.Local().Format(time.RFC3339)
+			}
+			fmt.Fprintf(a.stderr, "Logged in to %s; token %s\n", t.Host, valid)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&clientID, "client-id", "", "OAuth client ID registered for this CLI (default databricks-cli on Databricks hosts)")
+	f.StringVar(&accountID, "account-id", "", "Databricks account ID (log in to the account console)")
+	f.StringVar(&scopes, "scopes", "", `scopes, space or comma separated (default "openid offline_access", Databricks "all-apis offline_access")`)
+	f.StringVar(&redirectURI, "redirect-uri", "", "exact redirect URI registered for the client (http on 127.0.0.1, [::1] or localhost, with a port)")
+	f.IntVar(&port, "port", 0, "fixed loopback port for the redirect URI http://127.0.0.1:PORT/callback (default: a free port)")
+	f.DurationVar(&timeout, "timeout", native.DefaultLoginTimeout, "give up if the login is not completed in this time")
+	f.StringVar(&browserCmd, "browser", "", `command that opens the login page, run as "CMD URL" (default $BROWSER, then the system browser)`)
+	f.BoolVar(&noBrowser, "no-browser", false, "do not open a browser; print the URL to open instead")
+	f.StringVar(&prompt, "prompt", "", "prompt parameter to send (default: consent when asking an OpenID provider for offline_access)")
+	f.BoolVar(&noPrompt, "no-prompt", false, "send no prompt parameter")
+	f.StringArrayVar(&authParams, "auth-param", nil, "extra authorization request parameter KEY=VALUE (repeatable)")
+	return cmd
+}
+
+// status shows the user what the login waits for: on a terminal a spinner
+// line with the URL, elsewhere plain lines.
+type status struct {
+	a       *app
+	host    string
+	tty     bool
+	color   bool
+	mu      sync.Mutex
+	url     string
+	done    chan struct{}
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+func (a *app) newStatus(host string) *status {
+	tty := isTerminal(a.stderr)
+	return &status{a: a, host: host, tty: tty, color: tty && a.getenv("NO_COLOR") == "", done: make(chan struct{})}
+}
+
+func (s *status) authorize(u string, failed <-chan error) {
+	s.mu.Lock()
+	s.url = u
+	s.mu.Unlock()
+	w := s.a.stderr
+	if !s.tty {
+		fmt.Fprintf(w, "Opening a browser to log in to %s…\n", s.host)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case err := <-failed:
+			s.mu.Lock()
+			if !s.stopped {
+				if s.tty {
+					fmt.Fprint(w, "\r\033[K")
+				}
+				if err.Error() != "browser disabled" {
+					fmt.Fprintf(w, "auth: %s\n", oneLine(err.Error()))
+				}
+				fmt.Fprintf(w, "Open this URL in a browser to log in to %s:\n\n  %s\n\n", s.host, u)
+			}
+			s.mu.Unlock()
+		case <-s.done:
+		}
+	}()
+	if s.tty {
+		s.wg.Add(1)
+		go s.spin()
+	}
+}
+
+func (s *status) spin() {
+	defer s.wg.Done()
+	frames := []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+	t := time.NewTicker(120 * time.Millisecond)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		s.mu.Lock()
+		frame := frames[i%len(frames)]
+		if s.color {
+			frame = "\033[36m" + frame + "\033[0m"
+		}
+		fmt.Fprintf(s.a.stderr, "\r\033[K%s Waiting for the login in your browser (Ctrl-C to cancel): %s", frame, s.url)
+		s.mu.Unlock()
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *status) stop() {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	s.stopped = true
+	close(s.done)
+	s.mu.Unlock()
+	s.wg.Wait()
+	if s.tty {
+		fmt.Fprint(s.a.stderr, "\r\033[K")
+	}
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/dualauth/dualauth/native"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) tokenCommand() *cobra.Command {
+	var (
+		clientID, accountID, output string
+		force                       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "token HOST",
+		Short: "Print a valid access token (refreshed if needed)",
+		Long: `Print a valid access token for a login made with "auth login".
+
+The token comes from the cache when it is still valid (no network, no lock).
+Otherwise it is refreshed with the refresh token under a lock shared by every
+auth process, so parallel calls refresh once. Only the token goes to stdout:
+JSON {"access_token", "token_type", "expiry"} by default, the bare token with
+-o text. The refresh token is never printed.`,
+		Example: `  auth token https://idp.example.com
+  auth token https://idp.example.com -o text
+  TOKEN=$(auth token https://idp.example.com -o text)
+  auth token https://idp.example.com --force-refresh`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "json" && output != "text" {
+				return usagef("--output must be json or text, not %q", output)
+			}
+			t, err := a.target(args, accountID)
+			if err != nil {
+				return err
+			}
+			o, err := a.options(t, clientID)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			e, err := native.Token(ctx, native.TokenOptions{Options: o, Force: force})
+			if err != nil {
+				return err
+			}
+			if output == "text" {
+				_, err = fmt.Fprintln(a.stdout, e.AccessToken)
+				return err
+			}
+			out := struct {
+				AccessToken string `json:"access_token"`
+				TokenType   string `json:"token_type"`
+				Expiry      string `json:"expiry,omitempty"`
+			}{AccessToken: e.AccessToken, TokenType: e.TokenType}
+			if !e.Expiry.IsZero() {
+				out.Expiry = e.Expiry.Format(time.RFC3339)
+			}
+			b, _ := json.MarshalIndent(out, "", "  ")
+			_, err = fmt.Fprintf(a.stdout, "%s\n", b)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&clientID, "client-id", "", "OAuth client of the login (default: the only client logged in to HOST)")
+	f.StringVar(&accountID, "account-id", "", "Databricks account ID (account console logins)")
+	f.StringVarP(&output, "output", "o", "json", "output format: json or text (the bare token)")
+	f.BoolVar(&force, "force-refresh", false, "refresh even if the cached token is still valid")
+	return cmd
+}

@@ -1,0 +1,256 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+)
+
+// Defaults for Databricks hosts, as the Databricks CLI registers them.
+const (
+	DatabricksClientID    = "databricks-cli"
+	DatabricksRedirectURI = "http://localhost:8020"
+)
+
+// DefaultScopes returns the scopes a login asks for when none are given.
+func DefaultScopes(t core.Target) []string {
+	if t.AccountID != "" || core.IsDatabricksHost(t.Host) {
+		return []string{"all-apis", "offline_access"}
+	}
+	return []string{"openid", "offline_access"}
+}
+
+// ParseScopes splits a space- or comma-separated scope list.
+func ParseScopes(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
+}
+
+// Options common to every flow.
+type Options struct {
+	Target   core.Target
+	ClientID string
+	// Store is the token cache; nil opens the file cache in
+	// DefaultCacheDir.
+	Store       Store
+	HTTPOptions HTTPOptions
+	LockTimeout time.Duration
+	// Warn receives non-fatal messages; nil writes them to stderr.
+	Warn func(string)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) store() (Store, error) {
+	if o.Store != nil {
+		return o.Store, nil
+	}
+	dir, err := DefaultCacheDir()
+	if err != nil {
+		return nil, err
+	}
+	o.Store = &FileCache{Dir: dir, Warn: o.Warn}
+	return o.Store, nil
+}
+
+func (o *Options) driver(s Store) *Driver {
+	return &Driver{Store: s, HTTPOptions: o.HTTPOptions, LockTimeout: o.LockTimeout, Warn: o.Warn, Now: o.Now}
+}
+
+// ResolveClientID picks the client of a login: the one given; for a
+// Databricks host, databricks-cli; otherwise the only client logged in to
+// the host in the cache. It returns "" when the cache has none, and an
+// error when several clients are logged in to the host.
+func ResolveClientID(s Store, t core.Target, given string) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	if t.AccountID != "" || core.IsDatabricksHost(t.Host) {
+		return DatabricksClientID, nil
+	}
+	lister, ok := s.(interface {
+		Entries() (map[string]core.Entry, error)
+	})
+	if !ok {
+		return "", nil
+	}
+	entries, err := lister.Entries()
+	if err != nil {
+		return "", err
+	}
+	issuers := map[string]bool{}
+	for _, c := range core.Candidates(t) {
+		issuers[strings.TrimSuffix(c.Issuer, "/")] = true
+	}
+	var ids []string
+	for _, e := range entries {
+		if issuers[strings.TrimSuffix(e.Metadata.Issuer, "/")] && !slices.Contains(ids, e.ClientID) {
+			ids = append(ids, e.ClientID)
+		}
+	}
+	slices.Sort(ids)
+	switch len(ids) {
+	case 0:
+		return "", nil
+	case 1:
+		return ids[0], nil
+	}
+	return "", fmt.Errorf("several clients are logged in to %s (%s): pass --client-id", t.Host, strings.Join(ids, ", "))
+}
+
+// LoginOptions configure [Login].
+type LoginOptions struct {
+	Options
+	// Scopes; nil means DefaultScopes.
+	Scopes     []string
+	Prompt     string
+	AuthParams url.Values
+	Listener   ListenerConfig
+	Opener     Opener
+	// Timeout bounds the whole login, waiting for the user included; 0
+	// means 5 minutes.
+	Timeout time.Duration
+	// OnAuthorize is called once the browser is being sent to url; failed
+	// receives an error if opening it fails (the login keeps waiting).
+	OnAuthorize func(url string, failed <-chan error)
+	// Callbacks, when set, are merged with the listener's (for example a
+	// redirect URL pasted into the terminal).
+	Callbacks <-chan *Incoming
+}
+
+// DefaultLoginTimeout is how long a login waits for the user.
+const DefaultLoginTimeout = 5 * time.Minute
+
+// Login runs the authorization-code + PKCE login: listener, discovery,
+// browser, callback, code exchange, save under the lock.
+func Login(ctx context.Context, o LoginOptions) (*core.Entry, error) {
+	s, err := o.store()
+	if err != nil {
+		return nil, err
+	}
+	if o.ClientID == "" {
+		return nil, errors.New("no client ID")
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultLoginTimeout
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w: no login completed within %s", ErrTimeout, timeout))
+	defer cancel()
+
+	l, err := Listen(o.Listener)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+
+	scopes := o.Scopes
+	if len(scopes) == 0 {
+		scopes = DefaultScopes(o.Target)
+	}
+	d := o.driver(s)
+	d.Callbacks = merge(ctx, l.Callbacks(), o.Callbacks)
+	d.Authorize = func(u string) {
+		failed := o.Opener.Open(u)
+		if o.OnAuthorize != nil {
+			o.OnAuthorize(u, failed)
+		}
+	}
+	done := d.Run(ctx, core.NewLogin(core.LoginConfig{
+		Target:      o.Target,
+		Client:      core.Client{ID: o.ClientID},
+		Scopes:      scopes,
+		RedirectURI: l.RedirectURI(),
+		Prompt:      o.Prompt,
+		AuthParams:  o.AuthParams,
+	}))
+	if done.Err != nil {
+		return nil, done.Err
+	}
+	return done.Entry, nil
+}
+
+func merge(ctx context.Context, a, b <-chan *Incoming) <-chan *Incoming {
+	if b == nil {
+		return a
+	}
+	out := make(chan *Incoming)
+	for _, c := range []<-chan *Incoming{a, b} {
+		go func() {
+			for {
+				select {
+				case in, ok := <-c:
+					if !ok {
+						return
+					}
+					select {
+					case out <- in:
+					case <-ctx.Done():
+						in.Reply(closedPage)
+						return
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	return out
+}
+
+// TokenOptions configure [Token].
+type TokenOptions struct {
+	Options
+	// Force refreshes even a valid token.
+	Force bool
+	// Skew is how early a token counts as expired; 0 means
+	// core.DefaultSkew.
+	Skew time.Duration
+}
+
+// Token returns a valid access token for the login: from the cache when
+// it is valid (no lock, no network), else refreshed under the lock.
+func Token(ctx context.Context, o TokenOptions) (*core.Entry, error) {
+	s, err := o.store()
+	if err != nil {
+		return nil, err
+	}
+	id, err := ResolveClientID(s, o.Target, o.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	done := o.driver(s).Run(ctx, core.NewRefresh(core.RefreshConfig{
+		Target: o.Target,
+		Client: core.Client{ID: id},
+		Skew:   o.Skew,
+		Force:  o.Force,
+	}))
+	if done.Err != nil {
+		return nil, done.Err
+	}
+	return done.Entry, nil
+}
+
+// Logout removes the login from the cache and revokes its refresh token
+// when the server has a revocation endpoint; a failed revocation is a
+// warning.
+func Logout(ctx context.Context, o Options) (*core.Entry, error) {
+	s, err := o.store()
+	if err != nil {
+		return nil, err
+	}
+	id, err := ResolveClientID(s, o.Target, o.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	done := o.driver(s).Run(ctx, core.NewLogout(o.Target, core.Client{ID: id}))
+	if done.Err != nil {
+		return nil, done.Err
+	}
+	return done.Entry, nil
+}

@@ -1,0 +1,55 @@
+package native
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+	"golang.org/x/oauth2"
+)
+
+// TokenSource returns an oauth2.TokenSource over a cached login (made by
+// `auth login`): valid tokens come from memory or the cache file; expired
+// ones are refreshed under the same cross-process lock as `auth token`, so
+// a Go program and the CLI never race on a rotating refresh token.
+// ctx bounds every refresh.
+func TokenSource(ctx context.Context, o TokenOptions) oauth2.TokenSource {
+	return &tokenSource{ctx: ctx, o: o}
+}
+
+// HTTPClient returns an *http.Client that sends the login's access token
+// with every request (see [TokenSource]).
+func HTTPClient(ctx context.Context, o TokenOptions) *http.Client {
+	return oauth2.NewClient(ctx, TokenSource(ctx, o))
+}
+
+type tokenSource struct {
+	ctx  context.Context
+	o    TokenOptions
+	mu   sync.Mutex
+	last *core.Entry
+}
+
+func (ts *tokenSource) Token() (*oauth2.Token, error) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	skew := ts.o.Skew
+	if skew == 0 {
+		skew = core.DefaultSkew
+	}
+	now := time.Now
+	if ts.o.Now != nil {
+		now = ts.o.Now
+	}
+	if ts.last != nil && ts.last.Valid(now(), skew) {
+		return ts.last.Token(), nil
+	}
+	e, err := Token(ts.ctx, ts.o)
+	if err != nil {
+		return nil, err
+	}
+	ts.last = e
+	return e.Token(), nil
+}
