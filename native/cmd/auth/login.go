@@ -15,10 +15,10 @@ import (
 func (a *app) loginCommand() *cobra.Command {
 	var (
 		clientID, accountID, scopes, redirectURI, browserCmd, prompt string
-		port                                                          int
-		timeout                                                       time.Duration
-		noBrowser, noPrompt                                           bool
-		authParams                                                    []string
+		port                                                         int
+		timeout                                                      time.Duration
+		noBrowser, noPrompt                                          bool
+		authParams                                                   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "login HOST",
