@@ -1,0 +1,107 @@
+package core
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// Seeds live in testdata/fuzz/<Name>/; `make fuzz` explores further.
+
+func FuzzCallbackQuery(f *testing.F) {
+	f.Add("code=abc&state=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
+	f.Add("error=access_denied&error_description=%3Cimg+src%3Dx%3E&state=x")
+	f.Add("state=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8&iss=https%3A%2F%2Fevil")
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		w := newWorld(t, newFakeServer(dbxIssuer))
+		l := NewLogin(dbxLogin())
+		untilAuthorize(t, w, l, &counter{})
+		effs := l.Step(Callback{Query: q, Now: w.now})
+		if len(effs) != 1 {
+			t.Fatalf("want one effect, got %d", len(effs))
+		}
+		stateOK := q.Get("state") == l.Pending().State
+		switch e := effs[0].(type) {
+		case Reject:
+			if stateOK {
+				t.Fatal("rejected the right state")
+			}
+		case Fetch:
+			if !stateOK || q.Get("code") == "" || q.Get("error") != "" {
+				t.Fatal("token request without a valid callback")
+			}
+		case Done:
+			if !stateOK || e.Err == nil {
+				t.Fatal("ended without a valid state, or without an error")
+			}
+		default:
+			t.Fatalf("unexpected %T", e)
+		}
+	})
+}
+
+func FuzzParseMetadata(f *testing.F) {
+	f.Add(`{"issuer":"https://i.example.com","authorization_endpoint":"https://i.example.com/a","token_endpoint":"https://i.example.com/t"}`)
+	f.Add(`{"issuer":"https://i.example.com/","authorization_endpoint":"http://127.0.0.1/a","token_endpoint":"https://i.example.com/t","code_challenge_methods_supported":["S256","plain"]}`)
+	f.Add(`{"issuer":1}`)
+	c := Candidate{URL: "https://i.example.com/.well-known/openid-configuration", Issuer: "https://i.example.com", OpenID: true}
+	f.Fuzz(func(t *testing.T, body string) {
+		m, err := ParseMetadata(c, []byte(body))
+		if err != nil {
+			return
+		}
+		if strings.TrimSuffix(m.Issuer, "/") != c.Issuer {
+			t.Fatalf("accepted issuer %q", m.Issuer)
+		}
+		for _, e := range []string{m.AuthorizationEndpoint, m.TokenEndpoint} {
+			if CheckURL(e) != nil {
+				t.Fatalf("accepted endpoint %q", e)
+			}
+		}
+	})
+}
+
+func FuzzParseTokenResponse(f *testing.F) {
+	f.Add(200, "application/json", `{"access_token":"a","token_type":"Bearer","expires_in":3600}`)
+	f.Add(200, "application/json", `{"access_token":"a","expires_in":"3600"}`)
+	f.Add(400, "application/json", `{"error":"invalid_grant"}`)
+	f.Add(502, "text/html", `<html>`)
+	f.Fuzz(func(t *testing.T, status int, ct, body string) {
+		tok, err := ParseTokenResponse(Response{Status: status, ContentType: ct, Body: []byte(body)}, t0)
+		if err == nil && (tok.AccessToken == "" || tok.TokenType == "" || status != 200 || tok.Expiry.Before(t0) && !tok.Expiry.IsZero()) {
+			t.Fatalf("accepted a bad token response: %+v", tok)
+		}
+		if err != nil && len(body) > 8 && strings.Contains(err.Error(), body) {
+			t.Fatal("error echoes the body")
+		}
+	})
+}
+
+func FuzzDecodeCacheFile(f *testing.F) {
+	f.Add(`{"version":1,"tokens":{"k":{"access_token":"a","expiry":"2026-11-28T12:00:00Z"}}}`)
+	f.Add(`{"version":2}`)
+	f.Add(``)
+	f.Fuzz(func(t *testing.T, raw string) {
+		c, err := DecodeCacheFile([]byte(raw))
+		if err != nil {
+			return
+		}
+		if c.Version != CacheVersion || c.Tokens == nil {
+			t.Fatalf("bad cache accepted: %+v", c)
+		}
+		back, err := DecodeCacheFile(c.Encode())
+		if err != nil {
+			t.Fatalf("re-encoded cache does not decode: %v", err)
+		}
+		a, _ := json.Marshal(c)
+		b, _ := json.Marshal(back)
+		if string(a) != string(b) {
+			t.Fatal("cache does not round-trip")
+		}
+	})
+}
