@@ -2,6 +2,7 @@ package core
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -26,6 +27,8 @@ type Metadata struct {
 	// discovery document, which decides the prompt=consent rule.
 	OpenID bool `json:"openid,omitempty"`
 }
+
+var errMetadataNotJSON = errors.New("metadata is not valid JSON")
 
 // Candidate is one metadata URL to try and the issuer it must declare.
 type Candidate struct {
@@ -164,7 +167,7 @@ func IssuerKeys(t Target, clientID string) []string {
 func ParseMetadata(c Candidate, body []byte) (*Metadata, error) {
 	var m Metadata
 	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, fmt.Errorf("metadata at %s is not valid JSON", c.URL)
+		return nil, fmt.Errorf("%w at %s", errMetadataNotJSON, c.URL)
 	}
 	if strings.TrimSuffix(m.Issuer, "/") != strings.TrimSuffix(c.Issuer, "/") {
 		return nil, fmt.Errorf("%w: metadata at %s declares issuer %q, want %q", ErrIssuerMismatch, c.URL, m.Issuer, c.Issuer)

@@ -81,8 +81,7 @@ const (
 type Login struct {
 	cfg     LoginConfig
 	phase   loginPhase
-	cands   []Candidate
-	tried   []string
+	disc    discovery
 	pending Pending
 	req     Request // the token request, to scrub its secrets from errors
 	entry   Entry
@@ -190,38 +189,23 @@ func (l *Login) start(ev Start) []Effect {
 	if l.cfg.Metadata != nil {
 		return l.useMetadata(*l.cfg.Metadata)
 	}
-	l.cands = Candidates(l.cfg.Target)
-	if len(l.cands) == 0 {
-		return l.fail(fmt.Errorf("login: invalid host %q", l.cfg.Target.Host))
+	req, err := l.disc.begin(l.cfg.Target)
+	if err != nil {
+		return l.fail(err)
 	}
 	l.phase = loginDiscovering
-	return []Effect{Fetch{Request: getRequest(l.cands[0].URL)}}
+	return []Effect{Fetch{Request: req}}
 }
 
 func (l *Login) discovered(ev Fetched) []Effect {
-	c := l.cands[0]
-	if ev.Err != nil {
-		// The host itself is unreachable: every other candidate would
-		// fail the same way, so say so now instead of retrying.
-		return l.fail(fmt.Errorf("%w: cannot reach %s: %v", ErrDiscovery, l.cfg.Target.Host, ev.Err))
+	m, next, err := l.disc.step(ev)
+	switch {
+	case err != nil:
+		return l.fail(err)
+	case m != nil:
+		return l.useMetadata(*m)
 	}
-	if ev.Response.Status == 200 {
-		m, err := ParseMetadata(c, ev.Response.Body)
-		if err == nil {
-			return l.useMetadata(*m)
-		}
-		if !strings.Contains(err.Error(), "not valid JSON") {
-			return l.fail(err)
-		}
-		l.tried = append(l.tried, c.URL+" (not JSON)")
-	} else {
-		l.tried = append(l.tried, fmt.Sprintf("%s (HTTP %d)", c.URL, ev.Response.Status))
-	}
-	l.cands = l.cands[1:]
-	if len(l.cands) == 0 {
-		return l.fail(fmt.Errorf("%w: no OAuth metadata found for %s; tried %s", ErrDiscovery, l.cfg.Target.Host, strings.Join(l.tried, ", ")))
-	}
-	return []Effect{Fetch{Request: getRequest(l.cands[0].URL)}}
+	return []Effect{Fetch{Request: *next}}
 }
 
 func (l *Login) useMetadata(m Metadata) []Effect {

@@ -1,0 +1,273 @@
+package core
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DeviceGrantType is the grant_type of RFC 8628 §3.4.
+const DeviceGrantType = "urn:ietf:params:oauth:grant-type:device_code"
+
+// ErrNoDeviceFlow: the server advertises no device_authorization_endpoint.
+var ErrNoDeviceFlow = errors.New("the authorization server does not offer the device authorization grant (no device_authorization_endpoint)")
+
+// ErrDeviceCodeExpired: the user did not approve before the code expired.
+var ErrDeviceCodeExpired = errors.New("the device code expired before the login was approved; run the login again")
+
+// ShowCode asks the driver to show the user where to go and what to type
+// (RFC 8628 §3.3). It needs no answer.
+type ShowCode struct {
+	UserCode                string
+	VerificationURI         string
+	VerificationURIComplete string
+	ExpiresAt               time.Time
+}
+
+// Wait asks the driver to let For pass and answer with [Waited]: polling
+// intervals are effects, so tests run in zero wall time.
+type Wait struct{ For time.Duration }
+
+// Waited answers [Wait].
+type Waited struct{ Now time.Time }
+
+func (ShowCode) effect() {}
+func (Wait) effect()     {}
+func (Waited) event()    {}
+
+// DefaultDeviceInterval is the polling interval when the server gives none
+// (RFC 8628 §3.2).
+const DefaultDeviceInterval = 5 * time.Second
+
+// DeviceConfig says what to log in to with the device authorization grant.
+type DeviceConfig struct {
+	Target   Target
+	Client   Client
+	Scopes   []string
+	Metadata *Metadata // known metadata skips discovery
+}
+
+type devicePhase int
+
+const (
+	deviceIdle devicePhase = iota
+	deviceDiscovering
+	deviceAuthorizing
+	deviceWaiting
+	devicePolling
+	deviceLocking
+	deviceSaving
+	deviceDone
+)
+
+// Device is the device authorization grant machine (RFC 8628): Start →
+// Fetch metadata → Fetch device authorization → ShowCode, Wait → Fetch token
+// (authorization_pending: Wait again; slow_down: the interval grows by 5 s
+// for good) → Lock → Save → Unlock, Done. It saves the same [Entry] as a
+// browser login, so the token machine cannot tell them apart.
+type Device struct {
+	cfg      DeviceConfig
+	phase    devicePhase
+	disc     discovery
+	meta     Metadata
+	code     string // device_code: a secret, never in messages
+	interval time.Duration
+	expires  time.Time
+	req      Request
+	entry    Entry
+}
+
+// NewDevice returns a device login that begins with [Start].
+func NewDevice(cfg DeviceConfig) *Device { return &Device{cfg: cfg} }
+
+// Interval is the current polling interval (it grows on slow_down).
+func (d *Device) Interval() time.Duration { return d.interval }
+
+func (d *Device) fail(err error) []Effect {
+	d.phase = deviceDone
+	return []Effect{Done{Err: err}}
+}
+
+// Step advances the device login by one event.
+func (d *Device) Step(ev Event) []Effect {
+	switch ev := ev.(type) {
+	case Start:
+		if d.phase == deviceIdle {
+			if d.cfg.Client.ID == "" {
+				return d.fail(fmt.Errorf("device login: no client ID"))
+			}
+			if d.cfg.Metadata != nil {
+				return d.authorize(*d.cfg.Metadata)
+			}
+			req, err := d.disc.begin(d.cfg.Target)
+			if err != nil {
+				return d.fail(err)
+			}
+			d.phase = deviceDiscovering
+			return []Effect{Fetch{Request: req}}
+		}
+	case Fetched:
+		switch d.phase {
+		case deviceDiscovering:
+			m, next, err := d.disc.step(ev)
+			switch {
+			case err != nil:
+				return d.fail(err)
+			case m != nil:
+				return d.authorize(*m)
+			}
+			return []Effect{Fetch{Request: *next}}
+		case deviceAuthorizing:
+			return d.authorized(ev)
+		case devicePolling:
+			return d.polled(ev)
+		}
+	case Waited:
+		if d.phase == deviceWaiting {
+			if !ev.Now.Before(d.expires) {
+				return d.fail(ErrDeviceCodeExpired)
+			}
+			d.phase = devicePolling
+			d.req = d.cfg.Client.formRequest(d.meta.TokenEndpoint, url.Values{"grant_type": {DeviceGrantType}, "device_code": {d.code}})
+			return []Effect{Fetch{Request: d.req}}
+		}
+	case Locked:
+		if d.phase == deviceLocking {
+			if ev.Err != nil {
+				return d.fail(fmt.Errorf("locking the token cache: %w", ev.Err))
+			}
+			d.phase = deviceSaving
+			return []Effect{Save{Key: d.entry.Key(), Entry: d.entry}}
+		}
+	case Saved:
+		if d.phase == deviceSaving {
+			d.phase = deviceDone
+			e := d.entry
+			if ev.Err != nil {
+				return []Effect{Unlock{e.Key()}, Done{Err: fmt.Errorf("saving the token: %w", ev.Err)}}
+			}
+			return []Effect{Unlock{e.Key()}, Done{Token: e.Token(), Entry: &e}}
+		}
+	case Aborted:
+		if d.phase == deviceSaving {
+			d.phase = deviceDone
+			return []Effect{Unlock{d.entry.Key()}, Done{Err: ev.Err}}
+		}
+		return d.fail(ev.Err)
+	}
+	return d.fail(fmt.Errorf("device login: unexpected %T in phase %d", ev, d.phase))
+}
+
+func (d *Device) authorize(m Metadata) []Effect {
+	if m.DeviceAuthorizationEndpoint == "" {
+		return d.fail(fmt.Errorf("%s: %w", m.Issuer, ErrNoDeviceFlow))
+	}
+	d.meta = m
+	d.phase = deviceAuthorizing
+	form := url.Values{}
+	if len(d.cfg.Scopes) > 0 {
+		form.Set("scope", strings.Join(d.cfg.Scopes, " "))
+	}
+	d.req = d.cfg.Client.formRequest(m.DeviceAuthorizationEndpoint, form)
+	return []Effect{Fetch{Request: d.req}}
+}
+
+type wireDevice struct {
+	DeviceCode              string          `json:"device_code"`
+	UserCode                string          `json:"user_code"`
+	VerificationURI         string          `json:"verification_uri"`
+	VerificationURL         string          `json:"verification_url"` // an older draft's name, still served by some
+	VerificationURIComplete string          `json:"verification_uri_complete"`
+	ExpiresIn               json.RawMessage `json:"expires_in"`
+	Interval                json.RawMessage `json:"interval"`
+}
+
+// ParseDeviceResponse reads a device authorization response (RFC 8628 §3.2).
+func ParseDeviceResponse(r Response, now time.Time) (*ShowCode, string, time.Duration, error) {
+	if r.Status != 200 {
+		_, err := ParseTokenResponse(r, now) // same error shape as the token endpoint
+		return nil, "", 0, fmt.Errorf("device authorization request: %w", err)
+	}
+	var w wireDevice
+	if err := json.Unmarshal(r.Body, &w); err != nil {
+		return nil, "", 0, fmt.Errorf("device authorization response is not JSON%s", describeBody(r, false))
+	}
+	if w.VerificationURI == "" {
+		w.VerificationURI = w.VerificationURL
+	}
+	if w.DeviceCode == "" || w.UserCode == "" || w.VerificationURI == "" {
+		return nil, "", 0, fmt.Errorf("device authorization response lacks device_code, user_code or verification_uri")
+	}
+	for _, u := range []string{w.VerificationURI, w.VerificationURIComplete} {
+		if u != "" && CheckURL(u) != nil {
+			return nil, "", 0, fmt.Errorf("device authorization response: verification URI %q is not https", u)
+		}
+	}
+	exp, err := parseExpiresIn(w.ExpiresIn)
+	if err != nil || exp == 0 {
+		return nil, "", 0, fmt.Errorf("device authorization response has no valid expires_in")
+	}
+	interval := DefaultDeviceInterval
+	if secs, err := parseExpiresIn(w.Interval); err == nil && secs > 0 {
+		interval = time.Duration(secs) * time.Second
+	}
+	show := &ShowCode{UserCode: w.UserCode, VerificationURI: w.VerificationURI, VerificationURIComplete: w.VerificationURIComplete, ExpiresAt: now.Add(time.Duration(exp) * time.Second)}
+	return show, w.DeviceCode, interval, nil
+}
+
+func (d *Device) authorized(ev Fetched) []Effect {
+	if ev.Err != nil {
+		return d.fail(fmt.Errorf("device authorization request to %s failed: %v", d.meta.DeviceAuthorizationEndpoint, ev.Err))
+	}
+	show, code, interval, err := ParseDeviceResponse(ev.Response, ev.Now)
+	if err != nil {
+		return d.fail(d.req.scrub(err))
+	}
+	d.code, d.interval, d.expires = code, interval, show.ExpiresAt
+	d.phase = deviceWaiting
+	return []Effect{*show, Wait{For: d.interval}}
+}
+
+func (d *Device) polled(ev Fetched) []Effect {
+	if ev.Err != nil {
+		// A transient network error while the user approves: keep polling,
+		// more slowly (RFC 8628 §3.5 asks for back-off on timeouts).
+		d.interval = min(2*d.interval, time.Minute)
+		d.phase = deviceWaiting
+		return []Effect{Warn{Message: fmt.Sprintf("polling %s failed (%v); retrying in %s", d.meta.TokenEndpoint, ev.Err, d.interval)}, Wait{For: d.interval}}
+	}
+	t, err := ParseTokenResponse(ev.Response, ev.Now)
+	var oe *OAuthError
+	if errors.As(err, &oe) {
+		switch oe.Code {
+		case "authorization_pending":
+			d.phase = deviceWaiting
+			return []Effect{Wait{For: d.interval}}
+		case "slow_down":
+			d.interval += 5 * time.Second // for good (§3.5)
+			d.phase = deviceWaiting
+			return []Effect{Wait{For: d.interval}}
+		case "expired_token":
+			return d.fail(ErrDeviceCodeExpired)
+		case "access_denied":
+			return d.fail(fmt.Errorf("the login was denied: %w", d.req.scrub(err)))
+		}
+	}
+	if err != nil {
+		return d.fail(fmt.Errorf("device login: %w", d.req.scrub(err)))
+	}
+	scopes := d.cfg.Scopes
+	if t.Scope != "" {
+		scopes = strings.Fields(t.Scope)
+	}
+	d.entry = Entry{
+		Host: d.cfg.Target.Host, AccountID: d.cfg.Target.AccountID, ClientID: d.cfg.Client.ID, Scopes: scopes,
+		AccessToken: t.AccessToken, TokenType: t.TokenType, RefreshToken: t.RefreshToken, IDToken: t.IDToken,
+		Expiry: t.Expiry, ObtainedAt: ev.Now, Metadata: d.meta,
+	}
+	d.phase = deviceLocking
+	return []Effect{Lock{Key: d.entry.Key()}}
+}
