@@ -10,12 +10,15 @@ const (
 	logoutIdle logoutPhase = iota
 	logoutLoading
 	logoutLocking
+	logoutReloading
 	logoutDeleting
 	logoutRevoking
 	logoutDone
 )
 
-// Logout removes a login: Load → Lock → Delete → Unlock → Fetch revocation
+// Logout removes a login: Load → Lock → Load again (what is under the lock
+// is what gets revoked; a store may only hand out the refresh token to the
+// lock holder) → Delete → Unlock → Fetch revocation
 // (RFC 7009) when the server has an endpoint → Done. The local entry goes
 // first, so a slow or failing revocation never keeps a login around; a
 // failed revocation is a [Warn].
@@ -48,6 +51,19 @@ func (l *Logout) Step(ev Event) []Effect {
 			return []Effect{Load{Keys: IssuerKeys(l.target, l.client.ID)}}
 		}
 	case Loaded:
+		if l.phase == logoutReloading {
+			if ev.Err != nil || ev.Entry == nil {
+				l.phase = logoutDone
+				err := ev.Err
+				if err == nil {
+					err = &LoginRequiredError{Host: l.target.Host} // logged out meanwhile
+				}
+				return []Effect{Unlock{l.key}, Done{Err: err}}
+			}
+			l.entry = *ev.Entry
+			l.phase = logoutDeleting
+			return []Effect{Delete{Key: l.key}}
+		}
 		if l.phase == logoutLoading {
 			if ev.Err != nil {
 				return l.done(fmt.Errorf("reading the token cache: %w", ev.Err))
@@ -64,8 +80,8 @@ func (l *Logout) Step(ev Event) []Effect {
 			if ev.Err != nil {
 				return l.done(fmt.Errorf("waiting for the token cache lock: %w", ev.Err))
 			}
-			l.phase = logoutDeleting
-			return []Effect{Delete{Key: l.key}}
+			l.phase = logoutReloading
+			return []Effect{Load{Keys: []string{l.key}}}
 		}
 	case Saved:
 		if l.phase == logoutDeleting {
@@ -85,7 +101,7 @@ func (l *Logout) Step(ev Event) []Effect {
 			return append(out, Fetch{Request: l.client.RevokeRequest(l.entry.Metadata.RevocationEndpoint, tok, hint)})
 		}
 	case Aborted:
-		if l.phase == logoutDeleting {
+		if l.phase == logoutReloading || l.phase == logoutDeleting {
 			l.phase = logoutDone
 			return []Effect{Unlock{l.key}, Done{Err: ev.Err}}
 		}

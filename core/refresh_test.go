@@ -313,3 +313,30 @@ func TestLogout_FailuresAndAbort(t *testing.T) {
 	effs = NewLogout(Target{Host: dbxHost}, Client{ID: "c"}).Step(Loaded{Err: errors.New("io")})
 	is.True(strings.Contains(effs[0].(Done).Err.Error(), "unexpected"))
 }
+
+func TestLogout_RevokesWhatIsUnderTheLock(t *testing.T) {
+	is := is.New(t)
+	w := loggedIn(t, 3600)
+	key := Key(dbxIssuer, "databricks-cli")
+	// A store that hands the refresh token only to the lock holder.
+	rt := w.cache[key].RefreshToken
+	e := w.cache[key]
+	e.RefreshToken = ""
+	w.cache[key] = e
+	w.onLock = func() error {
+		e := w.cache[key]
+		e.RefreshToken = rt
+		w.cache[key] = e
+		return nil
+	}
+	d := Drive(NewLogout(Target{Host: dbxHost}, Client{ID: "databricks-cli"}), Start{Now: w.now}, w.perform)
+	is.NoErr(d.Err)
+	is.Equal(w.srv.requests[0].Form.Get("token"), rt)
+
+	// Logged out by someone else while waiting for the lock.
+	w = loggedIn(t, 3600)
+	w.onLock = func() error { delete(w.cache, key); return nil }
+	d = Drive(NewLogout(Target{Host: dbxHost}, Client{ID: "databricks-cli"}), Start{Now: w.now}, w.perform)
+	is.True(errors.Is(d.Err, ErrNotLoggedIn))
+	is.Equal(len(w.srv.requests), 0)
+}
