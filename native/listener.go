@@ -118,7 +118,9 @@ func Listen(cfg ListenerConfig) (*Listener, error) {
 		l.redirect = "http://" + l.lns[0].Addr().String() + path
 	}
 
-	r := mux.NewRouter()
+	// SkipClean: mux would answer unclean paths (//x/callback) with a
+	// redirect; the listener never redirects (S15).
+	r := mux.NewRouter().SkipClean(true)
 	r.HandleFunc(path, l.callback).Methods(http.MethodGet)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writePage(w, Page{Status: http.StatusNotFound, Title: "Not found", Message: "Nothing here."})
