@@ -1,0 +1,359 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"syscall/js"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+)
+
+// defaultScopes ask for an ID token (who signed in) and a refresh token.
+var defaultScopes = []string{"openid", "offline_access"}
+
+// callbackParams are the authorization response parameters (RFC 6749
+// §4.1.2, RFC 9207, OpenID session management) that must not stay in the
+// address bar, the history or a Referer.
+var callbackParams = []string{"code", "state", "error", "error_description", "error_uri", "iss", "session_state"}
+
+// api builds the object that web/dualauth.js wraps. Every method but
+// onChange returns a Promise.
+func (d *driver) api() js.Value {
+	o := jsGlobal.Get("Object").New()
+	o.Set("login", asyncFunc(parseLoginOptions, d.login))
+	o.Set("handleRedirect", asyncFunc(parseHref, d.handleRedirect))
+	o.Set("token", asyncFunc(parseTokenOptions, d.token))
+	o.Set("logout", asyncFunc(parseTargetOptions, d.logout))
+	o.Set("session", asyncFunc(parseTargetOptions, d.session))
+	o.Set("onChange", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		cb := arg0(args)
+		if cb.Type() != js.TypeFunction {
+			panic(jsGlobal.Get("TypeError").New("dualauth: onChange needs a function"))
+		}
+		remove := d.changes.add(cb)
+		var off js.Func
+		off = js.FuncOf(func(js.Value, []js.Value) any {
+			remove()
+			off.Release()
+			return nil
+		})
+		return off
+	}))
+	return o
+}
+
+// option reads a string option; missing, null and undefined are "".
+func option(o js.Value, name string) (string, error) {
+	if o.Type() != js.TypeObject {
+		return "", nil
+	}
+	v := o.Get(name)
+	switch v.Type() {
+	case js.TypeUndefined, js.TypeNull:
+		return "", nil
+	case js.TypeString:
+		return v.String(), nil
+	}
+	return "", fmt.Errorf("%w: %s must be a string", errBadArgument, name)
+}
+
+type targetOptions struct {
+	host     string
+	clientID string
+}
+
+func parseTargetOptions(args []js.Value) (targetOptions, error) {
+	o := arg0(args)
+	var t targetOptions
+	var err error
+	if t.host, err = option(o, "host"); err != nil {
+		return t, err
+	}
+	if t.clientID, err = option(o, "clientId"); err != nil {
+		return t, err
+	}
+	if t.host == "" || t.clientID == "" {
+		return t, fmt.Errorf("%w: host and clientId are required", errBadArgument)
+	}
+	return t, nil
+}
+
+func (t targetOptions) resolve() (core.Target, core.Client, error) {
+	host, err := core.NormalizeHost(t.host)
+	if err != nil {
+		return core.Target{}, core.Client{}, err
+	}
+	return core.Target{Host: host}, core.Client{ID: t.clientID}, nil
+}
+
+type loginOptions struct {
+	targetOptions
+	scopes      []string
+	redirectURI string
+	returnTo    string
+	prompt      string
+}
+
+func parseLoginOptions(args []js.Value) (loginOptions, error) {
+	t, err := parseTargetOptions(args)
+	l := loginOptions{targetOptions: t}
+	if err != nil {
+		return l, err
+	}
+	o := arg0(args)
+	switch s := o.Get("scopes"); s.Type() {
+	case js.TypeUndefined, js.TypeNull:
+		l.scopes = defaultScopes
+	case js.TypeString:
+		l.scopes = strings.Fields(s.String())
+	case js.TypeObject:
+		if !jsGlobal.Get("Array").Call("isArray", s).Bool() {
+			return l, fmt.Errorf("%w: scopes must be a string or an array of strings", errBadArgument)
+		}
+		for i := range s.Length() {
+			if s.Index(i).Type() != js.TypeString {
+				return l, fmt.Errorf("%w: scopes must be a string or an array of strings", errBadArgument)
+			}
+			l.scopes = append(l.scopes, strings.Fields(s.Index(i).String())...)
+		}
+	default:
+		return l, fmt.Errorf("%w: scopes must be a string or an array of strings", errBadArgument)
+	}
+	if len(l.scopes) == 0 {
+		l.scopes = defaultScopes
+	}
+	loc := jsGlobal.Get("location")
+	if l.redirectURI, err = option(o, "redirectUri"); err != nil {
+		return l, err
+	}
+	if l.redirectURI == "" {
+		l.redirectURI = loc.Get("origin").String() + loc.Get("pathname").String()
+	}
+	if l.returnTo, err = option(o, "returnTo"); err != nil {
+		return l, err
+	}
+	if l.returnTo == "" {
+		l.returnTo = loc.Get("href").String()
+	}
+	if l.returnTo, err = sameOrigin(l.returnTo, loc.Get("href").String()); err != nil {
+		return l, err
+	}
+	if l.prompt, err = option(o, "prompt"); err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
+// sameOrigin resolves ref against page and insists that it stays on the
+// page's origin: returnTo must never become an open redirect.
+func sameOrigin(ref, page string) (string, error) {
+	base, err := url.Parse(page)
+	if err != nil {
+		return "", fmt.Errorf("%w: the page URL is not a URL", errBadArgument)
+	}
+	u, err := base.Parse(ref)
+	if err != nil || u.Scheme != base.Scheme || u.Host != base.Host {
+		return "", fmt.Errorf("%w: returnTo must be a URL of this origin", errBadArgument)
+	}
+	return u.String(), nil
+}
+
+func (d *driver) login(o loginOptions) (any, error) {
+	target, client, err := o.resolve()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	d.local.dropStalePending(now) // S27
+	m := core.NewLogin(core.LoginConfig{
+		Target:      target,
+		Client:      client,
+		Scopes:      o.scopes,
+		RedirectURI: o.redirectURI,
+		ReturnTo:    o.returnTo,
+		Prompt:      o.prompt,
+	})
+	done := d.run(m, core.Start{Now: now, Rand: rand.Reader})
+	if errors.Is(done.Err, errRedirected) {
+		return js.Undefined(), nil
+	}
+	if done.Err != nil {
+		return nil, done.Err
+	}
+	return nil, fmt.Errorf("login ended without redirecting")
+}
+
+func parseHref(args []js.Value) (string, error) {
+	if h := arg0(args); h.Type() == js.TypeString {
+		return h.String(), nil
+	}
+	return jsGlobal.Get("location").Get("href").String(), nil
+}
+
+// isCallback reports whether a page URL carries an authorization response.
+func isCallback(q url.Values) bool {
+	return q.Has("code") || q.Has("state") || q.Has("error")
+}
+
+// scrubbed returns href without the authorization response parameters,
+// keeping the rest of the query and the fragment; ok is false when there
+// was nothing to remove.
+func scrubbed(href string) (out string, ok bool) {
+	u, err := url.Parse(href)
+	if err != nil {
+		return href, false
+	}
+	q := u.Query()
+	for _, p := range callbackParams {
+		if q.Has(p) {
+			q.Del(p)
+			ok = true
+		}
+	}
+	if !ok {
+		return href, false
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), true
+}
+
+// scrubAddressBar removes code and state from the address bar and the
+// current history entry (S28), so neither a reload, a bookmark, the back
+// button nor a Referer can replay or leak them.
+func scrubAddressBar() {
+	loc := jsGlobal.Get("location").Get("href").String()
+	if clean, ok := scrubbed(loc); ok {
+		jsGlobal.Get("history").Call("replaceState", jsGlobal.Get("history").Get("state"), "", clean)
+	}
+}
+
+func (d *driver) handleRedirect(href string) (any, error) {
+	u, err := url.Parse(href)
+	if err != nil || !isCallback(u.Query()) {
+		return map[string]any{"status": "none", "returnTo": js.Null()}, nil
+	}
+	scrubAddressBar() // before anything else can fail or wait (S28)
+	q := u.Query()
+	state := q.Get("state")
+	if state == "" {
+		return nil, core.ErrStateMismatch
+	}
+	// Single use (S29): the entry is gone before the exchange starts, so a
+	// replayed callback URL finds nothing. The core then compares the
+	// state in constant time.
+	p, ok := d.local.takePending(state)
+	if !ok {
+		return nil, core.ErrStateMismatch
+	}
+	m := core.ResumeLogin(*p, core.Client{ID: p.ClientID})
+	done := d.run(m, core.Callback{Query: q, Now: time.Now()})
+	if done.Err != nil {
+		return nil, done.Err
+	}
+	returnTo := d.returnTo(p.ReturnTo)
+	return map[string]any{"status": "signed-in", "returnTo": returnTo}, nil
+}
+
+// returnTo brings the page back to where the login started: on the same
+// page by rewriting the address bar (no reload), elsewhere on the origin by
+// navigating. Anything else is ignored.
+func (d *driver) returnTo(saved string) string {
+	loc := jsGlobal.Get("location")
+	here := loc.Get("href").String()
+	if saved == "" {
+		return here
+	}
+	target, err := sameOrigin(saved, here)
+	if err != nil {
+		return here
+	}
+	tu, _ := url.Parse(target)
+	hu, _ := url.Parse(here)
+	if tu.Path == hu.Path {
+		jsGlobal.Get("history").Call("replaceState", jsGlobal.Get("history").Get("state"), "", target)
+	} else {
+		d.navigate(target)
+	}
+	return target
+}
+
+type tokenOptions struct {
+	targetOptions
+	force bool
+}
+
+func parseTokenOptions(args []js.Value) (tokenOptions, error) {
+	t, err := parseTargetOptions(args)
+	o := tokenOptions{targetOptions: t}
+	if err == nil {
+		o.force = arg0(args).Get("forceRefresh").Truthy()
+	}
+	return o, err
+}
+
+func (d *driver) token(o tokenOptions) (any, error) {
+	target, client, err := o.resolve()
+	if err != nil {
+		return nil, err
+	}
+	m := core.NewRefresh(core.RefreshConfig{Target: target, Client: client, Force: o.force})
+	done := d.run(m, core.Start{Now: time.Now()})
+	if done.Err != nil {
+		return nil, done.Err
+	}
+	t := done.Token
+	return map[string]any{"access_token": t.AccessToken, "token_type": t.TokenType, "expiry": jsTime(t.Expiry)}, nil
+}
+
+func (d *driver) logout(o targetOptions) (any, error) {
+	target, client, err := o.resolve()
+	if err != nil {
+		return nil, err
+	}
+	done := d.run(core.NewLogout(target, client), core.Start{Now: time.Now()})
+	if done.Err != nil && !errors.Is(done.Err, core.ErrNotLoggedIn) {
+		return nil, done.Err
+	}
+	return js.Undefined(), nil
+}
+
+// session describes the stored login without its tokens: what a page
+// shows as "signed in as". The ID token's claims are decoded, not verified:
+// the token came straight from the token endpoint.
+func (d *driver) session(o targetOptions) (any, error) {
+	target, client, err := o.resolve()
+	if err != nil {
+		return nil, err
+	}
+	l := d.tokens.load(core.IssuerKeys(target, client.ID))
+	if l.Err != nil {
+		return nil, l.Err
+	}
+	if l.Entry == nil {
+		return map[string]any{"signedIn": false}, nil
+	}
+	e := l.Entry
+	si := summarize(l.Key, *e)
+	out := si.js(l.Key)
+	out.Set("refreshable", e.RefreshToken != "")
+	out.Set("claims", js.Null())
+	if e.IDToken != "" {
+		if c, err := core.DecodeJWT(e.IDToken); err == nil {
+			out.Set("claims", jsGlobal.Get("JSON").Call("parse", string(c.Raw)))
+		}
+	}
+	return out, nil
+}
+
+// jsonString is used by tests and callers that hand JSON to JavaScript.
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

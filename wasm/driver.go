@@ -1,0 +1,186 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"sync"
+	"syscall/js"
+
+	"github.com/dualauth/dualauth/core"
+)
+
+// errRedirected ends a login machine once the browser is on its way to the
+// authorization server: the rest of the login happens on the next page
+// load (handleRedirect), not in this program.
+var errRedirected = errors.New("redirected to the authorization server")
+
+// driver performs core effects with browser APIs. Its fields are the seams
+// the tests replace: the network (fetch) and the address bar (navigate).
+// Storage and locks are always the real browser ones.
+type driver struct {
+	fetch    func(core.Request) core.Fetched
+	navigate func(url string)
+	tokens   *idbStore
+	local    localStore
+	changes  *listeners
+}
+
+func newBrowserDriver() *driver {
+	return &driver{
+		fetch:    browserFetch,
+		navigate: func(u string) { jsGlobal.Get("location").Call("assign", u) },
+		tokens:   &idbStore{name: dbName},
+		changes:  &listeners{},
+	}
+}
+
+// run drives m from first to Done on the calling goroutine (never a
+// js.FuncOf callback: the effects wait for the browser). A lock the machine
+// still holds when it ends is released, whatever the machine said.
+func (d *driver) run(m core.Machine, first core.Event) core.Done {
+	var release func()
+	var netErr error
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
+	done := core.Drive(m, first, func(e core.Effect) core.Event {
+		switch e := e.(type) {
+		case core.Fetch:
+			f := d.fetch(e.Request)
+			if f.Err != nil {
+				netErr = f.Err
+			}
+			return f
+		case core.Load:
+			return d.tokens.load(e.Keys)
+		case core.Lock:
+			r, err := acquireLock(lockPrefix+e.Key, lockTimeout)
+			release = r
+			return core.Locked{Err: err}
+		case core.Unlock:
+			if release != nil {
+				release()
+				release = nil
+			}
+		case core.Save:
+			if err := d.tokens.save(e.Key, e.Entry); err != nil {
+				return core.Saved{Err: err}
+			}
+			si := summarize(e.Key, e.Entry)
+			d.mirror(e.Key, &si)
+			return core.Saved{}
+		case core.Delete:
+			if err := d.tokens.delete(e.Key); err != nil {
+				return core.Saved{Err: err}
+			}
+			d.mirror(e.Key, nil)
+			return core.Saved{}
+		case core.SavePending:
+			return core.Saved{Err: d.local.savePending(e.Pending)}
+		case core.Authorize:
+			d.navigate(e.URL)
+			return core.Aborted{Err: errRedirected}
+		case core.Reject:
+			// A page has one callback: a refused one ends the login.
+			return core.Aborted{Err: e.Err}
+		case core.Warn:
+			jsGlobal.Get("console").Call("warn", "dualauth: "+e.Message)
+		}
+		return nil
+	})
+	// The core words a failed fetch as text; keep the network code.
+	if done.Err != nil && netErr != nil && errorCode(done.Err) == "internal_error" {
+		done.Err = &codedError{err: done.Err, is: errNetwork}
+	}
+	return done
+}
+
+// codedError keeps an error's message and makes it match another sentinel.
+type codedError struct {
+	err error
+	is  error
+}
+
+func (e *codedError) Error() string        { return e.err.Error() }
+func (e *codedError) Is(target error) bool { return target == e.is }
+func (e *codedError) Unwrap() error        { return e.err }
+
+// mirror publishes the token-free summary of the entry under key (nil: the
+// login is gone) to localStorage, where every other tab of the origin gets
+// a storage event, and tells this tab's own listeners.
+func (d *driver) mirror(key string, si *sessionInfo) {
+	if si == nil {
+		d.local.remove(sessionPrefix + key)
+	} else {
+		b, _ := json.Marshal(si)
+		if err := d.local.set(sessionPrefix+key, string(b)); err != nil {
+			jsGlobal.Get("console").Call("warn", "dualauth: other tabs will not hear of this change: "+err.Error())
+		}
+	}
+	d.changes.emit(si.js(key))
+}
+
+// listeners are the page's onChange callbacks.
+type listeners struct {
+	mu   sync.Mutex
+	next int
+	cbs  map[int]js.Value
+}
+
+func (l *listeners) add(cb js.Value) (remove func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cbs == nil {
+		l.cbs = map[int]js.Value{}
+	}
+	id := l.next
+	l.next++
+	l.cbs[id] = cb
+	return func() {
+		l.mu.Lock()
+		delete(l.cbs, id)
+		l.mu.Unlock()
+	}
+}
+
+func (l *listeners) emit(info js.Value) {
+	l.mu.Lock()
+	cbs := make([]js.Value, 0, len(l.cbs))
+	for _, cb := range l.cbs {
+		cbs = append(cbs, cb)
+	}
+	l.mu.Unlock()
+	for _, cb := range cbs {
+		notifyLater(cb, info)
+	}
+}
+
+// onStorage turns another tab's change of a mirrored login into a change
+// event here (S30: a logout there is a logout here). localStorage.clear()
+// (key null) counts as a logout of everything.
+func (d *driver) onStorage(ev js.Value) {
+	k := ev.Get("key")
+	if k.Type() != js.TypeString {
+		d.changes.emit((*sessionInfo)(nil).js(""))
+		return
+	}
+	name := k.String()
+	if len(name) <= len(sessionPrefix) || name[:len(sessionPrefix)] != sessionPrefix {
+		return
+	}
+	key := name[len(sessionPrefix):]
+	nv := ev.Get("newValue")
+	if nv.Type() != js.TypeString {
+		d.changes.emit((*sessionInfo)(nil).js(key))
+		return
+	}
+	var si sessionInfo
+	if json.Unmarshal([]byte(nv.String()), &si) != nil {
+		return
+	}
+	d.changes.emit(si.js(key))
+}

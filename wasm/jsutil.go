@@ -1,0 +1,144 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"syscall/js"
+
+	"github.com/dualauth/dualauth/core"
+)
+
+// jsGlobal is the page's global object, read once.
+var jsGlobal = js.Global()
+
+// errJS is an exception thrown or a rejection raised by a browser API. Its
+// message is the JavaScript error's name and message, which browser APIs
+// fill without request data.
+type errJS struct{ msg string }
+
+func (e *errJS) Error() string { return e.msg }
+
+func jsErrorOf(v js.Value) error {
+	if v.Type() == js.TypeObject {
+		name, msg := v.Get("name"), v.Get("message")
+		if name.Type() == js.TypeString && msg.Type() == js.TypeString {
+			return &errJS{msg: name.String() + ": " + msg.String()}
+		}
+	}
+	if v.Type() == js.TypeString {
+		return &errJS{msg: v.String()}
+	}
+	return &errJS{msg: "JavaScript error"}
+}
+
+// await waits, on the calling goroutine, for a JavaScript promise. It must
+// never run inside a js.FuncOf callback: that would stop the event loop the
+// promise needs.
+func await(p js.Value) (js.Value, error) {
+	type outcome struct {
+		v   js.Value
+		err error
+	}
+	ch := make(chan outcome, 1)
+	onOK := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ch <- outcome{v: arg0(args)}
+		return nil
+	})
+	onErr := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ch <- outcome{err: jsErrorOf(arg0(args))}
+		return nil
+	})
+	defer onOK.Release()
+	defer onErr.Release()
+	p.Call("then", onOK, onErr)
+	o := <-ch
+	return o.v, o.err
+}
+
+func arg0(args []js.Value) js.Value {
+	if len(args) == 0 {
+		return js.Undefined()
+	}
+	return args[0]
+}
+
+// call invokes fn and turns a JavaScript exception into an error instead
+// of a Go panic.
+func call(fn func() js.Value) (v js.Value, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if je, ok := r.(js.Error); ok {
+				err = jsErrorOf(je.Value)
+				return
+			}
+			err = fmt.Errorf("browser call failed: %v", r)
+		}
+	}()
+	return fn(), nil
+}
+
+// asyncFunc wraps work as a JavaScript function that returns a Promise. The
+// arguments are read synchronously by parse (still inside the callback);
+// work runs on its own goroutine and settles the promise. An error becomes
+// a rejection with an Error that has a stable code (see errorCode).
+func asyncFunc[A any](parse func(args []js.Value) (A, error), work func(A) (any, error)) js.Func {
+	return js.FuncOf(func(_ js.Value, args []js.Value) any {
+		a, perr := parse(args)
+		var executor js.Func
+		executor = js.FuncOf(func(_ js.Value, pargs []js.Value) any {
+			resolve, reject := pargs[0], pargs[1]
+			executor.Release() // runs once, synchronously, inside new Promise
+			go func() {
+				var v any
+				err := perr
+				if err == nil {
+					v, err = safely(func() (any, error) { return work(a) })
+				}
+				if err != nil {
+					reject.Invoke(toJSError(err))
+					return
+				}
+				resolve.Invoke(v)
+			}()
+			return nil
+		})
+		return jsGlobal.Get("Promise").New(executor)
+	})
+}
+
+// safely turns a panic inside work into an error, so a bug rejects one
+// promise instead of killing the whole program for the page.
+func safely(work func() (any, error)) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error in dualauth: %v", r)
+		}
+	}()
+	return work()
+}
+
+// toJSError builds the Error object the JS API rejects with.
+func toJSError(err error) js.Value {
+	e := jsGlobal.Get("Error").New(err.Error())
+	e.Set("code", errorCode(err))
+	var oe *core.OAuthError
+	if errors.As(err, &oe) && oe.Description != "" {
+		e.Set("description", oe.Description)
+	}
+	return e
+}
+
+// uint8Array copies b into a new JavaScript Uint8Array.
+func uint8Array(b []byte) js.Value {
+	a := jsGlobal.Get("Uint8Array").New(len(b))
+	js.CopyBytesToJS(a, b)
+	return a
+}
+
+// notifyLater runs cb(arg) from a fresh microtask, so an exception thrown by
+// a page's callback is reported by the browser and never unwinds into Go.
+func notifyLater(cb js.Value, arg any) {
+	jsGlobal.Call("queueMicrotask", cb.Call("bind", js.Null(), arg))
+}

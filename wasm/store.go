@@ -1,0 +1,315 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall/js"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+)
+
+// Names in browser storage. The version lets a later format live next to
+// this one instead of misreading it.
+const (
+	dbName        = "dualauth"
+	dbStore       = "tokens"
+	dbVersion     = 1
+	sessionPrefix = "dualauth.v1.session."
+	pendingPrefix = "dualauth.v1.pending."
+	lockPrefix    = "dualauth.v1.lock."
+)
+
+// idbStore keeps the cache entries in IndexedDB: one consistent store per
+// origin, so a tab that has just taken the lock reads what the previous
+// holder wrote (localStorage gives no such guarantee across tabs, see
+// TESTING.md). Entries are kept as the JSON of core.Entry.
+type idbStore struct {
+	name string
+	mu   sync.Mutex
+	db   js.Value
+}
+
+func (s *idbStore) open() (js.Value, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db.Truthy() {
+		return s.db, nil
+	}
+	idb := jsGlobal.Get("indexedDB")
+	if !idb.Truthy() {
+		return js.Value{}, fmt.Errorf("%w: no IndexedDB", errStorage)
+	}
+	req, err := call(func() js.Value { return idb.Call("open", s.name, dbVersion) })
+	if err != nil {
+		return js.Value{}, fmt.Errorf("%w: %v", errStorage, err)
+	}
+	upgrade := js.FuncOf(func(js.Value, []js.Value) any {
+		db := req.Get("result")
+		if !db.Get("objectStoreNames").Call("contains", dbStore).Bool() {
+			db.Call("createObjectStore", dbStore)
+		}
+		return nil
+	})
+	defer upgrade.Release()
+	req.Set("onupgradeneeded", upgrade)
+	db, err := awaitRequest(req)
+	if err != nil {
+		return js.Value{}, fmt.Errorf("%w: opening IndexedDB: %v", errStorage, err)
+	}
+	// Another tab deleting the database must not be blocked by us.
+	var onVersionChange js.Func
+	onVersionChange = js.FuncOf(func(js.Value, []js.Value) any {
+		db.Call("close")
+		s.mu.Lock()
+		s.db = js.Value{}
+		s.mu.Unlock()
+		onVersionChange.Release()
+		return nil
+	})
+	db.Set("onversionchange", onVersionChange)
+	s.db = db
+	return db, nil
+}
+
+// awaitRequest waits for an IDBRequest (or IDBOpenDBRequest) to succeed or
+// fail and returns its result.
+func awaitRequest(req js.Value) (js.Value, error) {
+	ch := make(chan error, 1)
+	ok := js.FuncOf(func(js.Value, []js.Value) any { ch <- nil; return nil })
+	bad := js.FuncOf(func(js.Value, []js.Value) any { ch <- jsErrorOf(req.Get("error")); return nil })
+	blocked := js.FuncOf(func(js.Value, []js.Value) any { ch <- fmt.Errorf("blocked by another tab"); return nil })
+	defer ok.Release()
+	defer bad.Release()
+	defer blocked.Release()
+	req.Set("onsuccess", ok)
+	req.Set("onerror", bad)
+	req.Set("onblocked", blocked)
+	if err := <-ch; err != nil {
+		return js.Value{}, err
+	}
+	return req.Get("result"), nil
+}
+
+// tx runs one transaction on the token store: do issues its requests
+// synchronously and returns them; tx waits until the transaction has
+// committed (so a write is durable before the caller moves on, e.g. before
+// it releases the lock) and returns each request's result.
+func (s *idbStore) tx(mode string, do func(st js.Value) []js.Value) ([]js.Value, error) {
+	db, err := s.open()
+	if err != nil {
+		return nil, err
+	}
+	var reqs []js.Value
+	t, err := call(func() js.Value {
+		t := db.Call("transaction", dbStore, mode)
+		reqs = do(t.Call("objectStore", dbStore))
+		return t
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errStorage, err)
+	}
+	ch := make(chan error, 1)
+	done := js.FuncOf(func(js.Value, []js.Value) any { ch <- nil; return nil })
+	fail := js.FuncOf(func(js.Value, []js.Value) any {
+		if e := t.Get("error"); e.Truthy() {
+			ch <- jsErrorOf(e)
+		} else {
+			ch <- fmt.Errorf("transaction aborted")
+		}
+		return nil
+	})
+	defer done.Release()
+	defer fail.Release()
+	t.Set("oncomplete", done)
+	t.Set("onerror", fail)
+	t.Set("onabort", fail)
+	if err := <-ch; err != nil {
+		return nil, fmt.Errorf("%w: %v", errStorage, err)
+	}
+	out := make([]js.Value, len(reqs))
+	for i, r := range reqs {
+		out[i] = r.Get("result")
+	}
+	return out, nil
+}
+
+// load returns the first entry present under keys, in one read transaction.
+func (s *idbStore) load(keys []string) core.Loaded {
+	res, err := s.tx("readonly", func(st js.Value) []js.Value {
+		reqs := make([]js.Value, len(keys))
+		for i, k := range keys {
+			reqs[i] = st.Call("get", k)
+		}
+		return reqs
+	})
+	if err != nil {
+		return core.Loaded{Err: err}
+	}
+	for i, v := range res {
+		if v.Type() != js.TypeString {
+			continue
+		}
+		var e core.Entry
+		if err := json.Unmarshal([]byte(v.String()), &e); err != nil {
+			// Say which entry, never what it holds.
+			return core.Loaded{Err: fmt.Errorf("%w: the stored login for %s is not valid JSON", errStorage, keys[i])}
+		}
+		return core.Loaded{Key: keys[i], Entry: &e}
+	}
+	return core.Loaded{}
+}
+
+func (s *idbStore) save(key string, e core.Entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.tx("readwrite", func(st js.Value) []js.Value {
+		return []js.Value{st.Call("put", string(b), key)}
+	})
+	return err
+}
+
+func (s *idbStore) delete(key string) error {
+	_, err := s.tx("readwrite", func(st js.Value) []js.Value {
+		return []js.Value{st.Call("delete", key)}
+	})
+	return err
+}
+
+// sessionInfo is the token-free summary of a login that is mirrored to
+// localStorage (for storage events) and handed to onChange callbacks.
+type sessionInfo struct {
+	Key        string    `json:"key"`
+	Issuer     string    `json:"issuer"`
+	Host       string    `json:"host"`
+	ClientID   string    `json:"client_id"`
+	Scopes     []string  `json:"scopes,omitempty"`
+	Expiry     time.Time `json:"expiry,omitzero"`
+	ObtainedAt time.Time `json:"obtained_at,omitzero"`
+}
+
+func summarize(key string, e core.Entry) sessionInfo {
+	return sessionInfo{Key: key, Issuer: e.Metadata.Issuer, Host: e.Host, ClientID: e.ClientID,
+		Scopes: e.Scopes, Expiry: e.Expiry, ObtainedAt: e.ObtainedAt}
+}
+
+// js renders the summary for onChange callbacks; a nil summary of key is
+// a logout.
+func (si *sessionInfo) js(key string) js.Value {
+	o := jsGlobal.Get("Object").New()
+	o.Set("key", key)
+	o.Set("signedIn", si != nil)
+	if si == nil {
+		return o
+	}
+	o.Set("issuer", si.Issuer)
+	o.Set("host", si.Host)
+	o.Set("clientId", si.ClientID)
+	o.Set("scopes", strings.Join(si.Scopes, " "))
+	o.Set("expiry", jsTime(si.Expiry))
+	return o
+}
+
+func jsTime(t time.Time) js.Value {
+	if t.IsZero() {
+		return js.Null()
+	}
+	return js.ValueOf(t.UTC().Format(time.RFC3339))
+}
+
+// localStore wraps window.localStorage, turning its exceptions (quota,
+// disabled storage) into errors.
+type localStore struct{}
+
+func (localStore) ls() js.Value { return jsGlobal.Get("localStorage") }
+
+func (l localStore) get(k string) (string, bool) {
+	v, err := call(func() js.Value { return l.ls().Call("getItem", k) })
+	if err != nil || v.Type() != js.TypeString {
+		return "", false
+	}
+	return v.String(), true
+}
+
+func (l localStore) set(k, v string) error {
+	if _, err := call(func() js.Value { return l.ls().Call("setItem", k, v) }); err != nil {
+		return fmt.Errorf("%w: %v", errStorage, err)
+	}
+	return nil
+}
+
+func (l localStore) remove(k string) {
+	call(func() js.Value { return l.ls().Call("removeItem", k) })
+}
+
+func (l localStore) keys(prefix string) []string {
+	var out []string
+	call(func() js.Value {
+		ls := l.ls()
+		for i := range ls.Get("length").Int() {
+			k := ls.Call("key", i)
+			if k.Type() == js.TypeString && strings.HasPrefix(k.String(), prefix) {
+				out = append(out, k.String())
+			}
+		}
+		return js.Undefined()
+	})
+	return out
+}
+
+// pendingKey names the pending login of a state without spelling the state
+// out in the key list.
+func pendingKey(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return pendingPrefix + hex.EncodeToString(sum[:16])
+}
+
+// savePending keeps a started login across the redirect.
+func (l localStore) savePending(p core.Pending) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return l.set(pendingKey(p.State), string(b))
+}
+
+// takePending removes and returns the pending login of state: a callback
+// can use it once (S29). A second call finds nothing.
+func (l localStore) takePending(state string) (*core.Pending, bool) {
+	k := pendingKey(state)
+	v, ok := l.get(k)
+	if !ok {
+		return nil, false
+	}
+	l.remove(k)
+	var p core.Pending
+	if json.Unmarshal([]byte(v), &p) != nil {
+		return nil, false
+	}
+	return &p, true
+}
+
+// dropStalePending removes pending logins that can no longer complete
+// (older than core.PendingTTL, or unreadable), so abandoned logins do not
+// pile up verifiers in storage (S27). It returns how many it removed.
+func (l localStore) dropStalePending(now time.Time) int {
+	n := 0
+	for _, k := range l.keys(pendingPrefix) {
+		v, _ := l.get(k)
+		var p core.Pending
+		if json.Unmarshal([]byte(v), &p) == nil && !p.Expired(now) && !p.CreatedAt.After(now.Add(core.PendingTTL)) {
+			continue
+		}
+		l.remove(k)
+		n++
+	}
+	return n
+}

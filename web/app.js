@@ -1,0 +1,266 @@
+// The dev console. Everything that came from a server or the URL is put on
+// the page with textContent: an error_description is text, never markup.
+import { load } from './dualauth.js';
+
+// dualauth.js has already removed code and state from the address bar (S28);
+// this is the first URL any page script sees (tests read it).
+window.consoleFirstURL = window.location.href;
+
+const SETTINGS_KEY = 'dualauth.console.settings';
+const $ = (id) => document.getElementById(id);
+const text = (id, s) => {
+  $(id).textContent = s;
+};
+
+let auth = null;
+let expiry = null;
+
+function settings() {
+  return {
+    host: $('host').value.trim(),
+    clientId: $('client-id').value.trim(),
+    scopes: $('scopes').value.trim(),
+  };
+}
+
+function fillSettings() {
+  const q = new URL(window.location.href).searchParams;
+  let saved = {};
+  try {
+    saved = JSON.parse(localStorage.getItem(SETTINGS_KEY) || '{}');
+  } catch {
+    saved = {};
+  }
+  $('host').value = q.get('host') ?? saved.host ?? '';
+  $('client-id').value = q.get('client_id') ?? saved.clientId ?? '';
+  $('scopes').value = q.get('scopes') ?? saved.scopes ?? 'openid offline_access';
+  text('redirect-uri', window.location.origin + window.location.pathname);
+}
+
+function saveSettings(s) {
+  localStorage.setItem(SETTINGS_KEY, JSON.stringify(s));
+}
+
+function showError(err) {
+  const box = $('error');
+  box.hidden = false;
+  box.dataset.code = err?.code ?? 'error';
+  text('error-code', err?.code ?? 'error');
+  text('error-message', err?.message ?? String(err));
+}
+
+function clearError() {
+  $('error').hidden = true;
+  delete $('error').dataset.code;
+  text('error-code', '');
+  text('error-message', '');
+}
+
+function setStatus(state, label) {
+  const s = $('status');
+  s.dataset.state = state;
+  s.textContent = label;
+}
+
+function logEvent(message) {
+  const li = document.createElement('li');
+  li.textContent = `${new Date().toLocaleTimeString()} ${message}`;
+  $('events').prepend(li);
+}
+
+// decodeJWT returns a JWT's payload, or null when the token is opaque.
+function decodeJWT(token) {
+  const parts = String(token).split('.');
+  if (parts.length !== 3) return null;
+  try {
+    const b64 = parts[1].replace(/-/g, '+').replace(/_/g, '/');
+    const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
+  } catch {
+    return null;
+  }
+}
+
+function formatClaims(claims) {
+  if (!claims) return '—';
+  const out = { ...claims };
+  for (const k of ['exp', 'iat', 'nbf', 'auth_time']) {
+    if (typeof out[k] === 'number') out[k] = `${out[k]} (${new Date(out[k] * 1000).toISOString()})`;
+  }
+  return JSON.stringify(out, null, 2);
+}
+
+function tick() {
+  const el = $('expiry');
+  el.classList.remove('expiring', 'expired');
+  if (!expiry) {
+    el.textContent = $('status').dataset.state === 'signed-in' ? 'no expiry given' : '—';
+    return;
+  }
+  const secs = Math.round((expiry.getTime() - Date.now()) / 1000);
+  const span = (s) => (s >= 3600 ? `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`);
+  if (secs > 0) {
+    el.textContent = `in ${span(secs)} (${expiry.toLocaleTimeString()})`;
+    if (secs < 60) el.classList.add('expiring');
+  } else {
+    el.textContent = `expired ${span(-secs)} ago — “Get token” refreshes it`;
+    el.classList.add('expired');
+  }
+}
+
+function clearToken() {
+  text('token-out', '(press “Get token”)');
+  text('access-claims', '—');
+  $('copy-token').disabled = true;
+}
+
+async function refreshSession() {
+  const { host, clientId } = settings();
+  if (!host || !clientId) {
+    setStatus('signed-out', 'Not configured');
+    return;
+  }
+  let s;
+  try {
+    s = await auth.session({ host, clientId });
+  } catch (err) {
+    setStatus('error', 'Error');
+    showError(err);
+    return;
+  }
+  if (!s.signedIn) {
+    setStatus('signed-out', 'Signed out');
+    for (const id of ['signed-in-as', 'issuer', 'granted-scopes', 'refreshable']) text(id, '—');
+    text('id-claims', '—');
+    expiry = null;
+    clearToken();
+    tick();
+    return;
+  }
+  setStatus('signed-in', 'Signed in');
+  const c = s.claims ?? {};
+  const who = c.email || c.preferred_username || c.name || c.sub;
+  text('signed-in-as', who ? String(who) : '(no ID token)');
+  text('issuer', s.issuer ?? '—');
+  text('granted-scopes', s.scopes || '—');
+  text('refreshable', s.refreshable ? 'yes' : 'no');
+  text('id-claims', formatClaims(s.claims));
+  expiry = s.expiry ? new Date(s.expiry) : null;
+  tick();
+}
+
+async function getToken(forceRefresh) {
+  clearError();
+  const { host, clientId } = settings();
+  try {
+    const t = await auth.token({ host, clientId, forceRefresh });
+    text('token-out', t.access_token);
+    $('copy-token').disabled = false;
+    text('access-claims', decodeJWT(t.access_token) ? formatClaims(decodeJWT(t.access_token)) : '(opaque token)');
+    expiry = t.expiry ? new Date(t.expiry) : null;
+    tick();
+    return t;
+  } catch (err) {
+    showError(err);
+    clearToken();
+    return null;
+  } finally {
+    await refreshSession();
+  }
+}
+
+async function callAPI(ev) {
+  ev.preventDefault();
+  clearError();
+  const t = await getToken(false);
+  if (!t) return;
+  const method = $('api-method').value;
+  const init = { method, headers: { Authorization: `${t.token_type || 'Bearer'} ${t.access_token}` }, credentials: 'omit', referrerPolicy: 'no-referrer' };
+  const body = $('api-body').value;
+  if (body && method !== 'GET') {
+    init.body = body;
+    init.headers['Content-Type'] = 'application/json';
+  }
+  text('api-status', `${method} ${$('api-url').value} …`);
+  text('api-out', '');
+  try {
+    const started = performance.now();
+    const r = await fetch($('api-url').value, init);
+    const raw = await r.text();
+    let shown = raw;
+    try {
+      shown = JSON.stringify(JSON.parse(raw), null, 2);
+    } catch {
+      // not JSON: show as is
+    }
+    text('api-status', `HTTP ${r.status} ${r.statusText} · ${r.headers.get('content-type') ?? 'no content type'} · ${Math.round(performance.now() - started)} ms`);
+    text('api-out', shown);
+  } catch (err) {
+    text('api-status', `request failed: ${err.message} (offline, or the server does not allow CORS from ${window.location.origin})`);
+  }
+}
+
+async function main() {
+  setStatus('loading', 'Loading…');
+  try {
+    auth = await load();
+  } catch (err) {
+    setStatus('error', 'dualauth failed to load');
+    showError(err);
+    return;
+  }
+  window.dualauth = auth;
+
+  let redirect;
+  try {
+    redirect = await auth.handleRedirect();
+  } catch (err) {
+    redirect = { status: 'error', code: err.code };
+    showError(err);
+  }
+  performance.mark('dualauth-handled');
+  window.dualauthRedirect = redirect;
+
+  fillSettings();
+  if (redirect.status === 'signed-in') logEvent('signed in');
+  auth.onChange((ch) => {
+    logEvent(`${ch.signedIn ? 'login updated' : 'logged out'}${ch.clientId ? ` · ${ch.clientId}` : ''}${ch.issuer ? ` @ ${ch.issuer}` : ''}`);
+    refreshSession();
+  });
+
+  $('settings').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearError();
+    const s = settings();
+    saveSettings(s);
+    const back = new URL(window.location.origin + window.location.pathname);
+    back.searchParams.set('host', s.host);
+    back.searchParams.set('client_id', s.clientId);
+    if (s.scopes) back.searchParams.set('scopes', s.scopes);
+    try {
+      await auth.login({ host: s.host, clientId: s.clientId, scopes: s.scopes || undefined, returnTo: back.href });
+    } catch (err) {
+      showError(err);
+    }
+  });
+  $('get-token').addEventListener('click', () => getToken(false));
+  $('force-refresh').addEventListener('click', () => getToken(true));
+  $('logout').addEventListener('click', async () => {
+    clearError();
+    const { host, clientId } = settings();
+    try {
+      await auth.logout({ host, clientId });
+    } catch (err) {
+      showError(err);
+    }
+    await refreshSession();
+  });
+  $('copy-token').addEventListener('click', () => navigator.clipboard?.writeText($('token-out').textContent));
+  $('api-form').addEventListener('submit', callAPI);
+  setInterval(tick, 1000);
+
+  await refreshSession();
+  document.body.dataset.ready = 'true';
+}
+
+main();

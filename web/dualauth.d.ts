@@ -1,0 +1,95 @@
+// Types of web/dualauth.js, the dualauth browser API.
+
+/** Options of load(). Both URLs default to files next to dualauth.js. */
+export interface LoadOptions {
+  wasmURL?: string | URL;
+  wasmExecURL?: string | URL;
+}
+
+/** Which login: the authorization server (host or issuer URL) and the client. */
+export interface Target {
+  host: string;
+  clientId: string;
+}
+
+export interface LoginOptions extends Target {
+  /** Space-separated string or array. Default: "openid offline_access". */
+  scopes?: string | string[];
+  /** Default: this page's origin + path. Must be registered with the server. */
+  redirectUri?: string;
+  /** Where to come back to after the login; same origin only. Default: this page. */
+  returnTo?: string;
+  /** OpenID prompt; default automatic ("consent" when a refresh token is asked of an OpenID provider). */
+  prompt?: string;
+}
+
+export interface TokenOptions extends Target {
+  /** Refresh even a valid token (unless another tab just did). */
+  forceRefresh?: boolean;
+}
+
+export interface RedirectResult {
+  /** "none": this page load is not a login callback. */
+  status: 'none' | 'signed-in';
+  /** The URL the login started from (the address bar is back on it). */
+  returnTo: string | null;
+}
+
+export interface Token {
+  access_token: string;
+  token_type: string;
+  /** RFC 3339, or null when the server gave no lifetime. */
+  expiry: string | null;
+}
+
+/** A login as seen by onChange: never carries tokens. */
+export interface Change {
+  key: string;
+  signedIn: boolean;
+  issuer?: string;
+  host?: string;
+  clientId?: string;
+  /** Space-separated. */
+  scopes?: string;
+  expiry?: string | null;
+}
+
+export interface Session extends Partial<Change> {
+  signedIn: boolean;
+  /** Whether a refresh token is stored. */
+  refreshable?: boolean;
+  /** The ID token's claims (decoded, not verified), or null. */
+  claims?: Record<string, unknown> | null;
+}
+
+/**
+ * Errors reject with an Error whose `code` is stable: an OAuth error code
+ * from the server (access_denied, invalid_grant, ...) or one of
+ * not_logged_in, state_mismatch, login_expired, issuer_mismatch,
+ * missing_issuer, nonce_mismatch, insecure_url, discovery_failed,
+ * invalid_argument, lock_timeout, storage_unavailable, network_error,
+ * internal_error. `description` is the server's error_description, when any:
+ * it is text from the network — never render it as HTML.
+ */
+export interface DualauthError extends Error {
+  code: string;
+  description?: string;
+}
+
+export interface DualAuth {
+  /** Redirects the page to the authorization server (resolves as it leaves). */
+  login(options: LoginOptions): Promise<void>;
+  /** Call on every page load: finishes a login whose callback this is. */
+  handleRedirect(): Promise<RedirectResult>;
+  /** A valid access token; one refresh across all tabs when it expired. Rejects with code not_logged_in. */
+  token(options: TokenOptions): Promise<Token>;
+  /** Removes the login in every tab of this origin and revokes it at the server when possible. */
+  logout(options: Target): Promise<void>;
+  /** What is stored for a login, without its tokens. */
+  session(options: Target): Promise<Session>;
+  /** cb runs on logins, refreshes and logouts made by any tab. Returns an unsubscribe function. */
+  onChange(cb: (change: Change) => void): () => void;
+}
+
+/** Loads the wasm (once per page) and resolves to the API. */
+export function load(options?: LoadOptions): Promise<DualAuth>;

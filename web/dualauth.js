@@ -1,0 +1,101 @@
+// dualauth browser API: loads the Go core compiled to WebAssembly and wraps
+// it. See dualauth.d.ts for the types.
+//
+//   import { load } from './dualauth.js';
+//   const auth = await load({ wasmURL: '/dualauth.wasm' });
+//   const r = await auth.handleRedirect();          // on every page load
+//   const t = await auth.token({ host, clientId }); // refreshed as needed
+
+// S28: an authorization response (code, state, error...) leaves the address
+// bar while this module is evaluated, before the wasm loads and before any
+// module that imports this one runs. The original URL is kept here, in
+// memory only, for handleRedirect.
+const callbackParams = ['code', 'state', 'error', 'error_description', 'error_uri', 'iss', 'session_state'];
+let pendingCallback = null;
+{
+  const u = new URL(window.location.href);
+  if (u.searchParams.has('code') || u.searchParams.has('state') || u.searchParams.has('error')) {
+    pendingCallback = u.href;
+    for (const p of callbackParams) u.searchParams.delete(p);
+    window.history.replaceState(window.history.state, '', u.href);
+  }
+}
+
+let loading = null;
+
+/**
+ * Loads the wasm once per page and resolves to the API.
+ * @param {{ wasmURL?: string | URL, wasmExecURL?: string | URL }} [options]
+ */
+export function load(options = {}) {
+  if (!loading) {
+    loading = start(options).catch((err) => {
+      loading = null;
+      throw err;
+    });
+  }
+  return loading;
+}
+
+async function start({ wasmURL, wasmExecURL } = {}) {
+  wasmURL = new URL(wasmURL ?? 'dualauth.wasm', import.meta.url);
+  wasmExecURL = new URL(wasmExecURL ?? 'wasm_exec.js', import.meta.url);
+  if (typeof globalThis.Go !== 'function') {
+    await import(wasmExecURL.href); // Go's support script; defines globalThis.Go
+  }
+  const go = new globalThis.Go();
+  const ready = new Promise((resolve) => {
+    globalThis.__dualauthReady = resolve;
+  });
+  const response = fetch(wasmURL, { credentials: 'same-origin' });
+  let instance;
+  if (WebAssembly.instantiateStreaming) {
+    try {
+      ({ instance } = await WebAssembly.instantiateStreaming(response, go.importObject));
+    } catch (err) {
+      // A server that sends the wasm without application/wasm: retry from bytes.
+      if (!(err instanceof TypeError)) throw err;
+      ({ instance } = await WebAssembly.instantiate(await (await fetch(wasmURL)).arrayBuffer(), go.importObject));
+    }
+  } else {
+    ({ instance } = await WebAssembly.instantiate(await (await response).arrayBuffer(), go.importObject));
+  }
+  go.run(instance).then(
+    () => console.error('dualauth: the wasm program exited'),
+    (err) => console.error('dualauth: the wasm program crashed', err),
+  );
+  const raw = await ready;
+  delete globalThis.__dualauthReady;
+  return wrap(raw);
+}
+
+function wrap(raw) {
+  return Object.freeze({
+    /** Starts a login: the page goes to the authorization server. */
+    login(opts) {
+      return raw.login(opts ?? {});
+    },
+    /** Finishes a login when this page load is its callback. */
+    handleRedirect() {
+      const href = pendingCallback;
+      pendingCallback = null; // one callback per page load
+      return raw.handleRedirect(href ?? undefined);
+    },
+    /** An access token, refreshed (once across all tabs) when needed. */
+    token(opts) {
+      return raw.token(opts ?? {});
+    },
+    /** Removes the login from every tab of this origin. */
+    logout(opts) {
+      return raw.logout(opts ?? {});
+    },
+    /** What is stored for a login, without its tokens. */
+    session(opts) {
+      return raw.session(opts ?? {});
+    },
+    /** Calls cb on every login, refresh or logout, in any tab; returns an unsubscribe function. */
+    onChange(cb) {
+      return raw.onChange(cb);
+    },
+  });
+}
