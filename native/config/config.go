@@ -1,0 +1,254 @@
+// Package config reads and writes dualauth's profiles: an INI file of named
+// settings (host, client, scopes…) so that `auth token work` needs no flags.
+// It also resolves which host and settings a command uses, and says where
+// each setting came from. Tokens never live here; they live in the cache.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"gopkg.in/ini.v1"
+)
+
+// Environment variables.
+const (
+	EnvConfigFile = "DUALAUTH_CONFIG_FILE"
+	EnvHost       = "DUALAUTH_HOST"
+	EnvProfile    = "DUALAUTH_PROFILE"
+)
+
+// SettingsSection holds file-wide settings; it is not a profile.
+const SettingsSection = "settings"
+
+// Profile keys in the INI file.
+const (
+	KeyHost        = "host"
+	KeyClientID    = "client_id"
+	KeyScopes      = "scopes"
+	KeyRedirectURI = "redirect_uri"
+	KeyAccountID   = "account_id"
+	KeyCACert      = "ca_cert"
+	KeyStorage     = "storage"
+	KeyDefault     = "default_profile"
+)
+
+// Profile is one named set of settings.
+type Profile struct {
+	Name        string `json:"name"`
+	Host        string `json:"host"`
+	ClientID    string `json:"client_id,omitempty"`
+	Scopes      string `json:"scopes,omitempty"`
+	RedirectURI string `json:"redirect_uri,omitempty"`
+	AccountID   string `json:"account_id,omitempty"`
+	CACert      string `json:"ca_cert,omitempty"`
+	Storage     string `json:"storage,omitempty"`
+}
+
+func (p *Profile) fields() []struct{ key, val string } {
+	return []struct{ key, val string }{
+		{KeyHost, p.Host}, {KeyClientID, p.ClientID}, {KeyScopes, p.Scopes}, {KeyRedirectURI, p.RedirectURI},
+		{KeyAccountID, p.AccountID}, {KeyCACert, p.CACert}, {KeyStorage, p.Storage},
+	}
+}
+
+// File is a loaded config file. Rewrites keep its comments and any keys
+// this version does not know.
+type File struct {
+	Path string
+	ini  *ini.File
+}
+
+// DefaultPath is $DUALAUTH_CONFIG_FILE, else <user config dir>/dualauth/config.ini.
+func DefaultPath(getenv func(string) string) (string, error) {
+	if p := getenv(EnvConfigFile); p != "" {
+		return p, nil
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no config directory (%v): set %s", err, EnvConfigFile)
+	}
+	return filepath.Join(dir, "dualauth", "config.ini"), nil
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// ValidName reports whether name can be a profile name.
+func ValidName(name string) error {
+	if !validName.MatchString(name) || strings.EqualFold(name, SettingsSection) || strings.EqualFold(name, ini.DefaultSection) {
+		return fmt.Errorf("invalid profile name %q: use letters, digits, '.', '_' or '-' (and not %q)", name, SettingsSection)
+	}
+	return nil
+}
+
+// Load reads the file at path. A missing file is an empty config; a
+// malformed one is an error that names the file and the line.
+func Load(path string) (*File, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		raw, err = nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	f, err := ini.LoadSources(ini.LoadOptions{Insensitive: false, AllowNonUniqueSections: false}, raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s%s: %v", path, lineOf(raw, err), err)
+	}
+	for _, s := range f.Sections() {
+		if s.Name() == ini.DefaultSection || s.Name() == SettingsSection {
+			continue
+		}
+		if err := ValidName(s.Name()); err != nil {
+			return nil, fmt.Errorf("%s%s: %v", path, lineOf(raw, errors.New(": ["+s.Name()+"]")), err)
+		}
+	}
+	return &File{Path: path, ini: f}, nil
+}
+
+// lineOf finds the line an ini error talks about: the library quotes the
+// offending text but not its line number.
+func lineOf(raw []byte, err error) string {
+	msg := err.Error()
+	i := strings.LastIndex(msg, ": ")
+	if i < 0 {
+		return ""
+	}
+	needle := strings.TrimSpace(msg[i+2:])
+	for n, line := range strings.Split(string(raw), "\n") {
+		if needle != "" && strings.Contains(line, needle) {
+			return fmt.Sprintf(":%d", n+1)
+		}
+	}
+	return ""
+}
+
+// Profiles returns every profile, in file order.
+func (f *File) Profiles() []Profile {
+	var out []Profile
+	for _, s := range f.ini.Sections() {
+		if s.Name() == ini.DefaultSection || s.Name() == SettingsSection {
+			continue
+		}
+		out = append(out, profileFrom(s))
+	}
+	return out
+}
+
+func profileFrom(s *ini.Section) Profile {
+	get := func(k string) string { return strings.TrimSpace(s.Key(k).String()) }
+	return Profile{
+		Name: s.Name(), Host: get(KeyHost), ClientID: get(KeyClientID), Scopes: get(KeyScopes),
+		RedirectURI: get(KeyRedirectURI), AccountID: get(KeyAccountID), CACert: get(KeyCACert), Storage: get(KeyStorage),
+	}
+}
+
+// Profile returns the named profile.
+func (f *File) Profile(name string) (Profile, bool) {
+	if name == SettingsSection || name == ini.DefaultSection {
+		return Profile{}, false
+	}
+	s, err := f.ini.GetSection(name)
+	if err != nil {
+		return Profile{}, false
+	}
+	return profileFrom(s), true
+}
+
+// Default is the default profile's name ("" for none).
+func (f *File) Default() string {
+	s, err := f.ini.GetSection(SettingsSection)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(s.Key(KeyDefault).String())
+}
+
+// SetDefault makes name the default profile.
+func (f *File) SetDefault(name string) { f.ini.Section(SettingsSection).Key(KeyDefault).SetValue(name) }
+
+// Put creates or updates a profile. Empty fields remove their keys; keys
+// this version does not know are kept. The first profile becomes the
+// default.
+func (f *File) Put(p Profile) error {
+	if err := ValidName(p.Name); err != nil {
+		return err
+	}
+	s := f.ini.Section(p.Name)
+	for _, kv := range p.fields() {
+		if kv.val == "" {
+			s.DeleteKey(kv.key)
+		} else {
+			s.Key(kv.key).SetValue(kv.val)
+		}
+	}
+	if f.Default() == "" {
+		f.SetDefault(p.Name)
+	}
+	return nil
+}
+
+// Delete removes a profile, and the default setting when it named it.
+func (f *File) Delete(name string) bool {
+	if _, ok := f.Profile(name); !ok {
+		return false
+	}
+	f.ini.DeleteSection(name)
+	if f.Default() == name {
+		f.ini.Section(SettingsSection).DeleteKey(KeyDefault)
+	}
+	return true
+}
+
+// Save writes the file atomically (temp file, fsync, rename) with mode
+// 0600, in a 0700 directory when it has to create one.
+func (f *File) Save() error {
+	dir := filepath.Dir(f.Path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("saving config: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".config-*.ini")
+	if err != nil {
+		return fmt.Errorf("saving config: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("saving config: %w", err)
+	}
+	if _, err := f.ini.WriteTo(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("saving config: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("saving config: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("saving config: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), f.Path); err != nil {
+		return fmt.Errorf("saving config: %w", err)
+	}
+	return nil
+}
+
+// MatchHost returns the profiles whose host is host (both normalized by
+// the caller's normalize function), sorted by name.
+func (f *File) MatchHost(host string, normalize func(string) (string, error)) []Profile {
+	var out []Profile
+	for _, p := range f.Profiles() {
+		h, err := normalize(p.Host)
+		if err == nil && h == host {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b Profile) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}

@@ -1,0 +1,229 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/matryer/is"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.ini")
+	is.New(t).NoErr(os.WriteFile(p, []byte(body), 0o600))
+	return p
+}
+
+func TestLoad_MissingFileIsEmpty(t *testing.T) {
+	is := is.New(t)
+	f, err := Load(filepath.Join(t.TempDir(), "nope", "config.ini"))
+	is.NoErr(err)
+	is.Equal(len(f.Profiles()), 0)
+	is.Equal(f.Default(), "")
+}
+
+func TestLoad_BadININamesFileAndLine(t *testing.T) {
+	for name, tc := range map[string]struct{ body, line string }{
+		"NoDelimiter":     {"[a]\nhost = https://x\nthis line is broken\n", ":3:"},
+		"UnclosedSection": {"[a]\nhost = h\n\n[b\n", ":4:"},
+		"BadProfileName":  {"[a]\nhost = h\n[bad name!]\nhost = h\n", ":3:"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			is := is.New(t)
+			p := write(t, tc.body)
+			_, err := Load(p)
+			is.True(err != nil)
+			is.True(strings.Contains(err.Error(), p+tc.line)) // file and line named
+		})
+	}
+}
+
+func TestPut_FirstProfileBecomesDefaultAndFileIs0600(t *testing.T) {
+	is := is.New(t)
+	p := filepath.Join(t.TempDir(), "sub", "config.ini")
+	f, err := Load(p)
+	is.NoErr(err)
+	is.NoErr(f.Put(Profile{Name: "work", Host: "https://a.example.com", ClientID: "c1", Scopes: "openid offline_access"}))
+	is.NoErr(f.Put(Profile{Name: "play", Host: "https://b.example.com", ClientID: "c2"}))
+	is.NoErr(f.Save())
+	st, err := os.Stat(p)
+	is.NoErr(err)
+	is.Equal(st.Mode().Perm(), os.FileMode(0o600))
+	dir, err := os.Stat(filepath.Dir(p))
+	is.NoErr(err)
+	is.Equal(dir.Mode().Perm(), os.FileMode(0o700))
+
+	g, err := Load(p)
+	is.NoErr(err)
+	is.Equal(g.Default(), "work")
+	w, ok := g.Profile("work")
+	is.True(ok)
+	is.Equal(w, Profile{Name: "work", Host: "https://a.example.com", ClientID: "c1", Scopes: "openid offline_access"})
+	is.Equal(len(g.Profiles()), 2)
+}
+
+func TestSave_KeepsCommentsAndUnknownKeys(t *testing.T) {
+	is := is.New(t)
+	p := write(t, "; my dualauth profiles\n[settings]\ndefault_profile = a\n\n# the work one\n[a]\nhost = https://a.example.com\nteam_color = blue\n")
+	f, err := Load(p)
+	is.NoErr(err)
+	is.NoErr(f.Put(Profile{Name: "a", Host: "https://a.example.com", ClientID: "new"}))
+	is.NoErr(f.Put(Profile{Name: "b", Host: "https://b.example.com"}))
+	is.NoErr(f.Save())
+	raw, err := os.ReadFile(p)
+	is.NoErr(err)
+	s := string(raw)
+	for _, want := range []string{"; my dualauth profiles", "# the work one", "team_color", "blue", "client_id", "new", "[b]"} {
+		is.True(strings.Contains(s, want)) // kept or added
+	}
+	is.Equal(strings.Count(s, "default_profile"), 1)
+}
+
+func TestDelete_RemovesProfileAndDefault(t *testing.T) {
+	is := is.New(t)
+	f, err := Load(write(t, "[settings]\ndefault_profile = a\n[a]\nhost = h\n[b]\nhost = h2\n"))
+	is.NoErr(err)
+	is.True(f.Delete("a"))
+	is.True(!f.Delete("a"))
+	is.Equal(f.Default(), "")
+	_, ok := f.Profile("a")
+	is.True(!ok)
+	_, ok = f.Profile(SettingsSection)
+	is.True(!ok) // [settings] is never a profile
+}
+
+func TestValidName(t *testing.T) {
+	is := is.New(t)
+	is.NoErr(ValidName("prod-eu.1_a"))
+	for _, bad := range []string{"", "settings", "DEFAULT", "a b", "-x", "x/y"} {
+		is.True(ValidName(bad) != nil) // rejected name
+	}
+	f, _ := Load(filepath.Join(t.TempDir(), "c.ini"))
+	is.True(f.Put(Profile{Name: "settings"}) != nil)
+}
+
+func TestDefaultPath(t *testing.T) {
+	is := is.New(t)
+	p, err := DefaultPath(func(k string) string {
+		if k == EnvConfigFile {
+			return "/x/c.ini"
+		}
+		return ""
+	})
+	is.NoErr(err)
+	is.Equal(p, "/x/c.ini")
+	t.Setenv("XDG_CONFIG_HOME", "/cfg")
+	p, err = DefaultPath(func(string) string { return "" })
+	is.NoErr(err)
+	is.Equal(p, "/cfg/dualauth/config.ini")
+}
+
+const sample = `[settings]
+default_profile = def
+
+[def]
+host = https://def.example.com
+
+[work]
+host = https://work.example.com
+client_id = w
+
+[twin1]
+host = https://twin.example.com
+client_id = same
+
+[twin2]
+host = https://twin.example.com/
+client_id = same
+
+[clash1]
+host = https://clash.example.com
+client_id = one
+
+[clash2]
+host = https://clash.example.com
+client_id = two
+
+[nohost]
+client_id = x
+`
+
+func TestResolve_Order(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		name        string
+		in          Inputs
+		host, from  string
+		profile     string
+		profileFrom string
+	}{
+		{name: "ArgIsProfile", in: Inputs{Arg: "work", Host: "other.example.com"}, host: "https://work.example.com", from: "profile work", profile: "work", profileFrom: "argument"},
+		{name: "ArgIsHost", in: Inputs{Arg: "x.example.com", Host: "other.example.com"}, host: "https://x.example.com", from: "argument"},
+		{name: "ArgHostMatchingOneProfile", in: Inputs{Arg: "work.example.com"}, host: "https://work.example.com", from: "argument", profile: "work", profileFrom: "profile for this host"},
+		{name: "HostFlagBeatsProfileFlag", in: Inputs{Host: "y.example.com", Profile: "newname"}, host: "https://y.example.com", from: "flag --host", profile: "newname", profileFrom: "flag --profile"},
+		{name: "ProfileFlag", in: Inputs{Profile: "work", Getenv: env(EnvHost, "e.example.com")}, host: "https://work.example.com", from: "profile work", profile: "work", profileFrom: "flag --profile"},
+		{name: "EnvHost", in: Inputs{Getenv: env(EnvHost, "e.example.com", EnvProfile, "fresh")}, host: "https://e.example.com", from: "env DUALAUTH_HOST", profile: "fresh", profileFrom: "env DUALAUTH_PROFILE"},
+		{name: "EnvProfile", in: Inputs{Getenv: env(EnvProfile, "work")}, host: "https://work.example.com", from: "profile work", profile: "work", profileFrom: "env DUALAUTH_PROFILE"},
+		{name: "DefaultProfile", in: Inputs{}, host: "https://def.example.com", from: "profile def", profile: "def", profileFrom: "default profile"},
+		{name: "TwoProfilesSharingALogin", in: Inputs{Arg: "twin.example.com"}, host: "https://twin.example.com", from: "argument", profile: "twin1", profileFrom: "profile for this host"},
+		{name: "ArgProfileNameWithProfileFlagIsHost", in: Inputs{Arg: "h.example.com", Profile: "work2"}, host: "https://h.example.com", from: "argument", profile: "work2", profileFrom: "flag --profile"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			f, err := Load(write(t, sample))
+			is.NoErr(err)
+			r, err := f.Resolve(tc.in, core.NormalizeHost)
+			is.NoErr(err)
+			is.Equal(r.Host, tc.host)
+			is.Equal(r.HostFrom, tc.from)
+			is.Equal(r.ProfileName, tc.profile)
+			is.True(strings.HasPrefix(r.ProfileFrom, tc.profileFrom))
+			is.Equal(r.Profile != nil && r.Profile.Name == tc.profile, r.Profile != nil)
+		})
+	}
+}
+
+func TestResolve_Errors(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		in         Inputs
+		want       string
+	}{
+		{name: "NothingAtAll", in: Inputs{}, want: "no host: pass HOST or --profile, or run `auth login HOST`"},
+		{name: "UnknownProfileFlag", body: sample, in: Inputs{Profile: "ghost"}, want: `no profile "ghost"`},
+		{name: "UnknownEnvProfile", body: sample, in: Inputs{Getenv: func(k string) string {
+			if k == EnvProfile {
+				return "ghost"
+			}
+			return ""
+		}}, want: `no profile "ghost" (from DUALAUTH_PROFILE)`},
+		{name: "DefaultProfileMissing", body: "[settings]\ndefault_profile = gone\n", want: `default profile "gone" is missing`},
+		{name: "AmbiguousHost", body: sample, in: Inputs{Arg: "clash.example.com"}, want: "several profiles are for https://clash.example.com (clash1, clash2): pass --profile NAME"},
+		{name: "ProfileWithoutHost", body: sample, in: Inputs{Arg: "nohost"}, want: `profile "nohost"`},
+		{name: "ProfileForAnotherHost", body: sample, in: Inputs{Arg: "z.example.com", Profile: "work"}, want: `profile "work" is for https://work.example.com, not https://z.example.com`},
+		{name: "BadHost", body: sample, in: Inputs{Arg: "http://insecure.example.com"}, want: "https"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			f, err := Load(write(t, tc.body))
+			is.NoErr(err)
+			_, err = f.Resolve(tc.in, core.NormalizeHost)
+			is.True(err != nil)
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+}
