@@ -29,10 +29,14 @@ type Opener struct {
 // so the caller can print the URL and keep waiting.
 func (o Opener) Open(url string) <-chan error {
 	errc := make(chan error, 1)
-	out := o.Output
-	if out == nil {
-		out = os.Stderr
+	var out io.Writer = os.Stderr
+	if o.Output != nil {
+		out = o.Output
 	}
+	// Never hand the opener our own file descriptors: a browser that
+	// outlives auth would keep a caller's pipe (`auth login 2>&1 | tee`)
+	// open. A plain Writer makes os/exec use a pipe that dies with us.
+	out = writerOnly{out}
 	switch {
 	case o.Disabled:
 		errc <- errBrowserDisabled
@@ -63,5 +67,9 @@ func (o Opener) Open(url string) <-chan error {
 	}
 	return errc
 }
+
+type writerOnly struct{ w io.Writer }
+
+func (w writerOnly) Write(p []byte) (int, error) { return w.w.Write(p) }
 
 var errBrowserDisabled = fmt.Errorf("browser disabled")
