@@ -2,9 +2,9 @@ package main
 
 import (
 	"bytes"
-	"net/http"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
