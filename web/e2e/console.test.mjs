@@ -8,8 +8,9 @@ import { launchBrowser, poll, startProcess } from './harness.mjs';
 
 const CLIENT_ID = 'dualauth-console';
 const ACCESS_TTL_S = 4; // short: the refresh test waits for a real expiry
-const USER = 'test-user@127.0.0.1';
+const USER = 'test-user@127.0.0.1'; // the provider's test user
 const PASSWORD = 'verysecure';
+const SCOPES = 'openid offline_access profile email';
 
 const env = (name) => {
   const v = process.env[name];
@@ -26,7 +27,7 @@ async function stats() {
 
 // openConsole opens a tab on the console, pre-filled for the provider, and
 // waits until the page has handled its load (callback or not).
-async function openConsole(url = `${consoleURL}?host=${encodeURIComponent(issuer)}&client_id=${CLIENT_ID}`) {
+async function openConsole(url = `${consoleURL}?host=${encodeURIComponent(issuer)}&client_id=${CLIENT_ID}&scopes=${encodeURIComponent(SCOPES)}`) {
   const page = await browser.ctx.newPage();
   page.on('pageerror', (err) => console.error('page error:', err.message));
   await page.goto(url);
@@ -122,7 +123,11 @@ describe('dev console in Chromium against a real OpenID provider', { timeout: 18
     assert.equal(await statusOf(page), 'Signed out');
     await signIn(page);
     assert.equal(await statusOf(page), 'Signed in');
-    assert.equal(await page.locator('#signed-in-as').textContent(), USER);
+    // The provider's ID token names the user by subject only.
+    const claims = await page.evaluate(({ host, clientId }) => window.dualauth.session({ host, clientId }).then((s) => s.claims), { host: issuer, clientId: CLIENT_ID });
+    assert.ok(claims?.sub, 'the ID token has a subject');
+    assert.equal(await page.locator('#signed-in-as').textContent(), claims.sub);
+    assert.equal(await page.locator('#granted-scopes').textContent(), SCOPES);
     assert.deepEqual(await page.evaluate(() => window.dualauthRedirect.status), 'signed-in');
     // S28: no script of the page ever saw the code, and the address bar is
     // back on the URL the login started from.

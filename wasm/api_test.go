@@ -1,0 +1,362 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall/js"
+	"testing"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/matryer/is"
+)
+
+func TestLogin_SavesThePendingLoginBeforeItRedirects(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	var pendingAtRedirect bool
+	td.navigate = func(u string) {
+		q, _ := url.Parse(u)
+		_, pendingAtRedirect = localStore{}.get(pendingKey(q.Query().Get("state")))
+		td.navigated = append(td.navigated, u)
+	}
+	td.startLogin(t)
+	is.True(pendingAtRedirect)
+	u, err := url.Parse(td.lastNavigation())
+	is.NoErr(err)
+	is.Equal(u.Scheme+"://"+u.Host+u.Path, td.srv.issuer+"/authorize")
+	is.Equal(u.Query().Get("code_challenge_method"), "S256")
+	is.Equal(u.Query().Get("redirect_uri"), pageURL())
+}
+
+func TestHandleRedirect_ExchangesTheCodeStoresTheTokenAndTellsListeners(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	changes := recordChanges(t, td.changes)
+	state := td.startLogin(t)
+
+	res, err := td.handleRedirect(callbackURL(url.Values{"code": {td.srv.code}, "state": {state}}))
+	is.NoErr(err)
+	is.Equal(res.(map[string]any)["status"], "signed-in")
+	is.Equal(res.(map[string]any)["returnTo"], pageURL())
+	ex, _ := td.srv.counts()
+	is.Equal(ex, 1)
+	l := td.tokens.load([]string{td.key()})
+	is.NoErr(l.Err)
+	is.Equal(l.Entry.AccessToken, "at-1")
+	is.Equal(l.Entry.RefreshToken, "rt-1")
+	c := changes.next(t)
+	is.Equal(c["key"], td.key())
+	is.Equal(c["signedIn"], true)
+}
+
+func TestHandleRedirect_PageWithoutCallbackIsStatusNone(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	res, err := td.handleRedirect(pageURL() + "?host=x&client_id=y")
+	is.NoErr(err)
+	is.Equal(res.(map[string]any)["status"], "none")
+}
+
+// S29: the same callback URL twice: the second finds no pending login and
+// never reaches the token endpoint.
+func TestHandleRedirect_ReplayedCallbackIsRejectedWithStateMismatch(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	state := td.startLogin(t)
+	cb := callbackURL(url.Values{"code": {td.srv.code}, "state": {state}})
+	_, err := td.handleRedirect(cb)
+	is.NoErr(err)
+
+	_, err = td.handleRedirect(cb)
+	is.Equal(errorCode(err), "state_mismatch")
+	ex, _ := td.srv.counts()
+	is.Equal(ex, 1)
+}
+
+func TestHandleRedirect_UnknownOrMissingStateIsStateMismatch(t *testing.T) {
+	td := newTestDriver(t)
+	td.startLogin(t)
+	for name, q := range map[string]url.Values{
+		"UnknownState":      {"code": {"c"}, "state": {"not-the-state"}},
+		"MissingState":      {"code": {"c"}},
+		"ErrorWithoutState": {"error": {"access_denied"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			is := is.New(t)
+			_, err := td.handleRedirect(callbackURL(q))
+			is.Equal(errorCode(err), "state_mismatch")
+		})
+	}
+	ex, _ := td.srv.counts()
+	if ex != 0 {
+		t.Fatalf("the token endpoint was called %d times", ex)
+	}
+}
+
+func TestHandleRedirect_ErrorCallbackRejectsWithTheServersCodeAndDescription(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	state := td.startLogin(t)
+	desc := `<img src=x onerror="alert(1)">`
+	_, err := td.handleRedirect(callbackURL(url.Values{"error": {"access_denied"}, "error_description": {desc}, "state": {state}}))
+	is.Equal(errorCode(err), "access_denied")
+	je := toJSError(err)
+	is.Equal(je.Get("code").String(), "access_denied")
+	is.Equal(je.Get("description").String(), desc) // handed over as data; the page renders it as text
+	ex, _ := td.srv.counts()
+	is.Equal(ex, 0)
+}
+
+// S28: code and state leave the address bar before the exchange starts.
+func TestHandleRedirect_RemovesCodeAndStateFromTheAddressBarFirst(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	hist := jsGlobal.Get("history")
+	original := jsGlobal.Get("location").Get("href").String()
+	defer hist.Call("replaceState", hist.Get("state"), "", original)
+
+	state := td.startLogin(t)
+	var hrefAtExchange string
+	td.srv.onToken = func() { hrefAtExchange = jsGlobal.Get("location").Get("href").String() }
+	cb := pageURL() + "?keep=1&" + url.Values{"code": {td.srv.code}, "state": {state}}.Encode() + "#frag"
+	hist.Call("replaceState", hist.Get("state"), "", cb)
+
+	_, err := td.handleRedirect(cb)
+	is.NoErr(err)
+	is.True(hrefAtExchange != "")
+	is.True(!strings.Contains(hrefAtExchange, "code="))  // gone before the token request
+	is.True(!strings.Contains(hrefAtExchange, "state=")) // ...and the state too
+	is.True(strings.Contains(hrefAtExchange, "keep=1"))  // other parameters stay
+	is.True(strings.HasSuffix(hrefAtExchange, "#frag"))
+}
+
+func TestScrubbed_RemovesEveryAuthorizationResponseParameter(t *testing.T) {
+	is := is.New(t)
+	out, ok := scrubbed("http://127.0.0.1:1/p?a=1&code=c&state=s&iss=i&error=e&error_description=d&error_uri=u&session_state=x#h")
+	is.True(ok)
+	is.Equal(out, "http://127.0.0.1:1/p?a=1#h")
+	_, ok = scrubbed("http://127.0.0.1:1/p?a=1")
+	is.True(!ok)
+}
+
+func TestSameOrigin_RefusesReturnToElsewhere(t *testing.T) {
+	is := is.New(t)
+	page := "http://127.0.0.1:1/app?x=1"
+	got, err := sameOrigin("/other?y=2", page)
+	is.NoErr(err)
+	is.Equal(got, "http://127.0.0.1:1/other?y=2")
+	for _, bad := range []string{"https://evil.example/", "//evil.example/x", "http://127.0.0.1:2/", "javascript:alert(1)"} {
+		_, err := sameOrigin(bad, page)
+		is.Equal(errorCode(err), "invalid_argument") // not an open redirect
+	}
+}
+
+func TestToken_WithoutLoginIsNotLoggedIn(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	_, err := td.token(tokenOptions{targetOptions: td.target()})
+	is.Equal(errorCode(err), "not_logged_in")
+}
+
+func TestToken_ValidTokenNeedsNoRequest(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.signIn(t)
+	v, err := td.token(tokenOptions{targetOptions: td.target()})
+	is.NoErr(err)
+	is.Equal(v.(map[string]any)["access_token"], "at-1")
+	_, refreshes := td.srv.counts()
+	is.Equal(refreshes, 0)
+}
+
+// expire moves the stored token's expiry into the past.
+func (td *testDriver) expire(t *testing.T) {
+	t.Helper()
+	l := td.tokens.load([]string{td.key()})
+	if l.Err != nil || l.Entry == nil {
+		t.Fatalf("no stored login to expire")
+	}
+	e := *l.Entry
+	e.ObtainedAt = time.Now().Add(-2 * time.Hour)
+	e.Expiry = time.Now().Add(-time.Hour)
+	if err := td.tokens.save(td.key(), e); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// S20 (wasm): N concurrent callers on an expired token, one lock
+// (navigator.locks) around re-read (IndexedDB) → refresh → save: exactly one
+// refresh request, and every caller gets the new token. The fake server
+// rejects a reused refresh token, so a second refresh would also fail.
+func TestToken_ConcurrentCallsOnAnExpiredTokenRefreshOnce(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.signIn(t)
+	td.srv.delay = 30 * time.Millisecond
+	for round := 1; round <= 3; round++ {
+		td.expire(t)
+		_, before := td.srv.counts()
+		const n = 6
+		var wg sync.WaitGroup
+		got := make([]string, n)
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				v, err := td.token(tokenOptions{targetOptions: td.target()})
+				errs[i] = err
+				if err == nil {
+					got[i] = v.(map[string]any)["access_token"].(string)
+				}
+			})
+		}
+		wg.Wait()
+		for i := range n {
+			is.NoErr(errs[i])
+			is.Equal(got[i], got[0])
+		}
+		_, after := td.srv.counts()
+		is.Equal(after-before, 1)                       // one refresh per round
+		is.Equal(got[0], fmt.Sprintf("at-%d", round+1)) // the refreshed token
+	}
+}
+
+func TestToken_ForceRefreshRefreshesAValidToken(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.signIn(t)
+	v, err := td.token(tokenOptions{targetOptions: td.target(), force: true})
+	is.NoErr(err)
+	is.Equal(v.(map[string]any)["access_token"], "at-2")
+	l := td.tokens.load([]string{td.key()})
+	is.Equal(l.Entry.RefreshToken, "rt-2") // rotated token kept
+}
+
+func TestToken_RejectedRefreshTokenMeansLogInAgain(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.signIn(t)
+	td.expire(t)
+	td.srv.mu.Lock()
+	td.srv.refresh = "revoked-elsewhere"
+	td.srv.mu.Unlock()
+	_, err := td.token(tokenOptions{targetOptions: td.target()})
+	is.Equal(errorCode(err), "not_logged_in")
+	l := td.tokens.load([]string{td.key()})
+	is.Equal(l.Entry.RefreshToken, "") // dropped, never sent again
+}
+
+func TestLogout_RemovesTheLoginAndTellsListeners(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.signIn(t)
+	changes := recordChanges(t, td.changes)
+	_, err := td.logout(td.target())
+	is.NoErr(err)
+	l := td.tokens.load([]string{td.key()})
+	is.NoErr(l.Err)
+	is.Equal(l.Entry, nil)
+	_, mirrored := localStore{}.get(sessionPrefix + td.key())
+	is.True(!mirrored)
+	c := changes.next(t)
+	is.Equal(c["signedIn"], false)
+	_, err = td.token(tokenOptions{targetOptions: td.target()})
+	is.Equal(errorCode(err), "not_logged_in")
+	_, err = td.logout(td.target()) // logging out twice is fine
+	is.NoErr(err)
+}
+
+// S30: a change another document (tab) makes to the mirror reaches this
+// tab's listeners as a storage event: a login, then a logout.
+func TestOnChange_StorageEventsFromAnotherDocumentReachListeners(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	changes := recordChanges(t, td.changes)
+	onStorage := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		td.onStorage(arg0(args))
+		return nil
+	})
+	jsGlobal.Call("addEventListener", "storage", onStorage)
+	defer func() {
+		jsGlobal.Call("removeEventListener", "storage", onStorage)
+		onStorage.Release()
+	}()
+	doc := jsGlobal.Get("document")
+	frame := doc.Call("createElement", "iframe") // same origin, another document
+	doc.Get("body").Call("appendChild", frame)
+	defer frame.Call("remove")
+	other := frame.Get("contentWindow").Get("localStorage")
+
+	key := "http://127.0.0.1:9 other-tab"
+	other.Call("setItem", sessionPrefix+key, `{"key":"`+key+`","client_id":"other-tab"}`)
+	c := changes.next(t)
+	is.Equal(c["key"], key)
+	is.Equal(c["signedIn"], true)
+	other.Call("removeItem", sessionPrefix+key)
+	c = changes.next(t)
+	is.Equal(c["key"], key)
+	is.Equal(c["signedIn"], false)
+	other.Call("setItem", "unrelated", "x") // not ours: no event
+	other.Call("removeItem", "unrelated")
+	select {
+	case c := <-changes.ch:
+		t.Fatalf("unexpected change %v", c)
+	case <-time.After(150 * time.Millisecond):
+	}
+}
+
+func TestListeners_ExceptionInACallbackDoesNotReachGo(t *testing.T) {
+	is := is.New(t)
+	var l listeners
+	thrower := jsGlobal.Get("Function").New("throw new Error('page bug')")
+	l.add(thrower)
+	changes := recordChanges(t, &l)
+	l.emit((*sessionInfo)(nil).js("k"))
+	c := changes.next(t) // the other listener still runs
+	is.Equal(c["key"], "k")
+}
+
+func TestBrowserFetch_ReadsStatusTypeAndBody(t *testing.T) {
+	is := is.New(t)
+	f := browserFetch(core.Request{Method: "GET", URL: jsGlobal.Get("location").Get("href").String()})
+	is.NoErr(f.Err)
+	is.Equal(f.Response.Status, 200)
+	is.True(strings.HasPrefix(f.Response.ContentType, "text/html"))
+	is.True(len(f.Response.Body) > 0)
+}
+
+func TestBrowserFetch_RefusedConnectionIsANetworkError(t *testing.T) {
+	is := is.New(t)
+	f := browserFetch(core.Request{Method: "POST", URL: "http://127.0.0.1:9/token",
+		Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Form: url.Values{"refresh_token": {"rt-secret"}}})
+	is.True(f.Err != nil)
+	is.Equal(errorCode(f.Err), "network_error")
+	is.True(!strings.Contains(f.Err.Error(), "rt-secret"))
+}
+
+func TestErrorCode_IsStableForEveryKindOfFailure(t *testing.T) {
+	for want, err := range map[string]error{
+		"not_logged_in":    &core.LoginRequiredError{Host: "h", Cause: core.ErrInvalidGrant},
+		"access_denied":    fmt.Errorf("x: %w", &core.OAuthError{Code: "access_denied"}),
+		"state_mismatch":   core.ErrStateMismatch,
+		"login_expired":    core.ErrPendingExpired,
+		"issuer_mismatch":  core.ErrIssuerMismatch,
+		"missing_issuer":   core.ErrMissingIssuer,
+		"nonce_mismatch":   core.ErrNonceMismatch,
+		"insecure_url":     core.ErrInsecureURL,
+		"discovery_failed": core.ErrDiscovery,
+		"lock_timeout":     fmt.Errorf("waiting: %w", errLockTimeout),
+		"network_error":    &codedError{err: errors.New("token request failed"), is: errNetwork},
+		"internal_error":   errors.New("something else"),
+	} {
+		t.Run(want, func(t *testing.T) {
+			is := is.New(t)
+			is.Equal(errorCode(err), want)
+		})
+	}
+}

@@ -1,0 +1,115 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"syscall/js"
+	"testing"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/matryer/is"
+)
+
+func TestIndexedDB_SaveLoadDeleteRoundTrip(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	e := core.Entry{Host: "http://127.0.0.1:1", ClientID: "c", AccessToken: "at", RefreshToken: "rt",
+		Expiry: time.Now().Add(time.Hour).Truncate(time.Second).UTC(), Metadata: core.Metadata{Issuer: "http://127.0.0.1:1"}}
+
+	l := td.tokens.load([]string{"missing", e.Key()})
+	is.NoErr(l.Err)
+	is.Equal(l.Entry, nil) // nothing stored yet
+
+	is.NoErr(td.tokens.save(e.Key(), e))
+	l = td.tokens.load([]string{"missing", e.Key()})
+	is.NoErr(l.Err)
+	is.Equal(l.Key, e.Key()) // found under the second key tried
+	is.Equal(l.Entry.RefreshToken, "rt")
+	is.True(l.Entry.Expiry.Equal(e.Expiry))
+
+	is.NoErr(td.tokens.delete(e.Key()))
+	l = td.tokens.load([]string{e.Key()})
+	is.NoErr(l.Err)
+	is.Equal(l.Entry, nil)
+}
+
+func TestIndexedDB_CorruptEntryIsAnErrorThatNamesNoSecret(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	_, err := td.tokens.tx("readwrite", func(st js.Value) []js.Value {
+		return []js.Value{st.Call("put", `{"access_token":"secret-at",`, "k")}
+	})
+	is.NoErr(err)
+	l := td.tokens.load([]string{"k"})
+	is.True(l.Err != nil)
+	is.Equal(errorCode(l.Err), "storage_unavailable")
+	is.True(!strings.Contains(l.Err.Error(), "secret-at"))
+}
+
+// S27: abandoned logins do not keep their verifiers in storage.
+func TestPending_StaleEntriesAreRemovedOnTheNextLogin(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	var ls localStore
+	now := time.Now()
+	stale := core.Pending{State: "stale-state", Verifier: "v1", CreatedAt: now.Add(-core.PendingTTL - time.Minute)}
+	fresh := core.Pending{State: "fresh-state", Verifier: "v2", CreatedAt: now.Add(-time.Minute)}
+	is.NoErr(ls.savePending(stale))
+	is.NoErr(ls.savePending(fresh))
+	is.NoErr(ls.set(pendingPrefix+"garbage", "{not json"))
+
+	state := td.startLogin(t)
+
+	_, ok := ls.get(pendingKey(stale.State))
+	is.True(!ok) // older than PendingTTL: removed
+	_, ok = ls.get(pendingPrefix + "garbage")
+	is.True(!ok) // unreadable: removed
+	_, ok = ls.get(pendingKey(fresh.State))
+	is.True(ok) // another tab's login in progress: kept
+	_, ok = ls.get(pendingKey(state))
+	is.True(ok) // the new login
+}
+
+// S29 at the storage level: a pending login can be taken once.
+func TestPending_CanBeTakenOnlyOnce(t *testing.T) {
+	is := is.New(t)
+	newTestDriver(t)
+	var ls localStore
+	p := core.Pending{State: "s-1", Verifier: "v", CreatedAt: time.Now()}
+	is.NoErr(ls.savePending(p))
+	got, ok := ls.takePending("s-1")
+	is.True(ok)
+	is.Equal(got.Verifier, "v")
+	_, ok = ls.takePending("s-1")
+	is.True(!ok)
+}
+
+func TestPending_KeyDoesNotSpellOutTheState(t *testing.T) {
+	is := is.New(t)
+	k := pendingKey("very-secret-state")
+	is.True(strings.HasPrefix(k, pendingPrefix))
+	is.True(!strings.Contains(k, "very-secret-state"))
+	is.Equal(k, pendingKey("very-secret-state")) // found again by the state
+}
+
+func TestMirror_HoldsNoTokens(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.signIn(t)
+	l := td.tokens.load([]string{td.key()})
+	is.NoErr(l.Err)
+	is.True(l.Entry != nil)
+
+	dump := localStorageDump()
+	is.True(strings.Contains(dump, sessionPrefix+td.key())) // the mirror is there...
+	is.True(!strings.Contains(dump, l.Entry.AccessToken))   // ...without the access token
+	is.True(!strings.Contains(dump, l.Entry.RefreshToken))  // ...or the refresh token
+	v, _ := localStore{}.get(sessionPrefix + td.key())
+	var si sessionInfo
+	is.NoErr(json.Unmarshal([]byte(v), &si))
+	is.Equal(si.ClientID, "console")
+	is.True(si.Expiry.Equal(l.Entry.Expiry))
+}
