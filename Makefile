@@ -6,7 +6,7 @@ GOROOT := $(shell $(GO) env GOROOT)
 WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 export CGO_ENABLED := 0
 
-.PHONY: all build build-native build-wasm test test-go test-core-wasm test-e2e tools demo bench fuzz lint cover web clean
+.PHONY: all build build-native build-wasm test test-go test-core-wasm test-wasm test-e2e tools demo bench fuzz lint cover web clean
 
 all: build
 
@@ -15,22 +15,27 @@ build: build-native build-wasm
 build-native:
 	$(GO) build -trimpath -ldflags='-s -w' -o bin/auth ./native/cmd/auth
 
+# The browser target: web/dualauth.wasm and Go's wasm_exec.js (copied from
+# this toolchain at every build, never committed).
 build-wasm:
-	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o web/dualauth.wasm ./wasm
-	cp $(GOROOT)/lib/wasm/wasm_exec.js web/wasm_exec.js
+	bash scripts/build-web.sh web
 
 tools:
 	bash scripts/ensure-tools.sh
 
 # All tests: Go (native + integration against a real OIDC provider), the
 # core compiled to wasm under Node, and the browser tests in Chromium.
-test: tools lint test-go test-core-wasm test-e2e
+test: tools lint test-go test-core-wasm test-wasm test-e2e
 
 test-go:
 	$(GO) test -count=1 ./...
 
 test-core-wasm:
 	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" ./core/...
+
+# The wasm driver's storage/lock/fetch glue, in headless Chromium.
+test-wasm:
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(CURDIR)/scripts/wasm-chromium-exec.sh" ./wasm/...
 
 test-e2e:
 	@for s in scripts/test-e2e-*.sh; do [ -e "$$s" ] || continue; echo "== $$s"; bash "$$s" || exit 1; done
@@ -54,8 +59,9 @@ demo:
 bench:
 	bash scripts/bench.sh
 
+# The dev console on http://127.0.0.1:$${PORT:-8765}/
 web: build-wasm
-	$(GO) run ./web/serve.go
+	$(GO) run ./web/serve -dir web
 
 clean:
 	rm -rf bin web/dualauth.wasm web/wasm_exec.js
