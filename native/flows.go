@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -36,7 +37,8 @@ type Options struct {
 	Target   core.Target
 	ClientID string
 	// Store is the token cache; nil opens the file cache in
-	// DefaultCacheDir.
+	// DefaultCacheDir with refresh tokens stored as DUALAUTH_STORAGE says
+	// (see [KeyringStore]).
 	Store       Store
 	HTTPOptions HTTPOptions
 	LockTimeout time.Duration
@@ -54,7 +56,11 @@ func (o *Options) store() (Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.Store = &FileCache{Dir: dir, Warn: o.Warn}
+	ks, err := NewKeyringStore(&FileCache{Dir: dir, Warn: o.Warn}, os.Getenv("DUALAUTH_STORAGE"))
+	if err != nil {
+		return nil, fmt.Errorf("DUALAUTH_STORAGE: %w", err)
+	}
+	o.Store = ks
 	return o.Store, nil
 }
 
@@ -135,6 +141,18 @@ func Login(ctx context.Context, o LoginOptions) (*core.Entry, error) {
 	}
 	if o.ClientID == "" {
 		return nil, errors.New("no client ID")
+	}
+	// Where the refresh token goes is settled before the browser opens:
+	// an unavailable keyring in keyring mode fails here, and auto mode
+	// says when it falls back to the file.
+	if ks, ok := s.(*KeyringStore); ok {
+		info, err := ks.Resolve()
+		if err != nil {
+			return nil, err
+		}
+		if info.Requested == StorageAuto && info.InUse == StorageFile {
+			ks.warn(fmt.Sprintf("%s; tokens stored in %s", info.Reason, info.File))
+		}
 	}
 	timeout := o.Timeout
 	if timeout <= 0 {

@@ -37,6 +37,10 @@ type app struct {
 	caCert      string
 	httpTimeout time.Duration
 	lockTimeout time.Duration
+	// storage is auto, keyring or file (where refresh tokens go);
+	// keyringTimeout bounds each call to the OS keyring.
+	storage        string
+	keyringTimeout time.Duration
 }
 
 func newApp(stdout, stderr io.Writer, getenv func(string) string) *app {
@@ -87,6 +91,7 @@ hands out access tokens from a local cache, refreshing them when they expire.
 
 Environment:
   DUALAUTH_CACHE_DIR    token cache directory (default: the user cache dir + /dualauth)
+  DUALAUTH_STORAGE      where refresh tokens go: auto (default), keyring or file
   DUALAUTH_<FLAG>       default for any flag, e.g. DUALAUTH_CLIENT_ID, DUALAUTH_CA_CERT,
                         DUALAUTH_TIMEOUT; a flag on the command line wins
   BROWSER               command that opens the login page, run as "CMD URL"
@@ -116,6 +121,8 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.caCert, "ca-cert", "", "PEM file with extra CA certificates to trust for the server")
 	pf.DurationVar(&a.httpTimeout, "http-timeout", native.DefaultHTTPTimeout, "timeout of each request to the server")
 	pf.DurationVar(&a.lockTimeout, "lock-timeout", native.DefaultLockTimeout, "how long to wait for another auth process holding the cache lock")
+	pf.StringVar(&a.storage, "storage", string(native.StorageAuto), "where refresh tokens go: auto (the OS keyring when it answers at login, else the cache file), keyring or file")
+	pf.DurationVar(&a.keyringTimeout, "keyring-timeout", native.DefaultKeyringTimeout, "give up on an OS keyring that does not answer in this time")
 
 	root.AddCommand(a.loginCommand(), a.tokenCommand(), a.logoutCommand())
 	root.InitDefaultCompletionCmd()
@@ -179,10 +186,15 @@ func (a *app) options(t core.Target, clientID string) (native.Options, error) {
 		dir = d
 	}
 	warn := func(msg string) { fmt.Fprintf(a.stderr, "auth: warning: %s\n", oneLine(msg)) }
+	store, err := native.NewKeyringStore(&native.FileCache{Dir: dir, Warn: warn}, a.storage)
+	if err != nil {
+		return native.Options{}, usagef("--storage: %v", err)
+	}
+	store.Timeout = a.keyringTimeout
 	return native.Options{
 		Target:      t,
 		ClientID:    clientID,
-		Store:       &native.FileCache{Dir: dir, Warn: warn},
+		Store:       store,
 		HTTPOptions: native.HTTPOptions{Timeout: a.httpTimeout, CACertFile: a.caCert},
 		LockTimeout: a.lockTimeout,
 		Warn:        warn,

@@ -112,7 +112,7 @@ the token is valid.`,
 			if !e.Expiry.IsZero() {
 				valid = "valid until " + e.Expiry.Local().Format(time.RFC3339)
 			}
-			fmt.Fprintf(a.stderr, "Logged in to %s; token %s\n", t.Host, valid)
+			fmt.Fprintf(a.stderr, "Logged in to %s; token %s%s\n", t.Host, valid, storedWhere(o.Store, e))
 			return nil
 		},
 	}
@@ -217,4 +217,21 @@ func (s *status) stop() {
 	if s.tty {
 		fmt.Fprint(s.a.stderr, "\r\033[K")
 	}
+}
+
+// storedWhere completes the login line with where the refresh token went,
+// so the storage mode in use is visible at every login.
+func storedWhere(s native.Store, e *core.Entry) string {
+	ks, ok := s.(*native.KeyringStore)
+	if !ok || e.RefreshToken == "" {
+		return ""
+	}
+	info, err := ks.Resolve()
+	switch {
+	case err != nil:
+		return ""
+	case info.InUse == native.StorageKeyring:
+		return "; refresh token in the OS keyring (" + info.Keyring + ")"
+	}
+	return "; refresh token in " + info.File
 }
