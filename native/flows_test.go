@@ -48,8 +48,9 @@ type fixture struct {
 	cache *FileCache
 	warn  *warnings
 	// pages are the callback pages the "browser" saw, in order.
-	mu    sync.Mutex
-	pages []string
+	mu       sync.Mutex
+	pages    []string
+	redirect string // the redirect URI of the last authorize URL
 	wg    sync.WaitGroup // browser goroutines
 }
 
@@ -90,6 +91,11 @@ func (f *fixture) get(u string) (int, string) {
 // running before with the authorize URL (to inject stray callbacks).
 func (f *fixture) browser(before func(authURL string)) func(string, <-chan error) {
 	return func(authURL string, _ <-chan error) {
+		if u, err := url.Parse(authURL); err == nil {
+			f.mu.Lock()
+			f.redirect = u.Query().Get("redirect_uri")
+			f.mu.Unlock()
+		}
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
@@ -172,6 +178,9 @@ func TestLogin_AgainstRealProviderSavesTokensAndMetadata(t *testing.T) {
 	is.Equal(c.Metadata.RevocationEndpoint, f.srv.Issuer+"/revoke")
 	is.Equal(len(f.pages), 1)
 	is.True(strings.Contains(f.pages[0], "You are logged in"))
+	// The listener closed with the login (S14).
+	_, err := http.Get(f.redirect)
+	is.True(err != nil)
 }
 
 func TestToken_ValidTokenComesFromCacheWithoutNetworkOrLock(t *testing.T) {

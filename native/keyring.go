@@ -499,7 +499,7 @@ func (s *KeyringStore) Save(key string, e core.Entry) error {
 	if rt != "" && s.target(old) == StorageKeyring {
 		err := s.toKeyring(key, rt)
 		if err == nil {
-			e.RefreshTokenIn = refreshTokenInKeyring
+			e.RefreshToken, e.RefreshTokenIn = "", refreshTokenInKeyring
 			return s.File.Save(key, e)
 		}
 		if Location(old) != StorageFile {
