@@ -68,6 +68,7 @@ type Server struct {
 	srv    *httptest.Server
 	mu     sync.Mutex
 	counts map[string]int
+	total  int
 	hook   func(w http.ResponseWriter, r *http.Request) bool
 }
 
@@ -131,11 +132,20 @@ func (s *Server) Requests(grantType string) int {
 	return s.counts[grantType]
 }
 
-// Stats returns every token-endpoint request count by grant type.
+// TotalRequests counts every HTTP request the provider has received
+// (discovery, login pages, token, revocation…), except /_test/ ones.
+func (s *Server) TotalRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+// Stats returns every token-endpoint request count by grant type, and the
+// total number of requests under "requests".
 func (s *Server) Stats() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := map[string]int{"authorization_code": 0, "refresh_token": 0}
+	out := map[string]int{"authorization_code": 0, "refresh_token": 0, "requests": s.total}
 	for k, v := range s.counts {
 		out[k] = v
 	}
@@ -153,6 +163,11 @@ func (s *Server) Intercept(f func(w http.ResponseWriter, r *http.Request) bool) 
 
 func (s *Server) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/_test/") {
+			s.mu.Lock()
+			s.total++
+			s.mu.Unlock()
+		}
 		if r.Method == http.MethodPost && r.URL.Path == "/oauth/token" {
 			body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 			if err != nil {

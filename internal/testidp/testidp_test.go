@@ -114,6 +114,8 @@ func TestRequests_CountsTokenEndpointCallsByGrantType(t *testing.T) {
 	resp.Body.Close()
 	is.Equal(e.Error, "invalid_grant")
 	is.Equal(srv.Requests("refresh_token"), 2)
+	is.Equal(srv.Stats()["refresh_token"], 2)
+	is.Equal(srv.TotalRequests(), 7) // 4 login pages + code + 2 refreshes
 }
 
 func TestTokenEndpoint_AllowsBrowserOriginsIncludingPreflight(t *testing.T) {

@@ -6,8 +6,9 @@
 //
 //	testidp -client dualauth-cli=http://127.0.0.1/callback -access-ttl 5s
 //
-// GET /_test/stats answers {"authorization_code": N, "refresh_token": N}:
-// how many token-endpoint requests of each grant type it has seen.
+// GET /_test/stats answers {"authorization_code": N, "refresh_token": N,
+// "requests": N}: how many token-endpoint requests of each grant type it
+// has seen, and how many requests in all.
 //
 // With -login URL it instead acts as the user's browser for a provider
 // started elsewhere: it signs in through the login form of the authorize
