@@ -40,14 +40,15 @@ export function load(options = {}) {
 async function start({ wasmURL, wasmExecURL } = {}) {
   wasmURL = new URL(wasmURL ?? 'dualauth.wasm', import.meta.url);
   wasmExecURL = new URL(wasmExecURL ?? 'wasm_exec.js', import.meta.url);
+  // The download starts first; Go's support script loads meanwhile.
+  const response = fetch(wasmURL, { credentials: 'same-origin' });
   if (typeof globalThis.Go !== 'function') {
-    await import(wasmExecURL.href); // Go's support script; defines globalThis.Go
+    await import(wasmExecURL.href); // defines globalThis.Go
   }
   const go = new globalThis.Go();
   const ready = new Promise((resolve) => {
     globalThis.__dualauthReady = resolve;
   });
-  const response = fetch(wasmURL, { credentials: 'same-origin' });
   let instance;
   if (WebAssembly.instantiateStreaming) {
     try {

@@ -40,7 +40,7 @@ var contentTypes = map[string]string{
 // csp allows the page's own files, the wasm, and requests to https servers
 // and loopback ones (a local authorization server, the API box).
 const csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self' https: http://127.0.0.1:* http://localhost:* http://[::1]:*; " +
+	"connect-src 'self' https: http://127.0.0.1:* http://localhost:*; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
 
 func main() {
@@ -103,7 +103,9 @@ func handler(dir string) http.Handler {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cache-Control", "no-store")
+		// Revalidated on every use (a rebuilt wasm shows up at once), yet
+		// cached, so Chromium can keep the compiled wasm code.
+		h.Set("Cache-Control", "no-cache")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

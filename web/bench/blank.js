@@ -1,0 +1,3 @@
+// A page that runs one module script and nothing else.
+performance.mark('dualauth-handled');
+document.body.dataset.ready = 'true';
