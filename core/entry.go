@@ -18,17 +18,22 @@ const DefaultSkew = time.Minute
 // tokens, and the metadata that lets a refresh skip discovery. Its JSON field
 // names for the token are those of the Databricks CLI cache.
 type Entry struct {
-	Host         string    `json:"host"`
-	AccountID    string    `json:"account_id,omitempty"`
-	ClientID     string    `json:"client_id"`
-	Scopes       []string  `json:"scopes,omitempty"`
-	AccessToken  string    `json:"access_token"`
-	TokenType    string    `json:"token_type,omitempty"`
-	RefreshToken string    `json:"refresh_token,omitempty"`
-	IDToken      string    `json:"id_token,omitempty"`
-	Expiry       time.Time `json:"expiry,omitzero"`
-	ObtainedAt   time.Time `json:"obtained_at,omitzero"`
-	Metadata     Metadata  `json:"metadata"`
+	Host         string   `json:"host"`
+	AccountID    string   `json:"account_id,omitempty"`
+	ClientID     string   `json:"client_id"`
+	Scopes       []string `json:"scopes,omitempty"`
+	AccessToken  string   `json:"access_token"`
+	TokenType    string   `json:"token_type,omitempty"`
+	RefreshToken string   `json:"refresh_token,omitempty"`
+	// RefreshTokenIn says where a store keeps the refresh token when it is
+	// not in this entry: "" means here; "keyring" means the OS keyring
+	// (native), which fills RefreshToken only for the lock holder. The
+	// machines never read it; stores set it on save.
+	RefreshTokenIn string    `json:"refresh_token_in,omitempty"`
+	IDToken        string    `json:"id_token,omitempty"`
+	Expiry         time.Time `json:"expiry,omitzero"`
+	ObtainedAt     time.Time `json:"obtained_at,omitzero"`
+	Metadata       Metadata  `json:"metadata"`
 }
 
 // Key is the cache key of a login: issuer and client ID, so two clients of
