@@ -4,8 +4,6 @@ import (
 	"io"
 	"net/url"
 	"time"
-
-	"golang.org/x/oauth2"
 )
 
 // An Effect is an instruction from a machine to its driver: plain data that
@@ -73,7 +71,7 @@ type Warn struct{ Message string }
 // Done ends a machine: Token on success, otherwise Err. Entry is the saved
 // cache entry, when there is one.
 type Done struct {
-	Token *oauth2.Token
+	Token *Token
 	Entry *Entry
 	Err   error
 }

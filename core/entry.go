@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"golang.org/x/oauth2"
 )
 
 // DefaultSkew is how long before its expiry a token counts as expired: a
@@ -65,10 +63,11 @@ func (e *Entry) Valid(now time.Time, skew time.Duration) bool {
 	return now.Add(skew).Before(e.Expiry)
 }
 
-// Token returns the access token as an *oauth2.Token, without the refresh
-// token: callers get what they may send, nothing more.
-func (e *Entry) Token() *oauth2.Token {
-	return &oauth2.Token{AccessToken: e.AccessToken, TokenType: e.TokenType, Expiry: e.Expiry}
+// Token returns the access token as a [Token] (an *oauth2.Token outside
+// the browser), without the refresh token: callers get what they may send,
+// nothing more.
+func (e *Entry) Token() *Token {
+	return &Token{AccessToken: e.AccessToken, TokenType: e.TokenType, Expiry: e.Expiry}
 }
 
 // CacheVersion is the version of the cache file format.

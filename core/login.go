@@ -1,6 +1,7 @@
 package core
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
@@ -9,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"golang.org/x/oauth2"
 )
 
 // PendingTTL is how long a started login waits for its callback before the
@@ -215,30 +214,46 @@ func (l *Login) useMetadata(m Metadata) []Effect {
 }
 
 // authorizeURL builds the authorization request (RFC 6749 §4.1.1 with RFC
-// 7636 §4.3): S256 always, whatever the metadata says (S2, S3).
+// 7636 §4.3): S256 always, whatever the metadata says (S2, S3). It is what
+// oauth2.Config.AuthCodeURL builds, written out so that the core does not
+// import golang.org/x/oauth2 in browser builds (see token_js.go).
 func (l *Login) authorizeURL() string {
 	p := l.pending
-	c := oauth2.Config{
-		ClientID:    p.ClientID,
-		Endpoint:    oauth2.Endpoint{AuthURL: p.Metadata.AuthorizationEndpoint},
-		RedirectURL: p.RedirectURI,
-		Scopes:      p.Scopes,
+	v := url.Values{"response_type": {"code"}, "client_id": {p.ClientID}}
+	if p.RedirectURI != "" {
+		v.Set("redirect_uri", p.RedirectURI)
 	}
+	if len(p.Scopes) > 0 {
+		v.Set("scope", strings.Join(p.Scopes, " "))
+	}
+	v.Set("state", p.State)
 	reserved := []string{"state", "code_challenge", "code_challenge_method", "redirect_uri", "client_id", "response_type", "scope", "nonce"}
-	var opts []oauth2.AuthCodeOption
 	for k, vs := range l.cfg.AuthParams {
 		if !slices.Contains(reserved, k) && len(vs) > 0 {
-			opts = append(opts, oauth2.SetAuthURLParam(k, vs[0]))
+			v.Set(k, vs[0])
 		}
 	}
 	if p.Nonce != "" {
-		opts = append(opts, oauth2.SetAuthURLParam("nonce", p.Nonce))
+		v.Set("nonce", p.Nonce)
 	}
 	if prompt := l.prompt(); prompt != "" {
-		opts = append(opts, oauth2.SetAuthURLParam("prompt", prompt))
+		v.Set("prompt", prompt)
 	}
-	opts = append(opts, oauth2.S256ChallengeOption(p.Verifier))
-	return c.AuthCodeURL(p.State, opts...)
+	v.Set("code_challenge_method", "S256")
+	v.Set("code_challenge", S256Challenge(p.Verifier))
+	sep := "?"
+	if strings.Contains(p.Metadata.AuthorizationEndpoint, "?") {
+		sep = "&"
+	}
+	return p.Metadata.AuthorizationEndpoint + sep + v.Encode()
+}
+
+// S256Challenge is the PKCE code challenge of a verifier (RFC 7636 §4.2):
+// BASE64URL(SHA256(ASCII(verifier))) without padding, as
+// oauth2.S256ChallengeFromVerifier computes it.
+func S256Challenge(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 func (l *Login) prompt() string {

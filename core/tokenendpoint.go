@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/oauth2"
 )
 
 // Request is an HTTP request as data. Drivers send it with net/http or the
@@ -218,7 +216,8 @@ func describeBody(r Response, isJSON bool) string {
 	return fmt.Sprintf(" (%d bytes)", len(r.Body))
 }
 
-// OAuth2 converts the response into an *oauth2.Token.
-func (t *TokenResponse) OAuth2() *oauth2.Token {
-	return &oauth2.Token{AccessToken: t.AccessToken, TokenType: t.TokenType, RefreshToken: t.RefreshToken, Expiry: t.Expiry}
+// OAuth2 converts the response into a [Token] (an *oauth2.Token outside
+// the browser).
+func (t *TokenResponse) OAuth2() *Token {
+	return &Token{AccessToken: t.AccessToken, TokenType: t.TokenType, RefreshToken: t.RefreshToken, Expiry: t.Expiry}
 }
