@@ -50,8 +50,8 @@ type fixture struct {
 	// pages are the callback pages the "browser" saw, in order.
 	mu       sync.Mutex
 	pages    []string
-	redirect string // the redirect URI of the last authorize URL
-	wg    sync.WaitGroup // browser goroutines
+	redirect string         // the redirect URI of the last authorize URL
+	wg       sync.WaitGroup // browser goroutines
 }
 
 func newFixture(t *testing.T) *fixture {

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
+	"html"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -231,19 +232,21 @@ func (l *Listener) closeListeners() {
 }
 
 // The pages are self-contained: inline style, no scripts, no external
-// resources; html/template escapes every value (S16).
-// Parsed on first use: `auth token` never shows a page and should not pay
-// for parsing one at start-up.
-var pageTemplate = sync.OnceValue(func() *template.Template {
-	return template.Must(template.New("page").Parse(pageHTML))
-})
-
-const pageHTML = `<!DOCTYPE html>
+// resources; every value is HTML-escaped (S16). Plain string building, not
+// html/template: `auth token` links this package and should not pay for a
+// template engine's start-up.
+const pageHead = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>{{.Title}} — dualauth</title>
+<title>`
+
+const pageStyle = ` — dualauth</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;color:#222}h1{font-size:1.4em}</style>
-</head><body><h1>{{.Title}}</h1><p>{{.Message}}</p></body></html>
-`
+</head><body><h1>`
+
+func renderPage(p Page) string {
+	t, m := html.EscapeString(p.Title), html.EscapeString(p.Message)
+	return pageHead + t + pageStyle + t + "</h1><p>" + m + "</p></body></html>\n"
+}
 
 func writePage(w http.ResponseWriter, p Page) {
 	h := w.Header()
@@ -257,7 +260,7 @@ func writePage(w http.ResponseWriter, p Page) {
 		p.Status = http.StatusOK
 	}
 	w.WriteHeader(p.Status)
-	pageTemplate().Execute(w, p)
+	io.WriteString(w, renderPage(p))
 }
 
 // pageFor turns the end of a login into the page the browser shows. OAuth

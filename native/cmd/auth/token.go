@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -41,9 +42,10 @@ JSON {"access_token", "token_type", "expiry"} by default, the bare token with
 			if err != nil {
 				return err
 			}
-			ctx, stop := signalContext()
-			defer stop()
-			e, err := native.Token(ctx, native.TokenOptions{Options: o, Force: force})
+			// No signal handler: Ctrl-C may simply kill a refresh, the
+			// kernel drops the lock and the cache is replaced atomically.
+			// Not installing one keeps the fast path short.
+			e, err := native.Token(context.Background(), native.TokenOptions{Options: o, Force: force})
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `make bench`: the native target's numbers.
+#  - `auth token` on a valid cached token: process wall time and peak RSS,
+#    median of N runs, next to a baseline measured in the same run (a minimal
+#    static Go program that reads the cache file and prints the token);
+#    target ≤ 1.5× the baseline; the valid path must make no HTTP request;
+#  - HTTP requests per refresh (target 1);
+#  - 16 `auth token` processes at once on an expired token: wall time and
+#    refresh requests (target 1);
+#  - the Go benchmarks of package native.
+# A real provider (internal/testidp) runs on 127.0.0.1 and is stopped by PID.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CGO_ENABLED=0
+N=${BENCH_RUNS:-21}
+
+work=$(mktemp -d)
+idp_pid=
+cleanup() {
+	exec 3>&- 2>/dev/null || true
+	if [ -n "$idp_pid" ]; then kill "$idp_pid" 2>/dev/null || true; wait "$idp_pid" 2>/dev/null || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -trimpath -ldflags='-s -w' -o "$work/auth" ./native/cmd/auth
+go build -trimpath -ldflags='-s -w' -o "$work/baseline" scripts/bench/baseline.go
+go build -o "$work/measure" scripts/bench/measure.go
+go build -trimpath -o "$work/testidp" ./internal/testidp/cmd/testidp
+for b in auth baseline; do
+	if file "$work/$b" 2>/dev/null | grep -q dynamically; then echo "bench: $b is not static" >&2; exit 1; fi
+done
+
+mkfifo "$work/idp.in"
+"$work/testidp" -client bench=http://127.0.0.1/callback <"$work/idp.in" >"$work/idp.out" 2>/dev/null &
+idp_pid=$!
+exec 3>"$work/idp.in"
+for _ in $(seq 100); do [ -s "$work/idp.out" ] && break; sleep 0.05; done
+issuer=$(sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$work/idp.out")
+[ -n "$issuer" ] || { echo "bench: the provider did not start" >&2; exit 1; }
+stats() { "$work/measure" get "$issuer/_test/stats"; }
+count() { stats | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
+
+export DUALAUTH_CACHE_DIR="$work/cache" DUALAUTH_STORAGE=file
+cache="$DUALAUTH_CACHE_DIR/token-cache.json"
+BROWSER="$work/testidp -login" "$work/auth" login "$issuer" --client-id bench >/dev/null 2>&1
+"$work/auth" token "$issuer" >/dev/null
+
+echo "== auth token on a valid cached token ($N runs each, interleaved with the baseline)"
+before=$(count requests)
+res=$("$work/measure" runs "$N" -- "$work/auth" token "$issuer" --- "$work/baseline" "$cache" "$issuer bench")
+after=$(count requests)
+field() { echo "$res" | sed -n "s/.*\"$1\":{[^}]*\"$2\":\([0-9.]*\).*/\1/p"; }
+a_ms=$(field a median_ms); b_ms=$(field b median_ms); a_rss=$(field a rss_kb); b_rss=$(field b rss_kb)
+printf '   %-10s median %7s ms   p90 %7s ms   peak RSS %6s KiB\n' "auth" "$a_ms" "$(field a p90_ms)" "$a_rss" "baseline" "$b_ms" "$(field b p90_ms)" "$b_rss"
+ratio=$(awk -v a="$a_ms" -v b="$b_ms" 'BEGIN{printf "%.2f", a/b}')
+rss_ratio=$(awk -v a="$a_rss" -v b="$b_rss" 'BEGIN{printf "%.2f", a/b}')
+verdict=$(awk -v r="$ratio" 'BEGIN{print (r <= 1.5) ? "ok" : "OVER TARGET"}')
+echo "   ratio wall time ${ratio}× (target ≤ 1.5×: $verdict), peak RSS ${rss_ratio}×"
+echo "   HTTP requests during the valid-token runs: $((after - before)) (target 0)"
+echo "   binary sizes: auth $(stat -c %s "$work/auth") bytes, baseline $(stat -c %s "$work/baseline") bytes"
+
+echo "== one refresh"
+before=$(count requests); rbefore=$(count refresh_token)
+"$work/measure" expire "$cache"
+"$work/auth" token "$issuer" >/dev/null
+echo "   HTTP requests per refresh: $(( $(count requests) - before )) (target 1; refresh_token grants: $(( $(count refresh_token) - rbefore )))"
+
+echo "== 16 auth token processes at once on an expired token"
+rbefore=$(count refresh_token)
+"$work/measure" expire "$cache"
+par=$("$work/measure" parallel 16 -- "$work/auth" token "$issuer" -o text)
+echo "   wall time $(echo "$par" | sed -n 's/.*"wall_ms":\([0-9.]*\).*/\1/p') ms, failed $(echo "$par" | sed -n 's/.*"failed":\([0-9]*\).*/\1/p'), refresh requests $(( $(count refresh_token) - rbefore )) (target 1)"
+
+echo "== go test -bench ./native/"
+go test -run '^$' -bench . -benchmem -benchtime 2000x ./native/ | grep -E '^(Benchmark|ok|FAIL)' || true
+
+# ---- hook: the browser target's numbers (written by the wasm side) ----
+[ -f scripts/bench-wasm.sh ] && bash scripts/bench-wasm.sh
