@@ -35,21 +35,25 @@ func answer(l *Listener, page Page) {
 }
 
 func TestListener_BindsLoopbackOnly(t *testing.T) {
+	ipv6 := true
+	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		ipv6 = false // no IPv6 loopback here: [::1] must then fail clearly
+	} else {
+		ln.Close()
+	}
 	for _, cfg := range []ListenerConfig{
 		{},
-		{RedirectURI: "http://localhost:0/cb"},
-		{RedirectURI: "http://[::1]:0/cb"},
-		{RedirectURI: "http://127.0.0.1:0/"},
+		{RedirectURI: "http://localhost:PORT/cb"},
+		{RedirectURI: "http://[::1]:PORT/cb"},
+		{RedirectURI: "http://127.0.0.1:PORT/"},
 	} {
 		t.Run(fmt.Sprintf("%+v", cfg), func(t *testing.T) {
 			is := is.New(t)
-			if cfg.RedirectURI != "" {
-				// :0 is not a valid fixed port; pick a free one.
-				cfg.RedirectURI = strings.Replace(cfg.RedirectURI, ":0", ":"+strconv.Itoa(freePort(t)), 1)
-			}
+			cfg.RedirectURI = strings.Replace(cfg.RedirectURI, "PORT", strconv.Itoa(freePort(t)), 1)
 			l, err := Listen(cfg)
-			if err != nil && strings.Contains(cfg.RedirectURI, "[::1]") && strings.Contains(err.Error(), "assign") {
-				t.Fatalf("no IPv6 loopback on this machine: %v", err)
+			if !ipv6 && strings.Contains(cfg.RedirectURI, "[::1]") {
+				is.True(err != nil)
+				return
 			}
 			is.NoErr(err)
 			defer l.Close()
