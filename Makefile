@@ -12,8 +12,10 @@ all: build
 
 build: build-native build-wasm
 
+# The `auth` binary, static (CGO_ENABLED=0 above), with its version.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 build-native:
-	$(GO) build -trimpath -ldflags='-s -w' -o bin/auth ./native/cmd/auth
+	$(GO) build -trimpath -ldflags='-s -w -X main.version=$(VERSION)' -o bin/auth ./native/cmd/auth
 
 # The browser target: web/dualauth.wasm and Go's wasm_exec.js (copied from
 # this toolchain at every build, never committed).
