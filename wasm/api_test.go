@@ -162,6 +162,9 @@ func TestToken_WithoutLoginIsNotLoggedIn(t *testing.T) {
 	td := newTestDriver(t)
 	_, err := td.token(tokenOptions{targetOptions: td.target()})
 	is.Equal(errorCode(err), "not_logged_in")
+	je := toJSError(err)
+	is.Equal(je.Get("code").String(), "not_logged_in")
+	is.Equal(je.Get("message").String(), "not logged in to "+td.srv.issuer) // no CLI advice on a web page
 }
 
 func TestToken_ValidTokenNeedsNoRequest(t *testing.T) {

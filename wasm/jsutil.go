@@ -121,7 +121,17 @@ func safely(work func() (any, error)) (v any, err error) {
 
 // toJSError builds the Error object the JS API rejects with.
 func toJSError(err error) js.Value {
-	e := jsGlobal.Get("Error").New(err.Error())
+	msg := err.Error()
+	var lr *core.LoginRequiredError
+	if errors.As(err, &lr) {
+		// The core words it for the CLI ("run `auth login`"); a page has
+		// its own login button.
+		msg = "not logged in to " + lr.Host
+		if lr.Cause != nil {
+			msg = fmt.Sprintf("the login to %s is no longer valid (%v); log in again", lr.Host, lr.Cause)
+		}
+	}
+	e := jsGlobal.Get("Error").New(msg)
 	e.Set("code", errorCode(err))
 	var oe *core.OAuthError
 	if errors.As(err, &oe) && oe.Description != "" {
