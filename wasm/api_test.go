@@ -363,3 +363,32 @@ func TestErrorCode_IsStableForEveryKindOfFailure(t *testing.T) {
 		})
 	}
 }
+
+// S27: a callback for a login older than core.PendingTTL is refused before
+// any token request.
+func TestHandleRedirect_CallbackForAnExpiredLoginIsLoginExpired(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	p := core.Pending{State: "old-state", Verifier: "v", ClientID: "console", RedirectURI: pageURL(),
+		CreatedAt: time.Now().Add(-core.PendingTTL - time.Second),
+		Metadata:  core.Metadata{Issuer: td.srv.issuer, TokenEndpoint: td.srv.issuer + "/token"}}
+	is.NoErr(localStore{}.savePending(p))
+	_, err := td.handleRedirect(callbackURL(url.Values{"code": {td.srv.code}, "state": {"old-state"}}))
+	is.Equal(errorCode(err), "login_expired")
+	ex, _ := td.srv.counts()
+	is.Equal(ex, 0)
+}
+
+func TestHandleRedirect_ReturnsToAnotherPageOfTheOriginByNavigating(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	other := jsGlobal.Get("location").Get("origin").String() + "/elsewhere?tab=2"
+	_, err := td.driver.login(loginOptions{targetOptions: td.target(), scopes: []string{"offline_access"},
+		redirectURI: pageURL(), returnTo: other})
+	is.NoErr(err)
+	state, _ := url.Parse(td.lastNavigation())
+	res, err := td.handleRedirect(callbackURL(url.Values{"code": {td.srv.code}, "state": {state.Query().Get("state")}}))
+	is.NoErr(err)
+	is.Equal(res.(map[string]any)["returnTo"], other)
+	is.Equal(td.lastNavigation(), other)
+}
