@@ -92,7 +92,7 @@ the token is valid.`,
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			st := a.newStatus(t.Host)
+			st := a.newStatus(t.Host, noBrowser)
 			defer st.stop()
 			e, err := native.Login(ctx, native.LoginOptions{
 				Options:     o,
@@ -138,6 +138,7 @@ type status struct {
 	host    string
 	tty     bool
 	color   bool
+	manual  bool // --no-browser: the user opens the URL
 	mu      sync.Mutex
 	url     string
 	done    chan struct{}
@@ -145,9 +146,9 @@ type status struct {
 	wg      sync.WaitGroup
 }
 
-func (a *app) newStatus(host string) *status {
+func (a *app) newStatus(host string, manual bool) *status {
 	tty := isTerminal(a.stderr)
-	return &status{a: a, host: host, tty: tty, color: tty && a.getenv("NO_COLOR") == "", done: make(chan struct{})}
+	return &status{a: a, host: host, tty: tty, color: tty && a.getenv("NO_COLOR") == "", manual: manual, done: make(chan struct{})}
 }
 
 func (s *status) authorize(u string, failed <-chan error) {
@@ -155,7 +156,7 @@ func (s *status) authorize(u string, failed <-chan error) {
 	s.url = u
 	s.mu.Unlock()
 	w := s.a.stderr
-	if !s.tty {
+	if !s.tty && !s.manual {
 		fmt.Fprintf(w, "Opening a browser to log in to %s…\n", s.host)
 	}
 	s.wg.Add(1)

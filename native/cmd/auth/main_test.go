@@ -508,6 +508,7 @@ func TestCLI_LoginTimeoutIsHonoured(t *testing.T) {
 	is.Equal(r.code, 1)
 	is.True(r.took < 5*time.Second)
 	is.True(strings.Contains(r.stderr, "Open this URL in a browser"))
+	is.True(!strings.Contains(r.stderr, "Opening a browser")) // --no-browser opens none
 	lines := errorLines(r.stderr)
 	is.Equal(len(lines), 1)
 	is.True(strings.Contains(lines[0], "no login completed within 1s"))
