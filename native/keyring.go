@@ -62,11 +62,47 @@ var OSKeyring Keyring = osKeyring{}
 
 type osKeyring struct{}
 
-func (osKeyring) Set(service, user, secret string) error { return keyring.Set(service, user, secret) }
+func (osKeyring) Set(service, user, secret string) error {
+	if err := sessionBus(); err != nil {
+		return err
+	}
+	return keyring.Set(service, user, secret)
+}
+
 func (osKeyring) Get(service, user string) (string, error) {
+	if err := sessionBus(); err != nil {
+		return "", err
+	}
 	return keyring.Get(service, user)
 }
-func (osKeyring) Delete(service, user string) error { return keyring.Delete(service, user) }
+
+func (osKeyring) Delete(service, user string) error {
+	if err := sessionBus(); err != nil {
+		return err
+	}
+	return keyring.Delete(service, user)
+}
+
+// sessionBus checks, where the keyring is the Secret Service, that there
+// is a D-Bus session bus to ask, as godbus finds one. Without one godbus
+// runs dbus-launch, which (with dbus-x11 installed) starts a bus and a
+// keyring daemon that outlive auth; we say "no session bus" instead.
+func sessionBus() error {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		return nil
+	}
+	if a := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); a != "" && a != "autolaunch:" {
+		return nil
+	}
+	for _, f := range []string{"bus", "dbus-session"} {
+		if _, err := os.Stat(fmt.Sprintf("/run/user/%d/%s", os.Getuid(), f)); err == nil {
+			return nil
+		}
+	}
+	return errNoSessionBus
+}
+
+var errNoSessionBus = errors.New("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)")
 
 // KeyringName names the OS keyring in messages.
 func KeyringName() string {

@@ -24,3 +24,15 @@ if [ ! -x "$GOBIN_DIR/wasmbrowsertest" ]; then
 	echo "ensure-tools: go install wasmbrowsertest" >&2
 	go install github.com/agnivade/wasmbrowsertest@v0.11.0
 fi
+
+# Keyring storage tests (scripts/test-e2e-keyring.sh): a real Secret Service.
+# Never dbus-x11: it autostarts daemons that outlive the tests.
+if ! command -v gnome-keyring-daemon >/dev/null 2>&1 || ! command -v secret-tool >/dev/null 2>&1; then
+	echo "ensure-tools: installing gnome-keyring libsecret-tools (apt-get)" >&2
+	if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends gnome-keyring libsecret-tools >/dev/null
+fi
+for tool in gnome-keyring-daemon secret-tool dbus-run-session dbus-daemon dbus-send; do
+	command -v "$tool" >/dev/null || { echo "ensure-tools: $tool is still missing" >&2; exit 1; }
+done
