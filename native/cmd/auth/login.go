@@ -140,7 +140,6 @@ type status struct {
 	color   bool
 	manual  bool // --no-browser: the user opens the URL
 	mu      sync.Mutex
-	url     string
 	done    chan struct{}
 	stopped bool
 	wg      sync.WaitGroup
@@ -152,29 +151,36 @@ func (a *app) newStatus(host string, manual bool) *status {
 }
 
 func (s *status) authorize(u string, failed <-chan error) {
-	s.mu.Lock()
-	s.url = u
-	s.mu.Unlock()
 	w := s.a.stderr
-	if !s.tty && !s.manual {
+	s.mu.Lock()
+	switch {
+	case s.manual:
+		fmt.Fprintf(w, "Open this URL in a browser to log in to %s:\n\n  %s\n\n", s.host, u)
+	case s.tty:
+		// The URL once, on its own lines: a spinner line that held it
+		// would wrap, and \r could no longer redraw it.
+		fmt.Fprintf(w, "Opening your browser to log in to %s. If nothing opens, visit:\n\n  %s\n\n", s.host, u)
+	default:
 		fmt.Fprintf(w, "Opening a browser to log in to %s…\n", s.host)
 	}
+	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		select {
 		case err := <-failed:
 			s.mu.Lock()
-			if !s.stopped {
-				if s.tty {
-					fmt.Fprint(w, "\r\033[K")
-				}
-				if err.Error() != "browser disabled" {
-					fmt.Fprintf(w, "auth: %s\n", oneLine(err.Error()))
-				}
+			defer s.mu.Unlock()
+			if s.stopped || s.manual {
+				return
+			}
+			if s.tty {
+				fmt.Fprint(w, "\r\033[K")
+			}
+			fmt.Fprintf(w, "auth: warning: %s\n", oneLine(err.Error()))
+			if !s.tty {
 				fmt.Fprintf(w, "Open this URL in a browser to log in to %s:\n\n  %s\n\n", s.host, u)
 			}
-			s.mu.Unlock()
 		case <-s.done:
 		}
 	}()
@@ -195,7 +201,7 @@ func (s *status) spin() {
 		if s.color {
 			frame = "\033[36m" + frame + "\033[0m"
 		}
-		fmt.Fprintf(s.a.stderr, "\r\033[K%s Waiting for the login in your browser (Ctrl-C to cancel): %s", frame, s.url)
+		fmt.Fprintf(s.a.stderr, "\r\033[K%s Waiting for the login in your browser (Ctrl-C to cancel)…", frame)
 		s.mu.Unlock()
 		select {
 		case <-s.done:

@@ -519,7 +519,7 @@ func TestCLI_FailingBrowserCommandPrintsTheURLAndKeepsWaiting(t *testing.T) {
 	e := newEnv(t)
 	r := e.auth(nil, "login", e.srv.Issuer, "--client-id", clientID, "--browser", "false", "--timeout", "1s")
 	is.Equal(r.code, 1) // nobody completed it: it waited until the timeout
-	is.True(strings.Contains(r.stderr, "the browser command \"false\" failed"))
+	is.True(strings.Contains(r.stderr, "auth: warning: the browser command \"false\" failed"))
 	is.True(strings.Contains(r.stderr, "Open this URL in a browser to log in"))
 	is.True(strings.Contains(r.stderr, e.srv.Issuer+"/auth?"))
 	is.True(strings.Contains(r.stderr, "no login completed within 1s"))
@@ -553,4 +553,42 @@ func killPIDFile(t *testing.T, path string) {
 		return
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// TestCLI_LoginOnATerminalShowsTheURLOnceAndASpinner runs auth under a
+// pseudo-terminal (util-linux `script`), with and without NO_COLOR.
+func TestCLI_LoginOnATerminalShowsTheURLOnceAndASpinner(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Fatal("`script` (util-linux/bsdutils) is needed for the terminal test")
+	}
+	for _, tc := range []struct {
+		name    string
+		noColor bool
+	}{{"color", false}, {"NO_COLOR", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			e := newEnv(t)
+			dir := t.TempDir()
+			browser := filepath.Join(dir, "browser.sh")
+			// Slow enough for the spinner to turn a few times.
+			is.NoErr(os.WriteFile(browser, []byte("#!/bin/sh\nsleep 0.5\nexec \""+testidpBin+"\" -login \"$1\"\n"), 0o755))
+			line := fmt.Sprintf("%q login %s --client-id %s --browser %q", authBin, e.srv.Issuer, clientID, browser)
+			cmd := exec.Command(scriptBin, "-qec", line, "/dev/null")
+			cmd.Env = e.environ()
+			if tc.noColor {
+				cmd.Env = append(cmd.Env, "NO_COLOR=1")
+			}
+			cmd.WaitDelay = 5 * time.Second
+			out, err := cmd.CombinedOutput()
+			is.NoErr(err)
+			s := string(out)
+			e.record(result{stderr: s})
+			is.True(strings.Contains(s, "Opening your browser to log in to "+e.srv.Issuer))
+			is.Equal(strings.Count(s, e.srv.Issuer+"/auth?"), 1) // the URL once, not in every spinner frame
+			is.True(strings.Contains(s, "Waiting for the login in your browser"))
+			is.True(strings.Contains(s, "Logged in to "+e.srv.Issuer))
+			is.Equal(strings.Contains(s, "\033[36m"), !tc.noColor)
+		})
+	}
 }
