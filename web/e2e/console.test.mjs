@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { launchBrowser, poll, startProcess } from './harness.mjs';
 
 const CLIENT_ID = 'dualauth-console';
-const ACCESS_TTL_S = 4; // short: the refresh test waits for a real expiry
+const ACCESS_TTL_S = 6; // short: the refresh test waits for a real expiry (half of it, see core.Entry.Valid)
 const USER = 'test-user@127.0.0.1'; // the provider's test user
 const PASSWORD = 'verysecure';
 const SCOPES = 'openid offline_access profile email';
@@ -158,7 +158,7 @@ describe('dev console in Chromium against a real OpenID provider', { timeout: 18
     const page = await openConsole();
     const t1 = await tokenIn(page); // fresh now (refreshed if the last test left it expired)
     const before = (await stats()).refresh_token;
-    // A 4 s token counts as expired after half its life (core.Entry.Valid).
+    // A short-lived token counts as expired after half its life (core.Entry.Valid).
     await new Promise((r) => setTimeout(r, (ACCESS_TTL_S / 2) * 1000 + 300));
     const t2 = await tokenIn(page);
     assert.notEqual(t2, t1);
