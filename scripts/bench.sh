@@ -77,3 +77,32 @@ go test -run '^$' -bench . -benchmem -benchtime 2000x ./native/ | grep -E '^(Ben
 
 # ---- hook: the browser target's numbers (written by the wasm side) ----
 [ -f scripts/bench-wasm.sh ] && bash scripts/bench-wasm.sh
+
+# ---- keyring storage (issue 7): the same valid-token run with the refresh
+# token in a real Secret Service (gnome-keyring in a private session, stopped
+# by PID). The valid-token path must not touch the keyring: target ≤ 1.5× the
+# baseline, as above. ----
+echo "== auth token on a valid cached token, refresh token in the OS keyring ($N runs each, with the baseline)"
+if command -v gnome-keyring-daemon >/dev/null && command -v dbus-run-session >/dev/null; then
+	mkdir -m 0700 "$work/kr-home" "$work/kr-run"
+	res=$(HOME="$work/kr-home" XDG_RUNTIME_DIR="$work/kr-run" W="$work" ISSUER="$issuer" N="$N" \
+		DUALAUTH_CACHE_DIR="$work/kr-cache" DUALAUTH_STORAGE=keyring dbus-run-session -- sh -c '
+		printf bench | gnome-keyring-daemon --foreground --unlock --components=secrets >/dev/null 2>&1 &
+		gk=$!
+		trap "kill $gk 2>/dev/null; wait $gk 2>/dev/null" EXIT
+		i=0
+		until dbus-send --session --dest=org.freedesktop.DBus --type=method_call --print-reply /org/freedesktop/DBus \
+			org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q "boolean true"; do
+			i=$((i + 1)); [ "$i" -le 200 ] || exit 1; sleep 0.05
+		done
+		BROWSER="$W/testidp -login" "$W/auth" login "$ISSUER" --client-id bench >/dev/null 2>&1 || exit 1
+		grep -q "\"refresh_token_in\": \"keyring\"" "$DUALAUTH_CACHE_DIR/token-cache.json" || exit 1
+		"$W/measure" runs "$N" -- "$W/auth" token "$ISSUER" --- "$W/baseline" "$DUALAUTH_CACHE_DIR/token-cache.json" "$ISSUER bench"
+	') || { echo "bench: the keyring run failed" >&2; exit 1; }
+	a_ms=$(field a median_ms); b_ms=$(field b median_ms)
+	printf '   %-10s median %7s ms   p90 %7s ms   peak RSS %6s KiB\n' "auth" "$a_ms" "$(field a p90_ms)" "$(field a rss_kb)" "baseline" "$b_ms" "$(field b p90_ms)" "$(field b rss_kb)"
+	ratio=$(awk -v a="$a_ms" -v b="$b_ms" 'BEGIN{printf "%.2f", a/b}')
+	echo "   ratio wall time ${ratio}× (target ≤ 1.5×: $(awk -v r="$ratio" 'BEGIN{print (r <= 1.5) ? "ok" : "OVER TARGET"}'))"
+else
+	echo "   not measured: gnome-keyring is missing (bash scripts/ensure-tools.sh)"
+fi
