@@ -49,7 +49,7 @@ func acquireLock(name string, timeout time.Duration) (release func(), err error)
 		return nil
 	})
 	opts := js.ValueOf(map[string]any{"mode": "exclusive"})
-	if as := jsGlobal.Get("AbortSignal"); as.Get("timeout").Truthy() {
+	if as := jsGlobal.Get("AbortSignal"); as.Truthy() && as.Get("timeout").Truthy() {
 		opts.Set("signal", as.Call("timeout", timeout.Milliseconds()))
 	}
 	p, err := call(func() js.Value { return locks.Call("request", name, opts, onGrant) })

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall/js"
 	"time"
 
@@ -32,14 +33,16 @@ const (
 // TESTING.md). Entries are kept as the JSON of core.Entry.
 type idbStore struct {
 	name string
-	mu   sync.Mutex
+	mu   sync.Mutex // held across the open: callers wait for one connection
 	db   js.Value
+	// closed is set from a JS callback, which must not wait for mu.
+	closed atomic.Bool
 }
 
 func (s *idbStore) open() (js.Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.db.Truthy() {
+	if s.db.Truthy() && !s.closed.Load() {
 		return s.db, nil
 	}
 	idb := jsGlobal.Get("indexedDB")
@@ -63,18 +66,18 @@ func (s *idbStore) open() (js.Value, error) {
 	if err != nil {
 		return js.Value{}, fmt.Errorf("%w: opening IndexedDB: %v", errStorage, err)
 	}
-	// Another tab deleting the database must not be blocked by us.
+	// Another tab upgrading or deleting the database must not be blocked
+	// by this connection: close it; the next use opens a new one.
 	var onVersionChange js.Func
 	onVersionChange = js.FuncOf(func(js.Value, []js.Value) any {
 		db.Call("close")
-		s.mu.Lock()
-		s.db = js.Value{}
-		s.mu.Unlock()
+		s.closed.Store(true)
 		onVersionChange.Release()
 		return nil
 	})
 	db.Set("onversionchange", onVersionChange)
 	s.db = db
+	s.closed.Store(false)
 	return db, nil
 }
 

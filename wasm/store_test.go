@@ -113,3 +113,23 @@ func TestMirror_HoldsNoTokens(t *testing.T) {
 	is.Equal(si.ClientID, "console")
 	is.True(si.Expiry.Equal(l.Entry.Expiry))
 }
+
+// Another tab deleting (or upgrading) the database is not blocked by an
+// open connection here, and this tab keeps working afterwards.
+func TestIndexedDB_GivesWayToAnotherTabsDeletionAndReopens(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	e := core.Entry{ClientID: "c", AccessToken: "at", Metadata: core.Metadata{Issuer: "http://127.0.0.1:1"}}
+	is.NoErr(td.tokens.save(e.Key(), e))
+
+	_, err := awaitRequest(jsGlobal.Get("indexedDB").Call("deleteDatabase", td.tokens.name))
+	is.NoErr(err) // not "blocked by another tab"
+
+	l := td.tokens.load([]string{e.Key()})
+	is.NoErr(l.Err)
+	is.Equal(l.Entry, nil) // the deletion happened
+	is.NoErr(td.tokens.save(e.Key(), e))
+	l = td.tokens.load([]string{e.Key()})
+	is.NoErr(l.Err)
+	is.Equal(l.Entry.AccessToken, "at")
+}
