@@ -65,14 +65,23 @@ export async function startProcess(cmd, args, { name = cmd, timeoutMs = 20_000 }
   });
   const exited = new Promise((resolve) => child.once('exit', (code, sig) => resolve({ code, sig })));
   const lines = createInterface({ input: child.stdout });
-  const first = await Promise.race([
+  const ready = Promise.race([
     new Promise((resolve) => lines.once('line', resolve)),
     exited.then(({ code, sig }) => {
       throw new Error(`${name} exited (${code ?? sig}) before it was ready:\n${stderr}`);
     }),
     new Promise((_, reject) => setTimeout(() => reject(new Error(`${name} not ready after ${timeoutMs} ms:\n${stderr}`)), timeoutMs).unref()),
   ]);
-  const info = JSON.parse(first);
+  let info;
+  try {
+    info = JSON.parse(await ready);
+  } catch (err) {
+    if (child.exitCode === null && child.signalCode === null) {
+      process.kill(child.pid, 'SIGKILL'); // never leave it running
+      await exited;
+    }
+    throw err;
+  }
   return {
     info,
     pid: child.pid,
