@@ -75,8 +75,6 @@ echo "   wall time $(echo "$par" | sed -n 's/.*"wall_ms":\([0-9.]*\).*/\1/p') ms
 echo "== go test -bench ./native/"
 go test -run '^$' -bench . -benchmem -benchtime 2000x ./native/ | grep -E '^(Benchmark|ok|FAIL)' || true
 
-# ---- hook: the browser target's numbers (written by the wasm side) ----
-[ -f scripts/bench-wasm.sh ] && bash scripts/bench-wasm.sh
 
 # ---- keyring storage (issue 7): the same valid-token run with the refresh
 # token in a real Secret Service (gnome-keyring in a private session, stopped
@@ -106,3 +104,6 @@ if command -v gnome-keyring-daemon >/dev/null && command -v dbus-run-session >/d
 else
 	echo "   not measured: gnome-keyring is missing (bash scripts/ensure-tools.sh)"
 fi
+
+# ---- hook, keep it last: the browser target's numbers (written by the wasm side) ----
+if [ -f scripts/bench-wasm.sh ]; then bash scripts/bench-wasm.sh; fi
