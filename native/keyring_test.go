@@ -435,3 +435,19 @@ func TestKeyringStore_UnreadableKeyringUnderTheLockIsAClearError(t *testing.T) {
 	is.True(strings.Contains(err.Error(), "unlock the keyring, or log in again with --storage file"))
 	is.Equal(f.srv.Requests("refresh_token"), 0)
 }
+
+func TestKeyringStore_AKeyringItemRemovedBehindOurBackAsksForALogin(t *testing.T) {
+	is := is.New(t)
+	f := newKRFixture(t)
+	_, err := f.login(f.store(StorageKeyring))
+	is.NoErr(err)
+	is.NoErr(f.kr.Delete(DefaultKeyringService, f.key()))
+	_, err = f.token(f.store(StorageKeyring), false, later(time.Hour))
+	var lr *core.LoginRequiredError
+	is.True(errors.As(err, &lr))
+	is.True(strings.Contains(err.Error(), "no refresh token"))
+	w := f.warn.all()
+	is.Equal(len(w), 1)
+	is.Equal(w[0], "the refresh token of "+f.key()+" is missing from the OS keyring (Secret Service)")
+	is.Equal(f.srv.Requests("refresh_token"), 0)
+}

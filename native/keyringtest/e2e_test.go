@@ -347,6 +347,35 @@ func TestSecretService_StorageChangesMoveTheTokenOnTheNextRefresh(t *testing.T) 
 	is.Equal(w.postRefresh(e.RefreshToken), "") // the moved token is the live one
 }
 
+// TestSecretService_ParallelTokenCallsOnAnExpiredTokenRefreshOnce: the
+// keyring is read under the same cross-process lock (S20).
+func TestSecretService_ParallelTokenCallsOnAnExpiredTokenRefreshOnce(t *testing.T) {
+	is := is.New(t)
+	w := newWorld(t, sessionBus, 2*time.Second)
+	is.Equal(w.login("--storage", "keyring").code, 0)
+	time.Sleep(1200 * time.Millisecond)
+	const n = 8
+	var wg sync.WaitGroup
+	results := make([]result, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = w.auth(nil, "token", w.srv.Issuer, "-o", "text")
+		}()
+	}
+	wg.Wait()
+	is.Equal(w.srv.Requests("refresh_token"), 1)
+	e, _ := w.entry()
+	for _, r := range results {
+		is.Equal(r.code, 0)
+		is.Equal(r.stdout, e.AccessToken+"\n")
+	}
+	rt := w.keyringItem()
+	is.True(rt != "")
+	is.Equal(w.postRefresh(rt), "") // the keyring holds the live, rotated token
+}
+
 // privateBus starts a dbus-daemon of its own, with the given activatable
 // services (name → Exec line), and stops it by PID at the end.
 func privateBus(t *testing.T, services map[string]string) string {
@@ -489,6 +518,7 @@ func TestSecretService_FailureModesAreBoundedAndClear(t *testing.T) {
 			w := newWorld(t, tc.bus(t), 0)
 
 			r := w.login(append([]string{"--storage", "keyring"}, tc.extra...)...)
+			t.Logf("--storage keyring failed in %v: %s", r.took.Round(time.Millisecond), strings.TrimSpace(r.stderr))
 			is.Equal(r.code, 1)
 			is.True(r.took < tc.within)
 			lines := errorLines(r.stderr)
@@ -500,6 +530,7 @@ func TestSecretService_FailureModesAreBoundedAndClear(t *testing.T) {
 			is.True(os.IsNotExist(err))
 
 			r = w.login(tc.extra...) // auto
+			t.Logf("auto logged in to the file in %v", r.took.Round(time.Millisecond))
 			is.Equal(r.code, 0)
 			is.True(r.took < tc.within+10*time.Second)
 			file := filepath.Join(w.cache, native.CacheFileName)
