@@ -158,7 +158,10 @@ func (e *KeyringError) Reason() string {
 
 func (e *KeyringError) Error() string {
 	fix := "unlock the keyring, or use --storage file"
-	if e.Op == "read" {
+	switch {
+	case errors.Is(e.Err, errNoSessionBus):
+		fix = "use --storage file, or run auth in a session with a keyring"
+	case e.Op == "read":
 		fix = "unlock the keyring, or log in again with --storage file"
 	}
 	what := map[string]string{"probe": "probing it", "read": "reading the refresh token", "store": "storing the refresh token", "remove": "removing the refresh token"}[e.Op]
@@ -218,7 +221,7 @@ type KeyringStore struct {
 	mu       sync.Mutex
 	locked   bool
 	resolved *StorageInfo
-	stalled  error
+	stalled  *KeyringError
 	known    map[string]string // key → refresh token the keyring holds, as last read or written
 }
 
@@ -290,7 +293,7 @@ func call[T any](s *KeyringStore, op string, timeout time.Duration, f func(Keyri
 	stalled := s.stalled
 	s.mu.Unlock()
 	if stalled != nil {
-		return zero, stalled
+		return zero, &KeyringError{Op: op, Timeout: stalled.Timeout}
 	}
 	type result struct {
 		v   T

@@ -492,26 +492,29 @@ func hangingService(t *testing.T) (execLine string) {
 // the keyring and the fix, and `auto` log in with the token in the file and
 // one notice saying why.
 func TestSecretService_FailureModesAreBoundedAndClear(t *testing.T) {
+	const unlock = "unlock the keyring, or use --storage file"
 	for _, tc := range []struct {
 		name   string
 		bus    func(t *testing.T) string
 		extra  []string
 		reason string
+		fix    string
 		within time.Duration
 	}{
 		{"NoSessionBus", func(*testing.T) string { return "" }, nil,
-			"the OS keyring (Secret Service) failed: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)", 2 * time.Second},
+			"the OS keyring (Secret Service) failed: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)",
+			"use --storage file, or run auth in a session with a keyring", 2 * time.Second},
 		{"BusWithoutTheService", func(t *testing.T) string { return privateBus(t, nil) }, nil,
-			"the OS keyring (Secret Service) failed: The name org.freedesktop.secrets was not provided by any .service files", 2 * time.Second},
+			"the OS keyring (Secret Service) failed: The name org.freedesktop.secrets was not provided by any .service files", unlock, 2 * time.Second},
 		{"LockedKeyring", func(t *testing.T) string {
 			bus := privateBus(t, nil)
 			privateKeyring(t, bus)
 			lockKeyring(t, bus)
 			return bus
-		}, nil, "the OS keyring (Secret Service) failed: failed to unlock correct collection", 2 * time.Second},
+		}, nil, "the OS keyring (Secret Service) failed: failed to unlock correct collection", unlock, 2 * time.Second},
 		{"ServiceThatHangs", func(t *testing.T) string {
 			return privateBus(t, map[string]string{"org.freedesktop.secrets": hangingService(t)})
-		}, []string{"--keyring-timeout", "1s"}, "the OS keyring (Secret Service) did not answer within 1s", 4 * time.Second},
+		}, []string{"--keyring-timeout", "1s"}, "the OS keyring (Secret Service) did not answer within 1s", unlock, 4 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
@@ -524,7 +527,7 @@ func TestSecretService_FailureModesAreBoundedAndClear(t *testing.T) {
 			lines := errorLines(r.stderr)
 			is.Equal(len(lines), 1)
 			is.True(strings.HasPrefix(lines[0], "auth: "+tc.reason))
-			is.True(strings.HasSuffix(lines[0], "(probing it); unlock the keyring, or use --storage file"))
+			is.True(strings.HasSuffix(lines[0], "(probing it); "+tc.fix))
 			is.Equal(w.srv.Requests("authorization_code"), 0) // failed before the browser: no fallback
 			_, err := os.Stat(filepath.Join(w.cache, native.CacheFileName))
 			is.True(os.IsNotExist(err))
