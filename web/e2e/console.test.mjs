@@ -228,6 +228,18 @@ describe('dev console in Chromium against a real OpenID provider', { timeout: 18
     await page.close();
   });
 
+  test('a login in one tab shows up in the other', async () => {
+    const a = await openConsole();
+    const b = await openConsole();
+    assert.equal(await statusOf(b), 'Signed out');
+    await signIn(a);
+    assert.equal(await statusOf(a), 'Signed in');
+    await poll(async () => (await statusOf(b)) === 'Signed in', { what: 'tab B signed in by the storage event' });
+    assert.equal(await tokenIn(b), await tokenIn(a));
+    await a.close();
+    await b.close();
+  });
+
   test('a replayed callback URL is rejected with state_mismatch and never reaches the token endpoint', async () => {
     const page = await openConsole();
     const callback = await signIn(page);
