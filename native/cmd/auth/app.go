@@ -56,7 +56,7 @@ func (u usageError) Unwrap() error { return u.err }
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 func (a *app) run(args []string) int {
-	root := a.rootCommand()
+	root := a.rootCommand(args)
 	root.SetArgs(args)
 	ran := false
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
@@ -100,7 +100,7 @@ Environment:
 
 Exit codes: 0 success, 1 authentication or server error, 2 usage error.`
 
-func (a *app) rootCommand() *cobra.Command {
+func (a *app) rootCommand(args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "auth",
 		Short:         "Log in to OAuth/OIDC servers and get access tokens",
@@ -124,6 +124,14 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.storage, "storage", string(native.StorageAuto), "where refresh tokens go: auto (the OS keyring when it answers at login, else the cache file), keyring or file")
 	pf.DurationVar(&a.keyringTimeout, "keyring-timeout", native.DefaultKeyringTimeout, "give up on an OS keyring that does not answer in this time")
 
+	if len(args) > 0 && args[0] == "token" {
+		// The hot path: scripts call `auth token` before every request.
+		// Its tree holds only its own command, which spares building
+		// the others and the completion commands.
+		root.CompletionOptions.DisableDefaultCmd = true
+		root.AddCommand(a.tokenCommand())
+		return root
+	}
 	root.AddCommand(a.loginCommand(), a.tokenCommand(), a.logoutCommand())
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
