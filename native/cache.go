@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
@@ -50,7 +51,16 @@ type FileCache struct {
 	Warn func(string)
 	// Now names moved-aside files; nil means time.Now.
 	Now func() time.Time
+
+	// snap is the cache as Entries just read it, handed to the next Load
+	// within snapTTL so that `auth token` without --client-id reads the
+	// file once. Lock, Save and Delete drop it: under the lock every read
+	// is fresh.
+	snap   *core.CacheFile
+	snapAt time.Time
 }
+
+const snapTTL = time.Second
 
 // DefaultCacheDir is $DUALAUTH_CACHE_DIR, else os.UserCacheDir()/dualauth.
 func DefaultCacheDir() (string, error) {
@@ -110,7 +120,11 @@ func (c *FileCache) read() ([]byte, *core.CacheFile, error) {
 // aside under the lock (so that a file another process has just replaced
 // is never moved by mistake) and a warning names where it went (S24).
 func (c *FileCache) Load(keys []string) (string, *core.Entry, error) {
-	_, f, err := c.read()
+	f, err := c.snap, error(nil)
+	c.snap = nil
+	if f == nil || time.Since(c.snapAt) > snapTTL {
+		_, f, err = c.read()
+	}
 	var bad errCorrupt
 	if errors.As(err, &bad) {
 		f, err = c.recover()
@@ -137,7 +151,8 @@ func (c *FileCache) Entries() (map[string]core.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.Tokens, nil
+	c.snap, c.snapAt = f, time.Now()
+	return maps.Clone(f.Tokens), nil
 }
 
 // recover moves a corrupt cache file aside while holding the lock, and
@@ -184,6 +199,7 @@ func (c *FileCache) Delete(key string) error {
 }
 
 func (c *FileCache) update(change func(*core.CacheFile)) error {
+	c.snap = nil
 	if err := c.ensureDir(); err != nil {
 		return err
 	}
@@ -259,6 +275,7 @@ const lockPoll = 10 * time.Millisecond
 // Lock implements [Store] with an OS file lock (flock) on LockPath. The
 // kernel releases it when the holder dies, even by kill -9.
 func (c *FileCache) Lock(ctx context.Context) (func(), error) {
+	c.snap = nil
 	if err := c.ensureDir(); err != nil {
 		return nil, err
 	}

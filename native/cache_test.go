@@ -245,3 +245,26 @@ func TestLock_IsReleasedWhenTheHolderIsKilled(t *testing.T) {
 	unlock()
 	is.True(time.Since(start) < time.Second)
 }
+
+// TestFileCache_ReadsFreshUnderTheLock: the one-read shortcut between
+// Entries and Load never hides another process's write from a reader that
+// holds the lock.
+func TestFileCache_ReadsFreshUnderTheLock(t *testing.T) {
+	is := is.New(t)
+	c := &FileCache{Dir: t.TempDir()}
+	e := entry("https://a.example", "cli", "old")
+	save(t, c, e)
+	_, err := c.Entries()
+	is.NoErr(err)
+
+	other := &FileCache{Dir: c.Dir} // another process
+	e.AccessToken = "new"
+	save(t, other, e)
+
+	unlock, err := c.Lock(context.Background())
+	is.NoErr(err)
+	defer unlock()
+	_, got, err := c.Load([]string{e.Key()})
+	is.NoErr(err)
+	is.Equal(got.AccessToken, "new")
+}
