@@ -35,7 +35,7 @@ func (d *driver) api() js.Value {
 	o.Set("onChange", js.FuncOf(func(_ js.Value, args []js.Value) any {
 		cb := arg0(args)
 		if cb.Type() != js.TypeFunction {
-			panic(jsGlobal.Get("TypeError").New("dualauth: onChange needs a function"))
+			return js.Undefined() // dualauth.js checks and throws; never panic in a callback
 		}
 		remove := d.changes.add(cb)
 		var off js.Func

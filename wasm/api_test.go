@@ -392,3 +392,50 @@ func TestHandleRedirect_ReturnsToAnotherPageOfTheOriginByNavigating(t *testing.T
 	is.Equal(res.(map[string]any)["returnTo"], other)
 	is.Equal(td.lastNavigation(), other)
 }
+
+func TestAPI_OddArgumentsRejectWithInvalidArgument(t *testing.T) {
+	td := newTestDriver(t)
+	api := td.api()
+	for name, arg := range map[string]any{
+		"NoOptions":     js.Undefined(),
+		"MissingClient": map[string]any{"host": td.srv.issuer},
+		"NumberHost":    map[string]any{"host": 1, "clientId": "c"},
+		"NotAnObject":   "http://127.0.0.1:1",
+		"BadScopes":     map[string]any{"host": td.srv.issuer, "clientId": "c", "scopes": 7},
+	} {
+		t.Run(name, func(t *testing.T) {
+			is := is.New(t)
+			_, err := await(api.Call("login", arg))
+			is.True(err != nil)
+			_, err = await(api.Call("token", arg))
+			is.True(err != nil)
+		})
+	}
+	// The rejection is an Error with the stable code.
+	codeCh := make(chan string, 1)
+	onErr := js.FuncOf(func(_ js.Value, args []js.Value) any { codeCh <- args[0].Get("code").String(); return nil })
+	defer onErr.Release()
+	api.Call("token", js.Undefined()).Call("catch", onErr)
+	select {
+	case c := <-codeCh:
+		if c != "invalid_argument" {
+			t.Fatalf("code %q", c)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no rejection")
+	}
+}
+
+func TestAsyncFunc_PanicInGoRejectsInsteadOfKillingTheProgram(t *testing.T) {
+	is := is.New(t)
+	f := asyncFunc(func([]js.Value) (int, error) { return 0, nil }, func(int) (any, error) {
+		var v js.Value
+		return v.Get("x"), nil // Get on undefined panics with a *js.ValueError
+	})
+	defer f.Release()
+	_, err := await(f.Invoke())
+	is.True(err != nil)
+	is.True(strings.Contains(err.Error(), "internal error in dualauth"))
+	_, err = await(f.Invoke()) // and the program is still alive
+	is.True(err != nil)
+}

@@ -79,23 +79,29 @@ func call(fn func() js.Value) (v js.Value, err error) {
 	return fn(), nil
 }
 
-// asyncFunc wraps work as a JavaScript function that returns a Promise. The
-// arguments are read synchronously by parse (still inside the callback);
-// work runs on its own goroutine and settles the promise. An error becomes
-// a rejection with an Error that has a stable code (see errorCode).
+// asyncFunc wraps work as a JavaScript function that returns a Promise.
+// Both parse (reading the arguments) and work run on a new goroutine, never
+// in the callback itself: besides blocking, a panic unwound through a
+// js.FuncOf frame kills the Go program ("unknown caller pc"). (A property
+// getter that throws cannot be survived at all: syscall/js does not catch
+// exceptions in Value.Get. dualauth.js therefore hands over plain copies of
+// the options.) An error becomes a rejection with an Error that has a
+// stable code (see errorCode).
 func asyncFunc[A any](parse func(args []js.Value) (A, error), work func(A) (any, error)) js.Func {
 	return js.FuncOf(func(_ js.Value, args []js.Value) any {
-		a, perr := parse(args)
+		args = append([]js.Value(nil), args...)
 		var executor js.Func
 		executor = js.FuncOf(func(_ js.Value, pargs []js.Value) any {
 			resolve, reject := pargs[0], pargs[1]
 			executor.Release() // runs once, synchronously, inside new Promise
 			go func() {
-				var v any
-				err := perr
-				if err == nil {
-					v, err = safely(func() (any, error) { return work(a) })
-				}
+				v, err := safely(func() (any, error) {
+					a, err := parseSafely(parse, args)
+					if err != nil {
+						return nil, err
+					}
+					return work(a)
+				})
 				if err != nil {
 					reject.Invoke(toJSError(err))
 					return
@@ -106,6 +112,17 @@ func asyncFunc[A any](parse func(args []js.Value) (A, error), work func(A) (any,
 		})
 		return jsGlobal.Get("Promise").New(executor)
 	})
+}
+
+// parseSafely turns a panic while reading odd arguments (a getter that
+// throws, say) into an invalid_argument rejection instead of a crash.
+func parseSafely[A any](parse func([]js.Value) (A, error), args []js.Value) (a A, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: unreadable options", errBadArgument)
+		}
+	}()
+	return parse(args)
 }
 
 // safely turns a panic inside work into an error, so a bug rejects one

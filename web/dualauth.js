@@ -70,32 +70,48 @@ async function start({ wasmURL, wasmExecURL } = {}) {
   return wrap(raw);
 }
 
+// pick copies the options the API knows into a plain object, so the wasm
+// never reads a page's getter or proxy (which could throw inside Go).
+function pick(opts, keys) {
+  const out = {};
+  if (opts === null || typeof opts !== 'object') return out;
+  for (const k of keys) {
+    const v = opts[k];
+    if (v === undefined || v === null) continue;
+    out[k] = Array.isArray(v) ? v.map(String) : typeof v === 'object' ? String(v) : v;
+  }
+  return out;
+}
+
+const TARGET = ['host', 'clientId'];
+
 function wrap(raw) {
   return Object.freeze({
     /** Starts a login: the page goes to the authorization server. */
-    login(opts) {
-      return raw.login(opts ?? {});
+    async login(opts) {
+      return raw.login(pick(opts, [...TARGET, 'scopes', 'redirectUri', 'returnTo', 'prompt']));
     },
     /** Finishes a login when this page load is its callback. */
-    handleRedirect() {
+    async handleRedirect() {
       const href = pendingCallback;
       pendingCallback = null; // one callback per page load
       return raw.handleRedirect(href ?? undefined);
     },
     /** An access token, refreshed (once across all tabs) when needed. */
-    token(opts) {
-      return raw.token(opts ?? {});
+    async token(opts) {
+      return raw.token(pick(opts, [...TARGET, 'forceRefresh']));
     },
     /** Removes the login from every tab of this origin. */
-    logout(opts) {
-      return raw.logout(opts ?? {});
+    async logout(opts) {
+      return raw.logout(pick(opts, TARGET));
     },
     /** What is stored for a login, without its tokens. */
-    session(opts) {
-      return raw.session(opts ?? {});
+    async session(opts) {
+      return raw.session(pick(opts, TARGET));
     },
     /** Calls cb on every login, refresh or logout, in any tab; returns an unsubscribe function. */
     onChange(cb) {
+      if (typeof cb !== 'function') throw new TypeError('dualauth: onChange needs a function');
       return raw.onChange(cb);
     },
   });
