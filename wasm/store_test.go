@@ -133,3 +133,10 @@ func TestIndexedDB_GivesWayToAnotherTabsDeletionAndReopens(t *testing.T) {
 	is.NoErr(l.Err)
 	is.Equal(l.Entry.AccessToken, "at")
 }
+
+func TestCall_JavaScriptExceptionBecomesAnErrorNotACrash(t *testing.T) {
+	is := is.New(t)
+	_, err := call(func() js.Value { return jsGlobal.Get("JSON").Call("parse", "{not json") })
+	is.True(err != nil)
+	is.True(strings.HasPrefix(err.Error(), "SyntaxError: ")) // name and message of the JS error
+}
