@@ -43,4 +43,5 @@ coproc SERVE { exec "$work/serve" -addr 127.0.0.1:0 -dir "$work/web" -stdin-eof 
 serve_pid=$SERVE_PID
 read -r line <&"${SERVE[0]}"
 url=$(printf '%s' "$line" | sed -E 's/.*"url":"([^"]+)".*/\1/')
+echo "wasm: machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (timings scale with it; compare the ratios)"
 node web/bench/bench.mjs "$url" "$N"
