@@ -4,7 +4,6 @@ package main
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -350,10 +349,4 @@ func (d *driver) session(o targetOptions) (any, error) {
 		}
 	}
 	return out, nil
-}
-
-// jsonString is used by tests and callers that hand JSON to JavaScript.
-func jsonString(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }

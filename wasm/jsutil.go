@@ -157,13 +157,6 @@ func toJSError(err error) js.Value {
 	return e
 }
 
-// uint8Array copies b into a new JavaScript Uint8Array.
-func uint8Array(b []byte) js.Value {
-	a := jsGlobal.Get("Uint8Array").New(len(b))
-	js.CopyBytesToJS(a, b)
-	return a
-}
-
 // notifyLater runs cb(arg) from a fresh microtask, so an exception thrown by
 // a page's callback is reported by the browser and never unwinds into Go.
 func notifyLater(cb js.Value, arg any) {
