@@ -209,8 +209,8 @@ type KeyringStore struct {
 	// Service names the keyring items; "" means DefaultKeyringService.
 	Service string
 	// Timeout bounds each keyring call; 0 means DefaultKeyringTimeout.
-	// ProbeTimeout bounds the login probe; 0 means the smaller of
-	// DefaultProbeTimeout and Timeout.
+	// ProbeTimeout bounds auto mode's login probe; 0 means the smaller
+	// of DefaultProbeTimeout and Timeout.
 	Timeout, ProbeTimeout time.Duration
 	// MaxSecret is the largest refresh token put in the keyring; 0 means
 	// DefaultMaxKeyringSecret. A larger one is refused, never truncated.
@@ -372,10 +372,14 @@ func (s *KeyringStore) holds(key, v string) bool {
 	return v != "" && s.known[key] == v
 }
 
-// Probe asks the keyring for an item that does not exist, within the probe
-// deadline: "not found" means it answers.
+// Probe asks the keyring for an item that does not exist: "not found"
+// means it answers. Auto mode waits ProbeTimeout, keyring mode Timeout.
 func (s *KeyringStore) Probe() error {
-	_, err := call(s, "probe", s.probeTimeout(), func(k Keyring) (string, error) { return k.Get(s.service(), probeUser) })
+	timeout := s.probeTimeout()
+	if s.mode() == StorageKeyring {
+		timeout = s.timeout() // no fallback to hurry to: give it the full deadline
+	}
+	_, err := call(s, "probe", timeout, func(k Keyring) (string, error) { return k.Get(s.service(), probeUser) })
 	if err == nil || errors.Is(err, ErrSecretNotFound) {
 		return nil
 	}

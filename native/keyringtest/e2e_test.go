@@ -584,3 +584,24 @@ func TestSecretService_ValidTokenWithKeyringStorageIsAsFastAsWithTheFile(t *test
 	is.True(float64(km) <= 1.5*float64(fm))
 	is.Equal(kw.srv.Requests("refresh_token"), 0)
 }
+
+// TestSecretService_DefaultDeadlinesEndAHang: without --keyring-timeout, a
+// Secret Service that D-Bus starts but that never answers (which blocks a
+// plain client for the 120 s activation timeout) costs an explicit keyring
+// login the 3 s default and an auto login its 1 s probe.
+func TestSecretService_DefaultDeadlinesEndAHang(t *testing.T) {
+	is := is.New(t)
+	w := newWorld(t, privateBus(t, map[string]string{"org.freedesktop.secrets": hangingService(t)}), 0)
+	r := w.login("--storage", "keyring")
+	t.Logf("--storage keyring gave up after %v", r.took.Round(time.Millisecond))
+	is.Equal(r.code, 1)
+	is.True(r.took >= native.DefaultKeyringTimeout && r.took < native.DefaultKeyringTimeout+2*time.Second)
+	is.Equal(errorLines(r.stderr), []string{"auth: the OS keyring (Secret Service) did not answer within 3s (probing it); unlock the keyring, or use --storage file"})
+
+	start := time.Now()
+	r = w.login()
+	t.Logf("auto logged in to the file in %v", time.Since(start).Round(time.Millisecond))
+	is.Equal(r.code, 0)
+	is.True(r.took < native.DefaultProbeTimeout+2*time.Second)
+	is.True(strings.Contains(r.stderr, "auth: warning: keyring unavailable: the OS keyring (Secret Service) did not answer within 1s; tokens stored in "))
+}
