@@ -178,6 +178,7 @@ func TestResolve_Order(t *testing.T) {
 		{name: "EnvProfile", in: Inputs{Getenv: env(EnvProfile, "work")}, host: "https://work.example.com", from: "profile work", profile: "work", profileFrom: "env DUALAUTH_PROFILE"},
 		{name: "DefaultProfile", in: Inputs{}, host: "https://def.example.com", from: "profile def", profile: "def", profileFrom: "default profile"},
 		{name: "TwoProfilesSharingALogin", in: Inputs{Arg: "twin.example.com"}, host: "https://twin.example.com", from: "argument", profile: "twin1", profileFrom: "profile for this host"},
+		{name: "ClientIDNarrowsHostMatches", in: Inputs{Arg: "clash.example.com", ClientID: "two"}, host: "https://clash.example.com", from: "argument", profile: "clash2", profileFrom: "profile for this host"},
 		{name: "ArgProfileNameWithProfileFlagIsHost", in: Inputs{Arg: "h.example.com", Profile: "work2"}, host: "https://h.example.com", from: "argument", profile: "work2", profileFrom: "flag --profile"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -10,7 +11,10 @@ type Inputs struct {
 	Arg     string // positional HOST or PROFILE
 	Host    string // --host
 	Profile string // --profile
-	Getenv  func(string) string
+	// ClientID, when given (--client-id), narrows the profiles a host
+	// matches to those of that client.
+	ClientID string
+	Getenv   func(string) string
 }
 
 // Resolved is the host a command works on, the profile that applies (if
@@ -93,6 +97,9 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 		return r, nil
 	}
 	matches := f.MatchHost(host, normalize)
+	if in.ClientID != "" {
+		matches = slices.DeleteFunc(matches, func(p Profile) bool { return p.ClientID != in.ClientID })
+	}
 	switch {
 	case len(matches) == 1:
 		r.Profile, r.ProfileName, r.ProfileFrom = &matches[0], matches[0].Name, "profile for this host"+where

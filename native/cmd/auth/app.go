@@ -41,6 +41,11 @@ type app struct {
 	// keyringTimeout bounds each call to the OS keyring.
 	storage        string
 	keyringTimeout time.Duration
+
+	// Host resolution (see resolve.go); fromEnv records the flags that
+	// applyEnv set from DUALAUTH_* variables, for describe.
+	configPath, hostFlag, profileFlag string
+	fromEnv                           map[string]string
 }
 
 func newApp(stdout, stderr io.Writer, getenv func(string) string) *app {
@@ -91,12 +96,22 @@ hands out access tokens from a local cache, refreshing them when they expire.
 
 Environment:
   DUALAUTH_CACHE_DIR    token cache directory (default: the user cache dir + /dualauth)
+  DUALAUTH_CONFIG_FILE  profiles file
+  DUALAUTH_HOST         host to use when none is given
+  DUALAUTH_PROFILE      profile to use when no host is given
   DUALAUTH_STORAGE      where refresh tokens go: auto (default), keyring or file
   DUALAUTH_<FLAG>       default for any flag, e.g. DUALAUTH_CLIENT_ID, DUALAUTH_CA_CERT,
                         DUALAUTH_TIMEOUT; a flag on the command line wins
   BROWSER               command that opens the login page, run as "CMD URL"
   HTTPS_PROXY, NO_PROXY proxy for requests to the authorization server
   NO_COLOR              no colors on the terminal
+
+Profiles (auth login --profile NAME HOST; auth profiles) keep a host's
+settings in an INI file ($DUALAUTH_CONFIG_FILE, default the user config dir +
+/dualauth/config.ini), so that "auth token NAME" needs no flags.
+Which host a command uses: the HOST argument (or a profile of that name),
+--host, --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE, the default profile.
+A host that several profiles name, with different clients, needs --profile.
 
 Exit codes: 0 success, 1 authentication or server error, 2 usage error.`
 
@@ -123,6 +138,9 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 	pf.DurationVar(&a.lockTimeout, "lock-timeout", native.DefaultLockTimeout, "how long to wait for another auth process holding the cache lock")
 	pf.StringVar(&a.storage, "storage", string(native.StorageAuto), "where refresh tokens go: auto (the OS keyring when it answers at login, else the cache file), keyring or file")
 	pf.DurationVar(&a.keyringTimeout, "keyring-timeout", native.DefaultKeyringTimeout, "give up on an OS keyring that does not answer in this time")
+	pf.StringVar(&a.hostFlag, "host", "", "host to use when no HOST argument is given (see `auth --help` for the order)")
+	pf.StringVarP(&a.profileFlag, "profile", "p", "", "profile to use (on login: the profile to save the settings in)")
+	pf.StringVar(&a.configPath, "config", "", "profiles file (default $DUALAUTH_CONFIG_FILE or the user config dir + /dualauth/config.ini)")
 
 	if len(args) > 0 && args[0] == "token" {
 		// The hot path: scripts call `auth token` before every request.
@@ -132,7 +150,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 		root.AddCommand(a.tokenCommand())
 		return root
 	}
-	root.AddCommand(a.loginCommand(), a.tokenCommand(), a.logoutCommand())
+	root.AddCommand(a.loginCommand(), a.tokenCommand(), a.logoutCommand(), a.profilesCommand(), a.describeCommand(), a.envCommand())
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {
@@ -161,11 +179,19 @@ func (a *app) applyEnv(cmd *cobra.Command) error {
 		if err != nil || f.Changed {
 			return
 		}
+		switch f.Name {
+		case "host", "profile", "config":
+			return // resolved in their documented order (resolve.go)
+		}
 		name := "DUALAUTH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := a.getenv(name); v != "" {
 			if serr := cmd.Flags().Set(f.Name, v); serr != nil {
 				err = usagef("%s=%q: %v", name, v, serr)
 			}
+			if a.fromEnv == nil {
+				a.fromEnv = map[string]string{}
+			}
+			a.fromEnv[f.Name] = name
 		}
 	})
 	return err

@@ -21,7 +21,7 @@ func (a *app) loginCommand() *cobra.Command {
 		authParams                                                   []string
 	)
 	cmd := &cobra.Command{
-		Use:   "login HOST",
+		Use:   "login [HOST]",
 		Short: "Log in through your browser and cache the tokens",
 		Long: `Log in to HOST (an issuer URL, or a Databricks workspace or account host)
 with the authorization code flow and PKCE: auth listens on a loopback port,
@@ -38,6 +38,12 @@ offline_access" and redirect URI http://localhost:8020; other hosts need
 OpenID providers need to issue a refresh token). The default redirect URI is
 http://127.0.0.1:PORT/callback on a free port.
 
+With --profile NAME, the settings of a successful login (host, client,
+scopes, redirect URI…) are saved as profile NAME; the first profile becomes
+the default, so a later "auth token" needs no arguments. Without HOST, the
+host comes from --host, --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE or the
+default profile, in that order.
+
 Nothing is written to stdout. On success one line on stderr says until when
 the token is valid.`,
 		Example: `  auth login https://idp.example.com --client-id my-cli
@@ -45,22 +51,26 @@ the token is valid.`,
   auth login https://idp.example.com --client-id my-cli --port 8400 --no-browser
   auth login https://idp.example.com --client-id my-cli --redirect-uri http://localhost:8020/cb
   auth login https://adb-123.4.azuredatabricks.net
+  auth login --profile work https://idp.example.com --client-id my-cli
   BROWSER=firefox auth login https://idp.example.com --client-id my-cli --auth-param audience=api`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := a.target(args, accountID)
+			if redirectURI != "" && cmd.Flags().Changed("port") {
+				return usagef("--port and --redirect-uri cannot be used together")
+			}
+			rs, err := a.resolve(cmd, args)
 			if err != nil {
 				return err
 			}
-			databricks := accountID != "" || core.IsDatabricksHost(t.Host)
+			t := rs.target()
+			clientID = rs.ClientID.Value
 			if clientID == "" {
-				if !databricks {
-					return usagef("%s is not a Databricks host: pass --client-id with the OAuth client registered for this CLI", t.Host)
-				}
-				clientID = native.DatabricksClientID
+				return usagef("%s is not a Databricks host: pass --client-id with the OAuth client registered for this CLI", t.Host)
 			}
-			if redirectURI != "" && cmd.Flags().Changed("port") {
-				return usagef("--port and --redirect-uri cannot be used together")
+			scopes = rs.Scopes.Value
+			redirectURI = rs.RedirectURI.Value
+			if cmd.Flags().Changed("port") {
+				redirectURI = "" // --port beats a profile's redirect_uri
 			}
 			if port < 0 || port > 65535 {
 				return usagef("--port must be between 0 and 65535")
@@ -69,9 +79,6 @@ the token is valid.`,
 				return usagef("--prompt and --no-prompt cannot be used together")
 			}
 			lc := native.ListenerConfig{RedirectURI: redirectURI, Port: port}
-			if redirectURI == "" && port == 0 && databricks {
-				lc.RedirectURI = native.DatabricksRedirectURI
-			}
 			params := url.Values{}
 			for _, p := range authParams {
 				k, v, ok := strings.Cut(p, "=")
@@ -113,7 +120,7 @@ the token is valid.`,
 				valid = "valid until " + e.Expiry.Local().Format(time.RFC3339)
 			}
 			fmt.Fprintf(a.stderr, "Logged in to %s; token %s%s\n", t.Host, valid, storedWhere(o.Store, e))
-			return nil
+			return a.saveProfile(rs, cmd.Flags().Changed("scopes"))
 		},
 	}
 	f := cmd.Flags()

@@ -1,42 +1,65 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
+	"github.com/dualauth/dualauth/core"
 	"github.com/dualauth/dualauth/native"
 	"github.com/spf13/cobra"
 )
 
 func (a *app) logoutCommand() *cobra.Command {
-	var clientID, accountID string
+	var (
+		clientID, accountID string
+		del                 bool
+	)
 	cmd := &cobra.Command{
-		Use:   "logout HOST",
+		Use:   "logout [HOST|PROFILE]",
 		Short: "Remove a login and revoke its refresh token",
 		Long: `Remove the cached login for HOST. When the server has a revocation
 endpoint (RFC 7009), the refresh token is revoked too; if that fails, the
 local login is still removed and a warning says so.`,
 		Example: `  auth logout https://idp.example.com
-  auth logout https://idp.example.com --client-id my-cli`,
+  auth logout https://idp.example.com --client-id my-cli
+  auth logout --profile work --delete    # also remove the profile`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := a.target(args, accountID)
+			rs, err := a.resolve(cmd, args)
 			if err != nil {
 				return err
 			}
-			o, err := a.options(t, clientID)
+			t := rs.target()
+			if del && rs.Profile.Value == "" {
+				return usagef("--delete removes a profile: name it with --profile NAME (or as the argument)")
+			}
+			o, err := a.options(t, rs.ClientID.Value)
 			if err != nil {
 				return err
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			if _, err := native.Logout(ctx, o); err != nil {
+			_, err = native.Logout(ctx, o)
+			switch {
+			case err == nil:
+				fmt.Fprintf(a.stderr, "Logged out of %s\n", t.Host)
+			case del && errors.Is(err, core.ErrNotLoggedIn):
+				fmt.Fprintf(a.stderr, "Not logged in to %s\n", t.Host)
+			default:
 				return err
 			}
-			fmt.Fprintf(a.stderr, "Logged out of %s\n", t.Host)
+			if del {
+				rs.file.Delete(rs.Profile.Value)
+				if err := rs.file.Save(); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "Deleted profile %s from %s\n", rs.Profile.Value, rs.file.Path)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&clientID, "client-id", "", "OAuth client of the login (default: the only client logged in to HOST)")
 	cmd.Flags().StringVar(&accountID, "account-id", "", "Databricks account ID (account console logins)")
+	cmd.Flags().BoolVar(&del, "delete", false, "also delete the profile named by --profile (or the argument)")
 	return cmd
 }

@@ -16,7 +16,7 @@ func (a *app) tokenCommand() *cobra.Command {
 		force                       bool
 	)
 	cmd := &cobra.Command{
-		Use:   "token HOST",
+		Use:   "token [HOST|PROFILE]",
 		Short: "Print a valid access token (refreshed if needed)",
 		Long: `Print a valid access token for a login made with "auth login".
 
@@ -28,17 +28,19 @@ JSON {"access_token", "token_type", "expiry"} by default, the bare token with
 		Example: `  auth token https://idp.example.com
   auth token https://idp.example.com -o text
   TOKEN=$(auth token https://idp.example.com -o text)
-  auth token https://idp.example.com --force-refresh`,
+  auth token https://idp.example.com --force-refresh
+  auth token work                      # the host and client of profile "work"
+  auth token                           # the default profile`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "json" && output != "text" {
 				return usagef("--output must be json or text, not %q", output)
 			}
-			t, err := a.target(args, accountID)
+			rs, err := a.resolve(cmd, args)
 			if err != nil {
 				return err
 			}
-			o, err := a.options(t, clientID)
+			o, err := a.options(rs.target(), rs.ClientID.Value)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native"
+	"github.com/spf13/cobra"
+)
+
+// description is what `auth describe` shows, and its JSON schema.
+type description struct {
+	Settings  map[string]setting `json:"settings"`
+	Endpoints *core.Metadata     `json:"endpoints,omitempty"`
+	Token     tokenStatus        `json:"token"`
+	Identity  map[string]string  `json:"identity,omitempty"`
+	Storage   *storageInfo       `json:"storage,omitempty"`
+	Paths     map[string]string  `json:"paths"`
+	// Sensitive values, only with --sensitive.
+	AccessToken string `json:"access_token,omitempty"`
+}
+
+type storageInfo struct {
+	Requested string `json:"requested"`
+	InUse     string `json:"in_use"`
+	Reason    string `json:"reason"`
+}
+
+func (a *app) describeCommand() *cobra.Command {
+	var (
+		clientID, accountID, output string
+		sensitive                   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "describe [HOST|PROFILE]",
+		Short: "Show the resolved settings of a login and where each came from",
+		Long: `Show every setting auth would use for HOST or PROFILE — host, profile,
+client, scopes, redirect URI, account, CA certificate, storage — and where
+each came from (argument, flag, environment, profile NAME, default, cache),
+the endpoints found by discovery at login, the token's state, the storage
+in use and why, and the cache, lock and config paths.
+
+No network is used. Token values are never shown unless --sensitive.`,
+		Example: `  auth describe https://idp.example.com
+  auth describe work -o json
+  auth describe --sensitive`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usagef("--output must be text or json, not %q", output)
+			}
+			rs, err := a.resolve(cmd, args)
+			if err != nil {
+				return err
+			}
+			o, err := a.options(rs.target(), rs.ClientID.Value)
+			if err != nil {
+				return err
+			}
+			if err := rs.cachedClient(o.Store); err != nil {
+				return err
+			}
+			d := description{
+				Settings: map[string]setting{
+					"host": rs.Host, "profile": rs.Profile, "client_id": rs.ClientID, "scopes": rs.Scopes,
+					"redirect_uri": rs.RedirectURI, "account_id": rs.AccountID, "ca_cert": rs.CACert, "storage": rs.Storage,
+				},
+				Paths: map[string]string{"config": rs.file.Path},
+			}
+			if d.Settings["redirect_uri"].Value == "" {
+				d.Settings["redirect_uri"] = setting{"http://127.0.0.1:<free port>/callback", "default"}
+			}
+			var entry *core.Entry
+			if rs.ClientID.Value != "" {
+				_, entry, err = o.Store.Load(core.IssuerKeys(rs.target(), rs.ClientID.Value))
+				if err != nil {
+					return err
+				}
+			}
+			d.Token = statusOf(entry, time.Now())
+			if entry != nil {
+				m := entry.Metadata
+				d.Endpoints = &m
+				if c, err := core.DecodeJWT(entry.IDToken); err == nil {
+					d.Identity = map[string]string{"subject": c.Subject, "email": c.Email, "name": c.Name}
+				}
+				if sensitive {
+					d.AccessToken = entry.AccessToken
+				}
+			}
+			if ks, ok := o.Store.(*native.KeyringStore); ok {
+				info, _ := ks.Resolve()
+				d.Storage = &storageInfo{Requested: string(info.Requested), InUse: string(info.InUse), Reason: info.Reason}
+				d.Paths["cache"] = ks.File.Path()
+				d.Paths["lock"] = filepath.Join(filepath.Dir(ks.File.Path()), native.LockFileName)
+			}
+			if output == "json" {
+				b, _ := json.MarshalIndent(d, "", "  ")
+				_, err := fmt.Fprintf(a.stdout, "%s\n", b)
+				return err
+			}
+			return a.printDescription(d)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&clientID, "client-id", "", "OAuth client of the login")
+	f.StringVar(&accountID, "account-id", "", "Databricks account ID")
+	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	f.BoolVar(&sensitive, "sensitive", false, "also show the access token")
+	return cmd
+}
+
+func (a *app) printDescription(d description) error {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	row := func(label, value, source string) {
+		if value == "" {
+			value = "-"
+		}
+		if source != "" {
+			source = "(" + source + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", label, value, source)
+	}
+	for _, k := range []struct{ key, label string }{
+		{"host", "Host"}, {"profile", "Profile"}, {"client_id", "Client ID"}, {"scopes", "Scopes"},
+		{"redirect_uri", "Redirect URI"}, {"account_id", "Account ID"}, {"ca_cert", "CA certificate"}, {"storage", "Storage"},
+	} {
+		s := d.Settings[k.key]
+		row(k.label, s.Value, s.Source)
+	}
+	if d.Storage != nil {
+		row("Storage in use", d.Storage.InUse, d.Storage.Reason)
+	}
+	if m := d.Endpoints; m != nil {
+		row("Issuer", m.Issuer, "discovery, stored at login")
+		row("Authorization endpoint", m.AuthorizationEndpoint, "")
+		row("Token endpoint", m.TokenEndpoint, "")
+		row("Revocation endpoint", m.RevocationEndpoint, "")
+		row("Device endpoint", m.DeviceAuthorizationEndpoint, "")
+	} else {
+		row("Endpoints", "not known yet", "found by discovery at login")
+	}
+	row("Token", d.Token.String(), "")
+	if id := d.Identity; id != nil {
+		who := id["email"]
+		if who == "" {
+			who = id["subject"]
+		}
+		row("Signed in as", who, "id_token")
+	}
+	if d.AccessToken != "" {
+		row("Access token", d.AccessToken, "--sensitive")
+	}
+	row("Config file", d.Paths["config"], "")
+	row("Cache file", d.Paths["cache"], "")
+	row("Lock file", d.Paths["lock"], "")
+	return tw.Flush()
+}

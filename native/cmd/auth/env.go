@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dualauth/dualauth/native"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) envCommand() *cobra.Command {
+	var clientID, accountID, output, shell string
+	cmd := &cobra.Command{
+		Use:   "env [HOST|PROFILE]",
+		Short: "Print shell commands that export the host and a fresh token",
+		Long: `Print commands that set DUALAUTH_HOST and DUALAUTH_TOKEN (a valid access
+token, refreshed if needed) — plus DATABRICKS_HOST and DATABRICKS_TOKEN for
+Databricks hosts — for eval in a shell. Tokens expire: run it again when
+they do. With -o json, a JSON object of the same variables.`,
+		Example: `  eval "$(auth env work)"
+  auth env https://idp.example.com --shell fish | source
+  auth env --shell powershell | Invoke-Expression
+  auth env work -o json`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "shell" && output != "json" {
+				return usagef("--output must be shell or json, not %q", output)
+			}
+			if !slices.Contains([]string{"sh", "fish", "powershell"}, shell) {
+				return usagef("--shell must be sh, fish or powershell, not %q", shell)
+			}
+			rs, err := a.resolve(cmd, args)
+			if err != nil {
+				return err
+			}
+			o, err := a.options(rs.target(), rs.ClientID.Value)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			e, err := native.Token(ctx, native.TokenOptions{Options: o})
+			if err != nil {
+				return err
+			}
+			vars := [][2]string{{"DUALAUTH_HOST", rs.Host.Value}, {"DUALAUTH_TOKEN", e.AccessToken}}
+			if !e.Expiry.IsZero() {
+				vars = append(vars, [2]string{"DUALAUTH_TOKEN_EXPIRY", e.Expiry.Format(time.RFC3339)})
+			}
+			if rs.databricks() {
+				vars = append(vars, [2]string{"DATABRICKS_HOST", rs.Host.Value}, [2]string{"DATABRICKS_TOKEN", e.AccessToken})
+			}
+			if output == "json" {
+				m := map[string]string{}
+				for _, v := range vars {
+					m[v[0]] = v[1]
+				}
+				b, _ := json.MarshalIndent(m, "", "  ")
+				_, err := fmt.Fprintf(a.stdout, "%s\n", b)
+				return err
+			}
+			var b strings.Builder
+			for _, v := range vars {
+				b.WriteString(exportLine(shell, v[0], v[1]))
+			}
+			_, err = fmt.Fprint(a.stdout, b.String())
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&clientID, "client-id", "", "OAuth client of the login")
+	f.StringVar(&accountID, "account-id", "", "Databricks account ID")
+	f.StringVarP(&output, "output", "o", "shell", "output format: shell or json")
+	f.StringVar(&shell, "shell", "sh", "shell syntax: sh (bash, zsh…), fish or powershell")
+	return cmd
+}
+
+// exportLine sets name to value in the given shell, quoted so that no
+// character of the value is interpreted.
+func exportLine(shell, name, value string) string {
+	switch shell {
+	case "fish":
+		q := strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(value)
+		return fmt.Sprintf("set -gx %s '%s';\n", name, q)
+	case "powershell":
+		return fmt.Sprintf("$Env:%s = '%s'\n", name, strings.ReplaceAll(value, "'", "''"))
+	}
+	return fmt.Sprintf("export %s='%s'\n", name, strings.ReplaceAll(value, "'", `'\''`))
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native"
+	"github.com/dualauth/dualauth/native/config"
+	"github.com/spf13/cobra"
+)
+
+// tokenStatus is a login's state as the cache shows it, offline.
+type tokenStatus struct {
+	State  string     `json:"state"` // valid, expired-refreshable, expired, logged-out
+	Expiry *time.Time `json:"expiry,omitempty"`
+}
+
+func statusOf(e *core.Entry, now time.Time) tokenStatus {
+	if e == nil {
+		return tokenStatus{State: "logged-out"}
+	}
+	st := tokenStatus{}
+	if !e.Expiry.IsZero() {
+		exp := e.Expiry
+		st.Expiry = &exp
+	}
+	switch {
+	case e.Valid(now, core.DefaultSkew):
+		st.State = "valid"
+	case e.RefreshToken != "" || e.RefreshTokenIn != "":
+		st.State = "expired-refreshable"
+	default:
+		st.State = "expired"
+	}
+	return st
+}
+
+func (s tokenStatus) String() string {
+	switch s.State {
+	case "valid":
+		if s.Expiry == nil {
+			return "valid, no expiry"
+		}
+		return "valid until " + s.Expiry.Local().Format(time.RFC3339)
+	case "expired-refreshable":
+		return "expired, refreshable"
+	case "expired":
+		return "expired: run auth login"
+	}
+	return "logged out"
+}
+
+type profileRow struct {
+	Name     string      `json:"name"`
+	Host     string      `json:"host"`
+	ClientID string      `json:"client_id"`
+	Default  bool        `json:"default"`
+	Status   tokenStatus `json:"status"`
+	Check    string      `json:"check,omitempty"`
+	target   core.Target
+	caCert   string
+	problem  string
+}
+
+func (a *app) profilesCommand() *cobra.Command {
+	var (
+		output  string
+		check   bool
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "profiles",
+		Short: "List profiles and the state of their logins",
+		Long: `List the profiles of the config file with the state of each login:
+valid until …, expired but refreshable, expired, or logged out.
+
+By default only the local cache is read: no network, so it never hangs.
+With --check, every profile's token is fetched (refreshed if expired) from
+its server in parallel, each within --timeout.`,
+		Example: `  auth profiles
+  auth profiles -o json
+  auth profiles --check --timeout 3s`,
+		Args: maxArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return usagef("--output must be table or json, not %q", output)
+			}
+			f, err := a.configFile()
+			if err != nil {
+				return err
+			}
+			o, err := a.options(core.Target{}, "")
+			if err != nil {
+				return err
+			}
+			rows := a.profileRows(f, o.Store)
+			if check {
+				a.checkProfiles(rows, timeout)
+			}
+			if output == "json" {
+				if rows == nil {
+					rows = []profileRow{}
+				}
+				b, _ := json.MarshalIndent(rows, "", "  ")
+				_, err := fmt.Fprintf(a.stdout, "%s\n", b)
+				return err
+			}
+			if len(rows) == 0 {
+				fmt.Fprintf(a.stderr, "No profiles in %s: run `auth login --profile NAME HOST`\n", f.Path)
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tHOST\tCLIENT\tSTATUS")
+			for _, r := range rows {
+				name := r.Name
+				if r.Default {
+					name += " (default)"
+				}
+				status := r.Status.String()
+				if r.problem != "" {
+					status = r.problem
+				}
+				if r.Check != "" {
+					status = r.Check
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, r.Host, r.ClientID, status)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().BoolVar(&check, "check", false, "ask each server for a valid token (refreshing expired ones), in parallel")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "with --check: how long to wait for each server")
+	return cmd
+}
+
+// profileRows reads each profile's login from the cache, offline.
+func (a *app) profileRows(f *config.File, store native.Store) []profileRow {
+	var rows []profileRow
+	now := time.Now()
+	def := f.Default()
+	for _, p := range f.Profiles() {
+		r := profileRow{Name: p.Name, Host: p.Host, ClientID: p.ClientID, Default: p.Name == def, caCert: p.CACert}
+		host, err := core.NormalizeHost(p.Host)
+		if err != nil {
+			r.problem = "invalid host: " + err.Error()
+			rows = append(rows, r)
+			continue
+		}
+		r.Host, r.target = host, core.Target{Host: host, AccountID: p.AccountID}
+		if r.ClientID == "" {
+			if id, err := native.ResolveClientID(store, r.target, ""); err == nil {
+				r.ClientID = id
+			}
+		}
+		var entry *core.Entry
+		if r.ClientID != "" {
+			_, entry, err = store.Load(core.IssuerKeys(r.target, r.ClientID))
+			if err != nil {
+				r.problem = "cache: " + err.Error()
+			}
+		}
+		r.Status = statusOf(entry, now)
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// checkProfiles gets a valid token for every logged-in profile, in
+// parallel, each bounded by timeout.
+func (a *app) checkProfiles(rows []profileRow, timeout time.Duration) {
+	var wg sync.WaitGroup
+	for i := range rows {
+		r := &rows[i]
+		if r.problem != "" || r.Status.State == "logged-out" || r.Status.State == "expired" {
+			r.Check = r.Status.String()
+			if r.problem != "" {
+				r.Check = r.problem
+			}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			// A store of its own: locks and keyring state are per store.
+			opts, err := a.options(r.target, r.ClientID)
+			if err != nil {
+				r.Check = "error: " + oneLine(err.Error())
+				return
+			}
+			opts.Warn = func(string) {}
+			opts.HTTPOptions.Timeout = timeout
+			if r.caCert != "" && opts.HTTPOptions.CACertFile == "" {
+				opts.HTTPOptions.CACertFile = r.caCert
+			}
+			e, err := native.Token(ctx, native.TokenOptions{Options: opts})
+			if err != nil {
+				r.Check = "error: " + oneLine(err.Error())
+				return
+			}
+			r.Status = statusOf(e, time.Now())
+			r.Check = "ok, " + r.Status.String()
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native"
+	"github.com/dualauth/dualauth/native/config"
+	"github.com/spf13/cobra"
+)
+
+// setting is one resolved value and where it came from, for describe.
+type setting struct {
+	Value  string `json:"value"`
+	Source string `json:"source"`
+}
+
+// settings is what a command works with: the host and every setting of
+// its login, each with its source (flag, env, profile, default…).
+type settings struct {
+	file        *config.File
+	resolved    *config.Resolved
+	Host        setting
+	Profile     setting
+	AccountID   setting
+	ClientID    setting
+	Scopes      setting
+	RedirectURI setting
+	CACert      setting
+	Storage     setting
+}
+
+func (s *settings) target() core.Target {
+	return core.Target{Host: s.Host.Value, AccountID: s.AccountID.Value}
+}
+
+func (s *settings) databricks() bool {
+	return s.AccountID.Value != "" || core.IsDatabricksHost(s.Host.Value)
+}
+
+// configFile loads the profiles file: --config, $DUALAUTH_CONFIG_FILE or
+// the user config dir.
+func (a *app) configFile() (*config.File, error) {
+	path := a.configPath
+	if path == "" {
+		p, err := config.DefaultPath(a.getenv)
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	}
+	return config.Load(path)
+}
+
+// flagSource says where a flag's value came from, "" when it was not set.
+func (a *app) flagSource(cmd *cobra.Command, name string) string {
+	f := cmd.Flags().Lookup(name)
+	if f == nil || !f.Changed {
+		return ""
+	}
+	if env, ok := a.fromEnv[name]; ok {
+		return "env " + env
+	}
+	return "flag --" + name
+}
+
+// pick is the first set of: the flag, the profile's value, a default.
+func (a *app) pick(cmd *cobra.Command, flag, profileValue, profileName, def, defSource string) setting {
+	if src := a.flagSource(cmd, flag); src != "" {
+		return setting{cmd.Flags().Lookup(flag).Value.String(), src}
+	}
+	if profileValue != "" {
+		return setting{profileValue, "profile " + profileName}
+	}
+	if def != "" || defSource != "" {
+		return setting{def, defSource}
+	}
+	return setting{}
+}
+
+// resolve finds the host and settings of a command, in the order the help
+// documents (config.ResolutionOrder), and applies the profile's ca_cert and
+// storage to the shared options.
+func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
+	f, err := a.configFile()
+	if err != nil {
+		return nil, err
+	}
+	arg := ""
+	if len(args) > 0 {
+		arg = args[0]
+	}
+	in := config.Inputs{Arg: arg, Host: a.hostFlag, Profile: a.profileFlag, Getenv: a.getenv}
+	if fl := cmd.Flags().Lookup("client-id"); fl != nil && fl.Changed {
+		in.ClientID = fl.Value.String()
+	}
+	r, err := f.Resolve(in, core.NormalizeHost)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	s := &settings{file: f, resolved: r, Host: setting{r.Host, r.HostFrom}}
+	var p config.Profile
+	if r.Profile != nil {
+		p = *r.Profile
+	}
+	if r.ProfileName != "" {
+		s.Profile = setting{r.ProfileName, r.ProfileFrom}
+	}
+	s.AccountID = a.pick(cmd, "account-id", p.AccountID, p.Name, "", "")
+	s.Scopes = a.pick(cmd, "scopes", p.Scopes, p.Name, "", "")
+	s.Scopes.Value = strings.Join(native.ParseScopes(s.Scopes.Value), " ")
+	s.RedirectURI = a.pick(cmd, "redirect-uri", p.RedirectURI, p.Name, "", "")
+	s.CACert = a.pick(cmd, "ca-cert", p.CACert, p.Name, "", "")
+	s.Storage = a.pick(cmd, "storage", p.Storage, p.Name, string(native.StorageAuto), "default")
+	a.caCert, a.storage = s.CACert.Value, s.Storage.Value
+	s.ClientID = a.pick(cmd, "client-id", p.ClientID, p.Name, "", "")
+	if s.ClientID.Value == "" && s.databricks() {
+		s.ClientID = setting{native.DatabricksClientID, "default for Databricks hosts"}
+	}
+	if s.Scopes.Value == "" {
+		s.Scopes = setting{strings.Join(native.DefaultScopes(s.target()), " "), "default"}
+	}
+	if s.RedirectURI.Value == "" && s.databricks() && a.flagSource(cmd, "port") == "" {
+		s.RedirectURI = setting{native.DatabricksRedirectURI, "default for Databricks hosts"}
+	}
+	return s, nil
+}
+
+// cachedClient fills in the client ID from the cache when nothing named
+// one: the only client logged in to the host.
+func (s *settings) cachedClient(store native.Store) error {
+	if s.ClientID.Value != "" {
+		return nil
+	}
+	id, err := native.ResolveClientID(store, s.target(), "")
+	if err != nil {
+		return usageError{err}
+	}
+	if id != "" {
+		s.ClientID = setting{id, "cache: the only client logged in to this host"}
+	}
+	return nil
+}
+
+// saveProfile records the settings of a successful login under the
+// profile name given with --profile (the first profile becomes the default).
+func (a *app) saveProfile(s *settings, scopesExplicit bool) error {
+	name := s.Profile.Value
+	if name == "" {
+		return nil
+	}
+	p, _ := s.file.Profile(name)
+	p.Name, p.Host, p.ClientID, p.AccountID = name, s.Host.Value, s.ClientID.Value, s.AccountID.Value
+	if scopesExplicit || p.Scopes != "" {
+		p.Scopes = s.Scopes.Value
+	}
+	if s.RedirectURI.Source != "" && !strings.HasPrefix(s.RedirectURI.Source, "default") {
+		p.RedirectURI = s.RedirectURI.Value
+	}
+	p.CACert = s.CACert.Value
+	if !strings.HasPrefix(s.Storage.Source, "default") {
+		p.Storage = s.Storage.Value
+	}
+	if err := s.file.Put(p); err != nil {
+		return usageError{err}
+	}
+	if err := s.file.Save(); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "Saved profile %s in %s\n", name, s.file.Path)
+	return nil
+}
