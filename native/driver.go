@@ -28,6 +28,9 @@ type Driver struct {
 	// Authorize sends the user to the authorization URL. It must not wait
 	// for the login to finish.
 	Authorize func(url string)
+	// ShowCode shows the user the code of a device login (RFC 8628); nil
+	// writes it to stderr with [WriteCode].
+	ShowCode func(core.ShowCode)
 	// Warn shows a message that does not stop the flow; nil writes it to
 	// stderr.
 	Warn func(string)
@@ -148,6 +151,11 @@ func (d *Driver) perform(ctx context.Context, e core.Effect) core.Event {
 	case core.Warn:
 		d.warn(e.Message)
 		return nil
+	case core.ShowCode:
+		d.showCode(e)
+		return nil
+	case core.Wait:
+		return d.wait(ctx, e)
 	}
 	return core.Aborted{Err: fmt.Errorf("driver: unknown effect %T", e)}
 }

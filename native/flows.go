@@ -142,17 +142,9 @@ func Login(ctx context.Context, o LoginOptions) (*core.Entry, error) {
 	if o.ClientID == "" {
 		return nil, errors.New("no client ID")
 	}
-	// Where the refresh token goes is settled before the browser opens:
-	// an unavailable keyring in keyring mode fails here, and auto mode
-	// says when it falls back to the file.
-	if ks, ok := s.(*KeyringStore); ok {
-		info, err := ks.Resolve()
-		if err != nil {
-			return nil, err
-		}
-		if info.Requested == StorageAuto && info.InUse == StorageFile {
-			ks.warn(fmt.Sprintf("%s; tokens stored in %s", info.Reason, info.File))
-		}
+	// Where the refresh token goes is settled before the browser opens.
+	if err := settleStorage(s); err != nil {
+		return nil, err
 	}
 	timeout := o.Timeout
 	if timeout <= 0 {

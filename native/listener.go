@@ -276,6 +276,9 @@ func pageFor(d core.Done) Page {
 	return Page{Status: http.StatusBadRequest, Title: "Login failed", Message: d.Err.Error() + ". Return to your terminal."}
 }
 
+// rejectTitle marks the page of a refused callback: the login still waits.
+const rejectTitle = "Not accepted"
+
 func rejectPage(err error) Page {
-	return Page{Status: http.StatusBadRequest, Title: "Not accepted", Message: "This response does not belong to the login in progress (" + err.Error() + "). The login is still waiting."}
+	return Page{Status: http.StatusBadRequest, Title: rejectTitle, Message: "This response does not belong to the login in progress (" + err.Error() + "). The login is still waiting."}
 }

@@ -1,0 +1,118 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+)
+
+// DeviceOptions configure [DeviceLogin].
+type DeviceOptions struct {
+	Options
+	// Scopes; nil means DefaultScopes.
+	Scopes []string
+	// Timeout bounds the whole login, the user's approval included; 0
+	// means DefaultLoginTimeout. The device code's own lifetime also ends
+	// it.
+	Timeout time.Duration
+	// ShowCode tells the user where to go and what to enter; nil writes
+	// it to stderr with [WriteCode].
+	ShowCode func(core.ShowCode)
+}
+
+// DeviceLogin runs the device authorization grant (RFC 8628): discovery,
+// the device authorization request, the code shown to the user, polling
+// the token endpoint, and the save under the lock — the same cache entry
+// as [Login] writes, so [Token] cannot tell the two apart. A public client
+// sends its client_id only.
+func DeviceLogin(ctx context.Context, o DeviceOptions) (*core.Entry, error) {
+	s, err := o.store()
+	if err != nil {
+		return nil, err
+	}
+	if o.ClientID == "" {
+		return nil, errors.New("no client ID")
+	}
+	if err := settleStorage(s); err != nil {
+		return nil, err
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultLoginTimeout
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w: no login completed within %s", ErrTimeout, timeout))
+	defer cancel()
+	scopes := o.Scopes
+	if len(scopes) == 0 {
+		scopes = DefaultScopes(o.Target)
+	}
+	d := o.driver(s)
+	d.ShowCode = o.ShowCode
+	done := d.Run(ctx, core.NewDevice(core.DeviceConfig{
+		Target: o.Target,
+		Client: core.Client{ID: o.ClientID},
+		Scopes: scopes,
+	}))
+	if done.Err != nil {
+		return nil, done.Err
+	}
+	return done.Entry, nil
+}
+
+// WriteCode writes what the user needs to approve a device login: the
+// verification URI and the user code, the complete URI (which carries the
+// code) when the server gives one, and when the code expires. The user
+// code is meant to be seen; the device code is never shown.
+func WriteCode(w io.Writer, c core.ShowCode) {
+	fmt.Fprintf(w, "To log in, open this URL in a browser on any device:\n\n  %s\n\nand enter the code:\n\n  %s\n\n", c.VerificationURI, c.UserCode)
+	if c.VerificationURIComplete != "" && c.VerificationURIComplete != c.VerificationURI {
+		fmt.Fprintf(w, "Or open this URL, which already contains the code:\n\n  %s\n\n", c.VerificationURIComplete)
+	}
+	if !c.ExpiresAt.IsZero() {
+		fmt.Fprintf(w, "The code expires at %s.\n", c.ExpiresAt.Local().Format(time.Kitchen))
+	}
+}
+
+func (d *Driver) showCode(c core.ShowCode) {
+	if d.ShowCode != nil {
+		d.ShowCode(c)
+		return
+	}
+	WriteCode(os.Stderr, c)
+}
+
+// wait lets a polling interval pass, or ends it early with Aborted when
+// ctx ends (timeout, Ctrl-C).
+func (d *Driver) wait(ctx context.Context, e core.Wait) core.Event {
+	t := time.NewTimer(e.For)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return core.Waited{Now: d.now()}
+	case <-ctx.Done():
+		return core.Aborted{Err: abortReason(ctx)}
+	}
+}
+
+// settleStorage decides where the refresh token goes before the user is
+// asked to do anything: an unavailable keyring in keyring mode fails here,
+// and auto mode says when it falls back to the file.
+func settleStorage(s Store) error {
+	ks, ok := s.(*KeyringStore)
+	if !ok {
+		return nil
+	}
+	info, err := ks.Resolve()
+	if err != nil {
+		return err
+	}
+	if info.Requested == StorageAuto && info.InUse == StorageFile {
+		ks.warn(fmt.Sprintf("%s; tokens stored in %s", info.Reason, info.File))
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package native
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/dualauth/dualauth/core"
+)
+
+// Paste turns redirect URLs pasted into a terminal into callbacks of a
+// login (paste-the-redirect): for a browser on another machine, which
+// cannot reach the loopback listener, the user copies the address it
+// landed on. Pass [Paste.Callbacks] as [LoginOptions.Callbacks], so the
+// listener keeps running and whichever answer arrives first wins, and call
+// [Paste.Start] from [LoginOptions.OnAuthorize].
+//
+// Each line read is checked with [core.ParsePastedRedirect] (scheme, host,
+// port and path of the redirect URI); a bad one is explained on Out and
+// another is read. A good one goes to the login machine, which checks
+// state, iss and error exactly as for a callback that reached the
+// listener: a wrong state is refused and the login keeps waiting.
+type Paste struct {
+	In  io.Reader
+	Out io.Writer
+
+	calls chan *Incoming
+	ctx   context.Context
+}
+
+// NewPaste reads pasted URLs from in and talks to the user on out until
+// ctx ends. A read blocked on in (a terminal) is not interrupted by ctx:
+// the goroutine ends at the next line or at the end of in.
+func NewPaste(ctx context.Context, in io.Reader, out io.Writer) *Paste {
+	return &Paste{In: in, Out: out, calls: make(chan *Incoming), ctx: ctx}
+}
+
+// Callbacks delivers the pasted authorization responses.
+func (p *Paste) Callbacks() <-chan *Incoming { return p.calls }
+
+// Start begins reading, for the login whose authorization request is
+// authorizeURL (its redirect_uri is what a paste must match).
+func (p *Paste) Start(authorizeURL string) {
+	redirect := ""
+	if u, err := url.Parse(authorizeURL); err == nil {
+		redirect = u.Query().Get("redirect_uri")
+	}
+	go p.read(redirect)
+}
+
+const pastePrompt = "Paste the address here and press Enter: "
+
+func (p *Paste) read(redirect string) {
+	fmt.Fprintf(p.Out, "After you sign in, the browser goes to %s… — which may fail to load\non another machine. Copy that whole address from its address bar.\n%s", redirect, pastePrompt)
+	sc := bufio.NewScanner(p.In)
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	for sc.Scan() {
+		if p.ctx.Err() != nil {
+			return
+		}
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			fmt.Fprint(p.Out, pastePrompt)
+			continue
+		}
+		q, err := core.ParsePastedRedirect(line, redirect)
+		if err != nil {
+			fmt.Fprintf(p.Out, "Not accepted: %s.\n%s", strings.TrimSuffix(err.Error(), "."), pastePrompt)
+			continue
+		}
+		reply := make(chan Page, 1)
+		select {
+		case p.calls <- NewIncoming(q, reply):
+		case <-p.ctx.Done():
+			return
+		}
+		var page Page
+		select {
+		case page = <-reply:
+		case <-p.ctx.Done():
+			return
+		}
+		if page.Status == http.StatusBadRequest && page.Title == rejectTitle {
+			// Refused by the login (wrong state): it is still waiting.
+			fmt.Fprintf(p.Out, "Not accepted: %s\n%s", page.Message, pastePrompt)
+			continue
+		}
+		return // the login ended, for better or worse: its caller reports it
+	}
+}
