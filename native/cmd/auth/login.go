@@ -19,6 +19,7 @@ func (a *app) loginCommand() *cobra.Command {
 		timeout                                                      time.Duration
 		noBrowser, noPrompt                                          bool
 		authParams                                                   []string
+		flows                                                        flowFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "login [HOST]",
@@ -99,19 +100,15 @@ the token is valid.`,
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			st := a.newStatus(t.Host, noBrowser)
-			defer st.stop()
-			e, err := native.Login(ctx, native.LoginOptions{
-				Options:     o,
-				Scopes:      native.ParseScopes(scopes),
-				Prompt:      prompt,
-				AuthParams:  params,
-				Listener:    lc,
-				Opener:      native.Opener{Command: browserCmd, Disabled: noBrowser, Output: a.stderr},
-				Timeout:     timeout,
-				OnAuthorize: st.authorize,
+			e, err := a.loginByFlow(ctx, cmd, &flows, noBrowser, native.LoginOptions{
+				Options:    o,
+				Scopes:     native.ParseScopes(scopes),
+				Prompt:     prompt,
+				AuthParams: params,
+				Listener:   lc,
+				Opener:     native.Opener{Command: browserCmd, Disabled: noBrowser, Output: a.stderr},
+				Timeout:    timeout,
 			})
-			st.stop()
 			if err != nil {
 				return err
 			}
@@ -135,6 +132,7 @@ the token is valid.`,
 	f.StringVar(&prompt, "prompt", "", "prompt parameter to send (default: consent when asking an OpenID provider for offline_access)")
 	f.BoolVar(&noPrompt, "no-prompt", false, "send no prompt parameter")
 	f.StringArrayVar(&authParams, "auth-param", nil, "extra authorization request parameter KEY=VALUE (repeatable)")
+	flows.register(cmd)
 	return cmd
 }
 

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native"
+	"github.com/spf13/cobra"
+)
+
+// Login flows (auth login --flow).
+const (
+	flowAuto    = "auto"
+	flowBrowser = "browser"
+	flowDevice  = "device"
+)
+
+// stdin is where pasted redirect URLs are read from.
+var stdin io.Reader = os.Stdin
+
+const flowHelp = `
+
+Flows (--flow, default auto; the one chosen is said on stderr):
+  browser  Authorization code + PKCE: your browser goes to the server's login
+           page and comes back to a loopback listener on this machine. With
+           --no-browser the URL is printed for you to open. Add --paste when
+           that browser runs on another machine: after signing in, copy the
+           address it lands on (it fails to load there) and paste it here.
+           The listener keeps running: whichever answer arrives first wins.
+  device   The device authorization grant (RFC 8628; also --device): auth shows
+           a URL and a code (and, on a terminal, a QR code of the URL with the
+           code); approve on any device, a phone or a laptop, and auth polls
+           the server until you do. The server must offer it (its metadata has
+           a device_authorization_endpoint).
+  auto     browser when a browser can be opened here and the loopback listener
+           starts; else device when the server offers it; else browser with
+           the URL printed and --paste.
+           A browser can be opened when --browser or $BROWSER is set, on macOS
+           and Windows, on WSL when wslview is installed, and on other systems
+           when DISPLAY or WAYLAND_DISPLAY is set and xdg-open is installed
+           (so not in a plain SSH session, a container or CI).
+           --no-browser or --paste without --flow mean browser.
+Every flow stores the tokens the same way: "auth token" works alike after each.
+--prompt, --auth-param, --port, --redirect-uri and --browser concern the
+browser flow only.`
+
+const flowExamples = `
+  auth login https://idp.example.com --client-id my-cli --device
+  auth login https://idp.example.com --client-id my-cli --no-browser --paste`
+
+// flowFlags are the login flags that choose how the user signs in.
+type flowFlags struct {
+	flow          string
+	device, paste bool
+}
+
+func (fl *flowFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&fl.flow, "flow", flowAuto, "how to sign in: browser, device or auto (see above)")
+	f.BoolVar(&fl.device, "device", false, "sign in with the device authorization grant (same as --flow device)")
+	f.BoolVar(&fl.paste, "paste", false, "browser flow: also accept the redirect address pasted on stdin (for a browser on another machine)")
+	cmd.Long += flowHelp
+	cmd.Example += flowExamples
+}
+
+// choice is the flow asked for on the command line.
+func (fl *flowFlags) choice(cmd *cobra.Command, noBrowser bool) (string, error) {
+	flow, explicit := fl.flow, cmd.Flags().Changed("flow")
+	switch flow {
+	case flowAuto, flowBrowser, flowDevice:
+	default:
+		return "", usagef("--flow must be browser, device or auto, not %q", flow)
+	}
+	if fl.device {
+		if explicit && flow != flowDevice {
+			return "", usagef("--device and --flow %s cannot be used together", flow)
+		}
+		flow, explicit = flowDevice, true
+	}
+	if fl.paste && flow == flowDevice {
+		return "", usagef("--paste belongs to the browser flow, not to the device flow")
+	}
+	if !explicit && (noBrowser || fl.paste) {
+		flow = flowBrowser
+	}
+	return flow, nil
+}
+
+// loginByFlow runs the login in the flow chosen (see flowHelp), saying
+// which on stderr.
+func (a *app) loginByFlow(ctx context.Context, cmd *cobra.Command, fl *flowFlags, noBrowser bool, lo native.LoginOptions) (*core.Entry, error) {
+	flow, err := fl.choice(cmd, noBrowser)
+	if err != nil {
+		return nil, err
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(a.stderr, "Login flow: "+format+"\n", args...) }
+	switch flow {
+	case flowBrowser:
+		if fl.paste {
+			say("browser, with paste-the-redirect")
+		} else {
+			say("browser")
+		}
+		return a.browserLogin(ctx, lo, noBrowser, fl.paste)
+	case flowDevice:
+		say("device authorization grant")
+		return a.deviceLogin(ctx, lo)
+	}
+
+	why := "--no-browser"
+	if !noBrowser {
+		var ok bool
+		ok, why = native.SystemBrowserEnv(a.getenv).CanOpen(lo.Opener.Command)
+		if ok {
+			// A listener that cannot start makes the browser useless.
+			l, err := native.Listen(lo.Listener)
+			switch {
+			case err == nil:
+				l.Close()
+				say("browser (auto: %s)", why)
+				return a.browserLogin(ctx, lo, false, fl.paste)
+			case errors.Is(err, native.ErrPortInUse):
+				return nil, err // most likely another login: say so rather than switch
+			}
+			why = "the loopback listener cannot start: " + err.Error()
+		}
+	}
+	say("device authorization grant (auto: %s)", why)
+	e, err := a.deviceLogin(ctx, lo)
+	if !errors.Is(err, core.ErrNoDeviceFlow) {
+		return e, err
+	}
+	say("browser with paste-the-redirect (auto: the server offers no device authorization grant)")
+	return a.browserLogin(ctx, lo, true, true)
+}
+
+// browserLogin is the authorization-code flow; manual prints the URL
+// instead of opening a browser, paste also reads the redirect from stdin.
+func (a *app) browserLogin(ctx context.Context, lo native.LoginOptions, manual, paste bool) (*core.Entry, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st := a.newStatus(lo.Target.Host, manual)
+	if paste {
+		st.tty = false // a spinner line would overwrite what the user pastes
+	}
+	defer st.stop()
+	lo.Opener.Disabled = lo.Opener.Disabled || manual
+	lo.OnAuthorize = st.authorize
+	if paste {
+		p := native.NewPaste(ctx, stdin, a.stderr)
+		lo.Callbacks = p.Callbacks()
+		lo.OnAuthorize = func(u string, failed <-chan error) {
+			st.authorize(u, failed)
+			p.Start(u)
+		}
+	}
+	e, err := native.Login(ctx, lo)
+	st.stop()
+	return e, err
+}
+
+// deviceLogin is the device authorization grant, with the code (and a QR
+// code of the complete URL on a terminal) on stderr.
+func (a *app) deviceLogin(ctx context.Context, lo native.LoginOptions) (*core.Entry, error) {
+	tty := isTerminal(a.stderr)
+	return native.DeviceLogin(ctx, native.DeviceOptions{
+		Options: lo.Options,
+		Scopes:  lo.Scopes,
+		Timeout: lo.Timeout,
+		ShowCode: func(c core.ShowCode) {
+			fmt.Fprintln(a.stderr)
+			native.WriteCode(a.stderr, c)
+			if tty && c.VerificationURIComplete != "" {
+				fmt.Fprintln(a.stderr, "\nOr scan this with your phone:")
+				native.WriteQR(a.stderr, c.VerificationURIComplete)
+			}
+			fmt.Fprintln(a.stderr, "\nWaiting for the login to be approved (Ctrl-C to cancel)…")
+		},
+	})
+}
