@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -77,11 +76,21 @@ func DefaultPath(getenv func(string) string) (string, error) {
 	return filepath.Join(dir, "dualauth", "config.ini"), nil
 }
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+// validName: a letter or digit, then letters, digits, '.', '_' or '-'.
+// (No regexp: compiling one at init would cost every `auth token` call.)
+func validName(name string) bool {
+	for i, r := range name {
+		alnum := r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+		if !alnum && (i == 0 || !strings.ContainsRune("._-", r)) {
+			return false
+		}
+	}
+	return name != ""
+}
 
 // ValidName reports whether name can be a profile name.
 func ValidName(name string) error {
-	if !validName.MatchString(name) || strings.EqualFold(name, SettingsSection) || strings.EqualFold(name, ini.DefaultSection) {
+	if !validName(name) || strings.EqualFold(name, SettingsSection) || strings.EqualFold(name, ini.DefaultSection) {
 		return fmt.Errorf("invalid profile name %q: use letters, digits, '.', '_' or '-' (and not %q)", name, SettingsSection)
 	}
 	return nil
