@@ -105,5 +105,16 @@ else
 	echo "   not measured: gnome-keyring is missing (bash scripts/ensure-tools.sh)"
 fi
 
+# ---- profiles (issue 4): `auth profiles` with 20 profiles, offline (it reads
+# the cache only and never touches the network). Target: well under 1 s. ----
+echo "== auth profiles with 20 profiles, offline ($N runs, with the baseline)"
+cfg="$work/profiles.ini"
+: >"$cfg"
+for i in $(seq 20); do printf '[p%02d]\nhost = https://h%02d.example.invalid\nclient_id = c%02d\n\n' "$i" "$i" "$i" >>"$cfg"; done
+printf '[p21]\nhost = %s\nclient_id = bench\n' "$issuer" >>"$cfg"
+before=$(count requests)
+res=$(DUALAUTH_CONFIG_FILE="$cfg" "$work/measure" runs "$N" -- "$work/auth" profiles --- "$work/baseline" "$cache" "$issuer bench")
+echo "   auth profiles median $(field a median_ms) ms (p90 $(field a p90_ms) ms; baseline $(field b median_ms) ms; target < 1000 ms); requests to the provider: $(( $(count requests) - before ))"
+
 # ---- hook, keep it last: the browser target's numbers (written by the wasm side) ----
 if [ -f scripts/bench-wasm.sh ]; then bash scripts/bench-wasm.sh; fi
