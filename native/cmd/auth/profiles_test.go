@@ -327,3 +327,28 @@ func TestConfig_BadININamesFileAndLineAndRewritesKeepComments(t *testing.T) {
 		is.True(strings.Contains(cfg, want)) // kept across the rewrite
 	}
 }
+
+func TestProfiles_StorageKeyChoosesWhereRefreshTokensGo(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	e.writeConfig("[k]\nhost = " + e.srv.Issuer + "\nclient_id = " + clientID + "\nstorage = keyring\n")
+	// No session bus here: the profile asks for the keyring, so the login
+	// fails before the browser instead of silently using the file.
+	r := e.cfg([]string{"DBUS_SESSION_BUS_ADDRESS="}, "login", "k")
+	is.Equal(r.code, 1)
+	is.True(strings.Contains(r.stderr, "keyring"))
+	is.Equal(e.srv.Requests("authorization_code"), 0)
+
+	r = e.cfg(nil, "describe", "k", "-o", "json")
+	is.Equal(r.code, 0)
+	var d struct {
+		Settings map[string]setting `json:"settings"`
+	}
+	is.NoErr(json.Unmarshal([]byte(r.stdout), &d))
+	is.Equal(d.Settings["storage"], setting{"keyring", "profile k"})
+
+	// The flag beats the profile.
+	r = e.cfg(nil, "login", "k", "--storage", "file")
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stderr, "refresh token in "+filepath.Join(e.cache, "token-cache.json")))
+}
