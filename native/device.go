@@ -74,7 +74,8 @@ func WriteCode(w io.Writer, c core.ShowCode) {
 		fmt.Fprintf(w, "Or open this URL, which already contains the code:\n\n  %s\n\n", c.VerificationURIComplete)
 	}
 	if !c.ExpiresAt.IsZero() {
-		fmt.Fprintf(w, "The code expires at %s.\n", c.ExpiresAt.Local().Format(time.Kitchen))
+		left := time.Until(c.ExpiresAt).Round(time.Second)
+		fmt.Fprintf(w, "The code expires in %s (at %s).\n", left, c.ExpiresAt.Local().Format("15:04:05"))
 	}
 }
 

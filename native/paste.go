@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/dualauth/dualauth/core"
 )
@@ -28,8 +29,9 @@ type Paste struct {
 	In  io.Reader
 	Out io.Writer
 
-	calls chan *Incoming
-	ctx   context.Context
+	calls     chan *Incoming
+	ctx       context.Context
+	prompting atomic.Bool
 }
 
 // NewPaste reads pasted URLs from in and talks to the user on out until
@@ -54,22 +56,32 @@ func (p *Paste) Start(authorizeURL string) {
 
 const pastePrompt = "Paste the address here and press Enter: "
 
+// Prompting reports whether the prompt is shown and no line has been
+// entered after it: a caller that ends the login meanwhile (the listener
+// won) starts its next message on a new line.
+func (p *Paste) Prompting() bool { return p.prompting.Load() }
+
 func (p *Paste) read(redirect string) {
-	fmt.Fprintf(p.Out, "After you sign in, the browser goes to %s… — which may fail to load\non another machine. Copy that whole address from its address bar.\n%s", redirect, pastePrompt)
+	defer p.prompting.Store(false)
+	fmt.Fprintf(p.Out, "After you sign in, the browser is sent to %s?code=…, which does not\nload when the browser runs on another machine: copy that whole address from\nits address bar.\n%s", redirect, pastePrompt)
+	p.prompting.Store(true)
 	sc := bufio.NewScanner(p.In)
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	for sc.Scan() {
+		p.prompting.Store(false)
 		if p.ctx.Err() != nil {
 			return
 		}
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
 			fmt.Fprint(p.Out, pastePrompt)
+			p.prompting.Store(true)
 			continue
 		}
 		q, err := core.ParsePastedRedirect(line, redirect)
 		if err != nil {
 			fmt.Fprintf(p.Out, "Not accepted: %s.\n%s", strings.TrimSuffix(err.Error(), "."), pastePrompt)
+			p.prompting.Store(true)
 			continue
 		}
 		reply := make(chan Page, 1)
@@ -87,6 +99,7 @@ func (p *Paste) read(redirect string) {
 		if page.Status == http.StatusBadRequest && page.Title == rejectTitle {
 			// Refused by the login (wrong state): it is still waiting.
 			fmt.Fprintf(p.Out, "Not accepted: %s\n%s", page.Message, pastePrompt)
+			p.prompting.Store(true)
 			continue
 		}
 		return // the login ended, for better or worse: its caller reports it

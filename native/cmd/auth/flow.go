@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/dualauth/dualauth/core"
 	"github.com/dualauth/dualauth/native"
@@ -130,6 +131,7 @@ func (a *app) loginByFlow(ctx context.Context, cmd *cobra.Command, fl *flowFlags
 		}
 	}
 	say("device authorization grant (auto: %s)", why)
+	warnOnce(lo.Store) // both flows settle the storage: one notice is enough
 	e, err := a.deviceLogin(ctx, lo)
 	if !errors.Is(err, core.ErrNoDeviceFlow) {
 		return e, err
@@ -150,16 +152,20 @@ func (a *app) browserLogin(ctx context.Context, lo native.LoginOptions, manual, 
 	defer st.stop()
 	lo.Opener.Disabled = lo.Opener.Disabled || manual
 	lo.OnAuthorize = st.authorize
+	var pasted *native.Paste
 	if paste {
-		p := native.NewPaste(ctx, stdin, a.stderr)
-		lo.Callbacks = p.Callbacks()
+		pasted = native.NewPaste(ctx, stdin, a.stderr)
+		lo.Callbacks = pasted.Callbacks()
 		lo.OnAuthorize = func(u string, failed <-chan error) {
 			st.authorize(u, failed)
-			p.Start(u)
+			pasted.Start(u)
 		}
 	}
 	e, err := native.Login(ctx, lo)
 	st.stop()
+	if pasted != nil && pasted.Prompting() {
+		fmt.Fprintln(a.stderr) // the listener won while the prompt was shown
+	}
 	return e, err
 }
 
@@ -181,4 +187,24 @@ func (a *app) deviceLogin(ctx context.Context, lo native.LoginOptions) (*core.En
 			fmt.Fprintln(a.stderr, "\nWaiting for the login to be approved (Ctrl-C to cancel)…")
 		},
 	})
+}
+
+// warnOnce makes a keyring store show each distinct warning once.
+func warnOnce(s native.Store) {
+	ks, ok := s.(*native.KeyringStore)
+	if !ok || ks.Warn == nil {
+		return
+	}
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	inner := ks.Warn
+	ks.Warn = func(m string) {
+		mu.Lock()
+		first := !seen[m]
+		seen[m] = true
+		mu.Unlock()
+		if first {
+			inner(m)
+		}
+	}
 }
