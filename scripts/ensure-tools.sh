@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: Chromium (Debian's
 # package; browser downloads are blocked here), the npm packages of
-# package.json, and wasmbrowsertest (runs GOOS=js tests in Chromium).
+# package.json (playwright-core; oidc-provider for the device-flow tests), and wasmbrowsertest (runs GOOS=js tests in Chromium).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 command -v chromium >/dev/null || { echo "ensure-tools: chromium is still missing" >&2; exit 1; }
 
-if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/oidc-provider ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
 	echo "ensure-tools: npm ci" >&2
 	npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi
