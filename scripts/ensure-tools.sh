@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: Chromium (Debian's
 # package; browser downloads are blocked here), the npm packages of
-# package.json (playwright-core; oidc-provider for the device-flow tests), and wasmbrowsertest (runs GOOS=js tests in Chromium).
+# package.json (playwright-core; oidc-provider for the device-flow tests),
+# and wasmbrowsertest (runs GOOS=js tests in Chromium).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
