@@ -20,8 +20,9 @@ const (
 	flowDevice  = "device"
 )
 
-// stdin is where pasted redirect URLs are read from.
-var stdin io.Reader = os.Stdin
+// stdin, when set, replaces os.Stdin as the source of pasted redirect
+// URLs. Nil by default: no package init work on `auth token`'s path.
+var stdin io.Reader
 
 const flowHelp = `
 
@@ -154,7 +155,11 @@ func (a *app) browserLogin(ctx context.Context, lo native.LoginOptions, manual, 
 	lo.OnAuthorize = st.authorize
 	var pasted *native.Paste
 	if paste {
-		pasted = native.NewPaste(ctx, stdin, a.stderr)
+		in := stdin
+		if in == nil {
+			in = os.Stdin
+		}
+		pasted = native.NewPaste(ctx, in, a.stderr)
 		lo.Callbacks = pasted.Callbacks()
 		lo.OnAuthorize = func(u string, failed <-chan error) {
 			st.authorize(u, failed)

@@ -23,7 +23,7 @@ func (a *app) loginCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "login [HOST]",
-		Short: "Log in through your browser and cache the tokens",
+		Short: "Log in (browser, device code or pasted redirect) and cache the tokens",
 		Long: `Log in to HOST (an issuer URL, or a Databricks workspace or account host)
 with the authorization code flow and PKCE: auth listens on a loopback port,
 opens your browser at the server's login page, receives the redirect, and
