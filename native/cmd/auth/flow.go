@@ -29,8 +29,8 @@ const flowHelp = `
 Flows (--flow, default auto; the one chosen is said on stderr):
   browser  Authorization code + PKCE: your browser goes to the server's login
            page and comes back to a loopback listener on this machine. With
-           --no-browser the URL is printed for you to open. Add --paste when
-           that browser runs on another machine: after signing in, copy the
+           --no-browser the URL is printed for you to open. With --paste too,
+           for a browser on another machine: after signing in there, copy the
            address it lands on (it fails to load there) and paste it here.
            The listener keeps running: whichever answer arrives first wins.
   device   The device authorization grant (RFC 8628; also --device): auth shows
@@ -64,7 +64,7 @@ func (fl *flowFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&fl.flow, "flow", flowAuto, "how to sign in: browser, device or auto (see above)")
 	f.BoolVar(&fl.device, "device", false, "sign in with the device authorization grant (same as --flow device)")
-	f.BoolVar(&fl.paste, "paste", false, "browser flow: also accept the redirect address pasted on stdin (for a browser on another machine)")
+	f.BoolVar(&fl.paste, "paste", false, "browser flow for a browser on another machine: print the URL, then read the address it lands on from stdin")
 	cmd.Long += flowHelp
 	cmd.Example += flowExamples
 }
@@ -142,8 +142,10 @@ func (a *app) loginByFlow(ctx context.Context, cmd *cobra.Command, fl *flowFlags
 }
 
 // browserLogin is the authorization-code flow; manual prints the URL
-// instead of opening a browser, paste also reads the redirect from stdin.
+// instead of opening a browser, paste also reads the redirect from stdin
+// (and implies manual: the browser is elsewhere).
 func (a *app) browserLogin(ctx context.Context, lo native.LoginOptions, manual, paste bool) (*core.Entry, error) {
+	manual = manual || paste
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st := a.newStatus(lo.Target.Host, manual)

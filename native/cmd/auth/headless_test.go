@@ -482,3 +482,19 @@ func TestCLI_ContradictoryFlowFlagsAreUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestCLI_PasteAloneOpensNoBrowserAndPrintsTheURL: --paste is for a
+// browser elsewhere, so the BROWSER command (which would complete the
+// login here) is not run; the URL is printed and auth waits for a paste.
+func TestCLI_PasteAloneOpensNoBrowserAndPrintsTheURL(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	r := startAuth(t, e.environ(), "login", e.srv.Issuer, "--client-id", clientID, "--paste", "--timeout", "1s")
+	res := r.wait(20 * time.Second)
+	e.record(res)
+	is.Equal(res.code, 1) // nobody pasted: the timeout
+	is.True(strings.Contains(res.stderr, "Login flow: browser, with paste-the-redirect\n"))
+	is.True(strings.Contains(res.stderr, "Open this URL in a browser to log in to "+e.srv.Issuer))
+	is.True(strings.Contains(res.stderr, "no login completed within 1s"))
+	is.Equal(e.srv.Requests("authorization_code"), 0) // BROWSER was not run
+}
