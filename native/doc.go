@@ -4,8 +4,9 @@
 // JSON file cache guarded by an OS file lock, and net/http for the
 // token endpoint — and feeds their outcomes back as events.
 //
-// [Driver.Run] runs any core machine. [Login], [Token] and [Logout] wire a
-// driver for the three flows; [TokenSource] and [HTTPClient] give Go
+// [Driver.Run] runs any core machine. [Login], [DeviceLogin], [Token] and
+// [Logout] wire a driver for the flows ([Paste] feeds [Login] redirects
+// pasted into a terminal); [TokenSource] and [HTTPClient] give Go
 // programs a cached login with the same lock-and-refresh behaviour as the
 // `auth token` command.
 package native
