@@ -244,7 +244,7 @@ func TestCLI_DeviceLoginApprovedThenTokenThenRefresh(t *testing.T) {
 	is.True(strings.Contains(res.stderr, "To log in, open this URL in a browser on any device:\n\n  "+w.op.Issuer+"/device\n"))
 	is.True(strings.Contains(res.stderr, "and enter the code:"))
 	is.True(strings.Contains(res.stderr, "Logged in to "+w.op.Issuer+"; token valid until "))
-	is.True(!strings.Contains(res.stderr, "█"))   // no QR code when stderr is not a terminal
+	is.True(!strings.Contains(res.stderr, "█")) // no QR code when stderr is not a terminal
 	// No interval from the server: auth waited the RFC's 5 s before its
 	// first poll (approval took a fraction of that).
 	is.True(res.took >= 5*time.Second)
