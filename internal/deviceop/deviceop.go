@@ -70,6 +70,8 @@ type Server struct {
 	exited chan struct{}
 	mu     sync.Mutex
 	reqs   []Request
+	marks  map[string]chan struct{}
+	nmark  int
 	stderr strings.Builder
 	once   sync.Once
 }
@@ -102,7 +104,7 @@ func Start(opts Options) (*Server, error) {
 			args = append(args, o.flag, strconv.FormatFloat(o.d.Seconds(), 'f', -1, 64))
 		}
 	}
-	s := &Server{ClientID: opts.ClientID, exited: make(chan struct{})}
+	s := &Server{ClientID: opts.ClientID, exited: make(chan struct{}), marks: map[string]chan struct{}{}}
 	s.cmd = exec.Command(node, args...)
 	s.cmd.Dir = root
 	s.cmd.Env = append(os.Environ(), "NODE_ENV=test")
@@ -141,6 +143,7 @@ func (s *Server) read(r io.Reader, issuer chan<- string) {
 		var line struct {
 			Issuer string `json:"issuer"`
 			Event  string `json:"event"`
+			ID     string `json:"id"`
 			Request
 		}
 		if json.Unmarshal(sc.Bytes(), &line) != nil {
@@ -153,14 +156,37 @@ func (s *Server) read(r io.Reader, issuer chan<- string) {
 			s.mu.Lock()
 			s.reqs = append(s.reqs, line.Request)
 			s.mu.Unlock()
+		case line.Event == "mark":
+			s.mu.Lock()
+			if c, ok := s.marks[line.ID]; ok {
+				close(c)
+				delete(s.marks, line.ID)
+			}
+			s.mu.Unlock()
 		}
 	}
 }
 
-// Requests returns the device-authorization and token requests seen so far.
+// Requests returns the device-authorization and token requests answered
+// so far. The server logs them on its stdout, which is read concurrently:
+// a mark request first makes sure every earlier line has been read.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
+	s.nmark++
+	id := strconv.Itoa(s.nmark)
+	seen := make(chan struct{})
+	s.marks[id] = seen
+	s.mu.Unlock()
+	if resp, err := http.Get(s.Issuer + "/_test/mark?id=" + id); err == nil {
+		resp.Body.Close()
+		select {
+		case <-seen:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.marks, id)
 	return append([]Request(nil), s.reqs...)
 }
 

@@ -8,7 +8,9 @@
 // on stdout. Then, for every request to the device authorization or token
 // endpoint, one JSON line {"event": "request", ...} naming the parameters
 // and whether an Authorization header came — never their values, which are
-// secrets. It exits when stdin closes or on SIGTERM/SIGINT.
+// secrets. GET /_test/mark?id=N answers 204 after printing
+// {"event": "mark", "id": "N"}. It exits when stdin closes or on
+// SIGTERM/SIGINT.
 //
 // oidc-provider sends no `interval`; --interval N adds one to the device
 // authorization response (so tests need not poll every 5 s). Without it the
@@ -97,7 +99,18 @@ server.listen(0, '127.0.0.1', () => {
   // Keep oidc-provider's own warnings (dev keys, dev interactions) on
   // stderr, where the test shows them only on failure.
   provider.on('server_error', (ctx, err) => console.error('device-op: server_error', err));
-  server.on('request', provider.callback());
+  const handle = provider.callback();
+  server.on('request', (req, res) => {
+    // A barrier for the test: once it reads this mark on stdout, it has
+    // read the log lines of every request answered before.
+    const mark = /^\/_test\/mark\?id=(\d+)$/.exec(req.url);
+    if (mark) {
+      emit({ event: 'mark', id: mark[1] });
+      res.writeHead(204).end();
+      return;
+    }
+    handle(req, res);
+  });
   emit({ issuer });
 });
 
