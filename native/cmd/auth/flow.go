@@ -100,13 +100,13 @@ func (a *app) loginByFlow(ctx context.Context, cmd *cobra.Command, fl *flowFlags
 		return nil, err
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(a.stderr, "Login flow: "+format+"\n", args...) }
+	withPaste := ""
+	if fl.paste {
+		withPaste = ", with paste-the-redirect"
+	}
 	switch flow {
 	case flowBrowser:
-		if fl.paste {
-			say("browser, with paste-the-redirect")
-		} else {
-			say("browser")
-		}
+		say("browser%s", withPaste)
 		return a.browserLogin(ctx, lo, noBrowser, fl.paste)
 	case flowDevice:
 		say("device authorization grant")
@@ -123,7 +123,7 @@ func (a *app) loginByFlow(ctx context.Context, cmd *cobra.Command, fl *flowFlags
 			switch {
 			case err == nil:
 				l.Close()
-				say("browser (auto: %s)", why)
+				say("browser%s (auto: %s)", withPaste, why)
 				return a.browserLogin(ctx, lo, false, fl.paste)
 			case errors.Is(err, native.ErrPortInUse):
 				return nil, err // most likely another login: say so rather than switch
