@@ -2,7 +2,6 @@ package native
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,21 +30,10 @@ type DeviceOptions struct {
 // as [Login] writes, so [Token] cannot tell the two apart. A public client
 // sends its client_id only.
 func DeviceLogin(ctx context.Context, o DeviceOptions) (*core.Entry, error) {
-	s, err := o.store()
+	s, ctx, cancel, err := o.beginLogin(ctx, o.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	if o.ClientID == "" {
-		return nil, errors.New("no client ID")
-	}
-	if err := settleStorage(s); err != nil {
-		return nil, err
-	}
-	timeout := o.Timeout
-	if timeout <= 0 {
-		timeout = DefaultLoginTimeout
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w: no login completed within %s", ErrTimeout, timeout))
 	defer cancel()
 	scopes := o.Scopes
 	if len(scopes) == 0 {

@@ -132,25 +132,34 @@ type LoginOptions struct {
 // DefaultLoginTimeout is how long a login waits for the user.
 const DefaultLoginTimeout = 5 * time.Minute
 
-// Login runs the authorization-code + PKCE login: listener, discovery,
-// browser, callback, code exchange, save under the lock.
-func Login(ctx context.Context, o LoginOptions) (*core.Entry, error) {
+// beginLogin is what every login flow does first: open the store, check
+// the client, settle where the refresh token will go (before the user is
+// sent anywhere), and bound the whole login by timeout (0: the default).
+func (o *Options) beginLogin(ctx context.Context, timeout time.Duration) (Store, context.Context, context.CancelFunc, error) {
 	s, err := o.store()
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if o.ClientID == "" {
-		return nil, errors.New("no client ID")
+		return nil, nil, nil, errors.New("no client ID")
 	}
-	// Where the refresh token goes is settled before the browser opens.
 	if err := settleStorage(s); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = DefaultLoginTimeout
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w: no login completed within %s", ErrTimeout, timeout))
+	return s, ctx, cancel, nil
+}
+
+// Login runs the authorization-code + PKCE login: listener, discovery,
+// browser, callback, code exchange, save under the lock.
+func Login(ctx context.Context, o LoginOptions) (*core.Entry, error) {
+	s, ctx, cancel, err := o.beginLogin(ctx, o.Timeout)
+	if err != nil {
+		return nil, err
+	}
 	defer cancel()
 
 	l, err := Listen(o.Listener)
@@ -213,6 +222,17 @@ func merge(ctx context.Context, a, b <-chan *Incoming) <-chan *Incoming {
 	return out
 }
 
+// storeAndClient opens the store and finds the login's client (see
+// [ResolveClientID]).
+func (o *Options) storeAndClient() (Store, string, error) {
+	s, err := o.store()
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := ResolveClientID(s, o.Target, o.ClientID)
+	return s, id, err
+}
+
 // TokenOptions configure [Token].
 type TokenOptions struct {
 	Options
@@ -226,11 +246,7 @@ type TokenOptions struct {
 // Token returns a valid access token for the login: from the cache when
 // it is valid (no lock, no network), else refreshed under the lock.
 func Token(ctx context.Context, o TokenOptions) (*core.Entry, error) {
-	s, err := o.store()
-	if err != nil {
-		return nil, err
-	}
-	id, err := ResolveClientID(s, o.Target, o.ClientID)
+	s, id, err := o.storeAndClient()
 	if err != nil {
 		return nil, err
 	}
@@ -250,11 +266,7 @@ func Token(ctx context.Context, o TokenOptions) (*core.Entry, error) {
 // when the server has a revocation endpoint; a failed revocation is a
 // warning.
 func Logout(ctx context.Context, o Options) (*core.Entry, error) {
-	s, err := o.store()
-	if err != nil {
-		return nil, err
-	}
-	id, err := ResolveClientID(s, o.Target, o.ClientID)
+	s, id, err := o.storeAndClient()
 	if err != nil {
 		return nil, err
 	}
