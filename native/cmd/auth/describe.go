@@ -53,11 +53,7 @@ No network is used. Token values are never shown unless --sensitive.`,
 			if output != "text" && output != "json" {
 				return usagef("--output must be text or json, not %q", output)
 			}
-			rs, err := a.resolve(cmd, args)
-			if err != nil {
-				return err
-			}
-			o, err := a.options(rs.target(), rs.ClientID.Value)
+			rs, o, err := a.resolveOptions(cmd, args)
 			if err != nil {
 				return err
 			}

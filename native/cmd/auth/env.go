@@ -32,11 +32,7 @@ they do. With -o json, a JSON object of the same variables.`,
 			if !slices.Contains([]string{"sh", "fish", "powershell"}, shell) {
 				return usagef("--shell must be sh, fish or powershell, not %q", shell)
 			}
-			rs, err := a.resolve(cmd, args)
-			if err != nil {
-				return err
-			}
-			o, err := a.options(rs.target(), rs.ClientID.Value)
+			rs, o, err := a.resolveOptions(cmd, args)
 			if err != nil {
 				return err
 			}

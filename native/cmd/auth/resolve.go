@@ -127,6 +127,17 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 	return s, nil
 }
 
+// resolveOptions resolves the command's settings and opens the flow
+// options (store, HTTP, lock) they call for.
+func (a *app) resolveOptions(cmd *cobra.Command, args []string) (*settings, native.Options, error) {
+	rs, err := a.resolve(cmd, args)
+	if err != nil {
+		return nil, native.Options{}, err
+	}
+	o, err := a.options(rs.target(), rs.ClientID.Value)
+	return rs, o, err
+}
+
 // cachedClient fills in the client ID from the cache when nothing named
 // one: the only client logged in to the host.
 func (s *settings) cachedClient(store native.Store) error {

@@ -36,11 +36,7 @@ JSON {"access_token", "token_type", "expiry"} by default, the bare token with
 			if output != "json" && output != "text" {
 				return usagef("--output must be json or text, not %q", output)
 			}
-			rs, err := a.resolve(cmd, args)
-			if err != nil {
-				return err
-			}
-			o, err := a.options(rs.target(), rs.ClientID.Value)
+			_, o, err := a.resolveOptions(cmd, args)
 			if err != nil {
 				return err
 			}
