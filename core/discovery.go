@@ -114,6 +114,17 @@ func IsDatabricksHost(host string) bool {
 	return slices.ContainsFunc(databricksSuffixes, func(s string) bool { return strings.HasSuffix(h, s) })
 }
 
+// DefaultScopes are the scopes a login asks for when none are given:
+// "all-apis offline_access" on Databricks hosts (what the Databricks CLI
+// asks for), "openid offline_access" elsewhere — who signed in, and a
+// refresh token.
+func DefaultScopes(t Target) []string {
+	if t.AccountID != "" || IsDatabricksHost(t.Host) {
+		return []string{"all-apis", "offline_access"}
+	}
+	return []string{"openid", "offline_access"}
+}
+
 // Candidates lists the metadata URLs for a target, most likely first (S17):
 //   - Databricks account: HOST/oidc/accounts/ID/.well-known/oauth-authorization-server
 //   - Databricks workspace: HOST/oidc/.well-known/oauth-authorization-server

@@ -242,3 +242,10 @@ func TestLogin_DiscoveryErrors(t *testing.T) {
 		is.Equal(calls, 1)
 	})
 }
+
+func TestDefaultScopes(t *testing.T) {
+	is := is.New(t)
+	is.Equal(DefaultScopes(Target{Host: dbxHost}), []string{"all-apis", "offline_access"})
+	is.Equal(DefaultScopes(Target{Host: "https://accounts.example.com", AccountID: "a"}), []string{"all-apis", "offline_access"})
+	is.Equal(DefaultScopes(Target{Host: "https://idp.example.com"}), []string{"openid", "offline_access"})
+}

@@ -19,13 +19,9 @@ const (
 	DatabricksRedirectURI = "http://localhost:8020"
 )
 
-// DefaultScopes returns the scopes a login asks for when none are given.
-func DefaultScopes(t core.Target) []string {
-	if t.AccountID != "" || core.IsDatabricksHost(t.Host) {
-		return []string{"all-apis", "offline_access"}
-	}
-	return []string{"openid", "offline_access"}
-}
+// DefaultScopes returns the scopes a login asks for when none are given
+// (see [core.DefaultScopes]).
+func DefaultScopes(t core.Target) []string { return core.DefaultScopes(t) }
 
 // ParseScopes splits a space- or comma-separated scope list.
 func ParseScopes(s string) []string {
