@@ -42,6 +42,10 @@ func (Waited) event()    {}
 // (RFC 8628 §3.2).
 const DefaultDeviceInterval = 5 * time.Second
 
+// MaxDeviceInterval caps a server's polling interval: a user who approved
+// should not wait longer than this to be logged in.
+const MaxDeviceInterval = time.Minute
+
 // DeviceConfig says what to log in to with the device authorization grant.
 type DeviceConfig struct {
 	Target   Target
@@ -212,7 +216,7 @@ func ParseDeviceResponse(r Response, now time.Time) (*ShowCode, string, time.Dur
 	}
 	interval := DefaultDeviceInterval
 	if secs, err := parseExpiresIn(w.Interval); err == nil && secs > 0 {
-		interval = time.Duration(secs) * time.Second
+		interval = min(time.Duration(secs)*time.Second, MaxDeviceInterval)
 	}
 	show := &ShowCode{UserCode: w.UserCode, VerificationURI: w.VerificationURI, VerificationURIComplete: w.VerificationURIComplete, ExpiresAt: now.Add(time.Duration(exp) * time.Second)}
 	return show, w.DeviceCode, interval, nil

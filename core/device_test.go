@@ -178,6 +178,12 @@ func TestDevice_Errors(t *testing.T) {
 			is.Equal(len(waits), 0)
 		})
 	}
+	t.Run("HugeIntervalCapped", func(t *testing.T) {
+		is := is.New(t)
+		_, _, interval, err := ParseDeviceResponse(jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_uri": "https://i/d", "expires_in": 60, "interval": 9999999999}), t0)
+		is.NoErr(err)
+		is.Equal(interval, MaxDeviceInterval)
+	})
 	t.Run("VerificationURLAlias", func(t *testing.T) {
 		is := is.New(t)
 		show, _, _, err := ParseDeviceResponse(jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_url": "https://i/d", "expires_in": 60}), t0)

@@ -35,6 +35,10 @@ type LoginConfig struct {
 	AuthParams url.Values
 	// Metadata, when known, skips discovery.
 	Metadata *Metadata
+	// PendingTTL is how long the login waits for its callback; 0 means
+	// [PendingTTL]. A CLI passes its --timeout, so that a slow sign-in
+	// within it is not refused.
+	PendingTTL time.Duration
 }
 
 // PromptNone in [LoginConfig.Prompt] sends no prompt parameter at all.
@@ -55,10 +59,18 @@ type Pending struct {
 	Scopes      []string  `json:"scopes"`
 	// Metadata.Issuer is the issuer the callback must come from (S8).
 	Metadata Metadata `json:"metadata"`
+	// TTL is how long it waits for its callback; 0 means [PendingTTL].
+	TTL time.Duration `json:"ttl,omitempty"`
 }
 
-// Expired reports whether the pending login is older than [PendingTTL].
-func (p *Pending) Expired(now time.Time) bool { return now.Sub(p.CreatedAt) > PendingTTL }
+// Expired reports whether the pending login is older than its TTL.
+func (p *Pending) Expired(now time.Time) bool {
+	ttl := p.TTL
+	if ttl <= 0 {
+		ttl = PendingTTL
+	}
+	return now.Sub(p.CreatedAt) > ttl
+}
 
 type loginPhase int
 
@@ -172,6 +184,7 @@ func (l *Login) start(ev Start) []Effect {
 		RedirectURI: l.cfg.RedirectURI,
 		ReturnTo:    l.cfg.ReturnTo,
 		CreatedAt:   ev.Now,
+		TTL:         l.cfg.PendingTTL,
 		Target:      l.cfg.Target,
 		ClientID:    l.cfg.Client.ID,
 		Scopes:      l.cfg.Scopes,

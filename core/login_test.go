@@ -401,6 +401,18 @@ func TestPending_ExpiresAfterTTL(t *testing.T) { // S27 (core part)
 	is.Equal(tokenRequests(srv), 0)
 }
 
+func TestPending_ConfiguredTTLIsHonoured(t *testing.T) {
+	is := is.New(t)
+	srv := newFakeServer(dbxIssuer)
+	w := newWorld(t, srv)
+	cfg := dbxLogin()
+	cfg.PendingTTL = 30 * time.Minute // auth login --timeout 30m
+	l := NewLogin(cfg)
+	a := untilAuthorize(t, w, l, &counter{})
+	w.now = w.now.Add(20 * time.Minute)
+	is.NoErr(finish(w, l, srv.authorize(a.URL)).Err)
+}
+
 func TestAuthorizeURL_Parameters(t *testing.T) {
 	openid := []string{"openid", "offline_access"}
 	for _, tc := range []struct {

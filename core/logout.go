@@ -52,13 +52,16 @@ func (l *Logout) Step(ev Event) []Effect {
 		}
 	case Loaded:
 		if l.phase == logoutReloading {
-			if ev.Err != nil || ev.Entry == nil {
+			if ev.Err != nil {
+				// The entry cannot be read in full (say, a locked keyring
+				// holds its refresh token): the login still goes, and
+				// what can be revoked is what was read before the lock.
+				l.phase = logoutDeleting
+				return []Effect{Warn{Message: fmt.Sprintf("could not read the refresh token to revoke it (%v)", ev.Err)}, Delete{Key: l.key}}
+			}
+			if ev.Entry == nil {
 				l.phase = logoutDone
-				err := ev.Err
-				if err == nil {
-					err = &LoginRequiredError{Host: l.target.Host} // logged out meanwhile
-				}
-				return []Effect{Unlock{l.key}, Done{Err: err}}
+				return []Effect{Unlock{l.key}, Done{Err: &LoginRequiredError{Host: l.target.Host}}} // logged out meanwhile
 			}
 			l.entry = *ev.Entry
 			l.phase = logoutDeleting
@@ -104,6 +107,10 @@ func (l *Logout) Step(ev Event) []Effect {
 		if l.phase == logoutReloading || l.phase == logoutDeleting {
 			l.phase = logoutDone
 			return []Effect{Unlock{l.key}, Done{Err: ev.Err}}
+		}
+		if l.phase == logoutRevoking {
+			// The local login is already gone: the user is logged out.
+			return append([]Effect{Warn{Message: fmt.Sprintf("logged out locally; revoking the token at the server was interrupted (%v)", ev.Err)}}, l.done(nil)...)
 		}
 		return l.done(ev.Err)
 	case Fetched:

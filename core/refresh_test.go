@@ -340,3 +340,45 @@ func TestLogout_RevokesWhatIsUnderTheLock(t *testing.T) {
 	is.True(errors.Is(d.Err, ErrNotLoggedIn))
 	is.Equal(len(w.srv.requests), 0)
 }
+
+func TestLogout_StillRemovesTheLoginWhenTheReloadFails(t *testing.T) {
+	is := is.New(t)
+	w := loggedIn(t, 3600)
+	key := Key(dbxIssuer, "databricks-cli")
+	access := w.cache[key].AccessToken
+	l := NewLogout(Target{Host: dbxHost}, Client{ID: "databricks-cli"})
+	var revoked []string
+	d := Drive(l, Start{Now: w.now}, func(e Effect) Event {
+		if ld, ok := e.(Load); ok && w.locked {
+			w.logf("Load %q → keyring locked", ld.Keys)
+			return Loaded{Err: errors.New("keyring locked")}
+		}
+		if f, ok := e.(Fetch); ok {
+			revoked = append(revoked, f.Request.Form.Get("token"))
+		}
+		return w.perform(e)
+	})
+	is.NoErr(d.Err)
+	is.Equal(len(w.cache), 0)    // the login is gone anyway
+	is.Equal(len(w.warnings), 1) // and the user is told why revocation is partial
+	is.True(strings.Contains(w.warnings[0], "keyring locked"))
+	is.Equal(len(revoked), 1)
+	is.True(revoked[0] != "" && (revoked[0] == access || strings.HasPrefix(revoked[0], "refresh-")))
+	is.True(!w.locked)
+}
+
+func TestLogout_InterruptedRevocationIsStillALogout(t *testing.T) {
+	is := is.New(t)
+	w := loggedIn(t, 3600)
+	l := NewLogout(Target{Host: dbxHost}, Client{ID: "databricks-cli"})
+	d := Drive(l, Start{Now: w.now}, func(e Effect) Event {
+		if _, ok := e.(Fetch); ok {
+			return Aborted{Err: errors.New("interrupted")}
+		}
+		return w.perform(e)
+	})
+	is.NoErr(d.Err)
+	is.Equal(len(w.cache), 0)
+	is.Equal(len(w.warnings), 1)
+	is.True(!w.locked)
+}

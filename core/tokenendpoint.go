@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"mime"
 	"net/url"
 	"strconv"
@@ -179,6 +180,8 @@ func ParseTokenResponse(r Response, now time.Time) (*TokenResponse, error) {
 
 // parseExpiresIn accepts a JSON number or a numeric string (seen from older
 // servers); absent or null means unknown.
+const maxLifetimeSeconds = 10 * 365 * 24 * 3600
+
 func parseExpiresIn(raw json.RawMessage) (int64, error) {
 	s := strings.TrimSpace(string(raw))
 	if s == "" || s == "null" {
@@ -188,10 +191,12 @@ func parseExpiresIn(raw json.RawMessage) (int64, error) {
 		s = unq
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 || f > 1e10 {
+	if err != nil || f < 0 || math.IsNaN(f) {
 		return 0, fmt.Errorf("token endpoint response has an invalid expires_in")
 	}
-	return int64(f), nil
+	// A lifetime past ten years is as good as "long": clamping keeps the
+	// arithmetic away from time.Duration's ±292-year overflow.
+	return int64(min(f, maxLifetimeSeconds)), nil
 }
 
 func looksJSON(r Response) bool {

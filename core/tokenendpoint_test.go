@@ -27,6 +27,7 @@ func TestParseTokenResponse(t *testing.T) {
 			want: &TokenResponse{AccessToken: "a", TokenType: "bearer", Expiry: t0.Add(time.Minute)}},
 		{name: "NoExpiryNoType", resp: js(200, `{"access_token":"a","expires_in":null}`), want: &TokenResponse{AccessToken: "a", TokenType: "Bearer"}},
 		{name: "JSONWithoutContentType", resp: Response{Status: 200, Body: []byte(` {"access_token":"a"}`)}, want: &TokenResponse{AccessToken: "a", TokenType: "Bearer"}},
+		{name: "HugeExpiresInClamped", resp: js(200, `{"access_token":"a","expires_in":9999999999}`), want: &TokenResponse{AccessToken: "a", TokenType: "Bearer", Expiry: t0.Add(maxLifetimeSeconds * time.Second)}},
 		{name: "BadExpiresIn", resp: js(200, `{"access_token":"a","expires_in":"soon"}`), wantErr: "invalid expires_in"},
 		{name: "NegativeExpiresIn", resp: js(200, `{"access_token":"a","expires_in":-5}`), wantErr: "invalid expires_in"},
 		{name: "OAuthError", resp: js(400, `{"error":"invalid_grant","error_description":"token reused","error_uri":"https://e/x"}`), oauth: "invalid_grant"},

@@ -183,6 +183,7 @@ func Login(ctx context.Context, o LoginOptions) (*core.Entry, error) {
 		RedirectURI: l.RedirectURI(),
 		Prompt:      o.Prompt,
 		AuthParams:  o.AuthParams,
+		PendingTTL:  o.Timeout, // the user has all of --timeout to sign in
 	}))
 	if done.Err != nil {
 		return nil, done.Err
