@@ -59,11 +59,15 @@ func NormalizeHost(raw string) (string, error) {
 	if err != nil || u.Host == "" {
 		return "", fmt.Errorf("invalid host %q: want a host name or an https URL", raw)
 	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
 		return "", fmt.Errorf("invalid host %q: a host URL has no query, fragment or user info", raw)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	u.Host = strings.ToLower(u.Host)
+	// The default port names the same issuer as no port (RFC 3986 §6.2.3).
+	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+		u.Host = strings.TrimSuffix(u.Host, ":"+p)
+	}
 	if err := checkSecure(u); err != nil {
 		return "", fmt.Errorf("host %q: %w", raw, err)
 	}

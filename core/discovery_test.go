@@ -76,6 +76,9 @@ func TestNormalizeHost(t *testing.T) {
 		"http://localhost:1/x/":        "http://localhost:1/x",
 		"http://[::1]:5":               "http://[::1]:5",
 		"  adb-1.azuredatabricks.net ": "https://adb-1.azuredatabricks.net",
+		"https://example.com:443/x":    "https://example.com/x",
+		"http://127.0.0.1:80":          "http://127.0.0.1",
+		"https://example.com:8443":     "https://example.com:8443",
 	} {
 		t.Run(in, func(t *testing.T) {
 			is := is.New(t)
@@ -84,7 +87,7 @@ func TestNormalizeHost(t *testing.T) {
 			is.Equal(got, want)
 		})
 	}
-	for _, bad := range []string{"", "http://example.com", "https://example.com?x=1", "https://u:p@example.com", "https://example.com/#f", "ftp://x", "https://"} {
+	for _, bad := range []string{"", "https://example.com?", "http://example.com", "https://example.com?x=1", "https://u:p@example.com", "https://example.com/#f", "ftp://x", "https://"} {
 		t.Run("Rejects"+bad, func(t *testing.T) {
 			is := is.New(t)
 			_, err := NormalizeHost(bad)

@@ -32,16 +32,25 @@ var (
 // [ErrNotLoggedIn] with errors.Is; Cause, when set, is why (for example the
 // server's invalid_grant).
 type LoginRequiredError struct {
-	Host  string
-	Cause error
+	Host string
+	// ClientID is the client the login was looked up for, when known.
+	ClientID string
+	Cause    error
 }
 
 func (e *LoginRequiredError) Error() string {
-	msg := fmt.Sprintf("not logged in to %s: run `auth login %s`", e.Host, e.Host)
-	if e.Cause != nil {
-		msg = fmt.Sprintf("login to %s is no longer valid (%v): run `auth login %s`", e.Host, e.Cause, e.Host)
+	cmd := "auth login " + e.Host
+	if !IsDatabricksHost(e.Host) { // elsewhere there is no default client
+		id := e.ClientID
+		if id == "" {
+			id = "CLIENT_ID"
+		}
+		cmd += " --client-id " + id
 	}
-	return msg
+	if e.Cause != nil {
+		return fmt.Sprintf("login to %s is no longer valid (%v): run `%s`", e.Host, e.Cause, cmd)
+	}
+	return fmt.Sprintf("not logged in to %s: run `%s`", e.Host, cmd)
 }
 
 func (e *LoginRequiredError) Unwrap() []error {

@@ -61,7 +61,7 @@ func (l *Logout) Step(ev Event) []Effect {
 			}
 			if ev.Entry == nil {
 				l.phase = logoutDone
-				return []Effect{Unlock{l.key}, Done{Err: &LoginRequiredError{Host: l.target.Host}}} // logged out meanwhile
+				return []Effect{Unlock{l.key}, Done{Err: &LoginRequiredError{Host: l.target.Host, ClientID: l.client.ID}}} // logged out meanwhile
 			}
 			l.entry = *ev.Entry
 			l.phase = logoutDeleting
@@ -72,7 +72,7 @@ func (l *Logout) Step(ev Event) []Effect {
 				return l.done(fmt.Errorf("reading the token cache: %w", ev.Err))
 			}
 			if ev.Entry == nil {
-				return l.done(&LoginRequiredError{Host: l.target.Host})
+				return l.done(&LoginRequiredError{Host: l.target.Host, ClientID: l.client.ID})
 			}
 			l.key, l.entry = ev.Key, *ev.Entry
 			l.phase = logoutLocking

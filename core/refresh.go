@@ -54,7 +54,7 @@ func NewRefresh(cfg RefreshConfig) *Refresh {
 }
 
 func (r *Refresh) notLoggedIn(cause error) error {
-	return &LoginRequiredError{Host: r.cfg.Target.Host, Cause: cause}
+	return &LoginRequiredError{Host: r.cfg.Target.Host, ClientID: r.cfg.Client.ID, Cause: cause}
 }
 
 func (r *Refresh) fail(err error) []Effect {

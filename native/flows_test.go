@@ -246,7 +246,7 @@ func TestToken_InvalidGrantDropsTheRefreshTokenAndAsksForLogin(t *testing.T) {
 	_, err := f.token(false, later(time.Hour))
 	is.True(errors.Is(err, core.ErrNotLoggedIn))
 	is.True(errors.Is(err, core.ErrInvalidGrant))
-	is.True(strings.Contains(err.Error(), "run `auth login "+f.srv.Issuer+"`"))
+	is.True(strings.Contains(err.Error(), "run `auth login "+f.srv.Issuer+" --client-id "))
 	is.True(!strings.Contains(err.Error(), first.RefreshToken))
 	is.Equal(f.cached().RefreshToken, "")
 	is.Equal(f.srv.Requests("refresh_token"), 2) // ours once, no retry loop
