@@ -263,15 +263,7 @@ func (d *Device) polled(ev Fetched) []Effect {
 	if err != nil {
 		return d.fail(fmt.Errorf("device login: %w", d.req.scrub(err)))
 	}
-	scopes := d.cfg.Scopes
-	if t.Scope != "" {
-		scopes = strings.Fields(t.Scope)
-	}
-	d.entry = Entry{
-		Host: d.cfg.Target.Host, AccountID: d.cfg.Target.AccountID, ClientID: d.cfg.Client.ID, Scopes: scopes,
-		AccessToken: t.AccessToken, TokenType: t.TokenType, RefreshToken: t.RefreshToken, IDToken: t.IDToken,
-		Expiry: t.Expiry, ObtainedAt: ev.Now, Metadata: d.meta,
-	}
+	d.entry = newEntry(d.cfg.Target, d.cfg.Client.ID, d.cfg.Scopes, t, ev.Now, d.meta)
 	d.phase = deviceLocking
 	return []Effect{Lock{Key: d.entry.Key()}}
 }

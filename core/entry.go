@@ -34,6 +34,20 @@ type Entry struct {
 	Metadata       Metadata  `json:"metadata"`
 }
 
+// newEntry is the cache entry of a fresh login (browser or device): the
+// token response received at now, and the metadata that found it.
+func newEntry(t Target, clientID string, asked []string, tr *TokenResponse, now time.Time, m Metadata) Entry {
+	scopes := asked
+	if tr.Scope != "" { // the server says what it granted (RFC 6749 §5.1)
+		scopes = strings.Fields(tr.Scope)
+	}
+	return Entry{
+		Host: t.Host, AccountID: t.AccountID, ClientID: clientID, Scopes: scopes,
+		AccessToken: tr.AccessToken, TokenType: tr.TokenType, RefreshToken: tr.RefreshToken, IDToken: tr.IDToken,
+		Expiry: tr.Expiry, ObtainedAt: now, Metadata: m,
+	}
+}
+
 // Key is the cache key of a login: issuer and client ID, so two clients of
 // one server never share tokens.
 func Key(issuer, clientID string) string {

@@ -329,23 +329,7 @@ func (l *Login) exchanged(ev Fetched) []Effect {
 			return l.fail(err)
 		}
 	}
-	scopes := p.Scopes
-	if t.Scope != "" {
-		scopes = strings.Fields(t.Scope)
-	}
-	l.entry = Entry{
-		Host:         p.Target.Host,
-		AccountID:    p.Target.AccountID,
-		ClientID:     p.ClientID,
-		Scopes:       scopes,
-		AccessToken:  t.AccessToken,
-		TokenType:    t.TokenType,
-		RefreshToken: t.RefreshToken,
-		IDToken:      t.IDToken,
-		Expiry:       t.Expiry,
-		ObtainedAt:   ev.Now,
-		Metadata:     p.Metadata,
-	}
+	l.entry = newEntry(p.Target, p.ClientID, p.Scopes, t, ev.Now, p.Metadata)
 	l.phase = loginLocking
 	return []Effect{Lock{Key: l.entry.Key()}}
 }
