@@ -15,6 +15,12 @@ const DeviceGrantType = "urn:ietf:params:oauth:grant-type:device_code"
 // ErrNoDeviceFlow: the server advertises no device_authorization_endpoint.
 var ErrNoDeviceFlow = errors.New("the authorization server does not offer the device authorization grant (no device_authorization_endpoint)")
 
+// ErrDeviceRequestRefused: the server answered the device authorization
+// request with an OAuth error (say unauthorized_client: many servers
+// advertise the grant but enable it per client). No code was shown yet, so
+// a driver may fall back to another flow.
+var ErrDeviceRequestRefused = errors.New("the server refused the device authorization request")
+
 // ErrDeviceCodeExpired: the user did not approve before the code expired.
 var ErrDeviceCodeExpired = errors.New("the device code expired before the login was approved; run the login again")
 
@@ -228,7 +234,12 @@ func (d *Device) authorized(ev Fetched) []Effect {
 	}
 	show, code, interval, err := ParseDeviceResponse(ev.Response, ev.Now)
 	if err != nil {
-		return d.fail(d.req.scrub(err))
+		err = d.req.scrub(err)
+		var oe *OAuthError
+		if errors.As(err, &oe) {
+			err = fmt.Errorf("%w: %w", ErrDeviceRequestRefused, oe)
+		}
+		return d.fail(err)
 	}
 	d.code, d.interval, d.expires = code, interval, show.ExpiresAt
 	d.phase = deviceWaiting

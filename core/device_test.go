@@ -184,6 +184,14 @@ func TestDevice_Errors(t *testing.T) {
 		is.NoErr(err)
 		is.Equal(interval, MaxDeviceInterval)
 	})
+	t.Run("RefusedRequestIsTyped", func(t *testing.T) {
+		is := is.New(t)
+		s := newDeviceServer()
+		s.authRes = func() Response { return jsonResponse(400, map[string]string{"error": "unauthorized_client"}) }
+		_, d, _, _ := runDevice(t, s, dbxDevice())
+		is.True(errors.Is(d.Err, ErrDeviceRequestRefused))
+		is.True(errors.Is(d.Err, &OAuthError{Code: "unauthorized_client"}))
+	})
 	t.Run("VerificationURLAlias", func(t *testing.T) {
 		is := is.New(t)
 		show, _, _, err := ParseDeviceResponse(jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_url": "https://i/d", "expires_in": 60}), t0)

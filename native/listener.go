@@ -122,7 +122,10 @@ func Listen(cfg ListenerConfig) (*Listener, error) {
 	// SkipClean: mux would answer unclean paths (//x/callback) with a
 	// redirect; the listener never redirects (S15).
 	r := mux.NewRouter().SkipClean(true)
-	r.HandleFunc(path, l.callback).Methods(http.MethodGet)
+	// The path is compared as sent, byte for byte: a registered redirect
+	// URI is a literal, never a mux template ({x} is not a wildcard).
+	exact := func(req *http.Request, _ *mux.RouteMatch) bool { return req.URL.EscapedPath() == path }
+	r.MatcherFunc(exact).Methods(http.MethodGet).HandlerFunc(l.callback)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writePage(w, Page{Status: http.StatusNotFound, Title: "Not found", Message: "Nothing here."})
 	})

@@ -270,3 +270,31 @@ func freePort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+func TestListener_CustomRedirectPathIsMatchedLiterally(t *testing.T) {
+	for name, tc := range map[string]struct{ redirect, hit, miss string }{
+		"BracesAreNotAWildcard": {"/cb/{x}", "/cb/%7Bx%7D", "/cb/anything"},
+		"EscapedPathMatches":    {"/a%20b", "/a%20b", "/a%2520b"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			is := is.New(t)
+			l, err := Listen(ListenerConfig{RedirectURI: fmt.Sprintf("http://127.0.0.1:%d%s", freePort(t), tc.redirect)})
+			is.NoErr(err)
+			defer l.Close()
+			base := "http://" + l.addrs[0].String()
+			get := func(p string) int {
+				resp, err := http.Get(base + p + "?state=x&code=y")
+				is.NoErr(err)
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			go func() {
+				for in := range l.Callbacks() {
+					in.Reply(Page{Status: http.StatusOK, Title: "ok"})
+				}
+			}()
+			is.Equal(get(tc.miss), http.StatusNotFound)
+			is.Equal(get(tc.hit), http.StatusOK)
+		})
+	}
+}

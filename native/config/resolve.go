@@ -33,9 +33,9 @@ const ResolutionOrder = `The host is the first of: the HOST argument (or a profi
 A host that several profiles name, with different clients, needs --profile.`
 
 // Resolve finds the host. normalize canonicalises host input (it is
-// core.NormalizeHost in the CLI). A profile named by --profile or
-// $DUALAUTH_PROFILE alongside a host is reported for `auth login --profile`
-// to save; it must not contradict an existing profile's host.
+// core.NormalizeHost in the CLI). A profile named by --profile alongside a
+// host is reported for `auth login --profile` to save; it must not
+// contradict an existing profile's host.
 func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Resolved, error) {
 	getenv := in.Getenv
 	if getenv == nil {
@@ -43,10 +43,10 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 	}
 	r := &Resolved{}
 	where := " in " + f.Path
+	// Only --profile goes with an explicit host (auth login --profile NAME
+	// HOST saves it). $DUALAUTH_PROFILE is a default: a host named on the
+	// command line or in $DUALAUTH_HOST wins over it.
 	named, namedFrom := in.Profile, "flag --profile"
-	if named == "" {
-		named, namedFrom = getenv(EnvProfile), "env "+EnvProfile
-	}
 
 	var rawHost string
 	switch {

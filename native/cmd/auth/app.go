@@ -197,18 +197,6 @@ func (a *app) applyEnv(cmd *cobra.Command) error {
 	return err
 }
 
-// target turns the HOST argument into a core.Target.
-func (a *app) target(args []string, accountID string) (core.Target, error) {
-	if len(args) == 0 {
-		return core.Target{}, usagef("no host: pass HOST, e.g. `auth login https://idp.example.com`")
-	}
-	h, err := core.NormalizeHost(args[0])
-	if err != nil {
-		return core.Target{}, usageError{err}
-	}
-	return core.Target{Host: h, AccountID: accountID}, nil
-}
-
 // options are the settings every flow shares.
 func (a *app) options(t core.Target, clientID string) (native.Options, error) {
 	dir := a.cacheDir

@@ -82,7 +82,10 @@ func exportLine(shell, name, value string) string {
 		q := strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(value)
 		return fmt.Sprintf("set -gx %s '%s';\n", name, q)
 	case "powershell":
-		return fmt.Sprintf("$Env:%s = '%s'\n", name, strings.ReplaceAll(value, "'", "''"))
+		// PowerShell also ends a '…' string at the typographic quotes
+		// U+2018–U+201B; each is escaped by doubling, like '.
+		q := strings.NewReplacer("'", "''", "\u2018", "\u2018\u2018", "\u2019", "\u2019\u2019", "\u201a", "\u201a\u201a", "\u201b", "\u201b\u201b").Replace(value)
+		return fmt.Sprintf("$Env:%s = '%s'\n", name, q)
 	}
 	return fmt.Sprintf("export %s='%s'\n", name, strings.ReplaceAll(value, "'", `'\''`))
 }

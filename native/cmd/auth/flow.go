@@ -134,10 +134,15 @@ func (a *app) loginByFlow(ctx context.Context, cmd *cobra.Command, fl *flowFlags
 	say("device authorization grant (auto: %s)", why)
 	warnOnce(lo.Store) // both flows settle the storage: one notice is enough
 	e, err := a.deviceLogin(ctx, lo)
-	if !errors.Is(err, core.ErrNoDeviceFlow) {
+	switch {
+	case errors.Is(err, core.ErrNoDeviceFlow):
+		why = "the server offers no device authorization grant"
+	case errors.Is(err, core.ErrDeviceRequestRefused):
+		why = "the server refused the device grant for this client: " + oneLine(err.Error())
+	default:
 		return e, err
 	}
-	say("browser with paste-the-redirect (auto: the server offers no device authorization grant)")
+	say("browser with paste-the-redirect (auto: %s)", why)
 	return a.browserLogin(ctx, lo, true, true)
 }
 

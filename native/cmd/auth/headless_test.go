@@ -501,3 +501,25 @@ func TestCLI_PasteAloneOpensNoBrowserAndPrintsTheURL(t *testing.T) {
 	is.True(strings.Contains(res.stderr, "no login completed within 1s"))
 	is.Equal(e.srv.Requests("authorization_code"), 0) // BROWSER was not run
 }
+
+// TestCLI_AutoFallsBackToPasteWhenTheServerRefusesTheDeviceGrant: servers
+// advertise device_authorization_endpoint for all, yet enable the grant per
+// client (the test provider refuses it to this client with
+// unauthorized_client); auto then goes on to paste-the-redirect.
+func TestCLI_AutoFallsBackToPasteWhenTheServerRefusesTheDeviceGrant(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	r := startAuth(t, headlessEnviron(e.home), "login", e.srv.Issuer, "--client-id", clientID, "--timeout", "30s")
+	r.waitFor("Login flow: browser with paste-the-redirect (auto: the server refused the device grant for this client", 10*time.Second)
+	authorize := strings.TrimSpace(r.waitFor(e.srv.Issuer+"/auth?", 10*time.Second))
+	landed, err := e.srv.Login(authorize)
+	is.NoErr(err)
+	page, err := http.Get(landed.String())
+	is.NoErr(err)
+	page.Body.Close()
+	res := r.wait(20 * time.Second)
+	e.record(res)
+	is.Equal(res.code, 0)
+	is.True(strings.Contains(res.stderr, "unauthorized_client"))
+	e.entry()
+}

@@ -117,7 +117,7 @@ the token is valid.`,
 				valid = "valid until " + e.Expiry.Local().Format(time.RFC3339)
 			}
 			fmt.Fprintf(a.stderr, "Logged in to %s; token %s%s\n", t.Host, valid, storedWhere(o.Store, e))
-			return a.saveProfile(rs, cmd.Flags().Changed("scopes"))
+			return a.saveProfile(rs)
 		},
 	}
 	f := cmd.Flags()

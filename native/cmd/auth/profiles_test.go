@@ -293,6 +293,7 @@ func TestEnv_QuotingSurvivesAnyValue(t *testing.T) {
 		is.Equal(string(out), v) // sh reads back exactly the value
 	}
 	is.Equal(exportLine("powershell", "V", "it's"), "$Env:V = 'it''s'\n")
+	is.Equal(exportLine("powershell", "V", "a\u2019b"), "$Env:V = 'a\u2019\u2019b'\n") // typographic quotes end strings too
 	is.Equal(exportLine("fish", "V", `it's \`), `set -gx V 'it\'s \\';`+"\n")
 }
 

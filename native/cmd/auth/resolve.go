@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/dualauth/dualauth/core"
@@ -105,6 +106,9 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 		p = *r.Profile
 	}
 	if r.ProfileName != "" {
+		if err := config.ValidName(r.ProfileName); err != nil {
+			return nil, usageError{err} // before a login, not after it
+		}
 		s.Profile = setting{r.ProfileName, r.ProfileFrom}
 	}
 	s.AccountID = a.pick(cmd, "account-id", p.AccountID, p.Name, "", "")
@@ -156,21 +160,30 @@ func (s *settings) cachedClient(store native.Store) error {
 
 // saveProfile records the settings of a successful login under the
 // profile name given with --profile (the first profile becomes the default).
-func (a *app) saveProfile(s *settings, scopesExplicit bool) error {
+func (a *app) saveProfile(s *settings) error {
 	name := s.Profile.Value
 	if name == "" {
 		return nil
 	}
 	p, _ := s.file.Profile(name)
+	// The login's identity always; other settings only when given as
+	// flags: values from the environment or defaults stay out of the file.
 	p.Name, p.Host, p.ClientID, p.AccountID = name, s.Host.Value, s.ClientID.Value, s.AccountID.Value
-	if scopesExplicit || p.Scopes != "" {
+	fromFlag := func(st setting) bool { return strings.HasPrefix(st.Source, "flag ") }
+	if fromFlag(s.Scopes) {
 		p.Scopes = s.Scopes.Value
 	}
-	if s.RedirectURI.Source != "" && !strings.HasPrefix(s.RedirectURI.Source, "default") {
+	if fromFlag(s.RedirectURI) {
 		p.RedirectURI = s.RedirectURI.Value
 	}
-	p.CACert = s.CACert.Value
-	if !strings.HasPrefix(s.Storage.Source, "default") {
+	if fromFlag(s.CACert) {
+		abs, err := filepath.Abs(s.CACert.Value) // the profile works from any directory
+		if err != nil {
+			return err
+		}
+		p.CACert = abs
+	}
+	if fromFlag(s.Storage) {
 		p.Storage = s.Storage.Value
 	}
 	if err := s.file.Put(p); err != nil {
