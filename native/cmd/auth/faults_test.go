@@ -173,14 +173,25 @@ func TestCLI_UnwritableCacheDirIsAOneLineError(t *testing.T) {
 func TestCLI_CacheFilePermissionsAre0600In0700Dir(t *testing.T) {
 	is := is.New(t)
 	e := newEnv(t)
-	// A loose pre-existing directory is tightened.
-	is.NoErr(os.MkdirAll(e.cache, 0o755))
-	is.NoErr(os.Chmod(e.cache, 0o755))
+	// The directory auth creates is 0700, whatever the umask.
 	e.login()
 	st, err := os.Stat(e.cache)
 	is.NoErr(err)
 	is.Equal(st.Mode().Perm(), os.FileMode(0o700))
 	st, err = os.Stat(filepath.Join(e.cache, native.CacheFileName))
+	is.NoErr(err)
+	is.Equal(st.Mode().Perm(), os.FileMode(0o600))
+
+	// A directory the user chose and made is theirs: its mode is left
+	// alone (it may be shared), and the files in it are still 0600.
+	e2 := newEnv(t)
+	is.NoErr(os.MkdirAll(e2.cache, 0o755))
+	is.NoErr(os.Chmod(e2.cache, 0o755))
+	e2.login()
+	st, err = os.Stat(e2.cache)
+	is.NoErr(err)
+	is.Equal(st.Mode().Perm(), os.FileMode(0o755))
+	st, err = os.Stat(filepath.Join(e2.cache, native.CacheFileName))
 	is.NoErr(err)
 	is.Equal(st.Mode().Perm(), os.FileMode(0o600))
 }
