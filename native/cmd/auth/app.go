@@ -46,6 +46,8 @@ type app struct {
 	// applyEnv set from DUALAUTH_* variables, for describe.
 	configPath, hostFlag, profileFlag string
 	fromEnv                           map[string]string
+	// timeoutSet: auth login got --timeout (or DUALAUTH_TIMEOUT).
+	timeoutSet bool
 }
 
 func newApp(stdout, stderr io.Writer, getenv func(string) string) *app {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/dualauth/dualauth/core"
 	"github.com/dualauth/dualauth/native"
@@ -183,12 +184,21 @@ func (a *app) browserLogin(ctx context.Context, lo native.LoginOptions, manual, 
 
 // deviceLogin is the device authorization grant, with the code (and a QR
 // code of the complete URL on a terminal) on stderr.
+// deviceMaxWait caps a device login when --timeout is not given.
+const deviceMaxWait = 30 * time.Minute
+
 func (a *app) deviceLogin(ctx context.Context, lo native.LoginOptions) (*core.Entry, error) {
 	tty := isTerminal(a.stderr)
+	timeout := lo.Timeout
+	if !a.timeoutSet {
+		// Without --timeout the device code's own lifetime (often 10–15
+		// minutes, shown to the user) decides; this only caps it.
+		timeout = deviceMaxWait
+	}
 	return native.DeviceLogin(ctx, native.DeviceOptions{
 		Options: lo.Options,
 		Scopes:  lo.Scopes,
-		Timeout: lo.Timeout,
+		Timeout: timeout,
 		ShowCode: func(c core.ShowCode) {
 			fmt.Fprintln(a.stderr)
 			native.WriteCode(a.stderr, c)
