@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/dualauth/dualauth/core"
 	"github.com/dualauth/dualauth/native"
@@ -30,7 +31,7 @@ local login is still removed and a warning says so.`,
 				return err
 			}
 			t := rs.target()
-			if del && rs.Profile.Value == "" {
+			if del && (rs.Profile.Value == "" || strings.HasPrefix(rs.Profile.Source, "profile for this host")) {
 				return usagef("--delete removes a profile: name it with --profile NAME (or as the argument)")
 			}
 			o, err := a.options(t, rs.ClientID.Value)

@@ -310,6 +310,12 @@ func TestLogout_DeleteRemovesTheProfileToo(t *testing.T) {
 
 	r = e.cfg(nil, "logout", e.srv.Issuer, "--delete")
 	is.Equal(r.code, 2) // --delete needs a profile
+
+	// A profile that merely matches the host is not deleted by accident.
+	is.Equal(e.cfg(nil, "login", "--profile", "keep", e.srv.Issuer, "--client-id", clientID).code, 0)
+	r = e.cfg(nil, "logout", e.srv.Issuer, "--delete")
+	is.Equal(r.code, 2)
+	is.True(strings.Contains(e.readConfig(), "[keep]"))
 }
 
 func TestConfig_BadININamesFileAndLineAndRewritesKeepComments(t *testing.T) {
