@@ -9,13 +9,9 @@ import (
 	"net/url"
 	"strings"
 	"syscall/js"
-	"time"
 
 	"github.com/dualauth/dualauth/core"
 )
-
-// defaultScopes ask for an ID token (who signed in) and a refresh token.
-var defaultScopes = []string{"openid", "offline_access"}
 
 // callbackParams are the authorization response parameters (RFC 6749
 // §4.1.2, RFC 9207, OpenID session management) that must not stay in the
@@ -94,7 +90,7 @@ func (t targetOptions) resolve() (core.Target, core.Client, error) {
 
 type loginOptions struct {
 	targetOptions
-	scopes      []string
+	scopes      []string // none: core.DefaultScopes of the target
 	redirectURI string
 	returnTo    string
 	prompt      string
@@ -109,7 +105,7 @@ func parseLoginOptions(args []js.Value) (loginOptions, error) {
 	o := arg0(args)
 	switch s := o.Get("scopes"); s.Type() {
 	case js.TypeUndefined, js.TypeNull:
-		l.scopes = defaultScopes
+		// none: login asks for the host's default scopes
 	case js.TypeString:
 		l.scopes = strings.Fields(s.String())
 	case js.TypeObject:
@@ -124,9 +120,6 @@ func parseLoginOptions(args []js.Value) (loginOptions, error) {
 		}
 	default:
 		return l, fmt.Errorf("%w: scopes must be a string or an array of strings", errBadArgument)
-	}
-	if len(l.scopes) == 0 {
-		l.scopes = defaultScopes
 	}
 	loc := jsGlobal.Get("location")
 	if l.redirectURI, err = option(o, "redirectUri"); err != nil {
@@ -169,12 +162,18 @@ func (d *driver) login(o loginOptions) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	scopes := o.scopes
+	if len(scopes) == 0 {
+		// Per host: all-apis offline_access for Databricks, openid
+		// offline_access (who signed in, and a refresh token) elsewhere.
+		scopes = core.DefaultScopes(target)
+	}
+	now := d.clock()
 	d.local.dropStalePending(now) // S27
 	m := core.NewLogin(core.LoginConfig{
 		Target:      target,
 		Client:      client,
-		Scopes:      o.scopes,
+		Scopes:      scopes,
 		RedirectURI: o.redirectURI,
 		ReturnTo:    o.returnTo,
 		Prompt:      o.prompt,
@@ -252,7 +251,7 @@ func (d *driver) handleRedirect(href string) (any, error) {
 		return nil, core.ErrStateMismatch
 	}
 	m := core.ResumeLogin(*p, core.Client{ID: p.ClientID})
-	done := d.run(m, core.Callback{Query: q, Now: time.Now()})
+	done := d.run(m, core.Callback{Query: q, Now: d.clock()})
 	if done.Err != nil {
 		return nil, done.Err
 	}
@@ -303,7 +302,7 @@ func (d *driver) token(o tokenOptions) (any, error) {
 		return nil, err
 	}
 	m := core.NewRefresh(core.RefreshConfig{Target: target, Client: client, Force: o.force})
-	done := d.run(m, core.Start{Now: time.Now()})
+	done := d.run(m, core.Start{Now: d.clock()})
 	if done.Err != nil {
 		return nil, done.Err
 	}
@@ -316,7 +315,7 @@ func (d *driver) logout(o targetOptions) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	done := d.run(core.NewLogout(target, client), core.Start{Now: time.Now()})
+	done := d.run(core.NewLogout(target, client), core.Start{Now: d.clock()})
 	if done.Err != nil && !errors.Is(done.Err, core.ErrNotLoggedIn) {
 		return nil, done.Err
 	}

@@ -250,6 +250,14 @@ func TestToken_RejectedRefreshTokenMeansLogInAgain(t *testing.T) {
 	td.srv.mu.Unlock()
 	_, err := td.token(tokenOptions{targetOptions: td.target()})
 	is.Equal(errorCode(err), "not_logged_in")
+	// The core's message tells a CLI user to run `auth login`; a page gets
+	// its own wording.
+	is.True(strings.Contains(err.Error(), "auth login"))
+	je := toJSError(err)
+	is.Equal(je.Get("code").String(), "not_logged_in")
+	msg := je.Get("message").String()
+	is.True(!strings.Contains(msg, "auth login") && !strings.Contains(msg, "`"))
+	is.True(strings.HasSuffix(msg, "log in again"))
 	l := td.tokens.load([]string{td.key()})
 	is.Equal(l.Entry.RefreshToken, "") // dropped, never sent again
 }
@@ -344,18 +352,19 @@ func TestBrowserFetch_RefusedConnectionIsANetworkError(t *testing.T) {
 
 func TestErrorCode_IsStableForEveryKindOfFailure(t *testing.T) {
 	for want, err := range map[string]error{
-		"not_logged_in":    &core.LoginRequiredError{Host: "h", Cause: core.ErrInvalidGrant},
-		"access_denied":    fmt.Errorf("x: %w", &core.OAuthError{Code: "access_denied"}),
-		"state_mismatch":   core.ErrStateMismatch,
-		"login_expired":    core.ErrPendingExpired,
-		"issuer_mismatch":  core.ErrIssuerMismatch,
-		"missing_issuer":   core.ErrMissingIssuer,
-		"nonce_mismatch":   core.ErrNonceMismatch,
-		"insecure_url":     core.ErrInsecureURL,
-		"discovery_failed": core.ErrDiscovery,
-		"lock_timeout":     fmt.Errorf("waiting: %w", errLockTimeout),
-		"network_error":    &codedError{err: errors.New("token request failed"), is: errNetwork},
-		"internal_error":   errors.New("something else"),
+		"not_logged_in":       &core.LoginRequiredError{Host: "h", Cause: core.ErrInvalidGrant},
+		"access_denied":       fmt.Errorf("x: %w", &core.OAuthError{Code: "access_denied"}),
+		"state_mismatch":      core.ErrStateMismatch,
+		"login_expired":       core.ErrPendingExpired,
+		"issuer_mismatch":     core.ErrIssuerMismatch,
+		"missing_issuer":      core.ErrMissingIssuer,
+		"nonce_mismatch":      core.ErrNonceMismatch,
+		"insecure_url":        core.ErrInsecureURL,
+		"discovery_failed":    core.ErrDiscovery,
+		"lock_timeout":        fmt.Errorf("waiting: %w", errLockTimeout),
+		"network_error":       &codedError{err: errors.New("token request failed"), is: errNetwork},
+		"unexpected_redirect": &codedError{err: errors.New("redirected"), is: errRedirect, cause: errors.New("token endpoint answered HTTP 302")},
+		"internal_error":      errors.New("something else"),
 	} {
 		t.Run(want, func(t *testing.T) {
 			is := is.New(t)

@@ -5,8 +5,10 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"syscall/js"
+	"time"
 
 	"github.com/dualauth/dualauth/core"
 )
@@ -17,11 +19,13 @@ import (
 var errRedirected = errors.New("redirected to the authorization server")
 
 // driver performs core effects with browser APIs. Its fields are the seams
-// the tests replace: the network (fetch) and the address bar (navigate).
-// Storage and locks are always the real browser ones.
+// the tests replace: the network (fetch), the address bar (navigate) and
+// the clock (now; nil means time.Now). Storage and locks are always the
+// real browser ones.
 type driver struct {
 	fetch    func(core.Request) core.Fetched
 	navigate func(url string)
+	now      func() time.Time
 	tokens   *idbStore
 	local    localStore
 	changes  *listeners
@@ -33,7 +37,16 @@ func newBrowserDriver() *driver {
 		navigate: func(u string) { jsGlobal.Get("location").Call("assign", u) },
 		tokens:   &idbStore{name: dbName},
 		changes:  &listeners{},
+		now:      time.Now,
 	}
+}
+
+// clock is the driver's time: what every event it sends the core says.
+func (d *driver) clock() time.Time {
+	if d.now != nil {
+		return d.now()
+	}
+	return time.Now()
 }
 
 // run drives m from first to Done on the calling goroutine (never a
@@ -42,6 +55,7 @@ func newBrowserDriver() *driver {
 func (d *driver) run(m core.Machine, first core.Event) core.Done {
 	var release func()
 	var netErr error
+	var redirected string // the last request answered with a redirect
 	defer func() {
 		if release != nil {
 			release()
@@ -51,8 +65,11 @@ func (d *driver) run(m core.Machine, first core.Event) core.Done {
 		switch e := e.(type) {
 		case core.Fetch:
 			f := d.fetch(e.Request)
+			redirected = ""
 			if f.Err != nil {
 				netErr = f.Err
+			} else if s := f.Response.Status; s >= 300 && s < 400 {
+				redirected = e.Request.URL
 			}
 			return f
 		case core.Load:
@@ -60,7 +77,9 @@ func (d *driver) run(m core.Machine, first core.Event) core.Done {
 		case core.Lock:
 			r, err := acquireLock(lockPrefix+e.Key, lockTimeout)
 			release = r
-			return core.Locked{Err: err}
+			// Waiting may have taken a while: the core judges the token
+			// it re-reads at the time the lock was granted.
+			return core.Locked{Err: err, Now: d.clock()}
 		case core.Unlock:
 			if release != nil {
 				release()
@@ -92,22 +111,39 @@ func (d *driver) run(m core.Machine, first core.Event) core.Done {
 		}
 		return nil
 	})
-	// The core words a failed fetch as text; keep the network code.
-	if done.Err != nil && netErr != nil && errorCode(done.Err) == "internal_error" {
-		done.Err = &codedError{err: done.Err, is: errNetwork}
+	// The core words a failed fetch, or a redirect where a token was
+	// expected, as text; give them their codes.
+	if done.Err != nil && errorCode(done.Err) == "internal_error" {
+		switch {
+		case netErr != nil:
+			done.Err = &codedError{err: done.Err, is: errNetwork}
+		case redirected != "":
+			// Not the core's "HTTP 302": the browser does not say which
+			// redirect it was (see opaqueRedirectStatus).
+			msg := fmt.Errorf("%s answered with a redirect, which dualauth does not follow: the request was sent nowhere else", redirected)
+			done.Err = &codedError{err: msg, is: errRedirect, cause: done.Err}
+		}
 	}
 	return done
 }
 
 // codedError keeps an error's message and makes it match another sentinel.
+// cause, when set, is the error it replaces, still reachable by errors.Is
+// and errors.As.
 type codedError struct {
-	err error
-	is  error
+	err   error
+	is    error
+	cause error
 }
 
 func (e *codedError) Error() string        { return e.err.Error() }
 func (e *codedError) Is(target error) bool { return target == e.is }
-func (e *codedError) Unwrap() error        { return e.err }
+func (e *codedError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.err}
+	}
+	return []error{e.err, e.cause}
+}
 
 // mirror publishes the token-free summary of the entry under key (nil: the
 // login is gone) to localStorage, where every other tab of the origin gets

@@ -18,6 +18,9 @@ var (
 	errStorage = errors.New("browser storage is unavailable")
 	// errNetwork: fetch() produced no response (offline, CORS, refused).
 	errNetwork = errors.New("network request failed")
+	// errRedirect: the token endpoint answered with a redirect, which the
+	// driver never follows (see browserFetch).
+	errRedirect = errors.New("unexpected redirect")
 )
 
 // errorCode is the stable `code` of the Error a JS API promise rejects with:
@@ -51,6 +54,8 @@ func errorCode(err error) string {
 		return "storage_unavailable"
 	case errors.Is(err, errNetwork):
 		return "network_error"
+	case errors.Is(err, errRedirect):
+		return "unexpected_redirect"
 	}
 	return "internal_error"
 }

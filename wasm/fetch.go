@@ -14,16 +14,34 @@ import (
 // keep the token lock (and every other tab) waiting forever.
 const fetchTimeout = 30 * time.Second
 
+// opaqueRedirectStatus is the status a redirect the browser did not follow
+// is reported with. fetch() hides which redirect it was (an opaque-redirect
+// response has status 0, no headers and no body); 302, the generic
+// redirect, stands for any of them.
+const opaqueRedirectStatus = 302
+
 // browserFetch performs a core request with the browser's fetch(). The
 // request carries no cookies and no Referer: the token endpoint needs
 // neither, and the page URL must not leak to the server.
+//
+// Redirects are never followed, as in the native driver (whose client
+// returns the redirect response itself): following a 307 or 308 from the
+// token endpoint would re-send the form — code and PKCE verifier, or the
+// refresh token — to wherever the server points, cross-origin included
+// (the request is CORS-simple). With redirect "manual" the browser stops at
+// the redirect, and the core gets a 3xx response, as it does natively: a
+// discovery candidate that redirects counts as "not here" and the next
+// one is tried, a token or revocation endpoint that redirects is an HTTP
+// error (redirect "error" would have made every redirect a network
+// failure, which ends discovery at once). When such a response makes a
+// flow fail, the driver reports it with the code unexpected_redirect.
 func browserFetch(r core.Request) core.Fetched {
 	init := js.ValueOf(map[string]any{
 		"method":         r.Method,
 		"credentials":    "omit",
 		"cache":          "no-store",
 		"referrerPolicy": "no-referrer",
-		"redirect":       "follow",
+		"redirect":       "manual",
 	})
 	headers := map[string]any{}
 	for k, v := range r.Header {
@@ -45,6 +63,9 @@ func browserFetch(r core.Request) core.Fetched {
 		// fetch rejects with a bare TypeError for network and CORS
 		// failures; say which, without the request.
 		return core.Fetched{Err: fmt.Errorf("%w (%v)", errNetwork, err), Now: time.Now()}
+	}
+	if t := resp.Get("type"); t.Type() == js.TypeString && t.String() == "opaqueredirect" {
+		return core.Fetched{Now: time.Now(), Response: core.Response{Status: opaqueRedirectStatus}}
 	}
 	buf, err := await(resp.Call("arrayBuffer"))
 	if err != nil {

@@ -38,6 +38,10 @@ type fakeServer struct {
 	refreshes int
 	revokes   int
 	onToken   func() // called at each token request, before it is answered
+	// redirectToken, when set, is where the token endpoint redirects
+	// every request to (307, which keeps method and body).
+	redirectToken string
+	requests      []string // "METHOD URL" of every request, in order
 }
 
 func newFakeServer() *fakeServer {
@@ -63,7 +67,12 @@ func (f *fakeServer) fetch(r core.Request) core.Fetched {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.requests = append(f.requests, r.Method+" "+r.URL)
 	switch {
+	case r.Method == "POST" && r.URL == f.issuer+"/token" && f.redirectToken != "":
+		// What the native client returns for a redirect it does not
+		// follow; Location is not part of a core.Response.
+		return core.Fetched{Response: core.Response{Status: 307, ContentType: "text/html", Body: []byte("<a href=\"" + f.redirectToken + "\">moved</a>")}, Now: time.Now()}
 	case r.Method == "GET" && r.URL == f.issuer+"/.well-known/openid-configuration":
 		return f.json(200, map[string]any{
 			"issuer": f.issuer, "authorization_endpoint": f.issuer + "/authorize",
@@ -94,6 +103,12 @@ func (f *fakeServer) fetch(r core.Request) core.Fetched {
 		return core.Fetched{Response: core.Response{Status: 200}, Now: time.Now()}
 	}
 	return f.json(404, map[string]string{"error": "not_found"})
+}
+
+func (f *fakeServer) requestLog() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.requests...)
 }
 
 func (f *fakeServer) counts() (exchanges, refreshes int) {

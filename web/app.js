@@ -33,7 +33,9 @@ function fillSettings() {
   }
   $('host').value = q.get('host') ?? saved.host ?? '';
   $('client-id').value = q.get('client_id') ?? saved.clientId ?? '';
-  $('scopes').value = q.get('scopes') ?? saved.scopes ?? 'openid offline_access';
+  // Empty means the host's default scopes, chosen by dualauth (see the
+  // field's placeholder); the console does not guess them here.
+  $('scopes').value = q.get('scopes') ?? saved.scopes ?? '';
   text('redirect-uri', window.location.origin + window.location.pathname);
 }
 

@@ -13,7 +13,11 @@ export interface Target {
 }
 
 export interface LoginOptions extends Target {
-  /** Space-separated string or array. Default: "openid offline_access". */
+  /**
+   * Space-separated string or array. Default (missing or empty): the host's
+   * default scopes — "all-apis offline_access" for a Databricks host,
+   * "openid offline_access" for any other.
+   */
   scopes?: string | string[];
   /** Default: this page's origin + path. Must be registered with the server. */
   redirectUri?: string;
@@ -68,7 +72,8 @@ export interface Session extends Partial<Change> {
  * not_logged_in, state_mismatch, login_expired, issuer_mismatch,
  * missing_issuer, nonce_mismatch, insecure_url, discovery_failed,
  * invalid_argument, lock_timeout, storage_unavailable, network_error,
- * internal_error. `description` is the server's error_description, when any:
+ * unexpected_redirect (the token endpoint answered with a redirect, which is
+ * never followed: the request is not re-sent elsewhere), internal_error. `description` is the server's error_description, when any:
  * it is text from the network — never render it as HTML.
  */
 export interface DualauthError extends Error {
