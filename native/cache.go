@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/dualauth/dualauth/core"
@@ -17,6 +18,16 @@ import (
 // Store keeps cache entries and the lock that guards their refresh. The
 // file cache is the one implementation here; other backends (a keyring for
 // refresh tokens) wrap it.
+//
+// The stores here may be shared by goroutines: the file lock serialises
+// them as it serialises processes, and a Load made while the store holds
+// the lock always reads the file afresh, so N goroutines on an expired
+// token cause one refresh. A store cannot tell which goroutine holds its
+// lock, though: while one holds it, a Load by another counts as made under
+// the lock too (a [KeyringStore] then reads the refresh token from the
+// keyring). To keep every fast path off the keyring, give each concurrent
+// flow its own store on the same directory, as [TokenSource] does when
+// Options.Store is nil.
 type Store interface {
 	// Load returns the first entry found under keys, in order, and its
 	// key; a nil entry when there is none.
@@ -44,7 +55,11 @@ const (
 
 // FileCache is the token cache file: {"version":1,"tokens":{KEY: entry}}
 // in Dir, replaced atomically on every write, with an OS file lock next to
-// it. Reads take no lock: a reader sees either the old or the new file.
+// it. A Load without the lock takes none (the file is only ever replaced by
+// a rename, so it sees the old or the new file); writes, and moving a
+// corrupt file aside, happen only under the lock. A Load made while this
+// FileCache holds the lock reads the file afresh, never a snapshot.
+// A FileCache is safe for use by several goroutines (see [Store]).
 type FileCache struct {
 	Dir string
 	// Warn receives non-fatal problems (a corrupt file moved aside).
@@ -52,12 +67,20 @@ type FileCache struct {
 	// Now names moved-aside files; nil means time.Now.
 	Now func() time.Time
 
+	// mu guards the fields below, and serialises this process's writes
+	// and repairs of the file (it is never held while waiting for the
+	// file lock).
+	mu sync.Mutex
 	// snap is the cache as Entries just read it, handed to the next Load
 	// within snapTTL so that `auth token` without --client-id reads the
-	// file once. Lock, Save and Delete drop it: under the lock every read
-	// is fresh.
+	// file once; never while the lock is held: under the lock every read
+	// is fresh. gen counts Locks and writes: Entries keeps its snapshot
+	// only when none came in while it read.
 	snap   *core.CacheFile
 	snapAt time.Time
+	gen    uint64
+	// held is true between a successful Lock and its unlock.
+	held bool
 }
 
 const snapTTL = time.Second
@@ -120,15 +143,7 @@ func (c *FileCache) read() ([]byte, *core.CacheFile, error) {
 // aside under the lock (so that a file another process has just replaced
 // is never moved by mistake) and a warning names where it went (S24).
 func (c *FileCache) Load(keys []string) (string, *core.Entry, error) {
-	f, err := c.snap, error(nil)
-	c.snap = nil
-	if f == nil || time.Since(c.snapAt) > snapTTL {
-		_, f, err = c.read()
-	}
-	var bad errCorrupt
-	if errors.As(err, &bad) {
-		f, err = c.recover()
-	}
+	f, err := c.load()
 	if err != nil {
 		return "", nil, err
 	}
@@ -140,9 +155,37 @@ func (c *FileCache) Load(keys []string) (string, *core.Entry, error) {
 	return "", nil, nil
 }
 
+// load returns the cache: Entries' snapshot when it is fresh and the lock
+// is not held, else the file as it is now, a corrupt one moved aside.
+func (c *FileCache) load() (*core.CacheFile, error) {
+	c.mu.Lock()
+	f, at := c.snap, c.snapAt
+	c.snap = nil
+	if c.held {
+		// Under the lock: read the file itself, and repair it here, since
+		// locking again would wait for ourselves.
+		defer c.mu.Unlock()
+		_, f, err := c.readRepairing()
+		return f, err
+	}
+	c.mu.Unlock()
+	if f != nil && time.Since(at) <= snapTTL {
+		return f, nil
+	}
+	_, f, err := c.read()
+	var bad errCorrupt
+	if errors.As(err, &bad) {
+		return c.recover()
+	}
+	return f, err
+}
+
 // Entries returns every entry in the cache (for commands that list or
 // search logins).
 func (c *FileCache) Entries() (map[string]core.Entry, error) {
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
 	_, f, err := c.read()
 	var bad errCorrupt
 	if errors.As(err, &bad) {
@@ -151,13 +194,25 @@ func (c *FileCache) Entries() (map[string]core.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.snap, c.snapAt = f, time.Now()
+	c.mu.Lock()
+	if c.gen == gen && !c.held {
+		c.snap, c.snapAt = f, time.Now()
+	}
+	c.mu.Unlock()
 	return maps.Clone(f.Tokens), nil
 }
 
-// recover moves a corrupt cache file aside while holding the lock, and
-// returns what the cache holds afterwards.
+// recover moves a corrupt cache file aside under the lock, and returns what
+// the cache holds afterwards. When this FileCache holds the lock already it
+// repairs at once (Lock would wait for ourselves).
 func (c *FileCache) recover() (*core.CacheFile, error) {
+	c.mu.Lock()
+	if c.held {
+		defer c.mu.Unlock()
+		_, f, err := c.readRepairing()
+		return f, err
+	}
+	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), DefaultLockTimeout)
 	defer cancel()
 	unlock, err := c.Lock(ctx)
@@ -165,12 +220,14 @@ func (c *FileCache) recover() (*core.CacheFile, error) {
 		return nil, err
 	}
 	defer unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	_, f, err := c.readRepairing()
 	return f, err
 }
 
 // readRepairing reads the file; when it is corrupt it moves it aside with a
-// warning and returns an empty cache. The caller holds the lock.
+// warning and returns an empty cache. The caller holds the lock and c.mu.
 func (c *FileCache) readRepairing() ([]byte, *core.CacheFile, error) {
 	b, f, err := c.read()
 	var bad errCorrupt
@@ -199,7 +256,10 @@ func (c *FileCache) Delete(key string) error {
 }
 
 func (c *FileCache) update(change func(*core.CacheFile)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.snap = nil
+	c.gen++
 	if err := c.ensureDir(); err != nil {
 		return err
 	}
@@ -212,19 +272,30 @@ func (c *FileCache) update(change func(*core.CacheFile)) error {
 	return writeAtomic(c.Path(), f.Encode())
 }
 
-// ensureDir creates the cache directory 0700 and tightens an existing one
-// that is looser.
+// ensureDir creates the cache directory, and any missing parent, 0700
+// whatever the umask. An existing directory is left as it is: it may be
+// one the user shares or owns for other reasons (--cache-dir /tmp), and
+// the files in it are 0600 anyway.
 func (c *FileCache) ensureDir() error {
+	if st, err := os.Stat(c.Dir); err == nil && st.IsDir() {
+		return nil
+	}
+	var missing []string
+	for d := filepath.Clean(c.Dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
 	if err := os.MkdirAll(c.Dir, dirPerm); err != nil {
 		return fmt.Errorf("creating the token cache directory: %w", err)
 	}
-	st, err := os.Stat(c.Dir)
-	if err != nil {
-		return fmt.Errorf("token cache directory: %w", err)
-	}
-	if st.Mode().Perm() != dirPerm {
-		if err := os.Chmod(c.Dir, dirPerm); err != nil {
-			return fmt.Errorf("setting the token cache directory to 0700: %w", err)
+	for _, d := range missing {
+		if err := os.Chmod(d, dirPerm); err != nil {
+			return fmt.Errorf("setting the token cache directory %s to 0700: %w", d, err)
 		}
 	}
 	return nil
@@ -275,7 +346,6 @@ const lockPoll = 10 * time.Millisecond
 // Lock implements [Store] with an OS file lock (flock) on LockPath. The
 // kernel releases it when the holder dies, even by kill -9.
 func (c *FileCache) Lock(ctx context.Context) (func(), error) {
-	c.snap = nil
 	if err := c.ensureDir(); err != nil {
 		return nil, err
 	}
@@ -294,5 +364,28 @@ func (c *FileCache) Lock(ctx context.Context) (func(), error) {
 		}
 		return nil, fmt.Errorf("locking the token cache %s: %w", c.LockPath(), err)
 	}
-	return func() { l.Unlock(); l.Close() }, nil
+	// Only one holder at a time, in this process as across processes: the
+	// flock on a fresh descriptor excludes other descriptors.
+	c.mu.Lock()
+	c.held, c.snap = true, nil
+	c.gen++
+	c.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			c.held = false
+			c.mu.Unlock()
+			l.Unlock()
+			l.Close()
+		})
+	}, nil
+}
+
+// lockHeld reports whether this FileCache holds the lock (taken by Lock and
+// not yet released).
+func (c *FileCache) lockHeld() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.held
 }

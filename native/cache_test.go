@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,34 +53,48 @@ func save(t *testing.T, c *FileCache, e core.Entry) {
 	}
 }
 
-func TestFileCache_SetsDir0700AndFile0600EvenWithPermissiveUmask(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		existing os.FileMode // 0: the directory does not exist yet
-	}{
-		{"new directory", 0},
-		{"existing loose directory is tightened", 0o755},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+func TestFileCache_CreatesDirs0700AndFiles0600EvenWithUmaskZero(t *testing.T) {
+	is := is.New(t)
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	parent := filepath.Join(t.TempDir(), "new-parent")
+	dir := filepath.Join(parent, "cache")
+	c := &FileCache{Dir: dir}
+	save(t, c, entry("https://a.example", "cli", "tok-a"))
+	for _, d := range []string{parent, dir} { // every directory it created
+		st, err := os.Stat(d)
+		is.NoErr(err)
+		is.Equal(st.Mode().Perm(), os.FileMode(0o700))
+	}
+	for _, f := range []string{c.Path(), c.LockPath()} {
+		st, err := os.Stat(f)
+		is.NoErr(err)
+		is.Equal(st.Mode().Perm(), os.FileMode(0o600))
+	}
+}
+
+// An existing directory named by --cache-dir (a shared one, /tmp, $HOME)
+// keeps its mode: only directories the cache creates are made 0700, and
+// the files are 0600 whatever the directory is.
+func TestFileCache_LeavesAnExistingDirectoryModeAloneAndKeepsFiles0600(t *testing.T) {
+	for _, mode := range []os.FileMode{0o755, 0o775, os.ModeSticky | 0o777} {
+		t.Run(mode.String(), func(t *testing.T) {
 			is := is.New(t)
 			old := syscall.Umask(0)
 			defer syscall.Umask(old)
-			dir := filepath.Join(t.TempDir(), "cache")
-			if tc.existing != 0 {
-				is.NoErr(os.Mkdir(dir, tc.existing))
-				is.NoErr(os.Chmod(dir, tc.existing))
-			}
+			dir := filepath.Join(t.TempDir(), "shared")
+			is.NoErr(os.Mkdir(dir, 0o700))
+			is.NoErr(os.Chmod(dir, mode))
 			c := &FileCache{Dir: dir}
 			save(t, c, entry("https://a.example", "cli", "tok-a"))
 			st, err := os.Stat(dir)
 			is.NoErr(err)
-			is.Equal(st.Mode().Perm(), os.FileMode(0o700))
-			st, err = os.Stat(c.Path())
-			is.NoErr(err)
-			is.Equal(st.Mode().Perm(), os.FileMode(0o600))
-			st, err = os.Stat(c.LockPath())
-			is.NoErr(err)
-			is.Equal(st.Mode().Perm(), os.FileMode(0o600))
+			is.Equal(st.Mode()&(os.ModePerm|os.ModeSticky), mode) // untouched
+			for _, f := range []string{c.Path(), c.LockPath()} {
+				st, err := os.Stat(f)
+				is.NoErr(err)
+				is.Equal(st.Mode().Perm(), os.FileMode(0o600))
+			}
 		})
 	}
 }
@@ -144,7 +159,14 @@ func TestFileCache_ReplacesFileAtomically(t *testing.T) {
 	c := &FileCache{Dir: t.TempDir()}
 	e := entry("https://a.example", "cli", "tok")
 	save(t, c, e)
-	before, err := os.Stat(c.Path())
+	// Held open, the first file's inode cannot be reused by a later save
+	// (which would make SameFile below true by accident).
+	first, err := os.Open(c.Path())
+	is.NoErr(err)
+	defer first.Close()
+	before, err := first.Stat()
+	is.NoErr(err)
+	firstBytes, err := os.ReadFile(c.Path())
 	is.NoErr(err)
 
 	stop := make(chan struct{})
@@ -180,6 +202,9 @@ func TestFileCache_ReplacesFileAtomically(t *testing.T) {
 	after, err := os.Stat(c.Path())
 	is.NoErr(err)
 	is.True(!os.SameFile(before, after)) // replaced by rename, not rewritten in place
+	still, err := io.ReadAll(first)
+	is.NoErr(err)
+	is.Equal(string(still), string(firstBytes)) // the old file was never written to
 	left, _ := filepath.Glob(filepath.Join(c.Dir, "*.tmp-*"))
 	is.Equal(len(left), 0)
 }
@@ -267,4 +292,96 @@ func TestFileCache_ReadsFreshUnderTheLock(t *testing.T) {
 	_, got, err := c.Load([]string{e.Key()})
 	is.NoErr(err)
 	is.Equal(got.AccessToken, "new")
+}
+
+// TestFileCache_LoadUnderTheLockNeverServesTheSnapshot: a snapshot taken by
+// Entries while the lock is held (another goroutine listing logins) is not
+// what the lock holder's reload sees; it reads the file.
+func TestFileCache_LoadUnderTheLockNeverServesTheSnapshot(t *testing.T) {
+	is := is.New(t)
+	c := &FileCache{Dir: t.TempDir()}
+	e := entry("https://a.example", "cli", "old")
+	save(t, c, e)
+
+	unlock, err := c.Lock(context.Background())
+	is.NoErr(err)
+	defer unlock()
+	_, err = c.Entries() // sees "old"
+	is.NoErr(err)
+	// The file changes under the snapshot (as when the snapshot was read
+	// before another writer's save and stored after it).
+	f, _ := core.DecodeCacheFile(nil)
+	e.AccessToken = "new"
+	f.Tokens[e.Key()] = e
+	is.NoErr(writeAtomic(c.Path(), f.Encode()))
+
+	_, got, err := c.Load([]string{e.Key()})
+	is.NoErr(err)
+	is.Equal(got.AccessToken, "new")
+}
+
+// TestFileCache_CorruptFileSeenUnderTheLockIsRepairedWithoutWaitingForItself:
+// a reload under the lock that finds a corrupt file moves it aside at once
+// instead of waiting the whole lock timeout for its own lock.
+func TestFileCache_CorruptFileSeenUnderTheLockIsRepairedWithoutWaitingForItself(t *testing.T) {
+	is := is.New(t)
+	var warned []string
+	c := &FileCache{Dir: t.TempDir(), Warn: func(m string) { warned = append(warned, m) }}
+	unlock, err := c.Lock(context.Background())
+	is.NoErr(err)
+	defer unlock()
+	is.NoErr(os.WriteFile(c.Path(), []byte("{not json"), 0o600))
+
+	start := time.Now()
+	k, e, err := c.Load([]string{core.Key("https://a.example", "cli")})
+	is.True(time.Since(start) < time.Second)
+	is.NoErr(err)
+	is.Equal(k, "")
+	is.True(e == nil) // an empty cache
+	aside, _ := filepath.Glob(c.Path() + ".corrupt-*")
+	is.Equal(len(aside), 1)
+	_, statErr := os.Stat(c.Path())
+	is.True(os.IsNotExist(statErr))
+	is.Equal(len(warned), 1)
+}
+
+// TestFileCache_IsSafeForConcurrentUse: Load, Entries, Lock, Save and Delete
+// from several goroutines on one FileCache (run with -race).
+func TestFileCache_IsSafeForConcurrentUse(t *testing.T) {
+	is := is.New(t)
+	c := &FileCache{Dir: t.TempDir()}
+	e := entry("https://a.example", "cli", "tok")
+	save(t, c, e)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				if _, err := c.Entries(); err != nil {
+					t.Error(err)
+				}
+				if _, _, err := c.Load([]string{e.Key()}); err != nil {
+					t.Error(err)
+				}
+				unlock, err := c.Lock(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mine := entry("https://a.example", fmt.Sprint("cli", i), "tok")
+				if err := c.Save(mine.Key(), mine); err != nil {
+					t.Error(err)
+				}
+				if err := c.Delete(mine.Key()); err != nil {
+					t.Error(err)
+				}
+				unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	all, err := c.Entries()
+	is.NoErr(err)
+	is.Equal(len(all), 1)
 }

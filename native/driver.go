@@ -109,7 +109,7 @@ func (d *Driver) perform(ctx context.Context, e core.Effect) core.Event {
 		return core.Loaded{Key: k, Entry: entry, Err: err}
 	case core.Lock:
 		if d.unlock != nil {
-			return core.Locked{} // already held: one lock guards the whole file
+			return core.Locked{Now: d.now()} // already held: one lock guards the whole file
 		}
 		timeout := d.LockTimeout
 		if timeout <= 0 {
@@ -122,7 +122,7 @@ func (d *Driver) perform(ctx context.Context, e core.Effect) core.Event {
 			return core.Locked{Err: err}
 		}
 		d.unlock = unlock
-		return core.Locked{}
+		return core.Locked{Now: d.now()}
 	case core.Unlock:
 		d.release()
 		return nil

@@ -200,7 +200,13 @@ type StorageInfo struct {
 // what [KeyringStore.Resolve] found at login, else wherever the entry's
 // token already is. An entry stored the other way moves on its next save
 // (login or refresh) and is never lost: the new copy is written before the
-// old one is removed.
+// old one is removed. When the keyring cannot take a token that Save is
+// given (locked, no answer, too big), in any mode, the token is kept in
+// the 0600 file with a warning rather than lost: the server has already
+// issued it, and a rotating server has spent the one it replaces.
+//
+// Whether the lock is held is the FileCache's to say (see [Store] for
+// sharing a store between goroutines).
 type KeyringStore struct {
 	File *FileCache
 	Mode StorageMode
@@ -219,7 +225,6 @@ type KeyringStore struct {
 	Warn func(string)
 
 	mu       sync.Mutex
-	locked   bool
 	resolved *StorageInfo
 	stalled  *KeyringError
 	known    map[string]string // key → refresh token the keyring holds, as last read or written
@@ -442,36 +447,16 @@ func Location(e *core.Entry) StorageMode {
 	return ""
 }
 
-// Lock implements [Store]: the file cache's lock, remembered so that Load
-// knows it may read the keyring.
-func (s *KeyringStore) Lock(ctx context.Context) (func(), error) {
-	unlock, err := s.File.Lock(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.locked = true
-	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		s.locked = false
-		s.mu.Unlock()
-		unlock()
-	}, nil
-}
-
-func (s *KeyringStore) isLocked() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.locked
-}
+// Lock implements [Store]: the file cache's lock, which also tells Load
+// that it may read the keyring.
+func (s *KeyringStore) Lock(ctx context.Context) (func(), error) { return s.File.Lock(ctx) }
 
 // Load implements [Store]. Without the lock an entry whose refresh token
 // is in the keyring comes back without it (the fast path needs none);
 // under the lock it is read from the keyring, within the deadline.
 func (s *KeyringStore) Load(keys []string) (string, *core.Entry, error) {
 	k, e, err := s.File.Load(keys)
-	if err != nil || e == nil || e.RefreshTokenIn != refreshTokenInKeyring || !s.isLocked() {
+	if err != nil || e == nil || e.RefreshTokenIn != refreshTokenInKeyring || !s.File.lockHeld() {
 		return k, e, err
 	}
 	rt, err := s.get(k)
@@ -540,18 +525,22 @@ func (s *KeyringStore) Save(key string, e core.Entry) error {
 	rt := e.RefreshToken
 	e.RefreshTokenIn = ""
 	if rt != "" && s.target(old) == StorageKeyring {
-		err := s.toKeyring(key, rt)
-		if err == nil {
+		kerr := s.toKeyring(key, rt)
+		if kerr == nil {
 			e.RefreshToken, e.RefreshTokenIn = "", refreshTokenInKeyring
 			return s.File.Save(key, e)
 		}
-		if Location(old) != StorageFile {
+		// The server has issued this token (and a rotating one has spent
+		// the token it replaces): keep it in the file rather than lose
+		// it. The move to the keyring is retried on the next save.
+		if err := s.File.Save(key, e); err != nil {
 			return err
 		}
-		// The entry's refresh token was in the file already: keep the new
-		// one there rather than lose it (a rotating server has spent the
-		// old one); the move is retried on the next save.
-		s.warn(fmt.Sprintf("could not move the refresh token to the OS keyring (%v); it stays in %s", err, s.File.Path()))
+		s.warn(fmt.Sprintf("could not store the refresh token in the OS keyring: %v; it is kept in %s (0600) instead", kerr, s.File.Path()))
+		if wasInKeyring {
+			s.del(key) // best effort: the keyring has just failed, and its item is stale
+		}
+		return nil
 	}
 	if err := s.File.Save(key, e); err != nil {
 		return err

@@ -17,13 +17,15 @@ import (
 )
 
 // memKeyring is an in-memory keyring that counts its calls; failing makes
-// every call fail, block makes every call wait until it is closed.
+// every call fail, setFailing only Set, block makes every call wait until
+// it is closed.
 type memKeyring struct {
-	mu      sync.Mutex
-	items   map[string]string
-	calls   int
-	failing error
-	block   chan struct{}
+	mu         sync.Mutex
+	items      map[string]string
+	calls      int
+	failing    error
+	setFailing error
+	block      chan struct{}
 }
 
 func (m *memKeyring) enter() error {
@@ -43,6 +45,9 @@ func (m *memKeyring) Set(service, user, secret string) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.setFailing != nil {
+		return m.setFailing
+	}
 	if m.items == nil {
 		m.items = map[string]string{}
 	}
@@ -356,17 +361,20 @@ func TestKeyringStore_StalledKeyringFailsWithinTheDeadline(t *testing.T) {
 	is.True(took >= 200*time.Millisecond && took < time.Second)
 	is.Equal(err.Error(), "the OS keyring (Secret Service) did not answer within 200ms (probing it); unlock the keyring, or use --storage file")
 
-	// Under the lock, a save fails too, at once now that it is known stalled.
+	// Under the lock, a save does not wait again now that the keyring is
+	// known stalled, and keeps the token it was given in the file.
 	unlock, err := s.Lock(context.Background())
 	is.NoErr(err)
 	start = time.Now()
 	err = s.Save(f.key(), core.Entry{AccessToken: "a", RefreshToken: "secret-refresh"})
 	unlock()
+	is.NoErr(err)
 	is.True(time.Since(start) < 100*time.Millisecond)
-	var ke *KeyringError
-	is.True(errors.As(err, &ke))
-	is.Equal(ke.Timeout, 200*time.Millisecond)
-	f.noSecrets(err, "secret-refresh")
+	is.Equal(f.fileEntry().RefreshToken, "secret-refresh")
+	w := f.warn.all()
+	is.Equal(len(w), 1)
+	is.True(strings.Contains(w[0], "did not answer within 200ms (storing the refresh token)"))
+	f.noSecrets(nil, "secret-refresh")
 
 	// auto mode falls back within the probe deadline.
 	a := f.store(StorageAuto)
@@ -379,7 +387,7 @@ func TestKeyringStore_StalledKeyringFailsWithinTheDeadline(t *testing.T) {
 	is.Equal(info.Reason, "keyring unavailable: the OS keyring (Secret Service) did not answer within 100ms")
 }
 
-func TestKeyringStore_RefusesARefreshTokenTooBigForTheKeyring(t *testing.T) {
+func TestKeyringStore_KeepsARefreshTokenTooBigForTheKeyringInTheFileWithAWarning(t *testing.T) {
 	is := is.New(t)
 	f := newKRFixture(t)
 	s := f.store(StorageKeyring)
@@ -388,16 +396,19 @@ func TestKeyringStore_RefusesARefreshTokenTooBigForTheKeyring(t *testing.T) {
 	is.NoErr(err)
 	defer unlock()
 	err = s.Save(f.key(), core.Entry{AccessToken: "a", RefreshToken: big})
-	is.True(err != nil)
-	is.True(strings.Contains(err.Error(), "the refresh token is 2049 bytes, more than the 2048 bytes"))
-	is.True(strings.Contains(err.Error(), "--storage file"))
-	is.Equal(f.kr.count(), 0) // not sent, not truncated
-	_, statErr := os.Stat(s.File.Path())
-	is.True(os.IsNotExist(statErr))
-	f.noSecrets(err, big)
-	// Exactly at the limit is fine.
+	is.NoErr(err)                             // the server issued it: never lost…
+	is.Equal(f.kr.count(), 0)                 // …not sent, not truncated…
+	is.Equal(f.fileEntry().RefreshToken, big) // …but kept in the file
+	w := f.warn.all()
+	is.Equal(len(w), 1)
+	is.True(strings.Contains(w[0], "the refresh token is 2049 bytes, more than the 2048 bytes"))
+	is.True(strings.Contains(w[0], "it is kept in "+s.File.Path()))
+	f.noSecrets(nil, big)
+	// Exactly at the limit goes to the keyring, and leaves the file.
 	is.NoErr(s.Save(f.key(), core.Entry{AccessToken: "a", RefreshToken: big[1:]}))
 	is.Equal(f.kr.item(f.key()), big[1:])
+	is.Equal(Location(f.fileEntry()), StorageKeyring)
+	is.True(!strings.Contains(f.fileBytes(), big[1:]))
 }
 
 func TestKeyringStore_AFailedMoveToTheKeyringKeepsTheNewTokenInTheFile(t *testing.T) {
@@ -419,7 +430,7 @@ func TestKeyringStore_AFailedMoveToTheKeyringKeepsTheNewTokenInTheFile(t *testin
 	is.Equal(f.fileEntry().RefreshToken, "rotated-refresh") // never lost
 	w := f.warn.all()
 	is.Equal(len(w), 1)
-	is.True(strings.HasPrefix(w[0], "could not move the refresh token to the OS keyring"))
+	is.True(strings.HasPrefix(w[0], "could not store the refresh token in the OS keyring"))
 	f.noSecrets(nil, "old-refresh", "rotated-refresh")
 }
 
@@ -450,4 +461,52 @@ func TestKeyringStore_AKeyringItemRemovedBehindOurBackAsksForALogin(t *testing.T
 	is.Equal(len(w), 1)
 	is.Equal(w[0], "the refresh token of "+f.key()+" is missing from the OS keyring (Secret Service)")
 	is.Equal(f.srv.Requests("refresh_token"), 0)
+}
+
+// TestKeyringStore_ARotatedTokenTheKeyringRefusesIsKeptInTheFileAndStillWorks:
+// the server has rotated the refresh token when the keyring fails to take
+// the new one; in every mode the new token lands in the 0600 file with one
+// warning, the stale keyring item goes, and the next refresh uses the new
+// token.
+func TestKeyringStore_ARotatedTokenTheKeyringRefusesIsKeptInTheFileAndStillWorks(t *testing.T) {
+	for _, mode := range []StorageMode{StorageKeyring, StorageAuto} {
+		t.Run(string(mode), func(t *testing.T) {
+			is := is.New(t)
+			f := newKRFixture(t)
+			first, err := f.login(f.store(mode))
+			is.NoErr(err)
+			is.Equal(Location(f.fileEntry()), StorageKeyring)
+			is.Equal(f.kr.item(f.key()), first.RefreshToken)
+
+			f.kr.mu.Lock()
+			f.kr.setFailing = errors.New("Cannot create an item in a locked collection")
+			f.kr.mu.Unlock()
+			got, err := f.token(f.store(mode), false, later(time.Hour))
+			is.NoErr(err)
+			is.Equal(f.srv.Requests("refresh_token"), 1)
+			inFile := f.fileEntry()
+			is.Equal(Location(inFile), StorageFile)
+			is.True(inFile.RefreshToken != "" && inFile.RefreshToken != first.RefreshToken) // the rotated one
+			is.Equal(inFile.AccessToken, got.AccessToken)
+			is.Equal(f.kr.item(f.key()), "") // the spent item is gone
+			w := f.warn.all()
+			is.Equal(len(w), 1)
+			is.True(strings.Contains(w[0], "Cannot create an item in a locked collection"))
+			is.True(strings.Contains(w[0], "it is kept in "+f.store(mode).File.Path()))
+
+			// The kept token is the live one: a further refresh works, and
+			// goes back to the keyring once it takes tokens again.
+			_, err = f.token(f.store(mode), true, nil)
+			is.NoErr(err)
+			is.Equal(f.srv.Requests("refresh_token"), 2)
+			f.kr.mu.Lock()
+			f.kr.setFailing = nil
+			f.kr.mu.Unlock()
+			_, err = f.token(f.store(StorageKeyring), true, nil)
+			is.NoErr(err)
+			is.Equal(f.srv.Requests("refresh_token"), 3)
+			is.Equal(Location(f.fileEntry()), StorageKeyring)
+			f.noSecrets(nil, first.RefreshToken, inFile.RefreshToken)
+		})
+	}
 }

@@ -14,7 +14,9 @@ import (
 // `auth login`): valid tokens come from memory or the cache file; expired
 // ones are refreshed under the same cross-process lock as `auth token`, so
 // a Go program and the CLI never race on a rotating refresh token.
-// ctx bounds every refresh.
+// ctx bounds every refresh. With o.Store nil each token request opens its
+// own store; sources (and goroutines) may also share one o.Store: either
+// way N of them on an expired token refresh it once (see [Store]).
 func TokenSource(ctx context.Context, o TokenOptions) oauth2.TokenSource {
 	return &tokenSource{ctx: ctx, o: o}
 }
