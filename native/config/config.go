@@ -106,7 +106,10 @@ func Load(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	f, err := ini.LoadSources(ini.LoadOptions{Insensitive: false, AllowNonUniqueSections: false}, raw)
+	if len(raw) == 0 {
+		return &File{Path: path, ini: ini.Empty()}, nil // no parse on the common path
+	}
+	f, err := ini.LoadSources(ini.LoadOptions{}, raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s%s: %v", path, lineOf(raw, err), err)
 	}

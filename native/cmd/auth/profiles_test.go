@@ -359,3 +359,24 @@ func TestProfiles_StorageKeyChoosesWhereRefreshTokensGo(t *testing.T) {
 	is.Equal(r.code, 0)
 	is.True(strings.Contains(r.stderr, "refresh token in "+filepath.Join(e.cache, "token-cache.json")))
 }
+
+func TestToken_JSONIsWhatMarshalIndentGives(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	en := e.login()
+	r := e.auth(nil, "token", e.srv.Issuer)
+	is.Equal(r.code, 0)
+	want, err := json.MarshalIndent(map[string]string{
+		"access_token": en.AccessToken, "token_type": en.TokenType, "expiry": en.Expiry.Format(time.RFC3339),
+	}, "", "  ")
+	is.NoErr(err)
+	// Same bytes, in the documented key order.
+	var got, exp map[string]string
+	is.NoErr(json.Unmarshal([]byte(r.stdout), &got))
+	is.NoErr(json.Unmarshal(want, &exp))
+	is.Equal(got, exp)
+	is.True(strings.Index(r.stdout, `"access_token"`) < strings.Index(r.stdout, `"token_type"`))
+	is.True(strings.Index(r.stdout, `"token_type"`) < strings.Index(r.stdout, `"expiry"`))
+	is.True(strings.HasPrefix(r.stdout, "{\n  \"access_token\": \""))
+	is.Equal(jsonString("a\"b\\c<\u2028"), `"a\"b\\c\u003c\u2028"`)
+}
