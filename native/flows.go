@@ -64,6 +64,10 @@ func (o *Options) driver(s Store) *Driver {
 	return &Driver{Store: s, HTTPOptions: o.HTTPOptions, LockTimeout: o.LockTimeout, Warn: o.Warn, Now: o.Now}
 }
 
+// ErrAmbiguousClient: the host has logins of several clients and none was
+// named — a usage problem, which the CLI reports with exit code 2.
+var ErrAmbiguousClient = errors.New("ambiguous client")
+
 // ResolveClientID picks the client of a login: the one given; for a
 // Databricks host, databricks-cli; otherwise the only client logged in to
 // the host in the cache. It returns "" when the cache has none, and an
@@ -102,7 +106,7 @@ func ResolveClientID(s Store, t core.Target, given string) (string, error) {
 	case 1:
 		return ids[0], nil
 	}
-	return "", fmt.Errorf("several clients are logged in to %s (%s): pass --client-id", t.Host, strings.Join(ids, ", "))
+	return "", fmt.Errorf("%w: several clients are logged in to %s (%s): pass --client-id", ErrAmbiguousClient, t.Host, strings.Join(ids, ", "))
 }
 
 // LoginOptions configure [Login].

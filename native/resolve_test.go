@@ -20,7 +20,7 @@ func TestResolveClientID_PicksTheOnlyLoggedInClientOrTheDefault(t *testing.T) {
 		{name: "Databricks default", host: "https://adb-1.2.azuredatabricks.net", want: DatabricksClientID},
 		{name: "the only client of the host", host: "https://one.example", want: "cli-a"},
 		{name: "none logged in", host: "https://three.example", want: ""},
-		{name: "several: ask", host: "https://two.example", err: "several clients are logged in to https://two.example (cli-a, cli-b): pass --client-id"},
+		{name: "several: ask", host: "https://two.example", err: "ambiguous client: several clients are logged in to https://two.example (cli-a, cli-b): pass --client-id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)

@@ -75,7 +75,7 @@ func (a *app) run(args []string) int {
 		return exitOK
 	}
 	var ue usageError
-	usage := !ran || errors.As(err, &ue)
+	usage := !ran || errors.As(err, &ue) || errors.Is(err, native.ErrAmbiguousClient)
 	fmt.Fprintf(a.stderr, "auth: %s\n", oneLine(err.Error()))
 	if usage {
 		path := "auth"

@@ -380,3 +380,16 @@ func TestToken_JSONIsWhatMarshalIndentGives(t *testing.T) {
 	is.True(strings.HasPrefix(r.stdout, "{\n  \"access_token\": \""))
 	is.Equal(jsonString("a\"b\\c<\u2028"), `"a\"b\\c\u003c\u2028"`)
 }
+
+func TestCLI_TwoClientsOnOneHostWithoutAClientIsAUsageErrorEverywhere(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t, twoClients)
+	is.Equal(e.auth(nil, "login", e.srv.Issuer, "--client-id", clientID).code, 0)
+	is.Equal(e.auth(nil, "login", e.srv.Issuer, "--client-id", otherClient).code, 0)
+	for _, cmd := range []string{"token", "logout", "describe", "env"} {
+		r := e.auth(nil, cmd, e.srv.Issuer)
+		is.Equal(r.code, 2) // the same exit code from every command
+		is.True(strings.Contains(r.stderr, "several clients are logged in to "+e.srv.Issuer))
+	}
+	is.Equal(len(e.file().Tokens), 2) // nothing was logged out
+}
