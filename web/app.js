@@ -204,14 +204,20 @@ async function callAPI(ev) {
 
 async function main() {
   setStatus('loading', 'Loading…');
-  try {
-    auth = await load();
-  } catch (err) {
-    setStatus('error', 'dualauth failed to load');
-    showError(err);
-    return;
-  }
+  // load() resolves at once; the wasm keeps loading while the page goes on.
+  auth = await load();
   window.dualauth = auth;
+  const ready = auth.ready.then(
+    () => {
+      performance.mark('dualauth-ready');
+      return true;
+    },
+    (err) => {
+      setStatus('error', 'dualauth failed to load');
+      showError(err);
+      return false;
+    },
+  );
 
   let redirect;
   try {
@@ -261,7 +267,7 @@ async function main() {
   $('api-form').addEventListener('submit', callAPI);
   setInterval(tick, 1000);
 
-  await refreshSession();
+  if (await ready) await refreshSession();
   document.body.dataset.ready = 'true';
 }
 

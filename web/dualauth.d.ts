@@ -71,7 +71,8 @@ export interface Session extends Partial<Change> {
  * from the server (access_denied, invalid_grant, ...) or one of
  * not_logged_in, state_mismatch, login_expired, issuer_mismatch,
  * missing_issuer, nonce_mismatch, insecure_url, discovery_failed,
- * invalid_argument, lock_timeout, storage_unavailable, network_error,
+ * invalid_argument, lock_timeout, load_failed (the wasm could not be
+ * fetched or started), storage_unavailable, network_error,
  * unexpected_redirect (the token endpoint answered with a redirect, which is
  * never followed: the request is not re-sent elsewhere), internal_error. `description` is the server's error_description, when any:
  * it is text from the network — never render it as HTML.
@@ -82,9 +83,19 @@ export interface DualauthError extends Error {
 }
 
 export interface DualAuth {
+  /**
+   * Settles when the wasm is running. The calls below wait for it on their
+   * own; a page awaits this only to tell a load failure (code load_failed)
+   * early.
+   */
+  ready: Promise<void>;
   /** Redirects the page to the authorization server (resolves as it leaves). */
   login(options: LoginOptions): Promise<void>;
-  /** Call on every page load: finishes a login whose callback this is. */
+  /**
+   * Call on every page load: finishes a login whose callback this is. A page
+   * load that is not a callback resolves "none" at once, without waiting for
+   * the wasm.
+   */
   handleRedirect(): Promise<RedirectResult>;
   /** A valid access token; one refresh across all tabs when it expired. Rejects with code not_logged_in. */
   token(options: TokenOptions): Promise<Token>;
@@ -96,5 +107,9 @@ export interface DualAuth {
   onChange(cb: (change: Change) => void): () => void;
 }
 
-/** Loads the wasm (once per page) and resolves to the API. */
+/**
+ * Starts loading the wasm (once per page) and resolves at once to the API;
+ * the calls that need the core wait for the wasm. After a load failure the
+ * next load() tries again.
+ */
 export function load(options?: LoadOptions): Promise<DualAuth>;

@@ -21,20 +21,32 @@ let pendingCallback = null;
   }
 }
 
-let loading = null;
+let loaded = null;
 
 /**
- * Loads the wasm once per page and resolves to the API.
+ * Starts loading the wasm (once per page) and resolves at once to the API:
+ * a page never waits for the wasm before its own work. Calls that need the
+ * core wait for it; `ready` settles when it runs. If it fails to load, those
+ * calls and `ready` reject with code 'load_failed', and the next load()
+ * tries again.
  * @param {{ wasmURL?: string | URL, wasmExecURL?: string | URL }} [options]
  */
-export function load(options = {}) {
-  if (!loading) {
-    loading = start(options).catch((err) => {
-      loading = null;
-      throw err;
+export async function load(options = {}) {
+  if (!loaded) {
+    const running = start(options).catch((err) => {
+      loaded = null;
+      throw loadFailed(err);
     });
+    running.catch(() => {}); // reported through ready and every call, not as unhandled
+    loaded = wrap(running);
   }
-  return loading;
+  return loaded;
+}
+
+function loadFailed(err) {
+  const e = new Error(`dualauth: the WebAssembly module did not load: ${err?.message ?? err}`, { cause: err });
+  e.code = 'load_failed';
+  return e;
 }
 
 async function start({ wasmURL, wasmExecURL } = {}) {
@@ -61,13 +73,19 @@ async function start({ wasmURL, wasmExecURL } = {}) {
   } else {
     ({ instance } = await WebAssembly.instantiate(await (await response).arrayBuffer(), go.importObject));
   }
-  go.run(instance).then(
+  const exited = go.run(instance);
+  exited.then(
     () => console.error('dualauth: the wasm program exited'),
     (err) => console.error('dualauth: the wasm program crashed', err),
   );
-  const raw = await ready;
+  const raw = await Promise.race([
+    ready,
+    exited.then(() => {
+      throw new Error('the wasm program exited before it was ready');
+    }),
+  ]);
   delete globalThis.__dualauthReady;
-  return wrap(raw);
+  return raw;
 }
 
 // pick copies the options the API knows into a plain object, so the wasm
@@ -85,34 +103,57 @@ function pick(opts, keys) {
 
 const TARGET = ['host', 'clientId'];
 
-function wrap(raw) {
+function wrap(running) {
   return Object.freeze({
+    /** Settles when the wasm runs; rejects with code 'load_failed'. */
+    ready: running.then(() => undefined),
     /** Starts a login: the page goes to the authorization server. */
     async login(opts) {
-      return raw.login(pick(opts, [...TARGET, 'scopes', 'redirectUri', 'returnTo', 'prompt']));
+      const o = pick(opts, [...TARGET, 'scopes', 'redirectUri', 'returnTo', 'prompt']);
+      return (await running).login(o);
     },
-    /** Finishes a login when this page load is its callback. */
+    /**
+     * Finishes a login when this page load is its callback. Whether it is
+     * was settled when this module was evaluated (S28), so a page load that
+     * is not a callback resolves 'none' without waiting for the wasm.
+     */
     async handleRedirect() {
       const href = pendingCallback;
       pendingCallback = null; // one callback per page load
-      return raw.handleRedirect(href ?? undefined);
+      if (href === null) return { status: 'none', returnTo: null };
+      return (await running).handleRedirect(href);
     },
     /** An access token, refreshed (once across all tabs) when needed. */
     async token(opts) {
-      return raw.token(pick(opts, [...TARGET, 'forceRefresh']));
+      const o = pick(opts, [...TARGET, 'forceRefresh']);
+      return (await running).token(o);
     },
     /** Removes the login from every tab of this origin. */
     async logout(opts) {
-      return raw.logout(pick(opts, TARGET));
+      const o = pick(opts, TARGET);
+      return (await running).logout(o);
     },
     /** What is stored for a login, without its tokens. */
     async session(opts) {
-      return raw.session(pick(opts, TARGET));
+      const o = pick(opts, TARGET);
+      return (await running).session(o);
     },
     /** Calls cb on every login, refresh or logout, in any tab; returns an unsubscribe function. */
     onChange(cb) {
       if (typeof cb !== 'function') throw new TypeError('dualauth: onChange needs a function');
-      return raw.onChange(cb);
+      let off = null;
+      let cancelled = false;
+      running.then(
+        (raw) => {
+          if (!cancelled) off = raw.onChange(cb);
+        },
+        () => {}, // nothing will ever change: the calls report the failure
+      );
+      return () => {
+        cancelled = true;
+        off?.();
+        off = null;
+      };
     },
   });
 }

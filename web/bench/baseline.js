@@ -2,6 +2,7 @@
 // when it is running: the cost of Go on a page, with no dualauth work.
 import { load } from './dualauth.js';
 
-await load({ wasmURL: 'baseline.wasm' });
-performance.mark('dualauth-handled');
+const auth = await load({ wasmURL: 'baseline.wasm' });
+await auth.ready;
+performance.mark('dualauth-ready');
 document.body.dataset.ready = 'true';

@@ -253,4 +253,43 @@ describe('dev console in Chromium against a real OpenID provider', { timeout: 18
     assert.ok(!page.url().includes('code='), 'code removed from the address bar');
     await page.close();
   });
+
+  test('a page load that is not a callback is handled before the wasm arrives, and a wasm that fails to load rejects the calls with load_failed', async () => {
+    const page = await browser.ctx.newPage();
+    let release;
+    const held = new Promise((resolve) => {
+      release = resolve;
+    });
+    let asked = 0;
+    await page.route('**/dualauth.wasm', async (route) => {
+      asked++;
+      await held; // the wasm is not there until the test says so
+      await route.fulfill({ status: 404, contentType: 'text/plain', body: 'gone' });
+    });
+    await page.goto(`${consoleURL}?host=${encodeURIComponent(issuer)}&client_id=${CLIENT_ID}`);
+    await page.waitForFunction(() => window.dualauthRedirect !== undefined);
+    assert.deepEqual(await page.evaluate(() => window.dualauthRedirect), { status: 'none', returnTo: null });
+    assert.ok(asked >= 1, 'the wasm was asked for');
+    assert.equal(await statusOf(page), 'Loading…', 'the wasm is still on its way');
+    release();
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await statusOf(page), 'dualauth failed to load');
+    assert.equal((await errorOf(page)).code, 'load_failed');
+    const codes = await page.evaluate(({ host, clientId }) => {
+      const code = (p) => p.then(() => 'resolved', (e) => e.code);
+      return Promise.all([code(window.dualauth.ready), code(window.dualauth.token({ host, clientId })), code(window.dualauth.session({ host, clientId }))]);
+    }, { host: issuer, clientId: CLIENT_ID });
+    assert.deepEqual(codes, ['load_failed', 'load_failed', 'load_failed']);
+    await page.close();
+  });
+
+  test('a callback page load waits for the wasm: the core checks the state', async () => {
+    const page = await browser.ctx.newPage();
+    await page.goto(`${consoleURL}?code=made-up&state=made-up`);
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal((await errorOf(page)).code, 'state_mismatch');
+    const [handled, ready] = await page.evaluate(() => ['dualauth-handled', 'dualauth-ready'].map((n) => performance.getEntriesByName(n)[0]?.startTime));
+    assert.ok(ready !== undefined && handled >= ready, `handled (${handled} ms) after the wasm ran (${ready} ms)`);
+    await page.close();
+  });
 });
