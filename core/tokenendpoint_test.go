@@ -37,6 +37,8 @@ func TestParseTokenResponse(t *testing.T) {
 		{name: "Empty500", resp: Response{Status: 500}, wantErr: "HTTP 500 with an empty body"},
 		{name: "JSONWithoutCode", resp: js(401, `{"message":"nope"}`), wantErr: "without an OAuth error code"},
 		{name: "GarbageWith200", resp: Response{Status: 200, ContentType: "text/plain", Body: []byte("access_token=a")}, wantErr: "not a JSON token response"},
+		{name: "JSONTypeAnyCaseWithParams", resp: Response{Status: 400, ContentType: "Application/Problem+JSON ; charset=UTF-8", Body: []byte(`[1]`)}, wantErr: "HTTP 400 (3 bytes of JSON without an OAuth error code)"},
+		{name: "NotJSONTypeNorBody", resp: Response{Status: 400, ContentType: "text/json-ish", Body: []byte(`[1]`)}, wantErr: "HTTP 400 (3 bytes of text/json-ish)"},
 		{name: "UnknownBodyNoType", resp: Response{Status: 418, Body: []byte("teapot")}, wantErr: "HTTP 418 (6 bytes)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

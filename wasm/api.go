@@ -3,7 +3,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/url"
@@ -178,7 +177,7 @@ func (d *driver) login(o loginOptions) (any, error) {
 		ReturnTo:    o.returnTo,
 		Prompt:      o.prompt,
 	})
-	done := d.run(m, core.Start{Now: now, Rand: rand.Reader})
+	done := d.run(m, core.Start{Now: now, Rand: webCrypto{}})
 	if errors.Is(done.Err, errRedirected) {
 		return js.Undefined(), nil
 	}

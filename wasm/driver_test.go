@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/url"
 	"slices"
@@ -232,4 +233,22 @@ func TestToken_JudgesTheReloadedTokenWhenTheLockIsGranted(t *testing.T) {
 	is.Equal(r.v.(map[string]any)["access_token"], "at-2") // refreshed, not the other tab's expired one
 	_, refreshes := td.srv.counts()
 	is.Equal(refreshes, 1)
+}
+
+func TestWebCrypto_FillsEveryByteAcrossTheGetRandomValuesLimit(t *testing.T) {
+	is := is.New(t)
+	const size = 2*maxRandomValues + 100 // three calls, the last one short
+	a, b := make([]byte, size), make([]byte, size)
+	n, err := webCrypto{}.Read(a)
+	is.NoErr(err)
+	is.Equal(n, size)
+	_, err = webCrypto{}.Read(b)
+	is.NoErr(err)
+	is.True(!bytes.Equal(a, b)) // two reads differ
+	// No 1 KiB stretch is left zero: every chunk was written, the short tail too.
+	zero := make([]byte, 1024)
+	for off := 0; off+len(zero) <= size; off += len(zero) / 2 {
+		is.True(!bytes.Equal(a[off:off+len(zero)], zero))
+	}
+	is.True(!bytes.Equal(a[size-100:], make([]byte, 100)))
 }

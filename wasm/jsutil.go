@@ -162,3 +162,34 @@ func toJSError(err error) js.Value {
 func notifyLater(cb js.Value, arg any) {
 	jsGlobal.Call("queueMicrotask", cb.Call("bind", js.Null(), arg))
 }
+
+// webCrypto reads the browser's CSPRNG, crypto.getRandomValues, for the
+// login's state, nonce and PKCE verifier. It is what crypto/rand does for
+// js/wasm, without the 100 kB of FIPS DRBG code crypto/rand links in.
+type webCrypto struct{}
+
+// maxRandomValues is getRandomValues' limit per call (Web Crypto, 10.1.1).
+const maxRandomValues = 65536
+
+func (webCrypto) Read(b []byte) (n int, err error) {
+	c := jsGlobal.Get("crypto")
+	if c.Type() != js.TypeObject {
+		return 0, errors.New("this browser has no crypto.getRandomValues")
+	}
+	defer func() {
+		if r := recover(); r != nil { // a js.Error thrown by getRandomValues
+			n, err = 0, fmt.Errorf("crypto.getRandomValues failed: %v", r)
+		}
+	}()
+	buf := jsGlobal.Get("Uint8Array").New(min(len(b), maxRandomValues))
+	for n < len(b) {
+		chunk := min(len(b)-n, maxRandomValues)
+		view := buf
+		if chunk < buf.Length() {
+			view = buf.Call("subarray", 0, chunk)
+		}
+		c.Call("getRandomValues", view)
+		n += js.CopyBytesToGo(b[n:n+chunk], view)
+	}
+	return n, nil
+}
