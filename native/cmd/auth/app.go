@@ -140,7 +140,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 	pf.DurationVar(&a.lockTimeout, "lock-timeout", native.DefaultLockTimeout, "how long to wait for another auth process holding the cache lock")
 	pf.StringVar(&a.storage, "storage", string(native.StorageAuto), "where refresh tokens go: auto (the OS keyring when it answers at login, else the cache file), keyring or file")
 	pf.DurationVar(&a.keyringTimeout, "keyring-timeout", native.DefaultKeyringTimeout, "give up on an OS keyring that does not answer in this time")
-	pf.StringVar(&a.hostFlag, "host", "", "host to use when no HOST argument is given (see `auth --help` for the order)")
+	pf.StringVar(&a.hostFlag, "host", "", "host to use when no HOST argument is given (see auth --help for the order)")
 	pf.StringVarP(&a.profileFlag, "profile", "p", "", "profile to use (on login: the profile to save the settings in)")
 	pf.StringVar(&a.configPath, "config", "", "profiles file (default $DUALAUTH_CONFIG_FILE or the user config dir + /dualauth/config.ini)")
 

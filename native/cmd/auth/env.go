@@ -26,8 +26,12 @@ they do. With -o json, a JSON object of the same variables.`,
   auth env work -o json`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "shell" && output != "json" {
-				return usagef("--output must be shell or json, not %q", output)
+			switch output {
+			case "shell", "json":
+			case "text": // what `auth token` calls its plain output, e.g. from $DUALAUTH_OUTPUT
+				output = "shell"
+			default:
+				return usagef("--output must be shell (or text) or json, not %q", output)
 			}
 			if !slices.Contains([]string{"sh", "fish", "powershell"}, shell) {
 				return usagef("--shell must be sh, fish or powershell, not %q", shell)
@@ -69,7 +73,7 @@ they do. With -o json, a JSON object of the same variables.`,
 	f := cmd.Flags()
 	f.StringVar(&clientID, "client-id", "", "OAuth client of the login")
 	f.StringVar(&accountID, "account-id", "", "Databricks account ID")
-	f.StringVarP(&output, "output", "o", "shell", "output format: shell or json")
+	f.StringVarP(&output, "output", "o", "shell", "output format: shell (text is the same) or json")
 	f.StringVar(&shell, "shell", "sh", "shell syntax: sh (bash, zsh…), fish or powershell")
 	return cmd
 }

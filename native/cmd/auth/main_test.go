@@ -476,6 +476,27 @@ func TestCLI_EnvironmentGivesFlagDefaults(t *testing.T) {
 	is.Equal(r.stdout, e.entry().AccessToken+"\n")
 	r = e.auth([]string{"DUALAUTH_OUTPUT=yaml"}, "token", e.srv.Issuer)
 	is.Equal(r.code, 2)
+	// The same setting must not break `auth env`, whose formats are shell
+	// and json: text is its shell output.
+	r = e.auth([]string{"DUALAUTH_OUTPUT=text"}, "env", e.srv.Issuer)
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stdout, "export DUALAUTH_TOKEN="))
+}
+
+func TestCLI_HelpShowsEveryFlagWithItsOwnTypeName(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	r := e.auth(nil, "token", "--help")
+	is.Equal(r.code, 0)
+	// Backquotes in a flag's usage make cobra print their content as the
+	// flag's value name ("--host auth --help").
+	is.True(strings.Contains(r.stdout, "--host string"))
+	for _, line := range strings.Split(r.stdout, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && strings.HasPrefix(f[0], "--") {
+			is.True(!strings.HasPrefix(f[1], "auth")) // a usage text leaked into the value name
+		}
+	}
 }
 
 func TestCLI_EveryCommandHasHelpWithExamples(t *testing.T) {
