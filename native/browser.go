@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/cli/browser"
@@ -12,8 +13,9 @@ import (
 
 // Opener sends the user's browser to a URL.
 type Opener struct {
-	// Command, when set, is run as `Command URL` (split on spaces; from
-	// --browser or $BROWSER). It is started, not waited on: a command
+	// Command, when set, is run as `Command URL` (from --browser or
+	// $BROWSER; see browserArgv for lists and %s). It is started, not
+	// waited on: a command
 	// that fetches the URL itself, or a browser that stays open, must not
 	// hold up the login that its callback completes.
 	Command string
@@ -41,16 +43,20 @@ func (o Opener) Open(url string) <-chan error {
 	case o.Disabled:
 		errc <- errBrowserDisabled
 	case strings.TrimSpace(o.Command) != "":
-		f := strings.Fields(o.Command)
-		cmd := exec.Command(f[0], append(f[1:], url)...)
+		argv, err := browserArgv(o.Command, url, exec.LookPath)
+		if err != nil {
+			errc <- err
+			break
+		}
+		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
-			errc <- fmt.Errorf("could not run the browser command %q: %v", f[0], err)
+			errc <- fmt.Errorf("could not run the browser command %q: %v", argv[0], err)
 			break
 		}
 		go func() {
 			if err := cmd.Wait(); err != nil {
-				errc <- fmt.Errorf("the browser command %q failed: %v", f[0], err)
+				errc <- fmt.Errorf("the browser command %q failed: %v", argv[0], err)
 			}
 		}()
 	default:
@@ -66,6 +72,70 @@ func (o Opener) Open(url string) <-chan error {
 		}()
 	}
 	return errc
+}
+
+// browserArgv turns a --browser / $BROWSER value into the command to run,
+// the way $BROWSER is read by xdg-open and Python's webbrowser: a list of
+// commands separated by the OS path-list separator (":" on Unix), of
+// which the first whose program is found is used; in it "%s" stands for
+// the URL and "%%" for "%", and without a "%s" the URL is appended. An
+// entry that as a whole names a program is run as is, so a path with
+// spaces (WSL's "/mnt/c/Program Files/…/chrome.exe") needs no quoting.
+func browserArgv(spec, url string, lookPath func(string) (string, error)) ([]string, error) {
+	var tried []string
+	for _, entry := range filepath.SplitList(spec) {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		if _, err := lookPath(entry); err == nil {
+			return []string{entry, url}, nil
+		}
+		f := strings.Fields(entry)
+		if _, err := lookPath(f[0]); err != nil {
+			tried = append(tried, f[0])
+			continue
+		}
+		argv, substituted := make([]string, 0, len(f)+1), false
+		for _, a := range f {
+			a, ok := expandBrowserArg(a, url)
+			substituted = substituted || ok
+			argv = append(argv, a)
+		}
+		if !substituted {
+			argv = append(argv, url)
+		}
+		return argv, nil
+	}
+	if len(tried) == 0 {
+		return nil, fmt.Errorf("the browser command is empty")
+	}
+	return nil, fmt.Errorf("could not run the browser command: %s not found (check --browser or $BROWSER)", strings.Join(tried, ", "))
+}
+
+// expandBrowserArg replaces %s with url and %% with %; ok reports a %s.
+func expandBrowserArg(a, url string) (out string, ok bool) {
+	if !strings.Contains(a, "%") {
+		return a, false
+	}
+	var b strings.Builder
+	for i := 0; i < len(a); i++ {
+		if a[i] == '%' && i+1 < len(a) {
+			switch a[i+1] {
+			case 's':
+				b.WriteString(url)
+				ok = true
+				i++
+				continue
+			case '%':
+				b.WriteByte('%')
+				i++
+				continue
+			}
+		}
+		b.WriteByte(a[i])
+	}
+	return b.String(), ok
 }
 
 type writerOnly struct{ w io.Writer }

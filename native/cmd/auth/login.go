@@ -30,7 +30,8 @@ opens your browser at the server's login page, receives the redirect, and
 stores the tokens and the server's metadata in the cache.
 
 The browser: --browser CMD, else $BROWSER, is run as "CMD URL" and not waited
-for; otherwise the system's default browser is opened. With --no-browser, or
+for ("%s" in CMD stands for the URL; "a:b:c" tries a, b, c and runs the first
+one installed); otherwise the system's default browser is opened. With --no-browser, or
 when opening fails, the URL is printed on stderr and auth keeps waiting.
 
 Defaults: Databricks hosts use client databricks-cli, scopes "all-apis
