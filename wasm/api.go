@@ -59,8 +59,9 @@ func option(o js.Value, name string) (string, error) {
 }
 
 type targetOptions struct {
-	host     string
-	clientID string
+	host      string
+	clientID  string
+	accountID string // a Databricks account: its account-level OIDC issuer
 }
 
 func parseTargetOptions(args []js.Value) (targetOptions, error) {
@@ -71,6 +72,9 @@ func parseTargetOptions(args []js.Value) (targetOptions, error) {
 		return t, err
 	}
 	if t.clientID, err = option(o, "clientId"); err != nil {
+		return t, err
+	}
+	if t.accountID, err = option(o, "accountId"); err != nil {
 		return t, err
 	}
 	if t.host == "" || t.clientID == "" {
@@ -84,7 +88,7 @@ func (t targetOptions) resolve() (core.Target, core.Client, error) {
 	if err != nil {
 		return core.Target{}, core.Client{}, err
 	}
-	return core.Target{Host: host}, core.Client{ID: t.clientID}, nil
+	return core.Target{Host: host, AccountID: t.accountID}, core.Client{ID: t.clientID}, nil
 }
 
 type loginOptions struct {

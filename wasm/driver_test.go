@@ -252,3 +252,42 @@ func TestWebCrypto_FillsEveryByteAcrossTheGetRandomValuesLimit(t *testing.T) {
 	}
 	is.True(!bytes.Equal(a[size-100:], make([]byte, 100)))
 }
+
+// A Databricks account-level login: accountId makes discovery ask the
+// account's issuer, HOST/oidc/accounts/ID, and the login is stored under it,
+// so token() with the same accountId finds it and one without does not.
+func TestLogin_AccountIDLogsInToTheDatabricksAccount(t *testing.T) {
+	is := is.New(t)
+	const host = "https://accounts.cloud.databricks.com"
+	const account = "0d3c7e2a-1111-4222-8333-444455556666"
+	iss := host + "/oidc/accounts/" + account
+	td := newTestDriver(t)
+	var asked []string
+	td.fetch = func(r core.Request) core.Fetched {
+		asked = append(asked, r.Method+" "+r.URL)
+		switch {
+		case r.Method == "GET" && r.URL == iss+"/.well-known/oauth-authorization-server":
+			return td.srv.json(200, map[string]any{"issuer": iss, "authorization_endpoint": iss + "/v1/authorize", "token_endpoint": iss + "/v1/token"})
+		case r.Method == "POST" && r.URL == iss+"/v1/token":
+			return td.srv.json(200, map[string]any{"access_token": "account-token", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "r"})
+		}
+		return core.Fetched{Response: core.Response{Status: 404}, Now: time.Now()}
+	}
+	api := td.api()
+	opts := map[string]any{"host": host, "clientId": "databricks-cli", "accountId": account}
+	_, err := await(api.Call("login", opts))
+	is.NoErr(err)
+	u, err := url.Parse(td.lastNavigation())
+	is.NoErr(err)
+	is.Equal(u.Scheme+"://"+u.Host+u.Path, iss+"/v1/authorize")
+	is.Equal(u.Query().Get("scope"), "all-apis offline_access")
+	is.True(slices.Contains(asked, "GET "+iss+"/.well-known/oauth-authorization-server"))
+
+	_, err = td.handleRedirect(callbackURL(url.Values{"code": {"c"}, "state": {u.Query().Get("state")}}))
+	is.NoErr(err)
+	tok, err := await(api.Call("token", opts))
+	is.NoErr(err)
+	is.Equal(tok.Get("access_token").String(), "account-token")
+	je := rejection(t, api.Call("token", map[string]any{"host": host, "clientId": "databricks-cli"}))
+	is.Equal(je.Get("code").String(), "not_logged_in") // the accounts host without the account is another login
+}

@@ -2,11 +2,15 @@
 
 package main
 
-import "syscall/js"
+import (
+	"os"
+	"syscall/js"
+)
 
-// readyHook is the global function web/dualauth.js installs before it starts
-// the program; main hands it the API object.
-const readyHook = "__dualauthReady"
+// The global function web/dualauth.js installs before it starts the
+// program, named in the program's environment; main hands it the API object.
+// Without one, the API is left in globalThis.dualauthWasm.
+const readyHookEnv = "DUALAUTH_READY_HOOK"
 
 func main() {
 	d := newBrowserDriver()
@@ -16,7 +20,7 @@ func main() {
 	})
 	jsGlobal.Call("addEventListener", "storage", onStorage)
 	api := d.api()
-	if hook := jsGlobal.Get(readyHook); hook.Type() == js.TypeFunction {
+	if hook := jsGlobal.Get(os.Getenv(readyHookEnv)); hook.Type() == js.TypeFunction {
 		hook.Invoke(api)
 	} else {
 		jsGlobal.Set("dualauthWasm", api)

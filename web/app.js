@@ -19,6 +19,7 @@ function settings() {
   return {
     host: $('host').value.trim(),
     clientId: $('client-id').value.trim(),
+    accountId: $('account-id').value.trim() || undefined,
     scopes: $('scopes').value.trim(),
   };
 }
@@ -33,6 +34,7 @@ function fillSettings() {
   }
   $('host').value = q.get('host') ?? saved.host ?? '';
   $('client-id').value = q.get('client_id') ?? saved.clientId ?? '';
+  $('account-id').value = q.get('account_id') ?? saved.accountId ?? '';
   // Empty means the host's default scopes, chosen by dualauth (see the
   // field's placeholder); the console does not guess them here.
   $('scopes').value = q.get('scopes') ?? saved.scopes ?? '';
@@ -117,16 +119,16 @@ function clearToken() {
 }
 
 async function refreshSession() {
-  const { host, clientId } = settings();
+  const { host, clientId, accountId } = settings();
   if (!host || !clientId) {
     setStatus('signed-out', 'Not configured');
     return;
   }
   let s;
   try {
-    s = await auth.session({ host, clientId });
+    s = await auth.session({ host, clientId, accountId });
   } catch (err) {
-    setStatus('error', 'Error');
+    setStatus('error', err?.code === 'load_failed' ? 'dualauth failed to load' : 'Error');
     showError(err);
     return;
   }
@@ -153,9 +155,9 @@ async function refreshSession() {
 
 async function getToken(forceRefresh) {
   clearError();
-  const { host, clientId } = settings();
+  const { host, clientId, accountId } = settings();
   try {
-    const t = await auth.token({ host, clientId, forceRefresh });
+    const t = await auth.token({ host, clientId, accountId, forceRefresh });
     text('token-out', t.access_token);
     $('copy-token').disabled = false;
     text('access-claims', decodeJWT(t.access_token) ? formatClaims(decodeJWT(t.access_token)) : '(opaque token)');
@@ -244,9 +246,10 @@ async function main() {
     const back = new URL(window.location.origin + window.location.pathname);
     back.searchParams.set('host', s.host);
     back.searchParams.set('client_id', s.clientId);
+    if (s.accountId) back.searchParams.set('account_id', s.accountId);
     if (s.scopes) back.searchParams.set('scopes', s.scopes);
     try {
-      await auth.login({ host: s.host, clientId: s.clientId, scopes: s.scopes || undefined, returnTo: back.href });
+      await auth.login({ host: s.host, clientId: s.clientId, accountId: s.accountId, scopes: s.scopes || undefined, returnTo: back.href });
     } catch (err) {
       showError(err);
     }
@@ -255,9 +258,9 @@ async function main() {
   $('force-refresh').addEventListener('click', () => getToken(true));
   $('logout').addEventListener('click', async () => {
     clearError();
-    const { host, clientId } = settings();
+    const { host, clientId, accountId } = settings();
     try {
-      await auth.logout({ host, clientId });
+      await auth.logout({ host, clientId, accountId });
     } catch (err) {
       showError(err);
     }

@@ -10,6 +10,11 @@ export interface LoadOptions {
 export interface Target {
   host: string;
   clientId: string;
+  /**
+   * A Databricks account ID, for an account-level login on the accounts
+   * host (issuer HOST/oidc/accounts/ID). One login per account.
+   */
+  accountId?: string;
 }
 
 export interface LoginOptions extends Target {
@@ -88,7 +93,7 @@ export interface DualAuth {
    * own; a page awaits this only to tell a load failure (code load_failed)
    * early.
    */
-  ready: Promise<void>;
+  readonly ready: Promise<void>;
   /** Redirects the page to the authorization server (resolves as it leaves). */
   login(options: LoginOptions): Promise<void>;
   /**
@@ -103,7 +108,11 @@ export interface DualAuth {
   logout(options: Target): Promise<void>;
   /** What is stored for a login, without its tokens. */
   session(options: Target): Promise<Session>;
-  /** cb runs on logins, refreshes and logouts made by any tab. Returns an unsubscribe function. */
+  /**
+   * cb runs on logins, refreshes and logouts made by any tab. Returns an
+   * unsubscribe function. Registered before the wasm runs, cb is attached
+   * when it does (never, if it fails to load).
+   */
   onChange(cb: (change: Change) => void): () => void;
 }
 

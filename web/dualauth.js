@@ -49,43 +49,62 @@ function loadFailed(err) {
   return e;
 }
 
+let attempts = 0;
+
 async function start({ wasmURL, wasmExecURL } = {}) {
+  attempts++;
   wasmURL = new URL(wasmURL ?? 'dualauth.wasm', import.meta.url);
   wasmExecURL = new URL(wasmExecURL ?? 'wasm_exec.js', import.meta.url);
   // The download starts first; Go's support script loads meanwhile.
-  const response = fetch(wasmURL, { credentials: 'same-origin' });
+  const response = fetch(wasmURL, { credentials: 'same-origin' }).then((r) => {
+    if (!r.ok) throw new Error(`HTTP ${r.status} for ${wasmURL.href}`);
+    return r;
+  });
+  response.catch(() => {}); // awaited below, unless wasm_exec.js fails first
   if (typeof globalThis.Go !== 'function') {
+    // Browsers built to the HTML spec before whatwg/html#10327 remember a
+    // failed module fetch for the page's life: a retry asks anew under
+    // another URL.
+    if (attempts > 1) wasmExecURL.searchParams.set('dualauth-retry', String(attempts));
     await import(wasmExecURL.href); // defines globalThis.Go
   }
   const go = new globalThis.Go();
+  // The program hands its API to a global function named for this load
+  // (wasm/main.go), so two copies of this module never take each other's.
+  const hook = `__dualauthReady_${attempts}_${Math.random().toString(36).slice(2)}`;
+  go.env = { ...go.env, DUALAUTH_READY_HOOK: hook };
   const ready = new Promise((resolve) => {
-    globalThis.__dualauthReady = resolve;
+    globalThis[hook] = resolve;
   });
-  let instance;
-  if (WebAssembly.instantiateStreaming) {
-    try {
-      ({ instance } = await WebAssembly.instantiateStreaming(response, go.importObject));
-    } catch (err) {
-      // A server that sends the wasm without application/wasm: retry from bytes.
-      if (!(err instanceof TypeError)) throw err;
-      ({ instance } = await WebAssembly.instantiate(await (await fetch(wasmURL)).arrayBuffer(), go.importObject));
+  try {
+    let instance;
+    if (WebAssembly.instantiateStreaming) {
+      try {
+        ({ instance } = await WebAssembly.instantiateStreaming(response, go.importObject));
+      } catch (err) {
+        await response; // an HTTP or network failure is the one to report
+        if (!(err instanceof TypeError)) throw err;
+        // A server that sends the wasm without application/wasm: compile from bytes.
+        const again = await fetch(wasmURL, { credentials: 'same-origin' });
+        ({ instance } = await WebAssembly.instantiate(await again.arrayBuffer(), go.importObject));
+      }
+    } else {
+      ({ instance } = await WebAssembly.instantiate(await (await response).arrayBuffer(), go.importObject));
     }
-  } else {
-    ({ instance } = await WebAssembly.instantiate(await (await response).arrayBuffer(), go.importObject));
+    const exited = go.run(instance);
+    exited.then(
+      () => console.error('dualauth: the wasm program exited'),
+      (err) => console.error('dualauth: the wasm program crashed', err),
+    );
+    return await Promise.race([
+      ready,
+      exited.then(() => {
+        throw new Error('the wasm program exited before it was ready');
+      }),
+    ]);
+  } finally {
+    delete globalThis[hook];
   }
-  const exited = go.run(instance);
-  exited.then(
-    () => console.error('dualauth: the wasm program exited'),
-    (err) => console.error('dualauth: the wasm program crashed', err),
-  );
-  const raw = await Promise.race([
-    ready,
-    exited.then(() => {
-      throw new Error('the wasm program exited before it was ready');
-    }),
-  ]);
-  delete globalThis.__dualauthReady;
-  return raw;
 }
 
 // pick copies the options the API knows into a plain object, so the wasm
@@ -101,12 +120,14 @@ function pick(opts, keys) {
   return out;
 }
 
-const TARGET = ['host', 'clientId'];
+const TARGET = ['host', 'clientId', 'accountId'];
 
 function wrap(running) {
+  const ready = running.then(() => undefined);
+  ready.catch(() => {}); // a page need not listen: the calls report the failure too
   return Object.freeze({
     /** Settles when the wasm runs; rejects with code 'load_failed'. */
-    ready: running.then(() => undefined),
+    ready,
     /** Starts a login: the page goes to the authorization server. */
     async login(opts) {
       const o = pick(opts, [...TARGET, 'scopes', 'redirectUri', 'returnTo', 'prompt']);
@@ -118,10 +139,14 @@ function wrap(running) {
      * is not a callback resolves 'none' without waiting for the wasm.
      */
     async handleRedirect() {
+      if (pendingCallback === null) return { status: 'none', returnTo: null };
+      // The callback is taken only once the wasm runs: after a failed load
+      // it is still there for the next load() to finish.
+      const raw = await running;
       const href = pendingCallback;
       pendingCallback = null; // one callback per page load
-      if (href === null) return { status: 'none', returnTo: null };
-      return (await running).handleRedirect(href);
+      if (href === null) return { status: 'none', returnTo: null }; // another call took it
+      return raw.handleRedirect(href);
     },
     /** An access token, refreshed (once across all tabs) when needed. */
     async token(opts) {
@@ -143,12 +168,14 @@ function wrap(running) {
       if (typeof cb !== 'function') throw new TypeError('dualauth: onChange needs a function');
       let off = null;
       let cancelled = false;
-      running.then(
-        (raw) => {
-          if (!cancelled) off = raw.onChange(cb);
-        },
-        () => {}, // nothing will ever change: the calls report the failure
-      );
+      running
+        .then(
+          (raw) => {
+            if (!cancelled) off = raw.onChange(cb);
+          },
+          () => {}, // nothing will ever change: the calls report the failure
+        )
+        .catch((err) => console.error('dualauth: onChange could not be registered', err));
       return () => {
         cancelled = true;
         off?.();

@@ -5,9 +5,12 @@
 // runtime's start-up and a wasm download, but for nothing of dualauth.
 package main
 
-import "syscall/js"
+import (
+	"os"
+	"syscall/js"
+)
 
 func main() {
-	js.Global().Call("__dualauthReady", js.Global().Get("Object").New())
+	js.Global().Call(os.Getenv("DUALAUTH_READY_HOOK"), js.Global().Get("Object").New())
 	select {}
 }

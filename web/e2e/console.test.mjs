@@ -280,6 +280,75 @@ describe('dev console in Chromium against a real OpenID provider', { timeout: 18
       return Promise.all([code(window.dualauth.ready), code(window.dualauth.token({ host, clientId })), code(window.dualauth.session({ host, clientId }))]);
     }, { host: issuer, clientId: CLIENT_ID });
     assert.deepEqual(codes, ['load_failed', 'load_failed', 'load_failed']);
+    assert.match((await errorOf(page)).message, /HTTP 404/);
+    await page.close();
+  });
+
+  test('a callback whose wasm failed to load is finished by the next load()', async () => {
+    const page = await browser.ctx.newPage();
+    let asked = 0;
+    await page.route('**/dualauth.wasm', (route) => (++asked === 1 ? route.fulfill({ status: 503, body: 'try later' }) : route.continue()));
+    await page.goto(`${consoleURL}?code=made-up&state=made-up`);
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal((await errorOf(page)).code, 'load_failed');
+    assert.ok(!page.url().includes('code='), 'code removed from the address bar at once');
+    // The page tries again: the callback is still there, and this time the
+    // core sees it (and rejects its made-up state).
+    const code = await page.evaluate(() =>
+      import('./dualauth.js')
+        .then((m) => m.load())
+        .then((auth) => auth.handleRedirect())
+        .then(
+          (r) => `resolved ${r.status}`,
+          (e) => e.code,
+        ),
+    );
+    assert.equal(code, 'state_mismatch');
+    assert.equal(asked, 2);
+    await page.close();
+  });
+
+  test("a load that failed on Go's wasm_exec.js works on the next load()", async () => {
+    const page = await browser.ctx.newPage();
+    let asked = 0;
+    await page.route('**/wasm_exec.js*', (route) => (++asked === 1 ? route.fulfill({ status: 503, body: 'try later' }) : route.continue()));
+    await page.goto(`${consoleURL}?host=${encodeURIComponent(issuer)}&client_id=${CLIENT_ID}`);
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal((await errorOf(page)).code, 'load_failed');
+    const again = await page.evaluate(() =>
+      import('./dualauth.js')
+        .then((m) => m.load())
+        .then((auth) => auth.ready)
+        .then(
+          () => 'ready',
+          (e) => `${e.code}: ${e.message}`,
+        ),
+    );
+    assert.equal(again, 'ready');
+    await page.close();
+  });
+
+  test('two copies of dualauth.js run side by side, and a failed load nobody listens to raises no unhandled rejection', async () => {
+    const page = await openConsole();
+    const got = await page.evaluate(async () => {
+      const rejections = [];
+      addEventListener('unhandledrejection', (e) => rejections.push(String(e.reason?.code ?? e.reason)));
+      const mods = await Promise.all([import('./dualauth.js?copy=1'), import('./dualauth.js?copy=2')]);
+      const [a, b] = await Promise.all(mods.map((m) => m.load()));
+      const both = await Promise.race([
+        Promise.all([a.ready, b.ready]).then(() => 'both ready'),
+        new Promise((resolve) => setTimeout(() => resolve('timed out'), 15_000)),
+      ]);
+      const c = await (await import('./dualauth.js?copy=3')).load({ wasmURL: 'no-such.wasm' });
+      c.onChange(() => {});
+      const code = await c.token({ host: 'https://idp.example', clientId: 'x' }).then(
+        () => 'resolved',
+        (e) => e.code,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500)); // unhandledrejection is reported after a task or two
+      return { both, code, rejections };
+    });
+    assert.deepEqual(got, { both: 'both ready', code: 'load_failed', rejections: [] });
     await page.close();
   });
 
