@@ -173,6 +173,7 @@ func (d *driver) login(o loginOptions) (any, error) {
 	}
 	now := d.clock()
 	d.local.dropStalePending(now) // S27
+	d.tokens.dropStaleClaims(now) // best effort: storage trouble shows where it matters
 	m := core.NewLogin(core.LoginConfig{
 		Target:      target,
 		Client:      client,
@@ -251,6 +252,13 @@ func (d *driver) handleRedirect(href string) (any, error) {
 	// state in constant time.
 	p, ok := d.local.takePending(state)
 	if !ok {
+		return nil, core.ErrStateMismatch
+	}
+	// Another tab may have read the same pending login before it was
+	// removed: only the first claim goes on to the exchange.
+	if first, err := d.tokens.claim(pendingKey(state), d.clock()); err != nil {
+		return nil, err
+	} else if !first {
 		return nil, core.ErrStateMismatch
 	}
 	m := core.ResumeLogin(*p, core.Client{ID: p.ClientID})

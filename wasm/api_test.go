@@ -79,6 +79,29 @@ func TestHandleRedirect_ReplayedCallbackIsRejectedWithStateMismatch(t *testing.T
 	is.Equal(ex, 1)
 }
 
+// S29 across tabs: another tab that read the pending login from
+// localStorage before this one removed it (a stale read, which Chromium
+// gives) must not exchange the code a second time.
+func TestHandleRedirect_SameCallbackInAnotherTabIsStateMismatch(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	state := td.startLogin(t)
+	var ls localStore
+	stale, ok := ls.get(pendingKey(state)) // what the other tab will read
+	is.True(ok)
+	cb := callbackURL(url.Values{"code": {td.srv.code}, "state": {state}})
+	_, err := td.handleRedirect(cb)
+	is.NoErr(err)
+
+	is.NoErr(ls.set(pendingKey(state), stale)) // the other tab's stale view
+	_, err = td.handleRedirect(cb)
+	is.Equal(errorCode(err), "state_mismatch")
+	ex, _ := td.srv.counts()
+	is.Equal(ex, 1) // one code exchange
+	_, ok = ls.get(pendingKey(state))
+	is.True(!ok) // and the stale copy is gone too
+}
+
 func TestHandleRedirect_UnknownOrMissingStateIsStateMismatch(t *testing.T) {
 	td := newTestDriver(t)
 	td.startLogin(t)

@@ -25,6 +25,8 @@ const (
 	sessionPrefix = "dualauth.v1.session."
 	pendingPrefix = "dualauth.v1.pending."
 	lockPrefix    = "dualauth.v1.lock."
+	// claimPrefix names, in the token store, the callbacks being finished.
+	claimPrefix = "dualauth.v1.claim."
 )
 
 // idbStore keeps the cache entries in IndexedDB: one consistent store per
@@ -185,6 +187,66 @@ func (s *idbStore) delete(key string) error {
 		return []js.Value{st.Call("delete", key)}
 	})
 	return err
+}
+
+// claim records that the callback of the pending login under key is being
+// finished, and reports whether this call was the first to do so. It is the
+// cross-tab half of S29: two tabs opening one callback URL at the same
+// instant can both read the pending login from localStorage before either
+// removes it, but IndexedDB runs readwrite transactions on a store one at a
+// time, so only one `add` of the claim succeeds.
+func (s *idbStore) claim(key string, now time.Time) (bool, error) {
+	var refused atomic.Bool
+	onErr := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ev := arg0(args)
+		if e := ev.Get("target").Get("error"); e.Truthy() && e.Get("name").String() == "ConstraintError" {
+			refused.Store(true)
+			// The key exists: nothing to write, and no reason to abort.
+			ev.Call("preventDefault")
+			ev.Call("stopPropagation")
+		}
+		return nil
+	})
+	defer onErr.Release()
+	_, err := s.tx("readwrite", func(st js.Value) []js.Value {
+		st.Call("add", now.UnixMilli(), claimPrefix+key).Set("onerror", onErr)
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return !refused.Load(), nil
+}
+
+// dropStaleClaims removes the claims of callbacks older than a pending
+// login can live: their state can no longer be replayed anyway (the
+// pending login expired). It returns how many it removed.
+func (s *idbStore) dropStaleClaims(now time.Time) (int, error) {
+	rng := jsGlobal.Get("IDBKeyRange").Call("bound", claimPrefix, claimPrefix+"\uffff")
+	res, err := s.tx("readonly", func(st js.Value) []js.Value {
+		return []js.Value{st.Call("getAllKeys", rng), st.Call("getAll", rng)}
+	})
+	if err != nil {
+		return 0, err
+	}
+	keys, times := res[0], res[1]
+	var stale []string
+	for i := range keys.Length() {
+		v := times.Index(i)
+		if v.Type() != js.TypeNumber || now.Sub(time.UnixMilli(int64(v.Float()))) > 2*core.PendingTTL {
+			stale = append(stale, keys.Index(i).String())
+		}
+	}
+	if len(stale) == 0 {
+		return 0, nil
+	}
+	_, err = s.tx("readwrite", func(st js.Value) []js.Value {
+		for _, k := range stale {
+			st.Call("delete", k)
+		}
+		return nil
+	})
+	return len(stale), err
 }
 
 // sessionInfo is the token-free summary of a login that is mirrored to

@@ -140,3 +140,47 @@ func TestCall_JavaScriptExceptionBecomesAnErrorNotACrash(t *testing.T) {
 	is.True(err != nil)
 	is.True(strings.HasPrefix(err.Error(), "SyntaxError: ")) // name and message of the JS error
 }
+
+// S29 across tabs: the claim of a callback succeeds once per origin, also
+// through a second connection to the database (another tab's).
+func TestClaim_OnlyTheFirstClaimOfACallbackSucceeds(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	other := &idbStore{name: td.tokens.name}
+	t.Cleanup(func() {
+		if other.db.Truthy() {
+			other.db.Call("close")
+		}
+	})
+	now := time.Now()
+	first, err := td.tokens.claim(pendingKey("s-1"), now)
+	is.NoErr(err)
+	is.True(first)
+	again, err := other.claim(pendingKey("s-1"), now)
+	is.NoErr(err)
+	is.True(!again)
+	otherState, err := other.claim(pendingKey("s-2"), now)
+	is.NoErr(err)
+	is.True(otherState)
+}
+
+// Claims do not pile up: those older than twice the pending TTL go at the
+// next login; recent ones stay (their callback could still be replayed).
+func TestClaim_StaleClaimsAreRemoved(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	now := time.Now()
+	_, err := td.tokens.claim(pendingKey("old"), now.Add(-3*core.PendingTTL))
+	is.NoErr(err)
+	_, err = td.tokens.claim(pendingKey("recent"), now.Add(-core.PendingTTL))
+	is.NoErr(err)
+	n, err := td.tokens.dropStaleClaims(now)
+	is.NoErr(err)
+	is.Equal(n, 1)
+	again, err := td.tokens.claim(pendingKey("old"), now)
+	is.NoErr(err)
+	is.True(again) // its claim was removed
+	again, err = td.tokens.claim(pendingKey("recent"), now)
+	is.NoErr(err)
+	is.True(!again) // still claimed
+}
