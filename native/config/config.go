@@ -35,6 +35,7 @@ const (
 	KeyAccountID   = "account_id"
 	KeyCACert      = "ca_cert"
 	KeyStorage     = "storage"
+	KeyFlow        = "flow"
 	KeyDefault     = "default_profile"
 )
 
@@ -48,12 +49,17 @@ type Profile struct {
 	AccountID   string `json:"account_id,omitempty"`
 	CACert      string `json:"ca_cert,omitempty"`
 	Storage     string `json:"storage,omitempty"`
+	Flow        string `json:"flow,omitempty"`
+	// Origin is "" for a profile of the profiles file itself, and
+	// "PATH [SECTION]" for one read from a Databricks CLI config file
+	// (see UseDatabricks), which dualauth never writes.
+	Origin string `json:"-"`
 }
 
 func (p *Profile) fields() []struct{ key, val string } {
 	return []struct{ key, val string }{
 		{KeyHost, p.Host}, {KeyClientID, p.ClientID}, {KeyScopes, p.Scopes}, {KeyRedirectURI, p.RedirectURI},
-		{KeyAccountID, p.AccountID}, {KeyCACert, p.CACert}, {KeyStorage, p.Storage},
+		{KeyAccountID, p.AccountID}, {KeyCACert, p.CACert}, {KeyStorage, p.Storage}, {KeyFlow, p.Flow},
 	}
 }
 
@@ -62,6 +68,11 @@ func (p *Profile) fields() []struct{ key, val string } {
 type File struct {
 	Path string
 	ini  *ini.File
+	// DatabricksPath is the Databricks CLI config file in use ("" for
+	// none); dbx are its profiles that no profile of this file hides,
+	// hidden those that one does (same name: this file wins).
+	DatabricksPath string
+	dbx, hidden    []Profile
 }
 
 // DefaultPath is $DUALAUTH_CONFIG_FILE, else <user config dir>/dualauth/config.ini.
@@ -141,7 +152,8 @@ func lineOf(raw []byte, err error) string {
 	return ""
 }
 
-// Profiles returns every profile, in file order.
+// Profiles returns every profile, in file order: those of this file, then
+// those of the Databricks CLI config file in use.
 func (f *File) Profiles() []Profile {
 	var out []Profile
 	for _, s := range f.ini.Sections() {
@@ -150,7 +162,7 @@ func (f *File) Profiles() []Profile {
 		}
 		out = append(out, profileFrom(s))
 	}
-	return out
+	return append(out, f.dbx...)
 }
 
 func profileFrom(s *ini.Section) Profile {
@@ -158,11 +170,26 @@ func profileFrom(s *ini.Section) Profile {
 	return Profile{
 		Name: s.Name(), Host: get(KeyHost), ClientID: get(KeyClientID), Scopes: get(KeyScopes),
 		RedirectURI: get(KeyRedirectURI), AccountID: get(KeyAccountID), CACert: get(KeyCACert), Storage: get(KeyStorage),
+		Flow: get(KeyFlow),
 	}
 }
 
-// Profile returns the named profile.
+// Profile returns the named profile: this file's, else the Databricks CLI
+// config file's.
 func (f *File) Profile(name string) (Profile, bool) {
+	if p, ok := f.own(name); ok {
+		return p, true
+	}
+	for _, p := range f.dbx {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Profile{}, false
+}
+
+// own returns the named profile of this file only.
+func (f *File) own(name string) (Profile, bool) {
 	if name == SettingsSection || name == ini.DefaultSection {
 		return Profile{}, false
 	}
@@ -171,6 +198,34 @@ func (f *File) Profile(name string) (Profile, bool) {
 		return Profile{}, false
 	}
 	return profileFrom(s), true
+}
+
+// Where says where a profile is defined: this file's path, or the
+// Databricks CLI config file and section.
+func (f *File) Where(p Profile) string {
+	if p.Origin != "" {
+		return p.Origin
+	}
+	return f.Path
+}
+
+// Hides returns the Databricks CLI profile that the profile name of this
+// file hides, if any.
+func (f *File) Hides(name string) (Profile, bool) {
+	for _, p := range f.hidden {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Profile{}, false
+}
+
+// sources names the files profiles come from, for messages.
+func (f *File) sources() string {
+	if f.DatabricksPath == "" {
+		return f.Path
+	}
+	return f.Path + " or " + f.DatabricksPath
 }
 
 // Default is the default profile's name ("" for none).
@@ -189,6 +244,9 @@ func (f *File) SetDefault(name string) { f.ini.Section(SettingsSection).Key(KeyD
 // this version does not know are kept. The first profile becomes the
 // default.
 func (f *File) Put(p Profile) error {
+	if p.Origin != "" {
+		return fmt.Errorf("profile %q is read from %s, which dualauth never writes", p.Name, p.Origin)
+	}
 	if err := ValidName(p.Name); err != nil {
 		return err
 	}
@@ -203,12 +261,14 @@ func (f *File) Put(p Profile) error {
 	if f.Default() == "" {
 		f.SetDefault(p.Name)
 	}
+	f.hide()
 	return nil
 }
 
-// Delete removes a profile, and the default setting when it named it.
+// Delete removes a profile of this file, and the default setting when it
+// named it. Profiles of a Databricks CLI config file are never deleted.
 func (f *File) Delete(name string) bool {
-	if _, ok := f.Profile(name); !ok {
+	if _, ok := f.own(name); !ok {
 		return false
 	}
 	f.ini.DeleteSection(name)

@@ -42,7 +42,6 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 		getenv = func(string) string { return "" }
 	}
 	r := &Resolved{}
-	where := " in " + f.Path
 	// Only --profile goes with an explicit host (auth login --profile NAME
 	// HOST saves it). $DUALAUTH_PROFILE is a default: a host named on the
 	// command line or in $DUALAUTH_HOST wins over it.
@@ -52,7 +51,7 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 	switch {
 	case in.Arg != "":
 		if p, ok := f.Profile(in.Arg); ok && in.Profile == "" {
-			return f.fromProfile(p, "argument (profile"+where+")", normalize)
+			return f.fromProfile(p, "argument (profile in %s)", normalize)
 		}
 		rawHost, r.HostFrom = in.Arg, "argument"
 	case in.Host != "":
@@ -60,23 +59,23 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 	case in.Profile != "":
 		p, ok := f.Profile(in.Profile)
 		if !ok {
-			return nil, fmt.Errorf("no profile %q in %s: run `auth login --profile %s HOST` or `auth profiles`", in.Profile, f.Path, in.Profile)
+			return nil, fmt.Errorf("no profile %q in %s: run `auth login --profile %s HOST` or `auth profiles`", in.Profile, f.sources(), in.Profile)
 		}
-		return f.fromProfile(p, "flag --profile"+where, normalize)
+		return f.fromProfile(p, "flag --profile in %s", normalize)
 	case getenv(EnvHost) != "":
 		rawHost, r.HostFrom = getenv(EnvHost), "env "+EnvHost
 	case getenv(EnvProfile) != "":
 		p, ok := f.Profile(getenv(EnvProfile))
 		if !ok {
-			return nil, fmt.Errorf("no profile %q (from %s) in %s", getenv(EnvProfile), EnvProfile, f.Path)
+			return nil, fmt.Errorf("no profile %q (from %s) in %s", getenv(EnvProfile), EnvProfile, f.sources())
 		}
-		return f.fromProfile(p, "env "+EnvProfile+where, normalize)
+		return f.fromProfile(p, "env "+EnvProfile+" in %s", normalize)
 	case f.Default() != "":
 		p, ok := f.Profile(f.Default())
 		if !ok {
-			return nil, fmt.Errorf("the default profile %q is missing from %s: fix default_profile in [settings]", f.Default(), f.Path)
+			return nil, fmt.Errorf("the default profile %q is missing from %s: fix default_profile in [settings] of %s", f.Default(), f.sources(), f.Path)
 		}
-		return f.fromProfile(p, "default profile"+where, normalize)
+		return f.fromProfile(p, "default profile in %s", normalize)
 	default:
 		return nil, fmt.Errorf("no host: pass HOST or --profile, or run `auth login HOST`")
 	}
@@ -92,7 +91,7 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 			if ph, err := normalize(p.Host); err == nil && ph != host {
 				return nil, fmt.Errorf("profile %q is for %s, not %s", named, ph, host)
 			}
-			r.Profile, r.ProfileFrom = &p, namedFrom+where
+			r.Profile, r.ProfileFrom = &p, f.from(p, namedFrom+" in %s")
 		}
 		return r, nil
 	}
@@ -102,7 +101,7 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 	}
 	switch {
 	case len(matches) == 1:
-		r.Profile, r.ProfileName, r.ProfileFrom = &matches[0], matches[0].Name, "profile for this host"+where
+		r.Profile, r.ProfileName, r.ProfileFrom = &matches[0], matches[0].Name, f.from(matches[0], "profile for this host in %s")
 	case len(matches) > 1:
 		if !sameLogin(matches) {
 			var names []string
@@ -111,20 +110,32 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 			}
 			return nil, fmt.Errorf("several profiles are for %s (%s): pass --profile NAME", host, strings.Join(names, ", "))
 		}
-		r.Profile, r.ProfileName, r.ProfileFrom = &matches[0], matches[0].Name, "profile for this host"+where
+		r.Profile, r.ProfileName, r.ProfileFrom = &matches[0], matches[0].Name, f.from(matches[0], "profile for this host in %s")
 	}
 	return r, nil
 }
 
+// fromProfile resolves to profile p; from is how it was chosen, with a %s
+// for where it is defined.
 func (f *File) fromProfile(p Profile, from string, normalize func(string) (string, error)) (*Resolved, error) {
 	if p.Host == "" {
-		return nil, fmt.Errorf("profile %q in %s has no host", p.Name, f.Path)
+		return nil, fmt.Errorf("profile %q in %s has no host: add a host line", p.Name, f.Where(p))
 	}
 	host, err := normalize(p.Host)
 	if err != nil {
-		return nil, fmt.Errorf("profile %q in %s: %w", p.Name, f.Path, err)
+		return nil, fmt.Errorf("profile %q in %s: %w", p.Name, f.Where(p), err)
 	}
-	return &Resolved{Host: host, HostFrom: "profile " + p.Name, Profile: &p, ProfileName: p.Name, ProfileFrom: from}, nil
+	return &Resolved{Host: host, HostFrom: "profile " + p.Name, Profile: &p, ProfileName: p.Name, ProfileFrom: f.from(p, from)}, nil
+}
+
+// from fills the %s of how with where p is defined, and says when p
+// hides a Databricks CLI profile of the same name.
+func (f *File) from(p Profile, how string) string {
+	where := f.Where(p)
+	if h, ok := f.Hides(p.Name); ok && p.Origin == "" {
+		where += "; it hides " + h.Origin
+	}
+	return fmt.Sprintf(how, where)
 }
 
 // sameLogin: profiles that share host, client and account share one login

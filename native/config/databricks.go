@@ -1,0 +1,92 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"gopkg.in/ini.v1"
+)
+
+// Databricks CLI config files (~/.databrickscfg): INI sections of host,
+// account_id, auth_type and more. dualauth only reads them.
+const (
+	// DatabricksAuthType is the auth_type of the sections that become
+	// profiles: those the Databricks CLI logs in to with OAuth (U2M).
+	DatabricksAuthType = "databricks-cli"
+	// DatabricksClientID is the client those logins use; the same as
+	// native.DatabricksClientID (a test checks it).
+	DatabricksClientID = "databricks-cli"
+	keyAuthType        = "auth_type"
+)
+
+// ErrNoDatabricksConfig: the Databricks CLI config file named does not exist.
+var ErrNoDatabricksConfig = errors.New("no such file")
+
+// ReadDatabricks reads the Databricks CLI config file at path and returns
+// the profiles of its sections with auth_type = databricks-cli, in file
+// order: name = section name (DEFAULT included), host, account ID, client
+// databricks-cli. Other sections and keys are ignored. A missing file is
+// ErrNoDatabricksConfig; a malformed one an error naming file and line.
+func ReadDatabricks(path string) ([]Profile, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", path, ErrNoDatabricksConfig)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the Databricks config: %w", err)
+	}
+	f, err := ini.LoadSources(ini.LoadOptions{}, raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s%s: %v", path, lineOf(raw, err), err)
+	}
+	var out []Profile
+	// ini.v1 always has a DEFAULT section (the keys before any header go
+	// there, and an explicit [DEFAULT] merges into it). For the Databricks
+	// CLI it is a profile like any other, so it is not skipped here.
+	for _, s := range f.Sections() {
+		// KeysHash: the section's own keys. Key() would also look in the
+		// "parent" of a section whose name has a dot ([a.b] in [a]).
+		keys := s.KeysHash()
+		if strings.TrimSpace(keys[keyAuthType]) != DatabricksAuthType {
+			continue
+		}
+		out = append(out, Profile{
+			Name:      s.Name(),
+			Host:      strings.TrimSpace(keys[KeyHost]),
+			AccountID: strings.TrimSpace(keys[KeyAccountID]),
+			ClientID:  DatabricksClientID,
+			Origin:    path + " [" + s.Name() + "]",
+		})
+	}
+	return out, nil
+}
+
+// UseDatabricks adds the profiles of the Databricks CLI config file at
+// path (see ReadDatabricks). A profile of this file hides a Databricks one
+// of the same name.
+func (f *File) UseDatabricks(path string) error {
+	ps, err := ReadDatabricks(path)
+	if err != nil {
+		return err
+	}
+	f.DatabricksPath, f.dbx, f.hidden = path, ps, nil
+	f.hide()
+	return nil
+}
+
+// hide moves the Databricks profiles that a profile of this file names to
+// f.hidden.
+func (f *File) hide() {
+	kept := f.dbx[:0]
+	for _, p := range f.dbx {
+		if _, ok := f.own(p.Name); ok {
+			f.hidden = append(f.hidden, p)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	f.dbx = kept
+}

@@ -1,0 +1,157 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/matryer/is"
+)
+
+const databricksSample = `; written by the Databricks CLI
+[DEFAULT]
+host = https://adb-111.1.azuredatabricks.net
+auth_type = databricks-cli
+
+[pat]
+host = https://adb-222.2.azuredatabricks.net
+token = dapi-not-a-profile-here
+
+[acct]
+host = https://accounts.cloud.databricks.com
+account_id = 0123-abcd
+auth_type = databricks-cli
+cluster_id = ignored
+
+[acct.child]
+auth_type = databricks-cli
+
+[m2m]
+host = https://adb-333.3.azuredatabricks.net
+auth_type = oauth-m2m
+client_id = sp
+`
+
+func writeDatabricks(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), ".databrickscfg")
+	is.New(t).NoErr(os.WriteFile(p, []byte(body), 0o600))
+	return p
+}
+
+func TestReadDatabricks_OnlyDatabricksCLISectionsAndDEFAULTIsOne(t *testing.T) {
+	is := is.New(t)
+	p := writeDatabricks(t, databricksSample)
+	ps, err := ReadDatabricks(p)
+	is.NoErr(err)
+	is.Equal(ps, []Profile{
+		{Name: "DEFAULT", Host: "https://adb-111.1.azuredatabricks.net", ClientID: "databricks-cli", Origin: p + " [DEFAULT]"},
+		{Name: "acct", Host: "https://accounts.cloud.databricks.com", AccountID: "0123-abcd", ClientID: "databricks-cli", Origin: p + " [acct]"},
+		// A dotted name does not inherit [acct]'s host (ini.v1 child sections).
+		{Name: "acct.child", ClientID: "databricks-cli", Origin: p + " [acct.child]"},
+	})
+
+	// Keys before any header are the DEFAULT section, as for the Databricks CLI.
+	ps, err = ReadDatabricks(writeDatabricks(t, "host = https://adb-1.1.azuredatabricks.net\nauth_type = databricks-cli\n"))
+	is.NoErr(err)
+	is.Equal(len(ps), 1)
+	is.Equal(ps[0].Name, "DEFAULT")
+
+	ps, err = ReadDatabricks(writeDatabricks(t, ""))
+	is.NoErr(err)
+	is.Equal(len(ps), 0)
+}
+
+func TestReadDatabricks_MissingAndMalformedFilesNameThePath(t *testing.T) {
+	is := is.New(t)
+	missing := filepath.Join(t.TempDir(), "nope.cfg")
+	_, err := ReadDatabricks(missing)
+	is.True(errors.Is(err, ErrNoDatabricksConfig))
+	is.True(strings.Contains(err.Error(), missing))
+
+	p := writeDatabricks(t, "[DEFAULT]\nhost = https://x.cloud.databricks.com\nauth_type = databricks-cli\nthis line is broken\n")
+	_, err = ReadDatabricks(p)
+	is.True(err != nil)
+	is.True(strings.Contains(err.Error(), p+":4:")) // file and line named
+	_, err = os.Stat(missing)
+	is.True(errors.Is(err, os.ErrNotExist)) // never created
+}
+
+func TestUseDatabricks_ProfilesFileWinsAndResolveSaysWhereEachIs(t *testing.T) {
+	is := is.New(t)
+	dbx := writeDatabricks(t, databricksSample+"\n[work]\nhost = https://adb-444.4.azuredatabricks.net\nauth_type = databricks-cli\n")
+	own := write(t, "[work]\nhost = https://work.example.com\nclient_id = w\n\n[mine]\nhost = https://adb-111.1.azuredatabricks.net\nclient_id = databricks-cli\n")
+	f, err := Load(own)
+	is.NoErr(err)
+	is.NoErr(f.UseDatabricks(dbx))
+
+	var names []string
+	for _, p := range f.Profiles() {
+		names = append(names, p.Name)
+	}
+	is.Equal(names, []string{"work", "mine", "DEFAULT", "acct", "acct.child"}) // ours first; the hidden [work] not listed
+	w, ok := f.Profile("work")
+	is.True(ok)
+	is.Equal(w.Host, "https://work.example.com") // the profiles file wins
+	h, ok := f.Hides("work")
+	is.True(ok)
+	is.Equal(h.Origin, dbx+" [work]")
+	d, ok := f.Profile("DEFAULT")
+	is.True(ok)
+	is.Equal(f.Where(d), dbx+" [DEFAULT]")
+	is.Equal(f.Where(w), own)
+
+	for _, tc := range []struct {
+		name string
+		in   Inputs
+		host string
+		from string
+	}{
+		{"DEFAULTByName", Inputs{Arg: "DEFAULT"}, "https://adb-111.1.azuredatabricks.net", "argument (profile in " + dbx + " [DEFAULT])"},
+		{"ByProfileFlag", Inputs{Profile: "acct"}, "https://accounts.cloud.databricks.com", "flag --profile in " + dbx + " [acct]"},
+		{"ClashSaysWhatItHides", Inputs{Arg: "work"}, "https://work.example.com", "argument (profile in " + own + "; it hides " + dbx + " [work])"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			r, err := f.Resolve(tc.in, core.NormalizeHost)
+			is.NoErr(err)
+			is.Equal(r.Host, tc.host)
+			is.Equal(r.ProfileFrom, tc.from)
+		})
+	}
+	// A host named by a profile of each file, with the same client: one
+	// login, not an ambiguity.
+	r, err := f.Resolve(Inputs{Arg: "adb-111.1.azuredatabricks.net"}, core.NormalizeHost)
+	is.NoErr(err)
+	is.True(r.Profile != nil)
+
+	_, err = f.Resolve(Inputs{Profile: "ghost"}, core.NormalizeHost)
+	is.True(err != nil)
+	is.True(strings.Contains(err.Error(), own+" or "+dbx)) // both files named
+
+	// Read only: no delete, no put.
+	is.True(!f.Delete("DEFAULT"))
+	is.True(f.Put(d) != nil)
+}
+
+func TestPut_FlowIsSavedAndRead(t *testing.T) {
+	is := is.New(t)
+	p := filepath.Join(t.TempDir(), "config.ini")
+	f, err := Load(p)
+	is.NoErr(err)
+	is.NoErr(f.Put(Profile{Name: "work", Host: "https://a.example.com", Flow: "device"}))
+	is.NoErr(f.Save())
+	raw, err := os.ReadFile(p)
+	is.NoErr(err)
+	is.True(strings.Contains(string(raw), "flow") && strings.Contains(string(raw), "device"))
+	g, err := Load(p)
+	is.NoErr(err)
+	w, _ := g.Profile("work")
+	is.Equal(w.Flow, "device")
+	is.NoErr(g.Put(Profile{Name: "work", Host: "https://a.example.com"})) // empty removes the key
+	w, _ = g.Profile("work")
+	is.Equal(w.Flow, "")
+}
