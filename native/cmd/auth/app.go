@@ -46,6 +46,9 @@ type app struct {
 	// applyEnv set from DUALAUTH_* variables, for describe.
 	configPath, hostFlag, profileFlag string
 	fromEnv                           map[string]string
+	// databricksPath: --databricks-config, a Databricks CLI config file
+	// whose databricks-cli sections are read as profiles (see resolve.go).
+	databricksPath string
 	// timeoutSet: auth login got --timeout (or DUALAUTH_TIMEOUT).
 	timeoutSet bool
 }
@@ -99,6 +102,9 @@ hands out access tokens from a local cache, refreshing them when they expire.
 Environment:
   DUALAUTH_CACHE_DIR    token cache directory (default: the user cache dir + /dualauth)
   DUALAUTH_CONFIG_FILE  profiles file
+  DUALAUTH_DATABRICKS_CONFIG
+                        Databricks CLI config file to read profiles from
+                        (--databricks-config)
   DUALAUTH_HOST         host to use when none is given
   DUALAUTH_PROFILE      profile to use when no host is given
   DUALAUTH_STORAGE      where refresh tokens go: auto (default), keyring or file
@@ -111,6 +117,11 @@ Environment:
 Profiles (auth login --profile NAME HOST; auth profiles) keep a host's
 settings in an INI file ($DUALAUTH_CONFIG_FILE, default the user config dir +
 /dualauth/config.ini), so that "auth token NAME" needs no flags.
+With --databricks-config PATH (e.g. ~/.databrickscfg), the sections of that
+Databricks CLI config file with auth_type = databricks-cli are profiles too,
+[DEFAULT] included: name = section, its host and account_id, client
+databricks-cli. auth only reads that file, never writes it; a profile of the
+same name in the profiles file wins over one there.
 Which host a command uses: the HOST argument (or a profile of that name),
 --host, --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE, the default profile.
 A host that several profiles name, with different clients, needs --profile.
@@ -143,6 +154,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 	pf.StringVar(&a.hostFlag, "host", "", "host to use when no HOST argument is given (see auth --help for the order)")
 	pf.StringVarP(&a.profileFlag, "profile", "p", "", "profile to use (on login: the profile to save the settings in)")
 	pf.StringVar(&a.configPath, "config", "", "profiles file (default $DUALAUTH_CONFIG_FILE or the user config dir + /dualauth/config.ini)")
+	pf.StringVar(&a.databricksPath, "databricks-config", "", "also read the auth_type = databricks-cli profiles of this Databricks CLI config file, e.g. ~/.databrickscfg (read only)")
 
 	if len(args) > 0 && args[0] == "token" {
 		// The hot path: scripts call `auth token` before every request.

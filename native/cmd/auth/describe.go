@@ -39,8 +39,10 @@ func (a *app) describeCommand() *cobra.Command {
 		Use:   "describe [HOST|PROFILE]",
 		Short: "Show the resolved settings of a login and where each came from",
 		Long: `Show every setting auth would use for HOST or PROFILE — host, profile,
-client, scopes, redirect URI, account, CA certificate, storage — and where
-each came from (argument, flag, environment, profile NAME, default, cache),
+client, scopes, redirect URI, account, CA certificate, storage, login flow —
+and where each came from (argument, flag, environment, profile NAME, default,
+cache; the profile's file, or Databricks CLI config file and [section], and
+whether it hides a Databricks CLI profile of the same name),
 the endpoints found by discovery at login, the token's state, the storage
 in use and why, and the cache, lock and config paths.
 
@@ -64,8 +66,12 @@ No network is used. Token values are never shown unless --sensitive.`,
 				Settings: map[string]setting{
 					"host": rs.Host, "profile": rs.Profile, "client_id": rs.ClientID, "scopes": rs.Scopes,
 					"redirect_uri": rs.RedirectURI, "account_id": rs.AccountID, "ca_cert": rs.CACert, "storage": rs.Storage,
+					"flow": rs.Flow,
 				},
 				Paths: map[string]string{"config": rs.file.Path},
+			}
+			if rs.file.DatabricksPath != "" {
+				d.Paths["databricks_config"] = rs.file.DatabricksPath
 			}
 			if d.Settings["redirect_uri"].Value == "" {
 				d.Settings["redirect_uri"] = setting{"http://127.0.0.1:<free port>/callback", "default"}
@@ -124,6 +130,7 @@ func (a *app) printDescription(d description) error {
 	for _, k := range []struct{ key, label string }{
 		{"host", "Host"}, {"profile", "Profile"}, {"client_id", "Client ID"}, {"scopes", "Scopes"},
 		{"redirect_uri", "Redirect URI"}, {"account_id", "Account ID"}, {"ca_cert", "CA certificate"}, {"storage", "Storage"},
+		{"flow", "Login flow"},
 	} {
 		s := d.Settings[k.key]
 		row(k.label, s.Value, s.Source)
@@ -152,6 +159,9 @@ func (a *app) printDescription(d description) error {
 		row("Access token", d.AccessToken, "--sensitive")
 	}
 	row("Config file", d.Paths["config"], "")
+	if p, ok := d.Paths["databricks_config"]; ok {
+		row("Databricks config", p, "read only")
+	}
 	row("Cache file", d.Paths["cache"], "")
 	row("Lock file", d.Paths["lock"], "")
 	return tw.Flush()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,7 +28,10 @@ var stdin io.Reader
 
 const flowHelp = `
 
-Flows (--flow, default auto; the one chosen is said on stderr):
+Flows (--flow; the one chosen is said on stderr). The default is the flow
+saved in the profile ("auth login --profile NAME --flow FLOW" saves it, as
+flow = FLOW), else auto; --flow, --device, --no-browser and --paste on the
+command line beat the saved one.
   browser  Authorization code + PKCE: your browser goes to the server's login
            page and comes back to a loopback listener on this machine. With
            --no-browser the URL is printed for you to open. With --paste too,
@@ -63,19 +67,26 @@ type flowFlags struct {
 
 func (fl *flowFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&fl.flow, "flow", flowAuto, "how to sign in: browser, device or auto (see above)")
+	f.StringVar(&fl.flow, "flow", "", "how to sign in: browser, device or auto (see above; default: the profile's flow, else auto)")
 	f.BoolVar(&fl.device, "device", false, "sign in with the device authorization grant (same as --flow device)")
 	f.BoolVar(&fl.paste, "paste", false, "browser flow for a browser on another machine: print the URL, then read the address it lands on from stdin")
 	cmd.Long += flowHelp
 	cmd.Example += flowExamples
 }
 
-// choice is the flow asked for on the command line.
-func (fl *flowFlags) choice(cmd *cobra.Command, noBrowser bool) (string, error) {
+func validFlow(flow string) bool {
+	return flow == flowAuto || flow == flowBrowser || flow == flowDevice
+}
+
+// choice is the flow to run: the one asked for on the command line, else
+// saved (a profile's flow, "" for none), else auto. --no-browser and
+// --paste, which mean browser, beat a saved flow.
+func (fl *flowFlags) choice(cmd *cobra.Command, noBrowser bool, saved string) (string, error) {
 	flow, explicit := fl.flow, cmd.Flags().Changed("flow")
-	switch flow {
-	case flowAuto, flowBrowser, flowDevice:
-	default:
+	if !explicit {
+		flow = cmp.Or(saved, flowAuto)
+	}
+	if !validFlow(flow) {
 		return "", usagef("--flow must be browser, device or auto, not %q", flow)
 	}
 	if fl.device {
@@ -84,7 +95,7 @@ func (fl *flowFlags) choice(cmd *cobra.Command, noBrowser bool) (string, error) 
 		}
 		flow, explicit = flowDevice, true
 	}
-	if fl.paste && flow == flowDevice {
+	if fl.paste && explicit && flow == flowDevice {
 		return "", usagef("--paste belongs to the browser flow, not to the device flow")
 	}
 	if !explicit && (noBrowser || fl.paste) {
@@ -93,13 +104,9 @@ func (fl *flowFlags) choice(cmd *cobra.Command, noBrowser bool) (string, error) 
 	return flow, nil
 }
 
-// loginByFlow runs the login in the flow chosen (see flowHelp), saying
-// which on stderr.
-func (a *app) loginByFlow(ctx context.Context, cmd *cobra.Command, fl *flowFlags, noBrowser bool, lo native.LoginOptions) (*core.Entry, error) {
-	flow, err := fl.choice(cmd, noBrowser)
-	if err != nil {
-		return nil, err
-	}
+// loginByFlow runs the login in the flow chosen by choice (see flowHelp),
+// saying which on stderr.
+func (a *app) loginByFlow(ctx context.Context, flow string, fl *flowFlags, noBrowser bool, lo native.LoginOptions) (*core.Entry, error) {
 	say := func(format string, args ...any) { fmt.Fprintf(a.stderr, "Login flow: "+format+"\n", args...) }
 	withPaste := ""
 	if fl.paste {

@@ -40,11 +40,18 @@ offline_access" and redirect URI http://localhost:8020; other hosts need
 OpenID providers need to issue a refresh token). The default redirect URI is
 http://127.0.0.1:PORT/callback on a free port.
 
-With --profile NAME, the settings of a successful login (host, client,
-scopes, redirect URI…) are saved as profile NAME; the first profile becomes
-the default, so a later "auth token" needs no arguments. Without HOST, the
-host comes from --host, --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE or the
-default profile, in that order.
+With --profile NAME, the settings of a successful login are saved as
+profile NAME: host, client and account always; scopes, redirect URI, CA
+certificate, storage and login flow when given as flags (--flow or --device;
+not from the environment). The first profile becomes the default, so a later
+"auth token" needs no arguments. Without HOST, the host comes from --host,
+--profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE or the default profile, in that
+order.
+
+A profile read from a Databricks CLI config file (--databricks-config) is
+never saved, there or in the profiles file: auth only reads that file. Flags
+given when logging in to such a profile apply to that login only (auth says
+so); to keep them, log in with --profile OTHERNAME HOST.
 
 Nothing is written to stdout. On success one line on stderr says until when
 the token is valid.`,
@@ -53,7 +60,8 @@ the token is valid.`,
   auth login https://idp.example.com --client-id my-cli --port 8400 --no-browser
   auth login https://idp.example.com --client-id my-cli --redirect-uri http://localhost:8020/cb
   auth login https://adb-123.4.azuredatabricks.net
-  auth login --profile work https://idp.example.com --client-id my-cli
+  auth login --profile work https://idp.example.com --client-id my-cli --flow device
+  auth login DEFAULT --databricks-config ~/.databrickscfg
   BROWSER=firefox auth login https://idp.example.com --client-id my-cli --auth-param audience=api`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -95,6 +103,14 @@ the token is valid.`,
 			if browserCmd == "" {
 				browserCmd = a.getenv("BROWSER")
 			}
+			saved := ""
+			if strings.HasPrefix(rs.Flow.Source, "profile ") {
+				saved = rs.Flow.Value
+			}
+			flow, err := flows.choice(cmd, noBrowser, saved)
+			if err != nil {
+				return err
+			}
 			o, err := a.options(t, clientID)
 			if err != nil {
 				return err
@@ -102,7 +118,7 @@ the token is valid.`,
 			a.timeoutSet = cmd.Flags().Changed("timeout")
 			ctx, stop := signalContext()
 			defer stop()
-			e, err := a.loginByFlow(ctx, cmd, &flows, noBrowser, native.LoginOptions{
+			e, err := a.loginByFlow(ctx, flow, &flows, noBrowser, native.LoginOptions{
 				Options:    o,
 				Scopes:     native.ParseScopes(scopes),
 				Prompt:     prompt,

@@ -34,6 +34,9 @@ local login is still removed and a warning says so.`,
 			if del && (rs.Profile.Value == "" || strings.HasPrefix(rs.Profile.Source, "profile for this host")) {
 				return usagef("--delete removes a profile: name it with --profile NAME (or as the argument)")
 			}
+			if rp := rs.resolved.Profile; del && rp != nil && rp.Origin != "" {
+				return usagef("profile %s is read from %s, which auth never changes: remove it there (auth logout %s, without --delete, removes the login)", rp.Name, rp.Origin, rp.Name)
+			}
 			o, err := a.options(t, rs.ClientID.Value)
 			if err != nil {
 				return err

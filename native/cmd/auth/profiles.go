@@ -55,11 +55,15 @@ func (s tokenStatus) String() string {
 	return "logged out"
 }
 
+// profileRow is one line of `auth profiles`. Source is the file the
+// profile is defined in (its section is its name): the profiles file, or
+// the Databricks CLI config file.
 type profileRow struct {
 	Name     string      `json:"name"`
 	Host     string      `json:"host"`
 	ClientID string      `json:"client_id"`
 	Default  bool        `json:"default"`
+	Source   string      `json:"source"`
 	Status   tokenStatus `json:"status"`
 	Check    string      `json:"check,omitempty"`
 	target   core.Target
@@ -79,12 +83,19 @@ func (a *app) profilesCommand() *cobra.Command {
 		Long: `List the profiles of the config file with the state of each login:
 valid until …, expired but refreshable, expired, or logged out.
 
+With --databricks-config, the Databricks CLI profiles (auth_type =
+databricks-cli) are listed too, after those of the profiles file, and a
+SOURCE column says which file each comes from ("source" in JSON, always
+set). A Databricks profile hidden by a profile of the same name in the
+profiles file is not listed; a note on stderr says so.
+
 By default only the local cache is read: no network, so it never hangs.
 With --check, every profile's token is fetched (refreshed if expired) from
 its server in parallel, each within --timeout.`,
 		Example: `  auth profiles
   auth profiles -o json
-  auth profiles --check --timeout 3s`,
+  auth profiles --check --timeout 3s
+  auth profiles --databricks-config ~/.databrickscfg`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "table" && output != "json" {
@@ -111,11 +122,25 @@ its server in parallel, each within --timeout.`,
 				return err
 			}
 			if len(rows) == 0 {
-				fmt.Fprintf(a.stderr, "No profiles in %s: run `auth login --profile NAME HOST`\n", f.Path)
+				where := f.Path
+				if f.DatabricksPath != "" {
+					where += " or " + f.DatabricksPath
+				}
+				fmt.Fprintf(a.stderr, "No profiles in %s: run `auth login --profile NAME HOST`\n", where)
 				return nil
 			}
+			for _, p := range f.Profiles() {
+				if h, ok := f.Hides(p.Name); ok && p.Origin == "" {
+					fmt.Fprintf(a.stderr, "Note: profile %s of %s hides %s\n", p.Name, f.Path, h.Origin)
+				}
+			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tHOST\tCLIENT\tSTATUS")
+			sources := f.DatabricksPath != ""
+			header := "NAME\tHOST\tCLIENT\tSTATUS"
+			if sources {
+				header += "\tSOURCE"
+			}
+			fmt.Fprintln(tw, header)
 			for _, r := range rows {
 				name := r.Name
 				if r.Default {
@@ -127,6 +152,9 @@ its server in parallel, each within --timeout.`,
 				}
 				if r.Check != "" {
 					status = r.Check
+				}
+				if sources {
+					status += "\t" + r.Source
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, r.Host, r.ClientID, status)
 			}
@@ -145,7 +173,10 @@ func (a *app) profileRows(f *config.File, store native.Store) []profileRow {
 	now := time.Now()
 	def := f.Default()
 	for _, p := range f.Profiles() {
-		r := profileRow{Name: p.Name, Host: p.Host, ClientID: p.ClientID, Default: p.Name == def, caCert: p.CACert}
+		r := profileRow{Name: p.Name, Host: p.Host, ClientID: p.ClientID, Default: p.Name == def, caCert: p.CACert, Source: f.Path}
+		if p.Origin != "" {
+			r.Source = f.DatabricksPath
+		}
 		host, err := core.NormalizeHost(p.Host)
 		if err != nil {
 			r.problem = "invalid host: " + err.Error()

@@ -185,7 +185,8 @@ func TestProfiles_ListShowsEachLoginStateAsTableAndJSON(t *testing.T) {
 				}
 			}
 		})
-		is.Equal(keys, []string{"client_id", "default", "host", "name", "status"}) // schema
+		is.Equal(keys, []string{"client_id", "default", "host", "name", "source", "status"}) // schema
+		is.Equal(row["source"], e.configPath())
 		_, ok := row["status"].(map[string]any)["state"].(string)
 		is.True(ok)
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -30,6 +32,7 @@ type settings struct {
 	RedirectURI setting
 	CACert      setting
 	Storage     setting
+	Flow        setting
 }
 
 func (s *settings) target() core.Target {
@@ -41,7 +44,8 @@ func (s *settings) databricks() bool {
 }
 
 // configFile loads the profiles file: --config, $DUALAUTH_CONFIG_FILE or
-// the user config dir.
+// the user config dir; and, with --databricks-config, the profiles of a
+// Databricks CLI config file (read only; the profiles file wins on a name).
 func (a *app) configFile() (*config.File, error) {
 	path := a.configPath
 	if path == "" {
@@ -51,7 +55,34 @@ func (a *app) configFile() (*config.File, error) {
 		}
 		path = p
 	}
-	return config.Load(path)
+	f, err := config.Load(path)
+	if err != nil || a.databricksPath == "" {
+		return f, err
+	}
+	dbx := a.databricksPath
+	if rest, ok := strings.CutPrefix(dbx, "~/"); ok {
+		// Where no shell expanded it: --databricks-config=~/…, or a
+		// DUALAUTH_DATABRICKS_CONFIG set in a file.
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("--databricks-config %s: %v: give a path without ~", dbx, err)
+		}
+		dbx = filepath.Join(home, rest)
+	}
+	if abs, err := filepath.Abs(dbx); err == nil {
+		dbx = abs // messages and describe name it wherever auth runs
+	}
+	if err := f.UseDatabricks(dbx); err != nil {
+		if errors.Is(err, config.ErrNoDatabricksConfig) {
+			fix := "drop --databricks-config"
+			if env, ok := a.fromEnv["databricks-config"]; ok {
+				fix = "unset " + env
+			}
+			return nil, usagef("Databricks CLI config file %v: give the path of an existing one (auth reads it, never creates it), or %s", err, fix)
+		}
+		return nil, err
+	}
+	return f, nil
 }
 
 // flagSource says where a flag's value came from, "" when it was not set.
@@ -106,8 +137,12 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 		p = *r.Profile
 	}
 	if r.ProfileName != "" {
-		if err := config.ValidName(r.ProfileName); err != nil {
-			return nil, usageError{err} // before a login, not after it
+		// A profile dualauth may save must have a valid name; a Databricks
+		// CLI profile ([DEFAULT], any section name) is only read.
+		if p.Origin == "" {
+			if err := config.ValidName(r.ProfileName); err != nil {
+				return nil, usageError{err} // before a login, not after it
+			}
 		}
 		s.Profile = setting{r.ProfileName, r.ProfileFrom}
 	}
@@ -118,7 +153,20 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 	s.CACert = a.pick(cmd, "ca-cert", p.CACert, p.Name, "", "")
 	s.Storage = a.pick(cmd, "storage", p.Storage, p.Name, string(native.StorageAuto), "default")
 	a.caCert, a.storage = s.CACert.Value, s.Storage.Value
+	// A saved flow is checked when it applies, on every command (like
+	// storage); --flow or --device (checked with the other flow flags in
+	// login) replaces it.
+	s.Flow = a.pick(cmd, "flow", p.Flow, p.Name, flowAuto, "default")
+	if dev := cmd.Flags().Lookup("device"); dev != nil && dev.Value.String() == "true" && a.flagSource(cmd, "flow") == "" {
+		s.Flow = setting{flowDevice, a.flagSource(cmd, "device")} // --device is --flow device
+	}
+	if s.Flow.Source == "profile "+p.Name && !validFlow(s.Flow.Value) {
+		return nil, usagef("profile %s in %s has flow = %q: the flow must be browser, device or auto; fix or remove that line, or save one with `auth login %s --flow FLOW`", p.Name, f.Where(p), p.Flow, p.Name)
+	}
 	s.ClientID = a.pick(cmd, "client-id", p.ClientID, p.Name, "", "")
+	if p.Origin != "" && s.ClientID.Source == "profile "+p.Name {
+		s.ClientID.Source += " (the Databricks CLI's client)"
+	}
 	if s.ClientID.Value == "" && s.databricks() {
 		s.ClientID = setting{native.DatabricksClientID, "default for Databricks hosts"}
 	}
@@ -160,16 +208,30 @@ func (s *settings) cachedClient(store native.Store) error {
 
 // saveProfile records the settings of a successful login under the
 // profile name given with --profile (the first profile becomes the default).
+// A profile of a Databricks CLI config file is never saved: that file is
+// only read, and a copy in the profiles file would hide it from then on.
 func (a *app) saveProfile(s *settings) error {
 	name := s.Profile.Value
 	if name == "" {
+		return nil
+	}
+	fromFlag := func(st setting) bool { return strings.HasPrefix(st.Source, "flag ") }
+	if rp := s.resolved.Profile; rp != nil && rp.Origin != "" {
+		var given []string
+		for _, st := range []setting{s.ClientID, s.AccountID, s.Scopes, s.RedirectURI, s.CACert, s.Storage, s.Flow} {
+			if fromFlag(st) {
+				given = append(given, strings.TrimPrefix(st.Source, "flag "))
+			}
+		}
+		if len(given) > 0 {
+			fmt.Fprintf(a.stderr, "Not saved: profile %s is read from %s, which auth never writes; %s applied to this login only\n", name, rp.Origin, strings.Join(given, ", "))
+		}
 		return nil
 	}
 	p, _ := s.file.Profile(name)
 	// The login's identity always; other settings only when given as
 	// flags: values from the environment or defaults stay out of the file.
 	p.Name, p.Host, p.ClientID, p.AccountID = name, s.Host.Value, s.ClientID.Value, s.AccountID.Value
-	fromFlag := func(st setting) bool { return strings.HasPrefix(st.Source, "flag ") }
 	if fromFlag(s.Scopes) {
 		p.Scopes = s.Scopes.Value
 	}
@@ -185,6 +247,9 @@ func (a *app) saveProfile(s *settings) error {
 	}
 	if fromFlag(s.Storage) {
 		p.Storage = s.Storage.Value
+	}
+	if fromFlag(s.Flow) {
+		p.Flow = s.Flow.Value
 	}
 	if err := s.file.Put(p); err != nil {
 		return usageError{err}
