@@ -166,7 +166,10 @@ func (f *File) Profiles() []Profile {
 }
 
 func profileFrom(s *ini.Section) Profile {
-	get := func(k string) string { return strings.TrimSpace(s.Key(k).String()) }
+	// The section's own keys only: Key() would give [prod.eu] the keys of
+	// [prod] it lacks (ini.v1's parent sections), mixing two logins.
+	own := s.KeysHash()
+	get := func(k string) string { return strings.TrimSpace(own[k]) }
 	return Profile{
 		Name: s.Name(), Host: get(KeyHost), ClientID: get(KeyClientID), Scopes: get(KeyScopes),
 		RedirectURI: get(KeyRedirectURI), AccountID: get(KeyAccountID), CACert: get(KeyCACert), Storage: get(KeyStorage),

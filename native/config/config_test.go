@@ -229,3 +229,18 @@ func TestResolve_Errors(t *testing.T) {
 		})
 	}
 }
+
+// A profile whose name extends another's ([prod.eu] next to [prod]) has
+// only its own settings: ini.v1 would lend it the keys of [prod].
+func TestLoad_DottedProfileDoesNotInheritFromItsPrefix(t *testing.T) {
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "config.ini")
+	is.NoErr(os.WriteFile(path, []byte("[prod]\nhost = https://prod.example\nclient_id = prod-cli\nscopes = a b\n\n[prod.eu]\nhost = https://eu.example\n"), 0o600))
+	f, err := Load(path)
+	is.NoErr(err)
+	p, ok := f.Profile("prod.eu")
+	is.True(ok)
+	is.Equal(p.Host, "https://eu.example")
+	is.Equal(p.ClientID, "") // not prod-cli
+	is.Equal(p.Scopes, "")
+}
