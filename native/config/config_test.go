@@ -10,9 +10,12 @@ import (
 	"github.com/matryer/is"
 )
 
-func write(t *testing.T, body string) string {
+// write puts body in a fresh config.ini and returns its path.
+func write(t *testing.T, body string) string { return writeNamed(t, "config.ini", body) }
+
+func writeNamed(t *testing.T, name, body string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "config.ini")
+	p := filepath.Join(t.TempDir(), name)
 	is.New(t).NoErr(os.WriteFile(p, []byte(body), 0o600))
 	return p
 }
@@ -234,9 +237,7 @@ func TestResolve_Errors(t *testing.T) {
 // only its own settings: ini.v1 would lend it the keys of [prod].
 func TestLoad_DottedProfileDoesNotInheritFromItsPrefix(t *testing.T) {
 	is := is.New(t)
-	path := filepath.Join(t.TempDir(), "config.ini")
-	is.NoErr(os.WriteFile(path, []byte("[prod]\nhost = https://prod.example\nclient_id = prod-cli\nscopes = a b\n\n[prod.eu]\nhost = https://eu.example\n"), 0o600))
-	f, err := Load(path)
+	f, err := Load(write(t, "[prod]\nhost = https://prod.example\nclient_id = prod-cli\nscopes = a b\n\n[prod.eu]\nhost = https://eu.example\n"))
 	is.NoErr(err)
 	p, ok := f.Profile("prod.eu")
 	is.True(ok)

@@ -35,12 +35,7 @@ auth_type = oauth-m2m
 client_id = sp
 `
 
-func writeDatabricks(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), ".databrickscfg")
-	is.New(t).NoErr(os.WriteFile(p, []byte(body), 0o600))
-	return p
-}
+func writeDatabricks(t *testing.T, body string) string { return writeNamed(t, ".databrickscfg", body) }
 
 func TestReadDatabricks_OnlyDatabricksCLISectionsAndDEFAULTIsOne(t *testing.T) {
 	is := is.New(t)
