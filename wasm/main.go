@@ -3,7 +3,7 @@
 package main
 
 import (
-	"os"
+	"syscall"
 	"syscall/js"
 )
 
@@ -20,7 +20,8 @@ func main() {
 	})
 	jsGlobal.Call("addEventListener", "storage", onStorage)
 	api := d.api()
-	if hook := jsGlobal.Get(os.Getenv(readyHookEnv)); hook.Type() == js.TypeFunction {
+	name, _ := syscall.Getenv(readyHookEnv)
+	if hook := jsGlobal.Get(name); name != "" && hook.Type() == js.TypeFunction {
 		hook.Invoke(api)
 	} else {
 		jsGlobal.Set("dualauthWasm", api)

@@ -6,11 +6,14 @@
 package main
 
 import (
-	"os"
+	"syscall"
 	"syscall/js"
 )
 
 func main() {
-	js.Global().Call(os.Getenv("DUALAUTH_READY_HOOK"), js.Global().Get("Object").New())
+	// The hook web/dualauth.js names for this load (see wasm/main.go);
+	// syscall, not os, which would add 300 kB to the baseline.
+	hook, _ := syscall.Getenv("DUALAUTH_READY_HOOK")
+	js.Global().Call(hook, js.Global().Get("Object").New())
 	select {}
 }
