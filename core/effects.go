@@ -14,7 +14,7 @@ import (
 //     [Warn]), then exactly one effect that the machine waits on, or [Done].
 //   - The driver performs effects in the order given and answers the waiting
 //     one with its event: Fetch → [Fetched], Load → [Loaded], Lock → [Locked],
-//     Save, Delete and SavePending → [Saved], Authorize and Reject → the next
+//     Save, Reserve, Delete and SavePending → [Saved], Authorize and Reject → the next
 //     [Callback] (a rejected callback leaves the login waiting).
 //   - A driver that gives up (timeout, cancel) sends [Aborted] instead; the
 //     machine answers with Unlock when it holds the lock, then Done.
@@ -47,6 +47,12 @@ type Save struct {
 	Key   string
 	Entry Entry
 }
+
+// Reserve asks the driver, holding the lock, to make sure that an entry for
+// Key can be saved (the disk space for the new cache file is allocated)
+// before a refresh token is spent on a new one; it answers with [Saved]. An
+// error means the refresh must not be sent (S38).
+type Reserve struct{ Key string }
 
 // Delete asks the driver to remove the entry under Key and answer with
 // [Saved].
@@ -82,6 +88,7 @@ func (Lock) effect()        {}
 func (Unlock) effect()      {}
 func (Save) effect()        {}
 func (Delete) effect()      {}
+func (Reserve) effect()     {}
 func (SavePending) effect() {}
 func (Authorize) effect()   {}
 func (Reject) effect()      {}

@@ -148,6 +148,8 @@ type world struct {
 	onFetch func(Request) (Response, error)
 	onLock  func() error
 	onSave  func() error
+	// onReserve fails the space reservation before a refresh (a full disk).
+	onReserve func() error
 }
 
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -220,6 +222,15 @@ func (w *world) perform(e Effect) Event {
 			}
 		}
 		w.cache[e.Key] = e.Entry
+		return Saved{}
+	case Reserve:
+		w.logf("Reserve %q", e.Key)
+		is.New(w.t).True(w.locked) // contract: Reserve only under the lock
+		if w.onReserve != nil {
+			if err := w.onReserve(); err != nil {
+				return Saved{Err: err}
+			}
+		}
 		return Saved{}
 	case Delete:
 		w.logf("Delete %q", e.Key)

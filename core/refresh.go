@@ -15,6 +15,11 @@ type RefreshConfig struct {
 	// Force refreshes even a valid token (unless another process refreshed
 	// it while this one waited for the lock).
 	Force bool
+	// MinTTL asks for a token that stays valid at least this long: one with
+	// less left is refreshed (jobs that must not fail at the token's last
+	// minute). Unlike Skew it is not capped by the token's lifetime: a
+	// server whose tokens live shorter gets its freshest token handed out.
+	MinTTL time.Duration
 }
 
 type refreshPhase int
@@ -24,6 +29,7 @@ const (
 	refreshLoading
 	refreshLocking
 	refreshReloading
+	refreshReserving
 	refreshFetching
 	refreshSaving
 	refreshDone
@@ -70,6 +76,14 @@ func (r *Refresh) finish(e *Entry, err error) []Effect {
 	return []Effect{Unlock{r.key}, Done{Token: e.Token(), Entry: e}}
 }
 
+// fresh reports whether e can be handed out without a refresh.
+func (r *Refresh) fresh(e *Entry) bool {
+	if !e.Valid(r.now, r.cfg.Skew) {
+		return false
+	}
+	return r.cfg.MinTTL <= 0 || e.Expiry.IsZero() || !r.now.Add(r.cfg.MinTTL).After(e.Expiry)
+}
+
 // Step advances the token machine by one event.
 func (r *Refresh) Step(ev Event) []Effect {
 	switch ev := ev.(type) {
@@ -107,6 +121,15 @@ func (r *Refresh) Step(ev Event) []Effect {
 		}
 		return r.fail(ev.Err)
 	case Saved:
+		if r.phase == refreshReserving {
+			if ev.Err != nil {
+				// The refresh token is still unspent: keep it for a later
+				// call rather than trade it for one that cannot be kept (S38).
+				return r.finish(nil, fmt.Errorf("the token cache cannot take a refreshed token, so the refresh token was not used: %w", ev.Err))
+			}
+			r.phase = refreshFetching
+			return []Effect{Fetch{Request: r.req}}
+		}
 		if r.phase == refreshSaving {
 			if ev.Err != nil {
 				return r.finish(nil, fmt.Errorf("saving the refreshed token: %w", ev.Err))
@@ -125,7 +148,7 @@ func (r *Refresh) loaded(ev Loaded) []Effect {
 	if ev.Entry == nil {
 		return r.fail(r.notLoggedIn(nil))
 	}
-	if !r.cfg.Force && ev.Entry.Valid(r.now, r.cfg.Skew) {
+	if !r.cfg.Force && r.fresh(ev.Entry) {
 		r.phase = refreshDone
 		return []Effect{Done{Token: ev.Entry.Token(), Entry: ev.Entry}}
 	}
@@ -144,7 +167,7 @@ func (r *Refresh) reloaded(ev Loaded) []Effect {
 		return r.finish(nil, r.notLoggedIn(nil)) // logged out meanwhile
 	}
 	refreshedMeanwhile := e.AccessToken != r.seen
-	if (refreshedMeanwhile || !r.cfg.Force) && e.Valid(r.now, r.cfg.Skew) {
+	if (refreshedMeanwhile || !r.cfg.Force) && r.fresh(e) {
 		return r.finish(e, nil)
 	}
 	if e.RefreshToken == "" {
@@ -154,9 +177,9 @@ func (r *Refresh) reloaded(ev Loaded) []Effect {
 		return r.finish(nil, r.notLoggedIn(errors.New("the cache entry has no token endpoint")))
 	}
 	r.entry = *e
-	r.phase = refreshFetching
+	r.phase = refreshReserving
 	r.req = r.cfg.Client.RefreshRequest(e.Metadata.TokenEndpoint, e.RefreshToken)
-	return []Effect{Fetch{Request: r.req}}
+	return []Effect{Reserve{Key: r.key}}
 }
 
 func (r *Refresh) fetched(ev Fetched) []Effect {
@@ -173,6 +196,15 @@ func (r *Refresh) fetched(ev Fetched) []Effect {
 		// so nobody sends it again, and tell the user to log in (S22).
 		r.entry.RefreshToken = ""
 		r.err = r.notLoggedIn(err)
+		r.phase = refreshSaving
+		return []Effect{Save{Key: r.key, Entry: r.entry}}
+	}
+	if err != nil && t != nil && t.RefreshToken != "" {
+		// An unusable answer that still rotated the refresh token: the old
+		// one is spent, so the new one is the login now. Keep it, then
+		// report the error (S38).
+		r.entry.RefreshToken = t.RefreshToken
+		r.err = fmt.Errorf("refreshing the token for %s: %w (the new refresh token was kept)", r.cfg.Target.Host, err)
 		r.phase = refreshSaving
 		return []Effect{Save{Key: r.key, Entry: r.entry}}
 	}

@@ -382,3 +382,71 @@ func TestLogout_InterruptedRevocationIsStillALogout(t *testing.T) {
 	is.Equal(len(w.warnings), 1)
 	is.True(!w.locked)
 }
+
+// S38: a refresh token is never spent when the new one cannot be saved.
+func TestRefresh_ReserveFailsBeforeTheRefreshTokenIsSpent(t *testing.T) {
+	is := is.New(t)
+	w := loggedIn(t, 60)
+	w.now = w.now.Add(2 * time.Hour)
+	w.onReserve = func() error { return errors.New("no space left on device") }
+	d := w.token(dbxToken())
+	is.True(d.Err != nil)
+	is.True(strings.Contains(d.Err.Error(), "refresh token was not used"))
+	is.True(strings.Contains(d.Err.Error(), "no space left"))
+	is.True(!errors.Is(d.Err, ErrNotLoggedIn)) // the login is intact
+	is.Equal(refreshRequests(w.srv), 0)
+
+	w.onReserve = nil // space again: the same refresh token still works
+	d = w.token(dbxToken())
+	is.NoErr(d.Err)
+	is.Equal(refreshRequests(w.srv), 1)
+}
+
+// S38: an answer that rotated the refresh token but is otherwise unusable
+// leaves the new refresh token in the cache, and the next call uses it.
+func TestRefresh_RotatedRefreshTokenInUnusableAnswerIsKept(t *testing.T) {
+	is := is.New(t)
+	w := loggedIn(t, 60)
+	w.now = w.now.Add(2 * time.Hour)
+	key := Key(dbxIssuer, "databricks-cli")
+	w.onFetch = func(r Request) (Response, error) {
+		// The server rotates (the old token is now spent) and then sends
+		// no access token.
+		rt := r.Form.Get("refresh_token")
+		is.True(w.srv.refresh[rt])
+		delete(w.srv.refresh, rt)
+		w.srv.refresh["rotated-rt"] = true
+		return Response{Status: 200, ContentType: "application/json", Body: []byte(`{"refresh_token":"rotated-rt","expires_in":"soon"}`)}, nil
+	}
+	d := w.token(dbxToken())
+	is.True(d.Err != nil)
+	is.True(strings.Contains(d.Err.Error(), "new refresh token was kept"))
+	is.True(!strings.Contains(d.Err.Error(), "rotated-rt"))
+	is.Equal(w.cache[key].RefreshToken, "rotated-rt")
+
+	w.onFetch = nil // the server behaves again
+	d = w.token(dbxToken())
+	is.NoErr(d.Err)
+}
+
+// --min-ttl: a token with 10 minutes left is kept for 1m and refreshed once
+// for 20m; the token that comes back is handed out even when the server's
+// tokens live shorter than the asked minimum.
+func TestRefresh_MinTTLRefreshesWhenLessIsLeft(t *testing.T) {
+	is := is.New(t)
+	w := loggedIn(t, 3600)
+	w.now = w.now.Add(50 * time.Minute) // 10 minutes left
+	cfg := dbxToken()
+	cfg.MinTTL = time.Minute
+	d := w.token(cfg)
+	is.NoErr(d.Err)
+	is.Equal(refreshRequests(w.srv), 0)
+
+	cfg.MinTTL = 20 * time.Minute
+	d = w.token(cfg)
+	is.NoErr(d.Err)
+	is.Equal(refreshRequests(w.srv), 1)
+	d = w.token(cfg) // the new token has an hour: kept
+	is.NoErr(d.Err)
+	is.Equal(refreshRequests(w.srv), 1)
+}

@@ -135,6 +135,11 @@ type wireToken struct {
 // §5.2 error body becomes an [*OAuthError]; anything else that is not a
 // token gives an error that describes the response without quoting it, so
 // no secret can leak into logs (S25).
+//
+// A 200 answer that is unusable (no access_token, a bad expires_in, a
+// token_type other than Bearer) still returns the parsed response beside
+// the error: a refresh token in it may be the only live one left, since the
+// server has already spent the old one (S38).
 func ParseTokenResponse(r Response, now time.Time) (*TokenResponse, error) {
 	isJSON := looksJSON(r)
 	if r.Status != 200 {
@@ -148,14 +153,16 @@ func ParseTokenResponse(r Response, now time.Time) (*TokenResponse, error) {
 	}
 	var w wireToken
 	if err := json.Unmarshal(r.Body, &w); err != nil {
-		return nil, fmt.Errorf("token endpoint answered HTTP 200 with a body that is not a JSON token response%s", describeBody(r, isJSON))
-	}
-	if w.AccessToken == "" {
-		var oe OAuthError
-		if json.Unmarshal(r.Body, &oe) == nil && oe.Code != "" {
-			return nil, &oe // some servers send errors with 200
+		// Field by field, so a good refresh_token survives a bad neighbour
+		// (say "expires_in": {}).
+		var loose map[string]json.RawMessage
+		if json.Unmarshal(r.Body, &loose) == nil {
+			var rt string
+			if json.Unmarshal(loose["refresh_token"], &rt) == nil && rt != "" {
+				return &TokenResponse{RefreshToken: rt}, fmt.Errorf("token endpoint answered HTTP 200 with a malformed token response")
+			}
 		}
-		return nil, fmt.Errorf("token endpoint response has no access_token")
+		return nil, fmt.Errorf("token endpoint answered HTTP 200 with a body that is not a JSON token response%s", describeBody(r, isJSON))
 	}
 	t := &TokenResponse{
 		AccessToken:  w.AccessToken,
@@ -164,17 +171,50 @@ func ParseTokenResponse(r Response, now time.Time) (*TokenResponse, error) {
 		IDToken:      w.IDToken,
 		Scope:        w.Scope,
 	}
-	if t.TokenType == "" {
+	if w.AccessToken == "" {
+		var oe OAuthError
+		if json.Unmarshal(r.Body, &oe) == nil && oe.Code != "" {
+			return nil, &oe // some servers send errors with 200
+		}
+		return partial(t, fmt.Errorf("token endpoint response has no access_token"))
+	}
+	switch {
+	case t.TokenType == "":
 		t.TokenType = "Bearer" // required by §5.1, yet some servers omit it
+	case strings.EqualFold(t.TokenType, "bearer"):
+		t.TokenType = "Bearer" // case-insensitive (RFC 6749 §5.1); one spelling in the cache
+	default:
+		return partial(t, &TokenTypeError{Type: t.TokenType})
 	}
 	secs, err := parseExpiresIn(w.ExpiresIn)
 	if err != nil {
-		return nil, err
+		return partial(t, err)
 	}
-	if secs > 0 {
+	switch {
+	case secs > 0:
 		t.Expiry = now.Add(time.Duration(secs) * time.Second)
+	case secs == 0 && len(w.ExpiresIn) > 0 && string(w.ExpiresIn) != "null":
+		t.Expiry = now // "expires_in": 0 is a token already expired, not one that never expires
 	}
 	return t, nil
+}
+
+// partial keeps only what may be saved from an unusable answer: its
+// refresh token.
+func partial(t *TokenResponse, err error) (*TokenResponse, error) {
+	if t.RefreshToken == "" {
+		return nil, err
+	}
+	return &TokenResponse{RefreshToken: t.RefreshToken}, err
+}
+
+// TokenTypeError is a token of a type this client cannot use: it sends
+// access tokens as Bearer (RFC 6750) only, so anything else would be handed
+// out and then fail at every API.
+type TokenTypeError struct{ Type string }
+
+func (e *TokenTypeError) Error() string {
+	return fmt.Sprintf("token endpoint issued a token of type %q; dualauth can only use Bearer tokens", e.Type)
 }
 
 // parseExpiresIn accepts a JSON number or a numeric string (seen from older

@@ -10,6 +10,25 @@ import (
 	"github.com/matryer/is"
 )
 
+// A 200 answer that cannot be used still yields its refresh token: the
+// server has spent the old one (S38).
+func TestParseTokenResponse_UnusableAnswerKeepsItsRefreshToken(t *testing.T) {
+	for name, body := range map[string]string{
+		"NoAccessToken":    `{"refresh_token":"r2","token_type":"Bearer"}`,
+		"BadExpiresIn":     `{"access_token":"a","refresh_token":"r2","expires_in":"soon"}`,
+		"MalformedField":   `{"access_token":"a","refresh_token":"r2","expires_in":{}}`,
+		"UnknownTokenType": `{"access_token":"a","refresh_token":"r2","token_type":"N_A"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			is := is.New(t)
+			tr, err := ParseTokenResponse(Response{Status: 200, ContentType: "application/json", Body: []byte(body)}, t0)
+			is.True(err != nil)
+			is.True(!strings.Contains(err.Error(), "r2"))
+			is.Equal(tr, &TokenResponse{RefreshToken: "r2"}) // nothing else of an unusable answer
+		})
+	}
+}
+
 func TestParseTokenResponse(t *testing.T) {
 	js := func(status int, body string) Response {
 		return Response{Status: status, ContentType: "application/json; charset=utf-8", Body: []byte(body)}
@@ -24,7 +43,10 @@ func TestParseTokenResponse(t *testing.T) {
 		{name: "NumberExpiresIn", resp: js(200, `{"access_token":"a","token_type":"Bearer","expires_in":3600,"refresh_token":"r","scope":"x y","id_token":"i"}`),
 			want: &TokenResponse{AccessToken: "a", TokenType: "Bearer", RefreshToken: "r", Scope: "x y", IDToken: "i", Expiry: t0.Add(time.Hour)}},
 		{name: "StringExpiresIn", resp: js(200, `{"access_token":"a","token_type":"bearer","expires_in":"60"}`),
-			want: &TokenResponse{AccessToken: "a", TokenType: "bearer", Expiry: t0.Add(time.Minute)}},
+			want: &TokenResponse{AccessToken: "a", TokenType: "Bearer", Expiry: t0.Add(time.Minute)}},
+		{name: "ZeroExpiresInIsAlreadyExpired", resp: js(200, `{"access_token":"a","expires_in":0}`), want: &TokenResponse{AccessToken: "a", TokenType: "Bearer", Expiry: t0}},
+		{name: "TokenTypeOtherThanBearerRefused", resp: js(200, `{"access_token":"a","token_type":"mac"}`), wantErr: `type "mac"; dualauth can only use Bearer`},
+		{name: "DPoPTokenTypeRefused", resp: js(200, `{"access_token":"a","token_type":"DPoP"}`), wantErr: `type "DPoP"`},
 		{name: "NoExpiryNoType", resp: js(200, `{"access_token":"a","expires_in":null}`), want: &TokenResponse{AccessToken: "a", TokenType: "Bearer"}},
 		{name: "JSONWithoutContentType", resp: Response{Status: 200, Body: []byte(` {"access_token":"a"}`)}, want: &TokenResponse{AccessToken: "a", TokenType: "Bearer"}},
 		{name: "HugeExpiresInClamped", resp: js(200, `{"access_token":"a","expires_in":9999999999}`), want: &TokenResponse{AccessToken: "a", TokenType: "Bearer", Expiry: t0.Add(maxLifetimeSeconds * time.Second)}},

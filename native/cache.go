@@ -41,6 +41,13 @@ type Store interface {
 	Lock(ctx context.Context) (unlock func(), err error)
 }
 
+// A Reserver is a [Store] that can make sure, before a refresh token is
+// spent, that the entry refreshed with it can be saved (S38). The caller
+// holds the lock.
+type Reserver interface {
+	Reserve(key string) error
+}
+
 // Cache file and lock names inside the cache directory.
 const (
 	CacheFileName = "token-cache.json"

@@ -128,6 +128,11 @@ func (d *Driver) perform(ctx context.Context, e core.Effect) core.Event {
 		return nil
 	case core.Save:
 		return core.Saved{Err: d.Store.Save(e.Key, e.Entry)}
+	case core.Reserve:
+		if r, ok := d.Store.(Reserver); ok {
+			return core.Saved{Err: r.Reserve(e.Key)}
+		}
+		return core.Saved{}
 	case core.Delete:
 		return core.Saved{Err: d.Store.Delete(e.Key)}
 	case core.SavePending:

@@ -98,6 +98,11 @@ func (d *driver) run(m core.Machine, first core.Event) core.Done {
 			}
 			d.mirror(e.Key, nil)
 			return core.Saved{}
+		case core.Reserve:
+			// IndexedDB has no space to allocate ahead; a write that the
+			// quota refuses fails the Save, and the origin's storage is
+			// far from full with one login's tokens.
+			return core.Saved{}
 		case core.SavePending:
 			return core.Saved{Err: d.local.savePending(e.Pending)}
 		case core.Authorize:
