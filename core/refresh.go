@@ -189,7 +189,7 @@ func (r *Refresh) fetched(ev Fetched) []Effect {
 		t, err = ParseTokenResponse(ev.Response, ev.Now)
 		err = r.req.scrub(err)
 	} else {
-		err = fmt.Errorf("cannot reach %s: %v", r.entry.Metadata.TokenEndpoint, err)
+		err = fmt.Errorf("no usable answer from %s: %v", r.entry.Metadata.TokenEndpoint, err)
 	}
 	if errors.Is(err, ErrInvalidGrant) {
 		// The refresh token is dead (revoked, expired or reused): drop it

@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -27,6 +28,13 @@ func (r Request) Body() string {
 	}
 	return r.Form.Encode()
 }
+
+// MaxResponseBytes caps what a driver reads of any response: metadata and
+// tokens are a few kB, and a hostile server must not fill the memory.
+const MaxResponseBytes = 1 << 20
+
+// ErrTooLarge is the [Fetched] error of a response over [MaxResponseBytes].
+var ErrTooLarge = errors.New("the response is too large (over 1 MiB)")
 
 // Response is what came back for a [Request].
 type Response struct {

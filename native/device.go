@@ -57,6 +57,9 @@ func DeviceLogin(ctx context.Context, o DeviceOptions) (*core.Entry, error) {
 // code) when the server gives one, and when the code expires. The user
 // code is meant to be seen; the device code is never shown.
 func WriteCode(w io.Writer, c core.ShowCode) {
+	// All three come from the server (S37).
+	c.VerificationURI, c.UserCode = core.Sanitize(c.VerificationURI), core.Sanitize(c.UserCode)
+	c.VerificationURIComplete = core.Sanitize(c.VerificationURIComplete)
 	fmt.Fprintf(w, "To log in, open this URL in a browser on any device:\n\n  %s\n\nand enter the code:\n\n  %s\n\n", c.VerificationURI, c.UserCode)
 	if c.VerificationURIComplete != "" && c.VerificationURIComplete != c.VerificationURI {
 		fmt.Fprintf(w, "Or open this URL, which already contains the code:\n\n  %s\n\n", c.VerificationURIComplete)

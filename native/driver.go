@@ -58,7 +58,7 @@ func (d *Driver) warn(msg string) {
 		d.Warn(msg)
 		return
 	}
-	fmt.Fprintln(os.Stderr, "warning:", msg)
+	fmt.Fprintln(os.Stderr, "warning:", core.Sanitize(msg))
 }
 
 // Run drives m from Start until Done. Cancelling ctx (timeout, Ctrl-C)

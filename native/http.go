@@ -21,9 +21,6 @@ import (
 // connection included: an unreachable host fails in seconds, not minutes.
 const DefaultHTTPTimeout = 10 * time.Second
 
-// maxBody caps what is read of a response: metadata and tokens are small.
-const maxBody = 1 << 20
-
 // HTTPOptions configure the client for the authorization server.
 type HTTPOptions struct {
 	// Timeout per request; 0 means DefaultHTTPTimeout.
@@ -91,9 +88,12 @@ func Do(ctx context.Context, c *http.Client, r core.Request) (core.Response, err
 		return core.Response{}, describeHTTPError(err, c.Timeout)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, core.MaxResponseBytes+1))
 	if err != nil {
 		return core.Response{}, describeHTTPError(err, c.Timeout)
+	}
+	if len(b) > core.MaxResponseBytes {
+		return core.Response{}, core.ErrTooLarge
 	}
 	return core.Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: b}, nil
 }

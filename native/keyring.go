@@ -287,7 +287,7 @@ func (s *KeyringStore) warn(msg string) {
 		s.Warn(msg)
 		return
 	}
-	fmt.Fprintln(os.Stderr, "warning:", msg)
+	fmt.Fprintln(os.Stderr, "warning:", core.Sanitize(msg))
 }
 
 // call runs f with a deadline. A timeout is a *KeyringError; f's own

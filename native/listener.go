@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -134,7 +135,7 @@ func Listen(cfg ListenerConfig) (*Listener, error) {
 		writePage(w, Page{Status: http.StatusMethodNotAllowed, Title: "Method not allowed", Message: "Only GET is accepted here."})
 	})
 	l.srv = &http.Server{
-		Handler:           r,
+		Handler:           l.ownHostOnly(r),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          nil,
 	}
@@ -146,6 +147,27 @@ func Listen(cfg ListenerConfig) (*Listener, error) {
 		}()
 	}
 	return l, nil
+}
+
+// ownHostOnly answers only requests addressed to the listener itself: the
+// Host of its redirect URI or an address it bound (S40). A page on another
+// site can point a name it controls at 127.0.0.1 (DNS rebinding) and reach
+// the port; its requests still carry that name as their Host.
+func (l *Listener) ownHostOnly(next http.Handler) http.Handler {
+	own := map[string]bool{}
+	if u, err := url.Parse(l.redirect); err == nil {
+		own[strings.ToLower(u.Host)] = true
+	}
+	for _, a := range l.addrs {
+		own[strings.ToLower(a.String())] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !own[strings.ToLower(r.Host)] {
+			writePage(w, Page{Status: http.StatusMisdirectedRequest, Title: "Wrong host", Message: "This login listener answers only its own loopback address."})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // listenPlan derives the hosts, port and path to listen on.

@@ -298,3 +298,46 @@ func TestListener_CustomRedirectPathIsMatchedLiterally(t *testing.T) {
 		})
 	}
 }
+
+// S40: a page elsewhere can point its own name at 127.0.0.1 (DNS
+// rebinding) and reach the port; the listener answers only its own Host,
+// and such a request never reaches the login.
+func TestListener_AnswersOnlyItsOwnHost(t *testing.T) {
+	l := listen(t, ListenerConfig{})
+	got := make(chan url.Values, 4)
+	go func() {
+		for in := range l.Callbacks() {
+			got <- in.Query
+			in.Reply(Page{Title: "ok"})
+		}
+	}()
+	own := strings.TrimPrefix(strings.TrimSuffix(l.RedirectURI(), DefaultCallbackPath), "http://")
+	_, port, _ := net.SplitHostPort(own)
+	for _, tc := range []struct {
+		host string
+		want int
+	}{
+		{"evil.example:" + port, http.StatusMisdirectedRequest},
+		{"evil.example", http.StatusMisdirectedRequest},
+		{"localhost:" + port, http.StatusMisdirectedRequest}, // a name, not the literal it bound
+		{"127.0.0.1:1", http.StatusMisdirectedRequest},
+		{own, http.StatusOK},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			is := is.New(t)
+			req, err := http.NewRequest("GET", "http://"+own+"/callback?code=c&state=s", nil)
+			is.NoErr(err)
+			req.Host = tc.host
+			resp, err := http.DefaultClient.Do(req)
+			is.NoErr(err)
+			resp.Body.Close()
+			is.Equal(resp.StatusCode, tc.want)
+			select {
+			case <-got:
+				is.Equal(tc.want, http.StatusOK) // only the own host reaches the login
+			case <-time.After(50 * time.Millisecond):
+				is.True(tc.want != http.StatusOK)
+			}
+		})
+	}
+}

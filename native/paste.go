@@ -80,7 +80,7 @@ func (p *Paste) read(redirect string) {
 		}
 		q, err := core.ParsePastedRedirect(line, redirect)
 		if err != nil {
-			fmt.Fprintf(p.Out, "Not accepted: %s.\n%s", strings.TrimSuffix(err.Error(), "."), pastePrompt)
+			fmt.Fprintf(p.Out, "Not accepted: %s.\n%s", core.Sanitize(strings.TrimSuffix(err.Error(), ".")), pastePrompt)
 			p.prompting.Store(true)
 			continue
 		}
@@ -98,7 +98,7 @@ func (p *Paste) read(redirect string) {
 		}
 		if page.Status == http.StatusBadRequest && page.Title == rejectTitle {
 			// Refused by the login (wrong state): it is still waiting.
-			fmt.Fprintf(p.Out, "Not accepted: %s\n%s", page.Message, pastePrompt)
+			fmt.Fprintf(p.Out, "Not accepted: %s\n%s", core.Sanitize(page.Message), pastePrompt)
 			p.prompting.Store(true)
 			continue
 		}

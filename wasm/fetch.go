@@ -71,7 +71,11 @@ func browserFetch(r core.Request) core.Fetched {
 	if err != nil {
 		return core.Fetched{Err: fmt.Errorf("%w: reading the response: %v", errNetwork, err), Now: time.Now()}
 	}
-	body := make([]byte, buf.Get("byteLength").Int())
+	n := buf.Get("byteLength").Int()
+	if n > core.MaxResponseBytes {
+		return core.Fetched{Err: core.ErrTooLarge, Now: time.Now()}
+	}
+	body := make([]byte, n)
 	js.CopyBytesToGo(body, jsGlobal.Get("Uint8Array").New(buf))
 	ct := resp.Get("headers").Call("get", "content-type")
 	out := core.Fetched{Now: time.Now(), Response: core.Response{Status: resp.Get("status").Int(), Body: body}}

@@ -91,8 +91,11 @@ func (a *app) run(args []string) int {
 	return exitAuth
 }
 
+// oneLine is how every message reaches the terminal: on one line, and
+// through the one sanitiser, since errors and warnings carry what servers
+// and files said (S37).
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return core.Sanitize(strings.Join(strings.Fields(s), " "))
 }
 
 const rootLong = `auth logs in to an OAuth 2.0 / OpenID Connect server from the terminal

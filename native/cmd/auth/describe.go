@@ -125,7 +125,8 @@ func (a *app) printDescription(d description) error {
 		if source != "" {
 			source = "(" + source + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", label, value, source)
+		// Values come from files and servers (S37).
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", label, core.Sanitize(value), core.Sanitize(source))
 	}
 	for _, k := range []struct{ key, label string }{
 		{"host", "Host"}, {"profile", "Profile"}, {"client_id", "Client ID"}, {"scopes", "Scopes"},

@@ -178,11 +178,11 @@ func (s *status) authorize(u string, failed <-chan error) {
 	s.mu.Lock()
 	switch {
 	case s.manual:
-		fmt.Fprintf(w, "Open this URL in a browser to log in to %s:\n\n  %s\n\n", s.host, u)
+		fmt.Fprintf(w, "Open this URL in a browser to log in to %s:\n\n  %s\n\n", s.host, core.Sanitize(u))
 	case s.tty:
 		// The URL once, on its own lines: a spinner line that held it
 		// would wrap, and \r could no longer redraw it.
-		fmt.Fprintf(w, "Opening your browser to log in to %s. If nothing opens, visit:\n\n  %s\n\n", s.host, u)
+		fmt.Fprintf(w, "Opening your browser to log in to %s. If nothing opens, visit:\n\n  %s\n\n", s.host, core.Sanitize(u))
 	default:
 		fmt.Fprintf(w, "Opening a browser to log in to %s…\n", s.host)
 	}
@@ -202,7 +202,7 @@ func (s *status) authorize(u string, failed <-chan error) {
 			}
 			fmt.Fprintf(w, "auth: warning: %s\n", oneLine(err.Error()))
 			if !s.tty {
-				fmt.Fprintf(w, "Open this URL in a browser to log in to %s:\n\n  %s\n\n", s.host, u)
+				fmt.Fprintf(w, "Open this URL in a browser to log in to %s:\n\n  %s\n\n", s.host, core.Sanitize(u))
 			}
 		case <-s.done:
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -153,10 +154,15 @@ its server in parallel, each within --timeout.`,
 				if r.Check != "" {
 					status = r.Check
 				}
+				// Every cell comes from a file or a server (S37).
+				cells := []string{name, r.Host, r.ClientID, status}
 				if sources {
-					status += "\t" + r.Source
+					cells = append(cells, r.Source)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, r.Host, r.ClientID, status)
+				for i, c := range cells {
+					cells[i] = core.Sanitize(c)
+				}
+				fmt.Fprintln(tw, strings.Join(cells, "\t"))
 			}
 			return tw.Flush()
 		},
