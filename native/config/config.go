@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -107,10 +108,32 @@ func ValidName(name string) error {
 	return nil
 }
 
+// MaxFileSize caps a profiles file: thousands of profiles fit in 1 MiB, and
+// the INI parser needs about 75 times a file's size in memory, so a huge
+// file (the wrong path, a log) must be refused before it is parsed.
+const MaxFileSize = 1 << 20
+
+// readCapped reads a profiles file of at most [MaxFileSize] bytes.
+func readCapped(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > MaxFileSize {
+		return nil, fmt.Errorf("%s is over 1 MiB, too large for a profiles file: is it the right file?", path)
+	}
+	return raw, nil
+}
+
 // Load reads the file at path. A missing file is an empty config; a
 // malformed one is an error that names the file and the line.
 func Load(path string) (*File, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readCapped(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		raw, err = nil, nil
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -244,4 +245,31 @@ func TestLoad_DottedProfileDoesNotInheritFromItsPrefix(t *testing.T) {
 	is.Equal(p.Host, "https://eu.example")
 	is.Equal(p.ClientID, "") // not prod-cli
 	is.Equal(p.Scopes, "")
+}
+
+// A profiles file of tens of MB (the wrong path, say) is refused before the
+// INI parser sees it: a 29 MB file took 2.2 GB of memory to parse.
+func TestLoad_HugeFileIsRefusedWithoutReadingItAll(t *testing.T) {
+	body := strings.Repeat("[p]\nhost = https://x.example\n", 29<<20/30)
+	for name, load := range map[string]func(string) error{
+		"profiles":   func(p string) error { _, err := Load(p); return err },
+		"databricks": func(p string) error { _, err := ReadDatabricks(p); return err },
+	} {
+		t.Run(name, func(t *testing.T) {
+			is := is.New(t)
+			p := write(t, body)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			err := load(p)
+			runtime.ReadMemStats(&after)
+			is.True(err != nil)
+			is.True(strings.Contains(err.Error(), p+" is over 1 MiB"))
+			is.True(after.TotalAlloc-before.TotalAlloc < 8<<20) // read up to the cap, no further
+		})
+	}
+	t.Run("a file under the cap loads", func(t *testing.T) {
+		is := is.New(t)
+		_, err := Load(write(t, strings.Repeat("# comment\n", (MaxFileSize-20)/10)+"[p]\nhost = https://x\n"))
+		is.NoErr(err)
+	})
 }

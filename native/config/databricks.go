@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 
 	"gopkg.in/ini.v1"
@@ -31,7 +30,7 @@ var ErrNoDatabricksConfig = errors.New("no such file")
 // databricks-cli. Other sections and keys are ignored. A missing file is
 // ErrNoDatabricksConfig; a malformed one an error naming file and line.
 func ReadDatabricks(path string) ([]Profile, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readCapped(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", path, ErrNoDatabricksConfig)
 	}
