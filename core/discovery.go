@@ -23,6 +23,7 @@ type Metadata struct {
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported,omitempty"`
 	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
 	AuthorizationResponseIssSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported,omitempty"`
 	// OpenID is true when the metadata came from an OpenID Connect
 	// discovery document, which decides the prompt=consent rule.
 	OpenID bool `json:"openid,omitempty"`

@@ -32,6 +32,15 @@ type Entry struct {
 	Expiry         time.Time `json:"expiry,omitzero"`
 	ObtainedAt     time.Time `json:"obtained_at,omitzero"`
 	Metadata       Metadata  `json:"metadata"`
+	// Grant is set for a login without a person: the token machine repeats
+	// it when the token expires (there is no refresh token).
+	Grant *Grant `json:"grant,omitempty"`
+	// ClientSecret is the secret of such a login's client. Like
+	// RefreshToken with RefreshTokenIn, a store may keep it elsewhere
+	// (ClientSecretIn: "keyring" or "file") and fill it only for the lock
+	// holder; the machines never read ClientSecretIn.
+	ClientSecret   string `json:"client_secret,omitempty"`
+	ClientSecretIn string `json:"client_secret_in,omitempty"`
 }
 
 // newEntry is the cache entry of a fresh login (browser or device): the

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -29,6 +30,7 @@ type fakeServer struct {
 	sendIss  bool
 	tokenTTL int
 	requests []Request // every request seen
+	grants   fakeGrants
 }
 
 type fakeGrant struct {
@@ -62,6 +64,8 @@ func (s *fakeServer) serve(r Request) Response {
 	case r.Method == "GET" && r.URL == s.issuer+"/.well-known/oauth-authorization-server" && !s.openID,
 		r.Method == "GET" && r.URL == s.issuer+"/.well-known/openid-configuration" && s.openID:
 		return jsonResponse(200, s.meta)
+	case r.Method == "POST" && r.URL == s.meta["token_endpoint"] && isGrant(r.Form.Get("grant_type")):
+		return s.grantToken(r)
 	case r.Method == "POST" && r.URL == s.meta["token_endpoint"]:
 		return s.token(r.Form)
 	case r.Method == "POST" && r.URL == s.meta["revocation_endpoint"]:
@@ -150,6 +154,11 @@ type world struct {
 	onSave  func() error
 	// onReserve fails the space reservation before a refresh (a full disk).
 	onReserve func() error
+	// subjectTokens answer ReadSubjectToken by source; onSign replaces
+	// the fake signature.
+	subjectTokens map[string]string
+	onSign        func(Sign) Signed
+	rnd           counter // entropy of the token machine, never repeating
 }
 
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -175,7 +184,12 @@ func (w *world) logf(format string, args ...any) { w.log = append(w.log, fmt.Spr
 func (w *world) perform(e Effect) Event {
 	switch e := e.(type) {
 	case Fetch:
-		w.logf("%s", strings.TrimSpace(fmt.Sprintf("Fetch %s %s %s", e.Request.Method, e.Request.URL, formKeys(e.Request.Form))))
+		auth := ""
+		if h := e.Request.Header["Authorization"]; h != "" {
+			auth, _, _ = strings.Cut(h, " ")
+			auth = " +" + auth // the scheme only
+		}
+		w.logf("%s", strings.TrimSpace(fmt.Sprintf("Fetch %s %s %s", e.Request.Method, e.Request.URL, formKeys(e.Request.Form)))+auth)
 		var resp Response
 		var err error
 		if w.onFetch != nil {
@@ -250,6 +264,20 @@ func (w *world) perform(e Effect) Event {
 		q := w.srv.authorize(e.URL)
 		w.logf("Callback %s", strings.Join(sortedKeys(q), ","))
 		return Callback{Query: q, Now: w.now}
+	case Sign:
+		w.logf("Sign %s key=%s", e.Alg, e.Key)
+		if w.onSign != nil {
+			return w.onSign(e)
+		}
+		return Signed{Signature: fakeSignature(e.Key, e.Input)}
+	case ReadSubjectToken:
+		tok, ok := w.subjectTokens[e.Source]
+		if !ok {
+			w.logf("ReadSubjectToken %s → error", e.Source)
+			return SubjectTokenRead{Err: errors.New("no such source")}
+		}
+		w.logf("ReadSubjectToken %s → ok", e.Source)
+		return SubjectTokenRead{Token: tok}
 	case Warn:
 		w.logf("Warn")
 		w.warnings = append(w.warnings, e.Message)
@@ -279,7 +307,7 @@ func (w *world) login(cfg LoginConfig) Done {
 
 func (w *world) token(cfg RefreshConfig) Done {
 	w.logf("# token %s", cfg.Target.Host)
-	d := Drive(NewRefresh(cfg), Start{Now: w.now}, w.perform)
+	d := Drive(NewRefresh(cfg), Start{Now: w.now, Rand: &w.rnd}, w.perform)
 	w.logDone(d)
 	return d
 }

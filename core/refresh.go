@@ -3,6 +3,8 @@ package core
 import (
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 )
 
@@ -30,6 +32,7 @@ const (
 	refreshLocking
 	refreshReloading
 	refreshReserving
+	refreshGranting
 	refreshFetching
 	refreshSaving
 	refreshDone
@@ -49,6 +52,8 @@ type Refresh struct {
 	entry Entry
 	req   Request // the refresh request, to scrub its secrets from errors
 	err   error   // the result to report once the save is done
+	rand  io.Reader
+	grant grantRun // a login without a person: the grant repeated
 }
 
 // NewRefresh returns a token machine that begins with [Start].
@@ -89,7 +94,7 @@ func (r *Refresh) Step(ev Event) []Effect {
 	switch ev := ev.(type) {
 	case Start:
 		if r.phase == refreshIdle {
-			r.now = ev.Now
+			r.now, r.rand = ev.Now, ev.Rand
 			r.phase = refreshLoading
 			return []Effect{Load{Keys: IssuerKeys(r.cfg.Target, r.cfg.Client.ID)}}
 		}
@@ -114,6 +119,13 @@ func (r *Refresh) Step(ev Event) []Effect {
 	case Fetched:
 		if r.phase == refreshFetching {
 			return r.fetched(ev)
+		}
+		if r.phase == refreshGranting {
+			return r.granted(ev)
+		}
+	case SubjectTokenRead, Signed:
+		if r.phase == refreshGranting {
+			return r.granted(ev)
 		}
 	case Aborted:
 		if r.phase > refreshLocking && r.phase < refreshDone {
@@ -170,11 +182,14 @@ func (r *Refresh) reloaded(ev Loaded) []Effect {
 	if (refreshedMeanwhile || !r.cfg.Force) && r.fresh(e) {
 		return r.finish(e, nil)
 	}
-	if e.RefreshToken == "" {
-		return r.finish(nil, r.notLoggedIn(errors.New("the token expired and there is no refresh token")))
-	}
 	if e.Metadata.TokenEndpoint == "" {
 		return r.finish(nil, r.notLoggedIn(errors.New("the cache entry has no token endpoint")))
+	}
+	if e.Grant != nil {
+		return r.regrant(e)
+	}
+	if e.RefreshToken == "" {
+		return r.finish(nil, r.notLoggedIn(errors.New("the token expired and there is no refresh token")))
 	}
 	r.entry = *e
 	r.phase = refreshReserving
@@ -224,6 +239,58 @@ func (r *Refresh) fetched(ev Fetched) []Effect {
 	}
 	if t.IDToken != "" {
 		e.IDToken = t.IDToken
+	}
+	r.phase = refreshSaving
+	return []Effect{Save{Key: r.key, Entry: r.entry}}
+}
+
+// regrant repeats the grant of a login without a person, under the lock
+// like a refresh. No Reserve comes first, deliberately: nothing is spent —
+// the client secret, key and subject token stay usable — so a token that
+// cannot be saved only means the next call makes the grant again.
+func (r *Refresh) regrant(e *Entry) []Effect {
+	r.entry = *e
+	client := Client{ID: e.ClientID, Secret: r.cfg.Client.Secret}
+	if client.Secret == "" {
+		client.Secret = e.ClientSecret
+	}
+	r.grant = grantRun{g: *e.Grant, client: client, tokenURL: e.Metadata.TokenEndpoint, now: r.now, rand: r.rand}
+	first, err := r.grant.begin()
+	if errors.Is(err, ErrNoClientSecret) {
+		err = r.notLoggedIn(fmt.Errorf("the client secret of this login is missing: %w", err))
+	}
+	if err != nil {
+		return r.finish(nil, err)
+	}
+	r.phase = refreshGranting
+	return []Effect{first}
+}
+
+func (r *Refresh) granted(ev Event) []Effect {
+	t, next, err := r.grant.next(ev)
+	if next != nil {
+		return []Effect{next}
+	}
+	now := r.now
+	if f, ok := ev.(Fetched); ok && !f.Now.IsZero() {
+		now = f.Now
+	}
+	if err != nil {
+		old := r.entry
+		if !old.Expiry.IsZero() && now.Before(old.Expiry) {
+			// Only MinTTL or --force-refresh asked for a new token, and the
+			// current one still works.
+			return append([]Effect{Warn{Message: fmt.Sprintf("could not get a new token (%v); using the current one, valid until %s", err, old.Expiry.Format(time.RFC3339))}},
+				r.finish(&old, nil)...)
+		}
+		return r.finish(nil, fmt.Errorf("getting a token for %s: %w", r.cfg.Target.Host, err))
+	}
+	e := &r.entry
+	e.AccessToken, e.TokenType, e.Expiry, e.ObtainedAt = t.AccessToken, t.TokenType, t.Expiry, now
+	g := r.grant.g // remembers a switch to client_secret_post
+	e.Grant = &g
+	if t.Scope != "" {
+		e.Scopes = strings.Fields(t.Scope)
 	}
 	r.phase = refreshSaving
 	return []Effect{Save{Key: r.key, Entry: r.entry}}

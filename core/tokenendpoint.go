@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,9 @@ type Request struct {
 	URL    string
 	Header map[string]string
 	Form   url.Values
+	// secrets are values sent outside the form (a Basic header's secret)
+	// that [Request.scrub] removes from server messages too.
+	secrets []string
 }
 
 // Body returns the encoded request body ("" for none).
@@ -99,8 +103,79 @@ func (c Client) RevokeRequest(revocationURL, token, hint string) Request {
 	})
 }
 
+// Client authentication methods at the token endpoint (RFC 8414
+// token_endpoint_auth_methods_supported, RFC 7591 §2).
+const (
+	AuthNone          = "none"                // public client: client_id in the form
+	AuthSecretBasic   = "client_secret_basic" // RFC 6749 §2.3.1, HTTP Basic
+	AuthSecretPost    = "client_secret_post"  // RFC 6749 §2.3.1, secret in the form
+	AuthPrivateKeyJWT = "private_key_jwt"     // RFC 7523 §2.2, a signed assertion
+)
+
+// Grant types and token types of the grants without a person.
+const (
+	ClientCredentialsGrantType = "client_credentials"                              // RFC 6749 §4.4
+	TokenExchangeGrantType     = "urn:ietf:params:oauth:grant-type:token-exchange" // RFC 8693 §2.1
+	JWTTokenType               = "urn:ietf:params:oauth:token-type:jwt"            // RFC 8693 §3
+	AccessTokenType            = "urn:ietf:params:oauth:token-type:access_token"   // RFC 8693 §3
+	ClientAssertionType        = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+)
+
+// ClientAuth is how a confidential client proves itself in one request:
+// Method with the Secret, or with a signed Assertion (private_key_jwt).
+type ClientAuth struct {
+	Method    string
+	Secret    string
+	Assertion string
+}
+
+// grantRequest builds a token request authenticated by a: HTTP Basic with
+// the form-urlencoded ID and secret (RFC 6749 §2.3.1), the secret or the
+// assertion in the form, or only client_id for a public client.
+func (c Client) grantRequest(endpoint string, form url.Values, a ClientAuth) Request {
+	r := Client{ID: c.ID}.formRequest(endpoint, form)
+	switch a.Method {
+	case AuthSecretBasic:
+		form.Del("client_id")
+		cred := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.ID) + ":" + url.QueryEscape(a.Secret)))
+		r.Header["Authorization"] = "Basic " + cred
+		r.secrets = []string{cred, a.Secret} // the encoded pair is the secret too
+	case AuthSecretPost:
+		form.Set("client_secret", a.Secret)
+	case AuthPrivateKeyJWT:
+		form.Set("client_assertion_type", ClientAssertionType)
+		form.Set("client_assertion", a.Assertion)
+	}
+	return r
+}
+
+// ClientCredentialsRequest builds the client_credentials token request
+// (RFC 6749 §4.4.2).
+func (c Client) ClientCredentialsRequest(tokenURL string, scopes []string, a ClientAuth) Request {
+	form := url.Values{"grant_type": {ClientCredentialsGrantType}}
+	if len(scopes) > 0 {
+		form.Set("scope", strings.Join(scopes, " "))
+	}
+	return c.grantRequest(tokenURL, form, a)
+}
+
+// TokenExchangeRequest builds the token exchange request of RFC 8693 §2.1:
+// the subject token (a CI job's or workload's own token) for an access
+// token of this server.
+func (c Client) TokenExchangeRequest(tokenURL, subjectToken, subjectTokenType string, scopes []string, a ClientAuth) Request {
+	form := url.Values{
+		"grant_type":         {TokenExchangeGrantType},
+		"subject_token":      {subjectToken},
+		"subject_token_type": {subjectTokenType},
+	}
+	if len(scopes) > 0 {
+		form.Set("scope", strings.Join(scopes, " "))
+	}
+	return c.grantRequest(tokenURL, form, a)
+}
+
 // secretParams are the form fields whose values must never reach a message.
-var secretParams = []string{"code", "code_verifier", "refresh_token", "client_secret", "token", "device_code"}
+var secretParams = []string{"code", "code_verifier", "refresh_token", "client_secret", "token", "device_code", "client_assertion", "subject_token"}
 
 // scrub removes this request's secrets from an error the server described:
 // a careless server may echo them in error_description (S25).
@@ -110,8 +185,12 @@ func (r Request) scrub(err error) error {
 		return err
 	}
 	out := *oe
+	vals := r.secrets
 	for _, k := range secretParams {
-		if v := r.Form.Get(k); v != "" {
+		vals = append(vals, r.Form.Get(k))
+	}
+	for _, v := range vals {
+		if v != "" {
 			out.Description = strings.ReplaceAll(out.Description, v, "[redacted]")
 			out.URI = strings.ReplaceAll(out.URI, v, "[redacted]")
 		}

@@ -1,0 +1,476 @@
+package core
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Grant is how a login without a person gets its tokens: the client
+// credentials grant (RFC 6749 §4.4) or a token exchange (RFC 8693) of a
+// workload's own token, the client authenticated by a secret, a signed
+// assertion (RFC 7523) or only its ID. It is saved in the cache entry, so
+// the token machine repeats the grant where a person's login would spend a
+// refresh token. It holds no secret: the store keeps the client secret
+// ([Entry.ClientSecret]); the private key and the subject token stay with
+// the driver, named by Key and SubjectToken.
+type Grant struct {
+	// Type is [ClientCredentialsGrantType] or [TokenExchangeGrantType].
+	Type string `json:"type"`
+	// ClientAuth is how the client authenticates ([AuthSecretBasic],
+	// [AuthSecretPost], [AuthPrivateKeyJWT], [AuthNone]); "" at login
+	// means: choose from the server's metadata. After a login it is the
+	// method that worked.
+	ClientAuth string `json:"client_auth,omitempty"`
+	// AuthForced: the user chose ClientAuth, so an invalid_client is not
+	// retried with another method.
+	AuthForced bool `json:"client_auth_forced,omitempty"`
+	// Key names the private key the driver signs assertions with (natively
+	// a file path: the key is referenced, never copied); Alg is the JWS
+	// algorithm for it ([AlgES256], [AlgRS256]).
+	Key string `json:"key,omitempty"`
+	Alg string `json:"alg,omitempty"`
+	// SubjectToken is where the driver reads the subject token of a token
+	// exchange, afresh at every grant (see [ParseSubjectTokenSource]);
+	// SubjectTokenType is its RFC 8693 type, "" meaning [JWTTokenType].
+	SubjectToken     string `json:"subject_token_source,omitempty"`
+	SubjectTokenType string `json:"subject_token_type,omitempty"`
+	// Scopes are asked for at every grant (none: the server's default).
+	Scopes []string `json:"scopes,omitempty"`
+}
+
+// ErrNoClientSecret: a grant that authenticates with the client secret
+// has none (the store lost it, or it was never given).
+var ErrNoClientSecret = errors.New("no client secret")
+
+// Describe says in a few words what the grant is, for `auth describe`.
+func (g *Grant) Describe() string {
+	what := "client credentials"
+	if g.Type == TokenExchangeGrantType {
+		what = "token exchange of " + g.SubjectToken
+	}
+	if g.ClientAuth != "" {
+		what += " (" + g.ClientAuth + ")"
+	}
+	return what
+}
+
+func (g *Grant) check(hasSecret bool) error {
+	switch g.Type {
+	case ClientCredentialsGrantType:
+		if !hasSecret && g.Key == "" {
+			return fmt.Errorf("the client credentials grant needs a client secret or a private key: %w", ErrNoClientSecret)
+		}
+	case TokenExchangeGrantType:
+		if _, err := ParseSubjectTokenSource(g.SubjectToken); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown grant type %q", g.Type)
+	}
+	switch g.ClientAuth {
+	case "", AuthNone:
+	case AuthSecretBasic, AuthSecretPost:
+		if !hasSecret {
+			return fmt.Errorf("client authentication %s needs the client secret: %w", g.ClientAuth, ErrNoClientSecret)
+		}
+	case AuthPrivateKeyJWT:
+		if g.Key == "" || g.Alg == "" {
+			return errors.New("client authentication private_key_jwt needs a private key")
+		}
+	default:
+		return fmt.Errorf("unknown client authentication %q", g.ClientAuth)
+	}
+	return nil
+}
+
+// chooseAuth picks the client authentication of a login: a key means
+// private_key_jwt; a secret means client_secret_basic unless the metadata
+// lists only client_secret_post (RFC 8414 §2: basic is the default when the
+// list is absent); neither means a public client.
+func chooseAuth(g Grant, hasSecret bool, m Metadata) string {
+	switch {
+	case g.ClientAuth != "":
+		return g.ClientAuth
+	case g.Key != "":
+		return AuthPrivateKeyJWT
+	case !hasSecret:
+		return AuthNone
+	}
+	ms := m.TokenEndpointAuthMethodsSupported
+	if len(ms) > 0 && !slices.Contains(ms, AuthSecretBasic) && slices.Contains(ms, AuthSecretPost) {
+		return AuthSecretPost
+	}
+	return AuthSecretBasic
+}
+
+// ReadSubjectToken asks the driver for the subject token of a token
+// exchange from Source (see [ParseSubjectTokenSource]) and to answer with
+// [SubjectTokenRead]. It is read afresh at every exchange: CI tokens and
+// projected service-account tokens are short-lived and replaced, and
+// nothing of them is stored.
+type ReadSubjectToken struct{ Source string }
+
+// SubjectTokenRead answers [ReadSubjectToken].
+type SubjectTokenRead struct {
+	Token string
+	Err   error
+}
+
+func (ReadSubjectToken) effect() {}
+func (SubjectTokenRead) event()  {}
+
+// Subject token sources.
+const (
+	// SourceGitHubActions is a GitHub Actions job's OIDC token, asked of
+	// ACTIONS_ID_TOKEN_REQUEST_URL ("github-actions" or
+	// "github-actions:AUDIENCE").
+	SourceGitHubActions = "github-actions"
+	// SourceFile is a file's content ("file:PATH"), e.g. a Kubernetes
+	// projected service-account token.
+	SourceFile = "file"
+	// SourceEnv is an environment variable's value ("env:VAR").
+	SourceEnv = "env"
+)
+
+// SubjectTokenSource is a parsed subject token source: Kind is one of
+// SourceGitHubActions, SourceFile, SourceEnv; Arg the audience (may be
+// empty), path or variable.
+type SubjectTokenSource struct{ Kind, Arg string }
+
+// ParseSubjectTokenSource reads "github-actions[:AUDIENCE]", "file:PATH"
+// or "env:VAR".
+func ParseSubjectTokenSource(s string) (SubjectTokenSource, error) {
+	kind, arg, _ := strings.Cut(s, ":")
+	switch {
+	case kind == SourceGitHubActions:
+		return SubjectTokenSource{kind, arg}, nil
+	case (kind == SourceFile || kind == SourceEnv) && arg != "":
+		return SubjectTokenSource{kind, arg}, nil
+	}
+	return SubjectTokenSource{}, fmt.Errorf("subject token source %q: want github-actions[:AUDIENCE], file:PATH or env:VAR", s)
+}
+
+// GitHubIDTokenRequest builds a GitHub Actions job's request for its OIDC
+// token: GET requestURL (ACTIONS_ID_TOKEN_REQUEST_URL) with audience added
+// to its query, the bearer token ACTIONS_ID_TOKEN_REQUEST_TOKEN.
+func GitHubIDTokenRequest(requestURL, bearer, audience string) (Request, error) {
+	u, err := url.Parse(requestURL)
+	if err != nil || u.Host == "" {
+		return Request{}, errors.New("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL")
+	}
+	if err := checkSecure(u); err != nil {
+		return Request{}, fmt.Errorf("ACTIONS_ID_TOKEN_REQUEST_URL: %w", err)
+	}
+	if audience != "" {
+		q := u.Query()
+		q.Set("audience", audience)
+		u.RawQuery = q.Encode()
+	}
+	r := getRequest(u.String())
+	r.Header["Authorization"] = "Bearer " + bearer
+	r.secrets = []string{bearer}
+	return r, nil
+}
+
+// ParseGitHubIDToken reads the answer to [GitHubIDTokenRequest]:
+// {"value": JWT}.
+func ParseGitHubIDToken(r Response) (string, error) {
+	if r.Status != 200 {
+		return "", fmt.Errorf("the GitHub Actions token endpoint answered HTTP %d%s", r.Status, describeBody(r, looksJSON(r)))
+	}
+	var w struct {
+		Value string `json:"value"`
+	}
+	if json.Unmarshal(r.Body, &w) != nil || w.Value == "" {
+		return "", fmt.Errorf("the GitHub Actions token endpoint's answer has no token%s", describeBody(r, looksJSON(r)))
+	}
+	return w.Value, nil
+}
+
+type grantStep int
+
+const (
+	grantReading grantStep = iota + 1
+	grantSigning
+	grantFetching
+)
+
+// grantRun performs one grant for the login and token machines: read the
+// subject token, sign the client assertion, send the token request — and
+// once, when client_secret_basic was chosen rather than forced and the
+// server says invalid_client, the same request with client_secret_post
+// (servers register a client for one method only).
+type grantRun struct {
+	g        Grant
+	client   Client
+	tokenURL string
+	now      time.Time
+	rand     io.Reader
+	step     grantStep
+	subject  string
+	input    []byte // the assertion being signed
+	retried  bool
+	req      Request
+}
+
+// begin returns the first effect of the grant.
+func (r *grantRun) begin() (Effect, error) {
+	if err := r.g.check(r.client.Secret != ""); err != nil {
+		return nil, err
+	}
+	if r.g.Type == TokenExchangeGrantType {
+		r.step = grantReading
+		return ReadSubjectToken{Source: r.g.SubjectToken}, nil
+	}
+	return r.authenticate()
+}
+
+// authenticate signs an assertion when the client uses a key, else sends.
+func (r *grantRun) authenticate() (Effect, error) {
+	if r.g.ClientAuth != AuthPrivateKeyJWT {
+		return r.send(""), nil
+	}
+	claims, err := NewAssertionClaims(r.client.ID, r.tokenURL, r.now, r.rand)
+	if err != nil {
+		return nil, err
+	}
+	r.input, err = SigningInput(r.g.Alg, "JWT", nil, claims)
+	if err != nil {
+		return nil, err
+	}
+	r.step = grantSigning
+	return Sign{Key: r.g.Key, Alg: r.g.Alg, Input: r.input}, nil
+}
+
+func (r *grantRun) send(assertion string) Effect {
+	a := ClientAuth{Method: r.g.ClientAuth, Secret: r.client.Secret, Assertion: assertion}
+	if r.g.Type == TokenExchangeGrantType {
+		typ := r.g.SubjectTokenType
+		if typ == "" {
+			typ = JWTTokenType
+		}
+		r.req = r.client.TokenExchangeRequest(r.tokenURL, r.subject, typ, r.g.Scopes, a)
+	} else {
+		r.req = r.client.ClientCredentialsRequest(r.tokenURL, r.g.Scopes, a)
+	}
+	r.step = grantFetching
+	return Fetch{Request: r.req}
+}
+
+// next consumes the answer to the last effect: the token when the grant is
+// done, else the next effect. Nothing of the subject token, the secret or
+// the assertion reaches an error.
+func (r *grantRun) next(ev Event) (*TokenResponse, Effect, error) {
+	switch ev := ev.(type) {
+	case SubjectTokenRead:
+		if r.step != grantReading {
+			break
+		}
+		if ev.Err != nil {
+			return nil, nil, fmt.Errorf("reading the subject token (%s): %w", r.g.SubjectToken, ev.Err)
+		}
+		r.subject = strings.TrimSpace(ev.Token)
+		if r.subject == "" {
+			return nil, nil, fmt.Errorf("reading the subject token (%s): it is empty", r.g.SubjectToken)
+		}
+		e, err := r.authenticate()
+		return nil, e, err
+	case Signed:
+		if r.step != grantSigning {
+			break
+		}
+		if ev.Err != nil {
+			return nil, nil, fmt.Errorf("signing the client assertion with %s: %w", r.g.Key, ev.Err)
+		}
+		return nil, r.send(CompactJWS(r.input, ev.Signature)), nil
+	case Fetched:
+		if r.step != grantFetching {
+			break
+		}
+		return r.fetched(ev)
+	}
+	return nil, nil, fmt.Errorf("grant: unexpected %T", ev)
+}
+
+func (r *grantRun) fetched(ev Fetched) (*TokenResponse, Effect, error) {
+	if ev.Err != nil {
+		return nil, nil, fmt.Errorf("cannot reach %s: %v", r.tokenURL, ev.Err)
+	}
+	t, err := ParseTokenResponse(ev.Response, ev.Now)
+	err = r.req.scrub(err)
+	var oe *OAuthError
+	switch {
+	case err == nil:
+		t.RefreshToken = "" // the grant itself is repeated: nothing to rotate or keep
+		return t, nil, nil
+	case !errors.As(err, &oe):
+		return nil, nil, fmt.Errorf("token request to %s: %w", r.tokenURL, err)
+	case oe.Code == "invalid_client" && r.g.ClientAuth == AuthSecretBasic && !r.g.AuthForced && !r.retried:
+		r.retried = true
+		r.g.ClientAuth = AuthSecretPost
+		return nil, r.send(""), nil
+	case oe.Code == "invalid_client":
+		return nil, nil, fmt.Errorf("the server refused client %s (%s): %w", r.client.ID, r.g.ClientAuth, err)
+	case oe.Code == "invalid_grant" && r.g.Type == TokenExchangeGrantType:
+		return nil, nil, fmt.Errorf("the server refused the subject token from %s: %w", r.g.SubjectToken, err)
+	}
+	return nil, nil, fmt.Errorf("token request to %s: %w", r.tokenURL, err)
+}
+
+// GrantConfig says what to log in to without a person.
+type GrantConfig struct {
+	Target Target
+	// Client is the client ID and, for a client secret login, the secret.
+	Client Client
+	Grant  Grant
+	// Metadata, when known, skips discovery.
+	Metadata *Metadata
+}
+
+type grantPhase int
+
+const (
+	grantIdle grantPhase = iota
+	grantDiscovering
+	grantGranting
+	grantLocking
+	grantSaving
+	grantDone
+)
+
+// GrantLogin is the login of a job, not a person: Start → Fetch metadata →
+// (ReadSubjectToken) → (Sign) → Fetch token (invalid_client with
+// client_secret_basic: once more with client_secret_post) → Lock → Save →
+// Unlock, Done. The entry it saves holds the [Grant] (with the client
+// authentication that worked) and the client secret, which the store keeps
+// apart; the token machine repeats the grant when the token expires. It
+// never sends anyone to a browser, and saves nothing when the grant fails.
+type GrantLogin struct {
+	cfg   GrantConfig
+	phase grantPhase
+	disc  discovery
+	run   grantRun
+	meta  Metadata
+	rand  io.Reader
+	entry Entry
+}
+
+// NewGrantLogin returns a login without a person that begins with [Start].
+func NewGrantLogin(cfg GrantConfig) *GrantLogin { return &GrantLogin{cfg: cfg} }
+
+func (l *GrantLogin) fail(err error) []Effect {
+	l.phase = grantDone
+	return []Effect{Done{Err: err}}
+}
+
+// Step advances the login by one event.
+func (l *GrantLogin) Step(ev Event) []Effect {
+	switch ev := ev.(type) {
+	case Start:
+		if l.phase == grantIdle {
+			if l.cfg.Client.ID == "" {
+				return l.fail(errors.New("login: no client ID"))
+			}
+			if err := l.cfg.Grant.check(l.cfg.Client.Secret != ""); err != nil {
+				return l.fail(fmt.Errorf("login: %w", err))
+			}
+			l.run.now, l.rand = ev.Now, ev.Rand
+			if l.cfg.Metadata != nil {
+				return l.grant(*l.cfg.Metadata)
+			}
+			req, err := l.disc.begin(l.cfg.Target)
+			if err != nil {
+				return l.fail(err)
+			}
+			l.phase = grantDiscovering
+			return []Effect{Fetch{Request: req}}
+		}
+	case Fetched:
+		if l.phase == grantDiscovering {
+			m, next, err := l.disc.step(ev)
+			switch {
+			case err != nil:
+				return l.fail(err)
+			case m != nil:
+				l.run.now = ev.Now
+				return l.grant(*m)
+			}
+			return []Effect{Fetch{Request: *next}}
+		}
+		if l.phase == grantGranting {
+			return l.granted(ev)
+		}
+	case SubjectTokenRead, Signed:
+		if l.phase == grantGranting {
+			return l.granted(ev)
+		}
+	case Locked:
+		if l.phase == grantLocking {
+			if ev.Err != nil {
+				return l.fail(fmt.Errorf("locking the token cache: %w", ev.Err))
+			}
+			l.phase = grantSaving
+			return []Effect{Save{Key: l.entry.Key(), Entry: l.entry}}
+		}
+	case Saved:
+		if l.phase == grantSaving {
+			l.phase = grantDone
+			e := l.entry
+			if ev.Err != nil {
+				return []Effect{Unlock{e.Key()}, Done{Err: fmt.Errorf("saving the token: %w", ev.Err)}}
+			}
+			return []Effect{Unlock{e.Key()}, Done{Token: e.Token(), Entry: &e}}
+		}
+	case Aborted:
+		if l.phase == grantSaving {
+			l.phase = grantDone
+			return []Effect{Unlock{l.entry.Key()}, Done{Err: ev.Err}}
+		}
+		return l.fail(ev.Err)
+	}
+	return l.fail(fmt.Errorf("login: unexpected %T in phase %d", ev, l.phase))
+}
+
+func (l *GrantLogin) grant(m Metadata) []Effect {
+	l.meta = m
+	g := l.cfg.Grant
+	g.ClientAuth = chooseAuth(g, l.cfg.Client.Secret != "", m)
+	l.run = grantRun{g: g, client: l.cfg.Client, tokenURL: m.TokenEndpoint, now: l.run.now, rand: l.rand}
+	first, err := l.run.begin()
+	if err != nil {
+		return l.fail(fmt.Errorf("login: %w", err))
+	}
+	l.phase = grantGranting
+	return []Effect{first}
+}
+
+func (l *GrantLogin) granted(ev Event) []Effect {
+	t, next, err := l.run.next(ev)
+	switch {
+	case err != nil:
+		return l.fail(fmt.Errorf("login to %s: %w", l.cfg.Target.Host, err))
+	case next != nil:
+		return []Effect{next}
+	}
+	g := l.run.g // with the client authentication that worked
+	l.entry = newEntry(l.cfg.Target, l.cfg.Client.ID, g.Scopes, t, l.fetchedAt(ev), l.meta)
+	l.entry.Grant = &g
+	if g.ClientAuth == AuthSecretBasic || g.ClientAuth == AuthSecretPost {
+		l.entry.ClientSecret = l.cfg.Client.Secret
+	}
+	l.phase = grantLocking
+	return []Effect{Lock{Key: l.entry.Key()}}
+}
+
+func (l *GrantLogin) fetchedAt(ev Event) time.Time {
+	if f, ok := ev.(Fetched); ok && !f.Now.IsZero() {
+		return f.Now
+	}
+	return l.run.now
+}
