@@ -15,7 +15,12 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 command -v chromium >/dev/null || { echo "ensure-tools: chromium is still missing" >&2; exit 1; }
 
-if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/oidc-provider ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+	# A worktree that links another checkout's packages: npm ci here would
+	# empty that checkout's node_modules through the link.
+	[ -d node_modules/playwright-core ] && [ -d node_modules/oidc-provider ] ||
+		{ echo "ensure-tools: node_modules links to $(readlink node_modules), which lacks the packages: run npm ci there" >&2; exit 1; }
+elif [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/oidc-provider ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
 	echo "ensure-tools: npm ci" >&2
 	npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi
