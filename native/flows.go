@@ -242,6 +242,9 @@ type TokenOptions struct {
 	// Skew is how early a token counts as expired; 0 means
 	// core.DefaultSkew.
 	Skew time.Duration
+	// MinTTL refreshes a token with less than this left (see
+	// core.RefreshConfig.MinTTL); 0 means Skew alone decides.
+	MinTTL time.Duration
 }
 
 // Token returns a valid access token for the login: from the cache when
@@ -256,6 +259,7 @@ func Token(ctx context.Context, o TokenOptions) (*core.Entry, error) {
 		Client: core.Client{ID: id},
 		Skew:   o.Skew,
 		Force:  o.Force,
+		MinTTL: o.MinTTL,
 	}))
 	if done.Err != nil {
 		return nil, done.Err

@@ -2,7 +2,8 @@
 # Installs what the tests need on a fresh Debian machine: Chromium (Debian's
 # package; browser downloads are blocked here), the npm packages of
 # package.json (playwright-core; oidc-provider for the device-flow tests),
-# and wasmbrowsertest (runs GOOS=js tests in Chromium).
+# wasmbrowsertest (runs GOOS=js tests in Chromium), gnome-keyring, kubectl
+# (kubernetes-client) and git.
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,3 +43,24 @@ fi
 for tool in gnome-keyring-daemon secret-tool dbus-run-session dbus-daemon dbus-send; do
 	command -v "$tool" >/dev/null || { echo "ensure-tools: $tool is still missing" >&2; exit 1; }
 done
+
+# Exec credential tests (auth token -o exec-credential): a real kubectl.
+# Debian 12's kubernetes-client is kubectl 1.20 (exec credentials v1beta1
+# only; the tests run v1 through the plugin directly then). A kubectl
+# already on PATH (a newer one) is used as it is.
+if ! command -v kubectl >/dev/null 2>&1; then
+	echo "ensure-tools: installing kubernetes-client (apt-get)" >&2
+	if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
+fi
+command -v kubectl >/dev/null || { echo "ensure-tools: kubectl is still missing" >&2; exit 1; }
+
+# Git credential tests: git and its http-backend (Debian's git package).
+if ! command -v git >/dev/null 2>&1 || [ ! -x "$(git --exec-path)/git-http-backend" ]; then
+	echo "ensure-tools: installing git (apt-get)" >&2
+	if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends git >/dev/null
+fi
+[ -x "$(git --exec-path)/git-http-backend" ] || { echo "ensure-tools: git http-backend is still missing" >&2; exit 1; }

@@ -444,7 +444,7 @@ func TestCLI_ExitCodesAndOneLineErrors(t *testing.T) {
 		{[]string{"token", "--bogus"}, 2, "unknown flag"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"token", "a", "b"}, 2, "at most 1 argument"},
-		{[]string{"token", e.srv.Issuer, "-o", "yaml"}, 2, "--output must be json or text"},
+		{[]string{"token", e.srv.Issuer, "-o", "yaml"}, 2, "--output must be json, text or exec-credential"},
 		{[]string{"token", "http://example.com"}, 2, "https"},
 		{[]string{"login", "https://idp.example.com"}, 2, "pass --client-id"},
 		{[]string{"login", e.srv.Issuer, "--client-id", "c", "--port", "8400", "--redirect-uri", "http://127.0.0.1:8400/cb"}, 2, "cannot be used together"},

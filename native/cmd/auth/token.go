@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dualauth/dualauth/native"
 	"github.com/spf13/cobra"
 )
 
@@ -22,6 +21,7 @@ func (a *app) tokenCommand() *cobra.Command {
 	var (
 		clientID, accountID, output string
 		force                       bool
+		minTTL                      time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "token [HOST|PROFILE]",
@@ -32,17 +32,46 @@ The token comes from the cache when it is still valid (no network, no lock).
 Otherwise it is refreshed with the refresh token under a lock shared by every
 auth process, so parallel calls refresh once. Only the token goes to stdout:
 JSON {"access_token", "token_type", "expiry"} by default, the bare token with
--o text. The refresh token is never printed.`,
+-o text. The refresh token is never printed.
+
+-o exec-credential prints a Kubernetes ExecCredential, for kubectl's exec
+credential plugins, in the apiVersion kubectl asks for in
+KUBERNETES_EXEC_INFO (client.authentication.k8s.io/v1 when it is unset, or
+v1beta1). It never prompts: without a valid login it exits 1 and says to run
+auth login. In ~/.kube/config:
+
+  users:
+  - name: work
+    user:
+      exec:
+        apiVersion: client.authentication.k8s.io/v1
+        command: auth
+        args: [token, https://idp.example.com, -o, exec-credential]
+        interactiveMode: Never
+
+(kubectl older than 1.22: apiVersion client.authentication.k8s.io/v1beta1,
+without interactiveMode.)`,
 		Example: `  auth token https://idp.example.com
   auth token https://idp.example.com -o text
   TOKEN=$(auth token https://idp.example.com -o text)
   auth token https://idp.example.com --force-refresh
   auth token work                      # the host and client of profile "work"
-  auth token                           # the default profile`,
+  auth token                           # the default profile
+  auth token work -o exec-credential   # for kubectl (see above)
+  auth token work --min-ttl 30m        # good for at least 30 more minutes`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "json" && output != "text" {
-				return usagef("--output must be json or text, not %q", output)
+			kubeVersion := ""
+			switch output {
+			case "json", "text":
+			case "exec-credential":
+				v, err := execCredentialVersion(a.getenv("KUBERNETES_EXEC_INFO"))
+				if err != nil {
+					return err
+				}
+				kubeVersion = v
+			default:
+				return usagef("--output must be json, text or exec-credential, not %q", output)
 			}
 			_, o, err := a.resolveOptions(cmd, args)
 			if err != nil {
@@ -51,8 +80,12 @@ JSON {"access_token", "token_type", "expiry"} by default, the bare token with
 			// No signal handler: Ctrl-C may simply kill a refresh, the
 			// kernel drops the lock and the cache is replaced atomically.
 			// Not installing one keeps the fast path short.
-			e, err := native.Token(context.Background(), native.TokenOptions{Options: o, Force: force})
+			e, err := freshToken(context.Background(), o, force, minTTL)
 			if err != nil {
+				return err
+			}
+			if kubeVersion != "" {
+				_, err = io.WriteString(a.stdout, execCredential(kubeVersion, e))
 				return err
 			}
 			if output == "text" {
@@ -75,7 +108,8 @@ JSON {"access_token", "token_type", "expiry"} by default, the bare token with
 	f := cmd.Flags()
 	f.StringVar(&clientID, "client-id", "", "OAuth client of the login (default: the only client logged in to HOST)")
 	f.StringVar(&accountID, "account-id", "", "Databricks account ID (account console logins)")
-	f.StringVarP(&output, "output", "o", "json", "output format: json or text (the bare token)")
+	f.StringVarP(&output, "output", "o", "json", "output format: json, text (the bare token) or exec-credential (for kubectl)")
 	f.BoolVar(&force, "force-refresh", false, "refresh even if the cached token is still valid")
+	addMinTTL(f, &minTTL)
 	return cmd
 }

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/matryer/is"
+)
+
+// Helpers of the tests of the commands that hand tokens to other tools
+// (token -o exec-credential, git-credential, exec, api).
+
+// acceptedByProvider asks the provider's userinfo endpoint whether token is
+// a live access token: how the test servers (API server, git server) check
+// what they are sent, as a real resource server would.
+func acceptedByProvider(issuer, token string) bool {
+	req, err := http.NewRequest(http.MethodGet, issuer+"/userinfo", nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// revoke revokes an access token at the provider (RFC 7009): it stays in
+// auth's cache, valid by its expiry, but servers refuse it from now on.
+func (e *env) revoke(token string) {
+	e.t.Helper()
+	resp, err := http.PostForm(e.srv.Issuer+"/revoke", url.Values{"token": {token}, "client_id": {clientID}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || acceptedByProvider(e.srv.Issuer, token) {
+		e.t.Fatalf("revoking the access token failed (HTTP %d)", resp.StatusCode)
+	}
+}
+
+// authIn runs auth with stdin.
+func (e *env) authIn(stdin string, extra []string, args ...string) result {
+	e.t.Helper()
+	cmd := e.command(extra, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	return e.runCmd(cmd)
+}
+
+// tool runs another program (kubectl, git) in this test's environment.
+func (e *env) tool(dir string, extra []string, name string, args ...string) result {
+	e.t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = e.environ(extra...)
+	cmd.WaitDelay = 5 * time.Second
+	return e.runCmd(cmd)
+}
+
+func (e *env) runCmd(cmd *exec.Cmd) result {
+	e.t.Helper()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	timer.Stop()
+	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("%v: %v", cmd.Args, err)
+	}
+	e.record(r)
+	return r
+}
+
+// setExpiry moves the cached token's expiry to now+left, as if time had
+// passed since a login that got a token of life lifetime.
+func (e *env) setExpiry(left, life time.Duration) {
+	e.edit(func(c *core.CacheFile) {
+		k := core.Key(e.srv.Issuer, clientID)
+		en := c.Tokens[k]
+		en.Expiry = time.Now().Add(left)
+		en.ObtainedAt = en.Expiry.Add(-life)
+		c.Tokens[k] = en
+	})
+}
+
+// checkNoRefreshToken: the refresh token appears on no output.
+func checkNoRefreshToken(t *testing.T, en core.Entry, rs ...result) {
+	t.Helper()
+	is := is.NewRelaxed(t)
+	for _, r := range rs {
+		is.True(!strings.Contains(r.stdout, en.RefreshToken)) // the refresh token on stdout
+		is.True(!strings.Contains(r.stderr, en.RefreshToken)) // the refresh token on stderr
+	}
+}
