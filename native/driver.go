@@ -41,10 +41,15 @@ type Driver struct {
 	// time.Now and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
+	// Getenv reads the environment for subject token sources (env:VAR,
+	// github-actions); nil means os.Getenv.
+	Getenv func(string) string
 
 	unlock  func()
 	waiting *Incoming // the accepted callback whose page shows the outcome
 }
+
+var osGetenv = os.Getenv
 
 func (d *Driver) now() time.Time {
 	if d.Now != nil {
@@ -92,14 +97,11 @@ func (d *Driver) perform(ctx context.Context, e core.Effect) core.Event {
 		if err := ctx.Err(); err != nil {
 			return core.Aborted{Err: abortReason(ctx)}
 		}
-		if d.HTTP == nil {
-			c, err := NewHTTPClient(d.HTTPOptions)
-			if err != nil {
-				return core.Fetched{Err: err, Now: d.now()}
-			}
-			d.HTTP = c
+		c, err := d.httpClient()
+		if err != nil {
+			return core.Fetched{Err: err, Now: d.now()}
 		}
-		resp, err := Do(ctx, d.HTTP, e.Request)
+		resp, err := Do(ctx, c, e.Request)
 		if err != nil && ctx.Err() != nil {
 			err = abortReason(ctx)
 		}
@@ -161,6 +163,12 @@ func (d *Driver) perform(ctx context.Context, e core.Effect) core.Event {
 		return nil
 	case core.Wait:
 		return d.wait(ctx, e)
+	case core.Sign:
+		sig, err := d.sign(e)
+		return core.Signed{Signature: sig, Err: err}
+	case core.ReadSubjectToken:
+		tok, err := d.readSubjectToken(ctx, e.Source)
+		return core.SubjectTokenRead{Token: tok, Err: err}
 	}
 	return core.Aborted{Err: fmt.Errorf("driver: unknown effect %T", e)}
 }

@@ -42,6 +42,9 @@ type Options struct {
 	Warn func(string)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Getenv reads subject token sources (env:VAR, github-actions); nil
+	// means os.Getenv.
+	Getenv func(string) string
 }
 
 func (o *Options) store() (Store, error) {
@@ -61,7 +64,7 @@ func (o *Options) store() (Store, error) {
 }
 
 func (o *Options) driver(s Store) *Driver {
-	return &Driver{Store: s, HTTPOptions: o.HTTPOptions, LockTimeout: o.LockTimeout, Warn: o.Warn, Now: o.Now}
+	return &Driver{Store: s, HTTPOptions: o.HTTPOptions, LockTimeout: o.LockTimeout, Warn: o.Warn, Now: o.Now, Getenv: o.Getenv}
 }
 
 // ErrAmbiguousClient: the host has logins of several clients and none was
@@ -245,6 +248,10 @@ type TokenOptions struct {
 	// MinTTL refreshes a token with less than this left (see
 	// core.RefreshConfig.MinTTL); 0 means Skew alone decides.
 	MinTTL time.Duration
+	// ClientSecret, for a login without a person whose secret is kept
+	// elsewhere (a Databricks CLI config file), is used instead of the
+	// stored one when a new token is needed.
+	ClientSecret string
 }
 
 // Token returns a valid access token for the login: from the cache when
@@ -256,7 +263,7 @@ func Token(ctx context.Context, o TokenOptions) (*core.Entry, error) {
 	}
 	done := o.driver(s).Run(ctx, core.NewRefresh(core.RefreshConfig{
 		Target: o.Target,
-		Client: core.Client{ID: id},
+		Client: core.Client{ID: id, Secret: o.ClientSecret},
 		Skew:   o.Skew,
 		Force:  o.Force,
 		MinTTL: o.MinTTL,

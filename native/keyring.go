@@ -456,8 +456,14 @@ func (s *KeyringStore) Lock(ctx context.Context) (func(), error) { return s.File
 // under the lock it is read from the keyring, within the deadline.
 func (s *KeyringStore) Load(keys []string) (string, *core.Entry, error) {
 	k, e, err := s.File.Load(keys)
-	if err != nil || e == nil || e.RefreshTokenIn != refreshTokenInKeyring || !s.File.lockHeld() {
+	if err != nil || e == nil || !s.File.lockHeld() {
 		return k, e, err
+	}
+	if err := s.fillSecret(k, e); err != nil {
+		return "", nil, err
+	}
+	if e.RefreshTokenIn != refreshTokenInKeyring {
+		return k, e, nil
 	}
 	rt, err := s.get(k)
 	switch {
@@ -521,6 +527,9 @@ func (s *KeyringStore) Save(key string, e core.Entry) error {
 	if err != nil {
 		return err
 	}
+	if err := s.putSecret(key, &e, old); err != nil {
+		return err
+	}
 	wasInKeyring := Location(old) == StorageKeyring
 	rt := e.RefreshToken
 	e.RefreshTokenIn = ""
@@ -572,6 +581,9 @@ func (s *KeyringStore) Delete(key string) error {
 		return err
 	}
 	if err := s.File.Delete(key); err != nil {
+		return err
+	}
+	if err := s.dropSecret(key, SecretLocation(old)); err != nil {
 		return err
 	}
 	if Location(old) == StorageKeyring || s.mode() == StorageKeyring {

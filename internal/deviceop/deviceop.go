@@ -47,6 +47,28 @@ type Options struct {
 	// Interval, when set, is added to device authorization responses as
 	// `interval` (whole seconds). oidc-provider sends none by itself.
 	Interval time.Duration
+	// M2M, when set, enables the grants without a person (see
+	// device-op.mjs): client credentials for Clients, and a token exchange
+	// that accepts subject tokens signed by a key of SubjectJWKS.
+	M2M *M2M
+}
+
+// M2M configures the grants without a person.
+type M2M struct {
+	// Clients are oidc-provider client metadata, e.g. {"client_id": "svc",
+	// "client_secret": "…", "token_endpoint_auth_method":
+	// "client_secret_post", "grant_types": ["client_credentials"],
+	// "redirect_uris": [], "response_types": []}.
+	Clients []map[string]any `json:"clients"`
+	// PostOnly are clients refused with client_secret_basic, as servers
+	// that register one method refuse the other (oidc-provider itself
+	// takes either).
+	PostOnly []string `json:"postOnly,omitempty"`
+	Subject  struct {
+		JWKS     map[string]any `json:"jwks"`
+		Issuer   string         `json:"issuer"`
+		Audience string         `json:"audience"`
+	} `json:"subject"`
 }
 
 // Request is one request the server saw at the device authorization or
@@ -108,6 +130,13 @@ func Start(opts Options) (*Server, error) {
 	s.cmd = exec.Command(node, args...)
 	s.cmd.Dir = root
 	s.cmd.Env = append(os.Environ(), "NODE_ENV=test")
+	if opts.M2M != nil {
+		b, err := json.Marshal(opts.M2M)
+		if err != nil {
+			return nil, err
+		}
+		s.cmd.Env = append(s.cmd.Env, "DEVICEOP_M2M="+string(b))
+	}
 	s.cmd.Stderr = &lockedWriter{mu: &s.mu, w: &s.stderr}
 	out, err := s.cmd.StdoutPipe()
 	if err != nil {

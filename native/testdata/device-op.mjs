@@ -15,8 +15,18 @@
 // oidc-provider sends no `interval`; --interval N adds one to the device
 // authorization response (so tests need not poll every 5 s). Without it the
 // client must fall back to the RFC's 5 s default.
+//
+// Grants without a person: $DEVICEOP_M2M, when set, is JSON
+// {"clients": [...], "postOnly": [CLIENT_ID...],
+//  "subject": {"jwks": {...}, "issuer": "...", "audience": "..."}}.
+// The clients are added (client_credentials with client_secret_basic,
+// client_secret_post or private_key_jwt; token exchange); client
+// credentials are enabled, and an RFC 8693 token exchange grant is
+// registered that accepts a subject token (type jwt) only when it verifies
+// against the test's JWKS with that issuer and audience.
 import http from 'node:http';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 
 const opts = { 'client-id': 'dualauth-device', 'device-ttl': '600', 'access-ttl': '3600', interval: '0' };
 const argv = process.argv.slice(2);
@@ -41,6 +51,8 @@ const accessTTL = num('access-ttl');
 const interval = num('interval');
 
 const emit = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
+const m2m = process.env.DEVICEOP_M2M ? JSON.parse(process.env.DEVICEOP_M2M) : null;
+const tokenExchange = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -53,13 +65,14 @@ server.listen(0, '127.0.0.1', () => {
       grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
       response_types: [],
       redirect_uris: [],
-    }],
+    }, ...(m2m?.clients ?? [])],
     features: {
+      clientCredentials: { enabled: Boolean(m2m) },
       deviceFlow: { enabled: true },
       devInteractions: { enabled: true },
       revocation: { enabled: true },
     },
-    scopes: ['openid', 'offline_access'],
+    scopes: ['openid', 'offline_access', ...(m2m ? ['api'] : [])],
     ttl: {
       DeviceCode: deviceTTL,
       AccessToken: accessTTL,
@@ -78,8 +91,45 @@ server.listen(0, '127.0.0.1', () => {
     // Loopback-only test server: no TLS, so no secure cookies.
     proxy: false,
   });
+  if (m2m?.subject?.jwks) {
+    const keys = createLocalJWKSet(m2m.subject.jwks);
+    provider.registerGrantType(tokenExchange, async (ctx) => {
+      const { subject_token: subject, subject_token_type: type, scope } = ctx.oidc.params;
+      if (!subject || type !== 'urn:ietf:params:oauth:token-type:jwt') {
+        throw new errors.InvalidRequest('subject_token of type urn:ietf:params:oauth:token-type:jwt required');
+      }
+      try {
+        await jwtVerify(subject, keys, { issuer: m2m.subject.issuer, audience: m2m.subject.audience });
+      } catch (err) {
+        throw new errors.InvalidGrant(`subject token rejected (${err.code ?? 'invalid'})`);
+      }
+      const token = new provider.ClientCredentials({ client: ctx.oidc.client, scope: scope || undefined });
+      ctx.body = {
+        access_token: await token.save(),
+        issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        token_type: 'Bearer',
+        expires_in: token.expiration,
+      };
+    }, ['subject_token', 'subject_token_type', 'scope']);
+  }
+  // oidc-provider takes client_secret_basic and client_secret_post alike
+  // for a client registered for either; many servers do not. The clients
+  // named in m2m.postOnly are refused with Basic, as such a server would.
+  const postOnly = new Set(m2m?.postOnly ?? []);
+  const basicClient = (ctx) => {
+    const [scheme, cred] = (ctx.get('authorization') || '').split(' ');
+    if (scheme?.toLowerCase() !== 'basic' || !cred) return '';
+    const pair = Buffer.from(cred, 'base64').toString('utf8');
+    return decodeURIComponent(pair.slice(0, pair.indexOf(':')).replace(/\+/g, ' '));
+  };
   provider.use(async (ctx, next) => {
     const watched = ctx.path === '/device/auth' || ctx.path === '/token';
+    if (ctx.path === '/token' && postOnly.has(basicClient(ctx))) {
+      ctx.status = 401;
+      ctx.body = { error: 'invalid_client', error_description: 'this client is registered for client_secret_post' };
+      emit({ event: 'request', path: ctx.path, status: 401, grant_type: '', params: [], authorization: true, error: 'invalid_client' });
+      return;
+    }
     await next();
     if (!watched) return;
     const params = Object.keys(ctx.oidc?.body ?? {}).sort();

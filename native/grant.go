@@ -1,0 +1,92 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+)
+
+// GrantOptions configure [GrantLogin].
+type GrantOptions struct {
+	Options
+	// ClientSecret authenticates the client (client_secret_basic, else
+	// client_secret_post); it is stored as the Store keeps secrets (the
+	// OS keyring or a 0600 file, see [KeyringStore]) unless
+	// DontStoreSecret.
+	ClientSecret string
+	// DontStoreSecret: the secret lives elsewhere (a Databricks CLI
+	// config file) and is given again to every [Token] call.
+	DontStoreSecret bool
+	// Grant is the grant: Type, Key (a private key file), SubjectToken,
+	// ClientAuth to force one, Scopes. Alg is found from the key.
+	Grant core.Grant
+	// Timeout bounds the whole login; 0 means one minute.
+	Timeout time.Duration
+}
+
+// GrantLogin logs in without a person: client credentials with a secret
+// or a private key (RFC 7523), or a token exchange (RFC 8693) of a
+// workload's token. It never opens a browser. The key file is read (and
+// its type checked) before any request; nothing is saved when the grant
+// fails. [Token] then repeats the grant when the token expires.
+func GrantLogin(ctx context.Context, o GrantOptions) (*core.Entry, error) {
+	g := o.Grant
+	if g.Key != "" {
+		k, err := LoadSigningKey(g.Key)
+		if err != nil {
+			return nil, err
+		}
+		g.Alg = k.Alg
+	}
+	if g.Type == core.TokenExchangeGrantType {
+		if _, err := core.ParseSubjectTokenSource(g.SubjectToken); err != nil {
+			return nil, err
+		}
+	}
+	if o.ClientID == "" {
+		return nil, errors.New("no client ID")
+	}
+	s, err := o.store()
+	if err != nil {
+		return nil, err
+	}
+	if o.ClientSecret != "" && !o.DontStoreSecret {
+		// Settle where the secret goes before anything is sent.
+		if err := settleStorage(s); err != nil {
+			return nil, err
+		}
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w: no token within %s", ErrTimeout, timeout))
+	defer cancel()
+	st := s
+	if o.DontStoreSecret {
+		st = secretless{s}
+	}
+	done := o.driver(st).Run(ctx, core.NewGrantLogin(core.GrantConfig{
+		Target: o.Target,
+		Client: core.Client{ID: o.ClientID, Secret: o.ClientSecret},
+		Grant:  g,
+	}))
+	if done.Err != nil {
+		return nil, done.Err
+	}
+	e := *done.Entry
+	e.ClientSecret = ""
+	return &e, nil
+}
+
+// secretless drops the client secret from saved entries: a secret read
+// from another file each time is not copied into the store.
+type secretless struct{ Store }
+
+func (s secretless) Save(key string, e core.Entry) error {
+	e.ClientSecret = ""
+	return s.Store.Save(key, e)
+}
