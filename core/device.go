@@ -58,6 +58,16 @@ type DeviceConfig struct {
 	Client   Client
 	Scopes   []string
 	Metadata *Metadata // known metadata skips discovery
+	// Resolution, when known, gives the metadata and the RFC 8707
+	// resource, and is saved with the login.
+	Resolution *Resolution
+}
+
+func (c *DeviceConfig) resource() string {
+	if c.Resolution == nil {
+		return ""
+	}
+	return c.Resolution.Resource
 }
 
 type devicePhase int
@@ -109,6 +119,9 @@ func (d *Device) Step(ev Event) []Effect {
 			if d.cfg.Client.ID == "" {
 				return d.fail(fmt.Errorf("device login: no client ID"))
 			}
+			if d.cfg.Metadata == nil && d.cfg.Resolution != nil {
+				d.cfg.Metadata = &d.cfg.Resolution.Metadata
+			}
 			if d.cfg.Metadata != nil {
 				return d.authorize(*d.cfg.Metadata)
 			}
@@ -142,6 +155,9 @@ func (d *Device) Step(ev Event) []Effect {
 			}
 			d.phase = devicePolling
 			d.req = d.cfg.Client.formRequest(d.meta.TokenEndpoint, url.Values{"grant_type": {DeviceGrantType}, "device_code": {d.code}})
+			if r := d.cfg.resource(); r != "" {
+				d.req.Form.Set("resource", r)
+			}
 			return []Effect{Fetch{Request: d.req}}
 		}
 	case Locked:
@@ -180,6 +196,9 @@ func (d *Device) authorize(m Metadata) []Effect {
 	form := url.Values{}
 	if len(d.cfg.Scopes) > 0 {
 		form.Set("scope", strings.Join(d.cfg.Scopes, " "))
+	}
+	if r := d.cfg.resource(); r != "" {
+		form.Set("resource", r) // RFC 8707 §2.1
 	}
 	d.req = d.cfg.Client.formRequest(m.DeviceAuthorizationEndpoint, form)
 	return []Effect{Fetch{Request: d.req}}
@@ -275,6 +294,10 @@ func (d *Device) polled(ev Fetched) []Effect {
 		return d.fail(fmt.Errorf("device login: %w", d.req.scrub(err)))
 	}
 	d.entry = newEntry(d.cfg.Target, d.cfg.Client.ID, d.cfg.Scopes, t, ev.Now, d.meta)
+	if res := d.cfg.Resolution; res != nil {
+		cp := *res
+		d.entry.Resolution, d.entry.Resource = &cp, cp.Resource
+	}
 	d.phase = deviceLocking
 	return []Effect{Lock{Key: d.entry.Key()}}
 }

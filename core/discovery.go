@@ -20,6 +20,7 @@ type Metadata struct {
 	RevocationEndpoint                string   `json:"revocation_endpoint,omitempty"`
 	DeviceAuthorizationEndpoint       string   `json:"device_authorization_endpoint,omitempty"`
 	UserinfoEndpoint                  string   `json:"userinfo_endpoint,omitempty"`
+	RegistrationEndpoint              string   `json:"registration_endpoint,omitempty"`
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported,omitempty"`
 	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
 	AuthorizationResponseIssSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
@@ -106,7 +107,10 @@ func CheckURL(raw string) error {
 	return checkSecure(u)
 }
 
-var databricksSuffixes = []string{".databricks.com", ".azuredatabricks.net", ".databricks.azure.cn", ".databricks.us"}
+// databricksSuffixes are the fast path of [Resolve]: a host whose name ends
+// in one of them is a Databricks host without asking it. Any other name is
+// asked (its host metadata, its /oidc document).
+var databricksSuffixes = []string{".databricks.com", ".azuredatabricks.net", ".databricks.azure.cn", ".databricks.azure.us", ".databricks.us"}
 
 // IsDatabricksHost reports whether a normalized host is a Databricks
 // workspace or account console by its domain.
@@ -191,7 +195,7 @@ func ParseMetadata(c Candidate, body []byte) (*Metadata, error) {
 	if m.AuthorizationEndpoint == "" || m.TokenEndpoint == "" {
 		return nil, fmt.Errorf("metadata at %s lacks authorization_endpoint or token_endpoint", c.URL)
 	}
-	for _, e := range []string{m.Issuer, m.AuthorizationEndpoint, m.TokenEndpoint, m.RevocationEndpoint, m.DeviceAuthorizationEndpoint, m.UserinfoEndpoint} {
+	for _, e := range []string{m.Issuer, m.AuthorizationEndpoint, m.TokenEndpoint, m.RevocationEndpoint, m.DeviceAuthorizationEndpoint, m.UserinfoEndpoint, m.RegistrationEndpoint} {
 		if e == "" {
 			continue
 		}

@@ -3,6 +3,7 @@ package core
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -41,6 +42,16 @@ type Entry struct {
 	// holder; the machines never read ClientSecretIn.
 	ClientSecret   string `json:"client_secret,omitempty"`
 	ClientSecretIn string `json:"client_secret_in,omitempty"`
+	// Resource is the RFC 8707 resource the tokens are for ("" for none):
+	// sent again on every refresh, and the login's cache key.
+	Resource string `json:"resource,omitempty"`
+	// Resolution is what the login found out about Host (kind, issuer,
+	// client, resource, and where each came from), for describe.
+	Resolution *Resolution `json:"resolution,omitempty"`
+	// Registration, on a registration record (not a login), is the client
+	// dualauth registered at the issuer; RefreshToken then holds its
+	// registration_access_token, so that stores protect it alike (S32).
+	Registration *Registration `json:"registration,omitempty"`
 }
 
 // newEntry is the cache entry of a fresh login (browser or device): the
@@ -63,8 +74,25 @@ func Key(issuer, clientID string) string {
 	return strings.TrimSuffix(issuer, "/") + " " + clientID
 }
 
-// Key returns the entry's cache key.
-func (e *Entry) Key() string { return Key(e.Metadata.Issuer, e.ClientID) }
+// Key returns the entry's cache key: issuer and client — or, for a login to
+// a protected resource, resource and client (a second resource on the same
+// issuer is a second login). When the issuer is not one that [IssuerKeys]
+// tries for the host the user typed (Databricks host metadata named an
+// issuer elsewhere), the host takes its place, so that `auth token HOST`
+// finds the login offline.
+func (e *Entry) Key() string {
+	if e.Registration != nil {
+		return RegistrationKey(e.Metadata.Issuer)
+	}
+	if e.Resource != "" {
+		return Key(e.Resource, e.ClientID)
+	}
+	k := Key(e.Metadata.Issuer, e.ClientID)
+	if e.Resolution == nil || e.Host == "" || slices.Contains(IssuerKeys(Target{Host: e.Host, AccountID: e.AccountID}, e.ClientID), k) {
+		return k
+	}
+	return Key(e.Host, e.ClientID)
+}
 
 // Valid reports whether the access token can still be handed out at now.
 // It counts as expired skew early (S23); a token whose whole lifetime is

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -35,6 +36,14 @@ type LoginConfig struct {
 	AuthParams url.Values
 	// Metadata, when known, skips discovery.
 	Metadata *Metadata
+	// Resolution, when known (see [Resolve]), gives the metadata and the
+	// resource, and is saved with the login. With no Client.ID, a client
+	// is registered at the issuer (RFC 7591) or the one registered before
+	// is reused.
+	Resolution *Resolution
+	// AppType is the application_type a registration asks for: [AppNative]
+	// (the default) or [AppWeb].
+	AppType string
 	// PendingTTL is how long the login waits for its callback; 0 means
 	// [PendingTTL]. A CLI passes its --timeout, so that a slow sign-in
 	// within it is not refused.
@@ -61,6 +70,18 @@ type Pending struct {
 	Metadata Metadata `json:"metadata"`
 	// TTL is how long it waits for its callback; 0 means [PendingTTL].
 	TTL time.Duration `json:"ttl,omitempty"`
+	// Resolution is what target resolution found, the RFC 8707 resource
+	// among it; nil for a login that did not resolve.
+	Resolution *Resolution `json:"resolution,omitempty"`
+	// Registered says the client is one dualauth registered.
+	Registered bool `json:"registered,omitempty"`
+}
+
+func (p *Pending) resource() string {
+	if p.Resolution == nil {
+		return ""
+	}
+	return p.Resolution.Resource
 }
 
 // Expired reports whether the pending login is older than its TTL.
@@ -77,6 +98,13 @@ type loginPhase int
 const (
 	loginIdle loginPhase = iota
 	loginDiscovering
+	loginFindingClient  // Load: the client registered before
+	loginCheckingClient // Fetch: does it still exist (RFC 7592)?
+	loginRegistering    // Fetch: register a client (RFC 7591)
+	loginLockingClient
+	loginSavingClient
+	loginForgetLocking // Lock, then Delete the registration the server refused
+	loginForgetting
 	loginSavingPending
 	loginWaiting
 	loginExchanging
@@ -90,12 +118,15 @@ const (
 // Authorize → Callback (wrong state: Reject, keep waiting) → Fetch token →
 // Lock → Save → Unlock, Done.
 type Login struct {
-	cfg     LoginConfig
-	phase   loginPhase
-	disc    discovery
-	pending Pending
-	req     Request // the token request, to scrub its secrets from errors
-	entry   Entry
+	cfg       LoginConfig
+	phase     loginPhase
+	disc      discovery
+	pending   Pending
+	req       Request // the token request, to scrub its secrets from errors
+	entry     Entry
+	reg       Entry // the registration record being saved
+	renewed   bool  // registered again after the server forgot the client
+	forgetErr error
 }
 
 // NewLogin returns a login that begins with [Start].
@@ -116,6 +147,9 @@ func (l *Login) Pending() Pending { return l.pending }
 
 // Step advances the login by one event.
 func (l *Login) Step(ev Event) []Effect {
+	if l.phase == loginForgetLocking || l.phase == loginForgetting {
+		return l.forgetStep(ev)
+	}
 	switch ev := ev.(type) {
 	case Start:
 		if l.phase == loginIdle {
@@ -125,11 +159,25 @@ func (l *Login) Step(ev Event) []Effect {
 		switch l.phase {
 		case loginDiscovering:
 			return l.discovered(ev)
+		case loginCheckingClient:
+			return l.checkedClient(ev)
+		case loginRegistering:
+			return l.registered(ev)
 		case loginExchanging:
 			return l.exchanged(ev)
 		}
+	case Loaded:
+		if l.phase == loginFindingClient {
+			return l.foundClient(ev)
+		}
 	case Saved:
 		switch l.phase {
+		case loginSavingClient:
+			l.phase = loginSavingPending
+			if ev.Err != nil {
+				return []Effect{Unlock{l.reg.Key()}, Warn{Message: fmt.Sprintf("could not keep the registered client for the next login: %v", ev.Err)}, SavePending{Pending: l.pending}}
+			}
+			return []Effect{Unlock{l.reg.Key()}, SavePending{Pending: l.pending}}
 		case loginSavingPending:
 			if ev.Err != nil {
 				return l.fail(fmt.Errorf("saving the pending login: %w", ev.Err))
@@ -145,6 +193,15 @@ func (l *Login) Step(ev Event) []Effect {
 			return []Effect{Unlock{e.Key()}, Done{Token: e.Token(), Entry: &e}}
 		}
 	case Locked:
+		if l.phase == loginLockingClient {
+			if ev.Err != nil {
+				// The client works for this login even if it cannot be kept.
+				l.phase = loginSavingPending
+				return []Effect{Warn{Message: fmt.Sprintf("could not keep the registered client for the next login: %v", ev.Err)}, SavePending{Pending: l.pending}}
+			}
+			l.phase = loginSavingClient
+			return []Effect{Save{Key: l.reg.Key(), Entry: l.reg}}
+		}
 		if l.phase == loginLocking {
 			if ev.Err != nil {
 				return l.fail(fmt.Errorf("locking the token cache: %w", ev.Err))
@@ -155,6 +212,10 @@ func (l *Login) Step(ev Event) []Effect {
 	case Callback:
 		return l.callback(ev)
 	case Aborted:
+		if l.phase == loginSavingClient {
+			l.phase = loginDone
+			return []Effect{Unlock{l.reg.Key()}, Done{Err: ev.Err}}
+		}
 		if l.phase == loginSaving {
 			l.phase = loginDone
 			return []Effect{Unlock{l.entry.Key()}, Done{Err: ev.Err}}
@@ -188,15 +249,19 @@ func (l *Login) start(ev Start) []Effect {
 		Target:      l.cfg.Target,
 		ClientID:    l.cfg.Client.ID,
 		Scopes:      l.cfg.Scopes,
+		Resolution:  l.cfg.Resolution,
 	}
 	if slices.Contains(l.cfg.Scopes, "openid") {
 		l.pending.Nonce = enc(raw[64:96]) // S7
 	}
-	if l.cfg.Client.ID == "" {
-		return l.fail(fmt.Errorf("login: no client ID"))
+	if l.cfg.Client.ID == "" && l.cfg.Resolution == nil {
+		return l.fail(fmt.Errorf("login: %w", ErrNoClient))
 	}
 	if l.cfg.RedirectURI == "" {
 		return l.fail(fmt.Errorf("login: no redirect URI"))
+	}
+	if l.cfg.Metadata == nil && l.cfg.Resolution != nil {
+		l.cfg.Metadata = &l.cfg.Resolution.Metadata
 	}
 	if l.cfg.Metadata != nil {
 		return l.useMetadata(*l.cfg.Metadata)
@@ -222,6 +287,9 @@ func (l *Login) discovered(ev Fetched) []Effect {
 
 func (l *Login) useMetadata(m Metadata) []Effect {
 	l.pending.Metadata = m
+	if l.pending.ClientID == "" {
+		return l.findClient()
+	}
 	l.phase = loginSavingPending
 	return []Effect{SavePending{Pending: l.pending}}
 }
@@ -240,7 +308,10 @@ func (l *Login) authorizeURL() string {
 		v.Set("scope", strings.Join(p.Scopes, " "))
 	}
 	v.Set("state", p.State)
-	reserved := []string{"state", "code_challenge", "code_challenge_method", "redirect_uri", "client_id", "response_type", "scope", "nonce"}
+	if r := p.resource(); r != "" {
+		v.Set("resource", r) // RFC 8707 §2.1
+	}
+	reserved := []string{"state", "code_challenge", "code_challenge_method", "redirect_uri", "client_id", "response_type", "scope", "nonce", "resource"}
 	for k, vs := range l.cfg.AuthParams {
 		if !slices.Contains(reserved, k) && len(vs) > 0 {
 			v.Set(k, vs[0])
@@ -311,7 +382,10 @@ func (l *Login) callback(ev Callback) []Effect {
 	if code == "" {
 		return l.fail(fmt.Errorf("the callback has neither a code nor an error"))
 	}
-	l.req = l.cfg.Client.CodeRequest(m.TokenEndpoint, code, l.pending.Verifier, l.pending.RedirectURI)
+	l.req = Client{ID: l.pending.ClientID, Secret: l.cfg.Client.Secret}.CodeRequest(m.TokenEndpoint, code, l.pending.Verifier, l.pending.RedirectURI)
+	if r := l.pending.resource(); r != "" {
+		l.req.Form.Set("resource", r) // RFC 8707 §2.2
+	}
 	return []Effect{Fetch{Request: l.req}}
 }
 
@@ -321,7 +395,11 @@ func (l *Login) exchanged(ev Fetched) []Effect {
 	}
 	t, err := ParseTokenResponse(ev.Response, ev.Now)
 	if err != nil {
-		return l.fail(fmt.Errorf("exchanging the authorization code: %w", l.req.scrub(err)))
+		err = l.req.scrub(err)
+		if l.pending.Registered && errors.Is(err, &OAuthError{Code: "invalid_client"}) {
+			return l.forget(err)
+		}
+		return l.fail(fmt.Errorf("exchanging the authorization code: %w", err))
 	}
 	p := l.pending
 	if t.IDToken != "" && p.Nonce != "" {
@@ -330,6 +408,10 @@ func (l *Login) exchanged(ev Fetched) []Effect {
 		}
 	}
 	l.entry = newEntry(p.Target, p.ClientID, p.Scopes, t, ev.Now, p.Metadata)
+	if p.Resolution != nil {
+		res := *p.Resolution
+		l.entry.Resolution, l.entry.Resource = &res, res.Resource
+	}
 	l.phase = loginLocking
 	return []Effect{Lock{Key: l.entry.Key()}}
 }

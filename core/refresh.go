@@ -194,6 +194,9 @@ func (r *Refresh) reloaded(ev Loaded) []Effect {
 	r.entry = *e
 	r.phase = refreshReserving
 	r.req = r.cfg.Client.RefreshRequest(e.Metadata.TokenEndpoint, e.RefreshToken)
+	if e.Resource != "" {
+		r.req.Form.Set("resource", e.Resource) // RFC 8707 §2.2, as at login
+	}
 	return []Effect{Reserve{Key: r.key}}
 }
 

@@ -14,12 +14,14 @@ import (
 )
 
 // Request is an HTTP request as data. Drivers send it with net/http or the
-// browser's fetch; Body is form-encoded when Form is set.
+// browser's fetch; Body is form-encoded when Form is set, else JSON (a
+// client registration) when JSON is set.
 type Request struct {
 	Method string
 	URL    string
 	Header map[string]string
 	Form   url.Values
+	JSON   []byte
 	// secrets are values sent outside the form (a Basic header's secret)
 	// that [Request.scrub] removes from server messages too.
 	secrets []string
@@ -28,7 +30,7 @@ type Request struct {
 // Body returns the encoded request body ("" for none).
 func (r Request) Body() string {
 	if r.Form == nil {
-		return ""
+		return string(r.JSON)
 	}
 	return r.Form.Encode()
 }
@@ -40,12 +42,18 @@ const MaxResponseBytes = 1 << 20
 // ErrTooLarge is the [Fetched] error of a response over [MaxResponseBytes].
 var ErrTooLarge = errors.New("the response is too large (over 1 MiB)")
 
-// Response is what came back for a [Request].
+// Response is what came back for a [Request]. WWWAuthenticate is the
+// WWW-Authenticate header of a 401 (RFC 9728 §5.1 names the resource
+// metadata there); drivers copy it from every response.
 type Response struct {
-	Status      int
-	ContentType string
-	Body        []byte
+	Status          int
+	ContentType     string
+	WWWAuthenticate string
+	Body            []byte
 }
+
+// tooLong: a body over the cap, from a driver that did not refuse it.
+func tooLong(r Response) bool { return len(r.Body) > MaxResponseBytes }
 
 // Client identifies the OAuth client. A public client (the default for CLIs
 // and browsers, RFC 8252 §8.4) has no Secret; its client_id goes in the form

@@ -1,0 +1,108 @@
+package core
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ClientName is the client_name dualauth registers under.
+const ClientName = "dualauth"
+
+// Registration is a client that dualauth registered at an issuer (RFC
+// 7591), kept per issuer and reused by every login there.
+type Registration struct {
+	// Endpoint is the registration_endpoint it was registered at.
+	Endpoint string `json:"endpoint"`
+	// ClientURI is the registration_client_uri (RFC 7592 §2), when the
+	// server gave one: reading it tells whether the client still exists.
+	ClientURI       string    `json:"client_uri,omitempty"`
+	RedirectURIs    []string  `json:"redirect_uris"`
+	ApplicationType string    `json:"application_type"`
+	RegisteredAt    time.Time `json:"registered_at"`
+}
+
+// RegistrationKey is the cache key of the client registered at issuer: a
+// key no login has, so the token machine never loads it.
+func RegistrationKey(issuer string) string {
+	return "registration " + strings.TrimSuffix(issuer, "/")
+}
+
+// ErrNoClient: no client ID was given or saved, and the server offers no
+// dynamic registration.
+var ErrNoClient = errors.New("no client ID")
+
+// The application types of RFC 7591 §2 (from OpenID Connect Dynamic Client
+// Registration): a CLI on a loopback redirect is "native", a page "web".
+const (
+	AppNative = "native"
+	AppWeb    = "web"
+)
+
+// RegistrationRequest builds the registration of a public client (RFC 7591
+// §3.1, S32): no secret asked for (token_endpoint_auth_method none), exactly
+// the redirect URI and grants that a browser login uses.
+func RegistrationRequest(endpoint, redirectURI, appType string) Request {
+	body, _ := json.Marshal(map[string]any{ // plain data: cannot fail
+		"client_name":                ClientName,
+		"application_type":           appType,
+		"redirect_uris":              []string{redirectURI},
+		"token_endpoint_auth_method": "none",
+		"grant_types":                []string{"authorization_code", "refresh_token"},
+		"response_types":             []string{"code"},
+	})
+	return Request{
+		Method: "POST",
+		URL:    endpoint,
+		Header: map[string]string{"Content-Type": "application/json", "Accept": "application/json"},
+		JSON:   body,
+	}
+}
+
+// RegisteredClient is a client information response (RFC 7591 §3.2.1).
+type RegisteredClient struct {
+	ClientID                string `json:"client_id"`
+	RegistrationAccessToken string `json:"registration_access_token"`
+	RegistrationClientURI   string `json:"registration_client_uri"`
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method"`
+}
+
+// ParseRegistration reads the answer to [RegistrationRequest]. A client
+// without client_id, or one the server made confidential, is refused: dualauth
+// keeps no client secrets.
+func ParseRegistration(r Response) (*RegisteredClient, error) {
+	if tooLong(r) {
+		return nil, fmt.Errorf("client registration answered more than %d bytes", MaxResponseBytes)
+	}
+	if r.Status != 200 && r.Status != 201 {
+		if looksJSON(r) {
+			var oe OAuthError
+			if json.Unmarshal(r.Body, &oe) == nil && oe.Code != "" {
+				return nil, fmt.Errorf("client registration refused: %w", &oe)
+			}
+		}
+		return nil, fmt.Errorf("client registration answered HTTP %d%s", r.Status, describeBody(r, looksJSON(r)))
+	}
+	var c RegisteredClient
+	if err := json.Unmarshal(r.Body, &c); err != nil {
+		return nil, fmt.Errorf("client registration answered HTTP %d with a body that is not a JSON client%s", r.Status, describeBody(r, false))
+	}
+	if c.ClientID == "" {
+		return nil, errors.New("client registration answered without a client_id")
+	}
+	if c.TokenEndpointAuthMethod != "" && c.TokenEndpointAuthMethod != "none" {
+		return nil, fmt.Errorf("the server registered a confidential client (token_endpoint_auth_method %s); dualauth registers public clients only: pass --client-id", Sanitize(c.TokenEndpointAuthMethod))
+	}
+	if c.RegistrationClientURI != "" && CheckURL(c.RegistrationClientURI) != nil {
+		c.RegistrationClientURI = "" // never send the registration token over http
+	}
+	return &c, nil
+}
+
+// readRegistrationRequest asks whether a registered client still exists
+// (RFC 7592 §2.1).
+func readRegistrationRequest(clientURI, token string) Request {
+	return Request{Method: "GET", URL: clientURI, Header: map[string]string{"Accept": "application/json", "Authorization": "Bearer " + token}}
+}

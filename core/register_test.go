@@ -1,0 +1,147 @@
+package core
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/matryer/is"
+)
+
+func registrationWorld(t *testing.T) (*world, *web, *Resolution) {
+	t.Helper()
+	srv := newFakeServer("https://idp.example.com")
+	srv.openID = true
+	srv.meta["registration_endpoint"] = "https://idp.example.com/reg"
+	w, n := newWebWorld(t, srv)
+	r, err := w.resolve(Target{Host: "https://idp.example.com"})
+	is.New(t).NoErr(err)
+	return w, n, r
+}
+
+// Two logins, one registration; the second checks the client still exists
+// (RFC 7592) with the registration token, which is kept like a refresh token.
+func TestTranscript_RegisterOnceAndReuse(t *testing.T) {
+	is := is.New(t)
+	w, n, r := registrationWorld(t)
+	tg := Target{Host: "https://idp.example.com"}
+	d := w.loginResolved(tg, r, "")
+	is.NoErr(d.Err)
+	is.Equal(d.Entry.ClientID, "dyn-1")
+	is.True(strings.HasPrefix(d.Entry.Resolution.ClientIDFrom, "registered at https://idp.example.com/reg"))
+	reg, ok := w.cache[RegistrationKey("https://idp.example.com")]
+	is.True(ok)
+	is.Equal(reg.RefreshToken, "regtok-dyn-1") // protected like a refresh token (S32)
+	is.Equal(reg.Registration.RedirectURIs, []string{"http://127.0.0.1:4321/callback"})
+
+	d = w.loginResolved(tg, r, "")
+	is.NoErr(d.Err)
+	is.Equal(d.Entry.ClientID, "dyn-1")
+	is.Equal(n.registered, 1)
+	is.Equal(n.regTokenSeen, []string{"Bearer regtok-dyn-1"})
+	checkTranscript(t, "register", w.transcript())
+}
+
+// S32: a public client, exactly the redirect URI and grants used.
+func TestRegistrationRequest_AsksForAPublicClientOnly(t *testing.T) {
+	is := is.New(t)
+	rq := RegistrationRequest("https://idp.example.com/reg", "http://127.0.0.1:5/callback", AppNative)
+	is.Equal(rq.Method, "POST")
+	is.Equal(rq.Header["Content-Type"], "application/json")
+	var body map[string]any
+	is.NoErr(json.Unmarshal(rq.JSON, &body))
+	is.Equal(body["token_endpoint_auth_method"], "none")
+	is.Equal(body["redirect_uris"], []any{"http://127.0.0.1:5/callback"})
+	is.Equal(body["grant_types"], []any{"authorization_code", "refresh_token"})
+	is.Equal(body["application_type"], "native")
+	_, asked := body["client_secret"]
+	is.True(!asked)
+}
+
+func TestTranscript_ServerForgotTheClientRegistersAgainOnceAndSaysSo(t *testing.T) {
+	is := is.New(t)
+	w, n, r := registrationWorld(t)
+	tg := Target{Host: "https://idp.example.com"}
+	is.NoErr(w.loginResolved(tg, r, "").Err)
+	delete(n.clients, "dyn-1") // the server forgets it
+	w.log = nil
+	d := w.loginResolved(tg, r, "")
+	is.NoErr(d.Err)
+	is.Equal(d.Entry.ClientID, "dyn-2")
+	is.Equal(n.registered, 2)
+	is.Equal(len(w.warnings), 1)
+	is.True(strings.Contains(w.warnings[0], "no longer knows client dyn-1"))
+	is.Equal(w.cache[RegistrationKey("https://idp.example.com")].ClientID, "dyn-2")
+	checkTranscript(t, "register-again", w.transcript())
+}
+
+func TestRegister_TokenEndpointRefusingTheClientForgetsIt(t *testing.T) {
+	is := is.New(t)
+	w, _, r := registrationWorld(t)
+	tg := Target{Host: "https://idp.example.com"}
+	inner := w.onFetch
+	w.onFetch = func(rq Request) (Response, error) {
+		if rq.URL == "https://idp.example.com/v1/token" {
+			return jsonResponse(401, map[string]string{"error": "invalid_client"}), nil
+		}
+		return inner(rq)
+	}
+	d := w.loginResolved(tg, r, "")
+	is.True(errors.Is(d.Err, ErrClientForgotten))
+	is.True(strings.Contains(d.Err.Error(), "run the login again"))
+	_, kept := w.cache[RegistrationKey("https://idp.example.com")]
+	is.True(!kept)
+}
+
+// Bad input: one line, nothing saved.
+func TestRegister_BadAnswersSaveNothing(t *testing.T) {
+	cases := map[string]struct {
+		resp Response
+		want string
+	}{
+		"no-client-id":  {jsonResponse(201, map[string]any{"client_name": "x"}), "without a client_id"},
+		"confidential":  {jsonResponse(201, map[string]any{"client_id": "c", "client_secret": "s3cret", "token_endpoint_auth_method": "client_secret_basic"}), "confidential client"},
+		"refused":       {jsonResponse(400, map[string]any{"error": "invalid_redirect_uri", "error_description": "no"}), "refused: invalid_redirect_uri: no"},
+		"html":          {Response{Status: 500, ContentType: "text/html", Body: []byte("<h1>oops</h1>")}, "HTTP 500 (13 bytes of text/html)"},
+		"ten-megabytes": {Response{Status: 201, Body: make([]byte, 10<<20)}, "more than 1048576 bytes"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			is := is.New(t)
+			w, n, r := registrationWorld(t)
+			n.regResponse = func(int) Response { return c.resp }
+			d := w.loginResolved(Target{Host: "https://idp.example.com"}, r, "")
+			is.True(d.Err != nil)
+			is.True(strings.Contains(d.Err.Error(), c.want))
+			is.True(!strings.Contains(d.Err.Error(), "\n"))
+			is.True(!strings.Contains(d.Err.Error(), "s3cret"))
+			is.Equal(len(w.cache), 0)
+		})
+	}
+}
+
+func TestRegister_NoRegistrationEndpointAsksForClientID(t *testing.T) {
+	is := is.New(t)
+	srv := newFakeServer("https://idp.example.com")
+	srv.openID = true
+	w, _ := newWebWorld(t, srv)
+	r, err := w.resolve(Target{Host: "https://idp.example.com"})
+	is.NoErr(err)
+	d := w.loginResolved(Target{Host: "https://idp.example.com"}, r, "")
+	is.True(errors.Is(d.Err, ErrNoClient))
+	is.True(strings.Contains(d.Err.Error(), "pass --client-id"))
+}
+
+// A registration is bound to its issuer: another issuer's never serves.
+func TestRegister_ARegistrationIsBoundToItsIssuer(t *testing.T) {
+	is := is.New(t)
+	w, n, r := registrationWorld(t)
+	other := Entry{Host: "https://evil.example.com", ClientID: "evil", Metadata: Metadata{Issuer: "https://evil.example.com"},
+		Registration: &Registration{Endpoint: "https://evil.example.com/reg", RedirectURIs: []string{"http://127.0.0.1:4321/callback"}}}
+	w.cache[RegistrationKey("https://idp.example.com")] = other // planted under this issuer's key
+	d := w.loginResolved(Target{Host: "https://idp.example.com"}, r, "")
+	is.NoErr(d.Err)
+	is.Equal(d.Entry.ClientID, "dyn-1")
+	is.Equal(n.registered, 1)
+}
