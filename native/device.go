@@ -22,6 +22,9 @@ type DeviceOptions struct {
 	// ShowCode tells the user where to go and what to enter; nil writes
 	// it to stderr with [WriteCode].
 	ShowCode func(core.ShowCode)
+	// Resolution, from [Resolve], skips discovery and is saved with the
+	// login.
+	Resolution *core.Resolution
 }
 
 // DeviceLogin runs the device authorization grant (RFC 8628): discovery,
@@ -30,7 +33,7 @@ type DeviceOptions struct {
 // as [Login] writes, so [Token] cannot tell the two apart. A public client
 // sends its client_id only.
 func DeviceLogin(ctx context.Context, o DeviceOptions) (*core.Entry, error) {
-	s, ctx, cancel, err := o.beginLogin(ctx, o.Timeout)
+	s, ctx, cancel, err := o.beginLogin(ctx, o.Timeout, false)
 	if err != nil {
 		return nil, err
 	}
@@ -42,9 +45,10 @@ func DeviceLogin(ctx context.Context, o DeviceOptions) (*core.Entry, error) {
 	d := o.driver(s)
 	d.ShowCode = o.ShowCode
 	done := d.Run(ctx, core.NewDevice(core.DeviceConfig{
-		Target: o.Target,
-		Client: core.Client{ID: o.ClientID},
-		Scopes: scopes,
+		Target:     o.Target,
+		Client:     core.Client{ID: o.ClientID},
+		Scopes:     scopes,
+		Resolution: o.Resolution,
 	}))
 	if done.Err != nil {
 		return nil, done.Err

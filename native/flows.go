@@ -13,10 +13,11 @@ import (
 	"github.com/dualauth/dualauth/core"
 )
 
-// Defaults for Databricks hosts, as the Databricks CLI registers them.
+// Defaults for Databricks hosts, as the Databricks CLI registers them
+// (decided in core: see [core.Resolution]).
 const (
-	DatabricksClientID    = "databricks-cli"
-	DatabricksRedirectURI = "http://localhost:8020"
+	DatabricksClientID    = core.DatabricksClientID
+	DatabricksRedirectURI = core.DatabricksRedirectURI
 )
 
 // DefaultScopes returns the scopes a login asks for when none are given
@@ -98,7 +99,13 @@ func ResolveClientID(s Store, t core.Target, given string) (string, error) {
 	}
 	var ids []string
 	for _, e := range entries {
-		if issuers[strings.TrimSuffix(e.Metadata.Issuer, "/")] && !slices.Contains(ids, e.ClientID) {
+		if e.Registration != nil {
+			continue // a registered client, not a login
+		}
+		// By issuer, or by the host typed at login (a protected resource,
+		// a Databricks host whose metadata named an issuer elsewhere).
+		mine := issuers[strings.TrimSuffix(e.Metadata.Issuer, "/")] || e.Resolution != nil && e.Host == t.Host && e.AccountID == t.AccountID
+		if mine && !slices.Contains(ids, e.ClientID) {
 			ids = append(ids, e.ClientID)
 		}
 	}
@@ -130,6 +137,10 @@ type LoginOptions struct {
 	// Callbacks, when set, are merged with the listener's (for example a
 	// redirect URL pasted into the terminal).
 	Callbacks <-chan *Incoming
+	// Resolution, from [Resolve], skips discovery and is saved with the
+	// login. With it, an empty ClientID means: use the client registered
+	// at the issuer, or register one (RFC 7591).
+	Resolution *core.Resolution
 }
 
 // DefaultLoginTimeout is how long a login waits for the user.
@@ -138,12 +149,12 @@ const DefaultLoginTimeout = 5 * time.Minute
 // beginLogin is what every login flow does first: open the store, check
 // the client, settle where the refresh token will go (before the user is
 // sent anywhere), and bound the whole login by timeout (0: the default).
-func (o *Options) beginLogin(ctx context.Context, timeout time.Duration) (Store, context.Context, context.CancelFunc, error) {
+func (o *Options) beginLogin(ctx context.Context, timeout time.Duration, registers bool) (Store, context.Context, context.CancelFunc, error) {
 	s, err := o.store()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if o.ClientID == "" {
+	if o.ClientID == "" && !registers {
 		return nil, nil, nil, errors.New("no client ID")
 	}
 	if err := settleStorage(s); err != nil {
@@ -159,7 +170,7 @@ func (o *Options) beginLogin(ctx context.Context, timeout time.Duration) (Store,
 // Login runs the authorization-code + PKCE login: listener, discovery,
 // browser, callback, code exchange, save under the lock.
 func Login(ctx context.Context, o LoginOptions) (*core.Entry, error) {
-	s, ctx, cancel, err := o.beginLogin(ctx, o.Timeout)
+	s, ctx, cancel, err := o.beginLogin(ctx, o.Timeout, o.Resolution != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +202,7 @@ func Login(ctx context.Context, o LoginOptions) (*core.Entry, error) {
 		Prompt:      o.Prompt,
 		AuthParams:  o.AuthParams,
 		PendingTTL:  o.Timeout, // the user has all of --timeout to sign in
+		Resolution:  o.Resolution,
 	}))
 	if done.Err != nil {
 		return nil, done.Err
@@ -224,6 +236,18 @@ func merge(ctx context.Context, a, b <-chan *Incoming) <-chan *Incoming {
 		}()
 	}
 	return out
+}
+
+// Resolve finds out what o.Target is and how to log in there (see
+// [core.Resolve]): a Databricks host by its name or its own documents, a
+// protected resource, an issuer. It needs the network, never the cache.
+func Resolve(ctx context.Context, o Options) (*core.Resolution, error) {
+	m := core.NewResolve(core.ResolveConfig{Target: o.Target})
+	done := o.driver(nil).Run(ctx, m)
+	if done.Err != nil {
+		return nil, done.Err
+	}
+	return m.Result(), nil
 }
 
 // storeAndClient opens the store and finds the login's client (see

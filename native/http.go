@@ -72,8 +72,8 @@ func NewHTTPClient(o HTTPOptions) (*http.Client, error) {
 // Do performs a request-as-data from the core.
 func Do(ctx context.Context, c *http.Client, r core.Request) (core.Response, error) {
 	var body io.Reader
-	if r.Form != nil {
-		body = strings.NewReader(r.Body())
+	if b := r.Body(); b != "" {
+		body = strings.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, body)
 	if err != nil {
@@ -95,7 +95,7 @@ func Do(ctx context.Context, c *http.Client, r core.Request) (core.Response, err
 	if len(b) > core.MaxResponseBytes {
 		return core.Response{}, core.ErrTooLarge
 	}
-	return core.Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: b}, nil
+	return core.Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), WWWAuthenticate: resp.Header.Get("WWW-Authenticate"), Body: b}, nil
 }
 
 // describeHTTPError says what went wrong in a line, without the request

@@ -16,10 +16,13 @@ import (
 type description struct {
 	Settings  map[string]setting `json:"settings"`
 	Endpoints *core.Metadata     `json:"endpoints,omitempty"`
-	Token     tokenStatus        `json:"token"`
-	Identity  map[string]string  `json:"identity,omitempty"`
-	Storage   *storageInfo       `json:"storage,omitempty"`
-	Paths     map[string]string  `json:"paths"`
+	// Resolution is what the login found out about the host, and where
+	// each answer came from.
+	Resolution *core.Resolution  `json:"resolution,omitempty"`
+	Token      tokenStatus       `json:"token"`
+	Identity   map[string]string `json:"identity,omitempty"`
+	Storage    *storageInfo      `json:"storage,omitempty"`
+	Paths      map[string]string `json:"paths"`
 	// Sensitive values, only with --sensitive.
 	AccessToken string `json:"access_token,omitempty"`
 }
@@ -87,6 +90,7 @@ No network is used. Token values are never shown unless --sensitive.`,
 			if entry != nil {
 				m := entry.Metadata
 				d.Endpoints = &m
+				d.Resolution = entry.Resolution
 				if c, err := core.DecodeJWT(entry.IDToken); err == nil {
 					d.Identity = map[string]string{"subject": c.Subject, "email": c.Email, "name": c.Name}
 				}
@@ -139,8 +143,19 @@ func (a *app) printDescription(d description) error {
 	if d.Storage != nil {
 		row("Storage in use", d.Storage.InUse, d.Storage.Reason)
 	}
+	if r := d.Resolution; r != nil {
+		row("Host kind", string(r.Kind), core.Sanitize(r.KindFrom))
+		row("Resource", core.Sanitize(r.Resource), core.Sanitize(r.ResourceFrom))
+		if r.ClientIDFrom != "" {
+			row("Client at login", core.Sanitize(r.ClientID), core.Sanitize(r.ClientIDFrom))
+		}
+	}
 	if m := d.Endpoints; m != nil {
-		row("Issuer", m.Issuer, "discovery, stored at login")
+		from := "discovery, stored at login"
+		if r := d.Resolution; r != nil && r.IssuerFrom != "" {
+			from = core.Sanitize(r.IssuerFrom) + ", stored at login"
+		}
+		row("Issuer", core.Sanitize(m.Issuer), from)
 		row("Authorization endpoint", m.AuthorizationEndpoint, "")
 		row("Token endpoint", m.TokenEndpoint, "")
 		row("Revocation endpoint", m.RevocationEndpoint, "")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -73,10 +74,18 @@ the token is valid.`,
 				return err
 			}
 			t := rs.target()
-			clientID = rs.ClientID.Value
-			if clientID == "" {
-				return usagef("%s is not a Databricks host: pass --client-id with the OAuth client registered for this CLI", t.Host)
+			o, err := a.options(t, rs.ClientID.Value)
+			if err != nil {
+				return err
 			}
+			ctx, stop := signalContext()
+			defer stop()
+			res, err := a.resolveTarget(ctx, cmd, rs, o)
+			if err != nil {
+				return err
+			}
+			clientID = rs.ClientID.Value
+			o.ClientID = clientID
 			scopes = rs.Scopes.Value
 			redirectURI = rs.RedirectURI.Value
 			if cmd.Flags().Changed("port") {
@@ -111,13 +120,10 @@ the token is valid.`,
 			if err != nil {
 				return err
 			}
-			o, err := a.options(t, clientID)
-			if err != nil {
+			if flow, err = registeringFlow(flow, clientID); err != nil {
 				return err
 			}
 			a.timeoutSet = cmd.Flags().Changed("timeout")
-			ctx, stop := signalContext()
-			defer stop()
 			e, err := a.loginByFlow(ctx, flow, &flows, noBrowser, native.LoginOptions{
 				Options:    o,
 				Scopes:     native.ParseScopes(scopes),
@@ -126,10 +132,15 @@ the token is valid.`,
 				Listener:   lc,
 				Opener:     native.Opener{Command: browserCmd, Disabled: noBrowser, Output: a.stderr},
 				Timeout:    timeout,
+				Resolution: res,
 			})
+			if errors.Is(err, core.ErrNoClient) {
+				return usageError{err}
+			}
 			if err != nil {
 				return err
 			}
+			a.sayRegistered(e)
 			valid := "without an expiry"
 			if !e.Expiry.IsZero() {
 				valid = "valid until " + e.Expiry.Local().Format(time.RFC3339)

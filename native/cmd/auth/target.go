@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native"
+	"github.com/spf13/cobra"
+)
+
+// resolveTarget finds out what the login's host is (see core.Resolve),
+// says so on stderr, and fills in the settings nothing else gave: client,
+// scopes and redirect URI of that kind of target. Without a client and
+// without a server that lets one register, it is a usage error.
+func (a *app) resolveTarget(ctx context.Context, cmd *cobra.Command, rs *settings, o native.Options) (*core.Resolution, error) {
+	res, err := native.Resolve(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(a.stderr, "Found: %s\n", core.Sanitize(describeResolution(res)))
+	if rs.ClientID.Value == "" && res.ClientID != "" {
+		rs.ClientID = setting{res.ClientID, res.ClientIDFrom}
+	}
+	if rs.Scopes.Source == "default" && len(res.Scopes) > 0 {
+		rs.Scopes = setting{strings.Join(res.Scopes, " "), "default for a " + res.Kind.Describe()}
+	}
+	if rs.RedirectURI.Value == "" && res.RedirectURI != "" && a.flagSource(cmd, "port") == "" {
+		rs.RedirectURI = setting{res.RedirectURI, "default for Databricks hosts"}
+	}
+	if rs.ClientID.Value == "" && res.Metadata.RegistrationEndpoint == "" {
+		return nil, usagef("%s gives no client ID and does not let clients register themselves (no registration_endpoint): pass --client-id with the OAuth client registered for this CLI", core.Sanitize(res.Issuer))
+	}
+	return res, nil
+}
+
+// describeResolution is the one line that says what a login target is and
+// where that came from.
+func describeResolution(r *core.Resolution) string {
+	switch {
+	case r.Kind == core.KindResource:
+		return fmt.Sprintf("protected resource %s (%s) → issuer %s", r.Resource, r.KindFrom, r.Issuer)
+	case r.Kind.Databricks():
+		acct := ""
+		if r.AccountID != "" {
+			acct = ", account " + r.AccountID
+		}
+		return fmt.Sprintf("%s (%s%s) → issuer %s", r.Kind.Describe(), r.KindFrom, acct, r.Issuer)
+	}
+	return fmt.Sprintf("%s %s (%s)", r.Kind.Describe(), r.Issuer, r.KindFrom)
+}
+
+// registeringFlow: a login that registers its client does so for the
+// browser flow, whose redirect URI it registers.
+func registeringFlow(flow, clientID string) (string, error) {
+	if clientID != "" {
+		return flow, nil
+	}
+	if flow == flowDevice {
+		return "", usagef("the device flow needs --client-id: auth registers clients (RFC 7591) for the browser flow only")
+	}
+	return flowBrowser, nil
+}
+
+// sayRegistered tells the user which client a login registered or reused.
+func (a *app) sayRegistered(e *core.Entry) {
+	if e == nil || e.Resolution == nil || !strings.HasPrefix(e.Resolution.ClientIDFrom, "registered") {
+		return
+	}
+	fmt.Fprintf(a.stderr, "Client: %s, %s\n", core.Sanitize(e.ClientID), core.Sanitize(e.Resolution.ClientIDFrom))
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native"
+	"github.com/matryer/is"
+)
+
+// databricksFront is a Databricks-shaped host on 127.0.0.1 (a name no
+// suffix rule knows) in front of the real provider: it serves host metadata
+// and its /oidc metadata, whose endpoints are the provider's.
+func databricksFront(t *testing.T, e *env, hostType string, hostMeta bool) string {
+	t.Helper()
+	var base string
+	mux := http.NewServeMux()
+	if hostMeta {
+		mux.HandleFunc("GET /.well-known/databricks-config", func(w http.ResponseWriter, r *http.Request) {
+			json.NewEncoder(w).Encode(map[string]string{"oidc_endpoint": base + "/oidc", "host_type": hostType, "workspace_id": "42", "cloud": "AWS"})
+		})
+	}
+	mux.HandleFunc("GET /oidc/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{
+			"issuer":                 base + "/oidc",
+			"authorization_endpoint": e.srv.Issuer + "/auth",
+			"token_endpoint":         e.srv.Issuer + "/oauth/token",
+		})
+	})
+	front := httptest.NewServer(mux)
+	t.Cleanup(front.Close)
+	base = front.URL
+	return base
+}
+
+// A Databricks workspace behind a name no rule knows logs in by the URL
+// alone: host metadata says what it is; client databricks-cli and the
+// Databricks scopes follow; `auth token` then works offline.
+func TestCLI_DatabricksHostOfAnyNameLogsInByTheURLAlone(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		hostMeta bool
+		found    string
+	}{
+		{"host-metadata", true, "Found: Databricks workspace (host metadata at "},
+		{"oidc-document", false, "Found: Databricks workspace (its /oidc metadata at "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			is := is.New(t)
+			e := newEnv(t, databricksClient)
+			host := databricksFront(t, e, "WORKSPACE_HOST", c.hostMeta)
+			is.True(!core.IsDatabricksHost(host))
+			r := e.auth(nil, "login", host, "--port", "0", "--scopes", "offline_access")
+			is.Equal(r.code, 0)
+			is.True(strings.Contains(r.stderr, c.found))
+			is.True(strings.Contains(r.stderr, "Logged in to "+host))
+			en, ok := e.file().Tokens[core.Key(host+"/oidc", native.DatabricksClientID)]
+			is.True(ok)
+			is.Equal(en.Resolution.Kind, core.KindDatabricksWorkspace)
+			is.True(en.RefreshToken != "")
+
+			e.srv.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+				t.Errorf("auth token used the network: %s", r.URL)
+				return false
+			})
+			tok := e.auth(nil, "token", host)
+			is.Equal(tok.code, 0)
+			is.True(strings.Contains(tok.stdout, en.AccessToken))
+			e.srv.Intercept(nil)
+
+			d := e.auth(nil, "describe", host, "-o", "json")
+			is.Equal(d.code, 0)
+			is.True(strings.Contains(d.stdout, `"kind": "databricks-workspace"`))
+		})
+	}
+}
+
+func TestCLI_DatabricksDefaultsComeFromTheHostNotItsName(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t, databricksClient)
+	host := databricksFront(t, e, "workspace", true)
+	// No --scopes: the Databricks default scopes go to the provider.
+	var scopes []string
+	e.srv.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/auth" {
+			scopes = append(scopes, r.URL.Query().Get("scope"))
+		}
+		return false
+	})
+	e.auth(nil, "login", host, "--port", "0")
+	is.True(slices.Contains(scopes, "all-apis offline_access"))
+}
