@@ -31,6 +31,8 @@ const (
 type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// stdin is what git-credential and api -d @- read; nil means os.Stdin.
+	stdin io.Reader
 
 	// Flags shared by every command.
 	cacheDir    string
@@ -76,6 +78,10 @@ func (a *app) run(args []string) int {
 	err := root.Execute()
 	if err == nil {
 		return exitOK
+	}
+	var xe exitError
+	if errors.As(err, &xe) {
+		return xe.code // the command has said what it had to
 	}
 	var ue usageError
 	usage := !ran || errors.As(err, &ue) || errors.Is(err, native.ErrAmbiguousClient)
@@ -159,15 +165,22 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 	pf.StringVar(&a.configPath, "config", "", "profiles file (default $DUALAUTH_CONFIG_FILE or the user config dir + /dualauth/config.ini)")
 	pf.StringVar(&a.databricksPath, "databricks-config", "", "also read the auth_type = databricks-cli profiles of this Databricks CLI config file, e.g. ~/.databrickscfg (read only)")
 
-	if len(args) > 0 && args[0] == "token" {
-		// The hot path: scripts call `auth token` before every request.
-		// Its tree holds only its own command, which spares building
-		// the others and the completion commands.
+	if len(args) > 0 && (args[0] == "token" || args[0] == "git-credential") {
+		// The hot paths: scripts call `auth token` before every request,
+		// kubectl runs `auth token -o exec-credential` and git runs
+		// `auth git-credential` for every command. Their tree holds only
+		// their own command, which spares building the others and the
+		// completion commands.
 		root.CompletionOptions.DisableDefaultCmd = true
-		root.AddCommand(a.tokenCommand())
+		if args[0] == "token" {
+			root.AddCommand(a.tokenCommand())
+		} else {
+			root.AddCommand(a.gitCredentialCommand())
+		}
 		return root
 	}
-	root.AddCommand(a.loginCommand(), a.tokenCommand(), a.logoutCommand(), a.profilesCommand(), a.describeCommand(), a.envCommand())
+	root.AddCommand(a.loginCommand(), a.tokenCommand(), a.logoutCommand(), a.profilesCommand(), a.describeCommand(), a.envCommand(),
+		a.gitCredentialCommand())
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {

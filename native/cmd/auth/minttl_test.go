@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,15 @@ var minTTLCases = []minTTLCase{
 	{"token -o exec-credential", func(e *env, m string) (string, result) {
 		r := e.auth(nil, "token", e.srv.Issuer, "-o", "exec-credential", "--min-ttl", m)
 		return execCredentialToken(e.t, r.stdout), r
+	}},
+	{"git-credential get", func(e *env, m string) (string, result) {
+		r := e.authIn("protocol=https\nhost=git.example.com\n\n", nil, "git-credential", e.srv.Issuer, "--min-ttl", m, "get")
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if p, ok := strings.CutPrefix(l, "password="); ok {
+				return p, r
+			}
+		}
+		return "", r
 	}},
 }
 
