@@ -51,6 +51,9 @@ type Options struct {
 	// device-op.mjs): client credentials for Clients, and a token exchange
 	// that accepts subject tokens signed by a key of SubjectJWKS.
 	M2M *M2M
+	// ByURL enables dynamic client registration and resource indicators
+	// (see device-op.mjs), for logins by URL alone.
+	ByURL bool
 }
 
 // M2M configures the grants without a person.
@@ -136,6 +139,9 @@ func Start(opts Options) (*Server, error) {
 			return nil, err
 		}
 		s.cmd.Env = append(s.cmd.Env, "DEVICEOP_M2M="+string(b))
+	}
+	if opts.ByURL {
+		s.cmd.Env = append(s.cmd.Env, "DEVICEOP_URL=1")
 	}
 	s.cmd.Stderr = &lockedWriter{mu: &s.mu, w: &s.stderr}
 	out, err := s.cmd.StdoutPipe()

@@ -24,6 +24,12 @@
 // credentials are enabled, and an RFC 8693 token exchange grant is
 // registered that accepts a subject token (type jwt) only when it verifies
 // against the test's JWKS with that issuer and audience.
+//
+// Logging in by URL alone: $DEVICEOP_URL=1 enables open dynamic client
+// registration (RFC 7591, at /reg; registrations are logged as requests to
+// /reg) and resource indicators (RFC 8707): a token asked for a loopback
+// resource is a JWT (RS256, verify with /jwks) whose audience is that
+// resource and whose scope is api:read.
 import http from 'node:http';
 import Provider, { errors } from 'oidc-provider';
 import { createLocalJWKSet, jwtVerify } from 'jose';
@@ -53,6 +59,7 @@ const interval = num('interval');
 const emit = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 const m2m = process.env.DEVICEOP_M2M ? JSON.parse(process.env.DEVICEOP_M2M) : null;
 const tokenExchange = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const byURL = process.env.DEVICEOP_URL === '1';
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -71,6 +78,15 @@ server.listen(0, '127.0.0.1', () => {
       deviceFlow: { enabled: true },
       devInteractions: { enabled: true },
       revocation: { enabled: true },
+      registration: { enabled: byURL },
+      resourceIndicators: {
+        enabled: byURL,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (ctx, resource) => {
+          if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(resource)) throw new errors.InvalidTarget();
+          return { scope: 'api:read', audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+        },
+      },
     },
     scopes: ['openid', 'offline_access', ...(m2m ? ['api'] : [])],
     ttl: {
@@ -123,7 +139,7 @@ server.listen(0, '127.0.0.1', () => {
     return decodeURIComponent(pair.slice(0, pair.indexOf(':')).replace(/\+/g, ' '));
   };
   provider.use(async (ctx, next) => {
-    const watched = ctx.path === '/device/auth' || ctx.path === '/token';
+    const watched = ctx.path === '/device/auth' || ctx.path === '/token' || (ctx.path === '/reg' && ctx.method === 'POST');
     if (ctx.path === '/token' && postOnly.has(basicClient(ctx))) {
       ctx.status = 401;
       ctx.body = { error: 'invalid_client', error_description: 'this client is registered for client_secret_post' };

@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -94,4 +97,69 @@ func TestCLI_DatabricksDefaultsComeFromTheHostNotItsName(t *testing.T) {
 	})
 	e.auth(nil, "login", host, "--port", "0")
 	is.True(slices.Contains(scopes, "all-apis offline_access"))
+}
+
+// Bad input from a server: one clear line, exit 1, nothing saved.
+func TestCLI_BadDiscoveryInputGivesOneLineAndSavesNothing(t *testing.T) {
+	big := strings.Repeat(" ", 10<<20) + "{}"
+	for _, c := range []struct {
+		name  string
+		serve func(base string) http.HandlerFunc
+		want  string
+	}{
+		{"resource-mismatch", func(base string) http.HandlerFunc {
+			return route("/.well-known/oauth-protected-resource/api", map[string]any{"resource": base + "/other", "authorization_servers": []string{base}})
+		}, "protected-resource metadata names another resource"},
+		{"http-authorization-server", func(base string) http.HandlerFunc {
+			return route("/.well-known/oauth-protected-resource/api", map[string]any{"resource": base + "/api", "authorization_servers": []string{"http://as.example.com"}})
+		}, `authorization server "http://as.example.com": URL must use https`},
+		{"ten-megabyte-metadata", func(base string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/api/.well-known/openid-configuration" {
+					io.WriteString(w, big)
+					return
+				}
+				http.NotFound(w, r)
+			}
+		}, "too large"},
+		{"registration-without-client-id", func(base string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/api/.well-known/openid-configuration":
+					json.NewEncoder(w).Encode(map[string]any{"issuer": base + "/api", "authorization_endpoint": base + "/auth", "token_endpoint": base + "/token", "registration_endpoint": base + "/reg"})
+				case "/reg":
+					w.WriteHeader(201)
+					io.WriteString(w, `{"client_name":"dualauth"}`)
+				default:
+					http.NotFound(w, r)
+				}
+			}
+		}, "client registration answered without a client_id"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			is := is.New(t)
+			e := newEnv(t)
+			var h http.HandlerFunc
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(w, r) }))
+			defer srv.Close()
+			h = c.serve(srv.URL)
+			r := e.auth(nil, "login", srv.URL+"/api", "--no-browser")
+			is.Equal(r.code, 1)
+			lines := errorLines(r.stderr)
+			is.Equal(len(lines), 1)
+			is.True(strings.Contains(lines[0], c.want))
+			_, err := os.Stat(filepath.Join(e.cache, native.CacheFileName))
+			is.True(os.IsNotExist(err)) // nothing saved
+		})
+	}
+}
+
+func route(path string, doc any) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == path {
+			json.NewEncoder(w).Encode(doc)
+			return
+		}
+		http.NotFound(w, r)
+	}
 }

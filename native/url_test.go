@@ -1,0 +1,280 @@
+package native
+
+import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/internal/deviceop"
+	"github.com/matryer/is"
+)
+
+// resourceServer is a small API of our own that an oidc-provider protects:
+// it answers 401 with resource_metadata (RFC 9728 §5.1) unless the request
+// carries a JWT access token signed by the provider whose audience is this
+// API, and it publishes its protected-resource metadata (unless
+// wellKnown is false: then only the 401 says where it is).
+type resourceServer struct {
+	URL      string // the resource identifier: BASE/api
+	issuer   string
+	mu       sync.Mutex
+	accepted int
+	refused  []string
+}
+
+func startResourceServer(t *testing.T, issuer string, wellKnown bool) *resourceServer {
+	t.Helper()
+	rs := &resourceServer{issuer: issuer}
+	mux := http.NewServeMux()
+	meta := func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"resource": rs.URL, "authorization_servers": []string{issuer}, "scopes_supported": []string{"api:read"}})
+	}
+	if wellKnown {
+		mux.HandleFunc("GET /.well-known/oauth-protected-resource/api", meta)
+	}
+	mux.HandleFunc("GET /meta", meta)
+	mux.HandleFunc("GET /api", func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if err := rs.check(tok); !ok || err != nil {
+			rs.mu.Lock()
+			rs.refused = append(rs.refused, fmt.Sprint(err))
+			rs.mu.Unlock()
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer resource_metadata="%s/meta", scope="api:read"`, strings.TrimSuffix(rs.URL, "/api")))
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		rs.mu.Lock()
+		rs.accepted++
+		rs.mu.Unlock()
+		io.WriteString(w, "hello")
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	rs.URL = srv.URL + "/api"
+	return rs
+}
+
+// check verifies an RS256 JWT against the provider's JWKS: signature,
+// issuer, audience (this API) and expiry.
+func (rs *resourceServer) check(tok string) error {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return errors.New("not a JWT")
+	}
+	var hdr struct{ Alg, Kid string }
+	var claims struct {
+		Iss string          `json:"iss"`
+		Aud json.RawMessage `json:"aud"`
+		Exp int64           `json:"exp"`
+	}
+	for i, v := range []any{&hdr, &claims} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil || json.Unmarshal(b, v) != nil {
+			return errors.New("bad JWT encoding")
+		}
+	}
+	if hdr.Alg != "RS256" {
+		return errors.New("not RS256")
+	}
+	resp, err := http.Get(rs.issuer + "/jwks")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []struct{ Kid, Kty, N, E string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		return err
+	}
+	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	verified := false
+	for _, k := range set.Keys {
+		if k.Kty != "RSA" || (hdr.Kid != "" && k.Kid != hdr.Kid) {
+			continue
+		}
+		n, _ := base64.RawURLEncoding.DecodeString(k.N)
+		e, _ := base64.RawURLEncoding.DecodeString(k.E)
+		pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		if rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig) == nil {
+			verified = true
+		}
+	}
+	if !verified {
+		return errors.New("bad signature")
+	}
+	var aud []string
+	if json.Unmarshal(claims.Aud, &aud) != nil {
+		var one string
+		json.Unmarshal(claims.Aud, &one)
+		aud = []string{one}
+	}
+	if claims.Iss != rs.issuer || len(aud) != 1 || aud[0] != rs.URL || time.Now().Unix() > claims.Exp {
+		return fmt.Errorf("wrong iss %q, aud %q or expired", claims.Iss, aud)
+	}
+	return nil
+}
+
+func (rs *resourceServer) call(t *testing.T, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", rs.URL, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func urlProvider(t *testing.T) *deviceop.Server {
+	t.Helper()
+	op, err := deviceop.Start(deviceop.Options{ByURL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(op.Close)
+	return op
+}
+
+func (op *opBrowser) authorize(authURL string, _ <-chan error) {
+	op.wg.Add(1)
+	go func() {
+		defer op.wg.Done()
+		final, err := op.srv.Authorize(context.Background(), authURL)
+		if err != nil {
+			op.t.Errorf("provider login: %v", err)
+			return
+		}
+		resp, err := http.Get(final.String())
+		if err != nil {
+			op.t.Errorf("GET callback: %v", err)
+			return
+		}
+		resp.Body.Close()
+	}()
+}
+
+type opBrowser struct {
+	t   *testing.T
+	srv *deviceop.Server
+	wg  sync.WaitGroup
+}
+
+// urlLogin logs in to target by its URL alone: resolution, then the
+// browser login without a client ID.
+func urlLogin(t *testing.T, op *deviceop.Server, store Store, target string) (*core.Resolution, *core.Entry, error) {
+	t.Helper()
+	host, err := core.NormalizeHost(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Target: core.Target{Host: host}, Store: store, HTTPOptions: HTTPOptions{Timeout: 5 * time.Second}, LockTimeout: 3 * time.Second, Warn: func(string) {}}
+	res, err := Resolve(context.Background(), o)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := &opBrowser{t: t, srv: op}
+	e, err := Login(context.Background(), LoginOptions{Options: o, Scopes: res.Scopes, Opener: Opener{Disabled: true}, Timeout: 15 * time.Second, OnAuthorize: b.authorize, Resolution: res})
+	b.wg.Wait()
+	return res, e, err
+}
+
+func registrations(op *deviceop.Server) int {
+	n := 0
+	for _, r := range op.Requests() {
+		if r.Path == "/reg" && r.Status == 201 {
+			n++
+		}
+	}
+	return n
+}
+
+// The whole way in by URL: an API's metadata names oidc-provider; a client
+// is registered there (RFC 7591) and reused by the next login; the token,
+// asked with resource= (RFC 8707), has the API as its audience, and so has
+// the refreshed one; `auth token URL` finds the login offline.
+func TestURL_ProtectedResourceLoginRegistersOnceAndTheTokenIsForTheAPI(t *testing.T) {
+	is := is.New(t)
+	op := urlProvider(t)
+	api := startResourceServer(t, op.Issuer, true)
+	store := &FileCache{Dir: t.TempDir()}
+
+	res, e, err := urlLogin(t, op, store, api.URL)
+	is.NoErr(err)
+	is.Equal(res.Kind, core.KindResource)
+	is.Equal(res.Resource, api.URL)
+	is.Equal(res.Issuer, op.Issuer)
+	is.True(strings.HasPrefix(e.Resolution.ClientIDFrom, "registered at "+op.Issuer+"/reg"))
+	is.Equal(api.call(t, e.AccessToken), 200) // audience: this API
+	is.True(e.RefreshToken != "")
+
+	_, e2, err := urlLogin(t, op, store, api.URL)
+	is.NoErr(err)
+	is.Equal(e2.ClientID, e.ClientID) // two logins, one registration
+	is.Equal(registrations(op), 1)
+
+	// Offline: the client comes from the cache, the login by the URL.
+	o := Options{Target: core.Target{Host: api.URL}, Store: store}
+	tok, err := Token(context.Background(), TokenOptions{Options: o})
+	is.NoErr(err)
+	is.Equal(tok.AccessToken, e2.AccessToken)
+
+	// Refresh sends resource= again: the new token is for the API too.
+	o.Warn = func(string) {}
+	tok, err = Token(context.Background(), TokenOptions{Options: o, Force: true})
+	is.NoErr(err)
+	is.True(tok.AccessToken != e2.AccessToken)
+	is.Equal(api.call(t, tok.AccessToken), 200)
+	for _, r := range op.Requests() {
+		if r.Path == "/token" {
+			is.True(strings.Contains(strings.Join(r.Params, " "), "resource")) // on every token request
+		}
+	}
+}
+
+// Without the well-known document, the API's own 401 says where its
+// metadata is.
+func TestURL_ProtectedResourceFoundThroughItsOwn401(t *testing.T) {
+	is := is.New(t)
+	op := urlProvider(t)
+	api := startResourceServer(t, op.Issuer, false)
+	res, e, err := urlLogin(t, op, &FileCache{Dir: t.TempDir()}, api.URL)
+	is.NoErr(err)
+	is.True(strings.HasSuffix(res.KindFrom, "/meta"))
+	is.Equal(api.call(t, e.AccessToken), 200)
+}
+
+// A second resource on the same issuer is a second login, with the same
+// registered client.
+func TestURL_SecondResourceOnTheSameIssuerIsASecondLogin(t *testing.T) {
+	is := is.New(t)
+	op := urlProvider(t)
+	a := startResourceServer(t, op.Issuer, true)
+	b := startResourceServer(t, op.Issuer, true)
+	store := &FileCache{Dir: t.TempDir()}
+	_, ea, err := urlLogin(t, op, store, a.URL)
+	is.NoErr(err)
+	_, eb, err := urlLogin(t, op, store, b.URL)
+	is.NoErr(err)
+	is.True(ea.Key() != eb.Key())
+	is.Equal(ea.ClientID, eb.ClientID)
+	is.Equal(a.call(t, eb.AccessToken), 401) // b's token is not for a
+	is.Equal(b.call(t, eb.AccessToken), 200)
+}
