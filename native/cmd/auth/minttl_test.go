@@ -33,6 +33,10 @@ var minTTLCases = []minTTLCase{
 		}
 		return "", r
 	}},
+	{"exec", func(e *env, m string) (string, result) {
+		r := e.auth(nil, "exec", e.srv.Issuer, "--min-ttl", m, "--", "sh", "-c", `printf %s "$DUALAUTH_TOKEN"`)
+		return r.stdout, r
+	}},
 }
 
 func trimNL(s string) string {
