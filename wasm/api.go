@@ -60,8 +60,12 @@ func option(o js.Value, name string) (string, error) {
 
 type targetOptions struct {
 	host      string
-	clientID  string
+	clientID  string // "" : the login resolves one (Databricks, registration) or finds it stored
 	accountID string // a Databricks account: its account-level OIDC issuer
+	// resource is an RFC 8707 resource indicator asked of the issuer at
+	// host, for an API that publishes no metadata of its own. A login is
+	// kept per resource: token({ host: resource }) finds it.
+	resource string
 }
 
 func parseTargetOptions(args []js.Value) (targetOptions, error) {
@@ -77,18 +81,35 @@ func parseTargetOptions(args []js.Value) (targetOptions, error) {
 	if t.accountID, err = option(o, "accountId"); err != nil {
 		return t, err
 	}
-	if t.host == "" || t.clientID == "" {
-		return t, fmt.Errorf("%w: host and clientId are required", errBadArgument)
+	if t.resource, err = option(o, "resource"); err != nil {
+		return t, err
+	}
+	if t.host == "" {
+		return t, fmt.Errorf("%w: host is required", errBadArgument)
 	}
 	return t, nil
 }
 
-func (t targetOptions) resolve() (core.Target, core.Client, error) {
-	host, err := core.NormalizeHost(t.host)
+// resolve is the target and client of a stored login: with a resource, the
+// login of that resource; without a client ID, the only client logged in
+// to the target in this origin.
+func (t targetOptions) resolve(d *driver) (core.Target, core.Client, error) {
+	raw := t.host
+	if t.resource != "" {
+		raw = t.resource
+	}
+	host, err := core.NormalizeHost(raw)
 	if err != nil {
 		return core.Target{}, core.Client{}, err
 	}
-	return core.Target{Host: host, AccountID: t.accountID}, core.Client{ID: t.clientID}, nil
+	tg := core.Target{Host: host, AccountID: t.accountID}
+	id := t.clientID
+	if id == "" {
+		if id, err = d.storedClient(tg); err != nil {
+			return core.Target{}, core.Client{}, err
+		}
+	}
+	return tg, core.Client{ID: id}, nil
 }
 
 type loginOptions struct {
@@ -161,15 +182,32 @@ func sameOrigin(ref, page string) (string, error) {
 }
 
 func (d *driver) login(o loginOptions) (any, error) {
-	target, client, err := o.resolve()
+	host, err := core.NormalizeHost(o.host)
 	if err != nil {
 		return nil, err
 	}
+	target := core.Target{Host: host, AccountID: o.accountID}
+	// What the host is, in the core (Databricks by its host metadata, a
+	// protected resource by RFC 9728, an issuer): the client, scopes and
+	// resource that follow.
+	res, err := d.resolveTarget(target, o.resource)
+	if err != nil {
+		return nil, err
+	}
+	if o.resource != "" {
+		// The login is kept per resource, like one found by RFC 9728.
+		target.Host = res.Resource
+	}
+	client := core.Client{ID: o.clientID}
+	if client.ID == "" {
+		client.ID = res.ClientID // Databricks: databricks-cli; else registered by the core
+	}
 	scopes := o.scopes
 	if len(scopes) == 0 {
-		// Per host: all-apis offline_access for Databricks, openid
-		// offline_access (who signed in, and a refresh token) elsewhere.
-		scopes = core.DefaultScopes(target)
+		// Per target: all-apis offline_access for Databricks, the
+		// resource's scopes, or openid offline_access (who signed in, and
+		// a refresh token).
+		scopes = res.Scopes
 	}
 	now := d.clock()
 	d.local.dropStalePending(now) // S27
@@ -181,6 +219,8 @@ func (d *driver) login(o loginOptions) (any, error) {
 		RedirectURI: o.redirectURI,
 		ReturnTo:    o.returnTo,
 		Prompt:      o.prompt,
+		Resolution:  res,
+		AppType:     core.AppWeb,
 	})
 	done := d.run(m, core.Start{Now: now, Rand: webCrypto{}})
 	if errors.Is(done.Err, errRedirected) {
@@ -308,7 +348,7 @@ func parseTokenOptions(args []js.Value) (tokenOptions, error) {
 }
 
 func (d *driver) token(o tokenOptions) (any, error) {
-	target, client, err := o.resolve()
+	target, client, err := o.resolve(d)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +362,7 @@ func (d *driver) token(o tokenOptions) (any, error) {
 }
 
 func (d *driver) logout(o targetOptions) (any, error) {
-	target, client, err := o.resolve()
+	target, client, err := o.resolve(d)
 	if err != nil {
 		return nil, err
 	}
@@ -337,7 +377,10 @@ func (d *driver) logout(o targetOptions) (any, error) {
 // shows as "signed in as". The ID token's claims are decoded, not verified:
 // the token came straight from the token endpoint.
 func (d *driver) session(o targetOptions) (any, error) {
-	target, client, err := o.resolve()
+	target, client, err := o.resolve(d)
+	if errors.Is(err, core.ErrNotLoggedIn) {
+		return map[string]any{"signedIn": false}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

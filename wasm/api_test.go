@@ -429,11 +429,11 @@ func TestAPI_OddArgumentsRejectWithInvalidArgument(t *testing.T) {
 	td := newTestDriver(t)
 	api := td.api()
 	for name, arg := range map[string]any{
-		"NoOptions":     js.Undefined(),
-		"MissingClient": map[string]any{"host": td.srv.issuer},
-		"NumberHost":    map[string]any{"host": 1, "clientId": "c"},
-		"NotAnObject":   "http://127.0.0.1:1",
-		"BadScopes":     map[string]any{"host": td.srv.issuer, "clientId": "c", "scopes": 7},
+		"NoOptions":   js.Undefined(),
+		"MissingHost": map[string]any{"clientId": "c"},
+		"NumberHost":  map[string]any{"host": 1, "clientId": "c"},
+		"NotAnObject": "http://127.0.0.1:1",
+		"BadScopes":   map[string]any{"host": td.srv.issuer, "clientId": "c", "scopes": 7},
 	} {
 		t.Run(name, func(t *testing.T) {
 			is := is.New(t)

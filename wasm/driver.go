@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"syscall/js"
 	"time"
@@ -89,6 +90,9 @@ func (d *driver) run(m core.Machine, first core.Event) core.Done {
 			if err := d.tokens.save(e.Key, e.Entry); err != nil {
 				return core.Saved{Err: err}
 			}
+			if e.Entry.Registration != nil {
+				return core.Saved{} // a registered client, not a login: nothing for onChange
+			}
 			si := summarize(e.Key, e.Entry)
 			d.mirror(e.Key, &si)
 			return core.Saved{}
@@ -96,7 +100,9 @@ func (d *driver) run(m core.Machine, first core.Event) core.Done {
 			if err := d.tokens.delete(e.Key); err != nil {
 				return core.Saved{Err: err}
 			}
-			d.mirror(e.Key, nil)
+			if !strings.HasPrefix(e.Key, core.RegistrationKey("")) {
+				d.mirror(e.Key, nil)
+			}
 			return core.Saved{}
 		case core.Reserve:
 			// IndexedDB has no space to allocate ahead; a write that the

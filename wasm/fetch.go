@@ -82,5 +82,10 @@ func browserFetch(r core.Request) core.Fetched {
 	if ct.Type() == js.TypeString {
 		out.Response.ContentType = ct.String()
 	}
+	// Readable cross-origin only when the server lists it in
+	// Access-Control-Expose-Headers (web/README.md).
+	if wa := resp.Get("headers").Call("get", "www-authenticate"); wa.Type() == js.TypeString {
+		out.Response.WWWAuthenticate = wa.String()
+	}
 	return out
 }

@@ -42,6 +42,11 @@ type fakeServer struct {
 	// every request to (307, which keeps method and body).
 	redirectToken string
 	requests      []string // "METHOD URL" of every request, in order
+	// registration enables an RFC 7591 endpoint at /reg; forms are the
+	// token requests' forms, in order.
+	registration bool
+	registered   []string // JSON bodies of the registrations
+	forms        []url.Values
 }
 
 func newFakeServer() *fakeServer {
@@ -74,11 +79,19 @@ func (f *fakeServer) fetch(r core.Request) core.Fetched {
 		// follow; Location is not part of a core.Response.
 		return core.Fetched{Response: core.Response{Status: 307, ContentType: "text/html", Body: []byte("<a href=\"" + f.redirectToken + "\">moved</a>")}, Now: time.Now()}
 	case r.Method == "GET" && r.URL == f.issuer+"/.well-known/openid-configuration":
-		return f.json(200, map[string]any{
+		m := map[string]any{
 			"issuer": f.issuer, "authorization_endpoint": f.issuer + "/authorize",
 			"token_endpoint": f.issuer + "/token", "revocation_endpoint": f.issuer + "/revoke",
-		})
+		}
+		if f.registration {
+			m["registration_endpoint"] = f.issuer + "/reg"
+		}
+		return f.json(200, m)
+	case r.Method == "POST" && r.URL == f.issuer+"/reg" && f.registration:
+		f.registered = append(f.registered, string(r.JSON))
+		return f.json(201, map[string]any{"client_id": fmt.Sprintf("web-%d", len(f.registered)), "token_endpoint_auth_method": "none"})
 	case r.Method == "POST" && r.URL == f.issuer+"/token":
+		f.forms = append(f.forms, r.Form)
 		if f.onToken != nil {
 			f.onToken()
 		}

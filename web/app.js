@@ -18,7 +18,7 @@ let expiry = null;
 function settings() {
   return {
     host: $('host').value.trim(),
-    clientId: $('client-id').value.trim(),
+    clientId: $('client-id').value.trim() || undefined, // none: the core registers one, or finds the stored one
     accountId: $('account-id').value.trim() || undefined,
     scopes: $('scopes').value.trim(),
   };
@@ -120,7 +120,7 @@ function clearToken() {
 
 async function refreshSession() {
   const { host, clientId, accountId } = settings();
-  if (!host || !clientId) {
+  if (!host) {
     setStatus('signed-out', 'Not configured');
     return;
   }
@@ -245,7 +245,7 @@ async function main() {
     saveSettings(s);
     const back = new URL(window.location.origin + window.location.pathname);
     back.searchParams.set('host', s.host);
-    back.searchParams.set('client_id', s.clientId);
+    if (s.clientId) back.searchParams.set('client_id', s.clientId);
     if (s.accountId) back.searchParams.set('account_id', s.accountId);
     if (s.scopes) back.searchParams.set('scopes', s.scopes);
     try {

@@ -6,10 +6,26 @@ export interface LoadOptions {
   wasmExecURL?: string | URL;
 }
 
-/** Which login: the authorization server (host or issuer URL) and the client. */
+/**
+ * Which login. host is what the user has: an issuer URL, a Databricks host
+ * (of any name: its host metadata says what it is), or an API that names its
+ * authorization server in RFC 9728 metadata. The core resolves it.
+ */
 export interface Target {
   host: string;
-  clientId: string;
+  /**
+   * The OAuth client. Optional: Databricks hosts use databricks-cli; an
+   * issuer with a registration_endpoint gets a client registered (RFC 7591,
+   * kept per issuer in this origin); token/logout/session find the client
+   * of the only login of host.
+   */
+  clientId?: string;
+  /**
+   * An RFC 8707 resource indicator asked of the issuer at host, for an API
+   * that publishes no metadata of its own. The login is kept per resource:
+   * token({ host: resource }) finds it.
+   */
+  resource?: string;
   /**
    * A Databricks account ID, for an account-level login on the accounts
    * host (issuer HOST/oidc/accounts/ID). One login per account.

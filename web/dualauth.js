@@ -120,7 +120,7 @@ function pick(opts, keys) {
   return out;
 }
 
-const TARGET = ['host', 'clientId', 'accountId'];
+const TARGET = ['host', 'clientId', 'accountId', 'resource'];
 
 function wrap(running) {
   const ready = running.then(() => undefined);

@@ -1,0 +1,62 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/dualauth/dualauth/core"
+)
+
+// resolveTarget runs the core's target resolution for a login. A resource
+// given by the page is asked of the issuer at host as is (RFC 8707), for
+// APIs that publish no protected-resource metadata.
+func (d *driver) resolveTarget(t core.Target, resource string) (*core.Resolution, error) {
+	m := core.NewResolve(core.ResolveConfig{Target: t})
+	if done := d.run(m, core.Start{Now: d.clock()}); done.Err != nil {
+		return nil, done.Err
+	}
+	res := m.Result()
+	if resource != "" {
+		r, err := core.NormalizeHost(resource)
+		if err != nil {
+			return nil, fmt.Errorf("%w: resource: %v", errBadArgument, err)
+		}
+		res.Resource, res.ResourceFrom = r, "given by the page"
+	}
+	return res, nil
+}
+
+// storedClient is the client of the only login of t in this origin (from
+// the token-free summaries mirrored to localStorage): a login by URL alone
+// need not make the page remember a registered client ID.
+func (d *driver) storedClient(t core.Target) (string, error) {
+	prefixes := core.IssuerKeys(t, "")
+	var ids []string
+	for _, k := range d.local.keys(sessionPrefix) {
+		raw, ok := d.local.get(k)
+		if !ok {
+			continue
+		}
+		var si sessionInfo
+		if json.Unmarshal([]byte(raw), &si) != nil || si.ClientID == "" {
+			continue
+		}
+		key := strings.TrimPrefix(k, sessionPrefix)
+		mine := si.Host == t.Host || slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(key, p) && key == p+si.ClientID })
+		if mine && !slices.Contains(ids, si.ClientID) {
+			ids = append(ids, si.ClientID)
+		}
+	}
+	switch len(ids) {
+	case 0:
+		return "", &core.LoginRequiredError{Host: t.Host}
+	case 1:
+		return ids[0], nil
+	}
+	slices.Sort(ids)
+	return "", fmt.Errorf("%w: several clients are logged in to %s (%s): pass clientId", errBadArgument, t.Host, strings.Join(ids, ", "))
+}

@@ -1,0 +1,63 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/matryer/is"
+)
+
+// login({ host }) without a client: the core registers one (RFC 7591, a
+// "web" client with this page as its redirect URI), and token({ host })
+// finds the login without being told the client.
+func TestLogin_WithoutClientIDRegistersAndTokenFindsTheClient(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.srv.registration = true
+	_, err := td.driver.login(loginOptions{targetOptions: targetOptions{host: td.srv.issuer}, redirectURI: pageURL(), returnTo: pageURL()})
+	is.NoErr(err)
+	is.Equal(len(td.srv.registered), 1)
+	is.True(strings.Contains(td.srv.registered[0], `"application_type":"web"`))
+	is.True(strings.Contains(td.srv.registered[0], `"token_endpoint_auth_method":"none"`))
+	u, _ := url.Parse(td.lastNavigation())
+	is.Equal(u.Query().Get("client_id"), "web-1")
+	_, err = td.handleRedirect(callbackURL(url.Values{"code": {td.srv.code}, "state": {u.Query().Get("state")}}))
+	is.NoErr(err)
+
+	tok, err := td.driver.token(tokenOptions{targetOptions: targetOptions{host: td.srv.issuer}})
+	is.NoErr(err)
+	is.Equal(tok.(map[string]any)["access_token"], "at-1")
+	// The registration is kept for the next login, and is no session.
+	l := td.tokens.load([]string{core.RegistrationKey(td.srv.issuer)})
+	is.True(l.Entry != nil && l.Entry.ClientID == "web-1")
+	_, mirrored := localStore{}.get(sessionPrefix + core.RegistrationKey(td.srv.issuer))
+	is.True(!mirrored)
+}
+
+// login({ host, resource }): resource= on the authorize and token requests
+// (RFC 8707), and the login is kept for the resource.
+func TestLogin_WithResourceSendsItAndKeepsTheLoginPerResource(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	const api = "https://api.example.com/v1"
+	tgt := targetOptions{host: td.srv.issuer, clientID: "console", resource: api}
+	_, err := td.driver.login(loginOptions{targetOptions: tgt, redirectURI: pageURL(), returnTo: pageURL()})
+	is.NoErr(err)
+	u, _ := url.Parse(td.lastNavigation())
+	is.Equal(u.Query().Get("resource"), api)
+	_, err = td.handleRedirect(callbackURL(url.Values{"code": {td.srv.code}, "state": {u.Query().Get("state")}}))
+	is.NoErr(err)
+	is.Equal(td.srv.forms[0].Get("resource"), api)
+
+	for _, o := range []targetOptions{{host: api, clientID: "console"}, tgt, {host: td.srv.issuer, resource: api}} {
+		tok, err := td.driver.token(tokenOptions{targetOptions: o})
+		is.NoErr(err)
+		is.Equal(tok.(map[string]any)["access_token"], "at-1")
+	}
+	_, err = td.driver.token(tokenOptions{targetOptions: targetOptions{host: td.srv.issuer, clientID: "console"}})
+	is.True(err != nil) // the issuer itself has no login: the token is the API's
+}
