@@ -180,7 +180,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 		return root
 	}
 	root.AddCommand(a.loginCommand(), a.tokenCommand(), a.logoutCommand(), a.profilesCommand(), a.describeCommand(), a.envCommand(),
-		a.execCommand(), a.gitCredentialCommand())
+		a.execCommand(), a.apiCommand(), a.gitCredentialCommand())
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {

@@ -37,6 +37,15 @@ var minTTLCases = []minTTLCase{
 		r := e.auth(nil, "exec", e.srv.Issuer, "--min-ttl", m, "--", "sh", "-c", `printf %s "$DUALAUTH_TOKEN"`)
 		return r.stdout, r
 	}},
+	{"api", func(e *env, m string) (string, result) {
+		api := e.startAPI()
+		r := e.auth(nil, "api", e.srv.Issuer, "--min-ttl", m, "/api/echo")
+		seen := api.seen()
+		if r.code != 0 || len(seen) != 1 {
+			e.t.Fatalf("auth api: %d, %d requests: %s", r.code, len(seen), r.stderr)
+		}
+		return seen[0], r
+	}},
 }
 
 func trimNL(s string) string {
