@@ -25,10 +25,27 @@ func (a *app) loginCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "login [HOST]",
 		Short: "Log in (browser, device code or pasted redirect) and cache the tokens",
-		Long: `Log in to HOST (an issuer URL, or a Databricks workspace or account host)
-with the authorization code flow and PKCE: auth listens on a loopback port,
-opens your browser at the server's login page, receives the redirect, and
-stores the tokens and the server's metadata in the cache.
+		Long: `Log in to HOST with the authorization code flow and PKCE: auth listens on
+a loopback port, opens your browser at the server's login page, receives the
+redirect, and stores the tokens and the server's metadata in the cache.
+
+Four ways in. auth first asks HOST what it is, and says what it found on
+stderr ("Found: …"; auth describe shows it later):
+  1. A Databricks host: known by its name (*.cloud.databricks.com,
+     *.azuredatabricks.net, *.databricks.azure.us, …, without asking), else by
+     its host metadata (/.well-known/databricks-config) or its /oidc document,
+     whatever its name (private link, custom domain). Account and unified
+     hosts take --account-id.
+  2. An OpenID Connect or RFC 8414 issuer. Without --client-id, a server with
+     dynamic client registration (RFC 7591) gets a public client registered
+     once per issuer and reused; auth says so ("Client: … registered at …").
+  3. A protected resource (an API URL): its RFC 9728 metadata, at
+     /.well-known/oauth-protected-resource/PATH or named by its 401, gives the
+     authorization server and scopes; the token is asked with resource=URL
+     (RFC 8707), so its audience is that API. "auth token URL" gives it.
+  4. --client-id, when the server offers none of the above: a client
+     registered for this CLI by hand.
+When nothing answers, the one-line error names every document tried.
 
 The browser: --browser CMD, else $BROWSER, is run as "CMD URL" and not waited
 for ("%s" in CMD stands for the URL; "a:b:c" tries a, b, c and runs the first
@@ -36,10 +53,11 @@ one installed); otherwise the system's default browser is opened. With --no-brow
 when opening fails, the URL is printed on stderr and auth keeps waiting.
 
 Defaults: Databricks hosts use client databricks-cli, scopes "all-apis
-offline_access" and redirect URI http://localhost:8020; other hosts need
---client-id and ask for "openid offline_access" (with prompt=consent, which
-OpenID providers need to issue a refresh token). The default redirect URI is
-http://127.0.0.1:PORT/callback on a free port.
+offline_access" and redirect URI http://localhost:8020; a protected resource
+asks for its own scopes, plus openid and offline_access where its server
+offers them; other hosts ask for "openid offline_access" (with
+prompt=consent, which OpenID providers need to issue a refresh token). The
+default redirect URI is http://127.0.0.1:PORT/callback on a free port.
 
 With --profile NAME, the settings of a successful login are saved as
 profile NAME: host, client and account always; scopes, redirect URI, CA
@@ -56,11 +74,14 @@ so); to keep them, log in with --profile OTHERNAME HOST.
 
 Nothing is written to stdout. On success one line on stderr says until when
 the token is valid.`,
-		Example: `  auth login https://idp.example.com --client-id my-cli
+		Example: `  auth login https://adb-123.4.azuredatabricks.net
+  auth login https://data.corp.example
+  auth login https://api.example.com/v1
+  auth login https://login.example.com
+  auth login https://idp.example.com --client-id my-cli
   auth login https://idp.example.com --client-id my-cli --scopes "openid offline_access profile"
   auth login https://idp.example.com --client-id my-cli --port 8400 --no-browser
   auth login https://idp.example.com --client-id my-cli --redirect-uri http://localhost:8020/cb
-  auth login https://adb-123.4.azuredatabricks.net
   auth login --profile work https://idp.example.com --client-id my-cli --flow device
   auth login DEFAULT --databricks-config ~/.databrickscfg
   BROWSER=firefox auth login https://idp.example.com --client-id my-cli --auth-param audience=api`,
@@ -150,7 +171,7 @@ the token is valid.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&clientID, "client-id", "", "OAuth client ID registered for this CLI (default databricks-cli on Databricks hosts)")
+	f.StringVar(&clientID, "client-id", "", "OAuth client ID registered for this CLI (default: databricks-cli on Databricks hosts, else one registered at the server when it allows that)")
 	f.StringVar(&accountID, "account-id", "", "Databricks account ID (log in to the account console)")
 	f.StringVar(&scopes, "scopes", "", `scopes, space or comma separated (default "openid offline_access", Databricks "all-apis offline_access")`)
 	f.StringVar(&redirectURI, "redirect-uri", "", "exact redirect URI registered for the client (http on 127.0.0.1, [::1] or localhost, with a port)")

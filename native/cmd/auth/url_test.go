@@ -163,3 +163,14 @@ func route(path string, doc any) http.HandlerFunc {
 		http.NotFound(w, r)
 	}
 }
+
+func TestCLI_LoginHelpShowsTheFourWaysIn(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	r := e.auth(nil, "login", "--help")
+	is.Equal(r.code, 0)
+	for _, want := range []string{"Four ways in", "1. A Databricks host", "/.well-known/databricks-config", "2. An OpenID Connect or RFC 8414 issuer",
+		"dynamic client registration (RFC 7591)", "3. A protected resource", "resource=URL", "4. --client-id", "auth login https://api.example.com/v1"} {
+		is.True(strings.Contains(r.stdout, want))
+	}
+}
