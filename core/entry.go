@@ -131,9 +131,18 @@ type CacheFile struct {
 	Tokens  map[string]Entry `json:"tokens"`
 }
 
-// DecodeCacheFile parses a cache file. An empty input is an empty cache; a
-// version other than [CacheVersion] or malformed JSON is an error, which the
-// driver turns into "move the file aside and warn" (S24).
+// NewerCacheError is a cache file written by a newer dualauth (its version
+// is above [CacheVersion]): it is not corrupt, and must be left as it is.
+type NewerCacheError struct{ Version int }
+
+func (e *NewerCacheError) Error() string {
+	return fmt.Sprintf("token cache has version %d, written by a newer dualauth (this one reads version %d): upgrade dualauth, or use another --cache-dir", e.Version, CacheVersion)
+}
+
+// DecodeCacheFile parses a cache file. An empty input is an empty cache. A
+// version above [CacheVersion] is a [*NewerCacheError], which drivers leave
+// alone; malformed JSON or another version is an error, which the driver
+// turns into "move the file aside and warn" (S24).
 func DecodeCacheFile(b []byte) (*CacheFile, error) {
 	c := &CacheFile{Version: CacheVersion, Tokens: map[string]Entry{}}
 	if len(strings.TrimSpace(string(b))) == 0 {
@@ -141,6 +150,9 @@ func DecodeCacheFile(b []byte) (*CacheFile, error) {
 	}
 	if err := json.Unmarshal(b, c); err != nil {
 		return nil, fmt.Errorf("token cache is not valid JSON")
+	}
+	if c.Version > CacheVersion {
+		return nil, &NewerCacheError{Version: c.Version}
 	}
 	if c.Version != CacheVersion {
 		return nil, fmt.Errorf("token cache has version %d; this dualauth reads version %d", c.Version, CacheVersion)
