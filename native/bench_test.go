@@ -13,7 +13,7 @@ import (
 func BenchmarkToken_ValidFromCache(b *testing.B) {
 	c := &FileCache{Dir: b.TempDir()}
 	e := entry("https://a.example", "cli", "tok")
-	unlock, err := c.Lock(context.Background())
+	unlock, err := c.Lock(context.Background(), e.Key())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func BenchmarkToken_ValidFromCache(b *testing.B) {
 func BenchmarkFileCache_Save(b *testing.B) {
 	c := &FileCache{Dir: b.TempDir()}
 	e := entry("https://a.example", "cli", "tok")
-	unlock, err := c.Lock(context.Background())
+	unlock, err := c.Lock(context.Background(), e.Key())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("DUALAUTH_TEST_HOLD_LOCK"); dir != "" {
 		c := &FileCache{Dir: dir}
-		if _, err := c.Lock(context.Background()); err != nil {
+		if _, err := c.Lock(context.Background(), heldKey); err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
 		}
@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// heldKey is the login whose lock the helper process holds.
+const heldKey = "https://held.example cli"
+
 func entry(issuer, client, access string) core.Entry {
 	return core.Entry{
 		Host: issuer, ClientID: client, AccessToken: access, TokenType: "Bearer", RefreshToken: "rt-" + access,
@@ -43,7 +46,7 @@ func entry(issuer, client, access string) core.Entry {
 
 func save(t *testing.T, c *FileCache, e core.Entry) {
 	t.Helper()
-	unlock, err := c.Lock(context.Background())
+	unlock, err := c.Lock(context.Background(), e.Key())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +103,7 @@ func TestFileCache_LeavesAnExistingDirectoryModeAloneAndKeepsFiles0600(t *testin
 }
 
 func TestFileCache_MovesCorruptFileAsideWithWarningAndKeepsItsBytes(t *testing.T) {
-	for _, garbage := range []string{"{not json", `{"version":7,"tokens":{}}`, "\x00\x01binary"} {
+	for _, garbage := range []string{"{not json", `{"version":0,"tokens":{}}`, "\x00\x01binary"} {
 		t.Run(fmt.Sprintf("%q", garbage), func(t *testing.T) {
 			is := is.New(t)
 			var warnings []string
@@ -139,7 +142,7 @@ func TestFileCache_SaveAndDeleteKeepOtherEntries(t *testing.T) {
 	_, got, err := c.Load([]string{b.Key()})
 	is.NoErr(err)
 	is.Equal(got.AccessToken, "tok-b")
-	unlock, err := c.Lock(context.Background())
+	unlock, err := c.Lock(context.Background(), a.Key())
 	is.NoErr(err)
 	is.NoErr(c.Delete(a.Key()))
 	unlock()
@@ -216,7 +219,7 @@ func TestFileCache_UnwritableDirIsAClearError(t *testing.T) {
 	blocker := filepath.Join(t.TempDir(), "file")
 	is.NoErr(os.WriteFile(blocker, []byte("x"), 0o600))
 	c := &FileCache{Dir: filepath.Join(blocker, "cache")}
-	_, err := c.Lock(context.Background())
+	_, err := c.Lock(context.Background(), "k")
 	is.True(err != nil)
 	is.True(strings.Contains(err.Error(), "token cache directory"))
 	is.True(!strings.Contains(err.Error(), "\n"))
@@ -225,15 +228,15 @@ func TestFileCache_UnwritableDirIsAClearError(t *testing.T) {
 func TestLock_WaitsAtMostTheTimeoutForAnotherHolder(t *testing.T) {
 	is := is.New(t)
 	c := &FileCache{Dir: t.TempDir()}
-	unlock, err := c.Lock(context.Background())
+	unlock, err := c.Lock(context.Background(), "k")
 	is.NoErr(err)
 	defer unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = (&FileCache{Dir: c.Dir}).Lock(ctx)
+	_, err = (&FileCache{Dir: c.Dir}).Lock(ctx, "k")
 	is.True(err != nil)
-	is.True(strings.Contains(err.Error(), "holds the token cache lock"))
+	is.True(strings.Contains(err.Error(), "holds the lock of this login"))
 	is.True(time.Since(start) < 2*time.Second)
 }
 
@@ -256,7 +259,7 @@ func TestLock_IsReleasedWhenTheHolderIsKilled(t *testing.T) {
 
 	// Held: a short wait fails.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	_, err = (&FileCache{Dir: dir}).Lock(ctx)
+	_, err = (&FileCache{Dir: dir}).Lock(ctx, heldKey)
 	cancel()
 	is.True(err != nil)
 
@@ -265,7 +268,7 @@ func TestLock_IsReleasedWhenTheHolderIsKilled(t *testing.T) {
 	start := time.Now()
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	unlock, err := (&FileCache{Dir: dir}).Lock(ctx)
+	unlock, err := (&FileCache{Dir: dir}).Lock(ctx, heldKey)
 	is.NoErr(err)
 	unlock()
 	is.True(time.Since(start) < time.Second)
@@ -286,7 +289,7 @@ func TestFileCache_ReadsFreshUnderTheLock(t *testing.T) {
 	e.AccessToken = "new"
 	save(t, other, e)
 
-	unlock, err := c.Lock(context.Background())
+	unlock, err := c.Lock(context.Background(), e.Key())
 	is.NoErr(err)
 	defer unlock()
 	_, got, err := c.Load([]string{e.Key()})
@@ -303,7 +306,7 @@ func TestFileCache_LoadUnderTheLockNeverServesTheSnapshot(t *testing.T) {
 	e := entry("https://a.example", "cli", "old")
 	save(t, c, e)
 
-	unlock, err := c.Lock(context.Background())
+	unlock, err := c.Lock(context.Background(), e.Key())
 	is.NoErr(err)
 	defer unlock()
 	_, err = c.Entries() // sees "old"
@@ -327,7 +330,7 @@ func TestFileCache_CorruptFileSeenUnderTheLockIsRepairedWithoutWaitingForItself(
 	is := is.New(t)
 	var warned []string
 	c := &FileCache{Dir: t.TempDir(), Warn: func(m string) { warned = append(warned, m) }}
-	unlock, err := c.Lock(context.Background())
+	unlock, err := c.Lock(context.Background(), core.Key("https://a.example", "cli"))
 	is.NoErr(err)
 	defer unlock()
 	is.NoErr(os.WriteFile(c.Path(), []byte("{not json"), 0o600))
@@ -364,12 +367,12 @@ func TestFileCache_IsSafeForConcurrentUse(t *testing.T) {
 				if _, _, err := c.Load([]string{e.Key()}); err != nil {
 					t.Error(err)
 				}
-				unlock, err := c.Lock(context.Background())
+				mine := entry("https://a.example", fmt.Sprint("cli", i), "tok")
+				unlock, err := c.Lock(context.Background(), mine.Key())
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				mine := entry("https://a.example", fmt.Sprint("cli", i), "tok")
 				if err := c.Save(mine.Key(), mine); err != nil {
 					t.Error(err)
 				}

@@ -134,7 +134,7 @@ func TestDeviceLogin_TimeoutEndsPollingAndReleasesEverything(t *testing.T) {
 	is.True(en == nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	unlock, err := cache.Lock(ctx)
+	unlock, err := cache.Lock(ctx, core.Key(s.Issuer, s.ClientID))
 	is.NoErr(err) // not left held
 	unlock()
 }

@@ -45,8 +45,8 @@ type Driver struct {
 	// github-actions); nil means os.Getenv.
 	Getenv func(string) string
 
-	unlock  func()
-	waiting *Incoming // the accepted callback whose page shows the outcome
+	unlocks map[string]func() // the login locks held, by key
+	waiting *Incoming         // the accepted callback whose page shows the outcome
 }
 
 var osGetenv = os.Getenv
@@ -73,7 +73,7 @@ func (d *Driver) Run(ctx context.Context, m core.Machine) core.Done {
 	if r == nil {
 		r = rand.Reader
 	}
-	defer d.release()
+	defer d.release("")
 	done := core.Drive(m, core.Start{Now: d.now(), Rand: r}, func(e core.Effect) core.Event {
 		return d.perform(ctx, e)
 	})
@@ -84,10 +84,13 @@ func (d *Driver) Run(ctx context.Context, m core.Machine) core.Done {
 	return done
 }
 
-func (d *Driver) release() {
-	if d.unlock != nil {
-		d.unlock()
-		d.unlock = nil
+// release lets go of the lock of key, or of every lock held for "".
+func (d *Driver) release(key string) {
+	for k, unlock := range d.unlocks {
+		if key == "" || k == key {
+			unlock()
+			delete(d.unlocks, k)
+		}
 	}
 }
 
@@ -110,8 +113,8 @@ func (d *Driver) perform(ctx context.Context, e core.Effect) core.Event {
 		k, entry, err := d.Store.Load(e.Keys)
 		return core.Loaded{Key: k, Entry: entry, Err: err}
 	case core.Lock:
-		if d.unlock != nil {
-			return core.Locked{Now: d.now()} // already held: one lock guards the whole file
+		if d.unlocks[e.Key] != nil {
+			return core.Locked{Now: d.now()} // already held
 		}
 		timeout := d.LockTimeout
 		if timeout <= 0 {
@@ -119,14 +122,17 @@ func (d *Driver) perform(ctx context.Context, e core.Effect) core.Event {
 		}
 		lctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		unlock, err := d.Store.Lock(lctx)
+		unlock, err := d.Store.Lock(lctx, e.Key)
 		if err != nil {
 			return core.Locked{Err: err}
 		}
-		d.unlock = unlock
+		if d.unlocks == nil {
+			d.unlocks = map[string]func(){}
+		}
+		d.unlocks[e.Key] = unlock
 		return core.Locked{Now: d.now()}
 	case core.Unlock:
-		d.release()
+		d.release(e.Key)
 		return nil
 	case core.Save:
 		return core.Saved{Err: d.Store.Save(e.Key, e.Entry)}

@@ -147,8 +147,9 @@ type LoginOptions struct {
 const DefaultLoginTimeout = 5 * time.Minute
 
 // beginLogin is what every login flow does first: open the store, check
-// the client, settle where the refresh token will go (before the user is
-// sent anywhere), and bound the whole login by timeout (0: the default).
+// the client, check that the cache can take the login and settle where the
+// refresh token will go (before the user is sent anywhere), and bound the
+// whole login by timeout (0: the default).
 func (o *Options) beginLogin(ctx context.Context, timeout time.Duration, registers bool) (Store, context.Context, context.CancelFunc, error) {
 	s, err := o.store()
 	if err != nil {
@@ -156,6 +157,13 @@ func (o *Options) beginLogin(ctx context.Context, timeout time.Duration, registe
 	}
 	if o.ClientID == "" && !registers {
 		return nil, nil, nil, errors.New("no client ID")
+	}
+	if c, ok := s.(interface{ CheckWritable() error }); ok {
+		// A login the cache cannot take is lost after the user signed in:
+		// find out before they are sent anywhere.
+		if err := c.CheckWritable(); err != nil {
+			return nil, nil, nil, fmt.Errorf("cannot log in: %w", err)
+		}
 	}
 	if err := settleStorage(s); err != nil {
 		return nil, nil, nil, err

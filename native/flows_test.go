@@ -188,7 +188,7 @@ func TestToken_ValidTokenComesFromCacheWithoutNetworkOrLock(t *testing.T) {
 	f := newFixture(t)
 	e := f.mustLogin()
 	// Hold the lock and stop the provider: a valid token needs neither.
-	unlock, err := f.cache.Lock(context.Background())
+	unlock, err := f.cache.Lock(context.Background(), e.Key())
 	is.NoErr(err)
 	defer unlock()
 	f.srv.Close()

@@ -152,7 +152,7 @@ func grantOpts(t *testing.T, srv *m2mServer, client string) GrantOptions {
 func expire(t *testing.T, s Store, e *core.Entry) {
 	t.Helper()
 	is := is.New(t)
-	unlock, err := s.Lock(context.Background())
+	unlock, err := s.Lock(context.Background(), e.Key())
 	is.NoErr(err)
 	defer unlock()
 	_, cur, err := s.Load([]string{e.Key()})
@@ -296,7 +296,7 @@ func TestKeyringStore_ClientSecretKeptApart(t *testing.T) {
 			is := is.New(t)
 			kr := &memKeyring{}
 			s := &KeyringStore{File: &FileCache{Dir: t.TempDir()}, Mode: mode, Keyring: kr}
-			unlock, err := s.Lock(context.Background())
+			unlock, err := s.Lock(context.Background(), key)
 			is.NoErr(err)
 			is.NoErr(s.Save(key, e))
 			unlock()
@@ -318,7 +318,7 @@ func TestKeyringStore_ClientSecretKeptApart(t *testing.T) {
 			is.Equal(SecretLocation(got), mode)
 			calls := kr.calls
 
-			unlock, err = s.Lock(context.Background())
+			unlock, err = s.Lock(context.Background(), key)
 			is.NoErr(err)
 			_, got, err = s.Load([]string{key})
 			is.NoErr(err)

@@ -447,16 +447,26 @@ func Location(e *core.Entry) StorageMode {
 	return ""
 }
 
-// Lock implements [Store]: the file cache's lock, which also tells Load
-// that it may read the keyring.
-func (s *KeyringStore) Lock(ctx context.Context) (func(), error) { return s.File.Lock(ctx) }
+// Lock implements [Store]: the file cache's lock of the login, which also
+// tells Load that it may read the keyring for it.
+func (s *KeyringStore) Lock(ctx context.Context, key string) (func(), error) {
+	return s.File.Lock(ctx, key)
+}
+
+// Reserve implements [Reserver]: the cache file's reservation (the entry
+// goes there, with or without its refresh token). A keyring has no
+// notion of space; one that refuses the token is handled by Save.
+func (s *KeyringStore) Reserve(key string) error { return s.File.Reserve(key) }
+
+// CheckWritable is the file cache's (see [FileCache.CheckWritable]).
+func (s *KeyringStore) CheckWritable() error { return s.File.CheckWritable() }
 
 // Load implements [Store]. Without the lock an entry whose refresh token
 // is in the keyring comes back without it (the fast path needs none);
 // under the lock it is read from the keyring, within the deadline.
 func (s *KeyringStore) Load(keys []string) (string, *core.Entry, error) {
 	k, e, err := s.File.Load(keys)
-	if err != nil || e == nil || !s.File.lockHeld() {
+	if err != nil || e == nil || !s.File.lockHeld(k) {
 		return k, e, err
 	}
 	if err := s.fillSecret(k, e); err != nil {

@@ -363,7 +363,7 @@ func TestKeyringStore_StalledKeyringFailsWithinTheDeadline(t *testing.T) {
 
 	// Under the lock, a save does not wait again now that the keyring is
 	// known stalled, and keeps the token it was given in the file.
-	unlock, err := s.Lock(context.Background())
+	unlock, err := s.Lock(context.Background(), f.key())
 	is.NoErr(err)
 	start = time.Now()
 	err = s.Save(f.key(), core.Entry{AccessToken: "a", RefreshToken: "secret-refresh"})
@@ -392,7 +392,7 @@ func TestKeyringStore_KeepsARefreshTokenTooBigForTheKeyringInTheFileWithAWarning
 	f := newKRFixture(t)
 	s := f.store(StorageKeyring)
 	big := strings.Repeat("r", DefaultMaxKeyringSecret+1)
-	unlock, err := s.Lock(context.Background())
+	unlock, err := s.Lock(context.Background(), f.key())
 	is.NoErr(err)
 	defer unlock()
 	err = s.Save(f.key(), core.Entry{AccessToken: "a", RefreshToken: big})
@@ -415,14 +415,14 @@ func TestKeyringStore_AFailedMoveToTheKeyringKeepsTheNewTokenInTheFile(t *testin
 	is := is.New(t)
 	f := newKRFixture(t)
 	file := f.store(StorageFile)
-	unlock, err := file.Lock(context.Background())
+	unlock, err := file.Lock(context.Background(), f.key())
 	is.NoErr(err)
 	is.NoErr(file.Save(f.key(), core.Entry{AccessToken: "a", RefreshToken: "old-refresh"}))
 	unlock()
 
 	f.kr.failing = errors.New("failed to unlock correct collection '/org/freedesktop/secrets/collection/login'")
 	s := f.store(StorageKeyring)
-	unlock, err = s.Lock(context.Background())
+	unlock, err = s.Lock(context.Background(), f.key())
 	is.NoErr(err)
 	err = s.Save(f.key(), core.Entry{AccessToken: "b", RefreshToken: "rotated-refresh"})
 	unlock()

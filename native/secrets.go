@@ -63,8 +63,14 @@ func (s *KeyringStore) readSecrets() (map[string]string, error) {
 }
 
 // changeSecrets rewrites the secrets file (0600, atomically); the caller
-// holds the lock. An empty map removes the file.
+// holds the login's lock, and the file's read-modify-write is done under
+// the cache file's own lock (other logins may be saved meanwhile). An
+// empty map removes the file.
 func (s *KeyringStore) changeSecrets(change func(map[string]string)) error {
+	return s.File.underFileLock(func() error { return s.changeSecretsLocked(change) })
+}
+
+func (s *KeyringStore) changeSecretsLocked(change func(map[string]string)) error {
 	m, err := s.readSecrets()
 	if err != nil {
 		return err

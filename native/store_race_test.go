@@ -93,8 +93,8 @@ type refreshedWhileWaiting struct {
 	change func(*FileCache)
 }
 
-func (s *refreshedWhileWaiting) Lock(ctx context.Context) (func(), error) {
-	unlock, err := s.FileCache.Lock(ctx)
+func (s *refreshedWhileWaiting) Lock(ctx context.Context, key string) (func(), error) {
+	unlock, err := s.FileCache.Lock(ctx, key)
 	if err == nil {
 		s.once.Do(func() { s.change(s.FileCache) })
 	}

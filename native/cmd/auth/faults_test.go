@@ -166,8 +166,9 @@ func TestCLI_UnwritableCacheDirIsAOneLineError(t *testing.T) {
 	lines := errorLines(r.stderr)
 	is.Equal(len(lines), 1)
 	is.True(strings.Contains(lines[0], "token cache"))
-	// The browser page said the login failed; the code was exchanged once.
-	is.Equal(e.srv.Requests("authorization_code"), 1)
+	// Found before the browser opened: no code was issued or exchanged
+	// (see TestCLI_LoginChecksTheCacheBeforeTheBrowserOpens).
+	is.Equal(e.srv.Requests("authorization_code"), 0)
 }
 
 func TestCLI_CacheFilePermissionsAre0600In0700Dir(t *testing.T) {

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package native
+
+// oNoFollow: no O_NOFOLLOW here.
+const oNoFollow = 0
