@@ -60,6 +60,28 @@ echo "   ratio wall time ${ratio}× (target ≤ 1.5×: $verdict), peak RSS ${rss
 echo "   HTTP requests during the valid-token runs: $((after - before)) (target 0)"
 echo "   binary sizes: auth $(stat -c %s "$work/auth") bytes, baseline $(stat -c %s "$work/baseline") bytes"
 
+# ---- tokens for other tools (issue 13): kubectl's exec plugin and git's
+# credential helper take the same valid-token path as `auth token`, against
+# the same baseline: target ≤ 1.5×, no HTTP request. ----
+printf 'protocol=https\nhost=git.example.com\n\n' >"$work/git-get.in"
+for tool in exec-credential git-credential; do
+	if [ "$tool" = exec-credential ]; then
+		echo "== auth token -o exec-credential on a valid cached token ($N runs each, with the baseline)"
+		argv=(-- "$work/auth" token "$issuer" -o exec-credential)
+	else
+		echo "== auth git-credential get on a valid cached token ($N runs each, with the baseline)"
+		argv=(-stdin "$work/git-get.in" -- "$work/auth" git-credential "$issuer" get)
+	fi
+	before=$(count requests)
+	res=$(KUBERNETES_EXEC_INFO='{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}' \
+		"$work/measure" runs "$N" "${argv[@]}" --- "$work/baseline" "$cache" "$issuer bench")
+	after=$(count requests)
+	a_ms=$(field a median_ms); b_ms=$(field b median_ms)
+	printf '   %-10s median %7s ms   p90 %7s ms   peak RSS %6s KiB\n' "auth" "$a_ms" "$(field a p90_ms)" "$(field a rss_kb)" "baseline" "$b_ms" "$(field b p90_ms)" "$(field b rss_kb)"
+	ratio=$(awk -v a="$a_ms" -v b="$b_ms" 'BEGIN{printf "%.2f", a/b}')
+	echo "   ratio wall time ${ratio}× (target ≤ 1.5×: $(awk -v r="$ratio" 'BEGIN{print (r <= 1.5) ? "ok" : "OVER TARGET"}')); HTTP requests: $((after - before)) (target 0)"
+done
+
 echo "== one refresh"
 before=$(count requests); rbefore=$(count refresh_token)
 "$work/measure" expire "$cache"

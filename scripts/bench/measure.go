@@ -2,9 +2,10 @@
 
 // Measurement helper for scripts/bench.sh.
 //
-//	measure runs N -- CMD_A... --- CMD_B...
-//	    runs A and B alternately N times each (stdout discarded) and prints,
-//	    per command, the median and p90 wall time and the median peak RSS.
+//	measure runs N [-stdin FILE] -- CMD_A... --- CMD_B...
+//	    runs A and B alternately N times each (stdout discarded; A reads
+//	    FILE on stdin if given) and prints, per command, the median and p90
+//	    wall time and the median peak RSS.
 //	measure parallel N -- CMD...
 //	    starts N copies at once and prints the wall time until all exit.
 //	measure expire CACHE_FILE
@@ -51,9 +52,17 @@ func fail(f string, a ...any) {
 	os.Exit(1)
 }
 
-func run1(argv []string) (time.Duration, int64) {
+func run1(argv []string, stdin string) (time.Duration, int64) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = os.Stderr
+	if stdin != "" {
+		f, err := os.Open(stdin)
+		if err != nil {
+			fail("%v", err)
+		}
+		defer f.Close()
+		cmd.Stdin = f
+	}
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		fail("%v: %v", argv, err)
@@ -64,15 +73,19 @@ func run1(argv []string) (time.Duration, int64) {
 
 func runs() {
 	n, _ := strconv.Atoi(os.Args[2])
-	rest := os.Args[4:]
+	rest, stdin := os.Args[3:], ""
+	if len(rest) > 1 && rest[0] == "-stdin" {
+		stdin, rest = rest[1], rest[2:]
+	}
+	rest = rest[1:] // the --
 	i := slices.Index(rest, "---")
 	a, b := rest[:i], rest[i+1:]
 	var ta, tb []time.Duration
 	var ra, rb []int64
 	for range n {
-		d, r := run1(a)
+		d, r := run1(a, stdin)
 		ta, ra = append(ta, d), append(ra, r)
-		d, r = run1(b)
+		d, r = run1(b, "")
 		tb, rb = append(tb, d), append(rb, r)
 	}
 	report := func(t []time.Duration, r []int64) map[string]float64 {
