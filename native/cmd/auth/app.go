@@ -135,7 +135,23 @@ Which host a command uses: the HOST argument (or a profile of that name),
 --host, --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE, the default profile.
 A host that several profiles name, with different clients, needs --profile.
 
-Exit codes: 0 success, 1 authentication or server error, 2 usage error.`
+Tokens for other tools (the same cache and refresh; see each command's --help):
+  kubectl   in ~/.kube/config:
+              users:
+              - name: work
+                user:
+                  exec:
+                    apiVersion: client.authentication.k8s.io/v1
+                    command: auth
+                    args: [token, work, -o, exec-credential]
+                    interactiveMode: Never
+  git       git config --global --replace-all credential.https://git.example.com.helper ''
+            git config --global --add credential.https://git.example.com.helper '!auth git-credential work'
+  any CMD   auth exec work -- CMD ARGS...   (DUALAUTH_TOKEN, DUALAUTH_HOST in its environment)
+  an API    auth api work /api/2.0/clusters/list
+
+Exit codes: 0 success, 1 authentication or server error, 2 usage error
+(auth exec: the command's own).`
 
 func (a *app) rootCommand(args []string) *cobra.Command {
 	root := &cobra.Command{
@@ -148,6 +164,8 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 		Example: `  auth login https://idp.example.com --client-id my-cli
   auth token https://idp.example.com
   curl -H "Authorization: Bearer $(auth token https://idp.example.com -o text)" https://api.example.com/
+  auth exec https://idp.example.com -- ./script-that-reads-DUALAUTH_TOKEN.sh
+  auth api https://idp.example.com /userinfo
   auth logout https://idp.example.com`,
 	}
 	root.SetOut(a.stdout)

@@ -57,7 +57,6 @@ func (a *app) gitCredentialCommand() *cobra.Command {
 		Long:  gitCredentialLong,
 		Example: `  git config --global --replace-all credential.https://git.example.com.helper ''
   git config --global --add credential.https://git.example.com.helper '!auth git-credential work'
-  git config --global --add credential.https://git.example.com.helper '!auth git-credential work --username me --min-ttl 10m'
   printf 'protocol=https\nhost=git.example.com\n\n' | auth git-credential work get`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 || len(args) > 2 {

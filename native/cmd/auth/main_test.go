@@ -506,6 +506,7 @@ func TestCLI_EveryCommandHasHelpWithExamples(t *testing.T) {
 		{"--help"}, {"login", "--help"}, {"token", "--help"}, {"logout", "--help"},
 		{"completion", "--help"}, {"completion", "bash", "--help"}, {"completion", "zsh", "--help"},
 		{"completion", "fish", "--help"}, {"completion", "powershell", "--help"}, {"help", "--help"},
+		{"exec", "--help"}, {"api", "--help"}, {"git-credential", "--help"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			is := is.New(t)

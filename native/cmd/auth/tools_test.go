@@ -107,3 +107,31 @@ func checkNoRefreshToken(t *testing.T, en core.Entry, rs ...result) {
 		is.True(!strings.Contains(r.stderr, en.RefreshToken)) // the refresh token on stderr
 	}
 }
+
+// TestHelp_ShowsAReadyToPasteSetupForKubectlGitExecAndAPI: auth --help and
+// each command's --help.
+func TestHelp_ShowsAReadyToPasteSetupForKubectlGitExecAndAPI(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--help"}, []string{"apiVersion: client.authentication.k8s.io/v1", "args: [token, work, -o, exec-credential]",
+			"credential.https://git.example.com.helper '!auth git-credential work'", "auth exec work -- CMD", "auth api work /"}},
+		{[]string{"token", "--help"}, []string{"-o exec-credential", "interactiveMode: Never", "KUBERNETES_EXEC_INFO", "--min-ttl"}},
+		{[]string{"git-credential", "--help"}, []string{"git config --global --add credential.https://git.example.com.helper '!auth git-credential work'", "--username", "--min-ttl"}},
+		{[]string{"exec", "--help"}, []string{"DUALAUTH_TOKEN", "DATABRICKS_TOKEN", "auth exec work -- ", "--min-ttl"}},
+		{[]string{"api", "--help"}, []string{"auth api work /api/2.0/clusters/list", "-X, --method", "-d, --data", "-H, --header", "--min-ttl"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			is := is.New(t)
+			r := e.auth(nil, tc.args...)
+			is.Equal(r.code, 0)
+			for _, w := range tc.want {
+				if !strings.Contains(r.stdout, w) {
+					t.Errorf("missing %q", w)
+				}
+			}
+		})
+	}
+}
