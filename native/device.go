@@ -41,6 +41,9 @@ func DeviceLogin(ctx context.Context, o DeviceOptions) (*core.Entry, error) {
 	scopes := o.Scopes
 	if len(scopes) == 0 {
 		scopes = DefaultScopes(o.Target)
+		if o.Resolution != nil && len(o.Resolution.Scopes) > 0 {
+			scopes = o.Resolution.Scopes // what the target says it wants
+		}
 	}
 	d := o.driver(s)
 	d.ShowCode = o.ShowCode

@@ -193,6 +193,9 @@ func Login(ctx context.Context, o LoginOptions) (*core.Entry, error) {
 	scopes := o.Scopes
 	if len(scopes) == 0 {
 		scopes = DefaultScopes(o.Target)
+		if o.Resolution != nil && len(o.Resolution.Scopes) > 0 {
+			scopes = o.Resolution.Scopes // what the target says it wants
+		}
 	}
 	d := o.driver(s)
 	d.Callbacks = merge(ctx, l.Callbacks(), o.Callbacks)

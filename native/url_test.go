@@ -145,7 +145,7 @@ func (rs *resourceServer) call(t *testing.T, token string) int {
 
 func urlProvider(t *testing.T) *deviceop.Server {
 	t.Helper()
-	op, err := deviceop.Start(deviceop.Options{ByURL: true})
+	op, err := deviceop.Start(deviceop.Options{ByURL: true, Interval: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,4 +277,37 @@ func TestURL_SecondResourceOnTheSameIssuerIsASecondLogin(t *testing.T) {
 	is.Equal(ea.ClientID, eb.ClientID)
 	is.Equal(a.call(t, eb.AccessToken), 401) // b's token is not for a
 	is.Equal(b.call(t, eb.AccessToken), 200)
+}
+
+// The device grant takes the resolution too: resource= on the device
+// authorization and token requests, so a device login to an API gets a
+// token for that API.
+func TestURL_DeviceLoginToAProtectedResourceGetsATokenForIt(t *testing.T) {
+	is := is.New(t)
+	op := urlProvider(t)
+	api := startResourceServer(t, op.Issuer, true)
+	o := Options{Target: core.Target{Host: api.URL}, ClientID: op.ClientID, Store: &FileCache{Dir: t.TempDir()},
+		HTTPOptions: HTTPOptions{Timeout: 5 * time.Second}, LockTimeout: 3 * time.Second, Warn: func(string) {}}
+	res, err := Resolve(context.Background(), o)
+	is.NoErr(err)
+	var wg sync.WaitGroup
+	e, err := DeviceLogin(context.Background(), DeviceOptions{Options: o, Timeout: 30 * time.Second, Resolution: res,
+		ShowCode: func(c core.ShowCode) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := op.Approve(context.Background(), c.VerificationURIComplete); err != nil {
+					t.Errorf("approve: %v", err)
+				}
+			}()
+		}})
+	wg.Wait()
+	is.NoErr(err)
+	is.Equal(e.Resource, api.URL)
+	is.Equal(api.call(t, e.AccessToken), 200)
+	for _, r := range op.Requests() {
+		if r.Path == "/device/auth" || r.Path == "/token" {
+			is.True(strings.Contains(strings.Join(r.Params, " "), "resource"))
+		}
+	}
 }

@@ -203,9 +203,10 @@ func (a *app) deviceLogin(ctx context.Context, lo native.LoginOptions) (*core.En
 		timeout = deviceMaxWait
 	}
 	return native.DeviceLogin(ctx, native.DeviceOptions{
-		Options: lo.Options,
-		Scopes:  lo.Scopes,
-		Timeout: timeout,
+		Options:    lo.Options,
+		Scopes:     lo.Scopes,
+		Timeout:    timeout,
+		Resolution: lo.Resolution,
 		ShowCode: func(c core.ShowCode) {
 			fmt.Fprintln(a.stderr)
 			native.WriteCode(a.stderr, c)
