@@ -61,6 +61,8 @@ type DeviceConfig struct {
 	// Resolution, when known, gives the metadata and the RFC 8707
 	// resource, and is saved with the login.
 	Resolution *Resolution
+	// DPoP is the DPoP mode ("" is [DPoPAuto]).
+	DPoP string
 }
 
 func (c *DeviceConfig) resource() string {
@@ -75,6 +77,7 @@ type devicePhase int
 const (
 	deviceIdle devicePhase = iota
 	deviceDiscovering
+	deviceKeying
 	deviceAuthorizing
 	deviceWaiting
 	devicePolling
@@ -98,6 +101,8 @@ type Device struct {
 	expires  time.Time
 	req      Request
 	entry    Entry
+	dp       dpopSend // the polls, with proofs for a DPoP login
+	now      time.Time
 }
 
 // NewDevice returns a device login that begins with [Start].
@@ -116,6 +121,7 @@ func (d *Device) Step(ev Event) []Effect {
 	switch ev := ev.(type) {
 	case Start:
 		if d.phase == deviceIdle {
+			d.dp.rand, d.now = ev.Rand, ev.Now
 			if d.cfg.Client.ID == "" {
 				return d.fail(fmt.Errorf("device login: no client ID"))
 			}
@@ -148,6 +154,19 @@ func (d *Device) Step(ev Event) []Effect {
 		case devicePolling:
 			return d.polled(ev)
 		}
+	case Signed:
+		if d.phase == devicePolling {
+			return d.polled(ev)
+		}
+	case KeyCreated:
+		if d.phase == deviceKeying {
+			k, err := newDPoPKey(ev, d.cfg.DPoP == DPoPAlways)
+			if err != nil {
+				return d.fail(err)
+			}
+			d.dp.key = k
+			return d.requestCode()
+		}
 	case Waited:
 		if d.phase == deviceWaiting {
 			if !ev.Now.Before(d.expires) {
@@ -158,7 +177,12 @@ func (d *Device) Step(ev Event) []Effect {
 			if r := d.cfg.resource(); r != "" {
 				d.req.Form.Set("resource", r)
 			}
-			return []Effect{Fetch{Request: d.req}}
+			d.dp.reset()
+			next, err := d.dp.send(d.req, ev.Now)
+			if err != nil {
+				return d.fail(fmt.Errorf("device login: %w", err))
+			}
+			return []Effect{next}
 		}
 	case Locked:
 		if d.phase == deviceLocking {
@@ -192,6 +216,23 @@ func (d *Device) authorize(m Metadata) []Effect {
 		return d.fail(fmt.Errorf("%s: %w", m.Issuer, ErrNoDeviceFlow))
 	}
 	d.meta = m
+	dpop, err := useDPoP(d.cfg.DPoP, m, d.cfg.Resolution, false)
+	if err != nil {
+		return d.fail(err)
+	}
+	if dpop {
+		d.phase = deviceKeying
+		e := newEntry(d.cfg.Target, d.cfg.Client.ID, nil, &TokenResponse{}, d.now, m)
+		if res := d.cfg.Resolution; res != nil {
+			e.Resolution, e.Resource = res, res.Resource
+		}
+		return []Effect{CreateKey{Alg: AlgES256, For: e.Key()}}
+	}
+	return d.requestCode()
+}
+
+// requestCode sends the device authorization request (RFC 8628 §3.1).
+func (d *Device) requestCode() []Effect {
 	d.phase = deviceAuthorizing
 	form := url.Values{}
 	if len(d.cfg.Scopes) > 0 {
@@ -200,7 +241,7 @@ func (d *Device) authorize(m Metadata) []Effect {
 	if r := d.cfg.resource(); r != "" {
 		form.Set("resource", r) // RFC 8707 §2.1
 	}
-	d.req = d.cfg.Client.formRequest(m.DeviceAuthorizationEndpoint, form)
+	d.req = d.cfg.Client.formRequest(d.meta.DeviceAuthorizationEndpoint, form)
 	return []Effect{Fetch{Request: d.req}}
 }
 
@@ -265,7 +306,15 @@ func (d *Device) authorized(ev Fetched) []Effect {
 	return []Effect{*show, Wait{For: d.interval}}
 }
 
-func (d *Device) polled(ev Fetched) []Effect {
+func (d *Device) polled(in Event) []Effect {
+	f, next, err := d.dp.step(in)
+	if err != nil {
+		return d.fail(fmt.Errorf("device login: %w", err))
+	}
+	if next != nil {
+		return []Effect{next}
+	}
+	ev := *f
 	if ev.Err != nil {
 		// A transient network error while the user approves: keep polling,
 		// more slowly (RFC 8628 §3.5 asks for back-off on timeouts).
@@ -273,7 +322,7 @@ func (d *Device) polled(ev Fetched) []Effect {
 		d.phase = deviceWaiting
 		return []Effect{Warn{Message: fmt.Sprintf("polling %s failed (%v); retrying in %s", d.meta.TokenEndpoint, ev.Err, d.interval)}, Wait{For: d.interval}}
 	}
-	t, err := ParseTokenResponse(ev.Response, ev.Now)
+	t, err := d.dp.parse(ev)
 	var oe *OAuthError
 	if errors.As(err, &oe) {
 		switch oe.Code {
@@ -298,6 +347,7 @@ func (d *Device) polled(ev Fetched) []Effect {
 		cp := *res
 		d.entry.Resolution, d.entry.Resource = &cp, cp.Resource
 	}
+	d.entry.DPoP = d.dp.key
 	d.phase = deviceLocking
 	return []Effect{Lock{Key: d.entry.Key()}}
 }

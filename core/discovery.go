@@ -25,6 +25,9 @@ type Metadata struct {
 	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
 	AuthorizationResponseIssSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	// DPoPSigningAlgValuesSupported says the server takes DPoP proofs
+	// (RFC 9449 §5.1) signed with these algorithms.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
 	// OpenID is true when the metadata came from an OpenID Connect
 	// discovery document, which decides the prompt=consent rule.
 	OpenID bool `json:"openid,omitempty"`

@@ -52,6 +52,9 @@ type Entry struct {
 	// dualauth registered at the issuer; RefreshToken then holds its
 	// registration_access_token, so that stores protect it alike (S32).
 	Registration *Registration `json:"registration,omitempty"`
+	// DPoP is the key the tokens are bound to (RFC 9449), nil for a
+	// bearer login; TokenType is then "DPoP".
+	DPoP *DPoPKey `json:"dpop,omitempty"`
 }
 
 // newEntry is the cache entry of a fresh login (browser or device): the

@@ -159,6 +159,7 @@ type world struct {
 	subjectTokens map[string]string
 	onSign        func(Sign) Signed
 	rnd           counter // entropy of the token machine, never repeating
+	keyN          int     // DPoP keys created
 }
 
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -188,6 +189,9 @@ func (w *world) perform(e Effect) Event {
 		if h := e.Request.Header["Authorization"]; h != "" {
 			auth, _, _ = strings.Cut(h, " ")
 			auth = " +" + auth // the scheme only
+		}
+		if e.Request.Header["DPoP"] != "" {
+			auth += " +proof"
 		}
 		w.logf("%s", strings.TrimSpace(fmt.Sprintf("Fetch %s %s %s", e.Request.Method, e.Request.URL, formKeys(e.Request.Form)))+auth)
 		var resp Response
@@ -270,6 +274,11 @@ func (w *world) perform(e Effect) Event {
 			return w.onSign(e)
 		}
 		return Signed{Signature: fakeSignature(e.Key, e.Input)}
+	case CreateKey:
+		w.keyN++
+		name := fmt.Sprintf("dpop:%d", w.keyN)
+		w.logf("CreateKey %s for %q → %s", e.Alg, e.For, name)
+		return KeyCreated{Key: name, JWK: fakeJWK(name)}
 	case ReadSubjectToken:
 		tok, ok := w.subjectTokens[e.Source]
 		if !ok {

@@ -217,6 +217,7 @@ type grantRun struct {
 	input    []byte // the assertion being signed
 	retried  bool
 	req      Request
+	dp       dpopSend // the token request, with a proof for a DPoP login
 }
 
 // begin returns the first effect of the grant.
@@ -224,6 +225,8 @@ func (r *grantRun) begin() (Effect, error) {
 	if err := r.g.check(r.client.Secret != ""); err != nil {
 		return nil, err
 	}
+	r.dp.rand, r.dp.rebuild = r.rand, r.g.ClientAuth == AuthPrivateKeyJWT // an assertion is single-use: a nonce retry signs a new one
+	r.dp.reset()
 	if r.g.Type == TokenExchangeGrantType {
 		r.step = grantReading
 		return ReadSubjectToken{Source: r.g.SubjectToken}, nil
@@ -234,7 +237,7 @@ func (r *grantRun) begin() (Effect, error) {
 // authenticate signs an assertion when the client uses a key, else sends.
 func (r *grantRun) authenticate() (Effect, error) {
 	if r.g.ClientAuth != AuthPrivateKeyJWT {
-		return r.send(""), nil
+		return r.send("")
 	}
 	claims, err := NewAssertionClaims(r.client.ID, r.tokenURL, r.now, r.rand)
 	if err != nil {
@@ -248,7 +251,7 @@ func (r *grantRun) authenticate() (Effect, error) {
 	return Sign{Key: r.g.Key, Alg: r.g.Alg, Input: r.input}, nil
 }
 
-func (r *grantRun) send(assertion string) Effect {
+func (r *grantRun) send(assertion string) (Effect, error) {
 	a := ClientAuth{Method: r.g.ClientAuth, Secret: r.client.Secret, Assertion: assertion}
 	if r.g.Type == TokenExchangeGrantType {
 		typ := r.g.SubjectTokenType
@@ -260,7 +263,7 @@ func (r *grantRun) send(assertion string) Effect {
 		r.req = r.client.ClientCredentialsRequest(r.tokenURL, r.g.Scopes, a)
 	}
 	r.step = grantFetching
-	return Fetch{Request: r.req}
+	return r.dp.send(r.req, r.now)
 }
 
 // next consumes the answer to the last effect: the token when the grant is
@@ -283,17 +286,26 @@ func (r *grantRun) next(ev Event) (*TokenResponse, Effect, error) {
 		return nil, e, err
 	case Signed:
 		if r.step != grantSigning {
-			break
+			break // a DPoP proof's
 		}
 		if ev.Err != nil {
 			return nil, nil, fmt.Errorf("signing the client assertion with %s: %w", r.g.Key, ev.Err)
 		}
-		return nil, r.send(CompactJWS(r.input, ev.Signature)), nil
-	case Fetched:
-		if r.step != grantFetching {
-			break
+		e, err := r.send(CompactJWS(r.input, ev.Signature))
+		return nil, e, err
+	}
+	if r.step == grantFetching {
+		f, next, err := r.dp.step(ev)
+		if errors.Is(err, errNonceRetry) {
+			if fe, ok := ev.(Fetched); ok && !fe.Now.IsZero() {
+				r.now = fe.Now
+			}
+			next, err = r.authenticate()
 		}
-		return r.fetched(ev)
+		if err != nil || next != nil {
+			return nil, next, err
+		}
+		return r.fetched(*f)
 	}
 	return nil, nil, fmt.Errorf("grant: unexpected %T", ev)
 }
@@ -302,7 +314,7 @@ func (r *grantRun) fetched(ev Fetched) (*TokenResponse, Effect, error) {
 	if ev.Err != nil {
 		return nil, nil, fmt.Errorf("cannot reach %s: %v", r.tokenURL, ev.Err)
 	}
-	t, err := ParseTokenResponse(ev.Response, ev.Now)
+	t, err := r.dp.parse(ev)
 	err = r.req.scrub(err)
 	var oe *OAuthError
 	switch {
@@ -314,7 +326,9 @@ func (r *grantRun) fetched(ev Fetched) (*TokenResponse, Effect, error) {
 	case oe.Code == "invalid_client" && r.g.ClientAuth == AuthSecretBasic && !r.g.AuthForced && !r.retried:
 		r.retried = true
 		r.g.ClientAuth = AuthSecretPost
-		return nil, r.send(""), nil
+		r.dp.reset()
+		e, err := r.send("")
+		return nil, e, err
 	case oe.Code == "invalid_client":
 		return nil, nil, fmt.Errorf("the server refused client %s (%s): %w", r.client.ID, r.g.ClientAuth, err)
 	case oe.Code == "invalid_grant" && r.g.Type == TokenExchangeGrantType:
@@ -331,6 +345,8 @@ type GrantConfig struct {
 	Grant  Grant
 	// Metadata, when known, skips discovery.
 	Metadata *Metadata
+	// DPoP is the DPoP mode ("" is [DPoPAuto]).
+	DPoP string
 }
 
 type grantPhase int
@@ -338,6 +354,7 @@ type grantPhase int
 const (
 	grantIdle grantPhase = iota
 	grantDiscovering
+	grantKeying
 	grantGranting
 	grantLocking
 	grantSaving
@@ -410,6 +427,15 @@ func (l *GrantLogin) Step(ev Event) []Effect {
 		if l.phase == grantGranting {
 			return l.granted(ev)
 		}
+	case KeyCreated:
+		if l.phase == grantKeying {
+			k, err := newDPoPKey(ev, l.cfg.DPoP == DPoPAlways)
+			if err != nil {
+				return l.fail(fmt.Errorf("login: %w", err))
+			}
+			l.run.dp.key = k
+			return l.begin()
+		}
 	case Locked:
 		if l.phase == grantLocking {
 			if ev.Err != nil {
@@ -442,6 +468,24 @@ func (l *GrantLogin) grant(m Metadata) []Effect {
 	g := l.cfg.Grant
 	g.ClientAuth = chooseAuth(g, l.cfg.Client.Secret != "", m)
 	l.run = grantRun{g: g, client: l.cfg.Client, tokenURL: m.TokenEndpoint, now: l.run.now, rand: l.rand}
+	dpop, err := useDPoP(l.cfg.DPoP, m, nil, false)
+	if err != nil {
+		return l.fail(fmt.Errorf("login: %w", err))
+	}
+	if dpop {
+		l.phase = grantKeying
+		return []Effect{CreateKey{Alg: AlgES256, For: l.cacheKey()}}
+	}
+	return l.begin()
+}
+
+// cacheKey is the key the login will save under.
+func (l *GrantLogin) cacheKey() string {
+	e := newEntry(l.cfg.Target, l.cfg.Client.ID, nil, &TokenResponse{}, l.run.now, l.meta)
+	return e.Key()
+}
+
+func (l *GrantLogin) begin() []Effect {
 	first, err := l.run.begin()
 	if err != nil {
 		return l.fail(fmt.Errorf("login: %w", err))
@@ -461,6 +505,7 @@ func (l *GrantLogin) granted(ev Event) []Effect {
 	g := l.run.g // with the client authentication that worked
 	l.entry = newEntry(l.cfg.Target, l.cfg.Client.ID, g.Scopes, t, l.fetchedAt(ev), l.meta)
 	l.entry.Grant = &g
+	l.entry.DPoP = l.run.dp.key
 	if g.ClientAuth == AuthSecretBasic || g.ClientAuth == AuthSecretPost {
 		l.entry.ClientSecret = l.cfg.Client.Secret
 	}

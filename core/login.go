@@ -48,6 +48,9 @@ type LoginConfig struct {
 	// [PendingTTL]. A CLI passes its --timeout, so that a slow sign-in
 	// within it is not refused.
 	PendingTTL time.Duration
+	// DPoP is the DPoP mode ([DPoPAuto] when empty, [DPoPAlways],
+	// [DPoPNever]).
+	DPoP string
 }
 
 // PromptNone in [LoginConfig.Prompt] sends no prompt parameter at all.
@@ -75,6 +78,10 @@ type Pending struct {
 	Resolution *Resolution `json:"resolution,omitempty"`
 	// Registered says the client is one dualauth registered.
 	Registered bool `json:"registered,omitempty"`
+	// DPoP is the login's DPoP mode; ClientDPoP says the client was
+	// registered for DPoP-bound tokens.
+	DPoP       string `json:"dpop,omitempty"`
+	ClientDPoP bool   `json:"client_dpop,omitempty"`
 }
 
 func (p *Pending) resource() string {
@@ -107,6 +114,7 @@ const (
 	loginForgetting
 	loginSavingPending
 	loginWaiting
+	loginKeying // CreateKey: the DPoP key of the login
 	loginExchanging
 	loginLocking
 	loginSaving
@@ -127,6 +135,9 @@ type Login struct {
 	reg       Entry // the registration record being saved
 	renewed   bool  // registered again after the server forgot the client
 	forgetErr error
+	dp        dpopSend // the token request, with a proof when the login uses DPoP
+	rand      io.Reader
+	now       time.Time
 }
 
 // NewLogin returns a login that begins with [Start].
@@ -165,6 +176,19 @@ func (l *Login) Step(ev Event) []Effect {
 			return l.registered(ev)
 		case loginExchanging:
 			return l.exchanged(ev)
+		}
+	case Signed:
+		if l.phase == loginExchanging {
+			return l.exchanged(ev)
+		}
+	case KeyCreated:
+		if l.phase == loginKeying {
+			k, err := newDPoPKey(ev, l.pending.DPoP == DPoPAlways)
+			if err != nil {
+				return l.fail(err)
+			}
+			l.dp.key = k
+			return l.exchange(l.now)
 		}
 	case Loaded:
 		if l.phase == loginFindingClient {
@@ -232,6 +256,7 @@ func (l *Login) fail(err error) []Effect {
 
 func (l *Login) start(ev Start) []Effect {
 	var raw [96]byte
+	l.rand = ev.Rand
 	if ev.Rand == nil {
 		return l.fail(fmt.Errorf("login: no entropy source"))
 	}
@@ -250,6 +275,10 @@ func (l *Login) start(ev Start) []Effect {
 		ClientID:    l.cfg.Client.ID,
 		Scopes:      l.cfg.Scopes,
 		Resolution:  l.cfg.Resolution,
+		DPoP:        l.cfg.DPoP,
+	}
+	if l.pending.DPoP == "" {
+		l.pending.DPoP = DPoPAuto
 	}
 	if slices.Contains(l.cfg.Scopes, "openid") {
 		l.pending.Nonce = enc(raw[64:96]) // S7
@@ -287,6 +316,9 @@ func (l *Login) discovered(ev Fetched) []Effect {
 
 func (l *Login) useMetadata(m Metadata) []Effect {
 	l.pending.Metadata = m
+	if _, err := useDPoP(l.pending.DPoP, m, nil, false); err != nil {
+		return l.fail(err) // before the user signs in for nothing
+	}
 	if l.pending.ClientID == "" {
 		return l.findClient()
 	}
@@ -386,14 +418,55 @@ func (l *Login) callback(ev Callback) []Effect {
 	if r := l.pending.resource(); r != "" {
 		l.req.Form.Set("resource", r) // RFC 8707 §2.2
 	}
-	return []Effect{Fetch{Request: l.req}}
+	dpop, err := useDPoP(l.pending.DPoP, m, l.pending.Resolution, l.pending.ClientDPoP)
+	if err != nil {
+		return l.fail(err)
+	}
+	if ev.Rand != nil {
+		l.rand = ev.Rand // a resumed login has had no Start
+	}
+	l.dp.rand = l.rand
+	l.now = ev.Now
+	if dpop {
+		l.phase = loginKeying
+		return []Effect{CreateKey{Alg: AlgES256, For: l.pendingKey()}}
+	}
+	return l.exchange(ev.Now)
 }
 
-func (l *Login) exchanged(ev Fetched) []Effect {
+// pendingKey is the cache key the login will save under, for naming its
+// DPoP key.
+func (l *Login) pendingKey() string {
+	e := Entry{Host: l.pending.Target.Host, AccountID: l.pending.Target.AccountID, ClientID: l.pending.ClientID, Metadata: l.pending.Metadata, Resolution: l.pending.Resolution}
+	if l.pending.Resolution != nil {
+		e.Resource = l.pending.Resolution.Resource
+	}
+	return e.Key()
+}
+
+// exchange sends the code request, with a proof when the login has a key.
+func (l *Login) exchange(now time.Time) []Effect {
+	l.phase = loginExchanging
+	e, err := l.dp.send(l.req, now)
+	if err != nil {
+		return l.fail(fmt.Errorf("exchanging the authorization code: %w", err))
+	}
+	return []Effect{e}
+}
+
+func (l *Login) exchanged(e Event) []Effect {
+	f, next, err := l.dp.step(e)
+	if err != nil {
+		return l.fail(fmt.Errorf("exchanging the authorization code: %w", err))
+	}
+	if next != nil {
+		return []Effect{next}
+	}
+	ev := *f
 	if ev.Err != nil {
 		return l.fail(fmt.Errorf("token request to %s failed: %v", l.pending.Metadata.TokenEndpoint, ev.Err))
 	}
-	t, err := ParseTokenResponse(ev.Response, ev.Now)
+	t, err := l.dp.parse(ev)
 	if err != nil {
 		err = l.req.scrub(err)
 		if l.pending.Registered && errors.Is(err, &OAuthError{Code: "invalid_client"}) {
@@ -412,6 +485,7 @@ func (l *Login) exchanged(ev Fetched) []Effect {
 		res := *p.Resolution
 		l.entry.Resolution, l.entry.Resource = &res, res.Resource
 	}
+	l.entry.DPoP = l.dp.key
 	l.phase = loginLocking
 	return []Effect{Lock{Key: l.entry.Key()}}
 }

@@ -29,6 +29,7 @@ func (l *Login) foundClient(ev Loaded) []Effect {
 		return l.register()
 	}
 	l.useClient(e.ClientID, "registered at "+e.Registration.Endpoint+" on "+e.Registration.RegisteredAt.Format("2006-01-02"))
+	l.pending.ClientDPoP = e.Registration.DPoPBound
 	if e.Registration.ClientURI != "" && e.RefreshToken != "" {
 		l.phase = loginCheckingClient
 		return []Effect{Fetch{Request: readRegistrationRequest(e.Registration.ClientURI, e.RefreshToken)}}
@@ -74,7 +75,7 @@ func (l *Login) appType() string {
 
 func (l *Login) register() []Effect {
 	l.phase = loginRegistering
-	l.req = RegistrationRequest(l.pending.Metadata.RegistrationEndpoint, l.pending.RedirectURI, l.appType())
+	l.req = registrationRequest(l.pending.Metadata.RegistrationEndpoint, l.pending.RedirectURI, l.appType(), l.pending.DPoP == DPoPAlways)
 	return []Effect{Fetch{Request: l.req}}
 }
 
@@ -91,8 +92,10 @@ func (l *Login) registered(ev Fetched) []Effect {
 	l.reg = Entry{
 		Host: m.Issuer, ClientID: c.ClientID, RefreshToken: c.RegistrationAccessToken, ObtainedAt: ev.Now, Metadata: m,
 		Registration: &Registration{Endpoint: m.RegistrationEndpoint, ClientURI: c.RegistrationClientURI,
-			RedirectURIs: []string{l.pending.RedirectURI}, ApplicationType: l.appType(), RegisteredAt: ev.Now},
+			RedirectURIs: []string{l.pending.RedirectURI}, ApplicationType: l.appType(), RegisteredAt: ev.Now,
+			DPoPBound: l.pending.DPoP == DPoPAlways},
 	}
+	l.pending.ClientDPoP = l.reg.Registration.DPoPBound
 	l.phase = loginLockingClient
 	return []Effect{Lock{Key: l.reg.Key()}}
 }

@@ -54,6 +54,7 @@ type Refresh struct {
 	err   error   // the result to report once the save is done
 	rand  io.Reader
 	grant grantRun // a login without a person: the grant repeated
+	dp    dpopSend // the refresh request, with a proof for a DPoP login
 }
 
 // NewRefresh returns a token machine that begins with [Start].
@@ -127,6 +128,9 @@ func (r *Refresh) Step(ev Event) []Effect {
 		if r.phase == refreshGranting {
 			return r.granted(ev)
 		}
+		if _, ok := ev.(Signed); ok && r.phase == refreshFetching {
+			return r.fetched(ev)
+		}
 	case Aborted:
 		if r.phase > refreshLocking && r.phase < refreshDone {
 			return r.finish(nil, ev.Err)
@@ -140,7 +144,11 @@ func (r *Refresh) Step(ev Event) []Effect {
 				return r.finish(nil, fmt.Errorf("the token cache cannot take a refreshed token, so the refresh token was not used: %w", ev.Err))
 			}
 			r.phase = refreshFetching
-			return []Effect{Fetch{Request: r.req}}
+			next, err := r.dp.send(r.req, r.now)
+			if err != nil {
+				return r.finish(nil, fmt.Errorf("refreshing the token for %s: %w", r.cfg.Target.Host, err))
+			}
+			return []Effect{next}
 		}
 		if r.phase == refreshSaving {
 			if ev.Err != nil {
@@ -185,6 +193,7 @@ func (r *Refresh) reloaded(ev Loaded) []Effect {
 	if e.Metadata.TokenEndpoint == "" {
 		return r.finish(nil, r.notLoggedIn(errors.New("the cache entry has no token endpoint")))
 	}
+	r.dp = dpopSend{key: e.DPoP.clone(), rand: r.rand}
 	if e.Grant != nil {
 		return r.regrant(e)
 	}
@@ -192,6 +201,7 @@ func (r *Refresh) reloaded(ev Loaded) []Effect {
 		return r.finish(nil, r.notLoggedIn(errors.New("the token expired and there is no refresh token")))
 	}
 	r.entry = *e
+	r.entry.DPoP = r.dp.key // refreshes are proved with the login's key: public clients' refresh tokens are bound too
 	r.phase = refreshReserving
 	r.req = r.cfg.Client.RefreshRequest(e.Metadata.TokenEndpoint, e.RefreshToken)
 	if e.Resource != "" {
@@ -200,11 +210,20 @@ func (r *Refresh) reloaded(ev Loaded) []Effect {
 	return []Effect{Reserve{Key: r.key}}
 }
 
-func (r *Refresh) fetched(ev Fetched) []Effect {
+func (r *Refresh) fetched(in Event) []Effect {
+	f, next, err := r.dp.step(in)
+	if err != nil {
+		// The proof could not be signed: the refresh token is unspent.
+		return r.finish(nil, fmt.Errorf("refreshing the token for %s: %w", r.cfg.Target.Host, err))
+	}
+	if next != nil {
+		return []Effect{next}
+	}
+	ev := *f
 	var t *TokenResponse
-	err := ev.Err
+	err = ev.Err
 	if err == nil {
-		t, err = ParseTokenResponse(ev.Response, ev.Now)
+		t, err = r.dp.parse(ev)
 		err = r.req.scrub(err)
 	} else {
 		err = fmt.Errorf("no usable answer from %s: %v", r.entry.Metadata.TokenEndpoint, err)
@@ -253,11 +272,12 @@ func (r *Refresh) fetched(ev Fetched) []Effect {
 // cannot be saved only means the next call makes the grant again.
 func (r *Refresh) regrant(e *Entry) []Effect {
 	r.entry = *e
+	r.entry.DPoP = r.dp.key
 	client := Client{ID: e.ClientID, Secret: r.cfg.Client.Secret}
 	if client.Secret == "" {
 		client.Secret = e.ClientSecret
 	}
-	r.grant = grantRun{g: *e.Grant, client: client, tokenURL: e.Metadata.TokenEndpoint, now: r.now, rand: r.rand}
+	r.grant = grantRun{g: *e.Grant, client: client, tokenURL: e.Metadata.TokenEndpoint, now: r.now, rand: r.rand, dp: r.dp}
 	first, err := r.grant.begin()
 	if errors.Is(err, ErrNoClientSecret) {
 		err = r.notLoggedIn(fmt.Errorf("the client secret of this login is missing: %w", err))

@@ -22,6 +22,8 @@ type Registration struct {
 	RedirectURIs    []string  `json:"redirect_uris"`
 	ApplicationType string    `json:"application_type"`
 	RegisteredAt    time.Time `json:"registered_at"`
+	// DPoPBound: registered with dpop_bound_access_tokens (RFC 9449 §5.2).
+	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
 }
 
 // RegistrationKey is the cache key of the client registered at issuer: a
@@ -45,14 +47,24 @@ const (
 // §3.1, S32): no secret asked for (token_endpoint_auth_method none), exactly
 // the redirect URI and grants that a browser login uses.
 func RegistrationRequest(endpoint, redirectURI, appType string) Request {
-	body, _ := json.Marshal(map[string]any{ // plain data: cannot fail
+	return registrationRequest(endpoint, redirectURI, appType, false)
+}
+
+// registrationRequest is [RegistrationRequest], asking for DPoP-bound
+// tokens (RFC 9449 §5.2) when dpop is set.
+func registrationRequest(endpoint, redirectURI, appType string, dpop bool) Request {
+	reg := map[string]any{
 		"client_name":                ClientName,
 		"application_type":           appType,
 		"redirect_uris":              []string{redirectURI},
 		"token_endpoint_auth_method": "none",
 		"grant_types":                []string{"authorization_code", "refresh_token"},
 		"response_types":             []string{"code"},
-	})
+	}
+	if dpop {
+		reg["dpop_bound_access_tokens"] = true
+	}
+	body, _ := json.Marshal(reg) // plain data: cannot fail
 	return Request{
 		Method: "POST",
 		URL:    endpoint,

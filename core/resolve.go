@@ -69,6 +69,8 @@ type Resolution struct {
 	// token and refresh requests ("" for none).
 	Resource     string `json:"resource,omitempty"`
 	ResourceFrom string `json:"resource_from,omitempty"`
+	// DPoPRequired: the resource's metadata requires DPoP-bound tokens.
+	DPoPRequired bool `json:"dpop_required,omitempty"`
 	// Databricks host metadata, when the host served some.
 	AccountID   string `json:"account_id,omitempty"`
 	WorkspaceID string `json:"workspace_id,omitempty"`
@@ -161,6 +163,9 @@ type ResourceMetadata struct {
 	Resource             string   `json:"resource"`
 	AuthorizationServers []string `json:"authorization_servers"`
 	ScopesSupported      []string `json:"scopes_supported,omitempty"`
+	// DPoPBoundAccessTokensRequired: the resource takes DPoP-bound tokens
+	// only (RFC 9728 §2).
+	DPoPBoundAccessTokensRequired bool `json:"dpop_bound_access_tokens_required,omitempty"`
 }
 
 // ErrResourceMismatch: protected-resource metadata describes another
@@ -536,6 +541,7 @@ func (r *Resolve) resourceMetadata(p probe, body []byte) []Effect {
 	r.res.Kind, r.res.KindFrom = KindResource, "protected-resource metadata at "+p.url
 	r.res.Resource, r.res.ResourceFrom = r.cfg.Target.Host, "protected-resource metadata at "+p.url
 	r.res.Scopes = pm.ScopesSupported
+	r.res.DPoPRequired = pm.DPoPBoundAccessTokensRequired
 	if len(r.res.Scopes) == 0 && r.scope != "" {
 		r.res.Scopes = strings.Fields(r.scope)
 	}

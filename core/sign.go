@@ -15,8 +15,8 @@ import (
 // the key (a file natively, a non-extractable WebCrypto key in a browser),
 // returns the signature. Alg is the JWS algorithm the input's header
 // names; a driver whose key cannot make it refuses rather than sign with
-// another. Client assertions (RFC 7523) use it; DPoP proofs (RFC 9449) will
-// use it the same way.
+// another. Client assertions (RFC 7523) and DPoP proofs (RFC 9449, see
+// dpop.go) use it.
 type Sign struct {
 	Key   string
 	Alg   string

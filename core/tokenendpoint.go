@@ -49,7 +49,9 @@ type Response struct {
 	Status          int
 	ContentType     string
 	WWWAuthenticate string
-	Body            []byte
+	// DPoPNonce is the DPoP-Nonce header (RFC 9449 §8, §9).
+	DPoPNonce string
+	Body      []byte
 }
 
 // tooLong: a body over the cap, from a driver that did not refuse it.
@@ -236,6 +238,12 @@ type wireToken struct {
 // the error: a refresh token in it may be the only live one left, since the
 // server has already spent the old one (S38).
 func ParseTokenResponse(r Response, now time.Time) (*TokenResponse, error) {
+	return parseTokenResponse(r, now, false)
+}
+
+// parseTokenResponse is [ParseTokenResponse] for a request that carried a
+// DPoP proof when proved: only then is a DPoP token usable (RFC 9449 §5).
+func parseTokenResponse(r Response, now time.Time, proved bool) (*TokenResponse, error) {
 	isJSON := looksJSON(r)
 	if r.Status != 200 {
 		if isJSON {
@@ -278,6 +286,8 @@ func ParseTokenResponse(r Response, now time.Time) (*TokenResponse, error) {
 		t.TokenType = "Bearer" // required by §5.1, yet some servers omit it
 	case strings.EqualFold(t.TokenType, "bearer"):
 		t.TokenType = "Bearer" // case-insensitive (RFC 6749 §5.1); one spelling in the cache
+	case proved && strings.EqualFold(t.TokenType, DPoPTokenType):
+		t.TokenType = DPoPTokenType
 	default:
 		return partial(t, &TokenTypeError{Type: t.TokenType})
 	}
@@ -304,12 +314,13 @@ func partial(t *TokenResponse, err error) (*TokenResponse, error) {
 }
 
 // TokenTypeError is a token of a type this client cannot use: it sends
-// access tokens as Bearer (RFC 6750) only, so anything else would be handed
-// out and then fail at every API.
+// access tokens as Bearer (RFC 6750), and as DPoP (RFC 9449) only when it
+// asked with a proof, so anything else would be handed out and then fail
+// at every API.
 type TokenTypeError struct{ Type string }
 
 func (e *TokenTypeError) Error() string {
-	return fmt.Sprintf("token endpoint issued a token of type %q; dualauth can only use Bearer tokens", e.Type)
+	return fmt.Sprintf("token endpoint issued a token of type %q; dualauth can only use Bearer tokens (and DPoP tokens for a login that sends DPoP proofs)", e.Type)
 }
 
 // parseExpiresIn accepts a JSON number or a numeric string (seen from older
