@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,8 +11,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/internal/deviceop"
 	"github.com/dualauth/dualauth/native"
 	"github.com/matryer/is"
 )
@@ -173,4 +176,63 @@ func TestCLI_LoginHelpShowsTheFourWaysIn(t *testing.T) {
 		"dynamic client registration (RFC 7591)", "3. A protected resource", "resource=URL", "4. --client-id", "auth login https://api.example.com/v1"} {
 		is.True(strings.Contains(r.stdout, want))
 	}
+}
+
+// The auth binary by URL alone against oidc-provider: an API's metadata
+// names the provider, auth registers a client there (and says so), the
+// user signs in (here the redirect is pasted), and `auth token API` gives
+// the token offline; a second login reuses the registered client.
+func TestCLI_ProtectedResourceByURLAloneRegistersOnceAndGivesTokens(t *testing.T) {
+	is := is.New(t)
+	w := newDeviceWorld(t, deviceop.Options{ByURL: true})
+	var api string
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/.well-known/oauth-protected-resource/api" {
+			json.NewEncoder(rw).Encode(map[string]any{"resource": api, "authorization_servers": []string{w.op.Issuer}, "scopes_supported": []string{"api:read"}})
+			return
+		}
+		http.NotFound(rw, r)
+	}))
+	defer srv.Close()
+	api = srv.URL + "/api"
+
+	login := func() result {
+		r := startAuth(t, w.environ(), "login", api, "--no-browser", "--paste", "--timeout", "30s")
+		r.waitFor("Found: protected resource "+api, 10*time.Second)
+		authorize := strings.TrimSpace(r.waitFor(w.op.Issuer+"/auth?", 10*time.Second))
+		landed, err := w.op.Authorize(context.Background(), authorize)
+		is.NoErr(err)
+		r.paste(landed.String())
+		return r.wait(20 * time.Second)
+	}
+	res := login()
+	if res.code != 0 {
+		t.Fatalf("login failed (%d):\n%s", res.code, res.stderr)
+	}
+	is.True(strings.Contains(res.stderr, "registered at "+w.op.Issuer+"/reg just now"))
+	res = login()
+	is.Equal(res.code, 0)
+	is.True(strings.Contains(res.stderr, "registered at "+w.op.Issuer+"/reg on ")) // reused
+	n := 0
+	for _, rq := range w.op.Requests() {
+		if rq.Path == "/reg" {
+			n++
+		}
+	}
+	is.Equal(n, 1) // two logins, one registration
+
+	var entry core.Entry
+	for k, e := range w.cacheFile().Tokens {
+		if strings.HasPrefix(k, api+" ") {
+			entry = e
+		}
+	}
+	is.Equal(entry.Resource, api)
+	tok := startAuth(t, w.environ(), "token", api, "-o", "text").wait(10 * time.Second)
+	is.Equal(tok.code, 0)
+	is.Equal(tok.stdout, entry.AccessToken+"\n")
+	d := startAuth(t, w.environ(), "describe", api).wait(10 * time.Second)
+	is.Equal(d.code, 0)
+	is.True(strings.Contains(d.stdout, "protected-resource"))
+	is.True(strings.Contains(d.stdout, "registered at "+w.op.Issuer+"/reg"))
 }
