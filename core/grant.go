@@ -330,7 +330,11 @@ func (r *grantRun) fetched(ev Fetched) (*TokenResponse, Effect, error) {
 		e, err := r.send("")
 		return nil, e, err
 	case oe.Code == "invalid_client":
-		return nil, nil, fmt.Errorf("the server refused client %s (%s): %w", r.client.ID, r.g.ClientAuth, err)
+		how := r.g.ClientAuth
+		if r.retried {
+			how = AuthSecretBasic + ", then " + AuthSecretPost
+		}
+		return nil, nil, fmt.Errorf("the server refused client %s (%s): %w", r.client.ID, how, err)
 	case oe.Code == "invalid_grant" && r.g.Type == TokenExchangeGrantType:
 		return nil, nil, fmt.Errorf("the server refused the subject token from %s: %w", r.g.SubjectToken, err)
 	}

@@ -46,6 +46,11 @@ type Options struct {
 	// Getenv reads subject token sources (env:VAR, github-actions); nil
 	// means os.Getenv.
 	Getenv func(string) string
+	// ClientSecret is the secret of a client that logs in without a
+	// person. [GrantLogin] logs in with it; [Token] uses it, when set,
+	// instead of the stored one (a secret kept in a Databricks CLI config
+	// file is given again at each call, never stored).
+	ClientSecret string
 }
 
 func (o *Options) store() (Store, error) {
@@ -283,10 +288,6 @@ type TokenOptions struct {
 	// MinTTL refreshes a token with less than this left (see
 	// core.RefreshConfig.MinTTL); 0 means Skew alone decides.
 	MinTTL time.Duration
-	// ClientSecret, for a login without a person whose secret is kept
-	// elsewhere (a Databricks CLI config file), is used instead of the
-	// stored one when a new token is needed.
-	ClientSecret string
 }
 
 // Token returns a valid access token for the login: from the cache when

@@ -11,12 +11,11 @@ import (
 
 // GrantOptions configure [GrantLogin].
 type GrantOptions struct {
-	Options
-	// ClientSecret authenticates the client (client_secret_basic, else
-	// client_secret_post); it is stored as the Store keeps secrets (the
-	// OS keyring or a 0600 file, see [KeyringStore]) unless
+	// Options.ClientSecret authenticates the client (client_secret_basic,
+	// else client_secret_post); it is stored as the Store keeps secrets
+	// (the OS keyring or a 0600 file, see [KeyringStore]) unless
 	// DontStoreSecret.
-	ClientSecret string
+	Options
 	// DontStoreSecret: the secret lives elsewhere (a Databricks CLI
 	// config file) and is given again to every [Token] call.
 	DontStoreSecret bool
@@ -79,6 +78,9 @@ func GrantLogin(ctx context.Context, o GrantOptions) (*core.Entry, error) {
 	}
 	e := *done.Entry
 	e.ClientSecret = ""
+	if _, saved, err := s.Load([]string{e.Key()}); err == nil && saved != nil {
+		e.ClientSecretIn = saved.ClientSecretIn // where the store put it
+	}
 	return &e, nil
 }
 
