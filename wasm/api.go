@@ -112,6 +112,10 @@ func (t targetOptions) resolve(d *driver) (core.Target, core.Client, error) {
 	return tg, core.Client{ID: id}, nil
 }
 
+// withoutPerson are login options of grants without a person, which the
+// browser API refuses by name rather than ignore.
+var withoutPerson = []string{"clientSecret", "clientKey", "subjectToken", "grant", "clientAuth"}
+
 type loginOptions struct {
 	targetOptions
 	scopes      []string // none: core.DefaultScopes of the target
@@ -127,6 +131,11 @@ func parseLoginOptions(args []js.Value) (loginOptions, error) {
 		return l, err
 	}
 	o := arg0(args)
+	for _, k := range withoutPerson {
+		if v := o.Get(k); v.Type() != js.TypeUndefined && v.Type() != js.TypeNull {
+			return l, fmt.Errorf("%w: %s: logins without a person (client secret, private key, token exchange) are not offered in the browser — a page cannot keep a secret or a key; use the auth CLI in CI and services", errBadArgument, k)
+		}
+	}
 	switch s := o.Get("scopes"); s.Type() {
 	case js.TypeUndefined, js.TypeNull:
 		// none: login asks for the host's default scopes

@@ -471,3 +471,19 @@ func TestAsyncFunc_PanicInGoRejectsInsteadOfKillingTheProgram(t *testing.T) {
 	_, err = await(f.Invoke()) // and the program is still alive
 	is.True(err != nil)
 }
+
+// Grants without a person need a secret, a key or a workload's token: a
+// page has none to keep, so the browser API refuses them by name.
+func TestLogin_RefusesGrantsWithoutAPerson(t *testing.T) {
+	td := newTestDriver(t)
+	api := td.api()
+	for _, k := range []string{"clientSecret", "clientKey", "subjectToken"} {
+		t.Run(k, func(t *testing.T) {
+			is := is.New(t)
+			_, err := await(api.Call("login", map[string]any{"host": td.srv.issuer, "clientId": "c", k: "x"}))
+			is.True(err != nil)
+			is.True(strings.Contains(err.Error(), "not offered in the browser"))
+			is.Equal(td.lastNavigation(), "") // nowhere
+		})
+	}
+}

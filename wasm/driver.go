@@ -119,6 +119,10 @@ func (d *driver) run(m core.Machine, first core.Event) core.Done {
 			return core.Aborted{Err: e.Err}
 		case core.Warn:
 			jsGlobal.Get("console").Call("warn", "dualauth: "+e.Message)
+		case core.Sign, core.ReadSubjectToken:
+			// Only a login without a person asks for these, and the
+			// browser API makes none.
+			return core.Aborted{Err: fmt.Errorf("%w: a login without a person cannot be used in the browser", errBadArgument)}
 		}
 		return nil
 	})
