@@ -38,6 +38,19 @@ const (
 	KeyStorage     = "storage"
 	KeyFlow        = "flow"
 	KeyDefault     = "default_profile"
+	// Logins without a person (never a secret: the client secret goes to
+	// the keyring or a 0600 file, a key file is referenced by its path).
+	KeyGrant            = "grant" // client_credentials or token_exchange
+	KeyClientKey        = "client_key"
+	KeyClientAuth       = "client_auth"
+	KeySubjectToken     = "subject_token"
+	KeySubjectTokenType = "subject_token_type"
+)
+
+// Grants of a profile (the grant key).
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantTokenExchange     = "token_exchange"
 )
 
 // Profile is one named set of settings.
@@ -51,6 +64,16 @@ type Profile struct {
 	CACert      string `json:"ca_cert,omitempty"`
 	Storage     string `json:"storage,omitempty"`
 	Flow        string `json:"flow,omitempty"`
+	// Grant, ClientKey, ClientAuth, SubjectToken and SubjectTokenType
+	// describe a login without a person.
+	Grant            string `json:"grant,omitempty"`
+	ClientKey        string `json:"client_key,omitempty"`
+	ClientAuth       string `json:"client_auth,omitempty"`
+	SubjectToken     string `json:"subject_token,omitempty"`
+	SubjectTokenType string `json:"subject_token_type,omitempty"`
+	// ClientSecret is only ever read from a Databricks CLI config file
+	// (auth_type = oauth-m2m), kept in memory, never written or shown.
+	ClientSecret string `json:"-"`
 	// Origin is "" for a profile of the profiles file itself, and
 	// "PATH [SECTION]" for one read from a Databricks CLI config file
 	// (see UseDatabricks), which dualauth never writes.
@@ -61,6 +84,8 @@ func (p *Profile) fields() []struct{ key, val string } {
 	return []struct{ key, val string }{
 		{KeyHost, p.Host}, {KeyClientID, p.ClientID}, {KeyScopes, p.Scopes}, {KeyRedirectURI, p.RedirectURI},
 		{KeyAccountID, p.AccountID}, {KeyCACert, p.CACert}, {KeyStorage, p.Storage}, {KeyFlow, p.Flow},
+		{KeyGrant, p.Grant}, {KeyClientKey, p.ClientKey}, {KeyClientAuth, p.ClientAuth},
+		{KeySubjectToken, p.SubjectToken}, {KeySubjectTokenType, p.SubjectTokenType},
 	}
 }
 
@@ -196,7 +221,8 @@ func profileFrom(s *ini.Section) Profile {
 	return Profile{
 		Name: s.Name(), Host: get(KeyHost), ClientID: get(KeyClientID), Scopes: get(KeyScopes),
 		RedirectURI: get(KeyRedirectURI), AccountID: get(KeyAccountID), CACert: get(KeyCACert), Storage: get(KeyStorage),
-		Flow: get(KeyFlow),
+		Flow: get(KeyFlow), Grant: get(KeyGrant), ClientKey: get(KeyClientKey), ClientAuth: get(KeyClientAuth),
+		SubjectToken: get(KeySubjectToken), SubjectTokenType: get(KeySubjectTokenType),
 	}
 }
 

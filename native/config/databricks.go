@@ -27,7 +27,9 @@ var ErrNoDatabricksConfig = errors.New("no such file")
 // ReadDatabricks reads the Databricks CLI config file at path and returns
 // the profiles of its sections with auth_type = databricks-cli, in file
 // order: name = section name (DEFAULT included), host, account ID, client
-// databricks-cli. Other sections and keys are ignored. A missing file is
+// databricks-cli; and those with auth_type oauth-m2m, github-oidc,
+// env-oidc or file-oidc, with their client and grant (see withoutPerson).
+// Other sections and keys are ignored. A missing file is
 // ErrNoDatabricksConfig; a malformed one an error naming file and line.
 func ReadDatabricks(path string) ([]Profile, error) {
 	raw, err := readCapped(path)
@@ -49,18 +51,74 @@ func ReadDatabricks(path string) ([]Profile, error) {
 		// KeysHash: the section's own keys. Key() would also look in the
 		// "parent" of a section whose name has a dot ([a.b] in [a]).
 		keys := s.KeysHash()
-		if strings.TrimSpace(keys[keyAuthType]) != DatabricksAuthType {
-			continue
-		}
-		out = append(out, Profile{
+		get := func(k string) string { return strings.TrimSpace(keys[k]) }
+		p := Profile{
 			Name:      s.Name(),
-			Host:      strings.TrimSpace(keys[KeyHost]),
-			AccountID: strings.TrimSpace(keys[KeyAccountID]),
+			Host:      get(KeyHost),
+			AccountID: get(KeyAccountID),
 			ClientID:  DatabricksClientID,
 			Origin:    path + " [" + s.Name() + "]",
-		})
+		}
+		if !withoutPerson(&p, get(keyAuthType), get) && get(keyAuthType) != DatabricksAuthType {
+			continue
+		}
+		out = append(out, p)
 	}
 	return out, nil
+}
+
+// The auth types of the Databricks CLI and SDK for logins without a
+// person: a service principal's secret (OAuth M2M), and workload identity
+// federation, which exchanges a CI job's or workload's own token.
+const (
+	AuthTypeM2M        = "oauth-m2m"
+	AuthTypeGitHubOIDC = "github-oidc"
+	AuthTypeEnvOIDC    = "env-oidc"
+	AuthTypeFileOIDC   = "file-oidc"
+)
+
+// withoutPerson fills p from a section of one of those auth types, as the
+// Databricks SDK reads them (client_id, client_secret, token_audience,
+// oidc_token_env — default DATABRICKS_OIDC_TOKEN —, oidc_token_filepath);
+// false for any other auth type. The secret stays in memory: it is sent,
+// never copied anywhere.
+func withoutPerson(p *Profile, authType string, get func(string) string) bool {
+	switch authType {
+	case AuthTypeM2M:
+		p.Grant, p.ClientSecret = GrantClientCredentials, get("client_secret")
+	case AuthTypeGitHubOIDC:
+		aud := get("token_audience")
+		if aud == "" {
+			aud = databricksAudience(p)
+		}
+		p.Grant, p.SubjectToken = GrantTokenExchange, "github-actions:"+aud
+	case AuthTypeEnvOIDC:
+		v := get("oidc_token_env")
+		if v == "" {
+			v = "DATABRICKS_OIDC_TOKEN"
+		}
+		p.Grant, p.SubjectToken = GrantTokenExchange, "env:"+v
+	case AuthTypeFileOIDC:
+		p.Grant, p.SubjectToken = GrantTokenExchange, "file:"+get("oidc_token_filepath")
+	default:
+		return false
+	}
+	p.ClientID = get(KeyClientID)
+	return true
+}
+
+// databricksAudience is the audience a GitHub token is asked for when the
+// profile names none: the account ID for an account, else the workspace's
+// token endpoint.
+func databricksAudience(p *Profile) string {
+	if p.AccountID != "" {
+		return p.AccountID
+	}
+	h := strings.TrimRight(p.Host, "/")
+	if h != "" && !strings.Contains(h, "://") {
+		h = "https://" + h
+	}
+	return h + "/oidc/v1/token"
 }
 
 // UseDatabricks adds the profiles of the Databricks CLI config file at

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -37,7 +38,7 @@ client_id = sp
 
 func writeDatabricks(t *testing.T, body string) string { return writeNamed(t, ".databrickscfg", body) }
 
-func TestReadDatabricks_OnlyDatabricksCLISectionsAndDEFAULTIsOne(t *testing.T) {
+func TestReadDatabricks_OnlyOAuthSectionsAndDEFAULTIsOne(t *testing.T) {
 	is := is.New(t)
 	p := writeDatabricks(t, databricksSample)
 	ps, err := ReadDatabricks(p)
@@ -47,6 +48,7 @@ func TestReadDatabricks_OnlyDatabricksCLISectionsAndDEFAULTIsOne(t *testing.T) {
 		{Name: "acct", Host: "https://accounts.cloud.databricks.com", AccountID: "0123-abcd", ClientID: "databricks-cli", Origin: p + " [acct]"},
 		// A dotted name does not inherit [acct]'s host (ini.v1 child sections).
 		{Name: "acct.child", ClientID: "databricks-cli", Origin: p + " [acct.child]"},
+		{Name: "m2m", Host: "https://adb-333.3.azuredatabricks.net", ClientID: "sp", Grant: GrantClientCredentials, Origin: p + " [m2m]"},
 	})
 
 	// Keys before any header are the DEFAULT section, as for the Databricks CLI.
@@ -87,7 +89,7 @@ func TestUseDatabricks_ProfilesFileWinsAndResolveSaysWhereEachIs(t *testing.T) {
 	for _, p := range f.Profiles() {
 		names = append(names, p.Name)
 	}
-	is.Equal(names, []string{"work", "mine", "DEFAULT", "acct", "acct.child"}) // ours first; the hidden [work] not listed
+	is.Equal(names, []string{"work", "mine", "DEFAULT", "acct", "acct.child", "m2m"}) // ours first; the hidden [work] not listed
 	w, ok := f.Profile("work")
 	is.True(ok)
 	is.Equal(w.Host, "https://work.example.com") // the profiles file wins
@@ -149,4 +151,72 @@ func TestPut_FlowIsSavedAndRead(t *testing.T) {
 	is.NoErr(g.Put(Profile{Name: "work", Host: "https://a.example.com"})) // empty removes the key
 	w, _ = g.Profile("work")
 	is.Equal(w.Flow, "")
+}
+
+// The auth types of a service principal: its secret stays in memory (never
+// in a JSON listing), federation names where the subject token is read.
+func TestReadDatabricks_ServicePrincipalAuthTypes(t *testing.T) {
+	is := is.New(t)
+	p := writeDatabricks(t, `[sp]
+host = https://adb-1.1.azuredatabricks.net
+auth_type = oauth-m2m
+client_id = sp-id
+client_secret = dose-SECRET-1
+
+[gh]
+host = adb-2.2.azuredatabricks.net
+auth_type = github-oidc
+client_id = gh-id
+
+[gh-aud]
+host = https://accounts.cloud.databricks.com
+account_id = acc-1
+auth_type = github-oidc
+client_id = gh-id
+token_audience = custom-aud
+
+[gh-acct]
+host = https://accounts.cloud.databricks.com
+account_id = acc-1
+auth_type = github-oidc
+client_id = gh-id
+
+[env]
+host = https://adb-3.3.azuredatabricks.net
+auth_type = env-oidc
+client_id = env-id
+
+[env-named]
+host = https://adb-3.3.azuredatabricks.net
+auth_type = env-oidc
+client_id = env-id
+oidc_token_env = MY_TOKEN
+
+[file]
+host = https://adb-4.4.azuredatabricks.net
+auth_type = file-oidc
+client_id = file-id
+oidc_token_filepath = /var/run/secrets/tokens/dbx
+`)
+	ps, err := ReadDatabricks(p)
+	is.NoErr(err)
+	got := map[string]Profile{}
+	for _, x := range ps {
+		got[x.Name] = x
+	}
+	is.Equal(len(got), 7)
+	is.Equal(got["sp"].Grant, GrantClientCredentials)
+	is.Equal(got["sp"].ClientID, "sp-id")
+	is.Equal(got["sp"].ClientSecret, "dose-SECRET-1")
+	b, _ := json.Marshal(got["sp"])
+	is.True(!strings.Contains(string(b), "dose-SECRET-1"))
+	is.Equal(got["gh"].SubjectToken, "github-actions:https://adb-2.2.azuredatabricks.net/oidc/v1/token")
+	is.Equal(got["gh-aud"].SubjectToken, "github-actions:custom-aud")
+	is.Equal(got["gh-acct"].SubjectToken, "github-actions:acc-1")
+	is.Equal(got["env"].SubjectToken, "env:DATABRICKS_OIDC_TOKEN")
+	is.Equal(got["env-named"].SubjectToken, "env:MY_TOKEN")
+	is.Equal(got["file"].SubjectToken, "file:/var/run/secrets/tokens/dbx")
+	for _, n := range []string{"gh", "env", "file"} {
+		is.Equal(got[n].Grant, GrantTokenExchange)
+	}
 }

@@ -268,6 +268,7 @@ func (a *app) options(t core.Target, clientID string) (native.Options, error) {
 		HTTPOptions: native.HTTPOptions{Timeout: a.httpTimeout, CACertFile: a.caCert},
 		LockTimeout: a.lockTimeout,
 		Warn:        warn,
+		Getenv:      a.getenv,
 	}, nil
 }
 

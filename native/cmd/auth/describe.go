@@ -23,6 +23,9 @@ type description struct {
 	Identity   map[string]string `json:"identity,omitempty"`
 	Storage    *storageInfo      `json:"storage,omitempty"`
 	Paths      map[string]string `json:"paths"`
+	// Grant is set for a login without a person: the grant in use and
+	// where the client secret is (never the secret).
+	Grant *grantInfo `json:"grant,omitempty"`
 	// Sensitive values, only with --sensitive.
 	AccessToken string `json:"access_token,omitempty"`
 }
@@ -87,6 +90,12 @@ No network is used. Token values are never shown unless --sensitive.`,
 				}
 			}
 			d.Token = statusOf(entry, time.Now())
+			d.Grant = describeGrant(rs, o.Store, entry)
+			if rs.withoutPerson() {
+				for k, v := range map[string]setting{"grant": rs.Grant, "client_key": rs.ClientKey, "client_auth": rs.ClientAuth, "subject_token": rs.SubjectToken, "subject_token_type": rs.SubjectTokenType} {
+					d.Settings[k] = v
+				}
+			}
 			if entry != nil {
 				m := entry.Metadata
 				d.Endpoints = &m
@@ -143,6 +152,15 @@ func (a *app) printDescription(d description) error {
 	if d.Storage != nil {
 		row("Storage in use", d.Storage.InUse, d.Storage.Reason)
 	}
+	if g := d.Grant; g != nil {
+		for _, k := range []struct{ key, label string }{{"grant", "Grant"}, {"client_key", "Client key"}, {"client_auth", "Client auth"}, {"subject_token", "Subject token"}, {"subject_token_type", "Subject token type"}} {
+			if s, ok := d.Settings[k.key]; ok && s.Value != "" {
+				row(k.label, core.Sanitize(s.Value), core.Sanitize(s.Source))
+			}
+		}
+		row("Grant in use", g.InUse, "cache, the login's")
+		row("Client secret", g.ClientSecret, "")
+	}
 	if r := d.Resolution; r != nil {
 		row("Host kind", string(r.Kind), core.Sanitize(r.KindFrom))
 		row("Resource", core.Sanitize(r.Resource), core.Sanitize(r.ResourceFrom))
@@ -181,4 +199,36 @@ func (a *app) printDescription(d description) error {
 	row("Cache file", d.Paths["cache"], "")
 	row("Lock file", d.Paths["lock"], "")
 	return tw.Flush()
+}
+
+type grantInfo struct {
+	// InUse is the cached login's grant, e.g. "client credentials
+	// (client_secret_post)"; "" before the first login.
+	InUse string `json:"in_use,omitempty"`
+	// ClientSecret says where the secret is: the OS keyring, a file, the
+	// Databricks CLI config file, or none.
+	ClientSecret string `json:"client_secret"`
+}
+
+// describeGrant says which grant a login without a person uses and where
+// its secret is kept; nil for a person's login.
+func describeGrant(rs *settings, s native.Store, e *core.Entry) *grantInfo {
+	if !rs.withoutPerson() && (e == nil || e.Grant == nil) {
+		return nil
+	}
+	g := &grantInfo{ClientSecret: "none"}
+	if e != nil && e.Grant != nil {
+		g.InUse = core.Sanitize(e.Grant.Describe())
+	}
+	switch {
+	case rs.secret != "":
+		g.ClientSecret = "in the Databricks CLI config file " + rs.file.DatabricksPath + " (read at each new token)"
+	case native.SecretLocation(e) == native.StorageKeyring:
+		g.ClientSecret = "in the OS keyring (" + native.KeyringName() + ")"
+	case native.SecretLocation(e) == native.StorageFile:
+		if ks, ok := s.(*native.KeyringStore); ok {
+			g.ClientSecret = "in " + ks.SecretsPath() + " (0600)"
+		}
+	}
+	return g
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dualauth/dualauth/core"
 	"github.com/dualauth/dualauth/native"
+	"github.com/dualauth/dualauth/native/config"
 	"github.com/spf13/cobra"
 )
 
@@ -21,6 +22,7 @@ func (a *app) loginCommand() *cobra.Command {
 		noBrowser, noPrompt                                          bool
 		authParams                                                   []string
 		flows                                                        flowFlags
+		grants                                                       grantFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "login [HOST]",
@@ -93,6 +95,12 @@ the token is valid.`,
 			rs, err := a.resolve(cmd, args)
 			if err != nil {
 				return err
+			}
+			if !rs.withoutPerson() && a.getenv(envClientSecret) != "" {
+				rs.Grant = setting{config.GrantClientCredentials, "env " + envClientSecret}
+			}
+			if rs.withoutPerson() {
+				return a.grantLogin(cmd, rs, grants.secretStdin)
 			}
 			t := rs.target()
 			o, err := a.options(t, rs.ClientID.Value)
@@ -183,6 +191,7 @@ the token is valid.`,
 	f.BoolVar(&noPrompt, "no-prompt", false, "send no prompt parameter")
 	f.StringArrayVar(&authParams, "auth-param", nil, "extra authorization request parameter KEY=VALUE (repeatable)")
 	flows.register(cmd)
+	grants.register(cmd)
 	return cmd
 }
 

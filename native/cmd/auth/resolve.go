@@ -33,6 +33,15 @@ type settings struct {
 	CACert      setting
 	Storage     setting
 	Flow        setting
+	// A login without a person (see grant.go).
+	Grant            setting
+	ClientKey        setting
+	ClientAuth       setting
+	SubjectToken     setting
+	SubjectTokenType setting
+	// secret is a client secret read from a Databricks CLI config file:
+	// never a setting (describe shows where it is, not what).
+	secret string
 }
 
 func (s *settings) target() core.Target {
@@ -163,6 +172,7 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 	if s.Flow.Source == "profile "+p.Name && !validFlow(s.Flow.Value) {
 		return nil, usagef("profile %s in %s has flow = %q: the flow must be browser, device or auto; fix or remove that line, or save one with `auth login %s --flow FLOW`", p.Name, f.Where(p), p.Flow, p.Name)
 	}
+	s.resolveGrant(a, cmd, p)
 	s.ClientID = a.pick(cmd, "client-id", p.ClientID, p.Name, "", "")
 	if p.Origin != "" && s.ClientID.Source == "profile "+p.Name {
 		s.ClientID.Source += " (the Databricks CLI's client)"
@@ -170,7 +180,10 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 	if s.ClientID.Value == "" && s.databricks() {
 		s.ClientID = setting{native.DatabricksClientID, "default for Databricks hosts"}
 	}
-	if s.Scopes.Value == "" {
+	if s.Scopes.Value == "" && s.withoutPerson() {
+		s.Scopes = setting{strings.Join(grantScopes(s.target()), " "), "default without a person"}
+	}
+	if s.Scopes.Value == "" && !s.withoutPerson() {
 		s.Scopes = setting{strings.Join(native.DefaultScopes(s.target()), " "), "default"}
 	}
 	if s.RedirectURI.Value == "" && s.databricks() && a.flagSource(cmd, "port") == "" {
@@ -187,6 +200,7 @@ func (a *app) resolveOptions(cmd *cobra.Command, args []string) (*settings, nati
 		return nil, native.Options{}, err
 	}
 	o, err := a.options(rs.target(), rs.ClientID.Value)
+	o.ClientSecret = rs.secret
 	return rs, o, err
 }
 
@@ -218,7 +232,7 @@ func (a *app) saveProfile(s *settings) error {
 	fromFlag := func(st setting) bool { return strings.HasPrefix(st.Source, "flag ") }
 	if rp := s.resolved.Profile; rp != nil && rp.Origin != "" {
 		var given []string
-		for _, st := range []setting{s.ClientID, s.AccountID, s.Scopes, s.RedirectURI, s.CACert, s.Storage, s.Flow} {
+		for _, st := range []setting{s.ClientID, s.AccountID, s.Scopes, s.RedirectURI, s.CACert, s.Storage, s.Flow, s.ClientKey, s.ClientAuth, s.SubjectToken, s.SubjectTokenType} {
 			if fromFlag(st) {
 				given = append(given, strings.TrimPrefix(st.Source, "flag "))
 			}
@@ -251,6 +265,7 @@ func (a *app) saveProfile(s *settings) error {
 	if fromFlag(s.Flow) {
 		p.Flow = s.Flow.Value
 	}
+	s.saveGrant(&p, fromFlag)
 	if err := s.file.Put(p); err != nil {
 		return usageError{err}
 	}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native"
+	"github.com/dualauth/dualauth/native/config"
+	"github.com/spf13/cobra"
+)
+
+// envClientSecret is where a job may give the client secret instead of
+// stdin. It is read by `auth login` only: the secret is stored then.
+const envClientSecret = "DUALAUTH_CLIENT_SECRET"
+
+// maxSecretInput caps a client secret read from stdin.
+const maxSecretInput = 64 << 10
+
+const grantHelp = `
+
+Without a person (CI, services, containers; never a browser):
+  --client-secret-stdin    client credentials with the client's secret, read
+                           from stdin (or $DUALAUTH_CLIENT_SECRET). It is kept
+                           in the OS keyring when --storage allows, else in a
+                           0600 file beside the token cache; never in the
+                           profiles file. client_secret_basic is tried first
+                           (client_secret_post when the server lists only
+                           that); a server that refuses it with
+                           invalid_client gets client_secret_post once, and
+                           what worked is remembered. --client-auth basic|post
+                           forces one.
+  --client-key PATH        client credentials with a private key (RFC 7523
+                           private_key_jwt): PKCS #8 PEM or a JWK, EC P-256
+                           (ES256) or RSA (RS256). The path is saved, never
+                           the key; it is read at each new token.
+  --subject-token SOURCE   token exchange (RFC 8693) of the job's own token:
+                           github-actions[:AUDIENCE] (the workflow needs
+                           "permissions: id-token: write"), file:PATH (e.g. a
+                           Kubernetes projected service-account token) or
+                           env:VAR. Read afresh at each exchange, never stored.
+                           --subject-token-type defaults to
+                           urn:ietf:params:oauth:token-type:jwt.
+Scopes default to none (all-apis on Databricks hosts). "auth token" then
+makes the grant again, under the cache lock, when the token expires: there is
+no refresh token. With --profile the settings are saved (never the secret).`
+
+const grantExamples = `
+  printf '%s' "$SECRET" | auth login https://idp.example.com --client-id svc --client-secret-stdin
+  auth login https://idp.example.com --client-id svc --client-key svc-key.pem --profile svc
+  auth login https://adb-123.4.azuredatabricks.net --client-id SP_ID --subject-token github-actions`
+
+// grantFlags are the login flags of a login without a person.
+type grantFlags struct {
+	secretStdin                                      bool
+	clientKey, clientAuth, subject, subjectTokenType string
+}
+
+func (g *grantFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&g.secretStdin, "client-secret-stdin", false, "log in as the client itself: read its secret from stdin (or set $DUALAUTH_CLIENT_SECRET)")
+	f.StringVar(&g.clientKey, "client-key", "", "log in as the client itself with its private key (PEM PKCS #8 or JWK; EC P-256 or RSA)")
+	f.StringVar(&g.clientAuth, "client-auth", "", "client authentication with a secret: basic or post (default: from the server's metadata, then the other once)")
+	f.StringVar(&g.subject, "subject-token", "", "exchange this job's token: github-actions[:AUDIENCE], file:PATH or env:VAR")
+	f.StringVar(&g.subjectTokenType, "subject-token-type", "", "RFC 8693 type of the subject token (default urn:ietf:params:oauth:token-type:jwt)")
+	cmd.Long += grantHelp
+	cmd.Example += grantExamples
+}
+
+// resolveGrant fills the settings of a login without a person: flags, else
+// the profile. The grant is the profile's, else what the flags imply.
+func (s *settings) resolveGrant(a *app, cmd *cobra.Command, p config.Profile) {
+	s.ClientKey = a.pick(cmd, "client-key", p.ClientKey, p.Name, "", "")
+	s.ClientAuth = a.pick(cmd, "client-auth", p.ClientAuth, p.Name, "", "")
+	s.SubjectToken = a.pick(cmd, "subject-token", p.SubjectToken, p.Name, "", "")
+	s.SubjectTokenType = a.pick(cmd, "subject-token-type", p.SubjectTokenType, p.Name, "", "")
+	s.secret = p.ClientSecret
+	if p.Grant != "" {
+		s.Grant = setting{p.Grant, "profile " + p.Name}
+		if p.Origin != "" {
+			s.Grant.Source += " (" + p.Origin + ")"
+		}
+	}
+	switch {
+	case a.flagSource(cmd, "subject-token") != "":
+		s.Grant = setting{config.GrantTokenExchange, a.flagSource(cmd, "subject-token")}
+	case a.flagSource(cmd, "client-key") != "":
+		s.Grant = setting{config.GrantClientCredentials, a.flagSource(cmd, "client-key")}
+	case a.flagSource(cmd, "client-secret-stdin") != "":
+		s.Grant = setting{config.GrantClientCredentials, a.flagSource(cmd, "client-secret-stdin")}
+	case s.Grant.Value == "" && a.flagSource(cmd, "client-auth") != "":
+		s.Grant = setting{config.GrantClientCredentials, a.flagSource(cmd, "client-auth")}
+	}
+}
+
+// withoutPerson: the login is a grant without a person, no browser.
+func (s *settings) withoutPerson() bool { return s.Grant.Value != "" }
+
+// grantScopes are the default scopes without a person: openid and
+// offline_access mean nothing without a user; Databricks wants all-apis.
+func grantScopes(t core.Target) []string {
+	if t.AccountID != "" || core.IsDatabricksHost(t.Host) {
+		return []string{"all-apis"}
+	}
+	return nil
+}
+
+// saveGrant records a login without a person in profile p: the grant
+// always (so that a later login never opens a browser), the rest when given
+// as flags. Never the secret.
+func (s *settings) saveGrant(p *config.Profile, fromFlag func(setting) bool) {
+	if !s.withoutPerson() {
+		return
+	}
+	p.Grant = s.Grant.Value
+	if fromFlag(s.ClientKey) {
+		p.ClientKey = s.ClientKey.Value // absolute already (grantLogin)
+	}
+	if fromFlag(s.ClientAuth) {
+		p.ClientAuth = s.ClientAuth.Value
+	}
+	if fromFlag(s.SubjectToken) {
+		p.SubjectToken = s.SubjectToken.Value
+	}
+	if fromFlag(s.SubjectTokenType) {
+		p.SubjectTokenType = s.SubjectTokenType.Value
+	}
+}
+
+// browserOnly are login flags that mean nothing without a person.
+var browserOnly = []string{"flow", "device", "paste", "no-browser", "port", "redirect-uri", "browser", "prompt", "no-prompt", "auth-param"}
+
+// grantLogin logs in without a person (see grantHelp): never a browser;
+// nothing saved when the grant fails.
+func (a *app) grantLogin(cmd *cobra.Command, rs *settings, secretStdin bool) error {
+	t := rs.target()
+	for _, f := range browserOnly {
+		if src := a.flagSource(cmd, f); strings.HasPrefix(src, "flag ") {
+			return usagef("--%s belongs to a login in a browser, not to one without a person (--client-secret-stdin, --client-key, --subject-token)", f)
+		}
+	}
+	id := rs.ClientID.Value
+	if id == "" || strings.HasPrefix(rs.ClientID.Source, "default") {
+		return usagef("a login without a person needs the client's own ID: pass --client-id (on Databricks, the service principal's application ID)")
+	}
+	var secret string
+	dontStore := false
+	switch {
+	case secretStdin:
+		s, err := readSecret()
+		if err != nil {
+			return err
+		}
+		secret = s
+	case a.getenv(envClientSecret) != "":
+		secret = a.getenv(envClientSecret)
+	case rs.secret != "":
+		secret, dontStore = rs.secret, true // it stays in the Databricks CLI config file
+	}
+	g := core.Grant{Type: core.ClientCredentialsGrantType, Scopes: native.ParseScopes(rs.Scopes.Value)}
+	switch rs.Grant.Value {
+	case config.GrantClientCredentials:
+	case config.GrantTokenExchange:
+		if rs.SubjectToken.Value == "" {
+			return usagef("a token exchange login needs --subject-token github-actions[:AUDIENCE], file:PATH or env:VAR")
+		}
+		if _, err := core.ParseSubjectTokenSource(rs.SubjectToken.Value); err != nil {
+			return usageError{err}
+		}
+		g.Type, g.SubjectToken, g.SubjectTokenType = core.TokenExchangeGrantType, rs.SubjectToken.Value, rs.SubjectTokenType.Value
+	default:
+		return usagef("grant %q (%s): want %s or %s", rs.Grant.Value, rs.Grant.Source, config.GrantClientCredentials, config.GrantTokenExchange)
+	}
+	if k := rs.ClientKey.Value; k != "" {
+		abs, err := filepath.Abs(k) // the saved path works from any directory
+		if err != nil {
+			return err
+		}
+		rs.ClientKey.Value, g.Key = abs, abs
+	}
+	switch rs.ClientAuth.Value {
+	case "":
+	case "basic", "post":
+		if g.Key != "" || secret == "" {
+			return usagef("--client-auth %s is for a client secret (--client-secret-stdin or $%s)", rs.ClientAuth.Value, envClientSecret)
+		}
+		g.ClientAuth, g.AuthForced = "client_secret_"+rs.ClientAuth.Value, true
+	default:
+		return usagef("--client-auth must be basic or post, not %q", rs.ClientAuth.Value)
+	}
+	if g.Type == core.ClientCredentialsGrantType && g.Key == "" && secret == "" {
+		return usagef("%s logs in with the client's secret: give it on stdin with --client-secret-stdin or in $%s (or use --client-key)", describeWho(rs), envClientSecret)
+	}
+	o, err := a.options(t, id)
+	if err != nil {
+		return err
+	}
+	o.ClientSecret = secret
+	ctx, stop := signalContext()
+	defer stop()
+	e, err := native.GrantLogin(ctx, native.GrantOptions{Options: o, DontStoreSecret: dontStore, Grant: g})
+	if err != nil {
+		return err
+	}
+	valid := "without an expiry"
+	if !e.Expiry.IsZero() {
+		valid = "valid until " + e.Expiry.Local().Format(time.RFC3339)
+	}
+	fmt.Fprintf(a.stderr, "Logged in to %s as client %s (%s); token %s%s\n", t.Host, core.Sanitize(id), core.Sanitize(e.Grant.Describe()), valid, secretWhere(o.Store, e, dontStore))
+	return a.saveProfile(rs)
+}
+
+func describeWho(rs *settings) string {
+	if rs.Profile.Value != "" {
+		return "profile " + rs.Profile.Value
+	}
+	return "this login"
+}
+
+// readSecret reads the client secret from stdin: its first line, never
+// from a terminal (where it would be echoed).
+func readSecret() (string, error) {
+	in := stdin
+	if in == nil {
+		if isTerminal(os.Stdin) {
+			return "", usagef("--client-secret-stdin reads a pipe or a file, not a terminal (it would show the secret): printf '%%s' \"$SECRET\" | auth login …, or set $%s", envClientSecret)
+		}
+		in = os.Stdin
+	}
+	line, err := bufio.NewReader(io.LimitReader(in, maxSecretInput)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the client secret from stdin: %v", err)
+	}
+	s := strings.TrimSpace(line)
+	if s == "" {
+		return "", usagef("--client-secret-stdin: stdin holds no secret")
+	}
+	return s, nil
+}
+
+// secretWhere completes the login line with where the client secret is.
+func secretWhere(s native.Store, e *core.Entry, elsewhere bool) string {
+	if elsewhere {
+		return "; client secret read from the Databricks CLI config file at each new token"
+	}
+	ks, ok := s.(*native.KeyringStore)
+	if !ok {
+		return ""
+	}
+	switch native.SecretLocation(e) {
+	case native.StorageKeyring:
+		return "; client secret in the OS keyring (" + native.KeyringName() + ")"
+	case native.StorageFile:
+		return "; client secret in " + ks.SecretsPath() + " (0600)"
+	}
+	return ""
+}
