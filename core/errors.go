@@ -36,21 +36,28 @@ type LoginRequiredError struct {
 	// ClientID is the client the login was looked up for, when known.
 	ClientID string
 	Cause    error
+	// WithoutPerson: the login was a grant without a person, whose login
+	// command needs its secret, key or subject token again.
+	WithoutPerson bool
 }
 
 func (e *LoginRequiredError) Error() string {
-	cmd := "auth login " + e.Host
-	if !IsDatabricksHost(e.Host) { // elsewhere there is no default client
+	cmd, hint := "auth login "+e.Host, ""
+	if !IsDatabricksHost(e.Host) || e.WithoutPerson { // elsewhere there is no default client
 		id := e.ClientID
 		if id == "" {
 			id = "CLIENT_ID"
 		}
 		cmd += " --client-id " + id
 	}
-	if e.Cause != nil {
-		return fmt.Sprintf("login to %s is no longer valid (%v): run `%s`", e.Host, e.Cause, cmd)
+	if e.WithoutPerson {
+		cmd += " --client-secret-stdin"
+		hint = " (or with --client-key or --subject-token, as before)"
 	}
-	return fmt.Sprintf("not logged in to %s: run `%s`", e.Host, cmd)
+	if e.Cause != nil {
+		return fmt.Sprintf("login to %s is no longer valid (%v): run `%s`%s", e.Host, e.Cause, cmd, hint)
+	}
+	return fmt.Sprintf("not logged in to %s: run `%s`%s", e.Host, cmd, hint)
 }
 
 func (e *LoginRequiredError) Unwrap() []error {

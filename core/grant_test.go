@@ -322,6 +322,7 @@ func TestGrant_MissingSecretAsksForLogin(t *testing.T) {
 	d := w.token(m2mToken())
 	is.True(errors.Is(d.Err, ErrNotLoggedIn))
 	is.True(errors.Is(d.Err, ErrNoClientSecret))
+	is.True(strings.Contains(d.Err.Error(), "run `auth login "+m2mIssuer+" --client-id svc-1 --client-secret-stdin` (or with --client-key or --subject-token")) // never a browser login
 	is.Equal(grantRequests(w.srv), 1)
 
 	// A secret given by the caller (a Databricks config profile) serves.

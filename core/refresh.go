@@ -280,7 +280,8 @@ func (r *Refresh) regrant(e *Entry) []Effect {
 	r.grant = grantRun{g: *e.Grant, client: client, tokenURL: e.Metadata.TokenEndpoint, now: r.now, rand: r.rand, dp: r.dp}
 	first, err := r.grant.begin()
 	if errors.Is(err, ErrNoClientSecret) {
-		err = r.notLoggedIn(fmt.Errorf("the client secret of this login is missing: %w", err))
+		err = &LoginRequiredError{Host: r.cfg.Target.Host, ClientID: e.ClientID, WithoutPerson: true,
+			Cause: fmt.Errorf("the client secret of this login is missing: %w", err)}
 	}
 	if err != nil {
 		return r.finish(nil, err)

@@ -222,7 +222,6 @@ func TestM2M_ClientSecretLoginProfileDescribeAndSixteenProcessesMakeOneGrant(t *
 	is.NoErr(err)
 	is.Equal(st.Mode().Perm(), os.FileMode(0o600))
 	prof, _ := os.ReadFile(filepath.Join(w.home, "config.ini"))
-	t.Logf("%s", prof)
 	is.True(strings.Contains(string(prof), "client_credentials"))
 
 	d := w.auth("describe", "svc")
@@ -246,6 +245,7 @@ func TestM2M_ClientSecretLoginProfileDescribeAndSixteenProcessesMakeOneGrant(t *
 		outs[i], errs[i] = &bytes.Buffer{}, &bytes.Buffer{}
 		cmds[i].Stdout, cmds[i].Stderr = outs[i], errs[i]
 	}
+	start := time.Now()
 	for _, c := range cmds {
 		is.NoErr(c.Start())
 	}
@@ -255,12 +255,19 @@ func TestM2M_ClientSecretLoginProfileDescribeAndSixteenProcessesMakeOneGrant(t *
 		}
 		w.outputs = append(w.outputs, errs[i].String())
 	}
+	t.Logf("16 parallel auth token on an expired client-credentials token: %v", time.Since(start))
 	is.Equal(w.op.Count("client_credentials"), before+1) // sixteen callers, one grant
 	fresh := w.cacheFile().Tokens[core.Key(w.op.Issuer, "svc-basic")].AccessToken
 	for i := range n {
 		is.Equal(outs[i].String(), fresh+"\n")
 	}
 	is.True(fresh != strings.TrimSpace(tok.stdout))
+
+	// Logout removes the login and its secret.
+	is.Equal(w.auth("logout", "svc").code, 0)
+	_, err = os.Stat(filepath.Join(w.home, "cache", native.SecretsFileName))
+	is.True(os.IsNotExist(err))
+	is.Equal(len(w.cacheFile().Tokens), 0)
 }
 
 func TestM2M_BasicRefusedThenPostRemembered(t *testing.T) {
