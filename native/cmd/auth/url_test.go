@@ -2,11 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,23 +35,27 @@ import (
 func databricksFront(t *testing.T, e *env, hostType string, hostMeta bool) string {
 	t.Helper()
 	var base string
+	front := httptest.NewServer(databricksMux(e, hostType, hostMeta, func() string { return base }))
+	t.Cleanup(front.Close)
+	base = front.URL
+	return base
+}
+
+func databricksMux(e *env, hostType string, hostMeta bool, base func() string) *http.ServeMux {
 	mux := http.NewServeMux()
 	if hostMeta {
 		mux.HandleFunc("GET /.well-known/databricks-config", func(w http.ResponseWriter, r *http.Request) {
-			json.NewEncoder(w).Encode(map[string]string{"oidc_endpoint": base + "/oidc", "host_type": hostType, "workspace_id": "42", "cloud": "AWS"})
+			json.NewEncoder(w).Encode(map[string]string{"oidc_endpoint": base() + "/oidc", "host_type": hostType, "workspace_id": "42", "cloud": "AWS"})
 		})
 	}
 	mux.HandleFunc("GET /oidc/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{
-			"issuer":                 base + "/oidc",
+			"issuer":                 base() + "/oidc",
 			"authorization_endpoint": e.srv.Issuer + "/auth",
 			"token_endpoint":         e.srv.Issuer + "/oauth/token",
 		})
 	})
-	front := httptest.NewServer(mux)
-	t.Cleanup(front.Close)
-	base = front.URL
-	return base
+	return mux
 }
 
 // A Databricks workspace behind a name no rule knows logs in by the URL
@@ -235,4 +249,80 @@ func TestCLI_ProtectedResourceByURLAloneRegistersOnceAndGivesTokens(t *testing.T
 	is.Equal(d.code, 0)
 	is.True(strings.Contains(d.stdout, "protected-resource"))
 	is.True(strings.Contains(d.stdout, "registered at "+w.op.Issuer+"/reg"))
+}
+
+// A real-looking name over TLS: dbx.corp.example maps to 127.0.0.1 only
+// inside a mount namespace of its own (unshare + a bind-mounted
+// /etc/hosts, as root), with a certificate for that name trusted through
+// --ca-cert. No suffix rule knows the name: its host metadata says
+// Databricks. `auth token` then needs neither the name nor the network.
+func TestCLI_DatabricksHostUnderARealNameOverTLS(t *testing.T) {
+	is := is.New(t)
+	if os.Geteuid() != 0 {
+		t.Fatal("this test maps a name to 127.0.0.1 with unshare and a bind mount: run it as root (CI and dev machines do)")
+	}
+	e := newEnv(t, databricksClient)
+	const name = "dbx.corp.example"
+	certPEM, tlsCert := selfSignedFor(t, name)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	hosts := filepath.Join(dir, "hosts")
+	is.NoErr(os.WriteFile(caFile, certPEM, 0o600))
+	is.NoErr(os.WriteFile(hosts, []byte("127.0.0.1 localhost "+name+"\n::1 localhost\n"), 0o644))
+
+	var base string
+	front := httptest.NewUnstartedServer(databricksMux(e, "WORKSPACE_HOST", true, func() string { return base }))
+	front.TLS = &tls.Config{Certificates: []tls.Certificate{tlsCert}}
+	front.StartTLS()
+	defer front.Close()
+	_, port, _ := net.SplitHostPort(front.Listener.Addr().String())
+	base = "https://" + name + ":" + port
+
+	script := `mount --bind "$1" /etc/hosts && shift && exec "$@"`
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", hosts,
+		authBin, "login", base, "--port", "0", "--scopes", "offline_access", "--ca-cert", caFile)
+	cmd.Env = e.environ()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	e.record(result{stderr: stderr.String()})
+	if err != nil {
+		t.Fatalf("login over TLS failed: %v\n%s", err, stderr.String())
+	}
+	is.True(strings.Contains(stderr.String(), "Found: Databricks workspace (host metadata at "+base+"/.well-known/databricks-config)"))
+	en, ok := e.file().Tokens[core.Key(base+"/oidc", native.DatabricksClientID)]
+	is.True(ok)
+	tok := e.auth(nil, "token", base, "-o", "text") // outside the namespace: the name does not even resolve here
+	is.Equal(tok.code, 0)
+	is.Equal(tok.stdout, en.AccessToken+"\n")
+}
+
+// selfSignedFor makes a certificate for name that is its own CA.
+func selfSignedFor(t *testing.T, name string) ([]byte, tls.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certPEM, c
 }
