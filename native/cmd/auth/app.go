@@ -175,7 +175,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 	pf.StringVar(&a.cacheDir, "cache-dir", "", "token cache directory (default $DUALAUTH_CACHE_DIR or the user cache dir)")
 	pf.StringVar(&a.caCert, "ca-cert", "", "PEM file with extra CA certificates to trust for the server")
 	pf.DurationVar(&a.httpTimeout, "http-timeout", native.DefaultHTTPTimeout, "timeout of each request to the server")
-	pf.DurationVar(&a.lockTimeout, "lock-timeout", native.DefaultLockTimeout, "how long to wait for another auth process holding the cache lock")
+	pf.DurationVar(&a.lockTimeout, "lock-timeout", native.DefaultLockTimeout, "how long to wait for another auth process refreshing the same login")
 	pf.StringVar(&a.storage, "storage", string(native.StorageAuto), "where refresh tokens go: auto (the OS keyring when it answers at login, else the cache file), keyring or file")
 	pf.DurationVar(&a.keyringTimeout, "keyring-timeout", native.DefaultKeyringTimeout, "give up on an OS keyring that does not answer in this time")
 	pf.StringVar(&a.hostFlag, "host", "", "host to use when no HOST argument is given (see auth --help for the order)")

@@ -48,7 +48,7 @@ Without a person (CI, services, containers; never a browser):
                            --subject-token-type defaults to
                            urn:ietf:params:oauth:token-type:jwt.
 Scopes default to none (all-apis on Databricks hosts). "auth token" then
-makes the grant again, under the cache lock, when the token expires: there is
+makes the grant again, under the login's lock, when the token expires: there is
 no refresh token. With --profile the settings are saved (never the secret).`
 
 const grantExamples = `

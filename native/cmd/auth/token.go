@@ -29,8 +29,9 @@ func (a *app) tokenCommand() *cobra.Command {
 		Long: `Print a valid access token for a login made with "auth login".
 
 The token comes from the cache when it is still valid (no network, no lock).
-Otherwise it is refreshed with the refresh token under a lock shared by every
-auth process, so parallel calls refresh once. Only the token goes to stdout:
+Otherwise it is refreshed with the refresh token under that login's lock, which
+every auth process takes, so parallel calls refresh once (other logins never
+wait for it). Only the token goes to stdout:
 JSON {"access_token", "token_type", "expiry"} by default, the bare token with
 -o text. The refresh token is never printed.
 
