@@ -52,6 +52,7 @@ func DeviceLogin(ctx context.Context, o DeviceOptions) (*core.Entry, error) {
 		Client:     core.Client{ID: o.ClientID},
 		Scopes:     scopes,
 		Resolution: o.Resolution,
+		DPoP:       o.DPoP,
 	}))
 	if done.Err != nil {
 		return nil, done.Err

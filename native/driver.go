@@ -47,6 +47,7 @@ type Driver struct {
 
 	unlocks map[string]func() // the login locks held, by key
 	waiting *Incoming         // the accepted callback whose page shows the outcome
+	created string            // the DPoP key this run made, dropped if the run fails
 }
 
 var osGetenv = os.Getenv
@@ -80,6 +81,9 @@ func (d *Driver) Run(ctx context.Context, m core.Machine) core.Done {
 	if d.waiting != nil {
 		d.waiting.Reply(pageFor(done))
 		d.waiting = nil
+	}
+	if done.Err != nil {
+		d.dropDPoPKey(d.created) // no login holds it
 	}
 	return done
 }
@@ -135,14 +139,24 @@ func (d *Driver) perform(ctx context.Context, e core.Effect) core.Event {
 		d.release(e.Key)
 		return nil
 	case core.Save:
-		return core.Saved{Err: d.Store.Save(e.Key, e.Entry)}
+		stale := d.staleDPoPKey(e.Key, &e.Entry)
+		err := d.Store.Save(e.Key, e.Entry)
+		if err == nil {
+			d.dropDPoPKey(stale) // a new login replaced a DPoP one
+		}
+		return core.Saved{Err: err}
 	case core.Reserve:
 		if r, ok := d.Store.(Reserver); ok {
 			return core.Saved{Err: r.Reserve(e.Key)}
 		}
 		return core.Saved{}
 	case core.Delete:
-		return core.Saved{Err: d.Store.Delete(e.Key)}
+		stale := d.staleDPoPKey(e.Key, nil)
+		err := d.Store.Delete(e.Key)
+		if err == nil {
+			d.dropDPoPKey(stale)
+		}
+		return core.Saved{Err: err}
 	case core.SavePending:
 		// A native login keeps its pending state in memory: the process
 		// that started it receives the callback.
@@ -172,6 +186,10 @@ func (d *Driver) perform(ctx context.Context, e core.Effect) core.Event {
 	case core.Sign:
 		sig, err := d.sign(e)
 		return core.Signed{Signature: sig, Err: err}
+	case core.CreateKey:
+		k := d.createDPoPKey(e)
+		d.created = k.Key
+		return k
 	case core.ReadSubjectToken:
 		tok, err := d.readSubjectToken(ctx, e.Source)
 		return core.SubjectTokenRead{Token: tok, Err: err}

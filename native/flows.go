@@ -51,6 +51,9 @@ type Options struct {
 	// instead of the stored one (a secret kept in a Databricks CLI config
 	// file is given again at each call, never stored).
 	ClientSecret string
+	// DPoP is the DPoP mode of a login: auto ("" too), always or never
+	// (see core.DPoPAuto).
+	DPoP string
 }
 
 func (o *Options) store() (Store, error) {
@@ -219,6 +222,7 @@ func Login(ctx context.Context, o LoginOptions) (*core.Entry, error) {
 		AuthParams:  o.AuthParams,
 		PendingTTL:  o.Timeout, // the user has all of --timeout to sign in
 		Resolution:  o.Resolution,
+		DPoP:        o.DPoP,
 	}))
 	if done.Err != nil {
 		return nil, done.Err

@@ -72,6 +72,7 @@ func GrantLogin(ctx context.Context, o GrantOptions) (*core.Entry, error) {
 		Target: o.Target,
 		Client: core.Client{ID: o.ClientID, Secret: o.ClientSecret},
 		Grant:  g,
+		DPoP:   o.DPoP,
 	}))
 	if done.Err != nil {
 		return nil, done.Err

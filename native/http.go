@@ -95,7 +95,7 @@ func Do(ctx context.Context, c *http.Client, r core.Request) (core.Response, err
 	if len(b) > core.MaxResponseBytes {
 		return core.Response{}, core.ErrTooLarge
 	}
-	return core.Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), WWWAuthenticate: resp.Header.Get("WWW-Authenticate"), Body: b}, nil
+	return core.Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), WWWAuthenticate: resp.Header.Get("WWW-Authenticate"), DPoPNonce: resp.Header.Get("DPoP-Nonce"), Body: b}, nil
 }
 
 // describeHTTPError says what went wrong in a line, without the request

@@ -39,7 +39,14 @@ func LoadSigningKey(path string) (*SigningKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the private key: %w", err)
 	}
+	return parseSigningKey(raw, path)
+}
+
+// parseSigningKey reads a private key in PEM or JWK; path names it in
+// errors.
+func parseSigningKey(raw []byte, path string) (*SigningKey, error) {
 	var key any
+	var err error
 	if block, _ := pem.Decode(raw); block != nil {
 		key, err = parsePEMKey(block)
 	} else if len(raw) > 0 && raw[0] == '{' {

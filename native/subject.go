@@ -86,6 +86,9 @@ func (d *Driver) httpClient() (*http.Client, error) {
 // sign performs [core.Sign]: the key file is read at each signature (a
 // rotated key is picked up; the core never holds it).
 func (d *Driver) sign(e core.Sign) ([]byte, error) {
+	if IsDPoPKey(e.Key) {
+		return d.signDPoP(e)
+	}
 	if e.Key == "" {
 		return nil, errors.New("no private key")
 	}

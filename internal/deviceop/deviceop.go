@@ -54,6 +54,9 @@ type Options struct {
 	// ByURL enables dynamic client registration and resource indicators
 	// (see device-op.mjs), for logins by URL alone.
 	ByURL bool
+	// DPoP enables DPoP (RFC 9449) with server nonces required, and
+	// registers the device client with dpop_bound_access_tokens.
+	DPoP bool
 }
 
 // M2M configures the grants without a person.
@@ -142,6 +145,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.ByURL {
 		s.cmd.Env = append(s.cmd.Env, "DEVICEOP_URL=1")
+	}
+	if opts.DPoP {
+		s.cmd.Env = append(s.cmd.Env, "DEVICEOP_DPOP=1")
 	}
 	s.cmd.Stderr = &lockedWriter{mu: &s.mu, w: &s.stderr}
 	out, err := s.cmd.StdoutPipe()

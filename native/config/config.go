@@ -37,6 +37,7 @@ const (
 	KeyCACert      = "ca_cert"
 	KeyStorage     = "storage"
 	KeyFlow        = "flow"
+	KeyDPoP        = "dpop" // auto, always or never (RFC 9449 bound tokens)
 	KeyDefault     = "default_profile"
 	// Logins without a person (never a secret: the client secret goes to
 	// the keyring or a 0600 file, a key file is referenced by its path).
@@ -64,6 +65,7 @@ type Profile struct {
 	CACert      string `json:"ca_cert,omitempty"`
 	Storage     string `json:"storage,omitempty"`
 	Flow        string `json:"flow,omitempty"`
+	DPoP        string `json:"dpop,omitempty"`
 	// Grant, ClientKey, ClientAuth, SubjectToken and SubjectTokenType
 	// describe a login without a person.
 	Grant            string `json:"grant,omitempty"`
@@ -85,7 +87,7 @@ func (p *Profile) fields() []struct{ key, val string } {
 		{KeyHost, p.Host}, {KeyClientID, p.ClientID}, {KeyScopes, p.Scopes}, {KeyRedirectURI, p.RedirectURI},
 		{KeyAccountID, p.AccountID}, {KeyCACert, p.CACert}, {KeyStorage, p.Storage}, {KeyFlow, p.Flow},
 		{KeyGrant, p.Grant}, {KeyClientKey, p.ClientKey}, {KeyClientAuth, p.ClientAuth},
-		{KeySubjectToken, p.SubjectToken}, {KeySubjectTokenType, p.SubjectTokenType},
+		{KeySubjectToken, p.SubjectToken}, {KeySubjectTokenType, p.SubjectTokenType}, {KeyDPoP, p.DPoP},
 	}
 }
 
@@ -222,7 +224,7 @@ func profileFrom(s *ini.Section) Profile {
 		Name: s.Name(), Host: get(KeyHost), ClientID: get(KeyClientID), Scopes: get(KeyScopes),
 		RedirectURI: get(KeyRedirectURI), AccountID: get(KeyAccountID), CACert: get(KeyCACert), Storage: get(KeyStorage),
 		Flow: get(KeyFlow), Grant: get(KeyGrant), ClientKey: get(KeyClientKey), ClientAuth: get(KeyClientAuth),
-		SubjectToken: get(KeySubjectToken), SubjectTokenType: get(KeySubjectTokenType),
+		SubjectToken: get(KeySubjectToken), SubjectTokenType: get(KeySubjectTokenType), DPoP: get(KeyDPoP),
 	}
 }
 

@@ -30,7 +30,14 @@
 // /reg) and resource indicators (RFC 8707): a token asked for a loopback
 // resource is a JWT (RS256, verify with /jwks) whose audience is that
 // resource and whose scope is api:read.
+//
+// DPoP (RFC 9449): $DEVICEOP_DPOP=1 enables DPoP with server nonces
+// required on every proof (the first proof without one gets 400
+// use_dpop_nonce and a DPoP-Nonce header), registers the public device
+// client with dpop_bound_access_tokens (no token without a proof), and
+// binds public clients' refresh tokens to the proof's key.
 import http from 'node:http';
+import { randomBytes } from 'node:crypto';
 import Provider, { errors } from 'oidc-provider';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 
@@ -60,6 +67,7 @@ const emit = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 const m2m = process.env.DEVICEOP_M2M ? JSON.parse(process.env.DEVICEOP_M2M) : null;
 const tokenExchange = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const byURL = process.env.DEVICEOP_URL === '1';
+const dpop = process.env.DEVICEOP_DPOP === '1';
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -72,11 +80,13 @@ server.listen(0, '127.0.0.1', () => {
       grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
       response_types: [],
       redirect_uris: [],
+      ...(dpop ? { dpop_bound_access_tokens: true } : {}),
     }, ...(m2m?.clients ?? [])],
     features: {
       clientCredentials: { enabled: Boolean(m2m) },
       deviceFlow: { enabled: true },
       devInteractions: { enabled: true },
+      dPoP: { enabled: dpop, nonceSecret: randomBytes(32), requireNonce: () => true },
       revocation: { enabled: true },
       registration: { enabled: byURL },
       resourceIndicators: {

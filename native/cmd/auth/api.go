@@ -19,7 +19,8 @@ import (
 )
 
 const apiLong = `Make one HTTP request with a valid access token of the login
-(Authorization: Bearer) and print the response body on stdout.
+(Authorization: Bearer, or DPoP with a proof of the request signed by the
+login's key for a DPoP login) and print the response body on stdout.
 
 PATH (/api/2.0/clusters/list, with a query if you like) is resolved against
 the login's host. A full URL is used as it is, but only on that same host
@@ -36,8 +37,9 @@ Authorization itself.
 On a terminal a JSON response is indented (up to 8 MiB of it) and any
 control characters are shown escaped; piped or redirected, the body is
 written byte for byte. A status other than 2xx exits 1, with the status and
-the body on stderr. A 401 makes auth refresh the token once and retry the
-request once. --http-timeout bounds the whole request (default 10s).`
+the body on stderr. A 401 that asks for a DPoP nonce (error="use_dpop_nonce")
+is answered once with a new proof carrying it; another 401 makes auth
+refresh the token once and retry the request once. --http-timeout bounds the whole request (default 10s).`
 
 // Caps on what auth api holds in memory: a JSON body it indents for the
 // terminal, and an error body it shows on stderr. Larger bodies are
@@ -119,7 +121,8 @@ func (a *app) apiCommand() *cobra.Command {
 				return err
 			}
 			c.CheckRedirect = sameOriginRedirects(u)
-			send := func(token string) (*http.Response, error) {
+			nonce := "" // the resource's latest DPoP-Nonce
+			send := func(e *core.Entry) (*http.Response, error) {
 				var rb io.Reader
 				if body != nil {
 					rb = bytes.NewReader(body)
@@ -129,7 +132,15 @@ func (a *app) apiCommand() *cobra.Command {
 					return nil, usagef("bad request: %v", err)
 				}
 				req.Header = header.Clone()
-				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Authorization", core.Authorization(e.Token()))
+				if e.DPoP != nil {
+					// A DPoP-bound token goes with a proof of this request.
+					proof, err := o.Proof(e, m, u.String(), nonce)
+					if err != nil {
+						return nil, err
+					}
+					req.Header.Set("DPoP", proof)
+				}
 				if req.Header.Get("User-Agent") == "" {
 					req.Header.Set("User-Agent", "dualauth")
 				}
@@ -137,11 +148,23 @@ func (a *app) apiCommand() *cobra.Command {
 				if err != nil {
 					return nil, fmt.Errorf("%s %s: %v", m, u.Redacted(), describeAPIError(ctx, err, c))
 				}
+				if n := resp.Header.Get("DPoP-Nonce"); n != "" {
+					nonce = n
+				}
 				return resp, nil
 			}
-			resp, err := send(e.AccessToken)
+			resp, err := send(e)
 			if err != nil {
 				return err
+			}
+			if n := core.ResourceNonce(resp.StatusCode, resp.Header.Get("WWW-Authenticate"), resp.Header.Get("DPoP-Nonce")); n != "" && e.DPoP != nil {
+				// The resource wants its nonce in the proof (RFC 9449 §9):
+				// once, with a new proof.
+				io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+				resp.Body.Close()
+				if resp, err = send(e); err != nil {
+					return err
+				}
 			}
 			if resp.StatusCode == http.StatusUnauthorized {
 				// The token may have been revoked or expired early: one
@@ -155,7 +178,7 @@ func (a *app) apiCommand() *cobra.Command {
 				if fresh.AccessToken == e.AccessToken {
 					return fmt.Errorf("%s %s: 401 Unauthorized, and the server gave no new token to retry with", m, u.Redacted())
 				}
-				if resp, err = send(fresh.AccessToken); err != nil {
+				if resp, err = send(fresh); err != nil {
 					return err
 				}
 			}

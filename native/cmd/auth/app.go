@@ -43,6 +43,8 @@ type app struct {
 	// keyringTimeout bounds each call to the OS keyring.
 	storage        string
 	keyringTimeout time.Duration
+	// dpop is the DPoP mode of a login (auto, always, never).
+	dpop string
 
 	// Host resolution (see resolve.go); fromEnv records the flags that
 	// applyEnv set from DUALAUTH_* variables, for describe.
@@ -198,7 +200,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 		return root
 	}
 	root.AddCommand(a.loginCommand(), a.tokenCommand(), a.logoutCommand(), a.profilesCommand(), a.describeCommand(), a.envCommand(),
-		a.execCommand(), a.apiCommand(), a.gitCredentialCommand())
+		a.execCommand(), a.apiCommand(), a.gitCredentialCommand(), a.proofCommand())
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {
@@ -269,6 +271,7 @@ func (a *app) options(t core.Target, clientID string) (native.Options, error) {
 		LockTimeout: a.lockTimeout,
 		Warn:        warn,
 		Getenv:      a.getenv,
+		DPoP:        a.dpop,
 	}, nil
 }
 

@@ -63,8 +63,8 @@ default redirect URI is http://127.0.0.1:PORT/callback on a free port.
 
 With --profile NAME, the settings of a successful login are saved as
 profile NAME: host, client and account always; scopes, redirect URI, CA
-certificate, storage and login flow when given as flags (--flow or --device;
-not from the environment). The first profile becomes the default, so a later
+certificate, storage, login flow and DPoP mode when given as flags (--flow or
+--device; not from the environment). The first profile becomes the default, so a later
 "auth token" needs no arguments. Without HOST, the host comes from --host,
 --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE or the default profile, in that
 order.
@@ -189,6 +189,7 @@ the token is valid.`,
 	f.BoolVar(&noBrowser, "no-browser", false, "do not open a browser; print the URL to open instead")
 	f.StringVar(&prompt, "prompt", "", "prompt parameter to send (default: consent when asking an OpenID provider for offline_access)")
 	f.BoolVar(&noPrompt, "no-prompt", false, "send no prompt parameter")
+	f.String("dpop", core.DPoPAuto, "bind tokens to a key of this login (DPoP, RFC 9449): auto (when the server supports it and the resource or client requires it), always, or never")
 	f.StringArrayVar(&authParams, "auth-param", nil, "extra authorization request parameter KEY=VALUE (repeatable)")
 	flows.register(cmd)
 	grants.register(cmd)

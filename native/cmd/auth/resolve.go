@@ -33,6 +33,7 @@ type settings struct {
 	CACert      setting
 	Storage     setting
 	Flow        setting
+	DPoP        setting
 	// A login without a person (see grant.go).
 	Grant            setting
 	ClientKey        setting
@@ -162,6 +163,11 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 	s.CACert = a.pick(cmd, "ca-cert", p.CACert, p.Name, "", "")
 	s.Storage = a.pick(cmd, "storage", p.Storage, p.Name, string(native.StorageAuto), "default")
 	a.caCert, a.storage = s.CACert.Value, s.Storage.Value
+	s.DPoP = a.pick(cmd, "dpop", p.DPoP, p.Name, core.DPoPAuto, "default")
+	if s.DPoP.Value, err = core.ParseDPoPMode(s.DPoP.Value); err != nil {
+		return nil, usagef("%s: %v", s.DPoP.Source, err)
+	}
+	a.dpop = s.DPoP.Value
 	// A saved flow is checked when it applies, on every command (like
 	// storage); --flow or --device (checked with the other flow flags in
 	// login) replaces it.
@@ -232,7 +238,7 @@ func (a *app) saveProfile(s *settings) error {
 	fromFlag := func(st setting) bool { return strings.HasPrefix(st.Source, "flag ") }
 	if rp := s.resolved.Profile; rp != nil && rp.Origin != "" {
 		var given []string
-		for _, st := range []setting{s.ClientID, s.AccountID, s.Scopes, s.RedirectURI, s.CACert, s.Storage, s.Flow, s.ClientKey, s.ClientAuth, s.SubjectToken, s.SubjectTokenType} {
+		for _, st := range []setting{s.ClientID, s.AccountID, s.Scopes, s.RedirectURI, s.CACert, s.Storage, s.Flow, s.DPoP, s.ClientKey, s.ClientAuth, s.SubjectToken, s.SubjectTokenType} {
 			if fromFlag(st) {
 				given = append(given, strings.TrimPrefix(st.Source, "flag "))
 			}
@@ -264,6 +270,9 @@ func (a *app) saveProfile(s *settings) error {
 	}
 	if fromFlag(s.Flow) {
 		p.Flow = s.Flow.Value
+	}
+	if fromFlag(s.DPoP) {
+		p.DPoP = s.DPoP.Value
 	}
 	s.saveGrant(&p, fromFlag)
 	if err := s.file.Put(p); err != nil {
