@@ -218,6 +218,7 @@ type grantRun struct {
 	retried  bool
 	req      Request
 	dp       dpopSend // the token request, with a proof for a DPoP login
+	resource string   // RFC 8707 resource, "" for none
 }
 
 // begin returns the first effect of the grant.
@@ -261,6 +262,9 @@ func (r *grantRun) send(assertion string) (Effect, error) {
 		r.req = r.client.TokenExchangeRequest(r.tokenURL, r.subject, typ, r.g.Scopes, a)
 	} else {
 		r.req = r.client.ClientCredentialsRequest(r.tokenURL, r.g.Scopes, a)
+	}
+	if r.resource != "" {
+		r.req.Form.Set("resource", r.resource) // RFC 8707 §2.2
 	}
 	r.step = grantFetching
 	return r.dp.send(r.req, r.now)
@@ -349,6 +353,9 @@ type GrantConfig struct {
 	Grant  Grant
 	// Metadata, when known, skips discovery.
 	Metadata *Metadata
+	// Resolution, when known (see [Resolve]), gives the metadata and the
+	// RFC 8707 resource, sent on every grant, and is saved with the login.
+	Resolution *Resolution
 	// DPoP is the DPoP mode ("" is [DPoPAuto]).
 	DPoP string
 }
@@ -402,6 +409,9 @@ func (l *GrantLogin) Step(ev Event) []Effect {
 				return l.fail(fmt.Errorf("login: %w", err))
 			}
 			l.run.now, l.rand = ev.Now, ev.Rand
+			if l.cfg.Metadata == nil && l.cfg.Resolution != nil {
+				l.cfg.Metadata = &l.cfg.Resolution.Metadata
+			}
 			if l.cfg.Metadata != nil {
 				return l.grant(*l.cfg.Metadata)
 			}
@@ -472,7 +482,10 @@ func (l *GrantLogin) grant(m Metadata) []Effect {
 	g := l.cfg.Grant
 	g.ClientAuth = chooseAuth(g, l.cfg.Client.Secret != "", m)
 	l.run = grantRun{g: g, client: l.cfg.Client, tokenURL: m.TokenEndpoint, now: l.run.now, rand: l.rand}
-	dpop, err := useDPoP(l.cfg.DPoP, m, nil, false)
+	if res := l.cfg.Resolution; res != nil {
+		l.run.resource = res.Resource
+	}
+	dpop, err := useDPoP(l.cfg.DPoP, m, l.cfg.Resolution, false)
 	if err != nil {
 		return l.fail(fmt.Errorf("login: %w", err))
 	}
@@ -486,7 +499,16 @@ func (l *GrantLogin) grant(m Metadata) []Effect {
 // cacheKey is the key the login will save under.
 func (l *GrantLogin) cacheKey() string {
 	e := newEntry(l.cfg.Target, l.cfg.Client.ID, nil, &TokenResponse{}, l.run.now, l.meta)
+	l.resolved(&e)
 	return e.Key()
+}
+
+// resolved records the login's resolution, and its resource, in e.
+func (l *GrantLogin) resolved(e *Entry) {
+	if res := l.cfg.Resolution; res != nil {
+		cp := *res
+		e.Resolution, e.Resource = &cp, cp.Resource
+	}
 }
 
 func (l *GrantLogin) begin() []Effect {
@@ -510,6 +532,7 @@ func (l *GrantLogin) granted(ev Event) []Effect {
 	l.entry = newEntry(l.cfg.Target, l.cfg.Client.ID, g.Scopes, t, l.fetchedAt(ev), l.meta)
 	l.entry.Grant = &g
 	l.entry.DPoP = l.run.dp.key
+	l.resolved(&l.entry)
 	if g.ClientAuth == AuthSecretBasic || g.ClientAuth == AuthSecretPost {
 		l.entry.ClientSecret = l.cfg.Client.Secret
 	}

@@ -406,3 +406,28 @@ func TestGitHubIDToken_RequestAndResponse(t *testing.T) {
 	is.True(err != nil)
 	is.True(!strings.Contains(err.Error(), "req-token"))
 }
+
+// A login resolved to a protected resource (RFC 9728) asks for a token for
+// it: resource= on the first grant and on every repeat (RFC 8707), and the
+// login is kept under the resource.
+func TestGrant_ResolvedResourceIsSentOnEveryGrant(t *testing.T) {
+	is := is.New(t)
+	w := m2mWorld(t, fakeClient{method: AuthSecretBasic, secret: m2mSecret})
+	const api = "https://api.example.com/v1"
+	meta := Metadata{Issuer: m2mIssuer, AuthorizationEndpoint: m2mIssuer + "/v1/authorize", TokenEndpoint: m2mIssuer + "/v1/token"}
+	cfg := secretLogin()
+	cfg.Target = Target{Host: api}
+	cfg.Resolution = &Resolution{Kind: KindResource, Issuer: m2mIssuer, Resource: api, Metadata: meta}
+	is.NoErr(w.grantLogin(cfg).Err)
+	is.Equal(len(w.srv.requests), 1) // no discovery: the resolution had the metadata
+	is.Equal(w.srv.requests[0].Form.Get("resource"), api)
+	e, ok := w.cache[Key(api, m2mClient)]
+	is.True(ok)
+	is.Equal(e.Resource, api)
+
+	w.now = w.now.Add(2 * time.Hour)
+	tc := m2mToken()
+	tc.Target = Target{Host: api}
+	is.NoErr(w.token(tc).Err)
+	is.Equal(w.srv.requests[1].Form.Get("resource"), api)
+}

@@ -277,7 +277,7 @@ func (r *Refresh) regrant(e *Entry) []Effect {
 	if client.Secret == "" {
 		client.Secret = e.ClientSecret
 	}
-	r.grant = grantRun{g: *e.Grant, client: client, tokenURL: e.Metadata.TokenEndpoint, now: r.now, rand: r.rand, dp: r.dp}
+	r.grant = grantRun{g: *e.Grant, client: client, tokenURL: e.Metadata.TokenEndpoint, now: r.now, rand: r.rand, dp: r.dp, resource: e.Resource}
 	first, err := r.grant.begin()
 	if errors.Is(err, ErrNoClientSecret) {
 		err = &LoginRequiredError{Host: r.cfg.Target.Host, ClientID: e.ClientID, WithoutPerson: true,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/dualauth/dualauth/core"
@@ -24,6 +25,9 @@ type GrantOptions struct {
 	Grant core.Grant
 	// Timeout bounds the whole login; 0 means one minute.
 	Timeout time.Duration
+	// Resolution, from [Resolve], skips discovery; its resource is asked
+	// for at every grant, and it is saved with the login.
+	Resolution *core.Resolution
 }
 
 // GrantLogin logs in without a person: client credentials with a secret
@@ -32,18 +36,9 @@ type GrantOptions struct {
 // its type checked) before any request; nothing is saved when the grant
 // fails. [Token] then repeats the grant when the token expires.
 func GrantLogin(ctx context.Context, o GrantOptions) (*core.Entry, error) {
-	g := o.Grant
-	if g.Key != "" {
-		k, err := LoadSigningKey(g.Key)
-		if err != nil {
-			return nil, err
-		}
-		g.Alg = k.Alg
-	}
-	if g.Type == core.TokenExchangeGrantType {
-		if _, err := core.ParseSubjectTokenSource(g.SubjectToken); err != nil {
-			return nil, err
-		}
+	g, err := o.Check()
+	if err != nil {
+		return nil, err
 	}
 	if o.ClientID == "" {
 		return nil, errors.New("no client ID")
@@ -69,10 +64,11 @@ func GrantLogin(ctx context.Context, o GrantOptions) (*core.Entry, error) {
 		st = secretless{s}
 	}
 	done := o.driver(st).Run(ctx, core.NewGrantLogin(core.GrantConfig{
-		Target: o.Target,
-		Client: core.Client{ID: o.ClientID, Secret: o.ClientSecret},
-		Grant:  g,
-		DPoP:   o.DPoP,
+		Target:     o.Target,
+		Client:     core.Client{ID: o.ClientID, Secret: o.ClientSecret},
+		Grant:      g,
+		DPoP:       o.DPoP,
+		Resolution: o.Resolution,
 	}))
 	if done.Err != nil {
 		return nil, done.Err
@@ -92,4 +88,47 @@ type secretless struct{ Store }
 func (s secretless) Save(key string, e core.Entry) error {
 	e.ClientSecret = ""
 	return s.Store.Save(key, e)
+}
+
+// Check looks at what a grant login needs on this machine before any
+// request: the key file (read, its type checked, its algorithm filled in)
+// and the subject token source (the file readable, the variable set, a
+// GitHub Actions job's variables present). It returns the grant to use.
+func (o GrantOptions) Check() (core.Grant, error) {
+	g := o.Grant
+	if g.Key != "" {
+		k, err := LoadSigningKey(g.Key)
+		if err != nil {
+			return g, err
+		}
+		g.Alg = k.Alg
+	}
+	if g.Type != core.TokenExchangeGrantType {
+		return g, nil
+	}
+	src, err := core.ParseSubjectTokenSource(g.SubjectToken)
+	if err != nil {
+		return g, err
+	}
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = osGetenv
+	}
+	switch src.Kind {
+	case core.SourceFile:
+		f, err := os.Open(src.Arg)
+		if err != nil {
+			return g, fmt.Errorf("the subject token file: %w", err)
+		}
+		f.Close()
+	case core.SourceEnv:
+		if getenv(src.Arg) == "" {
+			return g, fmt.Errorf("the subject token variable %s is not set", src.Arg)
+		}
+	case core.SourceGitHubActions:
+		if getenv(EnvActionsIDTokenURL) == "" || getenv(EnvActionsIDTokenToken) == "" {
+			return g, errNoActionsToken
+		}
+	}
+	return g, nil
 }

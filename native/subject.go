@@ -20,6 +20,8 @@ const (
 	EnvActionsIDTokenToken = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
 )
 
+var errNoActionsToken = errors.New(EnvActionsIDTokenURL + " or " + EnvActionsIDTokenToken + " is not set: outside GitHub Actions use file:PATH or env:VAR; in a workflow, give the job `permissions: id-token: write`")
+
 // readSubjectToken performs [core.ReadSubjectToken]: afresh each time, a
 // file's content, a variable's value, or a GitHub Actions job's token
 // asked of its token endpoint. Errors never carry the token.
@@ -48,7 +50,7 @@ func (d *Driver) readSubjectToken(ctx context.Context, source string) (string, e
 	}
 	reqURL, bearer := getenv(EnvActionsIDTokenURL), getenv(EnvActionsIDTokenToken)
 	if reqURL == "" || bearer == "" {
-		return "", fmt.Errorf("%s or %s is not set: outside GitHub Actions use file:PATH or env:VAR; in a workflow, give the job `permissions: id-token: write`", EnvActionsIDTokenURL, EnvActionsIDTokenToken)
+		return "", errNoActionsToken
 	}
 	req, err := core.GitHubIDTokenRequest(reqURL, bearer, src.Arg)
 	if err != nil {

@@ -204,7 +204,14 @@ func (a *app) grantLogin(cmd *cobra.Command, rs *settings, secretStdin bool) err
 	o.ClientSecret = secret
 	ctx, stop := signalContext()
 	defer stop()
-	e, err := native.GrantLogin(ctx, native.GrantOptions{Options: o, DontStoreSecret: dontStore, Grant: g})
+	gopts := native.GrantOptions{Options: o, DontStoreSecret: dontStore, Grant: g}
+	if _, err := gopts.Check(); err != nil { // the key and source before any request
+		return err
+	}
+	if gopts.Resolution, err = a.resolveTarget(ctx, cmd, rs, o); err != nil {
+		return err
+	}
+	e, err := native.GrantLogin(ctx, gopts)
 	if err != nil {
 		return err
 	}

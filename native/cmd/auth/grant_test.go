@@ -352,13 +352,14 @@ func TestM2M_BadInputExitsOneWithOneLineAndSavesNothing(t *testing.T) {
 		env   []string
 		args  []string
 		want  string
+		local bool // found wrong before any request
 	}{
-		{"WrongSecret", "not-the-SECRET-777\n", nil, []string{"--client-id", "svc-basic", "--client-secret-stdin"}, "invalid_client"},
-		{"UnreadableKey", "", nil, []string{"--client-id", "svc-key", "--client-key", filepath.Join(keys, "missing.pem")}, "reading the private key"},
-		{"WrongKeyType", "", nil, []string{"--client-id", "svc-key", "--client-key", p384}, "EC P-384 key"},
-		{"NoGitHubActionsURL", "", nil, []string{"--client-id", "svc-fed", "--subject-token", "github-actions"}, "ACTIONS_ID_TOKEN_REQUEST_URL"},
-		{"ForgedSubjectToken", "", []string{"CI_TOKEN=" + forged}, []string{"--client-id", "svc-fed", "--subject-token", "env:CI_TOKEN"}, "refused the subject token from env:CI_TOKEN"},
-		{"ExpiredSubjectToken", "", []string{"CI_TOKEN=" + expired}, []string{"--client-id", "svc-fed", "--subject-token", "env:CI_TOKEN"}, "invalid_grant"},
+		{"WrongSecret", "not-the-SECRET-777\n", nil, []string{"--client-id", "svc-basic", "--client-secret-stdin"}, "invalid_client", false},
+		{"UnreadableKey", "", nil, []string{"--client-id", "svc-key", "--client-key", filepath.Join(keys, "missing.pem")}, "reading the private key", true},
+		{"WrongKeyType", "", nil, []string{"--client-id", "svc-key", "--client-key", p384}, "EC P-384 key", true},
+		{"NoGitHubActionsURL", "", nil, []string{"--client-id", "svc-fed", "--subject-token", "github-actions"}, "ACTIONS_ID_TOKEN_REQUEST_URL", true},
+		{"ForgedSubjectToken", "", []string{"CI_TOKEN=" + forged}, []string{"--client-id", "svc-fed", "--subject-token", "env:CI_TOKEN"}, "refused the subject token from env:CI_TOKEN", false},
+		{"ExpiredSubjectToken", "", []string{"CI_TOKEN=" + expired}, []string{"--client-id", "svc-fed", "--subject-token", "env:CI_TOKEN"}, "invalid_grant", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
@@ -366,7 +367,13 @@ func TestM2M_BadInputExitsOneWithOneLineAndSavesNothing(t *testing.T) {
 			r := w.run(tc.stdin, tc.env, append([]string{"login", iss, "--profile", "bad", "--storage", "file"}, tc.args...)...)
 			is.Equal(r.code, 1)
 			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-			is.Equal(len(lines), 1) // one line
+			if tc.local {
+				is.Equal(len(lines), 1) // one line, before any request
+			} else {
+				is.Equal(len(lines), 2) // what the host is, then one line
+				is.True(strings.HasPrefix(lines[0], "Found: "))
+				lines = lines[1:]
+			}
 			is.True(strings.Contains(lines[0], tc.want))
 			is.Equal(len(w.cacheFile().Tokens), 0) // nothing saved…
 			_, err := os.Stat(filepath.Join(w.home, "cache", native.SecretsFileName))
