@@ -26,6 +26,7 @@ func (d *driver) api() js.Value {
 	o.Set("token", asyncFunc(parseTokenOptions, d.token))
 	o.Set("logout", asyncFunc(parseTargetOptions, d.logout))
 	o.Set("session", asyncFunc(parseTargetOptions, d.session))
+	o.Set("fetch", asyncFunc(parseFetchArgs, d.apiFetch))
 	o.Set("onChange", js.FuncOf(func(_ js.Value, args []js.Value) any {
 		cb := arg0(args)
 		if cb.Type() != js.TypeFunction {
@@ -122,6 +123,7 @@ type loginOptions struct {
 	redirectURI string
 	returnTo    string
 	prompt      string
+	dpop        string // auto, always or never
 }
 
 func parseLoginOptions(args []js.Value) (loginOptions, error) {
@@ -172,6 +174,12 @@ func parseLoginOptions(args []js.Value) (loginOptions, error) {
 	}
 	if l.prompt, err = option(o, "prompt"); err != nil {
 		return l, err
+	}
+	if l.dpop, err = option(o, "dpop"); err != nil {
+		return l, err
+	}
+	if l.dpop, err = core.ParseDPoPMode(l.dpop); err != nil {
+		return l, fmt.Errorf("%w: %v", errBadArgument, err)
 	}
 	return l, nil
 }
@@ -230,6 +238,7 @@ func (d *driver) login(o loginOptions) (any, error) {
 		Prompt:      o.prompt,
 		Resolution:  res,
 		AppType:     core.AppWeb,
+		DPoP:        o.dpop,
 	})
 	done := d.run(m, core.Start{Now: now, Rand: webCrypto{}})
 	if errors.Is(done.Err, errRedirected) {
@@ -311,7 +320,7 @@ func (d *driver) handleRedirect(href string) (any, error) {
 		return nil, core.ErrStateMismatch
 	}
 	m := core.ResumeLogin(*p, core.Client{ID: p.ClientID})
-	done := d.run(m, core.Callback{Query: q, Now: d.clock()})
+	done := d.run(m, core.Callback{Query: q, Now: d.clock(), Rand: webCrypto{}})
 	if done.Err != nil {
 		return nil, done.Err
 	}
@@ -362,7 +371,7 @@ func (d *driver) token(o tokenOptions) (any, error) {
 		return nil, err
 	}
 	m := core.NewRefresh(core.RefreshConfig{Target: target, Client: client, Force: o.force})
-	done := d.run(m, core.Start{Now: d.clock()})
+	done := d.run(m, core.Start{Now: d.clock(), Rand: webCrypto{}}) // a DPoP refresh draws its proof's jti
 	if done.Err != nil {
 		return nil, done.Err
 	}

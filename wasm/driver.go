@@ -57,6 +57,7 @@ func (d *driver) run(m core.Machine, first core.Event) core.Done {
 	var release func()
 	var netErr error
 	var redirected string // the last request answered with a redirect
+	var created string    // the DPoP key this run made
 	defer func() {
 		if release != nil {
 			release()
@@ -87,9 +88,11 @@ func (d *driver) run(m core.Machine, first core.Event) core.Done {
 				release = nil
 			}
 		case core.Save:
+			stale := d.staleKey(e.Key, &e.Entry)
 			if err := d.tokens.save(e.Key, e.Entry); err != nil {
 				return core.Saved{Err: err}
 			}
+			d.dropKey(stale) // a new login replaced a DPoP one
 			if e.Entry.Registration != nil {
 				return core.Saved{} // a registered client, not a login: nothing for onChange
 			}
@@ -97,9 +100,11 @@ func (d *driver) run(m core.Machine, first core.Event) core.Done {
 			d.mirror(e.Key, &si)
 			return core.Saved{}
 		case core.Delete:
+			stale := d.staleKey(e.Key, nil)
 			if err := d.tokens.delete(e.Key); err != nil {
 				return core.Saved{Err: err}
 			}
+			d.dropKey(stale)
 			if !strings.HasPrefix(e.Key, core.RegistrationKey("")) {
 				d.mirror(e.Key, nil)
 			}
@@ -119,13 +124,25 @@ func (d *driver) run(m core.Machine, first core.Event) core.Done {
 			return core.Aborted{Err: e.Err}
 		case core.Warn:
 			jsGlobal.Get("console").Call("warn", "dualauth: "+e.Message)
-		case core.Sign, core.ReadSubjectToken:
+		case core.CreateKey:
+			k := d.createKey(e)
+			created = k.Key
+			return k
+		case core.Sign:
+			if strings.HasPrefix(e.Key, dpopKeyPrefix) {
+				return d.sign(e)
+			}
+			return core.Aborted{Err: fmt.Errorf("%w: a login without a person cannot be used in the browser", errBadArgument)}
+		case core.ReadSubjectToken:
 			// Only a login without a person asks for these, and the
 			// browser API makes none.
 			return core.Aborted{Err: fmt.Errorf("%w: a login without a person cannot be used in the browser", errBadArgument)}
 		}
 		return nil
 	})
+	if done.Err != nil {
+		d.dropKey(created) // no login holds it
+	}
 	// The core words a failed fetch, or a redirect where a token was
 	// expected, as text; give them their codes.
 	if done.Err != nil && errorCode(done.Err) == "internal_error" {

@@ -87,5 +87,6 @@ func browserFetch(r core.Request) core.Fetched {
 	if wa := resp.Get("headers").Call("get", "www-authenticate"); wa.Type() == js.TypeString {
 		out.Response.WWWAuthenticate = wa.String()
 	}
+	out.Response.DPoPNonce = header(resp, "dpop-nonce")
 	return out
 }

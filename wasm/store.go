@@ -21,7 +21,8 @@ import (
 const (
 	dbName        = "dualauth"
 	dbStore       = "tokens"
-	dbVersion     = 1
+	keyStore      = "keys" // DPoP keys: CryptoKey objects, apart from the JSON entries
+	dbVersion     = 2
 	sessionPrefix = "dualauth.v1.session."
 	pendingPrefix = "dualauth.v1.pending."
 	lockPrefix    = "dualauth.v1.lock."
@@ -57,8 +58,10 @@ func (s *idbStore) open() (js.Value, error) {
 	}
 	upgrade := js.FuncOf(func(js.Value, []js.Value) any {
 		db := req.Get("result")
-		if !db.Get("objectStoreNames").Call("contains", dbStore).Bool() {
-			db.Call("createObjectStore", dbStore)
+		for _, name := range []string{dbStore, keyStore} {
+			if !db.Get("objectStoreNames").Call("contains", name).Bool() {
+				db.Call("createObjectStore", name)
+			}
 		}
 		return nil
 	})
@@ -107,14 +110,19 @@ func awaitRequest(req js.Value) (js.Value, error) {
 // committed (so a write is durable before the caller moves on, e.g. before
 // it releases the lock) and returns each request's result.
 func (s *idbStore) tx(mode string, do func(st js.Value) []js.Value) ([]js.Value, error) {
+	return s.txOn(dbStore, mode, do)
+}
+
+// txOn is [idbStore.tx] on the object store named store.
+func (s *idbStore) txOn(store, mode string, do func(st js.Value) []js.Value) ([]js.Value, error) {
 	db, err := s.open()
 	if err != nil {
 		return nil, err
 	}
 	var reqs []js.Value
 	t, err := call(func() js.Value {
-		t := db.Call("transaction", dbStore, mode)
-		reqs = do(t.Call("objectStore", dbStore))
+		t := db.Call("transaction", store, mode)
+		reqs = do(t.Call("objectStore", store))
 		return t
 	})
 	if err != nil {

@@ -21,6 +21,7 @@ function settings() {
     clientId: $('client-id').value.trim() || undefined, // none: the core registers one, or finds the stored one
     accountId: $('account-id').value.trim() || undefined,
     scopes: $('scopes').value.trim(),
+    dpop: $('dpop').value,
   };
 }
 
@@ -38,6 +39,7 @@ function fillSettings() {
   // Empty means the host's default scopes, chosen by dualauth (see the
   // field's placeholder); the console does not guess them here.
   $('scopes').value = q.get('scopes') ?? saved.scopes ?? '';
+  $('dpop').value = ['auto', 'always', 'never'].includes(q.get('dpop')) ? q.get('dpop') : 'auto';
   text('redirect-uri', window.location.origin + window.location.pathname);
 }
 
@@ -179,7 +181,8 @@ async function callAPI(ev) {
   const t = await getToken(false);
   if (!t) return;
   const method = $('api-method').value;
-  const init = { method, headers: { Authorization: `${t.token_type || 'Bearer'} ${t.access_token}` }, credentials: 'omit', referrerPolicy: 'no-referrer' };
+  // dualauth.fetch sets Authorization (and a DPoP proof for a bound token).
+  const init = { method, headers: {}, credentials: 'omit', referrerPolicy: 'no-referrer' };
   const body = $('api-body').value;
   if (body && method !== 'GET') {
     init.body = body;
@@ -189,7 +192,8 @@ async function callAPI(ev) {
   text('api-out', '');
   try {
     const started = performance.now();
-    const r = await fetch($('api-url').value, init);
+    const { host, clientId, accountId } = settings();
+    const r = await auth.fetch($('api-url').value, init, { host, clientId, accountId });
     const raw = await r.text();
     let shown = raw;
     try {
@@ -249,7 +253,7 @@ async function main() {
     if (s.accountId) back.searchParams.set('account_id', s.accountId);
     if (s.scopes) back.searchParams.set('scopes', s.scopes);
     try {
-      await auth.login({ host: s.host, clientId: s.clientId, accountId: s.accountId, scopes: s.scopes || undefined, returnTo: back.href });
+      await auth.login({ host: s.host, clientId: s.clientId, accountId: s.accountId, scopes: s.scopes || undefined, dpop: s.dpop, returnTo: back.href });
     } catch (err) {
       showError(err);
     }

@@ -46,6 +46,13 @@ export interface LoginOptions extends Target {
   returnTo?: string;
   /** OpenID prompt; default automatic ("consent" when a refresh token is asked of an OpenID provider). */
   prompt?: string;
+  /**
+   * DPoP (RFC 9449): bind the tokens to a key of this login, a WebCrypto
+   * P-256 key made non-extractable and kept in IndexedDB. "auto" (default):
+   * when the server supports DPoP and the API's metadata requires it (or the
+   * client was registered for it); "always"; "never".
+   */
+  dpop?: 'auto' | 'always' | 'never';
 }
 
 export interface TokenOptions extends Target {
@@ -62,6 +69,7 @@ export interface RedirectResult {
 
 export interface Token {
   access_token: string;
+  /** "Bearer", or "DPoP" for a token bound to the login's key: send it with dualauth.fetch, which adds the proof. */
   token_type: string;
   /** RFC 3339, or null when the server gave no lifetime. */
   expiry: string | null;
@@ -120,6 +128,16 @@ export interface DualAuth {
   handleRedirect(): Promise<RedirectResult>;
   /** A valid access token; one refresh across all tabs when it expired. Rejects with code not_logged_in. */
   token(options: TokenOptions): Promise<Token>;
+  /**
+   * Calls an API with the login's token and resolves to its Response: for a
+   * DPoP login "Authorization: DPoP …" with a proof of this request (method
+   * and URL) signed by the login's key, else "Authorization: Bearer …". A 401
+   * with error="use_dpop_nonce" is retried once with the API's DPoP-Nonce; any
+   * other 401 refreshes the token once and retries once. input and init are
+   * those of fetch(); a cross-origin API must allow the Authorization and
+   * DPoP headers (and expose DPoP-Nonce and WWW-Authenticate) in CORS.
+   */
+  fetch(input: RequestInfo | URL, init: RequestInit | undefined, options: Target): Promise<Response>;
   /** Removes the login in every tab of this origin and revokes it at the server when possible. */
   logout(options: Target): Promise<void>;
   /** What is stored for a login, without its tokens. */

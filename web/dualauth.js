@@ -130,7 +130,7 @@ function wrap(running) {
     ready,
     /** Starts a login: the page goes to the authorization server. */
     async login(opts) {
-      const o = pick(opts, [...TARGET, 'scopes', 'redirectUri', 'returnTo', 'prompt']);
+      const o = pick(opts, [...TARGET, 'scopes', 'redirectUri', 'returnTo', 'prompt', 'dpop']);
       return (await running).login(o);
     },
     /**
@@ -152,6 +152,15 @@ function wrap(running) {
     async token(opts) {
       const o = pick(opts, [...TARGET, 'forceRefresh']);
       return (await running).token(o);
+    },
+    /**
+     * fetch() with the login's token: "Authorization: DPoP" and a proof of
+     * this request signed by the login's non-extractable key, or Bearer.
+     * One retry on a use_dpop_nonce 401, one refresh on another 401.
+     */
+    async fetch(input, init, opts) {
+      const o = pick(opts, TARGET);
+      return (await running).fetch(input, init ?? {}, o);
     },
     /** Removes the login from every tab of this origin. */
     async logout(opts) {

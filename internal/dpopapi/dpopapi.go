@@ -42,6 +42,8 @@ type Server struct {
 	Issuer string
 	// CORS, when set, is the browser origin allowed to call the API.
 	CORS string
+	// Stats, when set, answers GET /_test/stats.
+	Stats func(http.ResponseWriter)
 
 	srv      *httptest.Server
 	mu       sync.Mutex
@@ -106,6 +108,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch {
+	case r.URL.Path == "/_test/stats" && s.Stats != nil:
+		w.Header().Set("Content-Type", "application/json")
+		s.Stats(w)
+		return
 	case r.URL.Path == "/.well-known/oauth-protected-resource"+Path:
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{

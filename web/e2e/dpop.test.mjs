@@ -1,0 +1,141 @@
+// End-to-end DPoP (RFC 9449) in the browser: the dev console in headless
+// Chromium logs in by an API's URL to oidc-provider with DPoP and server
+// nonces required, and calls the API — a resource of ours that takes
+// DPoP-bound tokens only and checks every proof — with dualauth.fetch.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { launchBrowser, startProcess } from './harness.mjs';
+
+const CLIENT_ID = 'dualauth-web-dpop';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run scripts/test-e2e-wasm.sh`);
+  return v;
+};
+
+let serve, op, api, browser, consoleURL, issuer, apiURL, apiOrigin;
+
+const stats = async () => (await fetch(`${apiOrigin}/_test/stats`)).json();
+
+describe('DPoP in Chromium against oidc-provider and a strict resource', { timeout: 180_000 }, () => {
+  before(async () => {
+    serve = await startProcess(env('DUALAUTH_SERVE'), ['-addr', '127.0.0.1:0', '-dir', env('DUALAUTH_WEB_DIR'), '-stdin-eof'], { name: 'serve' });
+    consoleURL = serve.info.url;
+    const origin = new URL(consoleURL).origin;
+    // The console's client: public, for this page, bound to DPoP.
+    process.env.DEVICEOP_M2M = JSON.stringify({
+      clients: [
+        {
+          client_id: CLIENT_ID,
+          application_type: 'web',
+          token_endpoint_auth_method: 'none',
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+          redirect_uris: [consoleURL],
+          dpop_bound_access_tokens: true,
+        },
+      ],
+    });
+    process.env.DEVICEOP_URL = '1';
+    process.env.DEVICEOP_DPOP = '1';
+    op = await startProcess('node', ['native/testdata/device-op.mjs'], { name: 'device-op' });
+    issuer = op.info.issuer;
+    api = await startProcess(env('DUALAUTH_DPOPAPI'), ['-issuer', issuer, '-cors', origin], { name: 'dpopapi' });
+    apiURL = api.info.url;
+    apiOrigin = api.info.origin;
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await api?.stop();
+    await op?.stop();
+    await serve?.stop();
+  });
+
+  test('a login by the API URL binds its tokens to a non-extractable key, and dualauth.fetch gets through the strict resource', async () => {
+    const page = await browser.ctx.newPage();
+    page.on('pageerror', (err) => console.error('page error:', err.message));
+    await page.goto(`${consoleURL}?host=${encodeURIComponent(apiURL)}&client_id=${CLIENT_ID}&dpop=auto`);
+    await page.waitForSelector('body[data-ready="true"]');
+    await page.click('#login');
+    // oidc-provider's development login and consent pages.
+    await page.waitForURL((u) => u.href.startsWith(issuer));
+    await page.fill('input[name="login"]', 'browser-user');
+    await page.fill('input[name="password"]', 'any');
+    await page.click('button[type="submit"]');
+    await page.waitForURL((u) => u.href.startsWith(consoleURL) || u.href.includes('/interaction/'));
+    if (!page.url().startsWith(consoleURL)) {
+      await Promise.all([page.waitForURL((u) => u.href.startsWith(consoleURL)), page.click('button[type="submit"]')]);
+    }
+    await page.waitForSelector('body[data-ready="true"]');
+    const err = await page.evaluate(() => document.getElementById('error-message').textContent);
+    assert.equal(await page.locator('#status').textContent(), 'Signed in', `console error: ${err}`);
+
+    const tok = await page.evaluate((host) => window.dualauth.token({ host }), apiURL);
+    assert.equal(tok.token_type, 'DPoP');
+
+    // The stored private key: a CryptoKey that cannot be exported.
+    const key = await page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('dualauth');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const st = open.result.transaction('keys', 'readonly').objectStore('keys');
+            const all = st.getAll();
+            all.onsuccess = async () => {
+              open.result.close();
+              const keys = all.result;
+              const k = keys[0];
+              let exported = 'yes';
+              try {
+                await crypto.subtle.exportKey('pkcs8', k);
+              } catch (e) {
+                exported = e.name;
+              }
+              resolve({
+                count: keys.length,
+                isCryptoKey: k instanceof CryptoKey,
+                extractable: k.extractable,
+                type: k.type,
+                alg: k.algorithm.name + ' ' + k.algorithm.namedCurve,
+                exported,
+              });
+            };
+          };
+        }),
+    );
+    assert.deepEqual(key, { count: 1, isCryptoKey: true, extractable: false, type: 'private', alg: 'ECDSA P-256', exported: 'InvalidAccessError' });
+    // Nothing that could rebuild it in the entries or in localStorage.
+    const stored = await page.evaluate(() => JSON.stringify(localStorage));
+    assert.ok(!stored.includes('"d"'), 'no private JWK in localStorage');
+
+    // dualauth.fetch: the first proof has no nonce, the API asks for one,
+    // the one retry carries it.
+    const before = await stats();
+    const r = await page.evaluate(async (url) => {
+      const res = await window.dualauth.fetch(`${url}/items?page=2`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } }, { host: url });
+      return { status: res.status, body: await res.json() };
+    }, apiURL);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body, { ok: true, method: 'POST', path: '/api/items' });
+    const after1 = await stats();
+    assert.equal(after1.accepted - before.accepted, 1);
+    assert.equal(after1.use_dpop_nonce - before.use_dpop_nonce, 1);
+
+    // The console's "Call an API" panel goes through dualauth.fetch too.
+    await page.fill('#api-url', `${apiURL}/panel`);
+    await page.click('#api-send');
+    await page.waitForFunction(() => document.getElementById('api-status').textContent.startsWith('HTTP'));
+    assert.match(await page.locator('#api-status').textContent(), /^HTTP 200/);
+    assert.equal((await stats()).accepted, after1.accepted + 1);
+
+    // The token alone, as a bearer token, is refused.
+    const bearer = await fetch(apiURL, { headers: { Authorization: `Bearer ${tok.access_token}` } });
+    assert.equal(bearer.status, 401);
+    assert.equal((await stats()).bearer, 1);
+    await page.close();
+  });
+});
