@@ -238,5 +238,5 @@ func TestDatabricksConfig_HelpDocumentsItAndThatLoginSavesNothingThere(t *testin
 	r = e.auth(nil, "login", "--help")
 	login := strings.Join(strings.Fields(r.stdout), " ")
 	is.True(strings.Contains(login, "A profile read from a Databricks CLI config file (--databricks-config) is never saved"))
-	is.True(strings.Contains(login, "login flow when given as flags (--flow or --device"))
+	is.True(strings.Contains(login, "login flow and DPoP mode when given as flags (--flow or --device"))
 }
