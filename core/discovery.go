@@ -186,7 +186,10 @@ func IssuerKeys(t Target, clientID string) []string {
 // ParseMetadata reads a metadata document fetched from c and checks it: the
 // issuer must be the one c expects (S18; a lone trailing slash is tolerated,
 // as several providers publish one), and every endpoint must be https or
-// loopback (S19). PKCE S256 must not be ruled out (S2, S3).
+// loopback (S19). It needs a token endpoint only: a server for grants
+// without a person (client credentials, token exchange) may have no
+// authorization endpoint, so what a browser login needs besides is checked
+// when a browser login uses the metadata ([Metadata.CheckBrowserLogin]).
 func ParseMetadata(c Candidate, body []byte) (*Metadata, error) {
 	var m Metadata
 	if err := json.Unmarshal(body, &m); err != nil {
@@ -195,8 +198,8 @@ func ParseMetadata(c Candidate, body []byte) (*Metadata, error) {
 	if strings.TrimSuffix(m.Issuer, "/") != strings.TrimSuffix(c.Issuer, "/") {
 		return nil, fmt.Errorf("%w: metadata at %s declares issuer %q, want %q", ErrIssuerMismatch, c.URL, m.Issuer, c.Issuer)
 	}
-	if m.AuthorizationEndpoint == "" || m.TokenEndpoint == "" {
-		return nil, fmt.Errorf("metadata at %s lacks authorization_endpoint or token_endpoint", c.URL)
+	if m.TokenEndpoint == "" {
+		return nil, fmt.Errorf("metadata at %s lacks token_endpoint", c.URL)
 	}
 	for _, e := range []string{m.Issuer, m.AuthorizationEndpoint, m.TokenEndpoint, m.RevocationEndpoint, m.DeviceAuthorizationEndpoint, m.UserinfoEndpoint, m.RegistrationEndpoint} {
 		if e == "" {
@@ -206,10 +209,20 @@ func ParseMetadata(c Candidate, body []byte) (*Metadata, error) {
 			return nil, fmt.Errorf("metadata at %s: %w", c.URL, err)
 		}
 	}
-	if len(m.CodeChallengeMethodsSupported) > 0 && !slices.Contains(m.CodeChallengeMethodsSupported, "S256") {
-		return nil, fmt.Errorf("the authorization server at %s does not support PKCE S256 (only %s); dualauth never downgrades to plain",
-			m.Issuer, strings.Join(m.CodeChallengeMethodsSupported, ", "))
-	}
 	m.OpenID = c.OpenID
 	return &m, nil
+}
+
+// CheckBrowserLogin reports whether a browser login (authorization code +
+// PKCE) can be made at this server: it needs an authorization endpoint,
+// and PKCE S256 must not be ruled out (S2, S3).
+func (m *Metadata) CheckBrowserLogin() error {
+	if m.AuthorizationEndpoint == "" {
+		return fmt.Errorf("the authorization server %s has no authorization_endpoint, so it offers no browser login (a client of its own logs in with --client-secret-stdin, --client-key or --subject-token)", m.Issuer)
+	}
+	if len(m.CodeChallengeMethodsSupported) > 0 && !slices.Contains(m.CodeChallengeMethodsSupported, "S256") {
+		return fmt.Errorf("the authorization server at %s does not support PKCE S256 (only %s); dualauth never downgrades to plain",
+			m.Issuer, strings.Join(m.CodeChallengeMethodsSupported, ", "))
+	}
+	return nil
 }

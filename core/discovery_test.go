@@ -170,12 +170,33 @@ func TestParseMetadata_HTTPSExceptLoopback(t *testing.T) { // S19
 	}
 }
 
+// A server that only serves grants without a person has no authorization
+// endpoint: its metadata is good for those, and a browser login there
+// fails before anything is sent, naming what works instead.
+func TestMetadata_WithoutAuthorizationEndpointServesGrantsButNoBrowserLogin(t *testing.T) {
+	is := is.New(t)
+	c := Candidate{URL: "https://i.example.com/x", Issuer: "https://i.example.com"}
+	m, err := ParseMetadata(c, []byte(`{"issuer":"https://i.example.com","token_endpoint":"https://i.example.com/t"}`))
+	is.NoErr(err)
+	err = m.CheckBrowserLogin()
+	is.True(err != nil)
+	is.True(strings.Contains(err.Error(), "no authorization_endpoint"))
+	is.True(strings.Contains(err.Error(), "--client-secret-stdin"))
+
+	srv := newFakeServer(dbxIssuer)
+	delete(srv.meta, "authorization_endpoint")
+	w := newWorld(t, srv)
+	d := w.login(dbxLogin())
+	is.True(d.Err != nil)
+	is.Equal(w.authURL, "") // the browser was never opened
+	is.Equal(tokenRequests(srv), 0)
+}
+
 func TestParseMetadata_Rejects(t *testing.T) {
 	c := Candidate{URL: "https://i.example.com/x", Issuer: "https://i.example.com"}
 	for name, body := range map[string]string{
 		"NotJSON":        "<html>",
 		"NoTokenURL":     `{"issuer":"https://i.example.com","authorization_endpoint":"https://i.example.com/a"}`,
-		"PlainPKCEOnly":  `{"issuer":"https://i.example.com","authorization_endpoint":"https://i.example.com/a","token_endpoint":"https://i.example.com/t","code_challenge_methods_supported":["plain"]}`,
 		"InsecureDevice": `{"issuer":"https://i.example.com","authorization_endpoint":"https://i.example.com/a","token_endpoint":"https://i.example.com/t","device_authorization_endpoint":"http://i.example.com/d"}`,
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -315,6 +315,9 @@ func (l *Login) discovered(ev Fetched) []Effect {
 }
 
 func (l *Login) useMetadata(m Metadata) []Effect {
+	if err := m.CheckBrowserLogin(); err != nil {
+		return l.fail(err) // before the user is sent anywhere
+	}
 	l.pending.Metadata = m
 	if _, err := useDPoP(l.pending.DPoP, m, nil, false); err != nil {
 		return l.fail(err) // before the user signs in for nothing
