@@ -43,12 +43,11 @@ type LoginRequiredError struct {
 
 func (e *LoginRequiredError) Error() string {
 	cmd, hint := "auth login "+e.Host, ""
-	if !IsDatabricksHost(e.Host) || e.WithoutPerson { // elsewhere there is no default client
-		id := e.ClientID
-		if id == "" {
-			id = "CLIENT_ID"
-		}
-		cmd += " --client-id " + id
+	// A known client is named; without one, the login finds what the host
+	// publishes (Databricks host metadata, registration) and says itself
+	// when it needs --client-id.
+	if e.ClientID != "" && (!IsDatabricksHost(e.Host) || e.WithoutPerson) {
+		cmd += " --client-id " + e.ClientID
 	}
 	if e.WithoutPerson {
 		cmd += " --client-secret-stdin"

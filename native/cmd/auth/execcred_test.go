@@ -256,7 +256,7 @@ func TestExecCredential_WithoutALoginExitsOneWithOneLineAndNoPrompt(t *testing.T
 		"token", e.srv.Issuer, "-o", "exec-credential")
 	is.Equal(r.code, 1)
 	is.Equal(r.stdout, "")
-	is.Equal(errorLines(r.stderr), []string{"auth: not logged in to " + e.srv.Issuer + ": run `auth login " + e.srv.Issuer + " --client-id CLIENT_ID`"})
+	is.Equal(errorLines(r.stderr), []string{"auth: not logged in to " + e.srv.Issuer + ": run `auth login " + e.srv.Issuer + "`"})
 	is.Equal(e.srv.TotalRequests(), 0) // nor any login attempt
 }
 

@@ -294,7 +294,7 @@ func TestCLI_LoginThroughTheBROWSERCommandThenTokenThenLogout(t *testing.T) {
 	r = e.auth(nil, "token", e.srv.Issuer)
 	is.Equal(r.code, 1)
 	is.Equal(r.stdout, "")
-	is.Equal(errorLines(r.stderr), []string{"auth: not logged in to " + e.srv.Issuer + ": run `auth login " + e.srv.Issuer + " --client-id CLIENT_ID`"})
+	is.Equal(errorLines(r.stderr), []string{"auth: not logged in to " + e.srv.Issuer + ": run `auth login " + e.srv.Issuer + "`"})
 }
 
 func TestCLI_TokenRefreshesAnExpiredTokenOnceAndRotates(t *testing.T) {
@@ -451,7 +451,7 @@ func TestCLI_ExitCodesAndOneLineErrors(t *testing.T) {
 		{[]string{"login", e.srv.Issuer, "--client-id", "c", "--port", "8400", "--redirect-uri", "http://127.0.0.1:8400/cb"}, 2, "cannot be used together"},
 		{[]string{"login", e.srv.Issuer, "--client-id", "c", "--auth-param", "novalue"}, 2, "KEY=VALUE"},
 		{[]string{"login", e.srv.Issuer, "--client-id", "c", "--timeout", "soon"}, 2, "invalid argument"},
-		{[]string{"token", "https://never.example.com"}, 1, "not logged in to https://never.example.com: run `auth login https://never.example.com --client-id CLIENT_ID`"},
+		{[]string{"token", "https://never.example.com"}, 1, "not logged in to https://never.example.com: run `auth login https://never.example.com`"},
 		{[]string{"logout", "https://never.example.com"}, 1, "not logged in to https://never.example.com"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
