@@ -190,7 +190,7 @@ func (s *KeyringStore) DPoPKey(name string) (*SigningKey, error) {
 		return nil, fmt.Errorf("the DPoP key of this login is missing from the OS keyring (%s): log in again", KeyringName())
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the DPoP key: %w", wrap("read", err))
+		return nil, about(wrap("read", err), "the DPoP key")
 	}
 	return parseDPoPKey([]byte(v), name)
 }

@@ -145,6 +145,19 @@ type KeyringError struct {
 	// with an error.
 	Timeout time.Duration
 	Err     error
+	// Item is what was read or written: "" means the refresh token.
+	Item string
+}
+
+// about names the item of a keyring error (a client secret, a DPoP key).
+func about(err error, item string) error {
+	var ke *KeyringError
+	if !errors.As(err, &ke) {
+		return err
+	}
+	c := *ke
+	c.Item = item
+	return &c
 }
 
 // Reason is the error without the fix: what the login notice and
@@ -164,7 +177,11 @@ func (e *KeyringError) Error() string {
 	case e.Op == "read":
 		fix = "unlock the keyring, or log in again with --storage file"
 	}
-	what := map[string]string{"probe": "probing it", "read": "reading the refresh token", "store": "storing the refresh token", "remove": "removing the refresh token"}[e.Op]
+	item := e.Item
+	if item == "" {
+		item = "the refresh token"
+	}
+	what := map[string]string{"probe": "probing it", "read": "reading " + item, "store": "storing " + item, "remove": "removing " + item}[e.Op]
 	return fmt.Sprintf("%s (%s); %s", e.Reason(), what, fix)
 }
 

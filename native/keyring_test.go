@@ -510,3 +510,15 @@ func TestKeyringStore_ARotatedTokenTheKeyringRefusesIsKeptInTheFileAndStillWorks
 		})
 	}
 }
+
+// A keyring failure names what it was reading: a client secret or a DPoP
+// key is not "the refresh token".
+func TestKeyringError_NamesTheItem(t *testing.T) {
+	is := is.New(t)
+	base := &KeyringError{Op: "read", Err: errors.New("locked")}
+	is.True(strings.Contains(base.Error(), "(reading the refresh token)"))
+	err := about(base, "the client secret")
+	is.True(strings.Contains(err.Error(), "(reading the client secret)"))
+	is.True(strings.Contains(base.Error(), "refresh token")) // the original is left as it was
+	is.Equal(about(errors.New("plain"), "the DPoP key").Error(), "plain")
+}

@@ -178,7 +178,7 @@ func (s *KeyringStore) fillSecret(key string, e *core.Entry) error {
 		case errors.Is(err, ErrSecretNotFound):
 			s.warn(fmt.Sprintf("the client secret of %s is missing from the OS keyring (%s)", key, KeyringName()))
 		case err != nil:
-			return fmt.Errorf("reading the client secret: %w", wrap("read", err))
+			return about(wrap("read", err), "the client secret")
 		}
 		e.ClientSecret = v
 	case StorageFile:
