@@ -13,7 +13,7 @@ import (
 //   - A step returns zero or more effects that need no answer ([Unlock],
 //     [Warn]), then exactly one effect that the machine waits on, or [Done].
 //   - The driver performs effects in the order given and answers the waiting
-//     one with its event: Fetch → [Fetched], Load → [Loaded], Lock → [Locked],
+//     one with its event: Fetch and FetchResource → [Fetched], Load → [Loaded], Lock → [Locked],
 //     Save, Reserve, Delete and SavePending → [Saved], Authorize and Reject → the next
 //     [Callback] (a rejected callback leaves the login waiting).
 //   - A driver that gives up (timeout, cancel) sends [Aborted] instead; the
@@ -75,11 +75,13 @@ type Reject struct{ Err error }
 type Warn struct{ Message string }
 
 // Done ends a machine: Token on success, otherwise Err. Entry is the saved
-// cache entry, when there is one.
+// cache entry, when there is one. Response is the final answer of a
+// [ResourceCall], whose body the driver holds.
 type Done struct {
-	Token *Token
-	Entry *Entry
-	Err   error
+	Token    *Token
+	Entry    *Entry
+	Err      error
+	Response *Response
 }
 
 func (Fetch) effect()       {}

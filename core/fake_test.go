@@ -160,6 +160,8 @@ type world struct {
 	onSign        func(Sign) Signed
 	rnd           counter // entropy of the token machine, never repeating
 	keyN          int     // DPoP keys created
+	// resource answers FetchResource (resource_test.go).
+	resource func(r Request, body bool) Response
 }
 
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -207,6 +209,8 @@ func (w *world) perform(e Effect) Event {
 		}
 		w.logf("  → HTTP %d", resp.Status)
 		return Fetched{Response: resp, Now: w.now}
+	case FetchResource:
+		return w.fetchResource(e)
 	case Load:
 		for _, k := range e.Keys {
 			if ent, ok := w.cache[k]; ok {

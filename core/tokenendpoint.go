@@ -51,7 +51,9 @@ type Response struct {
 	WWWAuthenticate string
 	// DPoPNonce is the DPoP-Nonce header (RFC 9449 §8, §9).
 	DPoPNonce string
-	Body      []byte
+	// Location is the Location header of a redirect ([FetchResource]).
+	Location string
+	Body     []byte
 }
 
 // tooLong: a body over the cap, from a driver that did not refuse it.
