@@ -66,6 +66,19 @@ func (e *LoginRequiredError) Unwrap() []error {
 	return []error{ErrNotLoggedIn, e.Cause}
 }
 
+// DPoPBoundError: a bearer-only use ([RefreshConfig.BearerOnly]) of a
+// login whose tokens are bound to a DPoP key (RFC 9449). Such a token is
+// worth nothing without a proof from the key, so it is not handed out.
+type DPoPBoundError struct {
+	Host string
+	// JKT is the thumbprint of the key the tokens are bound to.
+	JKT string
+}
+
+func (e *DPoPBoundError) Error() string {
+	return fmt.Sprintf("the tokens of the login to %s are bound to a DPoP key and work only with a proof from it: log in again with --dpop never for bearer tokens, or send requests with `auth api` or `auth proof`", e.Host)
+}
+
 // OAuthError is an error response of RFC 6749 §4.1.2.1 (authorization) or
 // §5.2 (token endpoint). Its message never carries request secrets.
 type OAuthError struct {

@@ -22,6 +22,12 @@ type RefreshConfig struct {
 	// minute). Unlike Skew it is not capped by the token's lifetime: a
 	// server whose tokens live shorter gets its freshest token handed out.
 	MinTTL time.Duration
+	// BearerOnly is set when the token goes to a tool that can send it only
+	// as a bearer token (kubectl, git, environment variables): a login whose
+	// tokens are bound to a DPoP key fails with a [*DPoPBoundError] at the
+	// first load — before any lock, keyring or request — since such a token
+	// would be refused by every resource that checks the binding.
+	BearerOnly bool
 }
 
 type refreshPhase int
@@ -167,6 +173,9 @@ func (r *Refresh) loaded(ev Loaded) []Effect {
 	}
 	if ev.Entry == nil {
 		return r.fail(r.notLoggedIn(nil))
+	}
+	if r.cfg.BearerOnly && ev.Entry.DPoP != nil {
+		return r.fail(&DPoPBoundError{Host: r.cfg.Target.Host, JKT: ev.Entry.DPoP.JKT})
 	}
 	if !r.cfg.Force && r.fresh(ev.Entry) {
 		r.phase = refreshDone

@@ -450,3 +450,41 @@ func TestRefresh_MinTTLRefreshesWhenLessIsLeft(t *testing.T) {
 	is.NoErr(d.Err)
 	is.Equal(refreshRequests(w.srv), 1)
 }
+
+// A bearer-only use (kubectl, git, env) of a DPoP-bound login fails at the
+// first load, valid token or expired: no lock, no request, the entry as it
+// was. A bearer login is handed out as before.
+func TestRefresh_BearerOnlyRefusesADPoPBoundLoginBeforeLockAndNetwork(t *testing.T) {
+	is := is.New(t)
+	w := loggedIn(t, 3600)
+	cfg := dbxToken()
+	cfg.BearerOnly = true
+	d := w.token(cfg)
+	is.NoErr(d.Err) // a bearer login
+	is.Equal(d.Token.AccessToken, w.cache[Key(dbxIssuer, "databricks-cli")].AccessToken)
+
+	key := Key(dbxIssuer, "databricks-cli")
+	e := w.cache[key]
+	e.TokenType, e.DPoP = "DPoP", &DPoPKey{Key: "dpop:file:k1", JWK: fakeJWK("dpop:file:k1"), JKT: "jkt-1"}
+	w.cache[key] = e
+	for _, later := range []time.Duration{0, 2 * time.Hour} { // valid, then expired
+		w.now = w.now.Add(later)
+		w.log = nil
+		d = w.token(cfg)
+		var be *DPoPBoundError
+		is.True(errors.As(d.Err, &be))
+		is.Equal(be.Host, dbxHost)
+		is.Equal(be.JKT, "jkt-1")
+		is.True(!strings.Contains(d.Err.Error(), e.AccessToken))
+		is.Equal(len(w.log), 3) // header, Load, Done: no Lock, no Fetch
+		is.True(strings.HasPrefix(w.log[2], "Done error: "))
+		is.Equal(len(w.srv.requests), 0)
+		is.Equal(w.cache[key].AccessToken, e.AccessToken)
+	}
+
+	// auth token itself (not bearer-only) still hands out the DPoP token.
+	w.now = w.now.Add(-2 * time.Hour)
+	d = w.token(dbxToken())
+	is.NoErr(d.Err)
+	is.Equal(d.Token.TokenType, "DPoP")
+}

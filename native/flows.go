@@ -292,6 +292,9 @@ type TokenOptions struct {
 	// MinTTL refreshes a token with less than this left (see
 	// core.RefreshConfig.MinTTL); 0 means Skew alone decides.
 	MinTTL time.Duration
+	// BearerOnly refuses a DPoP-bound login with a *core.DPoPBoundError
+	// before any lock, keyring or request (see core.RefreshConfig.BearerOnly).
+	BearerOnly bool
 }
 
 // Token returns a valid access token for the login: from the cache when
@@ -302,11 +305,12 @@ func Token(ctx context.Context, o TokenOptions) (*core.Entry, error) {
 		return nil, err
 	}
 	done := o.driver(s).Run(ctx, core.NewRefresh(core.RefreshConfig{
-		Target: o.Target,
-		Client: core.Client{ID: id, Secret: o.ClientSecret},
-		Skew:   o.Skew,
-		Force:  o.Force,
-		MinTTL: o.MinTTL,
+		Target:     o.Target,
+		Client:     core.Client{ID: id, Secret: o.ClientSecret},
+		Skew:       o.Skew,
+		Force:      o.Force,
+		MinTTL:     o.MinTTL,
+		BearerOnly: o.BearerOnly,
 	}))
 	if done.Err != nil {
 		return nil, done.Err

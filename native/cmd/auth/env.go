@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dualauth/dualauth/native"
 	"github.com/spf13/cobra"
 )
 
@@ -19,7 +18,12 @@ func (a *app) envCommand() *cobra.Command {
 		Long: `Print commands that set DUALAUTH_HOST and DUALAUTH_TOKEN (a valid access
 token, refreshed if needed) — plus DATABRICKS_HOST and DATABRICKS_TOKEN for
 Databricks hosts — for eval in a shell. Tokens expire: run it again when
-they do. With -o json, a JSON object of the same variables.`,
+they do. With -o json, a JSON object of the same variables.
+
+Whatever reads the variables sends the token as a bearer token: for a
+login whose tokens are bound to a DPoP key (auth login --dpop), auth env
+prints nothing and exits 1 with one line saying so, without a request.
+Log in with --dpop never, or call the API with auth api or auth proof.`,
 		Example: `  eval "$(auth env work)"
   auth env https://idp.example.com --shell fish | source
   auth env --shell powershell | Invoke-Expression
@@ -42,7 +46,7 @@ they do. With -o json, a JSON object of the same variables.`,
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			e, err := native.Token(ctx, native.TokenOptions{Options: o})
+			e, err := bearerToken(ctx, o, false, 0, "auth env can only export bearer tokens")
 			if err != nil {
 				return err
 			}

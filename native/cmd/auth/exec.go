@@ -26,7 +26,12 @@ with CMD's status. When CMD cannot be started, auth exits 127 (not found)
 or 126 (not executable), as shells do.
 
 The token is not renewed while CMD runs: for a long job, ask for one that
-lasts with --min-ttl.`
+lasts with --min-ttl.
+
+CMD gets a bearer token: for a login whose tokens are bound to a DPoP key
+(auth login --dpop), auth exec runs nothing and exits 1 with one line
+saying so, without a request. Log in with --dpop never, or call the API
+with auth api or auth proof.`
 
 func (a *app) execCommand() *cobra.Command {
 	var lf loginFlags
@@ -52,7 +57,7 @@ func (a *app) execCommand() *cobra.Command {
 				return err
 			}
 			ctx, stop := signalContext()
-			e, err := freshToken(ctx, o, false, lf.minTTL)
+			e, err := bearerToken(ctx, o, false, lf.minTTL, "auth exec can only hand CMD a bearer token")
 			stop()
 			if err != nil {
 				return err

@@ -40,7 +40,13 @@ password store, for that URL):
   git config --global --add credential.https://git.example.com.helper '!auth git-credential work'
 
 where work is a profile or the host of an "auth login". A failure (not
-logged in) exits 1 with the reason on stderr, which git shows.`
+logged in) exits 1 with the reason on stderr, which git shows before it
+asks its next helper or prompts.
+
+git sends bearer tokens only: for a login whose tokens are
+bound to a DPoP key (auth login --dpop), get answers nothing and exits 1
+with one line saying so, from the cache alone (no network, no lock). Log
+in for git with --dpop never.`
 
 // maxGitRequest caps what get/store/erase read from git: a handful of
 // short attributes.
@@ -89,7 +95,7 @@ func (a *app) gitCredentialCommand() *cobra.Command {
 				return err
 			}
 			// No signal handler, as in auth token: this is a hot path.
-			e, err := freshToken(context.Background(), o, false, lf.minTTL)
+			e, err := bearerToken(context.Background(), o, false, lf.minTTL, "git can only send bearer tokens")
 			if err != nil {
 				return err
 			}
@@ -223,7 +229,10 @@ func gitErase(o native.Options, in *gitRequest, minTTL time.Duration) error {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	e, err := freshToken(ctx, o, false, minTTL)
+	e, err := native.Token(ctx, native.TokenOptions{Options: o, MinTTL: minTTL, BearerOnly: true})
+	if errors.As(err, new(*core.DPoPBoundError)) {
+		return nil // get gave git no token of this login: none to erase
+	}
 	if err != nil {
 		return err
 	}

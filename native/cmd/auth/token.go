@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dualauth/dualauth/core"
 	"github.com/spf13/cobra"
 )
 
@@ -51,7 +52,14 @@ auth login. In ~/.kube/config:
         interactiveMode: Never
 
 (kubectl older than 1.22: apiVersion client.authentication.k8s.io/v1beta1,
-without interactiveMode.)`,
+without interactiveMode.)
+
+kubectl sends the token as a bearer token. For a login whose tokens are
+bound to a DPoP key (auth login --dpop), -o exec-credential prints nothing
+and exits 1 with one line saying so, from the cache alone (no network, no
+lock): log in for kubectl with --dpop never. The JSON and text outputs
+give a DPoP login's token as it is ("token_type": "DPoP"); it works only
+with a proof (auth api, auth proof).`,
 		Example: `  auth token https://idp.example.com
   auth token https://idp.example.com -o text
   TOKEN=$(auth token https://idp.example.com -o text)
@@ -81,7 +89,12 @@ without interactiveMode.)`,
 			// No signal handler: Ctrl-C may simply kill a refresh, the
 			// kernel drops the lock and the cache is replaced atomically.
 			// Not installing one keeps the fast path short.
-			e, err := freshToken(context.Background(), o, force, minTTL)
+			var e *core.Entry
+			if kubeVersion != "" {
+				e, err = bearerToken(context.Background(), o, force, minTTL, "kubectl can only send bearer tokens")
+			} else {
+				e, err = freshToken(context.Background(), o, force, minTTL)
+			}
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -33,6 +35,19 @@ func addMinTTL(f *pflag.FlagSet, d *time.Duration) {
 // under the lock.
 func freshToken(ctx context.Context, o native.Options, force bool, minTTL time.Duration) (*core.Entry, error) {
 	return native.Token(ctx, native.TokenOptions{Options: o, Force: force, MinTTL: minTTL})
+}
+
+// bearerToken is freshToken for a tool that can send the token only as a
+// bearer token (tool: "kubectl", "git", …). A login whose tokens are bound
+// to a DPoP key is refused on the same fast path (no network, no lock, no
+// keyring): such a token fails at every API that checks the binding.
+func bearerToken(ctx context.Context, o native.Options, force bool, minTTL time.Duration, tool string) (*core.Entry, error) {
+	e, err := native.Token(ctx, native.TokenOptions{Options: o, Force: force, MinTTL: minTTL, BearerOnly: true})
+	var be *core.DPoPBoundError
+	if errors.As(err, &be) {
+		return nil, fmt.Errorf("the tokens of the login to %s are bound to a DPoP key; %s: log in again with --dpop never, or call the API with `auth api` / `auth proof`", be.Host, tool)
+	}
+	return e, err
 }
 
 // exitError ends auth with code after the command has said what it had to

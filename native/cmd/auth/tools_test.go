@@ -118,9 +118,10 @@ func TestHelp_ShowsAReadyToPasteSetupForKubectlGitExecAndAPI(t *testing.T) {
 	}{
 		{[]string{"--help"}, []string{"apiVersion: client.authentication.k8s.io/v1", "args: [token, work, -o, exec-credential]",
 			"credential.https://git.example.com.helper '!auth git-credential work'", "auth exec work -- CMD", "auth api work /"}},
-		{[]string{"token", "--help"}, []string{"-o exec-credential", "interactiveMode: Never", "KUBERNETES_EXEC_INFO", "--min-ttl"}},
-		{[]string{"git-credential", "--help"}, []string{"git config --global --add credential.https://git.example.com.helper '!auth git-credential work'", "--username", "--min-ttl"}},
-		{[]string{"exec", "--help"}, []string{"DUALAUTH_TOKEN", "DATABRICKS_TOKEN", "auth exec work -- ", "--min-ttl"}},
+		{[]string{"token", "--help"}, []string{"-o exec-credential", "interactiveMode: Never", "KUBERNETES_EXEC_INFO", "--min-ttl", "bound to a DPoP key", "--dpop never"}},
+		{[]string{"git-credential", "--help"}, []string{"git config --global --add credential.https://git.example.com.helper '!auth git-credential work'", "--username", "--min-ttl", "bound to a DPoP key", "--dpop never"}},
+		{[]string{"exec", "--help"}, []string{"DUALAUTH_TOKEN", "DATABRICKS_TOKEN", "auth exec work -- ", "--min-ttl", "bound to a DPoP key", "--dpop never"}},
+		{[]string{"env", "--help"}, []string{"DUALAUTH_TOKEN", "bound to a DPoP key", "--dpop never"}},
 		{[]string{"api", "--help"}, []string{"auth api work /api/2.0/clusters/list", "-X, --method", "-d, --data", "-H, --header", "--min-ttl"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
