@@ -304,3 +304,28 @@ func (o *Options) Proof(e *core.Entry, method, target, nonce string) (string, er
 	}
 	return core.CompactJWS(sg.Input, sig), nil
 }
+
+// DPoPKeyPath is where the file store keeps the DPoP key named name, for
+// `auth describe` (never the key itself); "" for a key in the keyring.
+func (c *FileCache) DPoPKeyPath(name string) (string, error) {
+	where, id, err := parseDPoPName(name)
+	if err != nil || where != dpopFile {
+		return "", err
+	}
+	return c.dpopPath(id), nil
+}
+
+// DPoPKeyLocation says where the DPoP key named name is kept, for `auth
+// describe`: the OS keyring item (service and user, as `secret-tool
+// lookup` takes them) or the 0600 file — never the key.
+func (s *KeyringStore) DPoPKeyLocation(name string) (string, error) {
+	where, id, err := parseDPoPName(name)
+	if err != nil {
+		return "", err
+	}
+	if where == dpopFile {
+		p, _ := s.File.DPoPKeyPath(name)
+		return p + " (0600)", nil
+	}
+	return fmt.Sprintf("the OS keyring (%s, service %q, username %q)", KeyringName(), s.service(), dpopUser(id)), nil
+}

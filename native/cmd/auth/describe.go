@@ -26,8 +26,18 @@ type description struct {
 	// Grant is set for a login without a person: the grant in use and
 	// where the client secret is (never the secret).
 	Grant *grantInfo `json:"grant,omitempty"`
+	// DPoP is set for a login whose tokens are bound to a DPoP key: the
+	// key's thumbprint and where it is kept (never the key).
+	DPoP *dpopInfo `json:"dpop,omitempty"`
 	// Sensitive values, only with --sensitive.
 	AccessToken string `json:"access_token,omitempty"`
+}
+
+type dpopInfo struct {
+	// JKT is the RFC 7638 thumbprint of the key (the tokens' cnf.jkt).
+	JKT string `json:"jkt"`
+	// KeptIn is the OS keyring item or the 0600 file that holds the key.
+	KeptIn string `json:"kept_in"`
 }
 
 type storageInfo struct {
@@ -45,14 +55,17 @@ func (a *app) describeCommand() *cobra.Command {
 		Use:   "describe [HOST|PROFILE]",
 		Short: "Show the resolved settings of a login and where each came from",
 		Long: `Show every setting auth would use for HOST or PROFILE — host, profile,
-client, scopes, redirect URI, account, CA certificate, storage, login flow —
-and where each came from (argument, flag, environment, profile NAME, default,
-cache; the profile's file, or Databricks CLI config file and [section], and
-whether it hides a Databricks CLI profile of the same name),
+client, scopes, redirect URI, account, CA certificate, storage, login flow,
+DPoP mode — and where each came from (argument, flag, environment, profile
+NAME, default, cache; the profile's file, or Databricks CLI config file and
+[section], and whether it hides a Databricks CLI profile of the same name),
 the endpoints found by discovery at login, the token's state, the storage
-in use and why, and the cache, lock and config paths.
+in use and why, and the cache, lock and config paths. For a login whose
+tokens are bound to a DPoP key: the key's thumbprint (jkt, the tokens'
+cnf.jkt) and where the key is kept, the OS keyring item or its 0600 file.
 
-No network is used. Token values are never shown unless --sensitive.`,
+No network is used. Token values are never shown unless --sensitive; a
+private key never is.`,
 		Example: `  auth describe https://idp.example.com
   auth describe work -o json
   auth describe --sensitive`,
@@ -72,7 +85,7 @@ No network is used. Token values are never shown unless --sensitive.`,
 				Settings: map[string]setting{
 					"host": rs.Host, "profile": rs.Profile, "client_id": rs.ClientID, "scopes": rs.Scopes,
 					"redirect_uri": rs.RedirectURI, "account_id": rs.AccountID, "ca_cert": rs.CACert, "storage": rs.Storage,
-					"flow": rs.Flow,
+					"flow": rs.Flow, "dpop": rs.DPoP,
 				},
 				Paths: map[string]string{"config": rs.file.Path},
 			}
@@ -106,6 +119,7 @@ No network is used. Token values are never shown unless --sensitive.`,
 				if sensitive {
 					d.AccessToken = entry.AccessToken
 				}
+				d.DPoP = describeDPoP(o.Store, entry)
 			}
 			if ks, ok := o.Store.(*native.KeyringStore); ok {
 				info, _ := ks.Resolve()
@@ -144,7 +158,7 @@ func (a *app) printDescription(d description) error {
 	for _, k := range []struct{ key, label string }{
 		{"host", "Host"}, {"profile", "Profile"}, {"client_id", "Client ID"}, {"scopes", "Scopes"},
 		{"redirect_uri", "Redirect URI"}, {"account_id", "Account ID"}, {"ca_cert", "CA certificate"}, {"storage", "Storage"},
-		{"flow", "Login flow"},
+		{"flow", "Login flow"}, {"dpop", "DPoP"},
 	} {
 		s := d.Settings[k.key]
 		row(k.label, s.Value, s.Source)
@@ -182,6 +196,10 @@ func (a *app) printDescription(d description) error {
 		row("Endpoints", "not known yet", "found by discovery at login")
 	}
 	row("Token", d.Token.String(), "")
+	if k := d.DPoP; k != nil {
+		row("Bound to DPoP key", "jkt "+k.JKT, "cache, the login's")
+		row("DPoP key kept in", k.KeptIn, "never shown")
+	}
 	if id := d.Identity; id != nil {
 		who := id["email"]
 		if who == "" {
@@ -231,4 +249,19 @@ func describeGrant(rs *settings, s native.Store, e *core.Entry) *grantInfo {
 		}
 	}
 	return g
+}
+
+// describeDPoP says which key a DPoP login's tokens are bound to and where
+// that key is kept; nil for a bearer login.
+func describeDPoP(s native.Store, e *core.Entry) *dpopInfo {
+	if e == nil || e.DPoP == nil {
+		return nil
+	}
+	k := &dpopInfo{JKT: e.DPoP.JKT, KeptIn: "unknown (the key name in the cache is not one of auth's)"}
+	if ks, ok := s.(*native.KeyringStore); ok {
+		if where, err := ks.DPoPKeyLocation(e.DPoP.Key); err == nil {
+			k.KeptIn = where
+		}
+	}
+	return k
 }

@@ -1,8 +1,16 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -85,4 +93,84 @@ func TestCLI_BearerOnlyOutputsRefuseADPoPBoundLogin(t *testing.T) {
 	tok := w.auth("token", w.api.URL)
 	is.Equal(tok.code, 0)
 	is.True(strings.Contains(tok.stdout, `"token_type": "DPoP"`))
+}
+
+// auth describe of a DPoP login: the mode and where it came from, the
+// key's thumbprint and its 0600 file — in text and JSON, with --sensitive
+// too — and nothing of the private key (PEM, its base64 body, the JWK d).
+func TestCLI_DescribeShowsTheDPoPModeThumbprintAndKeyFileButNeverTheKey(t *testing.T) {
+	is := is.New(t)
+	w := newDPoPWorld(t)
+	if res := w.login("--profile", "bound", "--dpop", "always"); res.code != 0 {
+		t.Fatalf("login failed (%d):\n%s", res.code, res.stderr)
+	}
+	e := w.apiEntry()
+	is.True(e.DPoP != nil)
+	keys, err := filepath.Glob(filepath.Join(w.home, "cache", native.DPoPKeysDir, "*.key"))
+	is.NoErr(err)
+	is.Equal(len(keys), 1)
+	pemKey, err := os.ReadFile(keys[0])
+	is.NoErr(err)
+	secrets := privateKeyMaterial(t, pemKey)
+
+	text := w.auth("describe", "bound")
+	is.Equal(text.code, 0)
+	is.True(regexp.MustCompile(`(?m)^DPoP +always +\(profile bound\)$`).MatchString(text.stdout))
+	is.True(regexp.MustCompile(`(?m)^Bound to DPoP key +jkt ` + regexp.QuoteMeta(e.DPoP.JKT) + ` `).MatchString(text.stdout))
+	is.True(regexp.MustCompile(`(?m)^DPoP key kept in +` + regexp.QuoteMeta(keys[0]) + ` \(0600\) `).MatchString(text.stdout))
+
+	js := w.auth("describe", "bound", "-o", "json", "--sensitive")
+	is.Equal(js.code, 0)
+	var d struct {
+		Settings map[string]struct{ Value, Source string }
+		DPoP     *struct {
+			JKT    string `json:"jkt"`
+			KeptIn string `json:"kept_in"`
+		} `json:"dpop"`
+	}
+	is.NoErr(json.Unmarshal([]byte(js.stdout), &d))
+	is.Equal(d.Settings["dpop"].Value, "always")
+	is.Equal(d.Settings["dpop"].Source, "profile bound")
+	is.True(d.DPoP != nil)
+	is.Equal(d.DPoP.JKT, e.DPoP.JKT)
+	is.Equal(d.DPoP.KeptIn, keys[0]+" (0600)")
+
+	for _, r := range []result{text, js} {
+		for _, s := range secrets {
+			if strings.Contains(r.stdout, s) || strings.Contains(r.stderr, s) {
+				t.Fatalf("describe shows private key material %q", s)
+			}
+		}
+	}
+
+	// Another login, not DPoP-bound: no key shown.
+	bearer := w.auth("describe", w.op.Issuer, "--client-id", w.op.ClientID, "-o", "json")
+	is.Equal(bearer.code, 0)
+	is.True(!strings.Contains(bearer.stdout, `"jkt"`))
+}
+
+// privateKeyMaterial is every form of the PEM key that must not be shown:
+// the PEM, each line of its base64 body, and the JWK's d (the scalar).
+func privateKeyMaterial(t *testing.T, pemKey []byte) []string {
+	t.Helper()
+	out := []string{"PRIVATE KEY", strings.TrimSpace(string(pemKey))}
+	for _, l := range strings.Split(string(pemKey), "\n") {
+		if l != "" && !strings.HasPrefix(l, "-----") {
+			out = append(out, l)
+		}
+	}
+	blk, _ := pem.Decode(pemKey)
+	if blk == nil {
+		t.Fatal("the key file is not PEM")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ek, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		t.Fatal("the DPoP key is not an EC key")
+	}
+	d := ek.D.FillBytes(make([]byte, 32))
+	return append(out, b64(d), base64.StdEncoding.EncodeToString(d), hex.EncodeToString(d))
 }
