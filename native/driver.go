@@ -48,6 +48,8 @@ type Driver struct {
 	unlocks map[string]func() // the login locks held, by key
 	waiting *Incoming         // the accepted callback whose page shows the outcome
 	created string            // the DPoP key this run made, dropped if the run fails
+	// fetchResource performs core.FetchResource (see CallResource).
+	fetchResource func(context.Context, core.FetchResource) core.Event
 }
 
 var osGetenv = os.Getenv
@@ -113,6 +115,14 @@ func (d *Driver) perform(ctx context.Context, e core.Effect) core.Event {
 			err = abortReason(ctx)
 		}
 		return core.Fetched{Response: resp, Err: err, Now: d.now()}
+	case core.FetchResource:
+		if err := ctx.Err(); err != nil {
+			return core.Aborted{Err: abortReason(ctx)}
+		}
+		if d.fetchResource == nil {
+			return core.Aborted{Err: errors.New("driver: no resource to send the request to")}
+		}
+		return d.fetchResource(ctx, e)
 	case core.Load:
 		k, entry, err := d.Store.Load(e.Keys)
 		return core.Loaded{Key: k, Entry: entry, Err: err}

@@ -6,7 +6,8 @@
 // against the access token, and the token itself — a JWT signed by the
 // issuer's JWKS (RS256) for this resource whose cnf.jkt is the proof key's
 // RFC 7638 thumbprint. A bearer token is refused. Its RFC 9728 metadata
-// names the issuer and says dpop_bound_access_tokens_required.
+// names the issuer and says dpop_bound_access_tokens_required. Requests
+// under MovedPath are redirected on the same host.
 //
 // It listens on 127.0.0.1 only (httptest) and is test support.
 package dpopapi
@@ -33,6 +34,9 @@ import (
 
 // Path is where the API answers; its resource URL is Server.URL.
 const Path = "/api"
+
+// MovedPath+"/X" redirects (307, before any check) to Path+"/X".
+const MovedPath = Path + "/moved"
 
 // Server is a running resource.
 type Server struct {
@@ -121,6 +125,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case r.URL.Path != Path && !strings.HasPrefix(r.URL.Path, Path+"/"):
 		http.NotFound(w, r)
+		return
+	case strings.HasPrefix(r.URL.Path, MovedPath+"/"):
+		// Moved on this host, method and body kept (307): the request to
+		// the new URL needs a proof of its own.
+		to := Path + strings.TrimPrefix(r.URL.Path, MovedPath)
+		if r.URL.RawQuery != "" {
+			to += "?" + r.URL.RawQuery
+		}
+		w.Header().Set("Location", to)
+		w.WriteHeader(http.StatusTemporaryRedirect)
 		return
 	}
 	reason := s.check(r)

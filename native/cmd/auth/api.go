@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +24,8 @@ login's key for a DPoP login) and print the response body on stdout.
 PATH (/api/2.0/clusters/list, with a query if you like) is resolved against
 the login's host. A full URL is used as it is, but only on that same host
 (scheme, name and port): the token is never sent anywhere else, redirects
-to another host are not followed, and URLs must be https (http only on a
+to another host are not followed (one on the host is, with a new DPoP proof
+for its own method and URL), and URLs must be https (http only on a
 loopback address). With a URL and no host named anywhere (argument, --host,
 --profile, environment, default profile), the URL's host is the login's.
 
@@ -39,7 +39,7 @@ control characters are shown escaped; piped or redirected, the body is
 written byte for byte. A status other than 2xx exits 1, with the status and
 the body on stderr. A 401 that asks for a DPoP nonce (error="use_dpop_nonce")
 is answered once with a new proof carrying it; another 401 makes auth
-refresh the token once and retry the request once. --http-timeout bounds the whole request (default 10s).`
+refresh the token once and retry the request once. --http-timeout bounds each request (default 10s).`
 
 // Caps on what auth api holds in memory: a JSON body it indents for the
 // terminal, and an error body it shows on stderr. Larger bodies are
@@ -112,75 +112,21 @@ func (a *app) apiCommand() *cobra.Command {
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			e, err := freshToken(ctx, o, false, lf.minTTL)
+			// The core's resource call: the token, a proof of each request
+			// for a DPoP login, the resource's nonce once, one refresh after
+			// a 401, same-origin redirects each proved anew.
+			resp, _, err := native.CallResource(ctx, native.ResourceOptions{
+				TokenOptions: native.TokenOptions{Options: o, MinTTL: lf.minTTL},
+				Method:       m,
+				URL:          u.String(),
+				Header:       header,
+				Body:         body,
+			})
+			if errors.Is(err, native.ErrNoAnswer) {
+				return fmt.Errorf("%w (raise --http-timeout)", err)
+			}
 			if err != nil {
 				return err
-			}
-			c, err := native.NewHTTPClient(o.HTTPOptions)
-			if err != nil {
-				return err
-			}
-			c.CheckRedirect = sameOriginRedirects(u)
-			nonce := "" // the resource's latest DPoP-Nonce
-			send := func(e *core.Entry) (*http.Response, error) {
-				var rb io.Reader
-				if body != nil {
-					rb = bytes.NewReader(body)
-				}
-				req, err := http.NewRequestWithContext(ctx, m, u.String(), rb)
-				if err != nil {
-					return nil, usagef("bad request: %v", err)
-				}
-				req.Header = header.Clone()
-				req.Header.Set("Authorization", core.Authorization(e.Token()))
-				if e.DPoP != nil {
-					// A DPoP-bound token goes with a proof of this request.
-					proof, err := o.Proof(e, m, u.String(), nonce)
-					if err != nil {
-						return nil, err
-					}
-					req.Header.Set("DPoP", proof)
-				}
-				if req.Header.Get("User-Agent") == "" {
-					req.Header.Set("User-Agent", "dualauth")
-				}
-				resp, err := c.Do(req)
-				if err != nil {
-					return nil, fmt.Errorf("%s %s: %v", m, u.Redacted(), describeAPIError(ctx, err, c))
-				}
-				if n := resp.Header.Get("DPoP-Nonce"); n != "" {
-					nonce = n
-				}
-				return resp, nil
-			}
-			resp, err := send(e)
-			if err != nil {
-				return err
-			}
-			if n := core.ResourceNonce(resp.StatusCode, resp.Header.Get("WWW-Authenticate"), resp.Header.Get("DPoP-Nonce")); n != "" && e.DPoP != nil {
-				// The resource wants its nonce in the proof (RFC 9449 §9):
-				// once, with a new proof.
-				io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
-				resp.Body.Close()
-				if resp, err = send(e); err != nil {
-					return err
-				}
-			}
-			if resp.StatusCode == http.StatusUnauthorized {
-				// The token may have been revoked or expired early: one
-				// forced refresh, one retry, only with a new token.
-				io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
-				resp.Body.Close()
-				fresh, ferr := freshToken(ctx, o, true, lf.minTTL)
-				if ferr != nil {
-					return fmt.Errorf("%s %s: 401 Unauthorized, and refreshing the token failed: %w", m, u.Redacted(), ferr)
-				}
-				if fresh.AccessToken == e.AccessToken {
-					return fmt.Errorf("%s %s: 401 Unauthorized, and the server gave no new token to retry with", m, u.Redacted())
-				}
-				if resp, err = send(fresh); err != nil {
-					return err
-				}
 			}
 			defer resp.Body.Close()
 			if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -226,51 +172,10 @@ func apiURL(host, target string) (*url.URL, error) {
 		return nil, usagef("the URL carries user info: auth api authenticates with the token only")
 	}
 	u.Fragment, u.RawFragment = "", ""
-	if !sameOrigin(h, u) {
+	if !core.SameOrigin(h.String(), u.String()) {
 		return nil, usagef("%s is not on %s: auth api sends the login's token to its own host only (log in to the other host, or name it as HOST)", u.Redacted(), host)
 	}
 	return u, nil
-}
-
-// sameOrigin compares scheme, host name and port (a default port equals
-// none), as RFC 6454 origins do.
-func sameOrigin(a, b *url.URL) bool {
-	port := func(u *url.URL) string {
-		if p := u.Port(); p != "" {
-			return p
-		}
-		if strings.EqualFold(u.Scheme, "http") {
-			return "80"
-		}
-		return "443"
-	}
-	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
-}
-
-// sameOriginRedirects follows redirects on the request's own origin only:
-// the Authorization header must not reach another host, nor the same host
-// over http.
-func sameOriginRedirects(origin *url.URL) func(*http.Request, []*http.Request) error {
-	return func(req *http.Request, via []*http.Request) error {
-		if len(via) >= 10 || !sameOrigin(origin, req.URL) {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}
-}
-
-func describeAPIError(ctx context.Context, err error, c *http.Client) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	switch {
-	case ctx.Err() != nil:
-		return "canceled"
-	case ue != nil && ue.Timeout():
-		return fmt.Sprintf("no answer within %s (raise --http-timeout)", c.Timeout)
-	}
-	return err.Error()
 }
 
 // parseHeaders reads -H 'Name: value' flags.

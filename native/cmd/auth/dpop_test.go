@@ -167,6 +167,27 @@ func TestCLI_DPoPLoginProofCurlAPIAndRefresh(t *testing.T) {
 	is.Equal(len(keys), 0)
 }
 
+// auth api follows a redirect on the host with a new request whose proof
+// names the new URL and method (htu, htm), which the strict resource
+// checks; the original request's proof is never sent again.
+func TestCLI_DPoPAPIRedirectOnTheHostGetsAProofOfItsOwn(t *testing.T) {
+	is := is.New(t)
+	w := newDPoPWorld(t)
+	if res := w.login(); res.code != 0 {
+		t.Fatalf("login failed (%d):\n%s", res.code, res.stderr)
+	}
+	refused := w.api.Refused("") // the login's look at the resource
+	out := w.auth("api", w.api.URL, "-X", "PUT", dpopapi.MovedPath+"/things?x=1", "-d", `{"a":1}`)
+	if out.code != 0 {
+		t.Fatalf("auth api failed (%d):\n%s", out.code, out.stderr)
+	}
+	is.Equal(out.stdout, `{"ok":true,"method":"PUT","path":"/api/things"}`)
+	is.Equal(w.api.Accepted(), 1)
+	is.Equal(w.api.Refused("use_dpop_nonce"), 1) // the first proof, before the nonce was known
+	is.Equal(w.api.Refused("")-refused, 1)       // no proof of the old URL, no replayed jti
+	is.Equal(w.op.Count("refresh_token"), 0)     // nothing to refresh for
+}
+
 // expire sets the cached expiry of the login of host in the past.
 func expire(t *testing.T, w *deviceWorld, host string) {
 	t.Helper()
