@@ -483,6 +483,14 @@ func (r *Resolve) fetched(ev Fetched) []Effect {
 		if err != nil {
 			return r.fail(fmt.Errorf("%s is a %s (host metadata at %s), and %w", r.cfg.Target.Host, h.Kind().Describe(), p.url, err))
 		}
+		if origin(iss) != origin(r.cfg.Target.Host) {
+			// The login is kept under the host the user named: an issuer
+			// elsewhere would file another host's tokens (a real
+			// workspace's, say) under this one, and `auth api HOST` would
+			// send them here. Databricks hosts serve /oidc themselves.
+			return r.fail(fmt.Errorf("%w: host metadata at %s names an issuer on another host (%s); dualauth logs in to a host's own issuer only: run `auth login %s` to log in there",
+				ErrDiscovery, p.url, origin(iss), origin(iss)))
+		}
 		r.res.Kind, r.res.KindFrom = h.Kind(), "host metadata at "+p.url
 		r.res.AccountID, r.res.WorkspaceID, r.res.Cloud = h.AccountID, h.WorkspaceID, h.Cloud
 		if r.cfg.Target.AccountID != "" && strings.Contains(h.OIDCEndpoint, accountPlaceholder) {

@@ -136,7 +136,7 @@ func TestTranscript_ResolveDatabricksHostMetadata(t *testing.T) {
 		{"account", "ACCOUNT_HOST", vanity + "/oidc/accounts/{account_id}", "", "acc-1", KindDatabricksAccount, vanity + "/oidc/accounts/acc-1"},
 		{"unified-flag", "UNIFIED_HOST", vanity + "/oidc/accounts/{account_id}", "acc-meta", "acc-flag", KindDatabricksUnified, vanity + "/oidc/accounts/acc-flag"},
 		{"unified-meta", "unified", vanity + "/oidc/accounts/{account_id}", "acc-meta", "", KindDatabricksUnified, vanity + "/oidc/accounts/acc-meta"},
-		{"no-type", "", "https://accounts.example.net/oidc/accounts/{account_id}", "acc-2", "", KindDatabricksAccount, "https://accounts.example.net/oidc/accounts/acc-2"},
+		{"no-type", "", vanity + "/oidc/accounts/{account_id}", "acc-2", "", KindDatabricksAccount, vanity + "/oidc/accounts/acc-2"},
 	}
 	var all strings.Builder
 	for _, c := range cases {
@@ -168,6 +168,21 @@ func TestTranscript_ResolveDatabricksHostMetadata(t *testing.T) {
 		})
 	}
 	checkTranscript(t, "resolve-host-metadata", all.String())
+}
+
+// Host metadata may not point the login at another host's issuer: the
+// tokens would be filed under this host, and calls to it would carry
+// them (a hostile host naming a real workspace's /oidc).
+func TestResolve_HostMetadataNamingAnIssuerElsewhereIsRefused(t *testing.T) {
+	is := is.New(t)
+	victim := "https://victim.cloud.databricks.com/oidc"
+	w, n := newWebWorld(t, newFakeServer(victim))
+	n.docs[vanity+"/.well-known/openid-configuration"] = Response{Status: 404}
+	n.docs[vanity+"/.well-known/databricks-config"] = jsonResponse(200, map[string]any{"oidc_endpoint": victim, "host_type": "WORKSPACE_HOST"})
+	_, err := w.resolve(Target{Host: vanity})
+	is.True(err != nil)
+	is.True(strings.Contains(err.Error(), "names an issuer on another host (https://victim.cloud.databricks.com)"))
+	is.True(strings.Contains(err.Error(), "auth login https://victim.cloud.databricks.com"))
 }
 
 func containsKey(keys []string, k string) bool {
