@@ -117,6 +117,14 @@ func (e *Entry) Valid(now time.Time, skew time.Duration) bool {
 	return now.Add(skew).Before(e.Expiry)
 }
 
+// BoundToKey reports whether the access token is bound to the login's DPoP
+// key: what decides is the token type the server answered, not the key
+// alone (a server may answer proofs with a Bearer token, RFC 9449 §5; the
+// key is kept for the refreshes, which stay bound).
+func (e *Entry) BoundToKey() bool {
+	return e.DPoP != nil && strings.EqualFold(e.TokenType, "DPoP")
+}
+
 // Token returns the access token as a [Token] (an *oauth2.Token outside
 // the browser), without the refresh token: callers get what they may send,
 // nothing more.

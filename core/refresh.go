@@ -85,6 +85,9 @@ func (r *Refresh) finish(e *Entry, err error) []Effect {
 	if err != nil {
 		return []Effect{Unlock{r.key}, Done{Err: err}}
 	}
+	if r.cfg.BearerOnly && e.BoundToKey() { // the server bound the refreshed token
+		return []Effect{Unlock{r.key}, Done{Err: &DPoPBoundError{Host: r.cfg.Target.Host, JKT: e.DPoP.JKT}}}
+	}
 	return []Effect{Unlock{r.key}, Done{Token: e.Token(), Entry: e}}
 }
 
@@ -174,7 +177,7 @@ func (r *Refresh) loaded(ev Loaded) []Effect {
 	if ev.Entry == nil {
 		return r.fail(r.notLoggedIn(nil))
 	}
-	if r.cfg.BearerOnly && ev.Entry.DPoP != nil {
+	if r.cfg.BearerOnly && ev.Entry.BoundToKey() {
 		return r.fail(&DPoPBoundError{Host: r.cfg.Target.Host, JKT: ev.Entry.DPoP.JKT})
 	}
 	if !r.cfg.Force && r.fresh(ev.Entry) {

@@ -487,4 +487,12 @@ func TestRefresh_BearerOnlyRefusesADPoPBoundLoginBeforeLockAndNetwork(t *testing
 	d = w.token(dbxToken())
 	is.NoErr(d.Err)
 	is.Equal(d.Token.TokenType, "DPoP")
+
+	// Proofs answered with a Bearer token (RFC 9449 §5): the key stays for
+	// the refreshes, and the bearer token goes to bearer-only tools.
+	e.TokenType = "Bearer"
+	w.cache[key] = e
+	d = w.token(cfg)
+	is.NoErr(d.Err)
+	is.Equal(d.Token.AccessToken, e.AccessToken)
 }

@@ -197,7 +197,7 @@ func (c *ResourceCall) tokenDone(d Done) []Effect {
 // proof first for a DPoP login.
 func (c *ResourceCall) send() []Effect {
 	c.req = Request{Method: c.method, URL: c.url, Header: map[string]string{"Authorization": Authorization(c.entry.Token())}}
-	if c.entry.DPoP == nil {
+	if !c.entry.BoundToKey() {
 		c.phase = resourceFetching
 		return []Effect{FetchResource{Request: c.req, Body: c.body}}
 	}
@@ -229,7 +229,7 @@ func (c *ResourceCall) answered(f Fetched) []Effect {
 	if r.Status != 401 {
 		return c.finish(nil)
 	}
-	if c.entry.DPoP != nil && !c.nonceRetried && ResourceNonce(r.Status, r.WWWAuthenticate, r.DPoPNonce) != "" {
+	if c.entry.BoundToKey() && !c.nonceRetried && ResourceNonce(r.Status, r.WWWAuthenticate, r.DPoPNonce) != "" {
 		// The resource wants its nonce in the proof (RFC 9449 §9): once.
 		c.nonceRetried = true
 		return c.send()
