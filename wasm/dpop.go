@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"syscall/js"
 
 	"github.com/dualauth/dualauth/core"
@@ -181,10 +182,12 @@ func parseFetchArgs(args []js.Value) (fetchOptions, error) {
 	return o, err
 }
 
-// apiFetch calls an API with the login's token: Authorization DPoP and a
-// proof of this request for a DPoP login, Bearer otherwise. A 401 that asks
-// for a DPoP nonce is answered once with a new proof; another 401 refreshes
-// the token once and tries once more. It resolves to the API's Response.
+// apiFetch calls an API with the login's token: it performs
+// core.ResourceCall, which says what to send (Authorization DPoP and a
+// proof of this request for a DPoP login, Bearer otherwise), answers a 401
+// that asks for a DPoP nonce once with a new proof, and refreshes the token
+// once after another 401. It resolves to the API's last Response — also
+// when the refresh after a 401 failed: the API's own answer says the rest.
 func (d *driver) apiFetch(o fetchOptions) (any, error) {
 	target, client, err := o.resolve(d)
 	if err != nil {
@@ -195,66 +198,90 @@ func (d *driver) apiFetch(o fetchOptions) (any, error) {
 		return nil, fmt.Errorf("%w: fetch: %v", errBadArgument, err)
 	}
 	method, reqURL := base.Get("method").String(), base.Get("url").String()
-	token := func(force bool) (*core.Entry, error) {
-		m := core.NewRefresh(core.RefreshConfig{Target: target, Client: client, Force: force})
-		done := d.run(m, core.Start{Now: d.clock(), Rand: webCrypto{}})
-		return done.Entry, done.Err
-	}
-	e, err := token(false)
-	if err != nil {
-		return nil, err
-	}
-	nonce := ""
-	send := func(e *core.Entry) (js.Value, error) {
+	var last js.Value
+	send := func(e core.FetchResource) core.Event {
+		// The browser follows redirects itself (a 3xx never reaches the
+		// core), so every request is this one, with or without a retry.
+		if e.Request.URL != reqURL || e.Request.Method != method || !e.Body {
+			return core.Fetched{Err: fmt.Errorf("dualauth.fetch: the browser cannot send %s %s in place of %s %s", e.Request.Method, e.Request.URL, method, reqURL)}
+		}
 		req, err := call(func() js.Value { return base.Call("clone") })
 		if err != nil {
-			return js.Value{}, err
+			return core.Fetched{Err: err}
 		}
 		h := req.Get("headers")
-		h.Call("set", "Authorization", core.Authorization(e.Token()))
-		if e.DPoP != nil {
-			sg, err := core.ResourceProof(e, method, reqURL, nonce, d.clock(), webCrypto{})
-			if err != nil {
-				return js.Value{}, err
-			}
-			s := d.sign(sg)
-			if s.Err != nil {
-				return js.Value{}, fmt.Errorf("signing the DPoP proof: %w", s.Err)
-			}
-			h.Call("set", "DPoP", core.CompactJWS(sg.Input, s.Signature))
+		for k, v := range e.Request.Header {
+			h.Call("set", k, v)
 		}
 		p, err := call(func() js.Value { return jsGlobal.Call("fetch", req) })
 		if err != nil {
-			return js.Value{}, fmt.Errorf("%w: %v", errNetwork, err)
+			return core.Fetched{Err: fmt.Errorf("%w: %v", errNetwork, err)}
 		}
 		resp, err := await(p)
 		if err != nil {
-			return js.Value{}, fmt.Errorf("%w (%v)", errNetwork, err)
+			return core.Fetched{Err: fmt.Errorf("%w (%v)", errNetwork, err)}
 		}
-		if n := header(resp, "dpop-nonce"); n != "" {
-			nonce = n
+		last = resp
+		return core.Fetched{Now: d.clock(), Response: core.Response{
+			Status:          resp.Get("status").Int(),
+			ContentType:     header(resp, "content-type"),
+			WWWAuthenticate: header(resp, "www-authenticate"),
+			DPoPNonce:       header(resp, "dpop-nonce"),
+		}}
+	}
+	m := core.NewResourceCall(core.ResourceCallConfig{
+		Token:  core.RefreshConfig{Target: target, Client: client},
+		Method: method,
+		URL:    reqURL,
+		Nonces: d.resourceNonces.get(reqURL),
+	})
+	done := d.runWith(m, core.Start{Now: d.clock(), Rand: webCrypto{}}, send)
+	if done.Entry != nil && done.Entry.DPoP != nil {
+		d.resourceNonces.keep(reqURL, done.Entry.DPoP.Nonces)
+	}
+	if done.Response != nil && last.Truthy() {
+		return last, nil
+	}
+	if done.Err == nil {
+		done.Err = errors.New("dualauth.fetch: the call ended without a response")
+	}
+	return nil, done.Err
+}
+
+// nonceMemo keeps the DPoP nonces resources sent, by origin, for this
+// page's life: the next call's first proof carries it, saving the 401
+// round trip. Calls run concurrently, hence the lock.
+type nonceMemo struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+// get returns the nonces kept for the origin of target.
+func (n *nonceMemo) get(target string) map[string]string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := map[string]string{}
+	for o, v := range n.m {
+		if core.SameOrigin(o, target) {
+			out[o] = v
 		}
-		return resp, nil
 	}
-	resp, err := send(e)
-	if err != nil {
-		return nil, err
-	}
-	status := resp.Get("status").Int()
-	if e.DPoP != nil && core.ResourceNonce(status, header(resp, "www-authenticate"), header(resp, "dpop-nonce")) != "" {
-		if resp, err = send(e); err != nil {
-			return nil, err
+	return out
+}
+
+// keep records the nonce of target's origin among nonces (the entry's,
+// which also holds its token endpoint's).
+func (n *nonceMemo) keep(target string, nonces map[string]string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for o, v := range nonces {
+		if core.SameOrigin(o, target) {
+			if n.m == nil {
+				n.m = map[string]string{}
+			}
+			n.m[o] = v
 		}
-		status = resp.Get("status").Int()
 	}
-	if status == 401 {
-		fresh, err := token(true)
-		if err != nil || fresh.AccessToken == e.AccessToken {
-			return resp, nil // the API's own answer says the rest
-		}
-		return send(fresh)
-	}
-	return resp, nil
 }
 
 func header(resp js.Value, name string) string {

@@ -30,6 +30,9 @@ type driver struct {
 	tokens   *idbStore
 	local    localStore
 	changes  *listeners
+	// resourceNonces are the DPoP nonces of the resources dualauth.fetch
+	// called.
+	resourceNonces nonceMemo
 }
 
 func newBrowserDriver() *driver {
@@ -54,6 +57,12 @@ func (d *driver) clock() time.Time {
 // js.FuncOf callback: the effects wait for the browser). A lock the machine
 // still holds when it ends is released, whatever the machine said.
 func (d *driver) run(m core.Machine, first core.Event) core.Done {
+	return d.runWith(m, first, nil)
+}
+
+// runWith is run with resource, which performs core.FetchResource for a
+// core.ResourceCall.
+func (d *driver) runWith(m core.Machine, first core.Event, resource func(core.FetchResource) core.Event) core.Done {
 	var release func()
 	var netErr error
 	var redirected string // the last request answered with a redirect
@@ -74,6 +83,11 @@ func (d *driver) run(m core.Machine, first core.Event) core.Done {
 				redirected = e.Request.URL
 			}
 			return f
+		case core.FetchResource:
+			if resource == nil {
+				return core.Aborted{Err: errors.New("no resource to send the request to")}
+			}
+			return resource(e)
 		case core.Load:
 			return d.tokens.load(e.Keys)
 		case core.Lock:

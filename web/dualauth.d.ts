@@ -133,7 +133,9 @@ export interface DualAuth {
    * DPoP login "Authorization: DPoP …" with a proof of this request (method
    * and URL) signed by the login's key, else "Authorization: Bearer …". A 401
    * with error="use_dpop_nonce" is retried once with the API's DPoP-Nonce; any
-   * other 401 refreshes the token once and retries once. input and init are
+   * other 401 refreshes the token once and retries once; the API's nonce is
+   * kept for the next call. The browser follows redirects with the same
+   * proof, which a strict API refuses: call the final URL. input and init are
    * those of fetch(); a cross-origin API must allow the Authorization and
    * DPoP headers (and expose DPoP-Nonce and WWW-Authenticate) in CORS.
    */

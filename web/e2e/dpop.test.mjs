@@ -132,6 +132,15 @@ describe('DPoP in Chromium against oidc-provider and a strict resource', { timeo
     assert.match(await page.locator('#api-status').textContent(), /^HTTP 200/);
     assert.equal((await stats()).accepted, after1.accepted + 1);
 
+    // The page keeps the API's nonce: the next call's first proof carries
+    // it, with no 401 round trip.
+    const before2 = await stats();
+    const again = await page.evaluate(async (url) => (await window.dualauth.fetch(`${url}/again`, {}, { host: url })).status, apiURL);
+    assert.equal(again, 200);
+    const after2 = await stats();
+    assert.equal(after2.accepted - before2.accepted, 1);
+    assert.equal(after2.refused - before2.refused, 0);
+
     // The token alone, as a bearer token, is refused.
     const bearer = await fetch(apiURL, { headers: { Authorization: `Bearer ${tok.access_token}` } });
     assert.equal(bearer.status, 401);
