@@ -96,11 +96,18 @@ func (s *settings) resolveGrant(a *app, cmd *cobra.Command, p config.Profile) {
 		s.Grant = setting{config.GrantClientCredentials, a.flagSource(cmd, "client-secret-stdin")}
 	case s.Grant.Value == "" && a.flagSource(cmd, "client-auth") != "":
 		s.Grant = setting{config.GrantClientCredentials, a.flagSource(cmd, "client-auth")}
+	case s.Grant.Value == "" && cmd.Name() == "login" && a.getenv(envClientSecret) != "":
+		// Decided here, before the defaults that differ for a person
+		// (scopes, redirect URI) are chosen.
+		s.Grant = setting{config.GrantClientCredentials, "env " + envClientSecret}
 	}
 }
 
 // withoutPerson: the login is a grant without a person, no browser.
 func (s *settings) withoutPerson() bool { return s.Grant.Value != "" }
+
+// scopesWithoutPerson is the source of scopes defaulted by [grantScopes].
+const scopesWithoutPerson = "default without a person"
 
 // grantScopes are the default scopes without a person: openid and
 // offline_access mean nothing without a user; Databricks wants all-apis.
@@ -210,6 +217,11 @@ func (a *app) grantLogin(cmd *cobra.Command, rs *settings, secretStdin bool) err
 	}
 	if gopts.Resolution, err = a.resolveTarget(ctx, cmd, rs, o); err != nil {
 		return err
+	}
+	if rs.Scopes.Source == scopesWithoutPerson && gopts.Resolution.Kind.Databricks() && len(g.Scopes) == 0 {
+		// A Databricks host known by what it says, not by its name.
+		rs.Scopes = setting{"all-apis", scopesWithoutPerson + " on a " + gopts.Resolution.Kind.Describe()}
+		gopts.Grant.Scopes = []string{"all-apis"}
 	}
 	e, err := native.GrantLogin(ctx, gopts)
 	if err != nil {

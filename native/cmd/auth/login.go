@@ -10,7 +10,6 @@ import (
 
 	"github.com/dualauth/dualauth/core"
 	"github.com/dualauth/dualauth/native"
-	"github.com/dualauth/dualauth/native/config"
 	"github.com/spf13/cobra"
 )
 
@@ -95,9 +94,6 @@ the token is valid.`,
 			rs, err := a.resolve(cmd, args)
 			if err != nil {
 				return err
-			}
-			if !rs.withoutPerson() && a.getenv(envClientSecret) != "" {
-				rs.Grant = setting{config.GrantClientCredentials, "env " + envClientSecret}
 			}
 			if rs.withoutPerson() {
 				return a.grantLogin(cmd, rs, grants.secretStdin)
