@@ -105,6 +105,7 @@ type loginPhase int
 const (
 	loginIdle loginPhase = iota
 	loginDiscovering
+	loginFindLocking    // Lock: the registration, so a store hands out its token
 	loginFindingClient  // Load: the client registered before
 	loginCheckingClient // Fetch: does it still exist (RFC 7592)?
 	loginRegistering    // Fetch: register a client (RFC 7591)
@@ -134,6 +135,7 @@ type Login struct {
 	entry     Entry
 	reg       Entry // the registration record being saved
 	renewed   bool  // registered again after the server forgot the client
+	findHeld  bool  // the registration's lock is held while it is read
 	forgetErr error
 	dp        dpopSend // the token request, with a proof when the login uses DPoP
 	rand      io.Reader
@@ -217,6 +219,13 @@ func (l *Login) Step(ev Event) []Effect {
 			return []Effect{Unlock{e.Key()}, Done{Token: e.Token(), Entry: &e}}
 		}
 	case Locked:
+		if l.phase == loginFindLocking {
+			// Without the lock the registration is still read, minus the
+			// token that a store gives only to the lock holder (keyring).
+			l.findHeld = ev.Err == nil
+			l.phase = loginFindingClient
+			return []Effect{Load{Keys: []string{RegistrationKey(l.pending.Metadata.Issuer)}}}
+		}
 		if l.phase == loginLockingClient {
 			if ev.Err != nil {
 				// The client works for this login even if it cannot be kept.
@@ -236,6 +245,10 @@ func (l *Login) Step(ev Event) []Effect {
 	case Callback:
 		return l.callback(ev)
 	case Aborted:
+		if l.phase == loginFindingClient && l.findHeld {
+			l.phase = loginDone
+			return []Effect{Unlock{RegistrationKey(l.pending.Metadata.Issuer)}, Done{Err: ev.Err}}
+		}
 		if l.phase == loginSavingClient {
 			l.phase = loginDone
 			return []Effect{Unlock{l.reg.Key()}, Done{Err: ev.Err}}

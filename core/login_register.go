@@ -17,11 +17,22 @@ func (l *Login) findClient() []Effect {
 		return l.fail(fmt.Errorf("%w for %s: the server does not let clients register themselves (no registration_endpoint in its metadata); pass --client-id with a client registered there",
 			ErrNoClient, m.Issuer))
 	}
-	l.phase = loginFindingClient
-	return []Effect{Load{Keys: []string{RegistrationKey(m.Issuer)}}}
+	l.phase = loginFindLocking
+	return []Effect{Lock{Key: RegistrationKey(m.Issuer)}}
 }
 
+// foundClient releases the registration's lock once it is read: the check
+// and a new registration are requests, and no lock is held across them.
 func (l *Login) foundClient(ev Loaded) []Effect {
+	effs := l.useFound(ev)
+	if l.findHeld {
+		l.findHeld = false
+		effs = append([]Effect{Unlock{RegistrationKey(l.pending.Metadata.Issuer)}}, effs...)
+	}
+	return effs
+}
+
+func (l *Login) useFound(ev Loaded) []Effect {
 	e := ev.Entry
 	m := l.pending.Metadata
 	if ev.Err != nil || e == nil || e.Registration == nil || e.ClientID == "" ||
@@ -142,6 +153,9 @@ func (l *Login) forgetStep(ev Event) []Effect {
 		l.phase = loginForgetting
 		return []Effect{Delete{Key: l.reg.Key()}}
 	case Saved, Aborted:
+		if l.phase == loginForgetLocking { // aborted before the lock was granted
+			return l.fail(l.forgetErr)
+		}
 		l.phase = loginDone
 		return []Effect{Unlock{l.reg.Key()}, Done{Err: l.forgetErr}}
 	}
