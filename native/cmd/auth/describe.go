@@ -38,6 +38,10 @@ type dpopInfo struct {
 	JKT string `json:"jkt"`
 	// KeptIn is the OS keyring item or the 0600 file that holds the key.
 	KeptIn string `json:"kept_in"`
+	// AccessTokenBound: the server answered with a DPoP token. When false
+	// it answered the proofs with a Bearer token; the key still proves
+	// the refreshes.
+	AccessTokenBound bool `json:"access_token_bound"`
 }
 
 type storageInfo struct {
@@ -197,7 +201,11 @@ func (a *app) printDescription(d description) error {
 	}
 	row("Token", d.Token.String(), "")
 	if k := d.DPoP; k != nil {
-		row("Bound to DPoP key", "jkt "+k.JKT, "cache, the login's")
+		bound := "the access token is bound to it"
+		if !k.AccessTokenBound {
+			bound = "the server answered with a Bearer token; refreshes are proved with the key"
+		}
+		row("DPoP key", "jkt "+k.JKT, bound)
 		row("DPoP key kept in", k.KeptIn, "never shown")
 	}
 	if id := d.Identity; id != nil {
@@ -257,7 +265,7 @@ func describeDPoP(s native.Store, e *core.Entry) *dpopInfo {
 	if e == nil || e.DPoP == nil {
 		return nil
 	}
-	k := &dpopInfo{JKT: e.DPoP.JKT, KeptIn: "unknown (the key name in the cache is not one of auth's)"}
+	k := &dpopInfo{JKT: e.DPoP.JKT, KeptIn: "unknown (the key name in the cache is not one of auth's)", AccessTokenBound: e.BoundToKey()}
 	if ks, ok := s.(*native.KeyringStore); ok {
 		if where, err := ks.DPoPKeyLocation(e.DPoP.Key); err == nil {
 			k.KeptIn = where

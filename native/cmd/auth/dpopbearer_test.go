@@ -116,7 +116,7 @@ func TestCLI_DescribeShowsTheDPoPModeThumbprintAndKeyFileButNeverTheKey(t *testi
 	text := w.auth("describe", "bound")
 	is.Equal(text.code, 0)
 	is.True(regexp.MustCompile(`(?m)^DPoP +always +\(profile bound\)$`).MatchString(text.stdout))
-	is.True(regexp.MustCompile(`(?m)^Bound to DPoP key +jkt ` + regexp.QuoteMeta(e.DPoP.JKT) + ` `).MatchString(text.stdout))
+	is.True(regexp.MustCompile(`(?m)^DPoP key +jkt ` + regexp.QuoteMeta(e.DPoP.JKT) + ` +\(the access token is bound to it\)$`).MatchString(text.stdout))
 	is.True(regexp.MustCompile(`(?m)^DPoP key kept in +` + regexp.QuoteMeta(keys[0]) + ` \(0600\) `).MatchString(text.stdout))
 
 	js := w.auth("describe", "bound", "-o", "json", "--sensitive")
@@ -124,8 +124,9 @@ func TestCLI_DescribeShowsTheDPoPModeThumbprintAndKeyFileButNeverTheKey(t *testi
 	var d struct {
 		Settings map[string]struct{ Value, Source string }
 		DPoP     *struct {
-			JKT    string `json:"jkt"`
-			KeptIn string `json:"kept_in"`
+			JKT              string `json:"jkt"`
+			KeptIn           string `json:"kept_in"`
+			AccessTokenBound bool   `json:"access_token_bound"`
 		} `json:"dpop"`
 	}
 	is.NoErr(json.Unmarshal([]byte(js.stdout), &d))
@@ -134,6 +135,7 @@ func TestCLI_DescribeShowsTheDPoPModeThumbprintAndKeyFileButNeverTheKey(t *testi
 	is.True(d.DPoP != nil)
 	is.Equal(d.DPoP.JKT, e.DPoP.JKT)
 	is.Equal(d.DPoP.KeptIn, keys[0]+" (0600)")
+	is.True(d.DPoP.AccessTokenBound)
 
 	for _, r := range []result{text, js} {
 		for _, s := range secrets {
