@@ -490,4 +490,15 @@ func TestTokenSource_GivesCachedThenRefreshedTokens(t *testing.T) {
 	is.NoErr(err)
 	resp.Body.Close()
 	is.Equal(got, "Bearer "+f.cached().AccessToken)
+
+	// A login bound to a DPoP key has nothing oauth2 could send.
+	c := f.cached()
+	c.TokenType, c.DPoP = "DPoP", &core.DPoPKey{Key: "dpop:file:x", JKT: "jkt-x"}
+	unlock, err := f.cache.Lock(context.Background(), c.Key())
+	is.NoErr(err)
+	is.NoErr(f.cache.Save(c.Key(), *c))
+	unlock()
+	_, err = TokenSource(context.Background(), TokenOptions{Options: f.options()}).Token()
+	var be *core.DPoPBoundError
+	is.True(errors.As(err, &be))
 }

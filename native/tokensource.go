@@ -17,7 +17,13 @@ import (
 // ctx bounds every refresh. With o.Store nil each token request opens its
 // own store; sources (and goroutines) may also share one o.Store: either
 // way N of them on an expired token refresh it once (see [Store]).
+//
+// An oauth2.Token is sent as "Authorization: TYPE token" and nothing else,
+// so a login whose tokens are bound to a DPoP key fails here with a
+// *core.DPoPBoundError rather than give out a token no API would take
+// without its proof: call such APIs with [CallResource].
 func TokenSource(ctx context.Context, o TokenOptions) oauth2.TokenSource {
+	o.BearerOnly = true
 	return &tokenSource{ctx: ctx, o: o}
 }
 
