@@ -65,6 +65,11 @@ type DeviceConfig struct {
 	DPoP string
 }
 
+// With no Client.ID and a Resolution, a device login uses the client it
+// registered at the issuer for the device grant before, or registers one
+// (RFC 7591), as a browser login does for its own (see
+// [DeviceRegistrationKey]).
+
 func (c *DeviceConfig) resource() string {
 	if c.Resolution == nil {
 		return ""
@@ -77,6 +82,8 @@ type devicePhase int
 const (
 	deviceIdle devicePhase = iota
 	deviceDiscovering
+	deviceFindingClient // clientReg: the client registered before, or a new one
+	deviceForgetting    // clientReg: mark the registration the server refused
 	deviceKeying
 	deviceAuthorizing
 	deviceWaiting
@@ -103,6 +110,11 @@ type Device struct {
 	entry    Entry
 	dp       dpopSend // the polls, with proofs for a DPoP login
 	now      time.Time
+	cr       clientReg // the client of a login without a client ID
+	// registered: the client is one dualauth registered; clientDPoP: for
+	// DPoP-bound tokens.
+	registered, clientDPoP bool
+	forgetErr              error
 }
 
 // NewDevice returns a device login that begins with [Start].
@@ -118,12 +130,15 @@ func (d *Device) fail(err error) []Effect {
 
 // Step advances the device login by one event.
 func (d *Device) Step(ev Event) []Effect {
+	if d.phase == deviceFindingClient || d.phase == deviceForgetting {
+		return d.clientStep(ev)
+	}
 	switch ev := ev.(type) {
 	case Start:
 		if d.phase == deviceIdle {
 			d.dp.rand, d.now = ev.Rand, ev.Now
-			if d.cfg.Client.ID == "" {
-				return d.fail(fmt.Errorf("device login: no client ID"))
+			if d.cfg.Client.ID == "" && d.cfg.Resolution == nil {
+				return d.fail(fmt.Errorf("device login: %w", ErrNoClient))
 			}
 			if d.cfg.Metadata == nil && d.cfg.Resolution != nil {
 				d.cfg.Metadata = &d.cfg.Resolution.Metadata
@@ -216,7 +231,58 @@ func (d *Device) authorize(m Metadata) []Effect {
 		return d.fail(fmt.Errorf("%s: %w", m.Issuer, ErrNoDeviceFlow))
 	}
 	d.meta = m
-	dpop, err := useDPoP(d.cfg.DPoP, m, d.cfg.Resolution, false)
+	if _, err := useDPoP(d.cfg.DPoP, m, d.cfg.Resolution, false); err != nil {
+		return d.fail(err) // before a client is registered for nothing
+	}
+	if d.cfg.Client.ID == "" {
+		d.cr = clientReg{meta: m, appType: AppNative, dpop: d.cfg.DPoP == DPoPAlways}
+		effs, err := d.cr.begin()
+		if err != nil {
+			return d.fail(err)
+		}
+		d.phase = deviceFindingClient
+		return effs
+	}
+	return d.withClient()
+}
+
+// clientStep runs the client's sub-machine (shared with [Login]): on to
+// the device authorization once the client is known; the end of the
+// login after a forget.
+func (d *Device) clientStep(ev Event) []Effect {
+	effs, done, err := d.cr.step(ev)
+	if d.phase == deviceForgetting && (done || err != nil) {
+		d.phase = deviceDone
+		return append(effs, Done{Err: d.forgetErr})
+	}
+	if err != nil {
+		d.phase = deviceDone
+		return append(effs, Done{Err: err})
+	}
+	if !done {
+		return effs
+	}
+	d.cfg.Client = Client{ID: d.cr.id}
+	d.cfg.Resolution = withClient(d.cfg.Resolution, d.cr.id, d.cr.from)
+	d.registered, d.clientDPoP = true, d.cr.dpopBound
+	return append(effs, d.withClient()...)
+}
+
+// refused ends a login whose registered client the server refused
+// (invalid_client): the registration is marked, so that the next login
+// registers a new one; not now, as the user would have to approve again.
+func (d *Device) refused(err error) []Effect {
+	d.cr = clientReg{meta: d.meta}
+	d.forgetErr = forgottenError(d.cfg.Client.ID, err)
+	d.phase = deviceForgetting
+	return d.cr.forget(d.cfg.Client.ID)
+}
+
+// withClient goes on once the client is known: a DPoP key when the login
+// uses DPoP, then the device authorization request.
+func (d *Device) withClient() []Effect {
+	m := d.meta
+	dpop, err := useDPoP(d.cfg.DPoP, m, d.cfg.Resolution, d.clientDPoP)
 	if err != nil {
 		return d.fail(err)
 	}
@@ -297,6 +363,9 @@ func (d *Device) authorized(ev Fetched) []Effect {
 		err = d.req.scrub(err)
 		var oe *OAuthError
 		if errors.As(err, &oe) {
+			if d.registered && oe.Code == "invalid_client" {
+				return d.refused(oe)
+			}
 			err = fmt.Errorf("%w: %w", ErrDeviceRequestRefused, oe)
 		}
 		return d.fail(err)
@@ -337,6 +406,10 @@ func (d *Device) polled(in Event) []Effect {
 			return d.fail(ErrDeviceCodeExpired)
 		case "access_denied":
 			return d.fail(fmt.Errorf("the login was denied: %w", d.req.scrub(err)))
+		case "invalid_client":
+			if d.registered {
+				return d.refused(d.req.scrub(err))
+			}
 		}
 	}
 	if err != nil {

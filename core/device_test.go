@@ -20,7 +20,7 @@ type deviceServer struct {
 
 func newDeviceServer(polls ...string) *deviceServer {
 	s := &deviceServer{fakeServer: newFakeServer(dbxIssuer), polls: polls}
-	s.meta["device_authorization_endpoint"] = dbxIssuer + "/v1/device"
+	s.meta["device_authorization_endpoint"] = s.issuer + "/v1/device"
 	return s
 }
 
@@ -28,7 +28,7 @@ func (s *deviceServer) perform(w *world) func(Request) (Response, error) {
 	return func(r Request) (Response, error) {
 		s.form = append(s.form, r.Form)
 		switch {
-		case r.URL == dbxIssuer+"/v1/device":
+		case r.URL == s.issuer+"/v1/device":
 			if s.authRes != nil {
 				return s.authRes(), nil
 			}

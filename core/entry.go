@@ -85,6 +85,9 @@ func Key(issuer, clientID string) string {
 // finds the login offline.
 func (e *Entry) Key() string {
 	if e.Registration != nil {
+		if e.Registration.Device() {
+			return DeviceRegistrationKey(e.Metadata.Issuer)
+		}
 		return RegistrationKey(e.Metadata.Issuer)
 	}
 	if e.Resource != "" {

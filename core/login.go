@@ -105,14 +105,8 @@ type loginPhase int
 const (
 	loginIdle loginPhase = iota
 	loginDiscovering
-	loginFindLocking    // Lock: the registration, so a store hands out its token
-	loginFindingClient  // Load: the client registered before
-	loginCheckingClient // Fetch: does it still exist (RFC 7592)?
-	loginRegistering    // Fetch: register a client (RFC 7591)
-	loginLockingClient
-	loginSavingClient
-	loginForgetLocking // Lock, then Delete the registration the server refused
-	loginForgetting
+	loginFindingClient // clientReg: the client registered before, or a new one
+	loginForgetting    // clientReg: mark the registration the server refused
 	loginSavingPending
 	loginWaiting
 	loginKeying // CreateKey: the DPoP key of the login
@@ -133,9 +127,7 @@ type Login struct {
 	pending   Pending
 	req       Request // the token request, to scrub its secrets from errors
 	entry     Entry
-	reg       Entry // the registration record being saved
-	renewed   bool  // registered again after the server forgot the client
-	findHeld  bool  // the registration's lock is held while it is read
+	cr        clientReg // the client of a login without a client ID
 	forgetErr error
 	dp        dpopSend // the token request, with a proof when the login uses DPoP
 	rand      io.Reader
@@ -160,8 +152,8 @@ func (l *Login) Pending() Pending { return l.pending }
 
 // Step advances the login by one event.
 func (l *Login) Step(ev Event) []Effect {
-	if l.phase == loginForgetLocking || l.phase == loginForgetting {
-		return l.forgetStep(ev)
+	if l.phase == loginFindingClient || l.phase == loginForgetting {
+		return l.clientStep(ev)
 	}
 	switch ev := ev.(type) {
 	case Start:
@@ -172,10 +164,6 @@ func (l *Login) Step(ev Event) []Effect {
 		switch l.phase {
 		case loginDiscovering:
 			return l.discovered(ev)
-		case loginCheckingClient:
-			return l.checkedClient(ev)
-		case loginRegistering:
-			return l.registered(ev)
 		case loginExchanging:
 			return l.exchanged(ev)
 		}
@@ -192,18 +180,8 @@ func (l *Login) Step(ev Event) []Effect {
 			l.dp.key = k
 			return l.exchange(l.now)
 		}
-	case Loaded:
-		if l.phase == loginFindingClient {
-			return l.foundClient(ev)
-		}
 	case Saved:
 		switch l.phase {
-		case loginSavingClient:
-			l.phase = loginSavingPending
-			if ev.Err != nil {
-				return []Effect{Unlock{l.reg.Key()}, Warn{Message: fmt.Sprintf("could not keep the registered client for the next login: %v", ev.Err)}, SavePending{Pending: l.pending}}
-			}
-			return []Effect{Unlock{l.reg.Key()}, SavePending{Pending: l.pending}}
 		case loginSavingPending:
 			if ev.Err != nil {
 				return l.fail(fmt.Errorf("saving the pending login: %w", ev.Err))
@@ -219,22 +197,6 @@ func (l *Login) Step(ev Event) []Effect {
 			return []Effect{Unlock{e.Key()}, Done{Token: e.Token(), Entry: &e}}
 		}
 	case Locked:
-		if l.phase == loginFindLocking {
-			// Without the lock the registration is still read, minus the
-			// token that a store gives only to the lock holder (keyring).
-			l.findHeld = ev.Err == nil
-			l.phase = loginFindingClient
-			return []Effect{Load{Keys: []string{RegistrationKey(l.pending.Metadata.Issuer)}}}
-		}
-		if l.phase == loginLockingClient {
-			if ev.Err != nil {
-				// The client works for this login even if it cannot be kept.
-				l.phase = loginSavingPending
-				return []Effect{Warn{Message: fmt.Sprintf("could not keep the registered client for the next login: %v", ev.Err)}, SavePending{Pending: l.pending}}
-			}
-			l.phase = loginSavingClient
-			return []Effect{Save{Key: l.reg.Key(), Entry: l.reg}}
-		}
 		if l.phase == loginLocking {
 			if ev.Err != nil {
 				return l.fail(fmt.Errorf("locking the token cache: %w", ev.Err))
@@ -245,14 +207,6 @@ func (l *Login) Step(ev Event) []Effect {
 	case Callback:
 		return l.callback(ev)
 	case Aborted:
-		if l.phase == loginFindingClient && l.findHeld {
-			l.phase = loginDone
-			return []Effect{Unlock{RegistrationKey(l.pending.Metadata.Issuer)}, Done{Err: ev.Err}}
-		}
-		if l.phase == loginSavingClient {
-			l.phase = loginDone
-			return []Effect{Unlock{l.reg.Key()}, Done{Err: ev.Err}}
-		}
 		if l.phase == loginSaving {
 			l.phase = loginDone
 			return []Effect{Unlock{l.entry.Key()}, Done{Err: ev.Err}}
@@ -336,7 +290,13 @@ func (l *Login) useMetadata(m Metadata) []Effect {
 		return l.fail(err) // before the user signs in for nothing
 	}
 	if l.pending.ClientID == "" {
-		return l.findClient()
+		l.cr = clientReg{meta: m, redirect: l.pending.RedirectURI, appType: l.appType(), dpop: l.pending.DPoP == DPoPAlways}
+		effs, err := l.cr.begin()
+		if err != nil {
+			return l.fail(err)
+		}
+		l.phase = loginFindingClient
+		return effs
 	}
 	l.phase = loginSavingPending
 	return []Effect{SavePending{Pending: l.pending}}
@@ -486,7 +446,12 @@ func (l *Login) exchanged(e Event) []Effect {
 	if err != nil {
 		err = l.req.scrub(err)
 		if l.pending.Registered && errors.Is(err, &OAuthError{Code: "invalid_client"}) {
-			return l.forget(err)
+			// Not a second browser round trip now: the next login
+			// registers again (S32).
+			l.cr = clientReg{meta: l.pending.Metadata, redirect: l.pending.RedirectURI}
+			l.forgetErr = forgottenError(l.pending.ClientID, err)
+			l.phase = loginForgetting
+			return l.cr.forget(l.pending.ClientID)
 		}
 		return l.fail(fmt.Errorf("exchanging the authorization code: %w", err))
 	}
@@ -504,4 +469,47 @@ func (l *Login) exchanged(e Event) []Effect {
 	l.entry.DPoP = l.dp.key
 	l.phase = loginLocking
 	return []Effect{Lock{Key: l.entry.Key()}}
+}
+
+// clientStep runs the client's sub-machine: on to the authorization once
+// the client is known; the end of the login after a forget.
+func (l *Login) clientStep(ev Event) []Effect {
+	effs, done, err := l.cr.step(ev)
+	if l.phase == loginForgetting && (done || err != nil) {
+		l.phase = loginDone
+		return append(effs, Done{Err: l.forgetErr})
+	}
+	if err != nil {
+		l.phase = loginDone
+		return append(effs, Done{Err: err})
+	}
+	if !done {
+		return effs
+	}
+	l.useClient(l.cr.id, l.cr.from)
+	l.pending.ClientDPoP = l.cr.dpopBound
+	l.phase = loginSavingPending
+	return append(effs, SavePending{Pending: l.pending})
+}
+
+func (l *Login) appType() string {
+	if l.cfg.AppType != "" {
+		return l.cfg.AppType
+	}
+	return AppNative
+}
+
+func (l *Login) useClient(id, from string) {
+	l.pending.ClientID, l.pending.Registered = id, true
+	l.pending.Resolution = withClient(l.pending.Resolution, id, from)
+}
+
+// withClient is a copy of res that names the client found for it.
+func withClient(res *Resolution, id, from string) *Resolution {
+	r := Resolution{}
+	if res != nil {
+		r = *res
+	}
+	r.ClientID, r.ClientIDFrom = id, from
+	return &r
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,12 +25,38 @@ type Registration struct {
 	RegisteredAt    time.Time `json:"registered_at"`
 	// DPoPBound: registered with dpop_bound_access_tokens (RFC 9449 §5.2).
 	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
+	// GrantTypes are the grants registered; empty on the records of
+	// browser logins made before it was kept (authorization_code and
+	// refresh_token).
+	GrantTypes []string `json:"grant_types,omitempty"`
+	// Refused: the token endpoint refused this client (invalid_client);
+	// the next login registers a new one and says why.
+	Refused bool `json:"refused,omitempty"`
 }
 
-// RegistrationKey is the cache key of the client registered at issuer: a
-// key no login has, so the token machine never loads it.
+// Device reports whether the registration is the device grant's.
+func (r *Registration) Device() bool { return slices.Contains(r.GrantTypes, DeviceGrantType) }
+
+// RegistrationKey is the cache key of the client registered at issuer for
+// browser logins: a key no login has, so the token machine never loads it.
 func RegistrationKey(issuer string) string {
 	return "registration " + strings.TrimSuffix(issuer, "/")
+}
+
+// DeviceRegistrationKey is the cache key of the client registered at
+// issuer for the device grant (RFC 8628).
+//
+// The two flows keep a registration each rather than share one registered
+// with every grant: a browser client needs a redirect URI and
+// authorization_code, a device client has neither (RFC 7591 §2 lets
+// grants without a redirect register none), so each asks for exactly what
+// it uses (S32); a server that lets clients register the one grant but
+// not the other (say, no device_code for registered clients) still gives
+// the flow it allows; and a registration never has to be updated (RFC
+// 7592 PUT) when the user changes flows. The cost: a user who logs in to
+// one issuer with both flows has two registered clients there.
+func DeviceRegistrationKey(issuer string) string {
+	return "registration device " + strings.TrimSuffix(issuer, "/")
 }
 
 // ErrNoClient: no client ID was given or saved, and the server offers no
@@ -51,15 +78,20 @@ func RegistrationRequest(endpoint, redirectURI, appType string) Request {
 }
 
 // registrationRequest is [RegistrationRequest], asking for DPoP-bound
-// tokens (RFC 9449 §5.2) when dpop is set.
+// tokens (RFC 9449 §5.2) when dpop is set. Without a redirect URI it
+// registers a client of the device grant: no redirect URI and no response
+// type (it never goes through the authorization endpoint).
 func registrationRequest(endpoint, redirectURI, appType string, dpop bool) Request {
 	reg := map[string]any{
 		"client_name":                ClientName,
 		"application_type":           appType,
-		"redirect_uris":              []string{redirectURI},
 		"token_endpoint_auth_method": "none",
-		"grant_types":                []string{"authorization_code", "refresh_token"},
-		"response_types":             []string{"code"},
+		"grant_types":                registeredGrants(redirectURI),
+		"response_types":             []string{},
+	}
+	if redirectURI != "" {
+		reg["redirect_uris"] = []string{redirectURI}
+		reg["response_types"] = []string{"code"}
 	}
 	if dpop {
 		reg["dpop_bound_access_tokens"] = true
@@ -111,6 +143,15 @@ func ParseRegistration(r Response) (*RegisteredClient, error) {
 		c.RegistrationClientURI = "" // never send the registration token over http
 	}
 	return &c, nil
+}
+
+// registeredGrants are the grant types registered for a browser login
+// (with its redirect URI) or, without one, for the device grant.
+func registeredGrants(redirectURI string) []string {
+	if redirectURI == "" {
+		return []string{DeviceGrantType, "refresh_token"}
+	}
+	return []string{"authorization_code", "refresh_token"}
 }
 
 // readRegistrationRequest asks whether a registered client still exists

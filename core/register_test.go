@@ -76,22 +76,45 @@ func TestTranscript_ServerForgotTheClientRegistersAgainOnceAndSaysSo(t *testing.
 	checkTranscript(t, "register-again", w.transcript())
 }
 
-func TestRegister_TokenEndpointRefusingTheClientForgetsIt(t *testing.T) {
+// The token endpoint refusing a registered client ends that login (no
+// second trip through the browser) with one line that says the same
+// command registers a new client; the next login does, and says why.
+func TestTranscript_TokenEndpointRefusingTheClientMakesTheNextLoginRegisterAgain(t *testing.T) {
 	is := is.New(t)
-	w, _, r := registrationWorld(t)
+	w, n, r := registrationWorld(t)
 	tg := Target{Host: "https://idp.example.com"}
 	inner := w.onFetch
+	refuse := true
 	w.onFetch = func(rq Request) (Response, error) {
-		if rq.URL == "https://idp.example.com/v1/token" {
+		if refuse && rq.URL == "https://idp.example.com/v1/token" {
 			return jsonResponse(401, map[string]string{"error": "invalid_client"}), nil
 		}
 		return inner(rq)
 	}
 	d := w.loginResolved(tg, r, "")
 	is.True(errors.Is(d.Err, ErrClientForgotten))
-	is.True(strings.Contains(d.Err.Error(), "run the login again"))
-	_, kept := w.cache[RegistrationKey("https://idp.example.com")]
-	is.True(!kept)
+	is.True(strings.Contains(d.Err.Error(), "(dyn-1)"))
+	is.True(strings.Contains(d.Err.Error(), "run the same login command again: it registers a new client"))
+	is.True(!strings.Contains(d.Err.Error(), "\n"))
+	reg := w.cache[RegistrationKey("https://idp.example.com")]
+	is.True(reg.Registration.Refused)
+	is.Equal(reg.RefreshToken, "") // the registration token goes with it
+	is.Equal(len(w.warnings), 0)
+
+	refuse = false
+	d = w.loginResolved(tg, r, "")
+	is.NoErr(d.Err)
+	is.Equal(d.Entry.ClientID, "dyn-2")
+	is.Equal(n.registered, 2)
+	is.Equal(len(n.regTokenSeen), 0) // a refused client is not checked, it is replaced
+	is.Equal(len(w.warnings), 1)
+	is.True(strings.Contains(w.warnings[0], "refused client dyn-1"))
+	is.True(strings.Contains(w.warnings[0], "registering a new one"))
+	is.True(strings.HasSuffix(d.Entry.Resolution.ClientIDFrom, "just now"))
+	reg = w.cache[RegistrationKey("https://idp.example.com")]
+	is.Equal(reg.ClientID, "dyn-2")
+	is.True(!reg.Registration.Refused)
+	checkTranscript(t, "register-refused", w.transcript())
 }
 
 // Bad input: one line, nothing saved.
