@@ -23,7 +23,8 @@ type DeviceOptions struct {
 	// it to stderr with [WriteCode].
 	ShowCode func(core.ShowCode)
 	// Resolution, from [Resolve], skips discovery and is saved with the
-	// login.
+	// login. With it, an empty ClientID means: use the client registered
+	// at the issuer for the device grant, or register one (RFC 7591).
 	Resolution *core.Resolution
 }
 
@@ -33,7 +34,7 @@ type DeviceOptions struct {
 // as [Login] writes, so [Token] cannot tell the two apart. A public client
 // sends its client_id only.
 func DeviceLogin(ctx context.Context, o DeviceOptions) (*core.Entry, error) {
-	s, ctx, cancel, err := o.beginLogin(ctx, o.Timeout, false)
+	s, ctx, cancel, err := o.beginLogin(ctx, o.Timeout, o.Resolution != nil)
 	if err != nil {
 		return nil, err
 	}

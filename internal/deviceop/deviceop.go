@@ -231,6 +231,20 @@ func (s *Server) Requests() []Request {
 	return append([]Request(nil), s.reqs...)
 }
 
+// ForgetClient deletes a dynamically registered client (ByURL): the
+// server refuses it from then on, as one that lost its registrations would.
+func (s *Server) ForgetClient(id string) error {
+	resp, err := http.Post(s.Issuer+"/_test/forget-client?id="+url.QueryEscape(id), "", nil)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("deviceop: forgetting client %s answered HTTP %d", id, resp.StatusCode)
+	}
+	return nil
+}
+
 // Count counts the token requests of a grant type (the full URN for the
 // device code).
 func (s *Server) Count(grantType string) int {

@@ -29,7 +29,9 @@
 // registration (RFC 7591, at /reg; registrations are logged as requests to
 // /reg) and resource indicators (RFC 8707): a token asked for a loopback
 // resource is a JWT (RS256, verify with /jwks) whose audience is that
-// resource and whose scope is api:read.
+// resource and whose scope is api:read. POST /_test/forget-client?id=ID
+// then deletes a registered client, as a server that forgets one would
+// (its token endpoint answers invalid_client for it from then on).
 //
 // DPoP (RFC 9449): $DEVICEOP_DPOP=1 enables DPoP with server nonces
 // required on every proof (the first proof without one gets 400
@@ -183,6 +185,11 @@ server.listen(0, '127.0.0.1', () => {
     if (mark) {
       emit({ event: 'mark', id: mark[1] });
       res.writeHead(204).end();
+      return;
+    }
+    const forget = /^\/_test\/forget-client\?id=([\w.-]+)$/.exec(req.url);
+    if (forget && byURL && req.method === 'POST') {
+      provider.Client.adapter.destroy(forget[1]).then(() => res.writeHead(204).end(), () => res.writeHead(500).end());
       return;
     }
     handle(req, res);

@@ -39,7 +39,9 @@ stderr ("Found: …"; auth describe shows it later):
      hosts take --account-id.
   2. An OpenID Connect or RFC 8414 issuer. Without --client-id, a server with
      dynamic client registration (RFC 7591) gets a public client registered
-     once per issuer and reused; auth says so ("Client: … registered at …").
+     once per issuer and reused (one for the browser flow, one for the device
+     flow); auth says so ("Client: … registered at …"). If the server later
+     refuses it, the login says so and the next one registers a new client.
   3. A protected resource (an API URL): its RFC 9728 metadata, at
      /.well-known/oauth-protected-resource/PATH or named by its 401, gives the
      authorization server and scopes; the token is asked with resource=URL
@@ -143,9 +145,6 @@ the token is valid.`,
 			}
 			flow, err := flows.choice(cmd, noBrowser, saved)
 			if err != nil {
-				return err
-			}
-			if flow, err = registeringFlow(flow, clientID); err != nil {
 				return err
 			}
 			a.timeoutSet = cmd.Flags().Changed("timeout")

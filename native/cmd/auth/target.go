@@ -51,18 +51,6 @@ func describeResolution(r *core.Resolution) string {
 	return fmt.Sprintf("%s %s (%s)", r.Kind.Describe(), r.Issuer, r.KindFrom)
 }
 
-// registeringFlow: a login that registers its client does so for the
-// browser flow, whose redirect URI it registers.
-func registeringFlow(flow, clientID string) (string, error) {
-	if clientID != "" {
-		return flow, nil
-	}
-	if flow == flowDevice {
-		return "", usagef("the device flow needs --client-id: auth registers clients (RFC 7591) for the browser flow only")
-	}
-	return flowBrowser, nil
-}
-
 // sayRegistered tells the user which client a login registered or reused.
 func (a *app) sayRegistered(e *core.Entry) {
 	if e == nil || e.Resolution == nil || !strings.HasPrefix(e.Resolution.ClientIDFrom, "registered") {
