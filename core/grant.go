@@ -358,6 +358,15 @@ type GrantConfig struct {
 	Resolution *Resolution
 	// DPoP is the DPoP mode ("" is [DPoPAuto]).
 	DPoP string
+	// Once: the login is the first token of a saved grant, asked for by a
+	// token command rather than by `auth login`. The lock is taken before
+	// the grant, and a token another process saved meanwhile (valid for
+	// Skew more) is handed out instead of a new grant: N parallel first
+	// calls make one grant, as N calls on an expired token do.
+	Once bool
+	// Skew is how early a token found under the lock counts as expired
+	// (Once); 0 means [DefaultSkew].
+	Skew time.Duration
 }
 
 type grantPhase int
@@ -370,6 +379,8 @@ const (
 	grantLocking
 	grantSaving
 	grantDone
+	grantOnceLocking // Once: the lock before the grant
+	grantOnceLoading // Once: what another process may have saved
 )
 
 // GrantLogin is the login of a job, not a person: Start → Fetch metadata →
@@ -379,6 +390,9 @@ const (
 // authentication that worked) and the client secret, which the store keeps
 // apart; the token machine repeats the grant when the token expires. It
 // never sends anyone to a browser, and saves nothing when the grant fails.
+// With [GrantConfig.Once] the lock comes first: metadata → Lock → Load →
+// a valid token saved meanwhile: Unlock, Done; else the grant → Save →
+// Unlock, Done.
 type GrantLogin struct {
 	cfg   GrantConfig
 	phase grantPhase
@@ -387,6 +401,8 @@ type GrantLogin struct {
 	meta  Metadata
 	rand  io.Reader
 	entry Entry
+	// locked is the key locked before the grant (Once), "" when not.
+	locked string
 }
 
 // NewGrantLogin returns a login without a person that begins with [Start].
@@ -394,6 +410,9 @@ func NewGrantLogin(cfg GrantConfig) *GrantLogin { return &GrantLogin{cfg: cfg} }
 
 func (l *GrantLogin) fail(err error) []Effect {
 	l.phase = grantDone
+	if l.locked != "" {
+		return []Effect{Unlock{l.locked}, Done{Err: err}}
+	}
 	return []Effect{Done{Err: err}}
 }
 
@@ -451,6 +470,17 @@ func (l *GrantLogin) Step(ev Event) []Effect {
 			return l.begin()
 		}
 	case Locked:
+		if l.phase == grantOnceLocking {
+			if ev.Err != nil {
+				return l.fail(fmt.Errorf("waiting for the token cache lock: %w", ev.Err))
+			}
+			l.locked = l.cacheKey()
+			if !ev.Now.IsZero() {
+				l.run.now = ev.Now
+			}
+			l.phase = grantOnceLoading
+			return []Effect{Load{Keys: []string{l.locked}}}
+		}
 		if l.phase == grantLocking {
 			if ev.Err != nil {
 				return l.fail(fmt.Errorf("locking the token cache: %w", ev.Err))
@@ -462,13 +492,21 @@ func (l *GrantLogin) Step(ev Event) []Effect {
 		if l.phase == grantSaving {
 			l.phase = grantDone
 			e := l.entry
-			if ev.Err != nil {
-				return []Effect{Unlock{e.Key()}, Done{Err: fmt.Errorf("saving the token: %w", ev.Err)}}
+			key := e.Key()
+			if l.locked != "" {
+				key = l.locked
 			}
-			return []Effect{Unlock{e.Key()}, Done{Token: e.Token(), Entry: &e}}
+			if ev.Err != nil {
+				return []Effect{Unlock{key}, Done{Err: fmt.Errorf("saving the token: %w", ev.Err)}}
+			}
+			return []Effect{Unlock{key}, Done{Token: e.Token(), Entry: &e}}
+		}
+	case Loaded:
+		if l.phase == grantOnceLoading {
+			return l.onceLoaded(ev)
 		}
 	case Aborted:
-		if l.phase == grantSaving {
+		if l.phase == grantSaving && l.locked == "" {
 			l.phase = grantDone
 			return []Effect{Unlock{l.entry.Key()}, Done{Err: ev.Err}}
 		}
@@ -485,6 +523,33 @@ func (l *GrantLogin) grant(m Metadata) []Effect {
 	if res := l.cfg.Resolution; res != nil {
 		l.run.resource = res.Resource
 	}
+	if l.cfg.Once {
+		l.phase = grantOnceLocking
+		return []Effect{Lock{Key: l.cacheKey()}}
+	}
+	return l.keyOrBegin()
+}
+
+// onceLoaded: under the lock, the token another process saved while this
+// one waited is handed out; without one, the grant is made.
+func (l *GrantLogin) onceLoaded(ev Loaded) []Effect {
+	if ev.Err != nil {
+		return l.fail(fmt.Errorf("reading the token cache: %w", ev.Err))
+	}
+	skew := l.cfg.Skew
+	if skew == 0 {
+		skew = DefaultSkew
+	}
+	if e := ev.Entry; e != nil && e.Valid(l.run.now, skew) {
+		l.phase = grantDone
+		return []Effect{Unlock{l.locked}, Done{Token: e.Token(), Entry: e}}
+	}
+	return l.keyOrBegin()
+}
+
+// keyOrBegin creates the DPoP key of a DPoP login, else begins the grant.
+func (l *GrantLogin) keyOrBegin() []Effect {
+	m := l.meta
 	dpop, err := useDPoP(l.cfg.DPoP, m, l.cfg.Resolution, false)
 	if err != nil {
 		return l.fail(fmt.Errorf("login: %w", err))
@@ -535,6 +600,10 @@ func (l *GrantLogin) granted(ev Event) []Effect {
 	l.resolved(&l.entry)
 	if g.ClientAuth == AuthSecretBasic || g.ClientAuth == AuthSecretPost {
 		l.entry.ClientSecret = l.cfg.Client.Secret
+	}
+	if l.locked != "" { // Once: locked since before the grant
+		l.phase = grantSaving
+		return []Effect{Save{Key: l.locked, Entry: l.entry}}
 	}
 	l.phase = grantLocking
 	return []Effect{Lock{Key: l.entry.Key()}}

@@ -431,3 +431,70 @@ func TestGrant_ResolvedResourceIsSentOnEveryGrant(t *testing.T) {
 	is.NoErr(w.token(tc).Err)
 	is.Equal(w.srv.requests[1].Form.Get("resource"), api)
 }
+
+// The first token of a saved grant (auth token on a profile with no login
+// yet, Once) takes the lock before the grant, makes the grant and saves it
+// under that same lock.
+func TestGrant_OnceLocksBeforeTheGrantAndSavesUnderTheSameLock(t *testing.T) {
+	is := is.New(t)
+	w := m2mWorld(t, fakeClient{method: AuthSecretBasic, secret: m2mSecret})
+	cfg := secretLogin()
+	cfg.Once = true
+	var order []string
+	w.onLock = func() error {
+		order = append(order, fmt.Sprintf("lock after %d grants", grantRequests(w.srv)))
+		return nil
+	}
+	d := w.grantLogin(cfg)
+	is.NoErr(d.Err)
+	is.Equal(order, []string{"lock after 0 grants"}) // one lock, before the grant
+	is.Equal(grantRequests(w.srv), 1)
+	is.Equal(w.cache[m2mKey].AccessToken, d.Token.AccessToken)
+	is.True(!w.locked)
+}
+
+// N parallel first calls make one grant: a caller that waited for the lock
+// while another made the grant hands out the token saved meanwhile.
+func TestGrant_OnceUsesTheTokenAnotherProcessSavedWhileItWaited(t *testing.T) {
+	is := is.New(t)
+	w := m2mWorld(t, fakeClient{method: AuthSecretBasic, secret: m2mSecret})
+	cfg := secretLogin()
+	cfg.Once = true
+	w.onLock = func() error {
+		w.cache[m2mKey] = Entry{Host: m2mIssuer, ClientID: m2mClient, AccessToken: "granted-by-other",
+			TokenType: "Bearer", Expiry: w.now.Add(time.Hour), ObtainedAt: w.now, Metadata: Metadata{Issuer: m2mIssuer}}
+		return nil
+	}
+	d := w.grantLogin(cfg)
+	is.NoErr(d.Err)
+	is.Equal(d.Token.AccessToken, "granted-by-other")
+	is.Equal(grantRequests(w.srv), 0)
+	is.True(!w.locked)
+
+	// One that expires within the skew is not handed out: the grant is made.
+	w.onLock = func() error {
+		e := w.cache[m2mKey]
+		e.Expiry, e.ObtainedAt = w.now.Add(time.Second), w.now.Add(-time.Hour)
+		w.cache[m2mKey] = e
+		return nil
+	}
+	d = w.grantLogin(cfg)
+	is.NoErr(d.Err)
+	is.True(d.Token.AccessToken != "granted-by-other")
+	is.Equal(grantRequests(w.srv), 1)
+}
+
+// A failed first grant releases the lock it took and saves nothing.
+func TestGrant_OnceFailureUnlocksAndSavesNothing(t *testing.T) {
+	is := is.New(t)
+	w := m2mWorld(t, fakeClient{method: AuthSecretBasic, secret: m2mSecret})
+	cfg := secretLogin()
+	cfg.Once = true
+	cfg.Client.Secret = "wrong"
+	cfg.Grant.ClientAuth, cfg.Grant.AuthForced = AuthSecretBasic, true
+	d := w.grantLogin(cfg)
+	is.True(d.Err != nil)
+	is.True(!w.locked)
+	_, saved := w.cache[m2mKey]
+	is.True(!saved)
+}

@@ -28,6 +28,11 @@ type GrantOptions struct {
 	// Resolution, from [Resolve], skips discovery; its resource is asked
 	// for at every grant, and it is saved with the login.
 	Resolution *core.Resolution
+	// Once: the first token of a saved grant, asked for by a token command
+	// (see core.GrantConfig.Once). The login's lock is taken before the
+	// grant, and a valid token another process saved meanwhile is returned
+	// instead of making a second grant.
+	Once bool
 }
 
 // GrantLogin logs in without a person: client credentials with a secret
@@ -69,6 +74,7 @@ func GrantLogin(ctx context.Context, o GrantOptions) (*core.Entry, error) {
 		Grant:      g,
 		DPoP:       o.DPoP,
 		Resolution: o.Resolution,
+		Once:       o.Once,
 	}))
 	if done.Err != nil {
 		return nil, done.Err

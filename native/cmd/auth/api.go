@@ -115,13 +115,22 @@ func (a *app) apiCommand() *cobra.Command {
 			// The core's resource call: the token, a proof of each request
 			// for a DPoP login, the resource's nonce once, one refresh after
 			// a 401, same-origin redirects each proved anew.
-			resp, _, err := native.CallResource(ctx, native.ResourceOptions{
+			ro := native.ResourceOptions{
 				TokenOptions: native.TokenOptions{Options: o, MinTTL: lf.minTTL},
 				Method:       m,
 				URL:          u.String(),
 				Header:       header,
 				Body:         body,
-			})
+			}
+			resp, _, err := native.CallResource(ctx, ro)
+			if err != nil {
+				// A profile saved with a grant and no login yet logs in
+				// here when it can without a person; the request was not sent.
+				var made bool
+				if made, err = a.firstGrant(ctx, cmd, rs, err); made {
+					resp, _, err = native.CallResource(ctx, ro)
+				}
+			}
 			if errors.Is(err, native.ErrNoAnswer) {
 				return fmt.Errorf("%w (raise --http-timeout)", err)
 			}

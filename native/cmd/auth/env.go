@@ -46,7 +46,7 @@ Log in with --dpop never, or call the API with auth api or auth proof.`,
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			e, err := bearerToken(ctx, o, false, 0, "auth env can only export bearer tokens")
+			e, err := a.bearerToken(ctx, cmd, rs, o, false, 0, "auth env can only export bearer tokens")
 			if err != nil {
 				return err
 			}

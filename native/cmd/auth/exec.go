@@ -57,7 +57,7 @@ func (a *app) execCommand() *cobra.Command {
 				return err
 			}
 			ctx, stop := signalContext()
-			e, err := bearerToken(ctx, o, false, lf.minTTL, "auth exec can only hand CMD a bearer token")
+			e, err := a.bearerToken(ctx, cmd, rs, o, false, lf.minTTL, "auth exec can only hand CMD a bearer token")
 			stop()
 			if err != nil {
 				return err

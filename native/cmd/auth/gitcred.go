@@ -95,7 +95,7 @@ func (a *app) gitCredentialCommand() *cobra.Command {
 				return err
 			}
 			// No signal handler, as in auth token: this is a hot path.
-			e, err := bearerToken(context.Background(), o, false, lf.minTTL, "git can only send bearer tokens")
+			e, err := a.bearerToken(context.Background(), cmd, nil, o, false, lf.minTTL, "git can only send bearer tokens")
 			if err != nil {
 				return err
 			}
@@ -239,6 +239,6 @@ func gitErase(o native.Options, in *gitRequest, minTTL time.Duration) error {
 	if subtle.ConstantTimeCompare([]byte(e.AccessToken), []byte(refused)) != 1 {
 		return nil
 	}
-	_, err = freshToken(ctx, o, true, minTTL)
+	_, err = native.Token(ctx, native.TokenOptions{Options: o, Force: true, MinTTL: minTTL})
 	return err
 }

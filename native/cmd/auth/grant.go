@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -146,15 +147,53 @@ var browserOnly = []string{"flow", "device", "paste", "no-browser", "port", "red
 // grantLogin logs in without a person (see grantHelp): never a browser;
 // nothing saved when the grant fails.
 func (a *app) grantLogin(cmd *cobra.Command, rs *settings, secretStdin bool) error {
+	ctx, stop := signalContext()
+	defer stop()
+	gopts, err := a.grantOptions(ctx, cmd, rs, secretStdin)
+	if errors.Is(err, errNoSecret) {
+		return usagef("%s logs in with the client's secret: give it on stdin with --client-secret-stdin or in $%s (or use --client-key)", describeWho(rs), envClientSecret)
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.grantAndSay(ctx, rs, gopts); err != nil {
+		return err
+	}
+	return a.saveProfile(rs)
+}
+
+// errNoSecret: a client credentials login without a key has no secret.
+var errNoSecret = errors.New("no client secret")
+
+// grantAndSay makes the grant of gopts and says so on stderr.
+func (a *app) grantAndSay(ctx context.Context, rs *settings, gopts native.GrantOptions) error {
+	e, err := native.GrantLogin(ctx, gopts)
+	if err != nil {
+		return err
+	}
+	valid := "without an expiry"
+	if !e.Expiry.IsZero() {
+		valid = "valid until " + e.Expiry.Local().Format(time.RFC3339)
+	}
+	fmt.Fprintf(a.stderr, "Logged in to %s as client %s (%s); token %s%s\n", rs.Host.Value, core.Sanitize(gopts.ClientID), core.Sanitize(e.Grant.Describe()), valid, secretWhere(gopts.Store, e, gopts.DontStoreSecret))
+	return nil
+}
+
+// grantOptions checks the settings of a login without a person and finds
+// its secret (stdin only when secretStdin), the key and the subject-token
+// source, and what the host is; errNoSecret when a client secret is needed
+// and there is none.
+func (a *app) grantOptions(ctx context.Context, cmd *cobra.Command, rs *settings, secretStdin bool) (native.GrantOptions, error) {
+	var none native.GrantOptions
 	t := rs.target()
 	for _, f := range browserOnly {
 		if src := a.flagSource(cmd, f); strings.HasPrefix(src, "flag ") {
-			return usagef("--%s belongs to a login in a browser, not to one without a person (--client-secret-stdin, --client-key, --subject-token)", f)
+			return none, usagef("--%s belongs to a login in a browser, not to one without a person (--client-secret-stdin, --client-key, --subject-token)", f)
 		}
 	}
 	id := rs.ClientID.Value
 	if id == "" || strings.HasPrefix(rs.ClientID.Source, "default") {
-		return usagef("a login without a person needs the client's own ID: pass --client-id (on Databricks, the service principal's application ID)")
+		return none, usagef("a login without a person needs the client's own ID: pass --client-id (on Databricks, the service principal's application ID)")
 	}
 	var secret string
 	dontStore := false
@@ -162,7 +201,7 @@ func (a *app) grantLogin(cmd *cobra.Command, rs *settings, secretStdin bool) err
 	case secretStdin:
 		s, err := readSecret()
 		if err != nil {
-			return err
+			return none, err
 		}
 		secret = s
 	case a.getenv(envClientSecret) != "":
@@ -175,64 +214,56 @@ func (a *app) grantLogin(cmd *cobra.Command, rs *settings, secretStdin bool) err
 	case config.GrantClientCredentials:
 	case config.GrantTokenExchange:
 		if rs.SubjectToken.Value == "" {
-			return usagef("a token exchange login needs --subject-token github-actions[:AUDIENCE], file:PATH or env:VAR")
+			return none, usagef("a token exchange login needs --subject-token github-actions[:AUDIENCE], file:PATH or env:VAR")
 		}
 		if _, err := core.ParseSubjectTokenSource(rs.SubjectToken.Value); err != nil {
-			return usageError{err}
+			return none, usageError{err}
 		}
 		g.Type, g.SubjectToken, g.SubjectTokenType = core.TokenExchangeGrantType, rs.SubjectToken.Value, rs.SubjectTokenType.Value
 	default:
-		return usagef("grant %q (%s): want %s or %s", rs.Grant.Value, rs.Grant.Source, config.GrantClientCredentials, config.GrantTokenExchange)
+		return none, usagef("grant %q (%s): want %s or %s", rs.Grant.Value, rs.Grant.Source, config.GrantClientCredentials, config.GrantTokenExchange)
 	}
 	if k := rs.ClientKey.Value; k != "" {
 		abs, err := filepath.Abs(k) // the saved path works from any directory
 		if err != nil {
-			return err
+			return none, err
 		}
 		rs.ClientKey.Value, g.Key = abs, abs
 	}
 	switch rs.ClientAuth.Value {
 	case "":
 	case "basic", "post":
+		if secret == "" && g.Key == "" {
+			return none, errNoSecret
+		}
 		if g.Key != "" || secret == "" {
-			return usagef("--client-auth %s is for a client secret (--client-secret-stdin or $%s)", rs.ClientAuth.Value, envClientSecret)
+			return none, usagef("--client-auth %s is for a client secret (--client-secret-stdin or $%s)", rs.ClientAuth.Value, envClientSecret)
 		}
 		g.ClientAuth, g.AuthForced = "client_secret_"+rs.ClientAuth.Value, true
 	default:
-		return usagef("--client-auth must be basic or post, not %q", rs.ClientAuth.Value)
+		return none, usagef("--client-auth must be basic or post, not %q", rs.ClientAuth.Value)
 	}
 	if g.Type == core.ClientCredentialsGrantType && g.Key == "" && secret == "" {
-		return usagef("%s logs in with the client's secret: give it on stdin with --client-secret-stdin or in $%s (or use --client-key)", describeWho(rs), envClientSecret)
+		return none, errNoSecret
 	}
 	o, err := a.options(t, id)
 	if err != nil {
-		return err
+		return none, err
 	}
 	o.ClientSecret = secret
-	ctx, stop := signalContext()
-	defer stop()
 	gopts := native.GrantOptions{Options: o, DontStoreSecret: dontStore, Grant: g}
 	if _, err := gopts.Check(); err != nil { // the key and source before any request
-		return err
+		return none, err
 	}
 	if gopts.Resolution, err = a.resolveTarget(ctx, cmd, rs, o); err != nil {
-		return err
+		return none, err
 	}
 	if rs.Scopes.Source == scopesWithoutPerson && gopts.Resolution.Kind.Databricks() && len(g.Scopes) == 0 {
 		// A Databricks host known by what it says, not by its name.
 		rs.Scopes = setting{"all-apis", scopesWithoutPerson + " on a " + gopts.Resolution.Kind.Describe()}
 		gopts.Grant.Scopes = []string{"all-apis"}
 	}
-	e, err := native.GrantLogin(ctx, gopts)
-	if err != nil {
-		return err
-	}
-	valid := "without an expiry"
-	if !e.Expiry.IsZero() {
-		valid = "valid until " + e.Expiry.Local().Format(time.RFC3339)
-	}
-	fmt.Fprintf(a.stderr, "Logged in to %s as client %s (%s); token %s%s\n", t.Host, core.Sanitize(id), core.Sanitize(e.Grant.Describe()), valid, secretWhere(o.Store, e, dontStore))
-	return a.saveProfile(rs)
+	return gopts, nil
 }
 
 func describeWho(rs *settings) string {
@@ -279,4 +310,36 @@ func secretWhere(s native.Store, e *core.Entry, elsewhere bool) string {
 		return "; client secret in " + ks.SecretsPath() + " (0600)"
 	}
 	return ""
+}
+
+// firstGrant makes the first login of a profile saved with a grant (see
+// grantHelp) when a token command found no login (err): the secret from
+// $DUALAUTH_CLIENT_SECRET or a Databricks CLI config file, the key file,
+// the subject-token source — whatever needs no person, never stdin or a
+// prompt. The grant is made under the login's lock (N parallel first
+// calls make one grant) and saved as auth login saves it. made reports a
+// login to ask for the token again; otherwise err is the error to report:
+// err itself, or, when the profile could not log in by itself, why.
+func (a *app) firstGrant(ctx context.Context, cmd *cobra.Command, rs *settings, err error) (made bool, _ error) {
+	var lr *core.LoginRequiredError
+	if rs == nil || !rs.withoutPerson() || !errors.As(err, &lr) || lr.Cause != nil || lr.WithoutPerson {
+		return false, err // a login exists, or it is not a grant's
+	}
+	gopts, gerr := a.grantOptions(ctx, cmd, rs, false)
+	var ue usageError
+	switch {
+	case errors.Is(gerr, errNoSecret):
+		nl := *lr
+		nl.WithoutPerson = true
+		return false, fmt.Errorf("%w; or set $%s and %s logs in by itself", &nl, envClientSecret, cmd.CommandPath())
+	case errors.As(gerr, &ue):
+		return false, gerr
+	case gerr != nil:
+		return false, fmt.Errorf("%w to %s, and %s could not log in by itself: %w", core.ErrNotLoggedIn, rs.Host.Value, describeWho(rs), gerr)
+	}
+	gopts.Once = true
+	if err := a.grantAndSay(ctx, rs, gopts); err != nil {
+		return false, err
+	}
+	return true, nil
 }

@@ -54,11 +54,11 @@ DPoP-Nonce header. "auth api" does all of this by itself.`,
 			if u, err := url.Parse(target); err != nil || u.Host == "" {
 				return usagef("--url %q is not a URL", target)
 			}
-			_, o, err := a.resolveOptions(cmd, args)
+			rs, o, err := a.resolveOptions(cmd, args)
 			if err != nil {
 				return err
 			}
-			e, err := freshToken(context.Background(), o, false, lf.minTTL)
+			e, err := a.freshToken(context.Background(), cmd, rs, o, false, lf.minTTL)
 			if err != nil {
 				return err
 			}

@@ -36,6 +36,15 @@ wait for it). Only the token goes to stdout:
 JSON {"access_token", "token_type", "expiry"} by default, the bare token with
 -o text. The refresh token is never printed.
 
+A profile saved with a grant (grant = client_credentials or token_exchange,
+for CI jobs and services) that has no login yet logs in here, without a
+person: with $DUALAUTH_CLIENT_SECRET (or the secret of a Databricks CLI
+config file), the profile's client_key or its subject_token source — never
+a prompt or stdin. The grant is made under the login's lock (parallel
+first calls make one) and saved as "auth login" saves it. Without any of
+them it exits 1 and says to run "auth login … --client-secret-stdin". The
+same holds for auth env, auth exec and auth api.
+
 -o exec-credential prints a Kubernetes ExecCredential, for kubectl's exec
 credential plugins, in the apiVersion kubectl asks for in
 KUBERNETES_EXEC_INFO (client.authentication.k8s.io/v1 when it is unset, or
@@ -67,7 +76,8 @@ with a proof (auth api, auth proof).`,
   auth token work                      # the host and client of profile "work"
   auth token                           # the default profile
   auth token work -o exec-credential   # for kubectl (see above)
-  auth token work --min-ttl 30m        # good for at least 30 more minutes`,
+  auth token work --min-ttl 30m        # good for at least 30 more minutes
+  DUALAUTH_CLIENT_SECRET="$SECRET" auth token ci   # a grant profile's first token`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kubeVersion := ""
@@ -82,7 +92,7 @@ with a proof (auth api, auth proof).`,
 			default:
 				return usagef("--output must be json, text or exec-credential, not %q", output)
 			}
-			_, o, err := a.resolveOptions(cmd, args)
+			rs, o, err := a.resolveOptions(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -91,9 +101,9 @@ with a proof (auth api, auth proof).`,
 			// Not installing one keeps the fast path short.
 			var e *core.Entry
 			if kubeVersion != "" {
-				e, err = bearerToken(context.Background(), o, force, minTTL, "kubectl can only send bearer tokens")
+				e, err = a.bearerToken(context.Background(), cmd, rs, o, force, minTTL, "kubectl can only send bearer tokens")
 			} else {
-				e, err = freshToken(context.Background(), o, force, minTTL)
+				e, err = a.freshToken(context.Background(), cmd, rs, o, force, minTTL)
 			}
 			if err != nil {
 				return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dualauth/dualauth/core"
 	"github.com/dualauth/dualauth/native"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
@@ -32,17 +33,32 @@ func addMinTTL(f *pflag.FlagSet, d *time.Duration) {
 
 // freshToken is the token path of `auth token`: the cached token when it is
 // valid for minTTL more (no network, no lock, no keyring), else a refresh
-// under the lock.
-func freshToken(ctx context.Context, o native.Options, force bool, minTTL time.Duration) (*core.Entry, error) {
-	return native.Token(ctx, native.TokenOptions{Options: o, Force: force, MinTTL: minTTL})
+// under the lock. A profile saved with a grant and no login yet makes its
+// first login here when it can do so without a person (firstGrant); rs nil
+// skips that.
+func (a *app) freshToken(ctx context.Context, cmd *cobra.Command, rs *settings, o native.Options, force bool, minTTL time.Duration) (*core.Entry, error) {
+	return a.tokenOrGrant(ctx, cmd, rs, native.TokenOptions{Options: o, Force: force, MinTTL: minTTL})
+}
+
+func (a *app) tokenOrGrant(ctx context.Context, cmd *cobra.Command, rs *settings, to native.TokenOptions) (*core.Entry, error) {
+	e, err := native.Token(ctx, to)
+	if err == nil {
+		return e, nil
+	}
+	made, err := a.firstGrant(ctx, cmd, rs, err)
+	if !made {
+		return nil, err
+	}
+	to.Force = false // the token was just made
+	return native.Token(ctx, to)
 }
 
 // bearerToken is freshToken for a tool that can send the token only as a
 // bearer token (tool: "kubectl", "git", …). A login whose tokens are bound
 // to a DPoP key is refused on the same fast path (no network, no lock, no
 // keyring): such a token fails at every API that checks the binding.
-func bearerToken(ctx context.Context, o native.Options, force bool, minTTL time.Duration, tool string) (*core.Entry, error) {
-	e, err := native.Token(ctx, native.TokenOptions{Options: o, Force: force, MinTTL: minTTL, BearerOnly: true})
+func (a *app) bearerToken(ctx context.Context, cmd *cobra.Command, rs *settings, o native.Options, force bool, minTTL time.Duration, tool string) (*core.Entry, error) {
+	e, err := a.tokenOrGrant(ctx, cmd, rs, native.TokenOptions{Options: o, Force: force, MinTTL: minTTL, BearerOnly: true})
 	var be *core.DPoPBoundError
 	if errors.As(err, &be) {
 		return nil, fmt.Errorf("the tokens of the login to %s are bound to a DPoP key; %s: log in again with --dpop never, or call the API with `auth api` / `auth proof`", be.Host, tool)
