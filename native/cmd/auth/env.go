@@ -17,7 +17,8 @@ func (a *app) envCommand() *cobra.Command {
 		Short: "Print shell commands that export the host and a fresh token",
 		Long: `Print commands that set DUALAUTH_HOST and DUALAUTH_TOKEN (a valid access
 token, refreshed if needed) — plus DATABRICKS_HOST and DATABRICKS_TOKEN for
-Databricks hosts — for eval in a shell. Tokens expire: run it again when
+Databricks hosts, known by name or by what the host said at login (custom
+and private-link names) — for eval in a shell. Tokens expire: run it again when
 they do. With -o json, a JSON object of the same variables.
 
 Whatever reads the variables sends the token as a bearer token: for a
@@ -54,7 +55,7 @@ Log in with --dpop never, or call the API with auth api or auth proof.`,
 			if !e.Expiry.IsZero() {
 				vars = append(vars, [2]string{"DUALAUTH_TOKEN_EXPIRY", e.Expiry.Format(time.RFC3339)})
 			}
-			if rs.databricks() {
+			if rs.databricksLogin(e) {
 				vars = append(vars, [2]string{"DATABRICKS_HOST", rs.Host.Value}, [2]string{"DATABRICKS_TOKEN", e.AccessToken})
 			}
 			if output == "json" {

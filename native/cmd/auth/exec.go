@@ -15,7 +15,8 @@ const execLong = `Run CMD with a valid access token of the login in its environm
   DUALAUTH_TOKEN_EXPIRY  when it expires (RFC 3339), if known
   DUALAUTH_HOST          the host of the login
   DATABRICKS_HOST, DATABRICKS_TOKEN
-                         the same, for Databricks hosts (the Databricks
+                         the same, for Databricks hosts, known by name or
+                         by what the host said at login (the Databricks
                          CLI and SDKs read them)
 
 Everything else in the environment is passed on unchanged. auth prints
@@ -66,7 +67,7 @@ func (a *app) execCommand() *cobra.Command {
 			if !e.Expiry.IsZero() {
 				vars["DUALAUTH_TOKEN_EXPIRY"] = e.Expiry.Format(time.RFC3339)
 			}
-			if rs.databricks() {
+			if rs.databricksLogin(e) {
 				vars["DATABRICKS_HOST"], vars["DATABRICKS_TOKEN"] = rs.Host.Value, e.AccessToken
 			}
 			return a.runCommand(args[dash], args[dash+1:], childEnv(os.Environ(), vars))

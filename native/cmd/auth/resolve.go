@@ -53,6 +53,14 @@ func (s *settings) databricks() bool {
 	return s.AccountID.Value != "" || core.IsDatabricksHost(s.Host.Value)
 }
 
+// databricksLogin reports whether the login e is to a Databricks host: by
+// the host's name (no entry needed), else by what the login found out at
+// login time and saved (its resolution: host metadata or the /oidc
+// document), which knows custom names and private-link hosts too.
+func (s *settings) databricksLogin(e *core.Entry) bool {
+	return s.databricks() || (e != nil && e.Resolution != nil && e.Resolution.Kind.Databricks())
+}
+
 // configFile loads the profiles file: --config, $DUALAUTH_CONFIG_FILE or
 // the user config dir; and, with --databricks-config, the profiles of a
 // Databricks CLI config file (read only; the profiles file wins on a name).

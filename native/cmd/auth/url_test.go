@@ -326,3 +326,33 @@ func selfSignedFor(t *testing.T, name string) ([]byte, tls.Certificate) {
 	}
 	return certPEM, c
 }
+
+// A Databricks host known by its host metadata, not by its name: auth env
+// and auth exec export DATABRICKS_HOST and DATABRICKS_TOKEN for it too,
+// from the resolution saved with the login (offline).
+func TestCLI_DatabricksHostOfAnyNameGetsTheDatabricksVariables(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t, databricksClient)
+	host := databricksFront(t, e, "WORKSPACE_HOST", true)
+	is.True(!core.IsDatabricksHost(host))
+	is.Equal(e.auth(nil, "login", host, "--port", "0", "--scopes", "offline_access").code, 0)
+	en := e.file().Tokens[core.Key(host+"/oidc", native.DatabricksClientID)]
+	is.True(en.AccessToken != "")
+
+	e.srv.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		t.Errorf("auth env/exec used the network: %s", r.URL)
+		return false
+	})
+	defer e.srv.Intercept(nil)
+	r := e.auth(nil, "env", host, "-o", "json")
+	is.Equal(r.code, 0)
+	var vars map[string]string
+	is.NoErr(json.Unmarshal([]byte(r.stdout), &vars))
+	is.Equal(vars["DATABRICKS_HOST"], host)
+	is.Equal(vars["DATABRICKS_TOKEN"], en.AccessToken)
+	r = e.auth(nil, "env", host)
+	is.True(strings.Contains(r.stdout, "export DATABRICKS_TOKEN='"+en.AccessToken+"'"))
+
+	r = e.auth(nil, "exec", host, "--", "sh", "-c", `test "$DATABRICKS_HOST" = "`+host+`" && test "$DATABRICKS_TOKEN" = "`+en.AccessToken+`"`)
+	is.Equal(r.code, 0)
+}
