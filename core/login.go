@@ -504,12 +504,13 @@ func (l *Login) useClient(id, from string) {
 	l.pending.Resolution = withClient(l.pending.Resolution, id, from)
 }
 
-// withClient is a copy of res that names the client found for it.
+// withClient is a copy of res that names the client dualauth registered
+// for it.
 func withClient(res *Resolution, id, from string) *Resolution {
 	r := Resolution{}
 	if res != nil {
 		r = *res
 	}
-	r.ClientID, r.ClientIDFrom = id, from
+	r.ClientID, r.ClientIDFrom, r.ClientRegistered = id, from, true
 	return &r
 }

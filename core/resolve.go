@@ -79,6 +79,8 @@ type Resolution struct {
 	// none (register one, or ask for --client-id).
 	ClientID     string   `json:"client_id,omitempty"`
 	ClientIDFrom string   `json:"client_id_from,omitempty"`
+	// ClientRegistered: the client is one dualauth registered (RFC 7591).
+	ClientRegistered bool `json:"client_registered,omitempty"`
 	Scopes       []string `json:"scopes,omitempty"`
 	RedirectURI  string   `json:"redirect_uri,omitempty"`
 	// Metadata is the authorization server's; entries keep their own copy.

@@ -106,6 +106,7 @@ func ResolveClientID(s Store, t core.Target, given string) (string, error) {
 		issuers[strings.TrimSuffix(c.Issuer, "/")] = true
 	}
 	var ids []string
+	newest, allRegistered := core.Entry{}, true
 	for _, e := range entries {
 		if e.Registration != nil {
 			continue // a registered client, not a login
@@ -115,7 +116,17 @@ func ResolveClientID(s Store, t core.Target, given string) (string, error) {
 		mine := issuers[strings.TrimSuffix(e.Metadata.Issuer, "/")] || e.Resolution != nil && e.Host == t.Host && e.AccountID == t.AccountID
 		if mine && !slices.Contains(ids, e.ClientID) {
 			ids = append(ids, e.ClientID)
+			allRegistered = allRegistered && e.Resolution != nil && e.Resolution.ClientRegistered
+			if e.ObtainedAt.After(newest.ObtainedAt) {
+				newest = e
+			}
 		}
+	}
+	if len(ids) > 1 && allRegistered {
+		// Clients dualauth registered itself (one per flow, or a new one
+		// after the server dropped the old): the user never named any, so
+		// the latest login is the one meant.
+		return newest.ClientID, nil
 	}
 	slices.Sort(ids)
 	switch len(ids) {

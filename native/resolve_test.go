@@ -1,8 +1,10 @@
 package native
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dualauth/dualauth/core"
 	"github.com/matryer/is"
@@ -34,6 +36,31 @@ func TestResolveClientID_PicksTheOnlyLoggedInClientOrTheDefault(t *testing.T) {
 			is.Equal(got, tc.want)
 		})
 	}
+}
+
+// Logins whose clients dualauth registered itself (one per flow, or a new
+// one after the server refused the old) are not the user's choice to make:
+// the newest is used. One client the user named among them still asks.
+func TestResolveClientID_AmongClientsDualauthRegisteredTheNewestLoginWins(t *testing.T) {
+	is := is.New(t)
+	c := &FileCache{Dir: t.TempDir()}
+	iss := "https://reg.example"
+	registered := func(client, access string, at time.Time) core.Entry {
+		e := entry(iss, client, access)
+		e.ObtainedAt = at
+		e.Resolution = &core.Resolution{Kind: core.KindIssuer, Issuer: iss, ClientID: client, ClientRegistered: true}
+		return e
+	}
+	now := time.Now()
+	save(t, c, registered("dyn-browser", "a", now.Add(-time.Hour)))
+	save(t, c, registered("dyn-device", "b", now))
+	got, err := ResolveClientID(c, core.Target{Host: iss}, "")
+	is.NoErr(err)
+	is.Equal(got, "dyn-device")
+
+	save(t, c, entry(iss, "named-by-user", "c"))
+	_, err = ResolveClientID(c, core.Target{Host: iss}, "")
+	is.True(errors.Is(err, ErrAmbiguousClient))
 }
 
 func TestParseScopes_AcceptsSpacesAndCommas(t *testing.T) {
