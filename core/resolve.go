@@ -77,12 +77,12 @@ type Resolution struct {
 	Cloud       string `json:"cloud,omitempty"`
 	// Defaults of a login when the user names none: ClientID "" means
 	// none (register one, or ask for --client-id).
-	ClientID     string   `json:"client_id,omitempty"`
-	ClientIDFrom string   `json:"client_id_from,omitempty"`
+	ClientID     string `json:"client_id,omitempty"`
+	ClientIDFrom string `json:"client_id_from,omitempty"`
 	// ClientRegistered: the client is one dualauth registered (RFC 7591).
-	ClientRegistered bool `json:"client_registered,omitempty"`
-	Scopes       []string `json:"scopes,omitempty"`
-	RedirectURI  string   `json:"redirect_uri,omitempty"`
+	ClientRegistered bool     `json:"client_registered,omitempty"`
+	Scopes           []string `json:"scopes,omitempty"`
+	RedirectURI      string   `json:"redirect_uri,omitempty"`
 	// Metadata is the authorization server's; entries keep their own copy.
 	Metadata Metadata `json:"-"`
 }
