@@ -67,16 +67,10 @@ func browserFetch(r core.Request) core.Fetched {
 	if t := resp.Get("type"); t.Type() == js.TypeString && t.String() == "opaqueredirect" {
 		return core.Fetched{Now: time.Now(), Response: core.Response{Status: opaqueRedirectStatus}}
 	}
-	buf, err := await(resp.Call("arrayBuffer"))
+	body, err := readBody(resp)
 	if err != nil {
-		return core.Fetched{Err: fmt.Errorf("%w: reading the response: %v", errNetwork, err), Now: time.Now()}
+		return core.Fetched{Err: err, Now: time.Now()}
 	}
-	n := buf.Get("byteLength").Int()
-	if n > core.MaxResponseBytes {
-		return core.Fetched{Err: core.ErrTooLarge, Now: time.Now()}
-	}
-	body := make([]byte, n)
-	js.CopyBytesToGo(body, jsGlobal.Get("Uint8Array").New(buf))
 	ct := resp.Get("headers").Call("get", "content-type")
 	out := core.Fetched{Now: time.Now(), Response: core.Response{Status: resp.Get("status").Int(), Body: body}}
 	if ct.Type() == js.TypeString {
@@ -89,4 +83,40 @@ func browserFetch(r core.Request) core.Fetched {
 	}
 	out.Response.DPoPNonce = header(resp, "dpop-nonce")
 	return out
+}
+
+// readBody reads a response's body as a stream, chunk by chunk, and stops
+// as soon as it passes core.MaxResponseBytes: the reader is cancelled (the
+// browser stops downloading) and the answer is core.ErrTooLarge. Reading
+// it whole first (arrayBuffer) would let a hostile server fill the tab's
+// memory. Content-Length is not trusted or needed: a body without one, or
+// chunked, is counted the same way.
+func readBody(resp js.Value) ([]byte, error) {
+	stream := resp.Get("body")
+	if stream.IsNull() || stream.IsUndefined() {
+		return nil, nil // no body (204, 304, HEAD)
+	}
+	reader, err := call(func() js.Value { return stream.Call("getReader") })
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the response: %v", errNetwork, err)
+	}
+	var body []byte
+	for {
+		res, err := await(reader.Call("read"))
+		if err != nil {
+			return nil, fmt.Errorf("%w: reading the response: %v", errNetwork, err)
+		}
+		if res.Get("done").Truthy() {
+			return body, nil
+		}
+		chunk := res.Get("value")
+		n := chunk.Get("byteLength").Int()
+		if len(body)+n > core.MaxResponseBytes {
+			call(func() js.Value { return reader.Call("cancel") })
+			return nil, core.ErrTooLarge
+		}
+		off := len(body)
+		body = append(body, make([]byte, n)...)
+		js.CopyBytesToGo(body[off:], chunk)
+	}
 }
