@@ -2,15 +2,9 @@ package native
 
 import (
 	"context"
-	"crypto"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +14,7 @@ import (
 
 	"github.com/dualauth/dualauth/core"
 	"github.com/dualauth/dualauth/internal/deviceop"
+	"github.com/dualauth/dualauth/internal/dpopapi"
 	"github.com/matryer/is"
 )
 
@@ -69,66 +64,11 @@ func startResourceServer(t *testing.T, issuer string, wellKnown bool) *resourceS
 	return rs
 }
 
-// check verifies an RS256 JWT against the provider's JWKS: signature,
+// check verifies the token as a resource server would: signature,
 // issuer, audience (this API) and expiry.
 func (rs *resourceServer) check(tok string) error {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return errors.New("not a JWT")
-	}
-	var hdr struct{ Alg, Kid string }
-	var claims struct {
-		Iss string          `json:"iss"`
-		Aud json.RawMessage `json:"aud"`
-		Exp int64           `json:"exp"`
-	}
-	for i, v := range []any{&hdr, &claims} {
-		b, err := base64.RawURLEncoding.DecodeString(parts[i])
-		if err != nil || json.Unmarshal(b, v) != nil {
-			return errors.New("bad JWT encoding")
-		}
-	}
-	if hdr.Alg != "RS256" {
-		return errors.New("not RS256")
-	}
-	resp, err := http.Get(rs.issuer + "/jwks")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var set struct {
-		Keys []struct{ Kid, Kty, N, E string }
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
-		return err
-	}
-	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	verified := false
-	for _, k := range set.Keys {
-		if k.Kty != "RSA" || (hdr.Kid != "" && k.Kid != hdr.Kid) {
-			continue
-		}
-		n, _ := base64.RawURLEncoding.DecodeString(k.N)
-		e, _ := base64.RawURLEncoding.DecodeString(k.E)
-		pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-		if rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig) == nil {
-			verified = true
-		}
-	}
-	if !verified {
-		return errors.New("bad signature")
-	}
-	var aud []string
-	if json.Unmarshal(claims.Aud, &aud) != nil {
-		var one string
-		json.Unmarshal(claims.Aud, &one)
-		aud = []string{one}
-	}
-	if claims.Iss != rs.issuer || len(aud) != 1 || aud[0] != rs.URL || time.Now().Unix() > claims.Exp {
-		return fmt.Errorf("wrong iss %q, aud %q or expired", claims.Iss, aud)
-	}
-	return nil
+	_, err := dpopapi.VerifyAccessToken(rs.issuer, rs.URL, tok)
+	return err
 }
 
 func (rs *resourceServer) call(t *testing.T, token string) int {
