@@ -150,7 +150,18 @@ func origin(target string) string {
 	if err != nil {
 		return target
 	}
-	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
+	return strings.ToLower(u.Scheme) + "://" + canonicalHost(u)
+}
+
+// canonicalHost is u's host as a server sees it in the Host header: lower
+// case, without a default port, and without the ":" of an empty one.
+func canonicalHost(u *url.URL) string {
+	h := strings.ToLower(strings.TrimSuffix(u.Host, ":"))
+	scheme := strings.ToLower(u.Scheme)
+	if p := u.Port(); (scheme == "https" && p == "443") || (scheme == "http" && p == "80") {
+		h = strings.TrimSuffix(h, ":"+p)
+	}
+	return h
 }
 
 // CreateKey asks the driver for a new ES256 (P-256) key pair and to answer
@@ -210,10 +221,7 @@ func HTU(target string) (string, error) {
 		return "", fmt.Errorf("a DPoP proof needs an http(s) URL, not %q", target)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
-	u.Host = strings.ToLower(u.Host)
-	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
-		u.Host = strings.TrimSuffix(u.Host, ":"+p)
-	}
+	u.Host = canonicalHost(u)
 	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment, u.User = "", false, "", "", nil
 	if u.Path == "" {
 		u.Path = "/"
@@ -247,7 +255,9 @@ func ProofInput(k *DPoPKey, method, target, accessToken, nonce string, now time.
 	if err != nil {
 		return nil, fmt.Errorf("DPoP proof: %w", err)
 	}
-	c := ProofClaims{JWTID: jti, Method: strings.ToUpper(method), URI: htu, IssuedAt: now.Unix(), Nonce: nonce}
+	// The method exactly as sent: methods are case-sensitive (RFC 9110
+	// §9.1), and fetch and net/http send "patch" as "patch".
+	c := ProofClaims{JWTID: jti, Method: method, URI: htu, IssuedAt: now.Unix(), Nonce: nonce}
 	if accessToken != "" {
 		c.ATH = ATH(accessToken)
 	}

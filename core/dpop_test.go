@@ -190,7 +190,7 @@ func TestProofInput_HeaderAndClaims(t *testing.T) {
 	is.Equal(jwk["x"], k.JWK.X)
 	_, hasD := jwk["d"]
 	is.True(!hasD) // the public key only
-	is.Equal(c.Method, "POST")
+	is.Equal(c.Method, "post") // exactly as sent: methods are case-sensitive
 	is.Equal(c.URI, "https://api.example/v1/items")
 	is.Equal(c.IssuedAt, t0.Unix())
 	is.Equal(c.Nonce, "srv-nonce")

@@ -188,9 +188,21 @@ func (c *ResourceCall) tokenDone(d Done) []Effect {
 		return c.finish(fmt.Errorf("%s: 401 Unauthorized, and the server gave no new token to retry with", c.what()))
 	}
 	e := *d.Entry
+	if !onLoginsOrigin(c.url, &e) {
+		// The token is for this login's host or resource: a URL elsewhere
+		// (a page-relative path in a browser, a link from another API)
+		// must not carry it.
+		return c.finish(fmt.Errorf("%s is not on %s, the origin of this login: its token goes there only", Sanitize(c.url), Sanitize(e.Host)))
+	}
 	e.DPoP = e.DPoP.clone()
 	c.entry = &e
 	return c.send()
+}
+
+// onLoginsOrigin reports whether target is on the origin of the host the
+// login was made for, or of its resource.
+func onLoginsOrigin(target string, e *Entry) bool {
+	return SameOrigin(target, e.Host) || e.Resource != "" && SameOrigin(target, e.Resource)
 }
 
 // send sends the current request with the current token: a Sign for its

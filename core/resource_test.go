@@ -14,7 +14,7 @@ import (
 	"github.com/matryer/is"
 )
 
-const resURL = "https://api.example.com/v1"
+const resURL = "https://adb-123.4.azuredatabricks.net/v1"
 
 // fakeAPI is a protected resource as a pure function: it takes the fake
 // server's access tokens unless revoked, checks DPoP proofs as a strict
@@ -203,12 +203,14 @@ func TestTranscript_ResourceCall(t *testing.T) {
 	is.NoErr(d.Err)
 	is.Equal(d.Response.Status, 200)
 	is.Equal(len(a.proofs), 2)
-	is.Equal(a.proofs[0].Nonce, "") // none known yet: the resource asked for it
+	// The token endpoint's nonce, on the same origin (a Databricks host
+	// serves both): the resource asks for its own, once.
+	is.Equal(a.proofs[0].Nonce, "n-0")
 	is.Equal(a.proofs[1].Nonce, "api-1")
 	is.Equal(a.proofs[1].URI, resURL+"/items")
 	is.Equal(a.proofs[1].ATH, ATH("access-2"))
 	is.Equal(d.Entry.DPoP.Nonce(resURL), "api-1")           // returned for the driver to keep
-	is.Equal(w.cache[d.Entry.Key()].DPoP.Nonce(resURL), "") // the call saves nothing
+	is.Equal(w.cache[d.Entry.Key()].DPoP.Nonce(resURL), "n-0") // the call saves nothing: the cache still has the token endpoint's
 
 	cfg := apiCall("PUT", "/items/1")
 	cfg.Nonces = d.Entry.DPoP.Nonces
@@ -348,10 +350,10 @@ func TestResourceCall_ARedirectIsProvedForItsOwnMethodAndURL(t *testing.T) {
 func TestResourceCall_RedirectsStayOnTheOriginAndAreBounded(t *testing.T) {
 	for _, to := range []string{
 		"https://evil.example/v1/x",
-		"http://api.example.com/v1/x",
-		"https://api.example.com:8443/v1/x",
+		"http://adb-123.4.azuredatabricks.net/v1/x",
+		"https://adb-123.4.azuredatabricks.net:8443/v1/x",
 		"//evil.example/x",
-		"https://user:pw@api.example.com/v1/x",
+		"https://user:pw@adb-123.4.azuredatabricks.net/v1/x",
 	} {
 		t.Run(to, func(t *testing.T) {
 			is := is.New(t)
@@ -376,7 +378,7 @@ func TestResourceCall_RedirectsStayOnTheOriginAndAreBounded(t *testing.T) {
 	t.Run("the default port is the same origin", func(t *testing.T) {
 		is := is.New(t)
 		w, a := bearerAPIWorld(t)
-		a.redirect("/v1/old", 302, "https://API.example.com:443/v1/new")
+		a.redirect("/v1/old", 302, "https://ADB-123.4.azuredatabricks.net:443/v1/new")
 		d := w.call(apiCall("GET", "/old"))
 		is.NoErr(d.Err)
 		is.Equal(d.Response.Status, 200)
@@ -426,7 +428,7 @@ func TestResourceCall_FailuresSendNothingMore(t *testing.T) {
 		is.Equal(d.Response, nil)
 	})
 	for _, tc := range []struct{ method, url string }{
-		{"GET", "ftp://api.example.com/x"},
+		{"GET", "ftp://adb-123.4.azuredatabricks.net/x"},
 		{"GET", "/relative"},
 		{"GE T", resURL},
 	} {
@@ -469,4 +471,42 @@ func TestSameOrigin(t *testing.T) {
 	is.True(!SameOrigin("https://a.example/", "https://a.example:444/"))
 	is.True(!SameOrigin("https://a.example/", "https://b.example/"))
 	is.True(!SameOrigin("https://a.example/", "/relative"))
+}
+
+// The token goes to the login's origin (its host, or its resource) only: a
+// URL elsewhere — a page-relative path resolved against the page, a link
+// another API returned — is refused before anything is sent.
+func TestResourceCall_ATokenGoesToTheLoginsOriginOnly(t *testing.T) {
+	for _, u := range []string{"https://evil.example/steal", "https://api.example.com/v1/x", "http://adb-123.4.azuredatabricks.net/v1/x", "https://adb-123.4.azuredatabricks.net:8443/v1/x"} {
+		t.Run(u, func(t *testing.T) {
+			is := is.New(t)
+			w, a := bearerAPIWorld(t)
+			cfg := apiCall("GET", "/x")
+			cfg.URL = u
+			d := w.call(cfg)
+			is.True(d.Err != nil)
+			is.True(strings.Contains(d.Err.Error(), "is not on https://adb-123.4.azuredatabricks.net, the origin of this login"))
+			is.Equal(len(a.seen), 0)
+		})
+	}
+}
+
+// S35: a method is proved exactly as it is sent ("patch" stays "patch":
+// fetch and net/http send it so), and a strict resource takes the proof.
+func TestResourceCall_TheProofNamesTheMethodAsSent(t *testing.T) {
+	is := is.New(t)
+	w, a, _ := dpopAPIWorld(t)
+	a.nonce = ""
+	d := w.call(apiCall("patch", "/items"))
+	is.NoErr(d.Err)
+	is.Equal(d.Response.Status, 200)
+	is.Equal(a.proofs[len(a.proofs)-1].Method, "patch")
+}
+
+func TestHTU_DropsAnEmptyPort(t *testing.T) {
+	is := is.New(t)
+	h, err := HTU("https://api.example.com:/v1/x")
+	is.NoErr(err)
+	is.Equal(h, "https://api.example.com/v1/x")
+	is.Equal(origin("https://api.example.com:/v1"), origin("https://API.example.com:443/v1"))
 }
