@@ -189,7 +189,7 @@ func TestProofInput_HeaderAndClaims(t *testing.T) {
 	is.Equal(jwk["kty"], "EC")
 	is.Equal(jwk["x"], k.JWK.X)
 	_, hasD := jwk["d"]
-	is.True(!hasD) // the public key only
+	is.True(!hasD)             // the public key only
 	is.Equal(c.Method, "post") // exactly as sent: methods are case-sensitive
 	is.Equal(c.URI, "https://api.example/v1/items")
 	is.Equal(c.IssuedAt, t0.Unix())

@@ -209,7 +209,7 @@ func TestTranscript_ResourceCall(t *testing.T) {
 	is.Equal(a.proofs[1].Nonce, "api-1")
 	is.Equal(a.proofs[1].URI, resURL+"/items")
 	is.Equal(a.proofs[1].ATH, ATH("access-2"))
-	is.Equal(d.Entry.DPoP.Nonce(resURL), "api-1")           // returned for the driver to keep
+	is.Equal(d.Entry.DPoP.Nonce(resURL), "api-1")              // returned for the driver to keep
 	is.Equal(w.cache[d.Entry.Key()].DPoP.Nonce(resURL), "n-0") // the call saves nothing: the cache still has the token endpoint's
 
 	cfg := apiCall("PUT", "/items/1")
