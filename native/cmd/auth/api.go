@@ -160,7 +160,7 @@ func apiURL(host, target string) (*url.URL, error) {
 		return nil, err
 	}
 	var u *url.URL
-	if strings.Contains(target, "://") {
+	if p, err := url.Parse(target); err == nil && p.IsAbs() && p.Host != "" {
 		if err := core.CheckURL(target); err != nil {
 			return nil, usageError{err}
 		}

@@ -310,3 +310,13 @@ func TestAPI_AURLAloneNamesTheHostWhenNothingElseDoes(t *testing.T) {
 	is.True(strings.Contains(r.stderr, "is not on "+e.srv.Issuer))
 	is.Equal(got(), []string(nil))
 }
+
+// A PATH whose query holds a URL is still a path on the login's host.
+func TestAPI_APathWithAURLInItsQueryIsAPath(t *testing.T) {
+	is := is.New(t)
+	u, err := apiURL("https://api.example.com", "/search?next=https://api.example.com/p2")
+	is.NoErr(err)
+	is.Equal(u.String(), "https://api.example.com/search?next=https://api.example.com/p2")
+	_, err = apiURL("https://api.example.com", "https://evil.example/x?a=1")
+	is.True(err != nil)
+}

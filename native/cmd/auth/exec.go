@@ -87,7 +87,9 @@ func childEnv(env []string, vars map[string]string) []string {
 	out := slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
 		_, ours := vars[k]
-		return ours
+		// The client secret auth may have logged in with is auth's, not
+		// the command's (S33).
+		return ours || k == envClientSecret
 	})
 	for k, v := range vars {
 		out = append(out, k+"="+v)

@@ -126,3 +126,14 @@ func TestExec_UsageAndLoginErrorsRunNothing(t *testing.T) {
 		})
 	}
 }
+
+// S33: a client secret given to auth in its environment stays auth's.
+func TestExec_TheCommandDoesNotGetTheClientSecret(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	e.login()
+	r := e.auth([]string{"DUALAUTH_CLIENT_SECRET=s3cret-for-auth-only"}, "exec", e.srv.Issuer, "--",
+		"sh", "-c", `printf '%s' "${DUALAUTH_CLIENT_SECRET-unset}"`)
+	is.Equal(r.code, 0)
+	is.Equal(r.stdout, "unset")
+}
