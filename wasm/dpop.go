@@ -205,7 +205,16 @@ func (d *driver) apiFetch(o fetchOptions) (any, error) {
 		if e.Request.URL != reqURL || e.Request.Method != method || !e.Body {
 			return core.Fetched{Err: fmt.Errorf("dualauth.fetch: the browser cannot send %s %s in place of %s %s", e.Request.Method, e.Request.URL, method, reqURL)}
 		}
-		req, err := call(func() js.Value { return base.Call("clone") })
+		req, err := call(func() js.Value {
+			c := base.Call("clone")
+			if _, proved := e.Request.Header["DPoP"]; proved {
+				// The browser would follow a redirect with this proof (for
+				// another URL) and, cross-origin, still send the DPoP
+				// header: the caller gets the redirect itself instead.
+				c = jsGlobal.Get("Request").New(c, map[string]any{"redirect": "manual"})
+			}
+			return c
+		})
 		if err != nil {
 			return core.Fetched{Err: err}
 		}

@@ -134,8 +134,10 @@ export interface DualAuth {
    * and URL) signed by the login's key, else "Authorization: Bearer …". A 401
    * with error="use_dpop_nonce" is retried once with the API's DPoP-Nonce; any
    * other 401 refreshes the token once and retries once; the API's nonce is
-   * kept for the next call. The browser follows redirects with the same
-   * proof, which a strict API refuses: call the final URL. input and init are
+   * kept for the next call. The token goes to the login's origin (its host
+   * or resource) only: use absolute URLs on the API. A request with a proof
+   * does not follow redirects (an "opaqueredirect" Response comes back):
+   * call the final URL. input and init are
    * those of fetch(); a cross-origin API must allow the Authorization and
    * DPoP headers (and expose DPoP-Nonce and WWW-Authenticate) in CORS.
    */

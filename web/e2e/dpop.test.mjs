@@ -141,6 +141,20 @@ describe('DPoP in Chromium against oidc-provider and a strict resource', { timeo
     assert.equal(after2.accepted - before2.accepted, 1);
     assert.equal(after2.refused - before2.refused, 0);
 
+    // A redirect is not followed with a proof made for another URL: the
+    // caller gets it; and the token never goes to another origin.
+    const moved = await page.evaluate(async (url) => (await window.dualauth.fetch(url.replace('/api', '/api/moved') + '/x', {}, { host: url })).type, apiURL);
+    assert.equal(moved, 'opaqueredirect');
+    const foreign = await page.evaluate(async (url) => {
+      try {
+        await window.dualauth.fetch('/not-the-api', {}, { host: url });
+        return 'sent';
+      } catch (e) {
+        return e.message;
+      }
+    }, apiURL);
+    assert.match(foreign, /is not on .*, the origin of this login/);
+
     // The token alone, as a bearer token, is refused.
     const bearer = await fetch(apiURL, { headers: { Authorization: `Bearer ${tok.access_token}` } });
     assert.equal(bearer.status, 401);
