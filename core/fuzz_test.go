@@ -58,10 +58,16 @@ func FuzzParseMetadata(f *testing.F) {
 		if strings.TrimSuffix(m.Issuer, "/") != c.Issuer {
 			t.Fatalf("accepted issuer %q", m.Issuer)
 		}
-		for _, e := range []string{m.AuthorizationEndpoint, m.TokenEndpoint} {
-			if CheckURL(e) != nil {
-				t.Fatalf("accepted endpoint %q", e)
-			}
+		if CheckURL(m.TokenEndpoint) != nil {
+			t.Fatalf("accepted token endpoint %q", m.TokenEndpoint)
+		}
+		// No authorization endpoint is fine (grants without a person);
+		// one that is there must be safe, and a browser login needs it.
+		if m.AuthorizationEndpoint != "" && CheckURL(m.AuthorizationEndpoint) != nil {
+			t.Fatalf("accepted authorization endpoint %q", m.AuthorizationEndpoint)
+		}
+		if m.AuthorizationEndpoint == "" && m.CheckBrowserLogin() == nil {
+			t.Fatal("a browser login without an authorization endpoint")
 		}
 	})
 }
