@@ -527,3 +527,22 @@ func TestParseResourceMetadata_ReadsDPoPRequired(t *testing.T) {
 	is.NoErr(err)
 	is.True(m.DPoPBoundAccessTokensRequired)
 }
+
+// RFC 9449 §10: the key is made before the user signs in, and the
+// authorization request names it (dpop_jkt), so the code is bound to it;
+// the exchange proves with that same key. A bearer login sends none.
+func TestDPoP_AuthorizationRequestBindsTheCodeToTheKey(t *testing.T) {
+	is := is.New(t)
+	w := newWorld(t, newFakeServer(dbxIssuer))
+	newDPoPServer(w)
+	d := w.login(dpopLogin(DPoPAlways))
+	is.NoErr(d.Err)
+	q := authQuery(t, Authorize{URL: w.authURL})
+	is.True(q.Get("dpop_jkt") != "")
+	is.Equal(q.Get("dpop_jkt"), d.Entry.DPoP.JKT)
+
+	w = newWorld(t, newFakeServer(dbxIssuer))
+	d = w.login(dbxLogin())
+	is.NoErr(d.Err)
+	is.Equal(authQuery(t, Authorize{URL: w.authURL}).Get("dpop_jkt"), "")
+}

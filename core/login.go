@@ -82,6 +82,12 @@ type Pending struct {
 	// registered for DPoP-bound tokens.
 	DPoP       string `json:"dpop,omitempty"`
 	ClientDPoP bool   `json:"client_dpop,omitempty"`
+	// Key is the login's DPoP key, made before the user is sent to sign
+	// in, so that the authorization request binds the code to it
+	// (dpop_jkt, RFC 9449 §10) and the exchange proves with it. The public
+	// part and the key's name only: the private key stays in the driver's
+	// store.
+	Key *DPoPKey `json:"dpop_key,omitempty"`
 }
 
 func (p *Pending) resource() string {
@@ -109,7 +115,8 @@ const (
 	loginForgetting    // clientReg: mark the registration the server refused
 	loginSavingPending
 	loginWaiting
-	loginKeying // CreateKey: the DPoP key of the login
+	loginKeying      // CreateKey: the DPoP key of the login
+	loginEarlyKeying // CreateKey before the authorization request (dpop_jkt)
 	loginExchanging
 	loginLocking
 	loginSaving
@@ -172,6 +179,15 @@ func (l *Login) Step(ev Event) []Effect {
 			return l.exchanged(ev)
 		}
 	case KeyCreated:
+		if l.phase == loginEarlyKeying {
+			k, err := newDPoPKey(ev, l.pending.DPoP == DPoPAlways)
+			if err != nil {
+				return l.fail(err)
+			}
+			l.pending.Key = k
+			l.phase = loginSavingPending
+			return []Effect{SavePending{Pending: l.pending}}
+		}
 		if l.phase == loginKeying {
 			k, err := newDPoPKey(ev, l.pending.DPoP == DPoPAlways)
 			if err != nil {
@@ -298,6 +314,20 @@ func (l *Login) useMetadata(m Metadata) []Effect {
 		l.phase = loginFindingClient
 		return effs
 	}
+	return l.savePending()
+}
+
+// savePending keeps the pending login before the user is sent to sign in;
+// a login that will use DPoP makes its key first, for dpop_jkt.
+func (l *Login) savePending() []Effect {
+	dpop, err := useDPoP(l.pending.DPoP, l.pending.Metadata, l.pending.Resolution, l.pending.ClientDPoP)
+	if err != nil {
+		return l.fail(err)
+	}
+	if dpop && l.pending.Key == nil {
+		l.phase = loginEarlyKeying
+		return []Effect{CreateKey{Alg: AlgES256, For: l.pendingKey()}}
+	}
 	l.phase = loginSavingPending
 	return []Effect{SavePending{Pending: l.pending}}
 }
@@ -319,7 +349,10 @@ func (l *Login) authorizeURL() string {
 	if r := p.resource(); r != "" {
 		v.Set("resource", r) // RFC 8707 §2.1
 	}
-	reserved := []string{"state", "code_challenge", "code_challenge_method", "redirect_uri", "client_id", "response_type", "scope", "nonce", "resource"}
+	if p.Key != nil {
+		v.Set("dpop_jkt", p.Key.JKT) // the code is bound to the login's key (RFC 9449 §10)
+	}
+	reserved := []string{"state", "code_challenge", "code_challenge_method", "redirect_uri", "client_id", "response_type", "scope", "nonce", "resource", "dpop_jkt"}
 	for k, vs := range l.cfg.AuthParams {
 		if !slices.Contains(reserved, k) && len(vs) > 0 {
 			v.Set(k, vs[0])
@@ -403,6 +436,10 @@ func (l *Login) callback(ev Callback) []Effect {
 	}
 	l.dp.rand = l.rand
 	l.now = ev.Now
+	if dpop && l.pending.Key != nil {
+		l.dp.key = l.pending.Key // made before the authorization request
+		return l.exchange(ev.Now)
+	}
 	if dpop {
 		l.phase = loginKeying
 		return []Effect{CreateKey{Alg: AlgES256, For: l.pendingKey()}}
@@ -488,8 +525,7 @@ func (l *Login) clientStep(ev Event) []Effect {
 	}
 	l.useClient(l.cr.id, l.cr.from)
 	l.pending.ClientDPoP = l.cr.dpopBound
-	l.phase = loginSavingPending
-	return append(effs, SavePending{Pending: l.pending})
+	return append(effs, l.savePending()...)
 }
 
 func (l *Login) appType() string {

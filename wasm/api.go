@@ -322,6 +322,9 @@ func (d *driver) handleRedirect(href string) (any, error) {
 	m := core.ResumeLogin(*p, core.Client{ID: p.ClientID})
 	done := d.run(m, core.Callback{Query: q, Now: d.clock(), Rand: webCrypto{}})
 	if done.Err != nil {
+		if p.Key != nil {
+			d.dropKey(p.Key.Key) // made for this login before the redirect; none holds it now
+		}
 		return nil, done.Err
 	}
 	returnTo := d.returnTo(p.ReturnTo)

@@ -154,8 +154,10 @@ func (d *driver) runWith(m core.Machine, first core.Event, resource func(core.Fe
 		}
 		return nil
 	})
-	if done.Err != nil {
-		d.dropKey(created) // no login holds it
+	if done.Err != nil && !errors.Is(done.Err, errRedirected) {
+		// No login holds it. A login on its way to the authorization
+		// server keeps its key: the pending login names it (dpop_jkt).
+		d.dropKey(created)
 	}
 	// The core words a failed fetch, or a redirect where a token was
 	// expected, as text; give them their codes.

@@ -30,13 +30,15 @@ import (
 type dpopWorld struct {
 	*deviceWorld
 	api *dpopapi.Server
+	// authorize is the last authorization request the login printed.
+	authorize string
 }
 
 func newDPoPWorld(t *testing.T) *dpopWorld {
 	w := newDeviceWorld(t, deviceop.Options{ByURL: true, DPoP: true})
 	api := dpopapi.Start(w.op.Issuer)
 	t.Cleanup(api.Close)
-	return &dpopWorld{w, api}
+	return &dpopWorld{deviceWorld: w, api: api}
 }
 
 // login logs in to the API by its URL alone (the redirect pasted).
@@ -44,6 +46,7 @@ func (w *dpopWorld) login(args ...string) result {
 	t := w.t
 	r := startAuth(t, w.environ(), append([]string{"login", w.api.URL, "--no-browser", "--paste", "--timeout", "30s"}, args...)...)
 	authorize := strings.TrimSpace(r.waitFor(w.op.Issuer+"/auth?", 10*time.Second))
+	w.authorize = authorize
 	landed, err := w.op.Authorize(context.Background(), authorize)
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +95,11 @@ func TestCLI_DPoPLoginProofCurlAPIAndRefresh(t *testing.T) {
 	is.Equal(e.TokenType, "DPoP")
 	is.True(e.DPoP != nil && e.DPoP.JKT == e.DPoP.JWK.Thumbprint())
 	is.True(strings.HasPrefix(e.DPoP.Key, "dpop:file:"))
+	// The code was bound to that key before the user signed in (dpop_jkt,
+	// RFC 9449 §10), and the provider took the exchange proved with it.
+	au, err := url.Parse(w.authorize)
+	is.NoErr(err)
+	is.Equal(au.Query().Get("dpop_jkt"), e.DPoP.JKT)
 
 	// The private key: a 0600 file beside the cache; in no output, not in
 	// the cache file.
