@@ -140,18 +140,15 @@ func (d *Device) Step(ev Event) []Effect {
 			if d.cfg.Client.ID == "" && d.cfg.Resolution == nil {
 				return d.fail(fmt.Errorf("device login: %w", ErrNoClient))
 			}
-			if d.cfg.Metadata == nil && d.cfg.Resolution != nil {
-				d.cfg.Metadata = &d.cfg.Resolution.Metadata
-			}
-			if d.cfg.Metadata != nil {
-				return d.authorize(*d.cfg.Metadata)
-			}
-			req, err := d.disc.begin(d.cfg.Target)
-			if err != nil {
+			m, req, err := d.disc.start(d.cfg.Metadata, d.cfg.Resolution, d.cfg.Target)
+			switch {
+			case err != nil:
 				return d.fail(err)
+			case m != nil:
+				return d.authorize(*m)
 			}
 			d.phase = deviceDiscovering
-			return []Effect{Fetch{Request: req}}
+			return []Effect{Fetch{Request: *req}}
 		}
 	case Fetched:
 		switch d.phase {

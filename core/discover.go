@@ -14,6 +14,23 @@ type discovery struct {
 	tried  []string
 }
 
+// start begins a machine's way to the server's metadata, as [discovery.step]
+// answers: the metadata it was given, or that target resolution found, at
+// once; else the first discovery request.
+func (d *discovery) start(known *Metadata, res *Resolution, t Target) (*Metadata, *Request, error) {
+	if known == nil && res != nil {
+		known = &res.Metadata
+	}
+	if known != nil {
+		return known, nil, nil
+	}
+	req, err := d.begin(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nil, &req, nil
+}
+
 func (d *discovery) begin(t Target) (Request, error) {
 	d.target = t
 	d.cands = Candidates(t)

@@ -428,18 +428,15 @@ func (l *GrantLogin) Step(ev Event) []Effect {
 				return l.fail(fmt.Errorf("login: %w", err))
 			}
 			l.run.now, l.rand = ev.Now, ev.Rand
-			if l.cfg.Metadata == nil && l.cfg.Resolution != nil {
-				l.cfg.Metadata = &l.cfg.Resolution.Metadata
-			}
-			if l.cfg.Metadata != nil {
-				return l.grant(*l.cfg.Metadata)
-			}
-			req, err := l.disc.begin(l.cfg.Target)
-			if err != nil {
+			m, req, err := l.disc.start(l.cfg.Metadata, l.cfg.Resolution, l.cfg.Target)
+			switch {
+			case err != nil:
 				return l.fail(err)
+			case m != nil:
+				return l.grant(*m)
 			}
 			l.phase = grantDiscovering
-			return []Effect{Fetch{Request: req}}
+			return []Effect{Fetch{Request: *req}}
 		}
 	case Fetched:
 		if l.phase == grantDiscovering {

@@ -272,18 +272,15 @@ func (l *Login) start(ev Start) []Effect {
 	if l.cfg.RedirectURI == "" {
 		return l.fail(fmt.Errorf("login: no redirect URI"))
 	}
-	if l.cfg.Metadata == nil && l.cfg.Resolution != nil {
-		l.cfg.Metadata = &l.cfg.Resolution.Metadata
-	}
-	if l.cfg.Metadata != nil {
-		return l.useMetadata(*l.cfg.Metadata)
-	}
-	req, err := l.disc.begin(l.cfg.Target)
-	if err != nil {
+	m, req, err := l.disc.start(l.cfg.Metadata, l.cfg.Resolution, l.cfg.Target)
+	switch {
+	case err != nil:
 		return l.fail(err)
+	case m != nil:
+		return l.useMetadata(*m)
 	}
 	l.phase = loginDiscovering
-	return []Effect{Fetch{Request: req}}
+	return []Effect{Fetch{Request: *req}}
 }
 
 func (l *Login) discovered(ev Fetched) []Effect {
