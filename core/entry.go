@@ -2,6 +2,7 @@ package core
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -153,6 +154,8 @@ func (e *NewerCacheError) Error() string {
 	return fmt.Sprintf("token cache has version %d, written by a newer dualauth (this one reads version %d): upgrade dualauth, or use another --cache-dir", e.Version, CacheVersion)
 }
 
+var errCacheNotJSON = errors.New("token cache is not valid JSON")
+
 // DecodeCacheFile parses a cache file. An empty input is an empty cache. A
 // version above [CacheVersion] is a [*NewerCacheError], which drivers leave
 // alone; malformed JSON or another version is an error, which the driver
@@ -162,8 +165,13 @@ func DecodeCacheFile(b []byte) (*CacheFile, error) {
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return c, nil
 	}
-	if err := json.Unmarshal(b, c); err != nil {
-		return nil, fmt.Errorf("token cache is not valid JSON")
+	if !json.Valid(b) {
+		return nil, errCacheNotJSON
+	}
+	r := &jsonReader{b: b}
+	c.read(r) // without reflection: see cachejson.go
+	if r.err != nil {
+		return nil, errCacheNotJSON
 	}
 	if c.Version > CacheVersion {
 		return nil, &NewerCacheError{Version: c.Version}

@@ -3,6 +3,7 @@ package core
 import (
 	"encoding/json"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -92,7 +93,11 @@ func FuzzDecodeCacheFile(f *testing.F) {
 	f.Add(`{"version":1,"tokens":{"k":{"access_token":"a","expiry":"2026-11-28T12:00:00Z"}}}`)
 	f.Add(`{"version":2}`)
 	f.Add(``)
+	var e Entry
+	fill(reflect.ValueOf(&e).Elem(), "entry")
+	f.Add(string((&CacheFile{Version: CacheVersion, Tokens: map[string]Entry{"k": e}}).Encode()))
 	f.Fuzz(func(t *testing.T, raw string) {
+		sameAsEncodingJSON(t, []byte(raw)) // the reader has no reflection; json.Unmarshal is the reference
 		c, err := DecodeCacheFile([]byte(raw))
 		if err != nil {
 			return
