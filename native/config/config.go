@@ -168,7 +168,7 @@ func Load(path string) (*File, error) {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	if len(raw) == 0 {
-		return &File{Path: path, ini: ini.Empty()}, nil // no parse on the common path
+		return &File{Path: path}, nil // no INI document until a write (see doc)
 	}
 	f, err := ini.LoadSources(ini.LoadOptions{}, raw)
 	if err != nil {
@@ -202,11 +202,28 @@ func lineOf(raw []byte, err error) string {
 	return ""
 }
 
+// doc is the INI document, made on the first write when there was no
+// file: reading no file (the common case of `auth token HOST`) builds none.
+func (f *File) doc() *ini.File {
+	if f.ini == nil {
+		f.ini = ini.Empty()
+	}
+	return f.ini
+}
+
+// sections are the document's sections (none without a document).
+func (f *File) sections() []*ini.Section {
+	if f.ini == nil {
+		return nil
+	}
+	return f.ini.Sections()
+}
+
 // Profiles returns every profile, in file order: those of this file, then
 // those of the Databricks CLI config file in use.
 func (f *File) Profiles() []Profile {
 	var out []Profile
-	for _, s := range f.ini.Sections() {
+	for _, s := range f.sections() {
 		if s.Name() == ini.DefaultSection || s.Name() == SettingsSection {
 			continue
 		}
@@ -247,6 +264,9 @@ func (f *File) own(name string) (Profile, bool) {
 	if name == SettingsSection || name == ini.DefaultSection {
 		return Profile{}, false
 	}
+	if f.ini == nil {
+		return Profile{}, false
+	}
 	s, err := f.ini.GetSection(name)
 	if err != nil {
 		return Profile{}, false
@@ -284,6 +304,9 @@ func (f *File) sources() string {
 
 // Default is the default profile's name ("" for none).
 func (f *File) Default() string {
+	if f.ini == nil {
+		return ""
+	}
 	s, err := f.ini.GetSection(SettingsSection)
 	if err != nil {
 		return ""
@@ -292,7 +315,9 @@ func (f *File) Default() string {
 }
 
 // SetDefault makes name the default profile.
-func (f *File) SetDefault(name string) { f.ini.Section(SettingsSection).Key(KeyDefault).SetValue(name) }
+func (f *File) SetDefault(name string) {
+	f.doc().Section(SettingsSection).Key(KeyDefault).SetValue(name)
+}
 
 // Put creates or updates a profile. Empty fields remove their keys; keys
 // this version does not know are kept. The first profile becomes the
@@ -304,7 +329,7 @@ func (f *File) Put(p Profile) error {
 	if err := ValidName(p.Name); err != nil {
 		return err
 	}
-	s := f.ini.Section(p.Name)
+	s := f.doc().Section(p.Name)
 	for _, kv := range p.fields() {
 		if kv.val == "" {
 			s.DeleteKey(kv.key)
@@ -325,9 +350,9 @@ func (f *File) Delete(name string) bool {
 	if _, ok := f.own(name); !ok {
 		return false
 	}
-	f.ini.DeleteSection(name)
+	f.doc().DeleteSection(name)
 	if f.Default() == name {
-		f.ini.Section(SettingsSection).DeleteKey(KeyDefault)
+		f.doc().Section(SettingsSection).DeleteKey(KeyDefault)
 	}
 	return true
 }
@@ -348,7 +373,7 @@ func (f *File) Save() error {
 		tmp.Close()
 		return fmt.Errorf("saving config: %w", err)
 	}
-	if _, err := f.ini.WriteTo(tmp); err != nil {
+	if _, err := f.doc().WriteTo(tmp); err != nil {
 		tmp.Close()
 		return fmt.Errorf("saving config: %w", err)
 	}
