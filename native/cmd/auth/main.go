@@ -3,7 +3,11 @@
 // `auth token HOST` whenever a program needs a token. See `auth --help`.
 package main
 
-import "os"
+import (
+	"os"
+
+	_ "github.com/dualauth/dualauth/internal/earlystack" // first: see its doc
+)
 
 func main() {
 	os.Exit(newApp(os.Stdout, os.Stderr, os.Getenv).run(os.Args[1:]))
