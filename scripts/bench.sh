@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CGO_ENABLED=0
-N=${BENCH_RUNS:-21}
+N=${BENCH_RUNS:-41}
 
 work=$(mktemp -d)
 idp_pid=

@@ -3,9 +3,9 @@
 // Measurement helper for scripts/bench.sh.
 //
 //	measure runs N [-stdin FILE] -- CMD_A... --- CMD_B...
-//	    runs A and B alternately N times each (stdout discarded; A reads
-//	    FILE on stdin if given) and prints, per command, the median and p90
-//	    wall time and the median peak RSS.
+//	    runs A and B alternately N times each, after 3 unmeasured runs of
+//	    each (stdout discarded; A reads FILE on stdin if given), and prints,
+//	    per command, the median and p90 wall time and the median peak RSS.
 //	measure parallel N -- CMD...
 //	    starts N copies at once and prints the wall time until all exit.
 //	measure expire CACHE_FILE
@@ -71,6 +71,9 @@ func run1(argv []string, stdin string) (time.Duration, int64) {
 	return d, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
 }
 
+// warmup is how many runs of each command come before the measured ones.
+const warmup = 3
+
 func runs() {
 	n, _ := strconv.Atoi(os.Args[2])
 	rest, stdin := os.Args[3:], ""
@@ -80,6 +83,12 @@ func runs() {
 	rest = rest[1:] // the --
 	i := slices.Index(rest, "---")
 	a, b := rest[:i], rest[i+1:]
+	// Warm-up: the first runs of a binary just built page it in from a
+	// cold page cache; they measure the disk, not the program.
+	for range warmup {
+		run1(a, stdin)
+		run1(b, "")
+	}
 	var ta, tb []time.Duration
 	var ra, rb []int64
 	for range n {
