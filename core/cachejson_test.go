@@ -3,7 +3,6 @@ package core
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -22,16 +21,7 @@ func decodeWithEncodingJSON(b []byte) (*CacheFile, error) {
 	if err := json.Unmarshal(b, c); err != nil {
 		return nil, errCacheNotJSON
 	}
-	if c.Version > CacheVersion {
-		return nil, &NewerCacheError{Version: c.Version}
-	}
-	if c.Version != CacheVersion {
-		return nil, fmt.Errorf("token cache has version %d; this dualauth reads version %d", c.Version, CacheVersion)
-	}
-	if c.Tokens == nil {
-		c.Tokens = map[string]Entry{}
-	}
-	return c, nil
+	return c.checked()
 }
 
 // sameAsEncodingJSON fails t unless DecodeCacheFile and json.Unmarshal

@@ -173,6 +173,11 @@ func DecodeCacheFile(b []byte) (*CacheFile, error) {
 	if r.err != nil {
 		return nil, errCacheNotJSON
 	}
+	return c.checked()
+}
+
+// checked is the decoded c if this dualauth reads its version.
+func (c *CacheFile) checked() (*CacheFile, error) {
 	if c.Version > CacheVersion {
 		return nil, &NewerCacheError{Version: c.Version}
 	}
