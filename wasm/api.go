@@ -227,7 +227,9 @@ func (d *driver) login(o loginOptions) (any, error) {
 		scopes = res.Scopes
 	}
 	now := d.clock()
-	d.local.dropStalePending(now) // S27
+	for _, k := range d.local.dropStalePending(now) { // S27
+		d.dropKey(k) // an abandoned DPoP login's key
+	}
 	d.tokens.dropStaleClaims(now) // best effort: storage trouble shows where it matters
 	m := core.NewLogin(core.LoginConfig{
 		Target:      target,

@@ -372,17 +372,20 @@ func (l localStore) takePending(state string) (*core.Pending, bool) {
 
 // dropStalePending removes pending logins that can no longer complete
 // (older than core.PendingTTL, or unreadable), so abandoned logins do not
-// pile up verifiers in storage (S27). It returns how many it removed.
-func (l localStore) dropStalePending(now time.Time) int {
-	n := 0
+// pile up verifiers in storage (S27). It returns the DPoP keys they held,
+// which no login uses: the caller deletes them from the key store.
+func (l localStore) dropStalePending(now time.Time) (dpopKeys []string) {
 	for _, k := range l.keys(pendingPrefix) {
 		v, _ := l.get(k)
 		var p core.Pending
-		if json.Unmarshal([]byte(v), &p) == nil && !p.Expired(now) && !p.CreatedAt.After(now.Add(core.PendingTTL)) {
+		err := json.Unmarshal([]byte(v), &p)
+		if err == nil && !p.Expired(now) && !p.CreatedAt.After(now.Add(core.PendingTTL)) {
 			continue
 		}
+		if err == nil && p.Key != nil {
+			dpopKeys = append(dpopKeys, p.Key.Key) // made for it, used by no login
+		}
 		l.remove(k)
-		n++
 	}
-	return n
+	return dpopKeys
 }

@@ -49,19 +49,33 @@ func TestIndexedDB_CorruptEntryIsAnErrorThatNamesNoSecret(t *testing.T) {
 	is.True(!strings.Contains(l.Err.Error(), "secret-at"))
 }
 
-// S27: abandoned logins do not keep their verifiers in storage.
+// S27: abandoned logins keep neither their verifiers nor their DPoP keys in
+// storage.
 func TestPending_StaleEntriesAreRemovedOnTheNextLogin(t *testing.T) {
 	is := is.New(t)
 	td := newTestDriver(t)
 	var ls localStore
 	now := time.Now()
-	stale := core.Pending{State: "stale-state", Verifier: "v1", CreatedAt: now.Add(-core.PendingTTL - time.Minute)}
-	fresh := core.Pending{State: "fresh-state", Verifier: "v2", CreatedAt: now.Add(-time.Minute)}
+	// Each holds a DPoP key made before its user signed in (dpop_jkt).
+	stale := core.Pending{State: "stale-state", Verifier: "v1", CreatedAt: now.Add(-core.PendingTTL - time.Minute),
+		Key: &core.DPoPKey{Key: dpopKeyPrefix + "stale"}}
+	fresh := core.Pending{State: "fresh-state", Verifier: "v2", CreatedAt: now.Add(-time.Minute),
+		Key: &core.DPoPKey{Key: dpopKeyPrefix + "fresh"}}
 	is.NoErr(ls.savePending(stale))
 	is.NoErr(ls.savePending(fresh))
 	is.NoErr(ls.set(pendingPrefix+"garbage", "{not json"))
+	for _, k := range []string{stale.Key.Key, fresh.Key.Key} {
+		is.NoErr(td.tokens.putValue(k, js.ValueOf("private key of "+k)))
+	}
 
 	state := td.startLogin(t)
+
+	v, err := td.tokens.getValue(stale.Key.Key)
+	is.NoErr(err)
+	is.True(v.IsUndefined()) // the abandoned login's key is gone with it
+	v, err = td.tokens.getValue(fresh.Key.Key)
+	is.NoErr(err)
+	is.Equal(v.String(), "private key of "+fresh.Key.Key) // another tab's login keeps its key
 
 	_, ok := ls.get(pendingKey(stale.State))
 	is.True(!ok) // older than PendingTTL: removed
