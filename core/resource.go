@@ -34,6 +34,13 @@ type ResourceCallConfig struct {
 	// Nonces are DPoP-Nonce values by origin (scheme://host) that a driver
 	// kept from earlier calls ([Done].Entry's DPoP.Nonces).
 	Nonces map[string]string
+	// KeepNonces saves a nonce the resource gave with the login before
+	// [Done] — under the login's lock, into the entry read again there —
+	// for a driver whose next call starts afresh (`auth api`, a new
+	// process each time); the entry's nonces go first in every proof. A
+	// nonce of the token endpoint's origin is not saved: that server keeps
+	// its own there, and the two would replace each other on every call.
+	KeepNonces bool
 }
 
 // FetchResource asks the driver to send a request to a protected resource
@@ -59,6 +66,7 @@ const (
 	resourceToken    resourcePhase = iota // the token machine runs
 	resourceSigning                       // waiting for the proof's signature
 	resourceFetching                      // waiting for the resource
+	resourceKeeping                       // saving the resource's nonces (KeepNonces)
 	resourceDone
 )
 
@@ -87,6 +95,13 @@ type ResourceCall struct {
 	nonceRetried bool
 	refreshed    bool
 	redirects    int
+
+	// KeepNonces: the nonces being saved under the lock of keepKey, and
+	// the Done that follows.
+	keep    map[string]string
+	keepKey string
+	locked  bool
+	held    Done
 }
 
 // NewResourceCall returns the machine for one request; it begins with
@@ -139,8 +154,39 @@ func (c *ResourceCall) Step(ev Event) []Effect {
 		if c.phase == resourceFetching {
 			return c.answered(ev)
 		}
+	case Locked:
+		if c.phase == resourceKeeping && !c.locked {
+			if ev.Err != nil {
+				return c.kept() // the nonces are an optimisation: the call's answer stands
+			}
+			c.locked = true
+			return []Effect{Load{Keys: []string{c.keepKey}}}
+		}
+	case Loaded:
+		if c.phase == resourceKeeping && c.locked {
+			e := ev.Entry
+			if ev.Err != nil || e == nil || e.DPoP == nil || e.DPoP.Key != c.entry.DPoP.Key {
+				return c.kept() // logged out, or logged in again with another key
+			}
+			next := *e
+			next.DPoP = e.DPoP.clone()
+			for o, n := range c.keep {
+				next.DPoP.Remember(o, n)
+			}
+			return []Effect{Save{Key: c.keepKey, Entry: next}}
+		}
+	case Saved:
+		if c.phase == resourceKeeping && c.locked {
+			return c.kept()
+		}
 	case Aborted:
+		if c.phase == resourceKeeping {
+			return c.kept()
+		}
 		return c.finish(ev.Err)
+	}
+	if c.phase == resourceKeeping {
+		return c.kept()
 	}
 	return c.finish(fmt.Errorf("resource call: unexpected %T", ev))
 }
@@ -321,7 +367,39 @@ func (c *ResourceCall) finish(err error) []Effect {
 		}
 		d.Entry, d.Token = &e, e.Token()
 	}
+	if c.keep = c.toKeep(); len(c.keep) > 0 {
+		c.phase, c.keepKey, c.held = resourceKeeping, c.entry.Key(), d
+		return []Effect{Lock{Key: c.keepKey}}
+	}
 	return []Effect{d}
+}
+
+// toKeep are the resource's nonces that KeepNonces saves: those the
+// login's entry does not have yet, on origins other than its token
+// endpoint's.
+func (c *ResourceCall) toKeep() map[string]string {
+	if !c.cfg.KeepNonces || c.entry == nil || !c.entry.BoundToKey() {
+		return nil
+	}
+	as := origin(c.entry.Metadata.TokenEndpoint)
+	keep := map[string]string{}
+	for o, n := range c.nonces {
+		if o != as && c.entry.DPoP.Nonces[o] != n {
+			keep[o] = n
+		}
+	}
+	return keep
+}
+
+// kept ends a call after its nonces were saved, or could not be.
+func (c *ResourceCall) kept() []Effect {
+	var out []Effect
+	if c.locked {
+		out = append(out, Unlock{Key: c.keepKey})
+		c.locked = false
+	}
+	c.phase = resourceDone
+	return append(out, c.held)
 }
 
 // SameOrigin reports whether two URLs have the same origin (RFC 6454):

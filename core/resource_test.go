@@ -510,3 +510,109 @@ func TestHTU_DropsAnEmptyPort(t *testing.T) {
 	is.Equal(h, "https://api.example.com/v1/x")
 	is.Equal(origin("https://api.example.com:/v1"), origin("https://API.example.com:443/v1"))
 }
+
+// KeepNonces (`auth api`, a new process per call): a nonce the resource
+// gave is saved with the login under its lock, and the next call's first
+// proof carries it — no use_dpop_nonce round trip. A nonce the entry
+// already has is not saved again, and a resource on the token endpoint's
+// origin keeps nothing: that server's own nonce lives there.
+func TestResourceCall_KeepNoncesSavesTheResourcesNonceForTheNextCall(t *testing.T) {
+	is := is.New(t)
+	w, a, _ := dpopAPIWorld(t)
+	// The login's token endpoint on another origin than the resource (an
+	// issuer elsewhere, as for a protected resource of RFC 9728).
+	key := Key(dbxIssuer, "databricks-cli")
+	e := w.cache[key]
+	e.Metadata.TokenEndpoint = "https://idp.example/token"
+	w.cache[key] = e
+	cfg := apiCall("GET", "/items")
+	cfg.KeepNonces = true
+
+	d := w.call(cfg)
+	is.NoErr(d.Err)
+	is.Equal(d.Response.Status, 200)
+	is.Equal(len(a.seen), 2) // the request, and its one nonce retry
+	is.Equal(d.Entry.Key(), key)
+	is.Equal(w.cache[key].DPoP.Nonce(resURL), "api-1")
+	is.Equal(w.cache[key].RefreshToken, e.RefreshToken) // the entry read under the lock, its nonce added
+	tr := w.transcript()
+	is.True(strings.Contains(tr, "Lock \""+key+"\"\nLoad"))
+	is.True(strings.Contains(tr, "Unlock \""+key+"\"\nDone HTTP 200"))
+
+	w.log = nil
+	d = w.call(cfg)
+	is.NoErr(d.Err)
+	is.Equal(len(a.seen), 3)                           // the saved nonce went first
+	is.True(!strings.Contains(w.transcript(), "Lock")) // nothing new to save
+
+	// Logged in again meanwhile, with another key: that entry is left alone.
+	a.nonce = "api-2"
+	other := w.cache[key]
+	other.DPoP = &DPoPKey{Key: "dpop:other"}
+	c := NewResourceCall(cfg)
+	c.entry, c.nonces, c.last = d.Entry, map[string]string{origin(resURL): "api-2"}, &Response{Status: 200}
+	is.Equal(c.finish(nil), []Effect{Lock{Key: key}})
+	is.Equal(c.Step(Locked{Now: w.now}), []Effect{Load{Keys: []string{key}}})
+	effs := c.Step(Loaded{Key: key, Entry: &other})
+	is.Equal(len(effs), 2) // Unlock, Done: no Save
+	is.Equal(effs[0], Unlock{Key: key})
+	_, done := effs[1].(Done)
+	is.True(done)
+}
+
+func TestResourceCall_KeepNoncesKeepsNothingOfTheTokenEndpointsOrigin(t *testing.T) {
+	is := is.New(t)
+	w, a, _ := dpopAPIWorld(t) // the resource on the Databricks host, as its token endpoint
+	cfg := apiCall("GET", "/items")
+	cfg.KeepNonces = true
+	d := w.call(cfg)
+	is.NoErr(d.Err)
+	is.Equal(len(a.seen), 2)
+	is.Equal(d.Entry.DPoP.Nonce(resURL), "api-1")              // for this process
+	is.Equal(w.cache[d.Entry.Key()].DPoP.Nonce(resURL), "n-0") // the token endpoint's stays saved
+	is.True(!strings.Contains(w.transcript(), "Lock"))
+}
+
+// A lock that cannot be had, an abort under it, a save that fails: the
+// call's answer stands, and the lock is let go.
+func TestResourceCall_KeepNoncesFailuresLeaveTheAnswer(t *testing.T) {
+	is := is.New(t)
+	e := &Entry{Host: "https://h.example", ClientID: "c", AccessToken: "at", TokenType: DPoPTokenType,
+		Metadata: Metadata{Issuer: "https://idp.example", TokenEndpoint: "https://idp.example/token"},
+		DPoP:     &DPoPKey{Key: "dpop:1"}}
+	start := func() *ResourceCall {
+		c := NewResourceCall(ResourceCallConfig{URL: "https://h.example/x", KeepNonces: true})
+		c.entry, c.nonces, c.last = e, map[string]string{"https://h.example": "n"}, &Response{Status: 204}
+		is.Equal(c.finish(nil), []Effect{Lock{Key: e.Key()}})
+		return c
+	}
+	answer := func(effs []Effect) Done {
+		d, ok := effs[len(effs)-1].(Done)
+		is.True(ok)
+		is.NoErr(d.Err)
+		is.Equal(d.Response.Status, 204)
+		return d
+	}
+
+	c := start()
+	effs := c.Step(Locked{Err: errors.New("lock timeout")})
+	is.Equal(len(effs), 1) // no Unlock: never locked
+	answer(effs)
+
+	c = start()
+	c.Step(Locked{})
+	effs = c.Step(Aborted{Err: errors.New("interrupted")})
+	is.Equal(effs[0], Unlock{Key: e.Key()})
+	answer(effs)
+
+	c = start()
+	c.Step(Locked{})
+	effs = c.Step(Loaded{Key: e.Key(), Entry: e})
+	s, ok := effs[0].(Save)
+	is.True(ok)
+	is.Equal(s.Entry.DPoP.Nonce("https://h.example/y"), "n")
+	is.Equal(e.DPoP.Nonces, map[string]string(nil)) // the loaded entry is not changed in place
+	effs = c.Step(Saved{Err: errors.New("disk full")})
+	is.Equal(effs[0], Unlock{Key: e.Key()})
+	answer(effs)
+}

@@ -28,6 +28,9 @@ type ResourceOptions struct {
 	// Nonces are a resource's DPoP nonces kept from earlier calls (the
 	// returned entry's DPoP.Nonces).
 	Nonces map[string]string
+	// KeepNonces saves a nonce the resource gave with the login, for the
+	// next process (see core.ResourceCallConfig.KeepNonces).
+	KeepNonces bool
 }
 
 // ErrNoAnswer is wrapped by the error of a resource that did not answer
@@ -83,9 +86,10 @@ func CallResource(ctx context.Context, o ResourceOptions) (*http.Response, *core
 			Skew:   o.Skew,
 			MinTTL: o.MinTTL,
 		},
-		Method: o.Method,
-		URL:    o.URL,
-		Nonces: o.Nonces,
+		Method:     o.Method,
+		URL:        o.URL,
+		Nonces:     o.Nonces,
+		KeepNonces: o.KeepNonces,
 	}))
 	if done.Err == nil && (done.Response == nil || last == nil) {
 		done.Err = errors.New("the resource call ended without a response")

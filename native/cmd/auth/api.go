@@ -38,8 +38,9 @@ On a terminal a JSON response is indented (up to 8 MiB of it) and any
 control characters are shown escaped; piped or redirected, the body is
 written byte for byte. A status other than 2xx exits 1, with the status and
 the body on stderr. A 401 that asks for a DPoP nonce (error="use_dpop_nonce")
-is answered once with a new proof carrying it; another 401 makes auth
-refresh the token once and retry the request once. --http-timeout bounds each request (default 10s).`
+is answered once with a new proof carrying it, and the nonce is kept with
+the login, so that the next auth api and auth proof start with it; another
+401 makes auth refresh the token once and retry the request once. --http-timeout bounds each request (default 10s).`
 
 // Caps on what auth api holds in memory: a JSON body it indents for the
 // terminal, and an error body it shows on stderr. Larger bodies are
@@ -121,6 +122,7 @@ func (a *app) apiCommand() *cobra.Command {
 				URL:          u.String(),
 				Header:       header,
 				Body:         body,
+				KeepNonces:   true, // the next auth api is another process
 			}
 			resp, _, err := native.CallResource(ctx, ro)
 			if err != nil {

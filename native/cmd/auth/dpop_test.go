@@ -142,6 +142,17 @@ func TestCLI_DPoPLoginProofCurlAPIAndRefresh(t *testing.T) {
 	is.Equal(w.api.Accepted(), 2)
 	is.Equal(w.api.Refused("use_dpop_nonce"), 2) // its first try had no nonce: one retry
 
+	// That nonce is kept with the login: the next auth api, another
+	// process, proves with it at once, and so does auth proof.
+	out = w.auth("api", w.api.URL, "/api/again")
+	is.Equal(out.code, 0)
+	is.Equal(w.api.Accepted(), 3)
+	is.Equal(w.api.Refused("use_dpop_nonce"), 2) // no retry this time
+	p = w.auth("proof", w.api.URL, "--method", "GET", "--url", w.api.URL+"/items?page=1", "-o", "headers")
+	is.Equal(p.code, 0)
+	is.Equal(w.curl(p.stdout), "200")
+	is.Equal(w.api.Accepted(), 4)
+
 	// The access token as a bearer token is worthless at the resource.
 	req, _ := http.NewRequest("GET", w.api.URL, nil)
 	req.Header.Set("Authorization", "Bearer "+e.AccessToken)
