@@ -136,7 +136,7 @@ func (c *ResourceCall) Step(ev Event) []Effect {
 			if _, err := HTU(c.url); err != nil {
 				return c.finish(err)
 			}
-			if !httpToken(c.method) {
+			if !HTTPToken(c.method) {
 				return c.finish(fmt.Errorf("%q is not an HTTP method", c.method))
 			}
 			return c.refresh(false)
@@ -422,8 +422,9 @@ func SameOrigin(a, b string) bool {
 	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Hostname(), ub.Hostname()) && port(ua) == port(ub)
 }
 
-// httpToken reports whether s is an RFC 9110 token, as a method must be.
-func httpToken(s string) bool {
+// HTTPToken reports whether s is an RFC 9110 token, as a method or a
+// header name must be.
+func HTTPToken(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -616,3 +616,13 @@ func TestResourceCall_KeepNoncesFailuresLeaveTheAnswer(t *testing.T) {
 	is.Equal(effs[0], Unlock{Key: e.Key()})
 	answer(effs)
 }
+
+func TestHTTPToken(t *testing.T) {
+	is := is.New(t)
+	for _, ok := range []string{"GET", "patch", "X-Request-Id", "M-SEARCH", "!#$%&'*+.^_`|~"} {
+		is.True(HTTPToken(ok))
+	}
+	for _, bad := range []string{"", "GET ", "a:b", "a/b", "é", "a\x7f", "(x)", "a\tb"} {
+		is.True(!HTTPToken(bad))
+	}
+}

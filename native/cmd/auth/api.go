@@ -93,7 +93,7 @@ func (a *app) apiCommand() *cobra.Command {
 					m = http.MethodPost
 				}
 			}
-			if !validToken(m) {
+			if !core.HTTPToken(m) {
 				return usagef("-X %q is not an HTTP method", method)
 			}
 			rs, o, err := a.resolveOptions(cmd, args[:len(args)-1])
@@ -195,7 +195,7 @@ func parseHeaders(flags []string) (http.Header, error) {
 	for _, f := range flags {
 		name, value, ok := strings.Cut(f, ":")
 		name = strings.TrimSpace(name)
-		if !ok || !validToken(name) {
+		if !ok || !core.HTTPToken(name) {
 			return nil, usagef("-H %q: want 'Name: value'", f)
 		}
 		if strings.ContainsAny(value, "\r\n\x00") {
@@ -210,21 +210,6 @@ func parseHeaders(flags []string) (http.Header, error) {
 		h.Add(name, strings.TrimSpace(value))
 	}
 	return h, nil
-}
-
-// validToken reports whether s is an RFC 9110 token (a method or a header
-// name).
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // readData is the body of -d: the text, @FILE or @- for stdin.

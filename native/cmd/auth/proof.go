@@ -45,7 +45,7 @@ DPoP-Nonce header. "auth api" does all of this by itself.`,
 			if method == "" || target == "" {
 				return usagef("auth proof needs --method and --url")
 			}
-			if !validToken(method) {
+			if !core.HTTPToken(method) {
 				return usagef("--method %q is not an HTTP method", method)
 			}
 			if err := core.CheckURL(target); err != nil {
