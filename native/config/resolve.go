@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -31,6 +32,10 @@ type Resolved struct {
 const ResolutionOrder = `The host is the first of: the HOST argument (or a profile of that name),
 --host, --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE, the default profile.
 A host that several profiles name, with different clients, needs --profile.`
+
+// ErrNoHost: nothing named a host — no argument, flag, environment
+// variable or default profile.
+var ErrNoHost = errors.New("no host: pass HOST or --profile, or run `auth login HOST`")
 
 // Resolve finds the host. normalize canonicalises host input (it is
 // core.NormalizeHost in the CLI). A profile named by --profile alongside a
@@ -77,7 +82,7 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 		}
 		return f.fromProfile(p, "default profile in %s", normalize)
 	default:
-		return nil, fmt.Errorf("no host: pass HOST or --profile, or run `auth login HOST`")
+		return nil, ErrNoHost
 	}
 
 	host, err := normalize(rawHost)

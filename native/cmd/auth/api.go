@@ -14,6 +14,7 @@ import (
 
 	"github.com/dualauth/dualauth/core"
 	"github.com/dualauth/dualauth/native"
+	"github.com/dualauth/dualauth/native/config"
 	"github.com/spf13/cobra"
 )
 
@@ -97,8 +98,7 @@ func (a *app) apiCommand() *cobra.Command {
 				return usagef("-X %q is not an HTTP method", method)
 			}
 			rs, o, err := a.resolveOptions(cmd, args[:len(args)-1])
-			var ue usageError
-			if len(args) == 1 && errors.As(err, &ue) && strings.HasPrefix(ue.Error(), "no host") && strings.Contains(target, "://") {
+			if len(args) == 1 && errors.Is(err, config.ErrNoHost) && strings.Contains(target, "://") {
 				// No host named anywhere: the URL's own.
 				if t, perr := url.Parse(target); perr == nil && t.Host != "" {
 					rs, o, err = a.resolveOptions(cmd, []string{t.Scheme + "://" + t.Host})
@@ -284,11 +284,11 @@ func (a *app) writeBody(resp *http.Response) error {
 // indentJSON indents b when it is JSON, and returns it unchanged otherwise.
 func indentJSON(b []byte) []byte {
 	t := bytes.TrimSpace(b)
-	if len(t) == 0 || (t[0] != '{' && t[0] != '[') || !json.Valid(t) {
+	if len(t) == 0 || (t[0] != '{' && t[0] != '[') {
 		return b
 	}
 	var out bytes.Buffer
-	if json.Indent(&out, t, "", "  ") != nil {
+	if json.Indent(&out, t, "", "  ") != nil { // invalid JSON: as it came
 		return b
 	}
 	out.WriteByte('\n')

@@ -173,25 +173,25 @@ func (a *app) printDescription(d description) error {
 	if g := d.Grant; g != nil {
 		for _, k := range []struct{ key, label string }{{"grant", "Grant"}, {"client_key", "Client key"}, {"client_auth", "Client auth"}, {"subject_token", "Subject token"}, {"subject_token_type", "Subject token type"}} {
 			if s, ok := d.Settings[k.key]; ok && s.Value != "" {
-				row(k.label, core.Sanitize(s.Value), core.Sanitize(s.Source))
+				row(k.label, s.Value, s.Source)
 			}
 		}
 		row("Grant in use", g.InUse, "cache, the login's")
 		row("Client secret", g.ClientSecret, "")
 	}
 	if r := d.Resolution; r != nil {
-		row("Host kind", string(r.Kind), core.Sanitize(r.KindFrom))
-		row("Resource", core.Sanitize(r.Resource), core.Sanitize(r.ResourceFrom))
+		row("Host kind", string(r.Kind), r.KindFrom)
+		row("Resource", r.Resource, r.ResourceFrom)
 		if r.ClientIDFrom != "" {
-			row("Client at login", core.Sanitize(r.ClientID), core.Sanitize(r.ClientIDFrom))
+			row("Client at login", r.ClientID, r.ClientIDFrom)
 		}
 	}
 	if m := d.Endpoints; m != nil {
 		from := "discovery, stored at login"
 		if r := d.Resolution; r != nil && r.IssuerFrom != "" {
-			from = core.Sanitize(r.IssuerFrom) + ", stored at login"
+			from = r.IssuerFrom + ", stored at login"
 		}
-		row("Issuer", core.Sanitize(m.Issuer), from)
+		row("Issuer", m.Issuer, from)
 		row("Authorization endpoint", m.AuthorizationEndpoint, "")
 		row("Token endpoint", m.TokenEndpoint, "")
 		row("Revocation endpoint", m.RevocationEndpoint, "")

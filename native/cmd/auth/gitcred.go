@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -169,11 +168,7 @@ func (g *gitRequest) has(key, value string) bool {
 // the clear: https, or http to a loopback address only.
 func (g *gitRequest) checkRemote() error {
 	proto, host := g.get("protocol"), g.get("host")
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	if proto == "https" || proto == "http" && core.IsLoopback(h) {
+	if (proto == "https" || proto == "http") && core.CheckURL(proto+"://"+host) == nil {
 		return nil
 	}
 	return fmt.Errorf("no token for %s://%s: auth gives tokens to https remotes only (http on loopback addresses)", core.Sanitize(proto), core.Sanitize(host))

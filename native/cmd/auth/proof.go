@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/dualauth/dualauth/core"
@@ -48,11 +47,8 @@ DPoP-Nonce header. "auth api" does all of this by itself.`,
 			if !core.HTTPToken(method) {
 				return usagef("--method %q is not an HTTP method", method)
 			}
-			if err := core.CheckURL(target); err != nil {
+			if err := core.CheckURL(target); err != nil { // absolute, with a host
 				return usageError{err}
-			}
-			if u, err := url.Parse(target); err != nil || u.Host == "" {
-				return usagef("--url %q is not a URL", target)
 			}
 			rs, o, err := a.resolveOptions(cmd, args)
 			if err != nil {
