@@ -121,6 +121,10 @@ function pick(opts, keys) {
 }
 
 const TARGET = ['host', 'clientId', 'accountId', 'resource'];
+// Options of logins without a person (secrets, keys, token exchange): passed
+// on so that the wasm refuses them by name — dropped here, a page would not
+// learn that its secret was never meant for a browser.
+const WITHOUT_PERSON = ['clientSecret', 'clientKey', 'subjectToken', 'grant', 'clientAuth'];
 
 function wrap(running) {
   const ready = running.then(() => undefined);
@@ -130,7 +134,7 @@ function wrap(running) {
     ready,
     /** Starts a login: the page goes to the authorization server. */
     async login(opts) {
-      const o = pick(opts, [...TARGET, 'scopes', 'redirectUri', 'returnTo', 'prompt', 'dpop']);
+      const o = pick(opts, [...TARGET, 'scopes', 'redirectUri', 'returnTo', 'prompt', 'dpop', ...WITHOUT_PERSON]);
       return (await running).login(o);
     },
     /**

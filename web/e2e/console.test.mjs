@@ -201,6 +201,20 @@ describe('dev console in Chromium against a real OpenID provider', { timeout: 18
     await b.close();
   });
 
+  test('options of logins without a person are refused by name through dualauth.js, and nothing navigates', async () => {
+    const page = await openConsole();
+    const url = page.url();
+    for (const k of ['clientSecret', 'clientKey', 'subjectToken', 'grant', 'clientAuth']) {
+      const got = await page.evaluate(
+        ({ host, clientId, k }) => window.dualauth.login({ host, clientId, [k]: 'x' }).then(() => 'resolved', (e) => `${e.code}: ${e.message}`),
+        { host: issuer, clientId: CLIENT_ID, k },
+      );
+      assert.match(got, new RegExp(`^invalid_argument: .*${k}`), k);
+    }
+    assert.equal(page.url(), url);
+    await page.close();
+  });
+
   test('error=access_denied from the provider is shown with its code', async () => {
     const page = await openConsole();
     const state = await pendingState(page);

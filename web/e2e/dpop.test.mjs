@@ -108,9 +108,45 @@ describe('DPoP in Chromium against oidc-provider and a strict resource', { timeo
         }),
     );
     assert.deepEqual(key, { count: 1, isCryptoKey: true, extractable: false, type: 'private', alg: 'ECDSA P-256', exported: 'InvalidAccessError' });
-    // Nothing that could rebuild it in the entries or in localStorage.
-    const stored = await page.evaluate(() => JSON.stringify(localStorage));
-    assert.ok(!stored.includes('"d"'), 'no private JWK in localStorage');
+    // Nothing that could rebuild it in the entries (IndexedDB "tokens") or
+    // in localStorage: every stored value parsed, searched for a private
+    // JWK member "d" or a PEM key.
+    const leaks = await page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const values = Object.keys(localStorage).map((k) => localStorage.getItem(k));
+          const open = indexedDB.open('dualauth');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const all = open.result.transaction('tokens', 'readonly').objectStore('tokens').getAll();
+            all.onsuccess = () => {
+              open.result.close();
+              values.push(...all.result);
+              const found = [];
+              let entries = 0;
+              const walk = (v, path) => {
+                if (typeof v === 'string') {
+                  if (v.includes('PRIVATE KEY')) found.push(path);
+                  try {
+                    const j = JSON.parse(v);
+                    if (j !== null && typeof j === 'object') walk(j, path + '>');
+                  } catch {}
+                } else if (v !== null && typeof v === 'object') {
+                  if ('dpop' in v && v.dpop && v.dpop.jkt) entries++;
+                  for (const [k, x] of Object.entries(v)) {
+                    if (k === 'd') found.push(path + '.d');
+                    walk(x, path + '.' + k);
+                  }
+                }
+              };
+              values.forEach((v, i) => walk(v, `#${i}`));
+              resolve({ found, entries });
+            };
+          };
+        }),
+    );
+    assert.ok(leaks.entries >= 1, 'the search saw the DPoP login entry');
+    assert.deepEqual(leaks.found, [], 'no private JWK or PEM key stored');
 
     // dualauth.fetch: the first proof has no nonce, the API asks for one,
     // the one retry carries it.
