@@ -231,10 +231,7 @@ func HTU(target string) (string, error) {
 
 // ATH is the access token hash of a proof (RFC 9449 §4.2): base64url of
 // its SHA-256.
-func ATH(accessToken string) string {
-	sum := sha256.Sum256([]byte(accessToken))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
+func ATH(accessToken string) string { return S256Challenge(accessToken) } // the same hash
 
 // ProofInput builds what [Sign] signs for one request: the header (typ
 // dpop+jwt, ES256, the public key) and fresh claims — a jti of 16 bytes

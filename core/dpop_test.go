@@ -72,6 +72,7 @@ func (d *dpopServer) checkProof(r Request) (jkt, code string) {
 	if json.Unmarshal(hb, &h) != nil || json.Unmarshal(cb, &c) != nil {
 		return "", "invalid_dpop_proof"
 	}
+	d.proofs = append(d.proofs, c) // every proof, so that tests see what a refused one said
 	xb, _ := base64.RawURLEncoding.DecodeString(h.JWK.X)
 	name := string(bytes.TrimRight(xb, "\x00"))
 	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
@@ -87,7 +88,6 @@ func (d *dpopServer) checkProof(r Request) (jkt, code string) {
 		return "", "invalid_dpop_proof"
 	}
 	d.jtis[c.JWTID] = true
-	d.proofs = append(d.proofs, c)
 	if d.rotate {
 		d.nonceN++
 		d.nonce = fmt.Sprintf("n-%d", d.nonceN)
@@ -304,7 +304,7 @@ func TestParseTokenResponse_DPoPOnlyWhenProved(t *testing.T) {
 	is.Equal(tr.TokenType, "DPoP")
 }
 
-// A DPoP login: the key is made after the callback, the code exchange
+// A DPoP login: the key is made before the authorization request, the code exchange
 // carries a proof, the server's first answer asks for its nonce, and the
 // one retry with it gets a DPoP token; the entry records the key and the
 // nonce. The refresh proves with the same key and the remembered nonce.

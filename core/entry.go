@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -162,7 +163,7 @@ var errCacheNotJSON = errors.New("token cache is not valid JSON")
 // turns into "move the file aside and warn" (S24).
 func DecodeCacheFile(b []byte) (*CacheFile, error) {
 	c := &CacheFile{Version: CacheVersion, Tokens: map[string]Entry{}}
-	if len(strings.TrimSpace(string(b))) == 0 {
+	if len(bytes.TrimSpace(b)) == 0 { // no copy of the file
 		return c, nil
 	}
 	if !json.Valid(b) {

@@ -115,7 +115,6 @@ const (
 	loginForgetting    // clientReg: mark the registration the server refused
 	loginSavingPending
 	loginWaiting
-	loginKeying      // CreateKey: the DPoP key of the login
 	loginEarlyKeying // CreateKey before the authorization request (dpop_jkt)
 	loginExchanging
 	loginLocking
@@ -187,14 +186,6 @@ func (l *Login) Step(ev Event) []Effect {
 			l.pending.Key = k
 			l.phase = loginSavingPending
 			return []Effect{SavePending{Pending: l.pending}}
-		}
-		if l.phase == loginKeying {
-			k, err := newDPoPKey(ev, l.pending.DPoP == DPoPAlways)
-			if err != nil {
-				return l.fail(err)
-			}
-			l.dp.key = k
-			return l.exchange(l.now)
 		}
 	case Saved:
 		switch l.phase {
@@ -433,13 +424,13 @@ func (l *Login) callback(ev Callback) []Effect {
 	}
 	l.dp.rand = l.rand
 	l.now = ev.Now
-	if dpop && l.pending.Key != nil {
-		l.dp.key = l.pending.Key // made before the authorization request
-		return l.exchange(ev.Now)
-	}
 	if dpop {
-		l.phase = loginKeying
-		return []Effect{CreateKey{Alg: AlgES256, For: l.pendingKey()}}
+		// The key was made before the authorization request, which bound
+		// the code to it (savePending decides alike from the same fields).
+		if l.pending.Key == nil {
+			return l.fail(errors.New("the pending login has no DPoP key: log in again"))
+		}
+		l.dp.key = l.pending.Key
 	}
 	return l.exchange(ev.Now)
 }

@@ -425,14 +425,6 @@ func SameOrigin(a, b string) bool {
 // HTTPToken reports whether s is an RFC 9110 token, as a method or a
 // header name must be.
 func HTTPToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch <= ' ' || ch >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, ch) >= 0 {
-			return false
-		}
-	}
-	return true
+	t, rest := cutToken(s)
+	return t != "" && rest == ""
 }

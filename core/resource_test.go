@@ -89,6 +89,7 @@ func (a *fakeAPI) checkProof(r Request, token string) (ProofClaims, bool) {
 	if json.Unmarshal(hb, &h) != nil || json.Unmarshal(cb, &c) != nil {
 		return c, false
 	}
+	a.proofs = append(a.proofs, c) // every proof, so that tests see what a refused one said
 	xb, _ := base64.RawURLEncoding.DecodeString(h.JWK.X)
 	name := string(bytes.TrimRight(xb, "\x00"))
 	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
@@ -99,7 +100,6 @@ func (a *fakeAPI) checkProof(r Request, token string) (ProofClaims, bool) {
 		return c, false
 	}
 	a.jtis[c.JWTID] = true
-	a.proofs = append(a.proofs, c)
 	return c, true
 }
 
