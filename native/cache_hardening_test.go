@@ -3,6 +3,7 @@ package native
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,14 @@ func TestLock_IsPerLoginAndTheFileIsNotHeldAcrossIt(t *testing.T) {
 	unlockB, err := other.Lock(ctx, b.Key())
 	is.NoErr(err) // not held up by A
 	is.NoErr(other.Reserve(b.Key()))
-	is.NoErr(other.Save(b.Key(), b)) // the file lock is free too
+	start := time.Now()
+	is.NoErr(other.Save(b.Key(), b))
+	is.True(time.Since(start) < 2*time.Second) // the file lock is free too: no wait for it,
+	_, err = os.Stat(other.RescuePath(b.Key()))
+	is.True(errors.Is(err, fs.ErrNotExist)) // and no rescue file instead of the cache
+	all, err := other.Entries()
+	is.NoErr(err)
+	is.Equal(all[b.Key()].AccessToken, "tok-b") // B is in the cache file itself
 	unlockB()
 
 	// A itself is still exclusive.
@@ -163,12 +171,12 @@ func TestFileCache_ReserveFailsOnAFullDiskBeforeAnythingIsSpent(t *testing.T) {
 	filler = hostile.Fill(t, filepath.Dir(c.Dir)) // the disk fills during the refresh
 	e.AccessToken, e.RefreshToken = "tok-2", "rotated"
 	is.NoErr(c.Save(e.Key(), e))
+	left, _ = filepath.Glob(filepath.Join(c.Dir, "*.reserve-*"))
+	is.Equal(len(left), 0) // used up by the rename, before the unlock would drop it
 	unlock()
 	_, got, err := c.Load([]string{e.Key()})
 	is.NoErr(err)
 	is.Equal(got.RefreshToken, "rotated")
-	left, _ = filepath.Glob(filepath.Join(c.Dir, "*.reserve-*"))
-	is.Equal(len(left), 0) // used up by the rename
 	os.Remove(filler)
 }
 
