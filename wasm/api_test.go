@@ -487,3 +487,42 @@ func TestLogin_RefusesGrantsWithoutAPerson(t *testing.T) {
 		})
 	}
 }
+
+// S35: a DPoP key is made before the user is sent to sign in; a callback
+// that fails drops it, since no login holds it.
+func TestHandleRedirect_AFailedCallbackDropsTheKeyMadeForTheLogin(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	state := td.startLogin(t)
+	var ls localStore
+	p, ok := ls.takePending(state)
+	is.True(ok)
+	p.Key = &core.DPoPKey{Key: dpopKeyPrefix + "made-for-this-login"}
+	is.NoErr(ls.savePending(*p))
+	is.NoErr(td.tokens.putValue(p.Key.Key, js.ValueOf("private key")))
+
+	_, err := td.handleRedirect(callbackURL(url.Values{"error": {"access_denied"}, "state": {state}}))
+	is.Equal(errorCode(err), "access_denied")
+	v, err := td.tokens.getValue(p.Key.Key)
+	is.NoErr(err)
+	is.True(v.IsUndefined())
+}
+
+// S36: logging out removes the login's DPoP key from IndexedDB.
+func TestLogout_RemovesTheLoginsDPoPKey(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.signIn(t)
+	l := td.tokens.load([]string{td.key()})
+	is.NoErr(l.Err)
+	e := *l.Entry
+	e.DPoP = &core.DPoPKey{Key: dpopKeyPrefix + "of-this-login"}
+	is.NoErr(td.tokens.save(td.key(), e))
+	is.NoErr(td.tokens.putValue(e.DPoP.Key, js.ValueOf("private key")))
+
+	_, err := td.logout(td.target())
+	is.NoErr(err)
+	v, err := td.tokens.getValue(e.DPoP.Key)
+	is.NoErr(err)
+	is.True(v.IsUndefined())
+}

@@ -87,8 +87,8 @@ func str(o js.Value, k string) string {
 // sign signs a JWS signing input with the stored CryptoKey: WebCrypto's
 // ECDSA signature is R||S already, as JWS wants (RFC 7518 §3.4).
 func (d *driver) sign(e core.Sign) core.Signed {
-	if !strings.HasPrefix(e.Key, dpopKeyPrefix) || e.Alg != core.AlgES256 {
-		return core.Signed{Err: fmt.Errorf("%w: the browser signs with its own DPoP keys only", errBadArgument)}
+	if e.Alg != core.AlgES256 { // the key is one of its own: the driver checked its name
+		return core.Signed{Err: fmt.Errorf("%w: the browser signs ES256 only", errBadArgument)}
 	}
 	key, err := d.tokens.getValue(e.Key)
 	if err != nil {

@@ -71,18 +71,15 @@ func browserFetch(r core.Request) core.Fetched {
 	if err != nil {
 		return core.Fetched{Err: err, Now: time.Now()}
 	}
-	ct := resp.Get("headers").Call("get", "content-type")
-	out := core.Fetched{Now: time.Now(), Response: core.Response{Status: resp.Get("status").Int(), Body: body}}
-	if ct.Type() == js.TypeString {
-		out.Response.ContentType = ct.String()
-	}
-	// Readable cross-origin only when the server lists it in
-	// Access-Control-Expose-Headers (web/README.md).
-	if wa := resp.Get("headers").Call("get", "www-authenticate"); wa.Type() == js.TypeString {
-		out.Response.WWWAuthenticate = wa.String()
-	}
-	out.Response.DPoPNonce = header(resp, "dpop-nonce")
-	return out
+	// WWW-Authenticate and DPoP-Nonce are readable cross-origin only when
+	// the server lists them in Access-Control-Expose-Headers (web/README.md).
+	return core.Fetched{Now: time.Now(), Response: core.Response{
+		Status:          resp.Get("status").Int(),
+		Body:            body,
+		ContentType:     header(resp, "content-type"),
+		WWWAuthenticate: header(resp, "www-authenticate"),
+		DPoPNonce:       header(resp, "dpop-nonce"),
+	}}
 }
 
 // readBody reads a response's body as a stream, chunk by chunk, and stops

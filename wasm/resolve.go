@@ -46,7 +46,7 @@ func (d *driver) storedClient(t core.Target) (string, error) {
 			continue
 		}
 		key := strings.TrimPrefix(k, sessionPrefix)
-		mine := si.Host == t.Host || slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(key, p) && key == p+si.ClientID })
+		mine := si.Host == t.Host || slices.ContainsFunc(prefixes, func(p string) bool { return key == p+si.ClientID })
 		if mine && !slices.Contains(ids, si.ClientID) {
 			ids = append(ids, si.ClientID)
 		}
