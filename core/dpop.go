@@ -270,6 +270,9 @@ func ResourceProof(e *Entry, method, target, nonce string, now time.Time, rand i
 	if e == nil || e.DPoP == nil {
 		return Sign{}, errors.New("this login does not use DPoP: it has no key to prove with")
 	}
+	if !onLoginsOrigin(target, e) { // the proof names the token (ath); both go there only
+		return Sign{}, fmt.Errorf("%s is not on %s, the origin of this login: its token goes there only", Sanitize(target), Sanitize(e.Host))
+	}
 	if nonce == "" {
 		nonce = e.DPoP.Nonce(target)
 	}

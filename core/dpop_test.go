@@ -214,7 +214,7 @@ func TestATH_IsBase64urlSHA256(t *testing.T) {
 
 func TestResourceProof_UsesTheEntrysTokenAndNonce(t *testing.T) {
 	is := is.New(t)
-	e := &Entry{AccessToken: "at-9", TokenType: "DPoP", DPoP: &DPoPKey{Key: "dpop:7", JWK: fakeJWK("dpop:7")}}
+	e := &Entry{Host: "https://api.example", AccessToken: "at-9", TokenType: "DPoP", DPoP: &DPoPKey{Key: "dpop:7", JWK: fakeJWK("dpop:7")}}
 	e.DPoP.Remember("https://api.example/x", "api-nonce")
 	s, err := ResourceProof(e, "GET", "https://api.example/v1?x=1", "", t0, &counter{})
 	is.NoErr(err)
@@ -231,6 +231,17 @@ func TestResourceProof_UsesTheEntrysTokenAndNonce(t *testing.T) {
 
 	_, err = ResourceProof(&Entry{AccessToken: "x"}, "GET", "https://api.example/", "", t0, &counter{})
 	is.True(err != nil) // a bearer login has no key
+
+	// A proof names the token: it is for the login's origin only, as the
+	// token is (T1).
+	for _, other := range []string{"https://evil.example/v1", "https://api.example:8443/v1", "http://api.example/v1"} {
+		_, err = ResourceProof(e, "GET", other, "", t0, &counter{})
+		is.True(err != nil)
+		is.True(strings.Contains(err.Error(), "its token goes there only"))
+	}
+	e.Resource = "https://data.example/api"
+	_, err = ResourceProof(e, "GET", "https://data.example/api/rows", "", t0, &counter{})
+	is.NoErr(err) // the login's resource, on its own origin
 }
 
 func TestResourceNonce_OnlyAUseDPoPNonce401(t *testing.T) {

@@ -133,6 +133,11 @@ func TestCLI_DPoPLoginProofCurlAPIAndRefresh(t *testing.T) {
 	is.Equal(w.api.Accepted(), 1)
 	is.Equal(w.curl(p.stdout), "401") // a proof is for one request: its jti is spent
 	is.Equal(w.api.Refused("bad proof: jti replayed"), 1)
+	// Not for another origin: the headers would carry the token there (T1).
+	other := w.auth("proof", w.api.URL, "--method", "GET", "--url", "https://other.example/items", "-o", "headers")
+	is.Equal(other.code, 1)
+	is.Equal(other.stdout, "")
+	is.True(strings.Contains(other.stderr, "https://other.example/items is not on "+w.api.URL))
 
 	// auth api: the nonce round trip on its own.
 	w.api.RotateNonce()
