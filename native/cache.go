@@ -502,11 +502,7 @@ func (c *FileCache) Reserve(key string) error {
 	if err := c.ensureDir(); err != nil {
 		return err
 	}
-	size := int64(0)
-	if st, err := os.Stat(c.Path()); err == nil {
-		size = st.Size()
-	}
-	n := size + max(size, reserveMargin)
+	n := c.roomToSave()
 	c.dropReservation(key)
 	path := c.reservePath(key)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|oNoFollow, filePerm)
@@ -559,6 +555,16 @@ func writeOut(f *os.File, n int64) error {
 	return nil
 }
 
+// roomToSave is the space a save may need: the cache file's size, and as
+// much again (at least reserveMargin) for it to grow.
+func (c *FileCache) roomToSave() int64 {
+	size := int64(0)
+	if st, err := os.Stat(c.Path()); err == nil {
+		size = st.Size()
+	}
+	return size + max(size, reserveMargin)
+}
+
 // CheckWritable makes sure a login can be saved, before the user is sent
 // to sign in (auth login): the directory can be made and written, the disk
 // has room (as a refresh's reservation would ask), and the cache file is
@@ -579,11 +585,7 @@ func (c *FileCache) CheckWritable() error {
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	size := int64(0)
-	if st, err := os.Stat(c.Path()); err == nil {
-		size = st.Size()
-	}
-	if err := allocate(f, size+max(size, reserveMargin)); err != nil {
+	if err := allocate(f, c.roomToSave()); err != nil {
 		return fmt.Errorf("the token cache directory %s cannot take a login: %w", c.Dir, err)
 	}
 	return c.ensureLockDir()
