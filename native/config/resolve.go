@@ -79,15 +79,15 @@ func (f *File) Skipped() []Skipped { return f.skipped }
 // says where the name came from, e.g. " (from DUALAUTH_PROFILE)"): the
 // names nearest to it, a section of that name that the Databricks CLI
 // config file in use skips and why, and, without --databricks-config, a
-// profile of that name in the Databricks CLI's own config file.
-func (f *File) UnknownProfile(name, from string, getenv func(string) string) error {
+// profile of that name in the Databricks CLI's own config file; hints
+// come first.
+func (f *File) UnknownProfile(name, from string, getenv func(string) string, hints ...string) error {
 	var names []string
 	for _, p := range f.Profiles() {
 		names = append(names, p.Name)
 	}
-	var hints []string
 	if near := core.NearestNames(name, names); len(near) > 0 {
-		hints = append(hints, "did you mean "+strings.Join(near, " or ")+"?")
+		hints = append([]string{"did you mean " + strings.Join(near, " or ") + "?"}, hints...)
 	}
 	for _, sk := range f.skipped {
 		if sk.Name == name {
@@ -159,7 +159,7 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 			if in.Profile != "" {
 				return nil, fmt.Errorf("%q is not a host: a host has a dot, a scheme or a port (write https://%s for a name without)", in.Arg, in.Arg)
 			}
-			return nil, f.UnknownProfile(in.Arg, fmt.Sprintf(" (a HOST has a dot, a scheme or a port: write https://%s for a host of that name)", in.Arg), getenv)
+			return nil, f.UnknownProfile(in.Arg, "", getenv, fmt.Sprintf("a HOST has a dot, a scheme or a port (write https://%s for a host of that name)", in.Arg))
 		}
 		rawHost, r.HostFrom = in.Arg, "argument"
 	case in.Host != "":

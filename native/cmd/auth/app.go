@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,9 @@ type app struct {
 	// keyringTimeout bounds each call to the OS keyring.
 	storage        string
 	keyringTimeout time.Duration
+	// storageFrom says where storage came from once resolve set it
+	// (setting.Source: "profile work", "env DUALAUTH_STORAGE"…).
+	storageFrom string
 	// dpop is the DPoP mode of a login (auto, always, never).
 	dpop string
 
@@ -260,7 +264,11 @@ func (a *app) options(t core.Target, clientID string) (native.Options, error) {
 	warn := func(msg string) { fmt.Fprintf(a.stderr, "auth: warning: %s\n", oneLine(msg)) }
 	store, err := native.NewKeyringStore(&native.FileCache{Dir: dir, Warn: warn}, a.storage)
 	if err != nil {
-		return native.Options{}, usagef("--storage: %v", err)
+		from := a.flagName("storage")
+		if strings.HasPrefix(a.storageFrom, "profile ") {
+			from = a.storageFrom // the profile's storage line
+		}
+		return native.Options{}, usagef("%s: %v", from, err)
 	}
 	store.Timeout = a.keyringTimeout
 	return native.Options{
@@ -289,6 +297,29 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// flagName is how a message names where a flag's value came from: the
+// environment variable that set it (DUALAUTH_OUTPUT=…), else the flag.
+func (a *app) flagName(flag string) string {
+	if env, ok := a.fromEnv[flag]; ok {
+		return "$" + env
+	}
+	return "--" + flag
+}
+
+// outputFormat checks an --output value: human is the command's form for
+// people, which "text" and "table" name as well on every command; others
+// are its other forms.
+func (a *app) outputFormat(value, human string, others ...string) (string, error) {
+	if value == human || value == "text" || value == "table" {
+		return human, nil
+	}
+	if slices.Contains(others, value) {
+		return value, nil
+	}
+	aliases := slices.DeleteFunc([]string{"text", "table"}, func(s string) bool { return s == human })
+	return "", usagef("%s must be %s (or %s) or %s, not %q", a.flagName("output"), human, strings.Join(aliases, ", "), strings.Join(others, " or "), value)
 }
 
 func maxArgs(n int) cobra.PositionalArgs {

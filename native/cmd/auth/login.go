@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -170,6 +171,7 @@ the token is valid.`,
 				valid = "valid until " + e.Expiry.Local().Format(time.RFC3339)
 			}
 			fmt.Fprintf(a.stderr, "Logged in to %s; token %s%s\n", t.Host, valid, storedWhere(o.Store, e))
+			a.warnShared(rs, e)
 			return a.saveProfile(rs)
 		},
 	}
@@ -301,4 +303,37 @@ func storedWhere(s native.Store, e *core.Entry) string {
 		return "; refresh token in the OS keyring (" + info.Keyring + ")"
 	}
 	return "; refresh token in " + info.File
+}
+
+// warnShared warns when the login just made is also the login of other
+// profiles (same host, client and account: one cache entry) that ask for
+// other scopes: their tokens are this login's from now on.
+func (a *app) warnShared(rs *settings, e *core.Entry) {
+	mine := rs.Scopes.Value
+	if !strings.HasPrefix(rs.Scopes.Source, "flag ") && !strings.HasPrefix(rs.Scopes.Source, "profile ") && !strings.HasPrefix(rs.Scopes.Source, "env ") {
+		mine = "" // the default
+	}
+	for _, name := range rs.sharers(e.ClientID) {
+		p, _ := rs.file.Profile(name)
+		theirs := strings.Join(native.ParseScopes(p.Scopes), " ")
+		if sameScopes(theirs, mine) {
+			continue
+		}
+		if theirs == "" {
+			theirs = "the default scopes"
+		} else {
+			theirs = fmt.Sprintf("scopes %q", theirs)
+		}
+		fmt.Fprintf(a.stderr, "auth: warning: profile %s shares this login (same host and client) but asks for %s; its token is now this one, with scopes %q. Give it a client of its own (client_id) to keep both logins\n",
+			name, theirs, strings.Join(e.Scopes, " "))
+	}
+}
+
+// sameScopes: two space-separated scope lists that ask for the same
+// scopes, in any order.
+func sameScopes(a, b string) bool {
+	x, y := strings.Fields(a), strings.Fields(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
 }
