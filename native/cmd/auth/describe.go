@@ -19,15 +19,15 @@ type description struct {
 	Endpoints *core.Metadata     `json:"endpoints,omitempty"`
 	// Resolution is what the login found out about the host, and where
 	// each answer came from.
-	Resolution *core.Resolution  `json:"resolution,omitempty"`
-	Token      tokenStatus       `json:"token"`
+	Resolution *core.Resolution `json:"resolution,omitempty"`
+	Token      tokenStatus      `json:"token"`
 	// TokenScopes are the scopes of the cached login itself (granted, or
 	// asked for when the server did not say), which another profile of
 	// the same host and client may have asked for.
-	TokenScopes []string `json:"token_scopes,omitempty"`
-	Identity   map[string]string `json:"identity,omitempty"`
-	Storage    *storageInfo      `json:"storage,omitempty"`
-	Paths      map[string]string `json:"paths"`
+	TokenScopes []string          `json:"token_scopes,omitempty"`
+	Identity    map[string]string `json:"identity,omitempty"`
+	Storage     *storageInfo      `json:"storage,omitempty"`
+	Paths       map[string]string `json:"paths"`
 	// Grant is set for a login without a person: the grant in use and
 	// where the client secret is (never the secret).
 	Grant *grantInfo `json:"grant,omitempty"`
