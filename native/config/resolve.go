@@ -35,7 +35,9 @@ type Resolved struct {
 // ResolutionOrder documents the order for --help.
 const ResolutionOrder = `The host is the first of: the HOST argument (or a profile of that name),
 --host, --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE, the default profile.
-A host that several profiles name, with different clients, needs --profile.`
+A host that is a profile's host selects that profile; a host that several
+profiles name, with different clients, needs --profile. A bare word (no dot,
+scheme or port; localhost excepted) is a profile name, never a host.`
 
 // ErrNoHost: nothing named a host — no argument, flag, environment
 // variable or default profile.

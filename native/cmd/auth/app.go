@@ -138,8 +138,12 @@ Databricks CLI config file with auth_type = databricks-cli are profiles too,
 databricks-cli. auth only reads that file, never writes it; a profile of the
 same name in the profiles file wins over one there.
 Which host a command uses: the HOST argument (or a profile of that name),
---host, --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE, the default profile.
-A host that several profiles name, with different clients, needs --profile.
+--host, --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE, the default profile
+(auth profiles --default NAME chooses it). A host that is a profile's host
+selects that profile and its settings; a host that several profiles name,
+with different clients, needs --profile. A bare word (no dot, scheme or
+port; localhost excepted) is a profile name, never a host: one that names
+no profile is an error naming the nearest ones (https://NAME is the host).
 
 Tokens for other tools (the same cache and refresh; see each command's --help):
   kubectl   in ~/.kube/config:
@@ -156,8 +160,10 @@ Tokens for other tools (the same cache and refresh; see each command's --help):
   any CMD   auth exec work -- CMD ARGS...   (DUALAUTH_TOKEN, DUALAUTH_HOST in its environment)
   an API    auth api work /api/2.0/clusters/list
 
-Exit codes: 0 success, 1 authentication or server error, 2 usage error
-(auth exec: the command's own).`
+Exit codes: 0 success (a logout with nothing to log out included), 1
+authentication or server error, 2 usage error, before any request (auth
+exec: the command's own). -o text and -o table name the form for people
+on every command.`
 
 func (a *app) rootCommand(args []string) *cobra.Command {
 	root := &cobra.Command{

@@ -72,6 +72,13 @@ func TestFirstHour_AMistypedProfileIsNotAHost(t *testing.T) {
 	is.True(strings.Contains(r.stderr, "Note: [plain] of "+dbx+" is not listed: it has no auth_type"))
 	r = e.cfg(nil, "profiles", "--databricks-config", dbx, "-o", "json")
 	is.True(strings.Contains(r.stderr, "Note: [pat] of "+dbx+" is not listed"))
+	// A section name reaches the terminal sanitised (S37).
+	hostile, _ := e.writeDatabricks("[e\x1b[2Jvil\u202e]\nhost = https://adb-6.6.azuredatabricks.net\nauth_type = pat\n")
+	for _, args := range [][]string{{"profiles", "--databricks-config", hostile}, {"token", "evil", "--databricks-config", hostile}, {"token", "e\x1b[2Jvil\u202e"}} {
+		r = e.cfg(nil, args...)
+		is.True(strings.Contains(r.stderr, "vil"))
+		is.True(!strings.Contains(r.stderr, "\x1b") && !strings.Contains(r.stderr, "\u202e"))
+	}
 
 	// A path is no host; --profile "" is no name.
 	r = e.cfg(nil, "token", "../../etc")

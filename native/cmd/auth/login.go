@@ -67,7 +67,11 @@ With --profile NAME, the settings of a successful login are saved as
 profile NAME: host, client and account always; scopes, redirect URI, CA
 certificate, storage, login flow and DPoP mode when given as flags (--flow or
 --device; not from the environment). The first profile becomes the default, so a later
-"auth token" needs no arguments. Without HOST, the host comes from --host,
+"auth token" needs no arguments (auth profiles --default NAME changes it).
+A HOST that is a profile's host selects that profile: the login updates it
+("Updated profile NAME"), and a login that replaces the one other profiles
+of the same host and client use, with other scopes, warns that they now get
+its token. Without HOST, the host comes from --host,
 --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE or the default profile, in that
 order.
 
@@ -324,8 +328,9 @@ func (a *app) warnShared(rs *settings, e *core.Entry) {
 		} else {
 			theirs = fmt.Sprintf("scopes %q", theirs)
 		}
-		fmt.Fprintf(a.stderr, "auth: warning: profile %s shares this login (same host and client) but asks for %s; its token is now this one, with scopes %q. Give it a client of its own (client_id) to keep both logins\n",
-			name, theirs, strings.Join(e.Scopes, " "))
+		// Names from files, scopes from the server (S37).
+		fmt.Fprintf(a.stderr, "auth: warning: %s\n", oneLine(fmt.Sprintf("profile %s shares this login (same host and client) but asks for %s; its token is now this one, with scopes %q. Give it a client of its own (client_id) to keep both logins",
+			name, theirs, strings.Join(e.Scopes, " "))))
 	}
 }
 

@@ -86,5 +86,5 @@ func ended(others []string) string {
 	if len(others) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; profiles sharing this login (same host and client) are logged out too: %s", strings.Join(others, ", "))
+	return "; profiles sharing this login (same host and client) are logged out too: " + oneLine(strings.Join(others, ", ")) // names from files (S37)
 }

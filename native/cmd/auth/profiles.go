@@ -290,9 +290,9 @@ func (a *app) setDefault(f *config.File, name string) error {
 	if err := f.Save(); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "Default profile: %s (default_profile in %s)\n", name, f.Path)
+	fmt.Fprintf(a.stderr, "Default profile: %s (default_profile in %s)\n", oneLine(name), f.Path)
 	if p.Origin != "" {
-		fmt.Fprintf(a.stderr, "Note: profile %s is read from %s: it is found only when --databricks-config (or $DUALAUTH_DATABRICKS_CONFIG) names that file\n", name, p.Origin)
+		fmt.Fprintf(a.stderr, "Note: %s\n", oneLine(fmt.Sprintf("profile %s is read from %s: it is found only when --databricks-config (or $DUALAUTH_DATABRICKS_CONFIG) names that file", name, p.Origin)))
 	}
 	return nil
 }
