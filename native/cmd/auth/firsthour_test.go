@@ -266,6 +266,8 @@ func TestFirstHour_ReloginHintsNameTheProfile(t *testing.T) {
 	}
 	r := e.cfg(nil, "profiles")
 	is.True(strings.Contains(r.stdout, "expired: run `auth login short`"))
+	r = e.cfg(nil, "profiles", "--check")
+	is.True(strings.Contains(r.stdout, "expired: run `auth login short`"))
 	r = e.cfg(nil, "describe", "short")
 	is.True(strings.Contains(r.stdout, "expired: run `auth login short`"))
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -172,7 +173,6 @@ its server in parallel, each within --timeout.`,
 				if r.Default {
 					name += " (default)"
 				}
-				r.Status.login = r.login
 				status := r.Status.String()
 				if r.problem != "" {
 					status = r.problem
@@ -231,6 +231,7 @@ func (a *app) profileRows(f *config.File, store native.Store) []profileRow {
 			}
 		}
 		r.Status = statusOf(entry, now)
+		r.Status.login = r.login
 		rows = append(rows, r)
 	}
 	return rows
@@ -266,6 +267,9 @@ func (a *app) checkProfiles(rows []profileRow, timeout time.Duration) {
 				opts.HTTPOptions.CACertFile = r.caCert
 			}
 			e, err := native.Token(ctx, native.TokenOptions{Options: opts})
+			if lr := (*core.LoginRequiredError)(nil); errors.As(err, &lr) {
+				lr.Login = r.login // log in again by the profile's name
+			}
 			if err != nil {
 				r.Check = "error: " + oneLine(err.Error())
 				return
