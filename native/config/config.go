@@ -146,8 +146,10 @@ func ValidName(name string) error {
 			switch {
 			case r >= 128:
 				why = fmt.Sprintf("%q is not ASCII: names are typed in shells and scripts and matched byte for byte, where é and its decomposed form are two names", r)
-			case i == 0 && strings.ContainsRune("._-", r):
-				why = fmt.Sprintf("it begins with %q: a name that begins with '-' reads as a flag, and '.' or '_' first are kept out alike", r)
+			case i == 0 && r == '-':
+				why = "it begins with '-', so on a command line it would read as a flag"
+			case i == 0 && strings.ContainsRune("._", r):
+				why = fmt.Sprintf("it begins with %q, which may only follow a letter or digit (hidden-file and reserved-looking names are kept out)", r)
 			case !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-", r)):
 				why = fmt.Sprintf("%q is neither a letter, a digit, '.', '_' nor '-'", r)
 			}

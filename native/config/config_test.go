@@ -279,7 +279,7 @@ func TestValidName_SaysWhyANameIsRefused(t *testing.T) {
 	for name, why := range map[string]string{
 		"DEFAULT":  "keys before any section",
 		"settings": "the file's own settings",
-		"-dash":    "reads as a flag",
+		"-dash":    "would read as a flag",
 		"é-ü":      "is not ASCII",
 		"a b":      "neither a letter",
 		"":         "needs a name",

@@ -298,7 +298,7 @@ func TestFirstHour_SmallerOnes(t *testing.T) {
 	is.True(strings.Contains(r.stderr, "Updated profile work in "+e.configPath()))
 
 	// The profile-name rule says why a name is refused, before a login.
-	for name, why := range map[string]string{"DEFAULT": "keys before any section", "-dash": "reads as a flag", "é-ü": "is not ASCII"} {
+	for name, why := range map[string]string{"DEFAULT": "keys before any section", "-dash": "would read as a flag", "é-ü": "is not ASCII"} {
 		r = e.cfg(nil, "login", "--profile="+name, e.srv.Issuer, "--client-id", clientID)
 		is.Equal(r.code, 2)
 		is.True(strings.Contains(r.stderr, why))
