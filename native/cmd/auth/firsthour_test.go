@@ -177,6 +177,9 @@ func TestFirstHour_ASharedLoginReplacedWithOtherScopesWarns(t *testing.T) {
 	r = e.cfg(nil, "login", "a")
 	is.Equal(r.code, 0)
 	is.True(!strings.Contains(r.stderr, "warning: profile"))
+	r = e.cfg(nil, "login", "a", "--scopes", "offline_access,openid") // the default, named
+	is.Equal(r.code, 0)
+	is.True(!strings.Contains(r.stderr, "warning: profile"))
 }
 
 // Item 6: text and table are the human form of every -o; shells are

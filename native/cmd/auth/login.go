@@ -313,14 +313,16 @@ func storedWhere(s native.Store, e *core.Entry) string {
 // profiles (same host, client and account: one cache entry) that ask for
 // other scopes: their tokens are this login's from now on.
 func (a *app) warnShared(rs *settings, e *core.Entry) {
-	mine := rs.Scopes.Value
-	if !strings.HasPrefix(rs.Scopes.Source, "flag ") && !strings.HasPrefix(rs.Scopes.Source, "profile ") && !strings.HasPrefix(rs.Scopes.Source, "env ") {
-		mine = "" // the default
-	}
+	byDefault := !strings.HasPrefix(rs.Scopes.Source, "flag ") && !strings.HasPrefix(rs.Scopes.Source, "profile ") && !strings.HasPrefix(rs.Scopes.Source, "env ")
 	for _, name := range rs.sharers(e.ClientID) {
 		p, _ := rs.file.Profile(name)
 		theirs := strings.Join(native.ParseScopes(p.Scopes), " ")
-		if sameScopes(theirs, mine) {
+		switch {
+		case theirs == "" && byDefault:
+			continue // both ask for the default
+		case theirs == "" && sameScopes(strings.Join(native.DefaultScopes(rs.target()), " "), rs.Scopes.Value):
+			continue // this login names the default scopes
+		case theirs != "" && sameScopes(theirs, rs.Scopes.Value):
 			continue
 		}
 		if theirs == "" {
