@@ -268,11 +268,11 @@ func TestFirstHour_ReloginHintsNameTheProfile(t *testing.T) {
 		is.True(strings.HasSuffix(lines[0], "run `auth login short`")) // not the host and client
 	}
 	r := e.cfg(nil, "profiles")
-	is.True(strings.Contains(r.stdout, "expired: run `auth login short`"))
+	is.True(strings.Contains(r.stdout, "expired: run auth login short"))
 	r = e.cfg(nil, "profiles", "--check")
-	is.True(strings.Contains(r.stdout, "expired: run `auth login short`"))
+	is.True(strings.Contains(r.stdout, "expired: run auth login short"))
 	r = e.cfg(nil, "describe", "short")
-	is.True(strings.Contains(r.stdout, "expired: run `auth login short`"))
+	is.True(strings.Contains(r.stdout, "expired: run auth login short"))
 
 	// A profile of a Databricks CLI config file: the flag that reads it.
 	dbx, _ := e.writeDatabricks("[dev]\nhost = " + e.srv.Issuer + "\nauth_type = databricks-cli\n")
@@ -287,7 +287,7 @@ func TestFirstHour_ReloginHintsNameTheProfile(t *testing.T) {
 		c.Tokens[k] = en
 	})
 	r = e.cfg(nil, "profiles", "--databricks-config", dbx)
-	is.True(strings.Contains(r.stdout, "expired: run `auth login dev --databricks-config "+dbx+"`"))
+	is.True(strings.Contains(r.stdout, "expired: run auth login dev --databricks-config "+dbx))
 }
 
 // Item 11 (part): the smaller ones.

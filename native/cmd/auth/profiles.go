@@ -56,7 +56,7 @@ func (s tokenStatus) String() string {
 		return "expired, refreshable"
 	case "expired":
 		if s.login != "" {
-			return "expired: run `auth login " + s.login + "`"
+			return "expired: run auth login " + s.login // as --help spells it
 		}
 		return "expired: run auth login"
 	}
