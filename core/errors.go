@@ -39,14 +39,21 @@ type LoginRequiredError struct {
 	// WithoutPerson: the login was a grant without a person, whose login
 	// command needs its secret, key or subject token again.
 	WithoutPerson bool
+	// Login, when set, is what to pass to `auth login` instead of the host
+	// and client: what the user named the login by, a profile say
+	// ("short", "dev --databricks-config PATH").
+	Login string
 }
 
 func (e *LoginRequiredError) Error() string {
 	cmd, hint := "auth login "+e.Host, ""
-	// A known client is named; without one, the login finds what the host
-	// publishes (Databricks host metadata, registration) and says itself
-	// when it needs --client-id.
-	if e.ClientID != "" && (!IsDatabricksHost(e.Host) || e.WithoutPerson) {
+	switch {
+	case e.Login != "":
+		cmd = "auth login " + e.Login
+	case e.ClientID != "" && (!IsDatabricksHost(e.Host) || e.WithoutPerson):
+		// A known client is named; without one, the login finds what the
+		// host publishes (Databricks host metadata, registration) and says
+		// itself when it needs --client-id.
 		cmd += " --client-id " + e.ClientID
 	}
 	if e.WithoutPerson {

@@ -188,20 +188,22 @@ func (c *FileCache) read() ([]byte, *core.CacheFile, error) {
 		f, _ := core.DecodeCacheFile(nil)
 		return nil, f, nil
 	}
+	// The errors name the file ("open PATH: …"); what was being done when
+	// it failed, the flows say ("reading the token cache: …").
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the token cache: %w", err)
+		return nil, nil, err
 	}
 	defer fh.Close()
 	st, err := fh.Stat()
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the token cache: %w", err)
+		return nil, nil, err
 	}
 	if mode := st.Mode().Perm(); mode&0o077 != 0 {
 		c.fixMode(fh, mode)
 	}
 	b, err := readAll(fh, st.Size())
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the token cache: %w", err)
+		return nil, nil, err
 	}
 	f, err := core.DecodeCacheFile(b)
 	var newer *core.NewerCacheError

@@ -101,6 +101,8 @@ type File struct {
 	// hidden those that one does (same name: this file wins).
 	DatabricksPath string
 	dbx, hidden    []Profile
+	// skipped are the sections of that file that are no profiles.
+	skipped []Skipped
 }
 
 // DefaultPath is $DUALAUTH_CONFIG_FILE, else <user config dir>/dualauth/config.ini.
@@ -127,12 +129,36 @@ func validName(name string) bool {
 	return name != ""
 }
 
-// ValidName reports whether name can be a profile name.
+// ValidName reports whether name can be a profile name, and if not, why.
 func ValidName(name string) error {
-	if !validName(name) || strings.EqualFold(name, SettingsSection) || strings.EqualFold(name, ini.DefaultSection) {
-		return fmt.Errorf("invalid profile name %q: use letters, digits, '.', '_' or '-' (and not %q)", name, SettingsSection)
+	why := ""
+	switch {
+	case strings.EqualFold(name, SettingsSection):
+		why = "[settings] holds the file's own settings (default_profile)"
+	case strings.EqualFold(name, ini.DefaultSection):
+		why = "[DEFAULT] is the INI section of the keys before any section, whose keys other sections may inherit; a Databricks CLI config file's [DEFAULT] is read with --databricks-config"
+	case validName(name):
+		return nil
+	case name == "":
+		why = "a profile needs a name"
+	default:
+		for i, r := range name {
+			switch {
+			case r >= 128:
+				why = fmt.Sprintf("%q is not ASCII: names are typed in shells and scripts and matched byte for byte, where é and its decomposed form are two names", r)
+			case i == 0 && r == '-':
+				why = "it begins with '-', so on a command line it would read as a flag"
+			case i == 0 && strings.ContainsRune("._", r):
+				why = fmt.Sprintf("it begins with %q, which may only follow a letter or digit (hidden-file and reserved-looking names are kept out)", r)
+			case !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-", r)):
+				why = fmt.Sprintf("%q is neither a letter, a digit, '.', '_' nor '-'", r)
+			}
+			if why != "" {
+				break
+			}
+		}
 	}
-	return nil
+	return fmt.Errorf("invalid profile name %q: %s; use ASCII letters, digits, '.', '_' or '-', beginning with a letter or digit", name, why)
 }
 
 // MaxFileSize caps a profiles file: thousands of profiles fit in 1 MiB, and

@@ -273,3 +273,47 @@ func TestLoad_HugeFileIsRefusedWithoutReadingItAll(t *testing.T) {
 		is.NoErr(err)
 	})
 }
+
+func TestValidName_SaysWhyANameIsRefused(t *testing.T) {
+	is := is.New(t)
+	for name, why := range map[string]string{
+		"DEFAULT":  "keys before any section",
+		"settings": "the file's own settings",
+		"-dash":    "would read as a flag",
+		"é-ü":      "is not ASCII",
+		"a b":      "neither a letter",
+		"":         "needs a name",
+	} {
+		err := ValidName(name)
+		is.True(err != nil)
+		is.True(strings.Contains(err.Error(), why)) // the reason for this name
+		is.True(strings.Contains(err.Error(), "use ASCII letters, digits"))
+	}
+	is.NoErr(ValidName("prod-eu.2"))
+}
+
+func TestUnknownProfile_NamesNearestSkippedAndTheDatabricksFile(t *testing.T) {
+	is := is.New(t)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	dbx := filepath.Join(home, ".databrickscfg")
+	is.NoErr(os.WriteFile(dbx, []byte("[dev]\nhost = https://a.cloud.databricks.com\nauth_type = databricks-cli\n[pat]\nhost = https://b.cloud.databricks.com\ntoken = x\n[bare]\nhost = https://c.cloud.databricks.com\n"), 0o600))
+	f, err := Load(write(t, "[work]\nhost = https://idp.example.com\n"))
+	is.NoErr(err)
+	getenv := func(string) string { return "" }
+	msg := func(name string) string { return f.UnknownProfile(name, "", getenv).Error() }
+	is.True(strings.Contains(msg("WORK"), "did you mean work?"))
+	is.True(strings.Contains(msg("dev"), dbx+" has a Databricks CLI profile [dev]: add --databricks-config "+dbx))
+	is.True(strings.Contains(msg("pat"), "[pat], which auth skips even with --databricks-config: it holds a personal access token"))
+	is.True(strings.Contains(msg("bare"), "it has no auth_type"))
+	is.True(!strings.Contains(msg("zzz"), dbx)) // nothing of that name there
+
+	// In use, the file's skipped sections are named with the reason.
+	is.NoErr(f.UseDatabricks(dbx))
+	is.True(strings.Contains(msg("pat"), "[pat] of "+dbx+" is skipped: it holds a personal access token"))
+	is.Equal(len(f.Skipped()), 2)
+	r, err := f.Resolve(Inputs{Arg: "wrok"}, core.NormalizeHost)
+	is.True(r == nil && err != nil)
+	is.True(strings.Contains(err.Error(), `no profile "wrok"`))
+	is.True(strings.Contains(err.Error(), "did you mean work?"))
+}

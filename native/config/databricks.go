@@ -32,18 +32,51 @@ var ErrNoDatabricksConfig = errors.New("no such file")
 // Other sections and keys are ignored. A missing file is
 // ErrNoDatabricksConfig; a malformed one an error naming file and line.
 func ReadDatabricks(path string) ([]Profile, error) {
+	ps, _, err := ScanDatabricks(path)
+	return ps, err
+}
+
+// Skipped is a section of a Databricks CLI config file that is no
+// profile for auth, and why.
+type Skipped struct {
+	Name, Why string
+}
+
+// skipReason says why a section whose auth type auth does not log in with
+// is skipped ("" for a section without keys: ini.v1's empty DEFAULT).
+func skipReason(keys map[string]string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	oauth := "auth logs in with OAuth only: set auth_type = " + DatabricksAuthType + " there for a login in the browser"
+	at := strings.TrimSpace(keys[keyAuthType])
+	switch {
+	case at == "" && strings.TrimSpace(keys["token"]) != "":
+		return "it holds a personal access token (token) and no auth_type; " + oauth
+	case at == "":
+		return "it has no auth_type; " + oauth
+	case at == "pat":
+		return "auth_type = pat (a personal access token); " + oauth
+	}
+	return fmt.Sprintf("auth_type = %s is not one auth logs in with (%s, %s, %s, %s or %s)", at, DatabricksAuthType, AuthTypeM2M, AuthTypeGitHubOIDC, AuthTypeEnvOIDC, AuthTypeFileOIDC)
+}
+
+// ScanDatabricks is ReadDatabricks that also returns the sections it
+// skips, with the reason, so that a name of one is never just "no profile".
+func ScanDatabricks(path string) ([]Profile, []Skipped, error) {
 	raw, err := readCapped(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", path, ErrNoDatabricksConfig)
+		return nil, nil, fmt.Errorf("%s: %w", path, ErrNoDatabricksConfig)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the Databricks config: %w", err)
+		return nil, nil, fmt.Errorf("reading the Databricks config: %w", err)
 	}
 	f, err := ini.LoadSources(ini.LoadOptions{}, raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s%s: %v", path, lineOf(raw, err), err)
+		return nil, nil, fmt.Errorf("%s%s: %v", path, lineOf(raw, err), err)
 	}
 	var out []Profile
+	var skipped []Skipped
 	// ini.v1 always has a DEFAULT section (the keys before any header go
 	// there, and an explicit [DEFAULT] merges into it). For the Databricks
 	// CLI it is a profile like any other, so it is not skipped here.
@@ -60,11 +93,14 @@ func ReadDatabricks(path string) ([]Profile, error) {
 			Origin:    path + " [" + s.Name() + "]",
 		}
 		if !withoutPerson(&p, get(keyAuthType), get) && get(keyAuthType) != DatabricksAuthType {
+			if why := skipReason(keys); why != "" {
+				skipped = append(skipped, Skipped{Name: s.Name(), Why: why})
+			}
 			continue
 		}
 		out = append(out, p)
 	}
-	return out, nil
+	return out, skipped, nil
 }
 
 // The auth types of the Databricks CLI and SDK for logins without a
@@ -125,11 +161,11 @@ func databricksAudience(p *Profile) string {
 // path (see ReadDatabricks). A profile of this file hides a Databricks one
 // of the same name.
 func (f *File) UseDatabricks(path string) error {
-	ps, err := ReadDatabricks(path)
+	ps, skipped, err := ScanDatabricks(path)
 	if err != nil {
 		return err
 	}
-	f.DatabricksPath, f.dbx, f.hidden = path, ps, nil
+	f.DatabricksPath, f.dbx, f.hidden, f.skipped = path, ps, nil, skipped
 	f.hide()
 	return nil
 }

@@ -3,8 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/dualauth/dualauth/core"
 )
 
 // Inputs are what a command was given to find its host.
@@ -31,11 +35,104 @@ type Resolved struct {
 // ResolutionOrder documents the order for --help.
 const ResolutionOrder = `The host is the first of: the HOST argument (or a profile of that name),
 --host, --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE, the default profile.
-A host that several profiles name, with different clients, needs --profile.`
+A host that is a profile's host selects that profile; a host that several
+profiles name, with different clients, needs --profile. A bare word (no dot,
+scheme or port; localhost excepted) is a profile name, never a host.`
 
 // ErrNoHost: nothing named a host — no argument, flag, environment
 // variable or default profile.
 var ErrNoHost = errors.New("no host: pass HOST or --profile, or run `auth login HOST`")
+
+// noHost is ErrNoHost, naming the profiles there are when there are
+// some (none is the default).
+func (f *File) noHost() error {
+	var names []string
+	for _, p := range f.Profiles() {
+		names = append(names, p.Name)
+	}
+	if len(names) == 0 {
+		return ErrNoHost
+	}
+	return fmt.Errorf("%w; no profile is the default among those of %s (%s): pass one, or choose the default with `auth profiles --default NAME`", ErrNoHost, f.sources(), strings.Join(names, ", "))
+}
+
+// EnvDatabricksConfigFile names the Databricks CLI config file, as for
+// the Databricks CLI (default ~/.databrickscfg).
+const EnvDatabricksConfigFile = "DATABRICKS_CONFIG_FILE"
+
+// DefaultDatabricksPath is the Databricks CLI's own config file:
+// $DATABRICKS_CONFIG_FILE, else ~/.databrickscfg ("" without a home).
+func DefaultDatabricksPath(getenv func(string) string) string {
+	if p := getenv(EnvDatabricksConfigFile); p != "" {
+		return p
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".databrickscfg")
+}
+
+// Skipped returns the sections of the Databricks CLI config file in use
+// that are no profiles, and why.
+func (f *File) Skipped() []Skipped { return f.skipped }
+
+// UnknownProfile is the error for name, which names no profile (from
+// says where the name came from, e.g. " (from DUALAUTH_PROFILE)"): the
+// names nearest to it, a section of that name that the Databricks CLI
+// config file in use skips and why, and, without --databricks-config, a
+// profile of that name in the Databricks CLI's own config file; hints
+// come first.
+func (f *File) UnknownProfile(name, from string, getenv func(string) string, hints ...string) error {
+	var names []string
+	for _, p := range f.Profiles() {
+		names = append(names, p.Name)
+	}
+	if near := core.NearestNames(name, names); len(near) > 0 {
+		hints = append([]string{"did you mean " + strings.Join(near, " or ") + "?"}, hints...)
+	}
+	for _, sk := range f.skipped {
+		if sk.Name == name {
+			hints = append(hints, fmt.Sprintf("[%s] of %s is skipped: %s", sk.Name, f.DatabricksPath, sk.Why))
+		}
+	}
+	if f.DatabricksPath == "" {
+		if path := DefaultDatabricksPath(getenv); path != "" {
+			hints = append(hints, databricksHints(name, path)...)
+		}
+	}
+	msg := fmt.Sprintf("no profile %q%s in %s", name, from, f.sources())
+	if len(hints) > 0 {
+		msg += "; " + strings.Join(hints, "; ")
+	}
+	return fmt.Errorf("%s: run `auth login --profile %s HOST` or `auth profiles`", msg, name)
+}
+
+// databricksHints says what the Databricks CLI config file at path, not
+// in use, has of name: a profile (then --databricks-config reads it), a
+// section it would skip, or profiles of nearly that name.
+func databricksHints(name, path string) []string {
+	ps, skipped, err := ScanDatabricks(path)
+	if err != nil {
+		return nil // no such file, or not one auth could read: nothing to add
+	}
+	var names []string
+	for _, p := range ps {
+		if p.Name == name {
+			return []string{fmt.Sprintf("%s has a Databricks CLI profile [%s]: add --databricks-config %s", path, name, path)}
+		}
+		names = append(names, p.Name)
+	}
+	for _, sk := range skipped {
+		if sk.Name == name {
+			return []string{fmt.Sprintf("%s has a section [%s], which auth skips even with --databricks-config: %s", path, name, sk.Why)}
+		}
+	}
+	if near := core.NearestNames(name, names); len(near) > 0 {
+		return []string{fmt.Sprintf("%s has Databricks CLI profiles %s: add --databricks-config %s", path, strings.Join(near, ", "), path)}
+	}
+	return nil
+}
 
 // Resolve finds the host. normalize canonicalises host input (it is
 // core.NormalizeHost in the CLI). A profile named by --profile alongside a
@@ -58,13 +155,21 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 		if p, ok := f.Profile(in.Arg); ok && in.Profile == "" {
 			return f.fromProfile(p, "argument (profile in %s)", normalize)
 		}
+		if core.BareWord(in.Arg) {
+			// A typo of a profile name, not a host: https://wrok would
+			// only fail later, and suggest logging in there.
+			if in.Profile != "" {
+				return nil, fmt.Errorf("%q is not a host: a host has a dot, a scheme or a port (write https://%s for a name without)", in.Arg, in.Arg)
+			}
+			return nil, f.UnknownProfile(in.Arg, "", getenv, fmt.Sprintf("a HOST has a dot, a scheme or a port (write https://%s for a host of that name)", in.Arg))
+		}
 		rawHost, r.HostFrom = in.Arg, "argument"
 	case in.Host != "":
 		rawHost, r.HostFrom = in.Host, "flag --host"
 	case in.Profile != "":
 		p, ok := f.Profile(in.Profile)
 		if !ok {
-			return nil, fmt.Errorf("no profile %q in %s: run `auth login --profile %s HOST` or `auth profiles`", in.Profile, f.sources(), in.Profile)
+			return nil, f.UnknownProfile(in.Profile, "", getenv)
 		}
 		return f.fromProfile(p, "flag --profile in %s", normalize)
 	case getenv(EnvHost) != "":
@@ -72,19 +177,22 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 	case getenv(EnvProfile) != "":
 		p, ok := f.Profile(getenv(EnvProfile))
 		if !ok {
-			return nil, fmt.Errorf("no profile %q (from %s) in %s", getenv(EnvProfile), EnvProfile, f.sources())
+			return nil, f.UnknownProfile(getenv(EnvProfile), " (from "+EnvProfile+")", getenv)
 		}
 		return f.fromProfile(p, "env "+EnvProfile+" in %s", normalize)
 	case f.Default() != "":
 		p, ok := f.Profile(f.Default())
 		if !ok {
-			return nil, fmt.Errorf("the default profile %q is missing from %s: fix default_profile in [settings] of %s", f.Default(), f.sources(), f.Path)
+			return nil, fmt.Errorf("the default profile %q is missing from %s: fix default_profile in [settings] of %s, or choose one with `auth profiles --default NAME`", f.Default(), f.sources(), f.Path)
 		}
 		return f.fromProfile(p, "default profile in %s", normalize)
 	default:
-		return nil, ErrNoHost
+		return nil, f.noHost()
 	}
 
+	if core.NotAHost(rawHost) {
+		return nil, fmt.Errorf("%q (%s) is not a host: give a host name such as idp.example.com, or an https URL", rawHost, r.HostFrom)
+	}
 	host, err := normalize(rawHost)
 	if err != nil {
 		return nil, err

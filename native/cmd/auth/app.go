@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,9 @@ type app struct {
 	// keyringTimeout bounds each call to the OS keyring.
 	storage        string
 	keyringTimeout time.Duration
+	// storageFrom says where storage came from once resolve set it
+	// (setting.Source: "profile work", "env DUALAUTH_STORAGE"…).
+	storageFrom string
 	// dpop is the DPoP mode of a login (auto, always, never).
 	dpop string
 
@@ -134,8 +138,12 @@ Databricks CLI config file with auth_type = databricks-cli are profiles too,
 databricks-cli. auth only reads that file, never writes it; a profile of the
 same name in the profiles file wins over one there.
 Which host a command uses: the HOST argument (or a profile of that name),
---host, --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE, the default profile.
-A host that several profiles name, with different clients, needs --profile.
+--host, --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE, the default profile
+(auth profiles --default NAME chooses it). A host that is a profile's host
+selects that profile and its settings; a host that several profiles name,
+with different clients, needs --profile. A bare word (no dot, scheme or
+port; localhost excepted) is a profile name, never a host: one that names
+no profile is an error naming the nearest ones (https://NAME is the host).
 
 Tokens for other tools (the same cache and refresh; see each command's --help):
   kubectl   in ~/.kube/config:
@@ -152,8 +160,10 @@ Tokens for other tools (the same cache and refresh; see each command's --help):
   any CMD   auth exec work -- CMD ARGS...   (DUALAUTH_TOKEN, DUALAUTH_HOST in its environment)
   an API    auth api work /api/2.0/clusters/list
 
-Exit codes: 0 success, 1 authentication or server error, 2 usage error
-(auth exec: the command's own).`
+Exit codes: 0 success (a logout with nothing to log out included), 1
+authentication or server error, 2 usage error, before any request (auth
+exec: the command's own). -o text and -o table name the form for people
+on every command.`
 
 func (a *app) rootCommand(args []string) *cobra.Command {
 	root := &cobra.Command{
@@ -260,7 +270,11 @@ func (a *app) options(t core.Target, clientID string) (native.Options, error) {
 	warn := func(msg string) { fmt.Fprintf(a.stderr, "auth: warning: %s\n", oneLine(msg)) }
 	store, err := native.NewKeyringStore(&native.FileCache{Dir: dir, Warn: warn}, a.storage)
 	if err != nil {
-		return native.Options{}, usagef("--storage: %v", err)
+		from := a.flagName("storage")
+		if strings.HasPrefix(a.storageFrom, "profile ") {
+			from = a.storageFrom // the profile's storage line
+		}
+		return native.Options{}, usagef("%s: %v", from, err)
 	}
 	store.Timeout = a.keyringTimeout
 	return native.Options{
@@ -289,6 +303,29 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// flagName is how a message names where a flag's value came from: the
+// environment variable that set it (DUALAUTH_OUTPUT=…), else the flag.
+func (a *app) flagName(flag string) string {
+	if env, ok := a.fromEnv[flag]; ok {
+		return "$" + env
+	}
+	return "--" + flag
+}
+
+// outputFormat checks an --output value: human is the command's form for
+// people, which "text" and "table" name as well on every command; others
+// are its other forms.
+func (a *app) outputFormat(value, human string, others ...string) (string, error) {
+	if value == human || value == "text" || value == "table" {
+		return human, nil
+	}
+	if slices.Contains(others, value) {
+		return value, nil
+	}
+	aliases := slices.DeleteFunc([]string{"text", "table"}, func(s string) bool { return s == human })
+	return "", usagef("%s must be %s (or %s) or %s, not %q", a.flagName("output"), human, strings.Join(aliases, ", "), strings.Join(others, " or "), value)
 }
 
 func maxArgs(n int) cobra.PositionalArgs {

@@ -186,7 +186,7 @@ func TestDatabricksConfig_TheProfilesFileWinsOnANameClashAndSaysSo(t *testing.T)
 	// A login to our own profile still saves into our own file.
 	r = e.cfg(nil, append([]string{"login", "work", "--flow", "browser"}, flag...)...)
 	is.Equal(r.code, 0)
-	is.True(strings.Contains(r.stderr, "Saved profile work in "+e.configPath()))
+	is.True(strings.Contains(r.stderr, "Updated profile work in "+e.configPath()))
 	is.True(strings.Contains(e.readConfig(), "flow"))
 	unchanged()
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -18,11 +19,15 @@ type description struct {
 	Endpoints *core.Metadata     `json:"endpoints,omitempty"`
 	// Resolution is what the login found out about the host, and where
 	// each answer came from.
-	Resolution *core.Resolution  `json:"resolution,omitempty"`
-	Token      tokenStatus       `json:"token"`
-	Identity   map[string]string `json:"identity,omitempty"`
-	Storage    *storageInfo      `json:"storage,omitempty"`
-	Paths      map[string]string `json:"paths"`
+	Resolution *core.Resolution `json:"resolution,omitempty"`
+	Token      tokenStatus      `json:"token"`
+	// TokenScopes are the scopes of the cached login itself (granted, or
+	// asked for when the server did not say), which another profile of
+	// the same host and client may have asked for.
+	TokenScopes []string          `json:"token_scopes,omitempty"`
+	Identity    map[string]string `json:"identity,omitempty"`
+	Storage     *storageInfo      `json:"storage,omitempty"`
+	Paths       map[string]string `json:"paths"`
 	// Grant is set for a login without a person: the grant in use and
 	// where the client secret is (never the secret).
 	Grant *grantInfo `json:"grant,omitempty"`
@@ -63,7 +68,9 @@ client, scopes, redirect URI, account, CA certificate, storage, login flow,
 DPoP mode — and where each came from (argument, flag, environment, profile
 NAME, default, cache; the profile's file, or Databricks CLI config file and
 [section], and whether it hides a Databricks CLI profile of the same name),
-the endpoints found by discovery at login, the token's state, the storage
+the endpoints found by discovery at login, the token's state and its own
+scopes (those of the cached login, which another profile of the same host
+and client may have asked for: then they differ from Scopes), the storage
 in use and why, and the cache, lock and config paths. For a login whose
 tokens are bound to a DPoP key: the key's thumbprint (jkt, the tokens'
 cnf.jkt) and where the key is kept, the OS keyring item or its 0600 file.
@@ -75,8 +82,9 @@ private key never is.`,
   auth describe --sensitive`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return usagef("--output must be text or json, not %q", output)
+			output, err := a.outputFormat(output, "text", "json")
+			if err != nil {
+				return err
 			}
 			rs, o, err := a.resolveOptions(cmd, args)
 			if err != nil {
@@ -107,6 +115,7 @@ private key never is.`,
 				}
 			}
 			d.Token = statusOf(entry, time.Now())
+			d.Token.login = rs.loginName()
 			d.Grant = describeGrant(rs, o.Store, entry)
 			if rs.withoutPerson() {
 				for k, v := range map[string]setting{"grant": rs.Grant, "client_key": rs.ClientKey, "client_auth": rs.ClientAuth, "subject_token": rs.SubjectToken, "subject_token_type": rs.SubjectTokenType} {
@@ -116,6 +125,7 @@ private key never is.`,
 			if entry != nil {
 				m := entry.Metadata
 				d.Endpoints = &m
+				d.TokenScopes = entry.Scopes
 				d.Resolution = entry.Resolution
 				if c, err := core.DecodeJWT(entry.IDToken); err == nil {
 					d.Identity = map[string]string{"subject": c.Subject, "email": c.Email, "name": c.Name}
@@ -132,9 +142,10 @@ private key never is.`,
 				d.Paths["lock"] = filepath.Join(filepath.Dir(ks.File.Path()), native.LockFileName)
 			}
 			if output == "json" {
-				b, _ := json.MarshalIndent(d, "", "  ")
-				_, err := fmt.Fprintf(a.stdout, "%s\n", b)
-				return err
+				enc := json.NewEncoder(a.stdout)
+				enc.SetEscapeHTML(false) // "<free port>", not "\u003cfree port\u003e"
+				enc.SetIndent("", "  ")
+				return enc.Encode(d)
 			}
 			return a.printDescription(d)
 		},
@@ -142,7 +153,7 @@ private key never is.`,
 	f := cmd.Flags()
 	f.StringVar(&clientID, "client-id", "", "OAuth client of the login")
 	f.StringVar(&accountID, "account-id", "", "Databricks account ID")
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	f.StringVarP(&output, "output", "o", "text", "output format: text (or table) or json")
 	f.BoolVar(&sensitive, "sensitive", false, "also show the access token")
 	return cmd
 }
@@ -166,6 +177,13 @@ func (a *app) printDescription(d description) error {
 	} {
 		s := d.Settings[k.key]
 		row(k.label, s.Value, s.Source)
+	}
+	if len(d.TokenScopes) > 0 {
+		from := "the cached login's"
+		if !sameScopes(strings.Join(d.TokenScopes, " "), d.Settings["scopes"].Value) {
+			from += "; not the scopes above: another profile or command of this host and client logged in with these. auth login logs in with the scopes above"
+		}
+		row("Token scopes", strings.Join(d.TokenScopes, " "), from)
 	}
 	if d.Storage != nil {
 		row("Storage in use", d.Storage.InUse, d.Storage.Reason)

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -31,15 +30,14 @@ Log in with --dpop never, or call the API with auth api or auth proof.`,
   auth env work -o json`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch output {
-			case "shell", "json":
-			case "text": // what `auth token` calls its plain output, e.g. from $DUALAUTH_OUTPUT
-				output = "shell"
-			default:
-				return usagef("--output must be shell (or text) or json, not %q", output)
+			// text, as auth token calls its plain output (e.g. from
+			// $DUALAUTH_OUTPUT), and table are the shell form too.
+			output, err := a.outputFormat(output, "shell", "json")
+			if err != nil {
+				return err
 			}
-			if !slices.Contains([]string{"sh", "fish", "powershell"}, shell) {
-				return usagef("--shell must be sh, fish or powershell, not %q", shell)
+			if shell, err = a.shellSyntax(shell); err != nil {
+				return err
 			}
 			rs, o, err := a.resolveOptions(cmd, args)
 			if err != nil {
@@ -78,9 +76,23 @@ Log in with --dpop never, or call the API with auth api or auth proof.`,
 	f := cmd.Flags()
 	f.StringVar(&clientID, "client-id", "", "OAuth client of the login")
 	f.StringVar(&accountID, "account-id", "", "Databricks account ID")
-	f.StringVarP(&output, "output", "o", "shell", "output format: shell (text is the same) or json")
-	f.StringVar(&shell, "shell", "sh", "shell syntax: sh (bash, zsh…), fish or powershell")
+	f.StringVarP(&output, "output", "o", "shell", "output format: shell (text and table are the same) or json")
+	f.StringVar(&shell, "shell", "sh", "shell syntax: sh (also bash, zsh, ksh, dash, ash), fish, or powershell (also pwsh)")
 	return cmd
+}
+
+// shellSyntax is the syntax --shell names: sh, fish or powershell, or a
+// shell that speaks one of them.
+func (a *app) shellSyntax(shell string) (string, error) {
+	switch strings.ToLower(shell) {
+	case "sh", "bash", "zsh", "ksh", "dash", "ash", "posix":
+		return "sh", nil
+	case "fish":
+		return "fish", nil
+	case "powershell", "pwsh":
+		return "powershell", nil
+	}
+	return "", usagef("%s must be sh (or bash, zsh, ksh, dash, ash), fish or powershell (or pwsh), not %q", a.flagName("shell"), shell)
 }
 
 // exportLine sets name to value in the given shell, quoted so that no

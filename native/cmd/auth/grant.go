@@ -321,6 +321,7 @@ func secretWhere(s native.Store, e *core.Entry, elsewhere bool) string {
 // login to ask for the token again; otherwise err is the error to report:
 // err itself, or, when the profile could not log in by itself, why.
 func (a *app) firstGrant(ctx context.Context, cmd *cobra.Command, rs *settings, err error) (made bool, _ error) {
+	rs.nameLogin(err)
 	var lr *core.LoginRequiredError
 	if rs == nil || !rs.withoutPerson() || !errors.As(err, &lr) || lr.Cause != nil || lr.WithoutPerson {
 		return false, err // a login exists, or it is not a grant's

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -66,7 +67,11 @@ With --profile NAME, the settings of a successful login are saved as
 profile NAME: host, client and account always; scopes, redirect URI, CA
 certificate, storage, login flow and DPoP mode when given as flags (--flow or
 --device; not from the environment). The first profile becomes the default, so a later
-"auth token" needs no arguments. Without HOST, the host comes from --host,
+"auth token" needs no arguments (auth profiles --default NAME changes it).
+A HOST that is a profile's host selects that profile: the login updates it
+("Updated profile NAME"), and a login that replaces the one other profiles
+of the same host and client use, with other scopes, warns that they now get
+its token. Without HOST, the host comes from --host,
 --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE or the default profile, in that
 order.
 
@@ -170,6 +175,7 @@ the token is valid.`,
 				valid = "valid until " + e.Expiry.Local().Format(time.RFC3339)
 			}
 			fmt.Fprintf(a.stderr, "Logged in to %s; token %s%s\n", t.Host, valid, storedWhere(o.Store, e))
+			a.warnShared(rs, e)
 			return a.saveProfile(rs)
 		},
 	}
@@ -301,4 +307,40 @@ func storedWhere(s native.Store, e *core.Entry) string {
 		return "; refresh token in the OS keyring (" + info.Keyring + ")"
 	}
 	return "; refresh token in " + info.File
+}
+
+// warnShared warns when the login just made is also the login of other
+// profiles (same host, client and account: one cache entry) that ask for
+// other scopes: their tokens are this login's from now on.
+func (a *app) warnShared(rs *settings, e *core.Entry) {
+	byDefault := !strings.HasPrefix(rs.Scopes.Source, "flag ") && !strings.HasPrefix(rs.Scopes.Source, "profile ") && !strings.HasPrefix(rs.Scopes.Source, "env ")
+	for _, name := range rs.sharers(e.ClientID) {
+		p, _ := rs.file.Profile(name)
+		theirs := strings.Join(native.ParseScopes(p.Scopes), " ")
+		switch {
+		case theirs == "" && byDefault:
+			continue // both ask for the default
+		case theirs == "" && sameScopes(strings.Join(native.DefaultScopes(rs.target()), " "), rs.Scopes.Value):
+			continue // this login names the default scopes
+		case theirs != "" && sameScopes(theirs, rs.Scopes.Value):
+			continue
+		}
+		if theirs == "" {
+			theirs = "the default scopes"
+		} else {
+			theirs = fmt.Sprintf("scopes %q", theirs)
+		}
+		// Names from files, scopes from the server (S37).
+		fmt.Fprintf(a.stderr, "auth: warning: %s\n", oneLine(fmt.Sprintf("profile %s shares this login (same host and client) but asks for %s; its token is now this one, with scopes %q. Give it a client of its own (client_id) to keep both logins",
+			name, theirs, strings.Join(e.Scopes, " "))))
+	}
+}
+
+// sameScopes: two space-separated scope lists that ask for the same
+// scopes, in any order.
+func sameScopes(a, b string) bool {
+	x, y := strings.Fields(a), strings.Fields(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
 }

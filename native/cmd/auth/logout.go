@@ -20,10 +20,18 @@ func (a *app) logoutCommand() *cobra.Command {
 		Short: "Remove a login and revoke its refresh token",
 		Long: `Remove the cached login for HOST. When the server has a revocation
 endpoint (RFC 7009), the refresh token is revoked too; if that fails, the
-local login is still removed and a warning says so.`,
+local login is still removed and a warning says so.
+
+Profiles of the same host, client and account share one login: logging
+out one logs out the others too, and auth names them. A logout when
+there is no login (a second one, say) says so and exits 0.
+
+--delete also deletes the profile, which must be named (the argument or
+--profile): never the default profile or one matched by its host.`,
 		Example: `  auth logout https://idp.example.com
   auth logout https://idp.example.com --client-id my-cli
-  auth logout --profile work --delete    # also remove the profile`,
+  auth logout work
+  auth logout work --delete              # also remove the profile`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rs, err := a.resolve(cmd, args)
@@ -31,8 +39,10 @@ local login is still removed and a warning says so.`,
 				return err
 			}
 			t := rs.target()
-			if del && (rs.Profile.Value == "" || strings.HasPrefix(rs.Profile.Source, "profile for this host")) {
-				return usagef("--delete removes a profile: name it with --profile NAME (or as the argument)")
+			named := strings.HasPrefix(rs.Profile.Source, "argument (profile") || strings.HasPrefix(rs.Profile.Source, "flag --profile")
+			if del && (rs.Profile.Value == "" || !named) {
+				// Never the default profile, nor one that merely has this host.
+				return usagef("--delete removes a profile: name it, as in `auth logout NAME --delete` or `auth logout --profile NAME --delete`")
 			}
 			if rp := rs.resolved.Profile; del && rp != nil && rp.Origin != "" {
 				return usagef("profile %s is read from %s, which auth never changes: remove it there (auth logout %s, without --delete, removes the login)", rp.Name, rp.Origin, rp.Name)
@@ -43,12 +53,14 @@ local login is still removed and a warning says so.`,
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			_, err = native.Logout(ctx, o)
+			e, err := native.Logout(ctx, o)
 			switch {
 			case err == nil:
-				fmt.Fprintf(a.stderr, "Logged out of %s\n", t.Host)
-			case del && errors.Is(err, core.ErrNotLoggedIn):
-				fmt.Fprintf(a.stderr, "Not logged in to %s\n", t.Host)
+				fmt.Fprintf(a.stderr, "Logged out of %s%s\n", t.Host, ended(rs.sharers(e.ClientID)))
+			case errors.Is(err, core.ErrNotLoggedIn):
+				// What the user asked for is the case: a repeated logout,
+				// or a script's, succeeds.
+				fmt.Fprintf(a.stderr, "Already logged out of %s (no login in the cache)\n", t.Host)
 			default:
 				return err
 			}
@@ -66,4 +78,13 @@ local login is still removed and a warning says so.`,
 	cmd.Flags().StringVar(&accountID, "account-id", "", "Databricks account ID (account console logins)")
 	cmd.Flags().BoolVar(&del, "delete", false, "also delete the profile named by --profile (or the argument)")
 	return cmd
+}
+
+// ended completes "Logged out of HOST" with the other profiles whose login
+// that was.
+func ended(others []string) string {
+	if len(others) == 0 {
+		return ""
+	}
+	return "; profiles sharing this login (same host and client) are logged out too: " + oneLine(strings.Join(others, ", ")) // names from files (S37)
 }

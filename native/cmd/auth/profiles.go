@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -19,6 +20,9 @@ import (
 type tokenStatus struct {
 	State  string     `json:"state"` // valid, expired-refreshable, expired, logged-out
 	Expiry *time.Time `json:"expiry,omitempty"`
+	// login is what `auth login` takes to log in again (see loginName),
+	// for the hint of an expired login.
+	login string
 }
 
 func statusOf(e *core.Entry, now time.Time) tokenStatus {
@@ -27,7 +31,7 @@ func statusOf(e *core.Entry, now time.Time) tokenStatus {
 	}
 	st := tokenStatus{}
 	if !e.Expiry.IsZero() {
-		exp := e.Expiry
+		exp := e.Expiry.Truncate(time.Second) // as auth token prints it
 		st.Expiry = &exp
 	}
 	switch {
@@ -51,6 +55,9 @@ func (s tokenStatus) String() string {
 	case "expired-refreshable":
 		return "expired, refreshable"
 	case "expired":
+		if s.login != "" {
+			return "expired: run auth login " + s.login // as --help spells it
+		}
 		return "expired: run auth login"
 	}
 	return "logged out"
@@ -70,25 +77,36 @@ type profileRow struct {
 	target   core.Target
 	caCert   string
 	problem  string
+	login    string // what auth login takes for this profile
 }
 
 func (a *app) profilesCommand() *cobra.Command {
 	var (
 		output  string
+		def     string
 		check   bool
 		timeout time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "profiles",
 		Short: "List profiles and the state of their logins",
-		Long: `List the profiles of the config file with the state of each login:
-valid until …, expired but refreshable, expired, or logged out.
+		Long: `List the profiles of the config file with the state of each login, as
+the STATUS column spells it: "valid until TIME" ("valid, no expiry"),
+"expired, refreshable" (the next auth token refreshes it), "expired: run
+auth login NAME" (no refresh token: log in again), or "logged out". In
+JSON, status.state is valid, expired-refreshable, expired or logged-out.
+
+--default NAME makes NAME the default profile (default_profile in
+[settings] of the profiles file), the one commands use when nothing names
+a host or profile; the first profile saved becomes the default.
 
 With --databricks-config, the Databricks CLI profiles (auth_type =
 databricks-cli) are listed too, after those of the profiles file, and a
 SOURCE column says which file each comes from ("source" in JSON, always
 set). A Databricks profile hidden by a profile of the same name in the
-profiles file is not listed; a note on stderr says so.
+profiles file is not listed; a note on stderr says so, as for the sections
+of that file that are no profiles (a personal access token, no auth_type…),
+with the reason.
 
 By default only the local cache is read: no network, so it never hangs.
 With --check, every profile's token is fetched (refreshed if expired) from
@@ -96,15 +114,23 @@ its server in parallel, each within --timeout.`,
 		Example: `  auth profiles
   auth profiles -o json
   auth profiles --check --timeout 3s
+  auth profiles --default work
   auth profiles --databricks-config ~/.databrickscfg`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return usagef("--output must be table or json, not %q", output)
+			output, err := a.outputFormat(output, "table", "json")
+			if err != nil {
+				return err
 			}
 			f, err := a.configFile()
 			if err != nil {
 				return err
+			}
+			if cmd.Flags().Changed("default") {
+				return a.setDefault(f, def)
+			}
+			for _, sk := range f.Skipped() {
+				fmt.Fprintf(a.stderr, "Note: [%s] of %s is not listed: %s\n", core.Sanitize(sk.Name), f.DatabricksPath, oneLine(sk.Why))
 			}
 			o, err := a.options(core.Target{}, "")
 			if err != nil {
@@ -167,7 +193,8 @@ its server in parallel, each within --timeout.`,
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table (or text) or json")
+	cmd.Flags().StringVar(&def, "default", "", "make profile NAME the default (saved in the profiles file) and list nothing")
 	cmd.Flags().BoolVar(&check, "check", false, "ask each server for a valid token (refreshing expired ones), in parallel")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "with --check: how long to wait for each server")
 	return cmd
@@ -179,9 +206,10 @@ func (a *app) profileRows(f *config.File, store native.Store) []profileRow {
 	now := time.Now()
 	def := f.Default()
 	for _, p := range f.Profiles() {
-		r := profileRow{Name: p.Name, Host: p.Host, ClientID: p.ClientID, Default: p.Name == def, caCert: p.CACert, Source: f.Path}
+		r := profileRow{Name: p.Name, Host: p.Host, ClientID: p.ClientID, Default: p.Name == def, caCert: p.CACert, Source: f.Path, login: p.Name}
 		if p.Origin != "" {
 			r.Source = f.DatabricksPath
+			r.login += " --databricks-config " + shellWord(f.DatabricksPath)
 		}
 		host, err := core.NormalizeHost(p.Host)
 		if err != nil {
@@ -203,6 +231,7 @@ func (a *app) profileRows(f *config.File, store native.Store) []profileRow {
 			}
 		}
 		r.Status = statusOf(entry, now)
+		r.Status.login = r.login
 		rows = append(rows, r)
 	}
 	return rows
@@ -238,6 +267,9 @@ func (a *app) checkProfiles(rows []profileRow, timeout time.Duration) {
 				opts.HTTPOptions.CACertFile = r.caCert
 			}
 			e, err := native.Token(ctx, native.TokenOptions{Options: opts})
+			if lr := (*core.LoginRequiredError)(nil); errors.As(err, &lr) {
+				lr.Login = r.login // log in again by the profile's name
+			}
 			if err != nil {
 				r.Check = "error: " + oneLine(err.Error())
 				return
@@ -247,4 +279,24 @@ func (a *app) checkProfiles(rows []profileRow, timeout time.Duration) {
 		}()
 	}
 	wg.Wait()
+}
+
+// setDefault makes name the default profile of the profiles file.
+func (a *app) setDefault(f *config.File, name string) error {
+	if strings.TrimSpace(name) == "" {
+		return usagef("--default needs a profile name (`auth profiles` lists them)")
+	}
+	p, ok := f.Profile(name)
+	if !ok {
+		return usageError{f.UnknownProfile(name, "", a.getenv)}
+	}
+	f.SetDefault(name)
+	if err := f.Save(); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "Default profile: %s (default_profile in %s)\n", oneLine(name), f.Path)
+	if p.Origin != "" {
+		fmt.Fprintf(a.stderr, "Note: %s\n", oneLine(fmt.Sprintf("profile %s is read from %s: it is found only when --databricks-config (or $DUALAUTH_DATABRICKS_CONFIG) names that file", name, p.Origin)))
+	}
+	return nil
 }

@@ -141,6 +141,9 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 	if len(args) > 0 {
 		arg = args[0]
 	}
+	if fl := cmd.Flag("profile"); fl != nil && fl.Changed && strings.TrimSpace(a.profileFlag) == "" {
+		return nil, usagef("--profile needs a name (`auth profiles` lists them); leave it out for the default profile")
+	}
 	in := config.Inputs{Arg: arg, Host: a.hostFlag, Profile: a.profileFlag, Getenv: a.getenv}
 	if fl := cmd.Flags().Lookup("client-id"); fl != nil && fl.Changed {
 		in.ClientID = fl.Value.String()
@@ -170,7 +173,7 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 	s.RedirectURI = a.pick(cmd, "redirect-uri", p.RedirectURI, p.Name, "", "")
 	s.CACert = a.pick(cmd, "ca-cert", p.CACert, p.Name, "", "")
 	s.Storage = a.pick(cmd, "storage", p.Storage, p.Name, string(native.StorageAuto), "default")
-	a.caCert, a.storage = s.CACert.Value, s.Storage.Value
+	a.caCert, a.storage, a.storageFrom = s.CACert.Value, s.Storage.Value, s.Storage.Source
 	s.DPoP = a.pick(cmd, "dpop", p.DPoP, p.Name, core.DPoPAuto, "default")
 	if s.DPoP.Value, err = core.ParseDPoPMode(s.DPoP.Value); err != nil {
 		return nil, usagef("%s: %v", s.DPoP.Source, err)
@@ -204,6 +207,52 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 		s.RedirectURI = setting{native.DatabricksRedirectURI, "default for Databricks hosts"}
 	}
 	return s, nil
+}
+
+// sharers are the other profiles whose login is the one of this host and
+// client (the profile's own, or the given one when it named none): same
+// host, client and account, as the cache keys a login by issuer and client.
+func (s *settings) sharers(client string) []string {
+	var out []string
+	for _, p := range s.file.MatchHost(s.Host.Value, core.NormalizeHost) {
+		if p.Name == s.Profile.Value || p.AccountID != s.AccountID.Value || (p.ClientID != client && p.ClientID != "") {
+			continue
+		}
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// loginName is what `auth login` takes to log in again the way the user
+// named this login: its profile ("short", or "dev --databricks-config
+// PATH" for a profile of a Databricks CLI config file); "" when no profile
+// applies (the host and client then say it).
+func (s *settings) loginName() string {
+	p := s.resolved.Profile
+	if p == nil {
+		return ""
+	}
+	if p.Origin != "" {
+		return p.Name + " --databricks-config " + shellWord(s.file.DatabricksPath)
+	}
+	return p.Name
+}
+
+// nameLogin makes a "log in (again)" error name the login by loginName.
+func (s *settings) nameLogin(err error) {
+	var lr *core.LoginRequiredError
+	if s != nil && errors.As(err, &lr) && lr.Login == "" {
+		lr.Login = s.loginName()
+	}
+}
+
+// shellWord quotes s for a POSIX shell when it needs it, for commands
+// that messages suggest.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // resolveOptions resolves the command's settings and opens the flow
@@ -256,7 +305,7 @@ func (a *app) saveProfile(s *settings) error {
 		}
 		return nil
 	}
-	p, _ := s.file.Profile(name)
+	p, existed := s.file.Profile(name)
 	// The login's identity always; other settings only when given as
 	// flags: values from the environment or defaults stay out of the file.
 	p.Name, p.Host, p.ClientID, p.AccountID = name, s.Host.Value, s.ClientID.Value, s.AccountID.Value
@@ -289,6 +338,10 @@ func (a *app) saveProfile(s *settings) error {
 	if err := s.file.Save(); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "Saved profile %s in %s\n", name, s.file.Path)
+	verb := "Saved"
+	if existed {
+		verb = "Updated" // e.g. `auth login HOST` matched profile NAME by its host
+	}
+	fmt.Fprintf(a.stderr, "%s profile %s in %s\n", verb, name, s.file.Path)
 	return nil
 }

@@ -81,16 +81,16 @@ with a proof (auth api, auth proof).`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kubeVersion := ""
-			switch output {
-			case "json", "text":
-			case "exec-credential":
+			output, err := a.outputFormat(output, "text", "json", "exec-credential")
+			if err != nil {
+				return err
+			}
+			if output == "exec-credential" {
 				v, err := execCredentialVersion(a.getenv("KUBERNETES_EXEC_INFO"))
 				if err != nil {
 					return err
 				}
 				kubeVersion = v
-			default:
-				return usagef("--output must be json, text or exec-credential, not %q", output)
 			}
 			rs, o, err := a.resolveOptions(cmd, args)
 			if err != nil {
@@ -132,7 +132,7 @@ with a proof (auth api, auth proof).`,
 	f := cmd.Flags()
 	f.StringVar(&clientID, "client-id", "", "OAuth client of the login (default: the only client logged in to HOST)")
 	f.StringVar(&accountID, "account-id", "", "Databricks account ID (account console logins)")
-	f.StringVarP(&output, "output", "o", "json", "output format: json, text (the bare token) or exec-credential (for kubectl)")
+	f.StringVarP(&output, "output", "o", "json", "output format: json, text (the bare token; table names it too) or exec-credential (for kubectl)")
 	f.BoolVar(&force, "force-refresh", false, "refresh even if the cached token is still valid")
 	addMinTTL(f, &minTTL)
 	return cmd
