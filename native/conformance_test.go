@@ -3,9 +3,13 @@ package native
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -60,8 +64,10 @@ func serveCore(w http.ResponseWriter, r *http.Request, handle func(core.Request)
 		}
 	}
 	resp := handle(req)
-	if resp.ContentType != "" {
-		w.Header().Set("Content-Type", resp.ContentType)
+	for h, v := range map[string]string{"Content-Type": resp.ContentType, "DPoP-Nonce": resp.DPoPNonce, "WWW-Authenticate": resp.WWWAuthenticate} {
+		if v != "" {
+			w.Header().Set(h, v)
+		}
 	}
 	w.WriteHeader(resp.Status)
 	w.Write(resp.Body)
@@ -134,7 +140,10 @@ func (d *conformanceDriver) Entries() (map[string]core.Entry, error) { return d.
 
 func (d *conformanceDriver) Put(key string, e core.Entry) error { return d.cache.Save(key, e) }
 
-func (d *conformanceDriver) HasKey(name string) (bool, error) {
-	_, err := d.cache.DPoPKey(name)
-	return err == nil, nil
+func (d *conformanceDriver) Keys() (int, error) {
+	des, err := os.ReadDir(filepath.Join(d.cache.Dir, DPoPKeysDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	return len(des), err
 }

@@ -117,15 +117,62 @@ var Scenarios = []Scenario{
 			{Name: "login", Op: OpLogin, ClientID: PresetClient, DPoP: "always", Want: Want{
 				Requests: loginRequests,
 				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-1", RefreshToken: "rt-1", TokenType: "DPoP", DPoP: true}},
-				LiveKeys: 1,
+				Keys:     1,
 			}},
 			{Name: "refresh with a proof", Op: OpToken, ClientID: PresetClient, Advance: expired, Want: Want{
 				Token: "at-2", TokenType: "DPoP",
 				Requests: []string{"token refresh_token"},
 				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-2", RefreshToken: "rt-2", TokenType: "DPoP", DPoP: true}},
-				LiveKeys: 1,
+				Keys:     1,
 			}},
 			{Name: "logout", Op: OpLogout, ClientID: PresetClient, Want: Want{Requests: []string{"revoke"}}},
+		},
+	},
+	{
+		Name:   "a DPoP login that replaces another drops the old key",
+		Server: ServerConfig{DPoP: true},
+		Steps: []Step{
+			{Name: "first login", Op: OpLogin, ClientID: PresetClient, DPoP: "always", Want: Want{
+				Requests: loginRequests,
+				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-1", RefreshToken: "rt-1", TokenType: "DPoP", DPoP: true}},
+				Keys:     1,
+			}},
+			{Name: "second login", Op: OpLogin, ClientID: PresetClient, DPoP: "always", Want: Want{
+				Requests: loginRequests,
+				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-2", RefreshToken: "rt-2", TokenType: "DPoP", DPoP: true}},
+				Keys:     1,
+			}},
+			{Name: "bearer login", Op: OpLogin, ClientID: PresetClient, DPoP: "never", Want: Want{
+				Requests: loginRequests,
+				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-3", RefreshToken: "rt-3"}},
+			}},
+		},
+	},
+	{
+		Name:   "a failed DPoP login drops the key it made",
+		Server: ServerConfig{DPoP: true},
+		Steps: []Step{
+			{Op: OpLogin, ClientID: PresetClient, DPoP: "always", Change: (*Server).RefuseCodes, Want: Want{
+				Err:      "invalid_grant",
+				Requests: loginRequests,
+			}},
+		},
+	},
+	{
+		Name:   "a DPoP server's nonce is sent again with a new proof",
+		Server: ServerConfig{DPoP: true, DPoPNonce: "n-1"},
+		Steps: []Step{
+			{Name: "login", Op: OpLogin, ClientID: PresetClient, DPoP: "always", Want: Want{
+				Requests: []string{"discover", "authorize", "token authorization_code", "token authorization_code"},
+				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-1", RefreshToken: "rt-1", TokenType: "DPoP", DPoP: true}},
+				Keys:     1,
+			}},
+			{Name: "refresh with the remembered nonce", Op: OpToken, ClientID: PresetClient, Advance: expired, Want: Want{
+				Token: "at-2", TokenType: "DPoP",
+				Requests: []string{"token refresh_token"},
+				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-2", RefreshToken: "rt-2", TokenType: "DPoP", DPoP: true}},
+				Keys:     1,
+			}},
 		},
 	},
 	{

@@ -43,6 +43,7 @@ type Server struct {
 	registered []string
 	log        []string // what each request was, in order
 	failure    string   // set when a request broke the protocol
+	refuseCode bool
 }
 
 // ServerConfig is what the server offers.
@@ -55,6 +56,10 @@ type ServerConfig struct {
 	// KeepRefreshToken: a refresh answers without a refresh token, so the
 	// old one stays in use (no rotation).
 	KeepRefreshToken bool
+	// DPoPNonce, with DPoP: a token request's proof must carry this nonce;
+	// one without it is answered use_dpop_nonce with the nonce in the
+	// DPoP-Nonce header (RFC 9449 §8).
+	DPoPNonce string
 }
 
 // grant is what a code or refresh token stands for.
@@ -104,6 +109,14 @@ func (s *Server) ForgetClients() {
 	for _, id := range s.registered {
 		delete(s.clients, id)
 	}
+}
+
+// RefuseCodes makes every code exchange invalid_grant, as for a code that
+// expired while the user was away.
+func (s *Server) RefuseCodes() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuseCode = true
 }
 
 // RevokeAll revokes every refresh token: the next refresh is invalid_grant.
@@ -237,17 +250,23 @@ func (s *Server) Handle(r core.Request) core.Response {
 		if !s.clients[client] {
 			return jsonResponse(401, map[string]string{"error": "invalid_client"})
 		}
-		jkt, err := s.proof(r, issuer+"/token")
+		jkt, nonce, err := s.proof(r, issuer+"/token")
 		if err != nil {
 			s.broken("token request: %v", err)
 			return jsonResponse(400, map[string]string{"error": "invalid_dpop_proof"})
+		}
+		if jkt != "" && s.cfg.DPoPNonce != "" && nonce != s.cfg.DPoPNonce {
+			r := jsonResponse(400, map[string]string{"error": "use_dpop_nonce"})
+			r.DPoPNonce = s.cfg.DPoPNonce
+			r.WWWAuthenticate = `DPoP error="use_dpop_nonce"`
+			return r
 		}
 		switch gt {
 		case "authorization_code":
 			g, ok := s.codes[r.Form.Get("code")]
 			delete(s.codes, r.Form.Get("code"))
 			switch {
-			case !ok || g.client != client || g.redirect != r.Form.Get("redirect_uri"):
+			case !ok || s.refuseCode || g.client != client || g.redirect != r.Form.Get("redirect_uri"):
 				return jsonResponse(400, map[string]string{"error": "invalid_grant"})
 			case subtle.ConstantTimeCompare([]byte(core.S256Challenge(r.Form.Get("code_verifier"))), []byte(g.challenge)) != 1:
 				s.broken("the code verifier does not match the challenge")
@@ -303,16 +322,17 @@ func jsonResponse(status int, v any) core.Response {
 }
 
 // proof checks the request's DPoP proof (RFC 9449 §4.3), if it has one,
-// and returns its key's thumbprint: the signature must verify with the
-// header's key, so both targets' signers are held to the same JWS.
-func (s *Server) proof(r core.Request, htu string) (string, error) {
+// and returns its key's thumbprint and its nonce: the signature must
+// verify with the header's key, so both targets' signers are held to the
+// same JWS.
+func (s *Server) proof(r core.Request, htu string) (jkt, nonce string, err error) {
 	p := r.Header["DPoP"]
 	if p == "" {
-		return "", nil
+		return "", "", nil
 	}
 	parts := strings.Split(p, ".")
 	if len(parts) != 3 {
-		return "", errors.New("the DPoP proof is not a compact JWS")
+		return "", "", errors.New("the DPoP proof is not a compact JWS")
 	}
 	var h struct {
 		Typ string   `json:"typ"`
@@ -321,29 +341,29 @@ func (s *Server) proof(r core.Request, htu string) (string, error) {
 	}
 	var c core.ProofClaims
 	if err := decodePart(parts[0], &h); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if err := decodePart(parts[1], &c); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if h.Typ != core.ProofType || h.Alg != core.AlgES256 || h.JWK.Kty != "EC" || h.JWK.Crv != "P-256" {
-		return "", fmt.Errorf("the DPoP proof's header is %s %s %s %s", h.Typ, h.Alg, h.JWK.Kty, h.JWK.Crv)
+		return "", "", fmt.Errorf("the DPoP proof's header is %s %s %s %s", h.Typ, h.Alg, h.JWK.Kty, h.JWK.Crv)
 	}
 	if c.Method != "POST" || c.URI != htu || c.JWTID == "" || c.IssuedAt == 0 {
-		return "", errors.New("the DPoP proof's claims do not name this request")
+		return "", "", errors.New("the DPoP proof's claims do not name this request")
 	}
 	x, errX := base64.RawURLEncoding.DecodeString(h.JWK.X)
 	y, errY := base64.RawURLEncoding.DecodeString(h.JWK.Y)
 	sig, errS := base64.RawURLEncoding.DecodeString(parts[2])
 	if errX != nil || errY != nil || errS != nil || len(sig) != 64 {
-		return "", errors.New("the DPoP proof's key or signature is not base64url P-256")
+		return "", "", errors.New("the DPoP proof's key or signature is not base64url P-256")
 	}
 	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if !ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
-		return "", errors.New("the DPoP proof's signature does not verify")
+		return "", "", errors.New("the DPoP proof's signature does not verify")
 	}
-	return h.JWK.Thumbprint(), nil
+	return h.JWK.Thumbprint(), c.Nonce, nil
 }
 
 func decodePart(part string, v any) error {
