@@ -140,6 +140,14 @@ func (d *conformanceDriver) Entries() (map[string]core.Entry, error) { return d.
 
 func (d *conformanceDriver) Put(key string, e core.Entry) error { return d.cache.Save(key, e) }
 
+func (d *conformanceDriver) Warnings() []string {
+	d.warn.mu.Lock()
+	defer d.warn.mu.Unlock()
+	w := d.warn.msgs
+	d.warn.msgs = nil
+	return w
+}
+
 func (d *conformanceDriver) Keys() (int, error) {
 	des, err := os.ReadDir(filepath.Join(d.cache.Dir, DPoPKeysDir))
 	if errors.Is(err, fs.ErrNotExist) {

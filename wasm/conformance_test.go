@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"syscall/js"
 	"testing"
 
@@ -28,6 +29,9 @@ type conformanceDriver struct {
 	*testDriver
 	env  conformance.Env
 	host string
+
+	mu     sync.Mutex
+	warned []string
 }
 
 func newConformanceDriver(t *testing.T, env conformance.Env) conformance.Driver {
@@ -38,7 +42,29 @@ func newConformanceDriver(t *testing.T, env conformance.Env) conformance.Driver 
 	td.driver.now = env.Now
 	// A loopback issuer nobody listens on: the suite's server answers for it.
 	host := fmt.Sprintf("http://127.0.0.1:%d", 20000+testSeq.Add(1))
-	return &conformanceDriver{testDriver: td, env: env, host: host}
+	d := &conformanceDriver{testDriver: td, env: env, host: host}
+	// The driver warns on the console: catch what it says there.
+	console := jsGlobal.Get("console")
+	orig := console.Get("warn")
+	catch := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if m := arg0(args); m.Type() == js.TypeString {
+			d.mu.Lock()
+			d.warned = append(d.warned, strings.TrimPrefix(m.String(), "dualauth: "))
+			d.mu.Unlock()
+		}
+		return nil
+	})
+	console.Set("warn", catch)
+	t.Cleanup(func() { console.Set("warn", orig); catch.Release() })
+	return d
+}
+
+func (d *conformanceDriver) Warnings() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w := d.warned
+	d.warned = nil
+	return w
 }
 
 func (d *conformanceDriver) Host() string { return d.host }

@@ -213,6 +213,7 @@ var Scenarios = []Scenario{
 			}},
 			{Name: "the next login registers again", Op: OpLogin, Advance: time.Minute, Want: Want{
 				Requests: []string{"discover", "register", "authorize", "token authorization_code"},
+				Warnings: []string{"the server refused client reg-1 that dualauth registered at HOST at the last login; registering a new one"},
 				Logins: []Stored{
 					{ClientID: "reg-1", AccessToken: "at-1", RefreshToken: "rt-1"},
 					{ClientID: "reg-2", AccessToken: "at-2", RefreshToken: "rt-2"},

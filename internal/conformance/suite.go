@@ -48,6 +48,9 @@ type Driver interface {
 	Put(key string, e core.Entry) error
 	// Keys counts the DPoP private keys the target keeps.
 	Keys() (int, error)
+	// Warnings are the warnings the driver gave the user (the core's Warn
+	// effects) since the last call.
+	Warnings() []string
 }
 
 // Token is what a token call hands out.
@@ -119,6 +122,9 @@ type Want struct {
 	// Registered are the clients whose registration is stored, "ID
 	// refused" for one the server refused at the last login.
 	Registered []string
+	// Warnings are what the user was warned of, HOST standing for the
+	// host.
+	Warnings []string
 	// Keys counts the DPoP private keys the target still keeps: one per
 	// DPoP login, none left behind by a logout, a failed login or a login
 	// that replaced another.
@@ -272,6 +278,13 @@ func checkAfter(d Driver, srv *Server, w Want, seen int) []string {
 	}
 	if got := srv.Log()[seen:]; !slices.Equal(got, w.Requests) {
 		mismatch("requests", got, w.Requests)
+	}
+	var warned []string
+	for _, m := range d.Warnings() {
+		warned = append(warned, strings.ReplaceAll(m, d.Host(), "HOST"))
+	}
+	if !slices.Equal(warned, w.Warnings) {
+		mismatch("warnings", warned, w.Warnings)
 	}
 	entries, err := d.Entries()
 	if err != nil {
