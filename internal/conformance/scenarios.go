@@ -37,6 +37,26 @@ var Scenarios = []Scenario{
 		},
 	},
 	{
+		Name: "without a login a token call says log in",
+		Steps: []Step{
+			{Name: "by client", Op: OpToken, ClientID: PresetClient, Want: Want{Err: "login_required"}},
+			{Name: "by host", Op: OpToken, Want: Want{Err: "login_required"}},
+		},
+	},
+	{
+		Name:   "several clients logged in and none named: a token call does not guess",
+		Before: []string{PresetClient, "other"},
+		Steps: []Step{
+			{Op: OpToken, Want: Want{
+				Err: "error",
+				Logins: []Stored{
+					{ClientID: PresetClient, AccessToken: "at-1", RefreshToken: "rt-1"},
+					{ClientID: "other", AccessToken: "at-2", RefreshToken: "rt-2"},
+				},
+			}},
+		},
+	},
+	{
 		Name:   "an expired token is refreshed and the rotated refresh token kept",
 		Before: []string{PresetClient},
 		Steps: []Step{
