@@ -1,6 +1,9 @@
 package conformance
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // expired is a clock step past the lifetime of every token the server
 // issues (an hour).
@@ -10,6 +13,18 @@ const expired = 2 * time.Hour
 // exchange.
 var loginRequests = []string{"discover", "authorize", "token authorization_code"}
 
+// issued is the login of client as the server's nth tokens (at-n, rt-n)
+// left it.
+func issued(client string, n int) Stored {
+	return Stored{ClientID: client, AccessToken: fmt.Sprintf("at-%d", n), RefreshToken: fmt.Sprintf("rt-%d", n)}
+}
+
+// bound is s bound to a DPoP key.
+func bound(s Stored) Stored {
+	s.TokenType, s.DPoP = "DPoP", true
+	return s
+}
+
 // Scenarios is the table every target runs. Add a scenario as a row; a
 // step's Want lists everything that must hold after it.
 var Scenarios = []Scenario{
@@ -18,7 +33,7 @@ var Scenarios = []Scenario{
 		Steps: []Step{
 			{Op: OpLogin, ClientID: PresetClient, Want: Want{
 				Requests: loginRequests,
-				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-1", RefreshToken: "rt-1"}},
+				Logins:   []Stored{issued(PresetClient, 1)},
 			}},
 		},
 	},
@@ -28,11 +43,11 @@ var Scenarios = []Scenario{
 		Steps: []Step{
 			{Name: "by client", Op: OpToken, ClientID: PresetClient, Want: Want{
 				Token:  "at-1",
-				Logins: []Stored{{ClientID: PresetClient, AccessToken: "at-1", RefreshToken: "rt-1"}},
+				Logins: []Stored{issued(PresetClient, 1)},
 			}},
 			{Name: "the only client of the host", Op: OpToken, Want: Want{
 				Token:  "at-1",
-				Logins: []Stored{{ClientID: PresetClient, AccessToken: "at-1", RefreshToken: "rt-1"}},
+				Logins: []Stored{issued(PresetClient, 1)},
 			}},
 		},
 	},
@@ -50,8 +65,8 @@ var Scenarios = []Scenario{
 			{Op: OpToken, Want: Want{
 				Err: "error",
 				Logins: []Stored{
-					{ClientID: PresetClient, AccessToken: "at-1", RefreshToken: "rt-1"},
-					{ClientID: "other", AccessToken: "at-2", RefreshToken: "rt-2"},
+					issued(PresetClient, 1),
+					issued("other", 2),
 				},
 			}},
 		},
@@ -63,17 +78,17 @@ var Scenarios = []Scenario{
 			{Name: "first refresh", Op: OpToken, ClientID: PresetClient, Advance: expired, Want: Want{
 				Token:    "at-2",
 				Requests: []string{"token refresh_token"},
-				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-2", RefreshToken: "rt-2"}},
+				Logins:   []Stored{issued(PresetClient, 2)},
 			}},
 			{Name: "second refresh uses the new refresh token", Op: OpToken, ClientID: PresetClient, Advance: expired, Want: Want{
 				Token:    "at-3",
 				Requests: []string{"token refresh_token"},
-				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-3", RefreshToken: "rt-3"}},
+				Logins:   []Stored{issued(PresetClient, 3)},
 			}},
 			{Name: "forced refresh of a valid token", Op: OpToken, ClientID: PresetClient, Force: true, Want: Want{
 				Token:    "at-4",
 				Requests: []string{"token refresh_token"},
-				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-4", RefreshToken: "rt-4"}},
+				Logins:   []Stored{issued(PresetClient, 4)},
 			}},
 		},
 	},
@@ -118,7 +133,7 @@ var Scenarios = []Scenario{
 				Want: Want{
 					Token:    "at-2",
 					Requests: []string{"token refresh_token"},
-					Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-2", RefreshToken: "rt-2"}},
+					Logins:   []Stored{issued(PresetClient, 2)},
 				}},
 		},
 	},
@@ -137,13 +152,13 @@ var Scenarios = []Scenario{
 		Steps: []Step{
 			{Name: "login", Op: OpLogin, ClientID: PresetClient, DPoP: "always", Want: Want{
 				Requests: loginRequests,
-				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-1", RefreshToken: "rt-1", TokenType: "DPoP", DPoP: true}},
+				Logins:   []Stored{bound(issued(PresetClient, 1))},
 				Keys:     1,
 			}},
 			{Name: "refresh with a proof", Op: OpToken, ClientID: PresetClient, Advance: expired, Want: Want{
 				Token: "at-2", TokenType: "DPoP",
 				Requests: []string{"token refresh_token"},
-				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-2", RefreshToken: "rt-2", TokenType: "DPoP", DPoP: true}},
+				Logins:   []Stored{bound(issued(PresetClient, 2))},
 				Keys:     1,
 			}},
 			{Name: "logout", Op: OpLogout, ClientID: PresetClient, Want: Want{Requests: []string{"revoke"}}},
@@ -155,17 +170,17 @@ var Scenarios = []Scenario{
 		Steps: []Step{
 			{Name: "first login", Op: OpLogin, ClientID: PresetClient, DPoP: "always", Want: Want{
 				Requests: loginRequests,
-				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-1", RefreshToken: "rt-1", TokenType: "DPoP", DPoP: true}},
+				Logins:   []Stored{bound(issued(PresetClient, 1))},
 				Keys:     1,
 			}},
 			{Name: "second login", Op: OpLogin, ClientID: PresetClient, DPoP: "always", Want: Want{
 				Requests: loginRequests,
-				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-2", RefreshToken: "rt-2", TokenType: "DPoP", DPoP: true}},
+				Logins:   []Stored{bound(issued(PresetClient, 2))},
 				Keys:     1,
 			}},
 			{Name: "bearer login", Op: OpLogin, ClientID: PresetClient, DPoP: "never", Want: Want{
 				Requests: loginRequests,
-				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-3", RefreshToken: "rt-3"}},
+				Logins:   []Stored{issued(PresetClient, 3)},
 			}},
 		},
 	},
@@ -185,13 +200,13 @@ var Scenarios = []Scenario{
 		Steps: []Step{
 			{Name: "login", Op: OpLogin, ClientID: PresetClient, DPoP: "always", Want: Want{
 				Requests: []string{"discover", "authorize", "token authorization_code", "token authorization_code"},
-				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-1", RefreshToken: "rt-1", TokenType: "DPoP", DPoP: true}},
+				Logins:   []Stored{bound(issued(PresetClient, 1))},
 				Keys:     1,
 			}},
 			{Name: "refresh with the remembered nonce", Op: OpToken, ClientID: PresetClient, Advance: expired, Want: Want{
 				Token: "at-2", TokenType: "DPoP",
 				Requests: []string{"token refresh_token"},
-				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-2", RefreshToken: "rt-2", TokenType: "DPoP", DPoP: true}},
+				Logins:   []Stored{bound(issued(PresetClient, 2))},
 				Keys:     1,
 			}},
 		},
@@ -202,17 +217,17 @@ var Scenarios = []Scenario{
 		Steps: []Step{
 			{Name: "first login registers", Op: OpLogin, Want: Want{
 				Requests:   []string{"discover", "register", "authorize", "token authorization_code"},
-				Logins:     []Stored{{ClientID: "reg-1", AccessToken: "at-1", RefreshToken: "rt-1"}},
+				Logins:     []Stored{issued("reg-1", 1)},
 				Registered: []string{"reg-1"},
 			}},
 			{Name: "second login does not", Op: OpLogin, Want: Want{
 				Requests:   loginRequests,
-				Logins:     []Stored{{ClientID: "reg-1", AccessToken: "at-2", RefreshToken: "rt-2"}},
+				Logins:     []Stored{issued("reg-1", 2)},
 				Registered: []string{"reg-1"},
 			}},
 			{Name: "token finds the registered client", Op: OpToken, Want: Want{
 				Token:      "at-2",
-				Logins:     []Stored{{ClientID: "reg-1", AccessToken: "at-2", RefreshToken: "rt-2"}},
+				Logins:     []Stored{issued("reg-1", 2)},
 				Registered: []string{"reg-1"},
 			}},
 		},
@@ -223,29 +238,29 @@ var Scenarios = []Scenario{
 		Steps: []Step{
 			{Name: "first login registers", Op: OpLogin, Want: Want{
 				Requests:   []string{"discover", "register", "authorize", "token authorization_code"},
-				Logins:     []Stored{{ClientID: "reg-1", AccessToken: "at-1", RefreshToken: "rt-1"}},
+				Logins:     []Stored{issued("reg-1", 1)},
 				Registered: []string{"reg-1"},
 			}},
 			{Name: "invalid_client forgets the client", Op: OpLogin, Change: (*Server).ForgetClients, Want: Want{
 				Err:        "client_forgotten",
 				Requests:   loginRequests,
-				Logins:     []Stored{{ClientID: "reg-1", AccessToken: "at-1", RefreshToken: "rt-1"}},
+				Logins:     []Stored{issued("reg-1", 1)},
 				Registered: []string{"reg-1 refused"},
 			}},
 			{Name: "the next login registers again", Op: OpLogin, Advance: time.Minute, Want: Want{
 				Requests: []string{"discover", "register", "authorize", "token authorization_code"},
 				Warnings: []string{"the server refused client reg-1 that dualauth registered at HOST at the last login; registering a new one"},
 				Logins: []Stored{
-					{ClientID: "reg-1", AccessToken: "at-1", RefreshToken: "rt-1"},
-					{ClientID: "reg-2", AccessToken: "at-2", RefreshToken: "rt-2"},
+					issued("reg-1", 1),
+					issued("reg-2", 2),
 				},
 				Registered: []string{"reg-2"},
 			}},
 			{Name: "token picks the newest registered client", Op: OpToken, Want: Want{
 				Token: "at-2",
 				Logins: []Stored{
-					{ClientID: "reg-1", AccessToken: "at-1", RefreshToken: "rt-1"},
-					{ClientID: "reg-2", AccessToken: "at-2", RefreshToken: "rt-2"},
+					issued("reg-1", 1),
+					issued("reg-2", 2),
 				},
 				Registered: []string{"reg-2"},
 			}},
