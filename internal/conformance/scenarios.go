@@ -25,6 +25,21 @@ func bound(s Stored) Stored {
 	return s
 }
 
+// dpopLogin is the first step of a DPoP scenario: a login with a key.
+var dpopLogin = Step{Name: "login", Op: OpLogin, ClientID: PresetClient, DPoP: "always", Want: Want{
+	Requests: loginRequests,
+	Logins:   []Stored{bound(issued(PresetClient, 1))},
+	Keys:     1,
+}}
+
+// firstRegisteredLogin is a first login where the server registers
+// clients: it registers one.
+var firstRegisteredLogin = Step{Name: "first login registers", Op: OpLogin, Want: Want{
+	Requests:   []string{"discover", "register", "authorize", "token authorization_code"},
+	Logins:     []Stored{issued("reg-1", 1)},
+	Registered: []string{"reg-1"},
+}}
+
 // Scenarios is the table every target runs. Add a scenario as a row; a
 // step's Want lists everything that must hold after it.
 var Scenarios = []Scenario{
@@ -150,11 +165,7 @@ var Scenarios = []Scenario{
 		Name:   "a DPoP login binds its tokens to a key that logout drops",
 		Server: ServerConfig{DPoP: true},
 		Steps: []Step{
-			{Name: "login", Op: OpLogin, ClientID: PresetClient, DPoP: "always", Want: Want{
-				Requests: loginRequests,
-				Logins:   []Stored{bound(issued(PresetClient, 1))},
-				Keys:     1,
-			}},
+			dpopLogin,
 			{Name: "refresh with a proof", Op: OpToken, ClientID: PresetClient, Advance: expired, Want: Want{
 				Token: "at-2", TokenType: "DPoP",
 				Requests: []string{"token refresh_token"},
@@ -168,11 +179,7 @@ var Scenarios = []Scenario{
 		Name:   "a DPoP login that replaces another drops the old key",
 		Server: ServerConfig{DPoP: true},
 		Steps: []Step{
-			{Name: "first login", Op: OpLogin, ClientID: PresetClient, DPoP: "always", Want: Want{
-				Requests: loginRequests,
-				Logins:   []Stored{bound(issued(PresetClient, 1))},
-				Keys:     1,
-			}},
+			dpopLogin,
 			{Name: "second login", Op: OpLogin, ClientID: PresetClient, DPoP: "always", Want: Want{
 				Requests: loginRequests,
 				Logins:   []Stored{bound(issued(PresetClient, 2))},
@@ -215,11 +222,7 @@ var Scenarios = []Scenario{
 		Name:   "a registered client is reused by the next login",
 		Server: ServerConfig{Registration: true},
 		Steps: []Step{
-			{Name: "first login registers", Op: OpLogin, Want: Want{
-				Requests:   []string{"discover", "register", "authorize", "token authorization_code"},
-				Logins:     []Stored{issued("reg-1", 1)},
-				Registered: []string{"reg-1"},
-			}},
+			firstRegisteredLogin,
 			{Name: "second login does not", Op: OpLogin, Want: Want{
 				Requests:   loginRequests,
 				Logins:     []Stored{issued("reg-1", 2)},
@@ -236,11 +239,7 @@ var Scenarios = []Scenario{
 		Name:   "a client the server refuses is registered again",
 		Server: ServerConfig{Registration: true},
 		Steps: []Step{
-			{Name: "first login registers", Op: OpLogin, Want: Want{
-				Requests:   []string{"discover", "register", "authorize", "token authorization_code"},
-				Logins:     []Stored{issued("reg-1", 1)},
-				Registered: []string{"reg-1"},
-			}},
+			firstRegisteredLogin,
 			{Name: "invalid_client forgets the client", Op: OpLogin, Change: (*Server).ForgetClients, Want: Want{
 				Err:        "client_forgotten",
 				Requests:   loginRequests,
