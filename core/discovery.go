@@ -68,11 +68,9 @@ func NormalizeHost(raw string) (string, error) {
 		return "", fmt.Errorf("invalid host %q: a host URL has no query, fragment or user info", raw)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
-	u.Host = strings.ToLower(u.Host)
-	// The default port names the same issuer as no port (RFC 3986 §6.2.3).
-	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
-		u.Host = strings.TrimSuffix(u.Host, ":"+p)
-	}
+	// The default port, or an empty one, names the same issuer as no port
+	// (RFC 3986 §6.2.3).
+	u.Host = canonicalHost(u)
 	if err := checkSecure(u); err != nil {
 		return "", fmt.Errorf("host %q: %w", raw, err)
 	}

@@ -79,6 +79,7 @@ func TestNormalizeHost(t *testing.T) {
 		"https://example.com:443/x":    "https://example.com/x",
 		"http://127.0.0.1:80":          "http://127.0.0.1",
 		"https://example.com:8443":     "https://example.com:8443",
+		"https://Example.com:/x":       "https://example.com/x", // an empty port, as a DPoP proof's htu says it
 	} {
 		t.Run(in, func(t *testing.T) {
 			is := is.New(t)

@@ -153,8 +153,9 @@ func origin(target string) string {
 	return strings.ToLower(u.Scheme) + "://" + canonicalHost(u)
 }
 
-// canonicalHost is u's host as a server sees it in the Host header: lower
-// case, without a default port, and without the ":" of an empty one.
+// canonicalHost is u's host as a server sees it in the Host header, and
+// as [NormalizeHost] writes it: lower case, without a default port, and
+// without the ":" of an empty one.
 func canonicalHost(u *url.URL) string {
 	h := strings.ToLower(strings.TrimSuffix(u.Host, ":"))
 	scheme := strings.ToLower(u.Scheme)

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -99,6 +100,16 @@ func (e *OAuthError) Error() string {
 		return fmt.Sprintf("%s: %s", e.Code, e.Description)
 	}
 	return e.Code
+}
+
+// parseOAuthError reads an OAuth error response body (RFC 6749 §5.2, RFC
+// 7591 §3.2.2): nil unless it is a JSON object with an error code.
+func parseOAuthError(body []byte) *OAuthError {
+	var oe OAuthError
+	if json.Unmarshal(body, &oe) != nil || oe.Code == "" {
+		return nil
+	}
+	return &oe
 }
 
 // Is lets errors.Is(err, &OAuthError{Code: "invalid_grant"}) match by code.

@@ -122,9 +122,8 @@ func ParseRegistration(r Response) (*RegisteredClient, error) {
 	}
 	if r.Status != 200 && r.Status != 201 {
 		if looksJSON(r) {
-			var oe OAuthError
-			if json.Unmarshal(r.Body, &oe) == nil && oe.Code != "" {
-				return nil, fmt.Errorf("client registration refused: %w", &oe)
+			if oe := parseOAuthError(r.Body); oe != nil {
+				return nil, fmt.Errorf("client registration refused: %w", oe)
 			}
 		}
 		return nil, fmt.Errorf("client registration answered HTTP %d%s", r.Status, describeBody(r, looksJSON(r)))

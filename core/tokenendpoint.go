@@ -249,9 +249,8 @@ func parseTokenResponse(r Response, now time.Time, proved bool) (*TokenResponse,
 	isJSON := looksJSON(r)
 	if r.Status != 200 {
 		if isJSON {
-			var oe OAuthError
-			if json.Unmarshal(r.Body, &oe) == nil && oe.Code != "" {
-				return nil, &oe
+			if oe := parseOAuthError(r.Body); oe != nil {
+				return nil, oe
 			}
 		}
 		return nil, fmt.Errorf("token endpoint answered HTTP %d%s", r.Status, describeBody(r, isJSON))
@@ -277,9 +276,8 @@ func parseTokenResponse(r Response, now time.Time, proved bool) (*TokenResponse,
 		Scope:        w.Scope,
 	}
 	if w.AccessToken == "" {
-		var oe OAuthError
-		if json.Unmarshal(r.Body, &oe) == nil && oe.Code != "" {
-			return nil, &oe // some servers send errors with 200
+		if oe := parseOAuthError(r.Body); oe != nil {
+			return nil, oe // some servers send errors with 200
 		}
 		return partial(t, fmt.Errorf("token endpoint response has no access_token"))
 	}

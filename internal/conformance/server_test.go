@@ -1,0 +1,116 @@
+package conformance
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/matryer/is"
+)
+
+const issuer = "http://127.0.0.1:1"
+
+// code runs an authorization request with verifier's challenge and
+// returns the code the redirect carries.
+func code(t *testing.T, s *Server, verifier, jkt string) string {
+	t.Helper()
+	q := url.Values{"response_type": {"code"}, "client_id": {PresetClient}, "state": {"st"},
+		"redirect_uri": {"http://127.0.0.1:2/cb"}, "code_challenge": {core.S256Challenge(verifier)}, "code_challenge_method": {"S256"}}
+	if jkt != "" {
+		q.Set("dpop_jkt", jkt)
+	}
+	back, err := s.Authorize(issuer + "/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(back)
+	return u.Query().Get("code")
+}
+
+func exchange(s *Server, code, verifier, proof string) core.Response {
+	r := core.Request{Method: "POST", URL: issuer + "/token", Header: map[string]string{}, Form: url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
+		"client_id": {PresetClient}, "redirect_uri": {"http://127.0.0.1:2/cb"}}}
+	if proof != "" {
+		r.Header["DPoP"] = proof
+	}
+	return s.Handle(r)
+}
+
+// proofFor makes a DPoP proof for the token endpoint that names k's public
+// key and is signed by signer.
+func proofFor(t *testing.T, k, signer *ecdsa.PrivateKey) (proof, jkt string) {
+	t.Helper()
+	jwk := core.JWK{Kty: "EC", Crv: "P-256", X: base64.RawURLEncoding.EncodeToString(k.X.FillBytes(make([]byte, 32))),
+		Y: base64.RawURLEncoding.EncodeToString(k.Y.FillBytes(make([]byte, 32)))}
+	h, _ := json.Marshal(map[string]any{"typ": core.ProofType, "alg": core.AlgES256, "jwk": jwk})
+	c, _ := json.Marshal(core.ProofClaims{JWTID: "j", Method: "POST", URI: issuer + "/token", IssuedAt: time.Now().Unix()})
+	input := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
+	sum := sha256.Sum256([]byte(input))
+	r, s, err := ecdsa.Sign(rand.Reader, signer, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
+	return core.CompactJWS([]byte(input), sig), jwk.Thumbprint()
+}
+
+func TestServer_ExchangesACodeOnceForItsVerifier(t *testing.T) {
+	is := is.New(t)
+	s := NewServer(ServerConfig{})
+	c := code(t, s, "the-verifier", "")
+	is.Equal(exchange(s, c, "another-verifier", "").Status, 400) // the challenge does not match
+	is.True(s.Failure() != "")
+
+	s = NewServer(ServerConfig{})
+	c = code(t, s, "the-verifier", "")
+	is.Equal(exchange(s, c, "the-verifier", "").Status, 200)
+	is.Equal(exchange(s, c, "the-verifier", "").Status, 400) // single use
+	is.Equal(s.Failure(), "")
+}
+
+func TestServer_RefusesADPoPProofThatDoesNotVerify(t *testing.T) {
+	is := is.New(t)
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	proof, jkt := proofFor(t, k, k)
+
+	s := NewServer(ServerConfig{DPoP: true})
+	r := exchange(s, code(t, s, "v", jkt), "v", proof)
+	is.Equal(r.Status, 200)
+	var tok struct {
+		TokenType string `json:"token_type"`
+	}
+	is.NoErr(json.Unmarshal(r.Body, &tok))
+	is.Equal(tok.TokenType, core.DPoPTokenType)
+	is.Equal(s.Failure(), "")
+
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	forged, _ := proofFor(t, k, other) // names k, signed by another key
+	s = NewServer(ServerConfig{DPoP: true})
+	r = exchange(s, code(t, s, "v", jkt), "v", forged)
+	is.Equal(r.Status, 400)
+	is.True(s.Failure() != "")
+
+	otherProof, _ := proofFor(t, other, other)
+	s = NewServer(ServerConfig{DPoP: true})
+	r = exchange(s, code(t, s, "v", jkt), "v", otherProof) // not the key of dpop_jkt
+	is.Equal(r.Status, 400)
+	is.True(s.Failure() != "")
+}
+
+func TestOutcome_ClassesErrorsAlikeOnEveryTarget(t *testing.T) {
+	is := is.New(t)
+	is.Equal(Outcome(nil), "")
+	is.Equal(Outcome(&core.LoginRequiredError{Host: "h", Cause: core.ErrInvalidGrant}), "login_required")
+	is.Equal(Outcome(fmt.Errorf("x: %w", &core.OAuthError{Code: "invalid_client"})), "invalid_client")
+	is.Equal(Outcome(fmt.Errorf("%w: x", core.ErrClientForgotten)), "client_forgotten")
+	is.Equal(Outcome(fmt.Errorf("anything else")), "error")
+}

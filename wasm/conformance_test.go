@@ -1,0 +1,157 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall/js"
+	"testing"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/internal/conformance"
+)
+
+// TestConformance runs the driver conformance suite (internal/conformance)
+// against the browser driver in headless Chromium: the JS API's methods
+// (login, handleRedirect, token, logout) on the real IndexedDB,
+// localStorage and navigator.locks, with fetch answered by the suite's
+// server as data and each redirect handed to handleRedirect as the page
+// loaded at the redirect URI would.
+func TestConformance(t *testing.T) {
+	conformance.Run(t, "wasm", newConformanceDriver)
+}
+
+type conformanceDriver struct {
+	*testDriver
+	env  conformance.Env
+	host string
+
+	mu     sync.Mutex
+	warned []string
+}
+
+func newConformanceDriver(t *testing.T, env conformance.Env) conformance.Driver {
+	td := newTestDriver(t)
+	td.driver.fetch = func(r core.Request) core.Fetched {
+		return core.Fetched{Response: env.Server.Handle(r), Now: env.Now()}
+	}
+	td.driver.now = env.Now
+	// A loopback issuer nobody listens on: the suite's server answers for it.
+	host := fmt.Sprintf("http://127.0.0.1:%d", 20000+testSeq.Add(1))
+	d := &conformanceDriver{testDriver: td, env: env, host: host}
+	// The driver warns on the console: catch what it says there.
+	console := jsGlobal.Get("console")
+	orig := console.Get("warn")
+	catch := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if m := arg0(args); m.Type() == js.TypeString {
+			d.mu.Lock()
+			d.warned = append(d.warned, strings.TrimPrefix(m.String(), "dualauth: "))
+			d.mu.Unlock()
+		}
+		return nil
+	})
+	console.Set("warn", catch)
+	t.Cleanup(func() { console.Set("warn", orig); catch.Release() })
+	return d
+}
+
+func (d *conformanceDriver) Warnings() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w := d.warned
+	d.warned = nil
+	return w
+}
+
+func (d *conformanceDriver) Host() string { return d.host }
+
+func (d *conformanceDriver) target(clientID string) targetOptions {
+	return targetOptions{host: d.host, clientID: clientID}
+}
+
+// Login calls login() as a page does; the "user" signs in at the suite's
+// server and the redirect comes back to handleRedirect.
+func (d *conformanceDriver) Login(clientID, dpop string) error {
+	mode, err := core.ParseDPoPMode(dpop)
+	if err != nil {
+		return err
+	}
+	before := d.lastNavigation()
+	if _, err := d.driver.login(loginOptions{targetOptions: d.target(clientID), redirectURI: pageURL(), returnTo: pageURL(), dpop: mode}); err != nil {
+		return err
+	}
+	authURL := d.lastNavigation()
+	if authURL == before {
+		return errors.New("login did not navigate to the authorization server")
+	}
+	back, err := d.env.Server.Authorize(authURL)
+	if err != nil {
+		return err
+	}
+	_, err = d.handleRedirect(back)
+	return err
+}
+
+func (d *conformanceDriver) Token(clientID string, force bool) (conformance.Token, error) {
+	v, err := d.token(tokenOptions{targetOptions: d.target(clientID), force: force})
+	if err != nil {
+		return conformance.Token{}, err
+	}
+	m := v.(map[string]any)
+	return conformance.Token{AccessToken: m["access_token"].(string), TokenType: m["token_type"].(string)}, nil
+}
+
+func (d *conformanceDriver) Logout(clientID string) error {
+	_, err := d.logout(d.target(clientID))
+	return err
+}
+
+// Entries reads every entry of the token store (claims of callbacks being
+// finished are not entries).
+func (d *conformanceDriver) Entries() (map[string]core.Entry, error) {
+	res, err := d.tokens.tx("readonly", func(st js.Value) []js.Value {
+		return []js.Value{st.Call("getAllKeys"), st.Call("getAll")}
+	})
+	if err != nil {
+		return nil, err
+	}
+	keys, values := res[0], res[1]
+	out := map[string]core.Entry{}
+	for i := range keys.Length() {
+		k := keys.Index(i).String()
+		if strings.HasPrefix(k, claimPrefix) {
+			continue
+		}
+		var e core.Entry
+		if err := json.Unmarshal([]byte(values.Index(i).String()), &e); err != nil {
+			return nil, fmt.Errorf("the stored entry %s is not JSON", k)
+		}
+		out[k] = e
+	}
+	return out, nil
+}
+
+// Put saves e as the driver's Save effect does: into IndexedDB, with the
+// token-free summary mirrored to localStorage.
+func (d *conformanceDriver) Put(key string, e core.Entry) error {
+	if err := d.tokens.save(key, e); err != nil {
+		return err
+	}
+	si := summarize(key, e)
+	d.mirror(key, &si)
+	return nil
+}
+
+func (d *conformanceDriver) Keys() (int, error) {
+	res, err := d.tokens.txOn(keyStore, "readonly", func(st js.Value) []js.Value {
+		return []js.Value{st.Call("count")}
+	})
+	if err != nil {
+		return 0, err
+	}
+	return res[0].Int(), nil
+}
