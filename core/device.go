@@ -367,6 +367,14 @@ func (d *Device) authorized(ev Fetched) []Effect {
 		}
 		return d.fail(err)
 	}
+	for _, u := range []string{show.VerificationURI, show.VerificationURIComplete} {
+		if u == "" {
+			continue
+		}
+		if err := d.meta.CheckSignInOrigin(u, false); err != nil {
+			return d.fail(err) // before the code is shown
+		}
+	}
 	d.code, d.interval, d.expires = code, interval, show.ExpiresAt
 	d.phase = deviceWaiting
 	return []Effect{*show, Wait{For: d.interval}}
