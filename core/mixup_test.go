@@ -44,7 +44,7 @@ func TestCheckSignInOrigin_AllowsRealShapesAndRefusesAMixUp(t *testing.T) {
 			is.Equal(m.CheckBrowserLogin() == nil, tc.ok) // the browser login's check is this rule
 			if !tc.ok {
 				is.True(errors.Is(err, ErrMixUp))
-				is.True(strings.Contains(err.Error(), Origin(tc.authz)))       // where it would have sent the user
+				is.True(strings.Contains(err.Error(), Origin(tc.authz)))           // where it would have sent the user
 				is.True(strings.Contains(err.Error(), "log in to its own issuer")) // and what to do
 			}
 		})

@@ -149,7 +149,7 @@ func TestHostile_DeviceVerificationURIOnAnotherOriginIsRefused(t *testing.T) {
 		case strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration"):
 			json.NewEncoder(w).Encode(map[string]any{
 				"issuer": e.srv.Issuer, "authorization_endpoint": e.srv.Issuer + "/auth", "token_endpoint": e.srv.Issuer + "/oauth/token",
-				"device_authorization_endpoint": e.srv.Issuer + "/device_authorization",
+				"device_authorization_endpoint":                  e.srv.Issuer + "/device_authorization",
 				"authorization_response_iss_parameter_supported": true, // no exception for the device flow
 			})
 		case r.URL.Path == "/device_authorization":
