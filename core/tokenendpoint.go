@@ -325,7 +325,7 @@ func parseTokenResponse(r Response, now time.Time, proved bool) (*TokenResponse,
 type TokenCharsetError struct{ Field string }
 
 func (e *TokenCharsetError) Error() string {
-	return fmt.Sprintf("the token endpoint answered with a %s that has characters outside %%x20-7E (control characters or non-ASCII); dualauth neither stores nor prints such a token: ask the server's operator to issue plain ASCII tokens", e.Field)
+	return fmt.Sprintf("the %s in the token endpoint's answer has characters outside %%x20-7E (control characters or non-ASCII); dualauth neither stores nor prints such a token: ask the server's operator to issue plain ASCII tokens", e.Field)
 }
 
 // checkTokenChars refuses an answer with a token outside VSCHAR. Nothing

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dualauth/dualauth/core"
 	"github.com/dualauth/dualauth/internal/hostile"
@@ -171,4 +172,77 @@ func TestHostile_DeviceVerificationURIOnAnotherOriginIsRefused(t *testing.T) {
 	is.True(!strings.Contains(r.stderr, "WDJB-MJHT")) // no code shown
 	is.Equal(polls.Load(), int32(0))
 	e.noCacheEntries()
+}
+
+// issueToken is the access token of issue 19: it writes the clipboard (OSC
+// 52), sets the window title, clears the screen, and injects a header into
+// `curl -H "Authorization: Bearer $(auth token … -o text)"`.
+const issueToken = "AT\x1b]52;c;aGVsbG8=\x07\x1b]0;PWNED\x07\x1b[2J\r\nX-Injected: 1"
+
+// TestHostile_ATokenWithControlCharactersIsNeverStoredOrPrinted (issue 19,
+// item 2): a login answered with it fails with one clean line and stores
+// nothing; a refresh answered with it fails, keeps neither its access
+// token nor its rotated refresh token, and `auth token -o text` never
+// writes it.
+func TestHostile_ATokenWithControlCharactersIsNeverStoredOrPrinted(t *testing.T) {
+	poison := func(field string) func(string, map[string]any) {
+		return func(_ string, answer map[string]any) { answer[field] = issueToken }
+	}
+	t.Run("login", func(t *testing.T) {
+		for _, field := range []string{"access_token", "refresh_token", "id_token"} {
+			t.Run(field, func(t *testing.T) {
+				is := is.New(t)
+				e := newEnv(t)
+				a := startHostile(t)
+				a.SetMode(hostile.Mode{Edit: poison(field)})
+				r := e.auth(nil, "login", a.Issuer, "--client-id", "cli")
+				is.Equal(r.code, 1)
+				lines := errorLines(r.stderr)
+				is.Equal(len(lines), 1)
+				is.True(strings.Contains(lines[0], "outside %x20-7E"))
+				is.True(strings.Contains(lines[0], field))
+				checkTerminalSafe(t, r.stderr)
+				is.True(!strings.Contains(r.stderr, "PWNED"))
+				e.noCacheEntries()
+
+				r = e.auth(nil, "token", a.Issuer, "--client-id", "cli", "-o", "text")
+				is.Equal(r.code, 1)
+				is.Equal(r.stdout, "")
+				checkTerminalSafe(t, r.stderr)
+			})
+		}
+	})
+	t.Run("refresh", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		a := startHostile(t)
+		r := e.auth(nil, "login", a.Issuer, "--client-id", "cli")
+		is.Equal(r.code, 0)
+		before := e.hostileEntry(a)
+		e.edit(func(c *core.CacheFile) {
+			en := c.Tokens[before.Key()]
+			en.Expiry = time.Now().Add(-time.Minute)
+			c.Tokens[before.Key()] = en
+		})
+		a.SetMode(hostile.Mode{Edit: poison("access_token")})
+		r = e.auth(nil, "token", a.Issuer, "--client-id", "cli", "-o", "text")
+		is.Equal(r.code, 1)
+		is.Equal(r.stdout, "")
+		is.True(strings.Contains(r.stderr, "outside %x20-7E"))
+		checkTerminalSafe(t, r.stderr)
+		is.Equal(a.Requests("refresh_token"), 1)
+		after := e.hostileEntry(a)
+		is.Equal(after.AccessToken, before.AccessToken)   // the poisoned one is not kept…
+		is.Equal(after.RefreshToken, before.RefreshToken) // …nor the refresh token it came with
+	})
+}
+
+// hostileEntry is the cache entry of the login to s with client "cli".
+func (e *env) hostileEntry(s *hostile.Server) core.Entry {
+	e.t.Helper()
+	en, ok := e.file().Tokens[core.Key(s.Issuer, "cli")]
+	if !ok {
+		e.t.Fatal("no cache entry")
+	}
+	return en
 }
