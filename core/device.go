@@ -372,7 +372,9 @@ func (d *Device) authorized(ev Fetched) []Effect {
 			continue
 		}
 		if err := d.meta.CheckSignInOrigin(u, false); err != nil {
-			return d.fail(err) // before the code is shown
+			// Before the code is shown. The browser flow checks its own
+			// page, which may pass.
+			return d.fail(fmt.Errorf("device login: %w (a browser login may still work: --flow browser, or --paste where no browser runs)", err))
 		}
 	}
 	d.code, d.interval, d.expires = code, interval, show.ExpiresAt
