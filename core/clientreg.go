@@ -162,7 +162,7 @@ func (c *clientReg) found(ev Loaded) ([]Effect, bool, error) {
 	}
 	c.id, c.from = e.ClientID, "registered at "+e.Registration.Endpoint+" on "+e.Registration.RegisteredAt.Format("2006-01-02")
 	c.dpopBound = e.Registration.DPoPBound
-	if e.Registration.ClientURI != "" && e.RefreshToken != "" {
+	if e.Registration.ClientURI != "" && e.RefreshToken != "" && SameOrigin(e.Registration.ClientURI, e.Registration.Endpoint) {
 		c.phase = regChecking
 		return []Effect{Fetch{Request: readRegistrationRequest(e.Registration.ClientURI, e.RefreshToken)}}, false, nil
 	}
@@ -216,6 +216,12 @@ func (c *clientReg) registered(ev Fetched) ([]Effect, bool, error) {
 		return nil, false, fmt.Errorf("registering a client at %s: %w", m.RegistrationEndpoint, err)
 	}
 	c.id, c.from, c.dpopBound = rc.ClientID, "registered at "+m.RegistrationEndpoint+" just now", c.dpop
+	if !SameOrigin(rc.RegistrationClientURI, m.RegistrationEndpoint) {
+		// The registration access token goes nowhere but the server that
+		// registered the client: a URI elsewhere is not kept (and a record
+		// kept before is not read, see found).
+		rc.RegistrationClientURI = ""
+	}
 	reg := &Registration{Endpoint: m.RegistrationEndpoint, ClientURI: rc.RegistrationClientURI,
 		ApplicationType: c.appType, RegisteredAt: ev.Now, DPoPBound: c.dpop, GrantTypes: registeredGrants(c.redirect)}
 	if !c.device() {

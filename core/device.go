@@ -367,6 +367,16 @@ func (d *Device) authorized(ev Fetched) []Effect {
 		}
 		return d.fail(err)
 	}
+	for _, u := range []string{show.VerificationURI, show.VerificationURIComplete} {
+		if u == "" {
+			continue
+		}
+		if err := d.meta.CheckSignInOrigin(u, false); err != nil {
+			// Before the code is shown. The browser flow checks its own
+			// page, which may pass.
+			return d.fail(fmt.Errorf("device login: %w (a browser login may still work: --flow browser, or --paste where no browser runs)", err))
+		}
+	}
 	d.code, d.interval, d.expires = code, interval, show.ExpiresAt
 	d.phase = deviceWaiting
 	return []Effect{*show, Wait{For: d.interval}}

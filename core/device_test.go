@@ -34,7 +34,7 @@ func (s *deviceServer) perform(w *world) func(Request) (Response, error) {
 			}
 			return jsonResponse(200, map[string]any{
 				"device_code": "DEVICE-secret", "user_code": "WDJB-MJHT",
-				"verification_uri": "https://idp.example.com/device", "verification_uri_complete": "https://idp.example.com/device?user_code=WDJB-MJHT",
+				"verification_uri": s.issuer + "/device", "verification_uri_complete": s.issuer + "/device?user_code=WDJB-MJHT",
 				"expires_in": 600,
 			}), nil
 		case r.Form.Get("grant_type") == DeviceGrantType:
@@ -88,7 +88,7 @@ func TestDevice_PendingThenApprovedSavesALoginTokenCanUse(t *testing.T) {
 	is.Equal(waits, []time.Duration{5 * time.Second, 5 * time.Second, 5 * time.Second, 5 * time.Second}) // default interval
 	is.Equal(len(shown), 1)
 	is.Equal(shown[0].UserCode, "WDJB-MJHT")
-	is.Equal(shown[0].VerificationURIComplete, "https://idp.example.com/device?user_code=WDJB-MJHT")
+	is.Equal(shown[0].VerificationURIComplete, dbxIssuer+"/device?user_code=WDJB-MJHT")
 	is.Equal(shown[0].ExpiresAt, t0.Add(10*time.Minute))
 	// The device authorization request: client_id and scope only (public client).
 	is.Equal(s.form[1], url.Values{"client_id": {"databricks-cli"}, "scope": {"all-apis offline_access"}})
@@ -103,7 +103,7 @@ func TestDevice_SlowDownAddsFiveSecondsForGood(t *testing.T) {
 	is := is.New(t)
 	s := newDeviceServer("pending", "slow_down", "pending", "slow_down", "ok")
 	s.authRes = func() Response {
-		return jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_uri": "https://i/d", "expires_in": "900", "interval": 2})
+		return jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_uri": s.issuer + "/d", "expires_in": "900", "interval": 2})
 	}
 	_, d, waits, _ := runDevice(t, s, dbxDevice())
 	is.NoErr(d.Err)

@@ -211,8 +211,39 @@ func ParseMetadata(c Candidate, body []byte) (*Metadata, error) {
 	return &m, nil
 }
 
+// CheckSignInOrigin is the mix-up rule (RFC 9700 §4.4) for the page where
+// the user signs in: the authorization endpoint of a browser login, the
+// verification URI of a device login. That page must be on the issuer's
+// origin or on the token endpoint's. Otherwise the metadata of a server the
+// user named (and may not trust) sends the user to sign in at another
+// server, whose code (or approval) then goes to this one's token endpoint:
+// a hostile server redeems it at the honest one. Real servers pass: Google
+// signs in on its issuer's origin and has its token endpoint elsewhere;
+// Cognito signs in on the custom domain of its token endpoint, its issuer
+// being elsewhere.
+//
+// issChecked is true for a browser login whose metadata promises iss in
+// the authorization response (RFC 9207): the callback is then refused
+// unless it names this issuer, which catches a mix-up where it happens, so
+// the page may be on any origin. A device login passes false: no
+// authorization response comes back to carry iss, so the metadata's
+// promise protects nothing there. Both targets run this check through the
+// login and device machines, before the user is sent anywhere.
+func (m *Metadata) CheckSignInOrigin(signIn string, issChecked bool) error {
+	if issChecked || SameOrigin(signIn, m.Issuer) || SameOrigin(signIn, m.TokenEndpoint) {
+		return nil
+	}
+	return fmt.Errorf("%w: refusing to log in to %s: its metadata sends you to sign in at %s, on neither the issuer's origin nor its token endpoint's (%s), so what you approve there would go to another server; to sign in at %s, log in to its own issuer",
+		ErrMixUp, m.Issuer, Origin(signIn), Origin(m.TokenEndpoint), Origin(signIn))
+}
+
+// Origin is the origin of a URL (RFC 6454): scheme and host, lower case,
+// without a default port; what a user is told a page is on.
+func Origin(raw string) string { return origin(raw) }
+
 // CheckBrowserLogin reports whether a browser login (authorization code +
-// PKCE) can be made at this server: it needs an authorization endpoint,
+// PKCE) can be made at this server: it needs an authorization endpoint on
+// an origin that passes the mix-up rule ([Metadata.CheckSignInOrigin]),
 // and PKCE S256 must not be ruled out (S2, S3).
 func (m *Metadata) CheckBrowserLogin() error {
 	if m.AuthorizationEndpoint == "" {
@@ -222,5 +253,5 @@ func (m *Metadata) CheckBrowserLogin() error {
 		return fmt.Errorf("the authorization server at %s does not support PKCE S256 (only %s); dualauth never downgrades to plain",
 			m.Issuer, strings.Join(m.CodeChallengeMethodsSupported, ", "))
 	}
-	return nil
+	return m.CheckSignInOrigin(m.AuthorizationEndpoint, m.AuthorizationResponseIssSupported)
 }

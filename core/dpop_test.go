@@ -500,7 +500,7 @@ func TestDPoP_DevicePollsCarryProofs(t *testing.T) {
 	w.onFetch = func(r Request) (Response, error) {
 		switch {
 		case r.URL == dbxIssuer+"/v1/device":
-			return jsonResponse(200, map[string]any{"device_code": "dc", "user_code": "UC", "verification_uri": "https://as.example/device", "expires_in": 600}), nil
+			return jsonResponse(200, map[string]any{"device_code": "dc", "user_code": "UC", "verification_uri": dbxIssuer + "/device", "expires_in": 600}), nil
 		case r.Form.Get("grant_type") == DeviceGrantType:
 			if jkt, code := d.checkProof(r); code != "" {
 				return dpopError(code, d.nonce), nil

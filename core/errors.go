@@ -27,6 +27,10 @@ var (
 	ErrNoPendingLogin = errors.New("no login is waiting for this callback")
 	// ErrDiscovery: no candidate metadata URL gave usable metadata.
 	ErrDiscovery = errors.New("discovery failed")
+	// ErrMixUp: the metadata sends the user to sign in on an origin that
+	// is neither the issuer's nor its token endpoint's (RFC 9700 §4.4; see
+	// [Metadata.CheckSignInOrigin]).
+	ErrMixUp = errors.New("possible mix-up attack (RFC 9700 §4.4)")
 )
 
 // LoginRequiredError says the user must log in (again) to Host. It matches

@@ -78,10 +78,17 @@ func FuzzParseTokenResponse(f *testing.F) {
 	f.Add(200, "application/json", `{"access_token":"a","expires_in":"3600"}`)
 	f.Add(400, "application/json", `{"error":"invalid_grant"}`)
 	f.Add(502, "text/html", `<html>`)
+	f.Add(200, "application/json", `{"access_token":"AT\u001b]52;c;x\u0007\r\nX-Injected: 1","token_type":"Bearer","refresh_token":"r"}`)
+	f.Add(200, "application/json", `{"access_token":"a","refresh_token":"r\u007f","expires_in":{}}`)
 	f.Fuzz(func(t *testing.T, status int, ct, body string) {
 		tok, err := ParseTokenResponse(Response{Status: status, ContentType: ct, Body: []byte(body)}, t0)
 		if err == nil && (tok.AccessToken == "" || tok.TokenType == "" || status != 200 || tok.Expiry.Before(t0) && !tok.Expiry.IsZero()) {
 			t.Fatalf("accepted a bad token response: %+v", tok)
+		}
+		// Whatever comes back, with or without an error, is VSCHAR
+		// (%x20-7E) only: no token outside it is kept (issue 19).
+		if tok != nil && (!vschar(tok.AccessToken) || !vschar(tok.RefreshToken) || !vschar(tok.IDToken)) {
+			t.Fatalf("kept a token outside VSCHAR: %q", tok)
 		}
 		if err != nil && len(body) > 8 && strings.Contains(err.Error(), body) {
 			t.Fatal("error echoes the body")

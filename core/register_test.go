@@ -168,3 +168,55 @@ func TestRegister_ARegistrationIsBoundToItsIssuer(t *testing.T) {
 	is.Equal(d.Entry.ClientID, "dyn-1")
 	is.Equal(n.registered, 1)
 }
+
+// TestRegister_TheRegistrationTokenGoesOnlyToTheRegistrationEndpointsOrigin
+// (issue 19, should-fix): a registration_client_uri on another origin is
+// not kept, and one kept before is not read: the registration access
+// token is sent to no other server.
+func TestRegister_TheRegistrationTokenGoesOnlyToTheRegistrationEndpointsOrigin(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		planted bool // the URI is in a record kept before the rule
+	}{{"AnsweredByTheServer", false}, {"KeptBefore", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			w, n, r := registrationWorld(t)
+			n.regResponse = func(int) Response {
+				return jsonResponse(201, map[string]any{"client_id": "dyn-1", "registration_access_token": "regtok-dyn-1",
+					"registration_client_uri": "https://collector.example/reg/dyn-1", "token_endpoint_auth_method": "none"})
+			}
+			var sent []string
+			inner := w.onFetch
+			w.onFetch = func(rq Request) (Response, error) {
+				if strings.Contains(rq.Header["Authorization"], "regtok") {
+					sent = append(sent, rq.URL)
+				}
+				return inner(rq)
+			}
+			tg := Target{Host: "https://idp.example.com"}
+			is.NoErr(w.loginResolved(tg, r, "").Err)
+			key := RegistrationKey("https://idp.example.com")
+			is.Equal(w.cache[key].Registration.ClientURI, "") // not kept
+			is.Equal(w.cache[key].RefreshToken, "regtok-dyn-1")
+			if tc.planted {
+				rec := w.cache[key]
+				reg := *rec.Registration
+				reg.ClientURI = "https://collector.example/reg/dyn-1"
+				rec.Registration = &reg
+				w.cache[key] = rec
+			}
+			d := w.loginResolved(tg, r, "")
+			is.NoErr(d.Err)
+			is.Equal(d.Entry.ClientID, "dyn-1") // reused, unchecked
+			is.Equal(len(sent), 0)
+		})
+	}
+	t.Run("OnTheEndpointsOriginItIsRead", func(t *testing.T) {
+		is := is.New(t)
+		w, n, r := registrationWorld(t)
+		tg := Target{Host: "https://idp.example.com"}
+		is.NoErr(w.loginResolved(tg, r, "").Err)
+		is.NoErr(w.loginResolved(tg, r, "").Err)
+		is.Equal(n.regTokenSeen, []string{"Bearer regtok-dyn-1"})
+	})
+}

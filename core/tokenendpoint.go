@@ -238,7 +238,9 @@ type wireToken struct {
 // A 200 answer that is unusable (no access_token, a bad expires_in, a
 // token_type other than Bearer) still returns the parsed response beside
 // the error: a refresh token in it may be the only live one left, since the
-// server has already spent the old one (S38).
+// server has already spent the old one (S38). An answer with a token
+// outside VSCHAR is the exception: nothing of it is kept
+// ([TokenCharsetError]).
 func ParseTokenResponse(r Response, now time.Time) (*TokenResponse, error) {
 	return parseTokenResponse(r, now, false)
 }
@@ -261,8 +263,13 @@ func parseTokenResponse(r Response, now time.Time, proved bool) (*TokenResponse,
 		// (say "expires_in": {}).
 		var loose map[string]json.RawMessage
 		if json.Unmarshal(r.Body, &loose) == nil {
-			var rt string
+			var at, rt, id string
+			json.Unmarshal(loose["access_token"], &at)
+			json.Unmarshal(loose["id_token"], &id)
 			if json.Unmarshal(loose["refresh_token"], &rt) == nil && rt != "" {
+				if err := checkTokenChars(at, rt, id); err != nil {
+					return nil, err
+				}
 				return &TokenResponse{RefreshToken: rt}, fmt.Errorf("token endpoint answered HTTP 200 with a malformed token response")
 			}
 		}
@@ -274,6 +281,9 @@ func parseTokenResponse(r Response, now time.Time, proved bool) (*TokenResponse,
 		RefreshToken: w.RefreshToken,
 		IDToken:      w.IDToken,
 		Scope:        w.Scope,
+	}
+	if err := checkTokenChars(t.AccessToken, t.RefreshToken, t.IDToken); err != nil {
+		return nil, err
 	}
 	if w.AccessToken == "" {
 		if oe := parseOAuthError(r.Body); oe != nil {
@@ -302,6 +312,41 @@ func parseTokenResponse(r Response, now time.Time, proved bool) (*TokenResponse,
 		t.Expiry = now // "expires_in": 0 is a token already expired, not one that never expires
 	}
 	return t, nil
+}
+
+// TokenCharsetError is a token endpoint answer with a token (Field:
+// access_token, refresh_token or id_token) outside RFC 6749's VSCHAR
+// (%x20-7E, Appendix A). Such a token would carry escape sequences to a
+// terminal (`auth token -o text`) or CR LF into an HTTP header (`curl -H
+// "Authorization: Bearer $(auth token …)"`), so nothing of the answer is
+// kept. The token itself is never in the message.
+type TokenCharsetError struct{ Field string }
+
+func (e *TokenCharsetError) Error() string {
+	return fmt.Sprintf("the %s in the token endpoint's answer has characters outside %%x20-7E (control characters or non-ASCII); dualauth neither stores nor prints such a token: ask the server's operator to issue plain ASCII tokens", e.Field)
+}
+
+// checkTokenChars refuses an answer with a token outside VSCHAR. Nothing
+// of such an answer is kept, its refresh token included (unlike the other
+// unusable answers of [ParseTokenResponse]): the server sends tokens no
+// tool can safely carry, so its next one is no better.
+func checkTokenChars(access, refresh, id string) error {
+	for _, f := range [...]struct{ name, value string }{{"access_token", access}, {"refresh_token", refresh}, {"id_token", id}} {
+		if !vschar(f.value) {
+			return &TokenCharsetError{Field: f.name}
+		}
+	}
+	return nil
+}
+
+// vschar reports whether s is made of VSCHAR (%x20-7E) only.
+func vschar(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // partial keeps only what may be saved from an unusable answer: its

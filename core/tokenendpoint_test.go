@@ -143,3 +143,65 @@ func TestDecodeJWT(t *testing.T) {
 		is.True(err != nil) // malformed JWT rejected
 	}
 }
+
+// TestParseTokenResponse_TokensOutsideVSCHARAreRefusedAndNothingKept
+// (issue 19, item 2): an access, refresh or ID token with a byte outside
+// %x20-7E is refused, as a bad token_type is, but unlike other unusable
+// answers not even the refresh token is kept; the message names the field,
+// never the token.
+func TestParseTokenResponse_TokensOutsideVSCHARAreRefusedAndNothingKept(t *testing.T) {
+	const evil = "AT\x1b]52;c;aGk=\x07\x1b]0;PWNED\x07\x1b[2J\r\nX-Injected: 1"
+	for _, tc := range []struct {
+		name, field string
+		answer      map[string]any
+	}{
+		{"EscapesInTheAccessToken", "access_token", map[string]any{"access_token": evil, "refresh_token": "r2", "token_type": "Bearer", "expires_in": 60}},
+		{"CRLFInTheRefreshToken", "refresh_token", map[string]any{"access_token": "a", "refresh_token": "r2\r\nX-Injected: 1", "token_type": "Bearer"}},
+		{"BELInTheIDToken", "id_token", map[string]any{"access_token": "a", "refresh_token": "r2", "id_token": "h.p.s\x07"}},
+		{"DELInTheAccessToken", "access_token", map[string]any{"access_token": "a\x7f", "refresh_token": "r2"}},
+		{"NonASCIIInTheAccessToken", "access_token", map[string]any{"access_token": "é", "refresh_token": "r2"}},
+		{"C1CSIInTheAccessToken", "access_token", map[string]any{"access_token": "a\u009b2J", "refresh_token": "r2"}},
+		{"TabInTheRefreshToken", "refresh_token", map[string]any{"access_token": "a", "refresh_token": "r\t2"}},
+		{"EscapeInTheAccessTokenOfAMalformedAnswer", "access_token", map[string]any{"access_token": evil, "refresh_token": "r2", "expires_in": map[string]any{}}},
+		{"EscapeInTheRefreshTokenOfAMalformedAnswer", "refresh_token", map[string]any{"refresh_token": "r2\x1b[2J", "expires_in": map[string]any{}}},
+		{"EscapeInTheRefreshTokenWithoutAccessToken", "refresh_token", map[string]any{"refresh_token": "r2\x1b[2J"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			tr, err := ParseTokenResponse(jsonResponse(200, tc.answer), t0)
+			var ce *TokenCharsetError
+			is.True(errors.As(err, &ce))
+			is.Equal(ce.Field, tc.field)
+			is.Equal(tr, nil) // not even the refresh token is kept
+			is.True(!strings.ContainsAny(err.Error(), "\x1b\x07\r\n\x7f"))
+			is.True(!strings.Contains(err.Error(), "r2") && !strings.Contains(err.Error(), "PWNED"))
+		})
+	}
+	t.Run("SpaceAndTildeAreVSCHAR", func(t *testing.T) {
+		is := is.New(t)
+		tr, err := ParseTokenResponse(jsonResponse(200, map[string]any{"access_token": "a b~", "refresh_token": " r~", "id_token": "~"}), t0)
+		is.NoErr(err)
+		is.Equal(tr.AccessToken, "a b~")
+	})
+}
+
+// TestRefresh_ATokenOutsideVSCHARIsNotSaved (issue 19, item 2): a refresh
+// answered with such a token fails, and neither its access token nor its
+// rotated refresh token reaches the cache.
+func TestRefresh_ATokenOutsideVSCHARIsNotSaved(t *testing.T) {
+	is := is.New(t)
+	w := newWorld(t, newFakeServer(dbxIssuer))
+	is.NoErr(w.login(dbxLogin()).Err)
+	before := w.cache[Key(dbxIssuer, "databricks-cli")]
+	w.now = w.now.Add(2 * time.Hour)
+	w.onFetch = func(r Request) (Response, error) {
+		return jsonResponse(200, map[string]any{"access_token": "AT\x1b]0;PWNED\x07", "refresh_token": "rotated", "token_type": "Bearer", "expires_in": 3600}), nil
+	}
+	d := w.token(dbxToken())
+	var ce *TokenCharsetError
+	is.True(errors.As(d.Err, &ce))
+	after := w.cache[Key(dbxIssuer, "databricks-cli")]
+	is.Equal(after.AccessToken, before.AccessToken)
+	is.True(after.RefreshToken != "rotated")
+	is.True(!strings.Contains(d.Err.Error(), "PWNED"))
+}

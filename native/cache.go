@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -198,8 +199,8 @@ func (c *FileCache) read() ([]byte, *core.CacheFile, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if mode := st.Mode().Perm(); mode&0o077 != 0 {
-		c.fixMode(fh, mode)
+	if fix := looseMode(fh, st, filePerm, ""); fix != nil {
+		c.repairModes("the token cache "+c.Path(), "log in again to replace its tokens", fix)
 	}
 	b, err := readAll(fh, st.Size())
 	if err != nil {
@@ -235,13 +236,50 @@ func readAll(fh *os.File, size int64) ([]byte, error) {
 	}
 }
 
-// fixMode sets the open cache file to 0600, and says what was wrong.
-func (c *FileCache) fixMode(fh *os.File, mode fs.FileMode) {
-	if err := fh.Chmod(filePerm); err != nil {
-		c.warn(fmt.Sprintf("the token cache %s can be read by other users (mode %04o) and could not be set to 0600: %v; run chmod 600 on it", c.Path(), mode, err))
+// modeFix is an open file or directory that group or others may use, and
+// the mode it gets instead; label names it beside the thing warned about
+// ("" for that thing, "its directory" for the directory holding it).
+type modeFix struct {
+	f          *os.File
+	label      string
+	mode, want fs.FileMode
+}
+
+// looseMode is the fix of f (whose Stat is st) when its mode has group or
+// other bits: none when it has not.
+func looseMode(f *os.File, st fs.FileInfo, want fs.FileMode, label string) []modeFix {
+	if mode := st.Mode().Perm(); mode&0o077 != 0 {
+		return []modeFix{{f: f, label: label, mode: mode, want: want}}
+	}
+	return nil
+}
+
+// repairModes sets files and directories that others could use back to
+// their own modes, with one warning for them all (S24): what names the
+// thing ("the token cache PATH"), redo what to do if others read it
+// meanwhile. A mode that cannot be set is said so, with the chmod to run.
+func (c *FileCache) repairModes(what, redo string, fixes []modeFix) {
+	if len(fixes) == 0 {
 		return
 	}
-	c.warn(fmt.Sprintf("the token cache %s could be read by other users (mode %04o); it is now 0600. If others share this machine, log in again to replace its tokens", c.Path(), mode))
+	var was, now, failed []string
+	for _, fx := range fixes {
+		subject := "it"
+		if fx.label != "" {
+			subject = fx.label
+		}
+		was = append(was, strings.TrimSpace(fx.label+" mode")+fmt.Sprintf(" %04o", fx.mode))
+		if err := fx.f.Chmod(fx.want); err != nil {
+			failed = append(failed, fmt.Sprintf("%v; run chmod %o %s", err, fx.want, fx.f.Name()))
+			continue
+		}
+		now = append(now, fmt.Sprintf("%s is now %04o", subject, fx.want))
+	}
+	if len(failed) > 0 {
+		c.warn(fmt.Sprintf("%s can be read by other users (%s) and could not be set right: %s", what, strings.Join(was, ", "), strings.Join(failed, "; ")))
+		return
+	}
+	c.warn(fmt.Sprintf("%s could be read by other users (%s); %s. If others share this machine, %s", what, strings.Join(was, ", "), strings.Join(now, " and "), redo))
 }
 
 // Load implements [Store]. A corrupt file is a cache miss: it is moved

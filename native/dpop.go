@@ -102,6 +102,15 @@ func (c *FileCache) CreateDPoPKey(string) (string, core.JWK, error) {
 	if err := os.MkdirAll(filepath.Join(c.Dir, DPoPKeysDir), dirPerm); err != nil {
 		return "", core.JWK{}, fmt.Errorf("creating the DPoP key directory: %w", err)
 	}
+	if d, err := os.Open(filepath.Join(c.Dir, DPoPKeysDir)); err == nil {
+		// One made by an older dualauth or by hand may be open to others.
+		if st, err := d.Stat(); err == nil {
+			if fix := looseMode(d, st, dirPerm, ""); fix != nil {
+				c.repairModes("the DPoP key directory "+d.Name(), "log in again for new keys", fix)
+			}
+		}
+		d.Close()
+	}
 	// A new name: O_EXCL, so nothing that was there (a link) is written through.
 	f, err := os.OpenFile(c.dpopPath(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
@@ -130,14 +139,37 @@ func (c *FileCache) DPoPKey(name string) (*SigningKey, error) {
 	if where != dpopFile {
 		return nil, fmt.Errorf("the DPoP key of this login is in the OS keyring: use the keyring storage (not --storage file) to use it")
 	}
-	raw, err := readCapped(c.dpopPath(id), maxDPoPKey)
+	f, err := os.Open(c.dpopPath(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("the DPoP key of this login is gone (%s): log in again", c.dpopPath(id))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the DPoP key: %w", err)
 	}
+	defer f.Close()
+	c.repairDPoPModes(f)
+	raw, err := readCappedFile(f, maxDPoPKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading the DPoP key: %w", err)
+	}
 	return parseDPoPKey(raw, name)
+}
+
+// repairDPoPModes sets a key file that others may read to 0600, and its
+// directory to 0700, with one warning, as the cache file is (S24, S36).
+func (c *FileCache) repairDPoPModes(f *os.File) {
+	var fixes []modeFix
+	if st, err := f.Stat(); err == nil {
+		fixes = looseMode(f, st, filePerm, "")
+	}
+	d, err := os.Open(filepath.Dir(f.Name()))
+	if err == nil {
+		defer d.Close()
+		if st, err := d.Stat(); err == nil {
+			fixes = append(fixes, looseMode(d, st, dirPerm, "its directory")...)
+		}
+	}
+	c.repairModes("the DPoP key "+f.Name(), "log in again for a new key", fixes)
 }
 
 // DeleteDPoPKey implements [DPoPKeyStore].

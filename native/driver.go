@@ -50,6 +50,9 @@ type Driver struct {
 	created string            // the DPoP key this run made, dropped if the run fails
 	// fetchResource performs core.FetchResource (see CallResource).
 	fetchResource func(context.Context, core.FetchResource) core.Event
+
+	// keyWarned: a --client-key file others may read was warned about.
+	keyWarned bool
 }
 
 var osGetenv = os.Getenv

@@ -188,12 +188,17 @@ func readCapped(path string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readCappedFile(f, max)
+}
+
+// readCappedFile is [readCapped] of an open file.
+func readCappedFile(f *os.File, max int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
+		return nil, fmt.Errorf("%s is larger than %d bytes", f.Name(), max)
 	}
 	return b, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 
 	"github.com/dualauth/dualauth/core"
 )
@@ -97,6 +98,13 @@ func (d *Driver) sign(e core.Sign) ([]byte, error) {
 	k, err := LoadSigningKey(e.Key)
 	if err != nil {
 		return nil, err
+	}
+	if !d.keyWarned {
+		if st, err := os.Stat(e.Key); err == nil && st.Mode().Perm()&0o077 != 0 {
+			// The user's own file (--client-key): said, never changed.
+			d.keyWarned = true
+			d.warn(fmt.Sprintf("the private key %s can be read by other users (mode %04o); dualauth leaves your file as it is: run chmod 600 %s unless others are meant to read it", e.Key, st.Mode().Perm(), e.Key))
+		}
 	}
 	return k.Sign(e.Alg, e.Input)
 }

@@ -218,6 +218,9 @@ func (a *app) newStatus(host string, manual bool) *status {
 
 func (s *status) authorize(u string, failed <-chan error) {
 	w := s.a.stderr
+	// The origin the browser is actually sent to, which may not be the
+	// host's (a custom sign-in domain): the user sees where to sign in.
+	opened := core.Sanitize(core.Origin(u))
 	s.mu.Lock()
 	switch {
 	case s.manual:
@@ -225,9 +228,9 @@ func (s *status) authorize(u string, failed <-chan error) {
 	case s.tty:
 		// The URL once, on its own lines: a spinner line that held it
 		// would wrap, and \r could no longer redraw it.
-		fmt.Fprintf(w, "Opening your browser to log in to %s. If nothing opens, visit:\n\n  %s\n\n", s.host, core.Sanitize(u))
+		fmt.Fprintf(w, "Opening your browser to %s to log in to %s. If nothing opens, visit:\n\n  %s\n\n", opened, s.host, core.Sanitize(u))
 	default:
-		fmt.Fprintf(w, "Opening a browser to log in to %s…\n", s.host)
+		fmt.Fprintf(w, "Opening a browser to %s to log in to %s…\n", opened, s.host)
 	}
 	s.mu.Unlock()
 	s.wg.Add(1)

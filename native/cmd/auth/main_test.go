@@ -606,7 +606,7 @@ func TestCLI_LoginOnATerminalShowsTheURLOnceAndASpinner(t *testing.T) {
 			is.NoErr(err)
 			s := string(out)
 			e.record(result{stderr: s})
-			is.True(strings.Contains(s, "Opening your browser to log in to "+e.srv.Issuer))
+			is.True(strings.Contains(s, "Opening your browser to "+e.srv.Issuer+" to log in to "+e.srv.Issuer))
 			is.Equal(strings.Count(s, e.srv.Issuer+"/auth?"), 1) // the URL once, not in every spinner frame
 			is.True(strings.Contains(s, "Waiting for the login in your browser"))
 			is.True(strings.Contains(s, "Logged in to "+e.srv.Issuer))

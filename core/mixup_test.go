@@ -1,0 +1,188 @@
+package core
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+)
+
+// Real shapes of metadata, and the mix-up one of issue 19: a hostile
+// server A names an honest server's authorization endpoint and keeps its
+// own token endpoint.
+const (
+	googleIssuer  = "https://accounts.google.com"
+	cognitoIssuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab12Cd34"
+	hostileIssuer = "https://a.example"
+	honestOrigin  = "https://i.example"
+)
+
+func TestCheckSignInOrigin_AllowsRealShapesAndRefusesAMixUp(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		issuer, authz, te string
+		iss               bool
+		ok                bool
+	}{
+		{"AllOnTheIssuersOrigin", dbxIssuer, dbxIssuer + "/v1/authorize", dbxIssuer + "/v1/token", false, true},
+		{"GoogleAuthorizationOnTheIssuerTokenElsewhere", googleIssuer, "https://accounts.google.com/o/oauth2/v2/auth", "https://oauth2.googleapis.com/token", false, true},
+		{"CognitoAuthorizationAndTokenOnACustomDomainIssuerElsewhere", cognitoIssuer, "https://auth.example.com/oauth2/authorize", "https://auth.example.com/oauth2/token", false, true},
+		{"DefaultPortIsTheSameOrigin", hostileIssuer, "https://A.example:443/authorize", hostileIssuer + "/token", false, true},
+		{"AnotherServersAuthorizationEndpointRefused", hostileIssuer, honestOrigin + "/authorize", hostileIssuer + "/token", false, false},
+		{"AnotherPortRefused", hostileIssuer, "https://a.example:8443/authorize", hostileIssuer + "/token", false, false},
+		{"AnotherSchemeRefused", "https://127.0.0.1:9000", "http://127.0.0.1:9000/authorize", "https://127.0.0.1:9000/token", false, false},
+		{"ASubdomainIsAnotherOrigin", hostileIssuer, "https://login.a.example/authorize", hostileIssuer + "/token", false, false},
+		{"AnotherServerAllowedWhenIssIsPromised", hostileIssuer, honestOrigin + "/authorize", hostileIssuer + "/token", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			m := Metadata{Issuer: tc.issuer, AuthorizationEndpoint: tc.authz, TokenEndpoint: tc.te, AuthorizationResponseIssSupported: tc.iss}
+			err := m.CheckSignInOrigin(tc.authz, tc.iss)
+			is.Equal(err == nil, tc.ok)
+			is.Equal(m.CheckBrowserLogin() == nil, tc.ok) // the browser login's check is this rule
+			if !tc.ok {
+				is.True(errors.Is(err, ErrMixUp))
+				is.True(strings.Contains(err.Error(), Origin(tc.authz)))           // where it would have sent the user
+				is.True(strings.Contains(err.Error(), "log in to its own issuer")) // and what to do
+			}
+		})
+	}
+}
+
+// mixUpServer is the hostile server A of issue 19: its metadata names the
+// honest server's authorization endpoint and keeps its own token endpoint.
+func mixUpServer(promiseIss bool) *fakeServer {
+	s := newFakeServer(hostileIssuer)
+	s.openID = true
+	s.meta["authorization_endpoint"] = honestOrigin + "/authorize"
+	if promiseIss {
+		s.meta["authorization_response_iss_parameter_supported"] = true
+	}
+	return s
+}
+
+func mixUpLogin(host string) LoginConfig {
+	return LoginConfig{Target: Target{Host: host}, Client: Client{ID: "cli"}, Scopes: []string{"openid"}, RedirectURI: "http://127.0.0.1:5/callback"}
+}
+
+// TestLogin_MixUpIsRefusedBeforeTheUserIsSentAnywhere: with no iss
+// promised, the login ends after discovery, before SavePending and
+// Authorize; nothing reaches any token endpoint.
+func TestLogin_MixUpIsRefusedBeforeTheUserIsSentAnywhere(t *testing.T) {
+	is := is.New(t)
+	srv := mixUpServer(false)
+	w := newWorld(t, srv)
+	d := w.login(mixUpLogin(hostileIssuer))
+	is.True(errors.Is(d.Err, ErrMixUp))
+	is.True(w.pending == nil)      // nothing saved…
+	is.Equal(w.authURL, "")        // …and no browser sent to the honest server
+	is.Equal(len(srv.requests), 1) // discovery only
+}
+
+// TestLogin_MixUpWithIssPromisedNeedsTheIssuersIss: a server that
+// promises iss may sign in elsewhere, and the honest server's answer is
+// then refused (no iss, or its own) before its code goes to A's token
+// endpoint.
+func TestLogin_MixUpWithIssPromisedNeedsTheIssuersIss(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		iss  string
+		want error
+	}{
+		{"NoIss", "", ErrMissingIssuer},
+		{"TheHonestServersIss", honestOrigin, ErrIssuerMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			srv := mixUpServer(true)
+			w := newWorld(t, srv)
+			l := NewLogin(mixUpLogin(hostileIssuer))
+			a := untilAuthorize(t, w, l, &counter{})
+			is.True(strings.HasPrefix(a.URL, honestOrigin+"/authorize?"))
+			q := srv.authorize(a.URL)
+			if tc.iss != "" {
+				q.Set("iss", tc.iss)
+			}
+			d := finish(w, l, q)
+			is.True(errors.Is(d.Err, tc.want))
+			is.Equal(tokenRequests(srv), 0) // the code never reaches A
+		})
+	}
+}
+
+// TestTranscript_MixUpRefusedAndRealShapesLogIn: the hostile shape ends at
+// discovery; Google's and Cognito's shapes log in as before.
+func TestTranscript_MixUpRefusedAndRealShapesLogIn(t *testing.T) {
+	is := is.New(t)
+	w := newWorld(t, mixUpServer(false))
+	is.True(errors.Is(w.login(mixUpLogin(hostileIssuer)).Err, ErrMixUp))
+
+	google := newFakeServer(googleIssuer)
+	google.openID = true
+	google.meta["authorization_endpoint"] = googleIssuer + "/o/oauth2/v2/auth"
+	google.meta["token_endpoint"] = "https://oauth2.googleapis.com/token"
+	w.srv = google
+	is.NoErr(w.login(mixUpLogin(googleIssuer)).Err)
+
+	cognito := newFakeServer(cognitoIssuer)
+	cognito.openID = true
+	cognito.meta["authorization_endpoint"] = "https://auth.example.com/oauth2/authorize"
+	cognito.meta["token_endpoint"] = "https://auth.example.com/oauth2/token"
+	w.srv = cognito
+	is.NoErr(w.login(mixUpLogin(cognitoIssuer)).Err)
+	checkTranscript(t, "login-mixup", w.transcript())
+}
+
+// TestDevice_VerificationURIOnAnotherOriginIsRefused: the device flow's
+// page follows the same rule, and before any code is shown or polled;
+// promising iss changes nothing, as no authorization response carries it.
+func TestDevice_VerificationURIOnAnotherOriginIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		uri, complete    string
+		promiseIss, fail bool
+	}{
+		{"OnTheIssuersOrigin", dbxHost + "/device", dbxHost + "/device?user_code=u", false, false},
+		{"OnAnotherOrigin", honestOrigin + "/device", "", false, true},
+		{"CompleteURIOnAnotherOrigin", dbxHost + "/device", honestOrigin + "/device?user_code=u", false, true},
+		{"OnAnotherOriginWithIssPromised", honestOrigin + "/device", "", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			s := newDeviceServer("ok")
+			if tc.promiseIss {
+				s.meta["authorization_response_iss_parameter_supported"] = true
+			}
+			s.authRes = func() Response {
+				return jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_uri": tc.uri, "verification_uri_complete": tc.complete, "expires_in": 60})
+			}
+			w, d, waits, shown := runDevice(t, s, dbxDevice())
+			if !tc.fail {
+				is.NoErr(d.Err)
+				is.Equal(len(shown), 1)
+				return
+			}
+			is.True(errors.Is(d.Err, ErrMixUp))
+			is.Equal(len(shown), 0) // no code shown…
+			is.Equal(len(waits), 0) // …and no poll
+			is.Equal(len(w.cache), 0)
+		})
+	}
+}
+
+// TestDevice_CognitoShapeWorks: a verification URI on the token
+// endpoint's origin, the issuer elsewhere.
+func TestDevice_CognitoShapeWorks(t *testing.T) {
+	is := is.New(t)
+	s := newDeviceServer("ok")
+	s.meta["token_endpoint"] = "https://auth.example.com/oauth2/token"
+	s.authRes = func() Response {
+		return jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_uri": "https://auth.example.com/device", "expires_in": 60})
+	}
+	_, d, _, shown := runDevice(t, s, dbxDevice())
+	is.NoErr(d.Err)
+	is.Equal(shown[0].VerificationURI, "https://auth.example.com/device")
+	is.True(d.Token.Expiry.After(t0.Add(time.Minute)))
+}
