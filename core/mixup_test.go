@@ -35,6 +35,11 @@ func TestCheckSignInOrigin_AllowsRealShapesAndRefusesAMixUp(t *testing.T) {
 		{"AnotherSchemeRefused", "https://127.0.0.1:9000", "http://127.0.0.1:9000/authorize", "https://127.0.0.1:9000/token", false, false},
 		{"ASubdomainIsAnotherOrigin", hostileIssuer, "https://login.a.example/authorize", hostileIssuer + "/token", false, false},
 		{"AnotherServerAllowedWhenIssIsPromised", hostileIssuer, honestOrigin + "/authorize", hostileIssuer + "/token", true, true},
+		// The device pages of Entra ID and Google: another origin of the
+		// issuer's own operator, trusted for that issuer only.
+		{"EntraDevicePage", "https://login.microsoftonline.com/tid/v2.0", "https://microsoft.com/devicelogin", "https://login.microsoftonline.com/tid/oauth2/v2.0/token", false, true},
+		{"GoogleDevicePage", googleIssuer, "https://www.google.com/device", "https://oauth2.googleapis.com/token", false, true},
+		{"EntrasDevicePageNamedByAnotherIssuerRefused", hostileIssuer, "https://microsoft.com/devicelogin", hostileIssuer + "/token", false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
