@@ -26,6 +26,13 @@ var (
 	ErrNoPendingLogin = errors.New("no login is waiting for this callback")
 	// ErrDiscovery: no candidate metadata URL gave usable metadata.
 	ErrDiscovery = errors.New("discovery failed")
+	// ErrUnreadableEntry: a stored login is there but cannot be read
+	// (damaged, or written by something else). A store's Load answers it
+	// with the entry's key, so that a logout can still remove it.
+	ErrUnreadableEntry = errors.New("the stored login cannot be read")
+	// ErrDPoPUnsupported: DPoP mode always, against a server that publishes
+	// no DPoP support (dpop_signing_alg_values_supported, RFC 9449 §5.1).
+	ErrDPoPUnsupported = errors.New("DPoP mode always, but the server does not support DPoP")
 )
 
 // LoginRequiredError says the user must log in (again) to Host. It matches
@@ -87,11 +94,13 @@ type OAuthError struct {
 	URI         string `json:"error_uri,omitempty"`
 }
 
+// Error carries the server's code and description through [Sanitize]
+// (S37): they are text from the network, shown on a terminal or a page.
 func (e *OAuthError) Error() string {
 	if e.Description != "" {
-		return fmt.Sprintf("%s: %s", e.Code, e.Description)
+		return fmt.Sprintf("%s: %s", Sanitize(e.Code), Sanitize(e.Description))
 	}
-	return e.Code
+	return Sanitize(e.Code)
 }
 
 // Is lets errors.Is(err, &OAuthError{Code: "invalid_grant"}) match by code.
