@@ -379,7 +379,7 @@ func TestLogout_RemovesAnUnreadableEntry(t *testing.T) {
 	is.True(errors.Is(d.Err, ErrUnreadableEntry))
 	d = Drive(NewLogout(Target{Host: dbxHost}, Client{ID: "databricks-cli"}), Start{Now: w.now}, w.perform)
 	is.NoErr(d.Err)
-	is.Equal(len(w.unreadable), 0)  // deleted
+	is.Equal(len(w.unreadable), 0)   // deleted
 	is.Equal(len(w.srv.requests), 0) // nothing to revoke
 	is.Equal(len(w.warnings), 1)
 	is.True(strings.Contains(w.warnings[0], "cannot be read"))

@@ -219,7 +219,7 @@ func TestCLI_LogoutRemovesAnUnreadableCacheEntry(t *testing.T) {
 	r := e.auth(nil, "logout", e.srv.Issuer)
 	is.True(strings.Contains(r.stderr, "auth: warning: the token cache "+path+" was corrupt"))
 	is.True(!strings.Contains(r.stderr, "\x1b")) // S37
-	_, err = os.Stat(path) // nothing else was in it: no cache file is left
+	_, err = os.Stat(path)                       // nothing else was in it: no cache file is left
 	is.True(os.IsNotExist(err))
 	aside, _ := filepath.Glob(path + ".corrupt-*")
 	is.Equal(len(aside), 1)
