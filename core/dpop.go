@@ -271,7 +271,7 @@ func ResourceProof(e *Entry, method, target, nonce string, now time.Time, rand i
 		return Sign{}, errors.New("this login does not use DPoP: it has no key to prove with")
 	}
 	if !onLoginsOrigin(target, e) { // the proof names the token (ath); both go there only
-		return Sign{}, fmt.Errorf("%s is not on %s, the origin of this login: its token goes there only", Sanitize(target), Sanitize(e.Host))
+		return Sign{}, &wrongOrigin{url: target, host: e.Host}
 	}
 	if nonce == "" {
 		nonce = e.DPoP.Nonce(target)

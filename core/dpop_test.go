@@ -238,6 +238,7 @@ func TestResourceProof_UsesTheEntrysTokenAndNonce(t *testing.T) {
 		_, err = ResourceProof(e, "GET", other, "", t0, &counter{})
 		is.True(err != nil)
 		is.True(strings.Contains(err.Error(), "its token goes there only"))
+		is.True(errors.Is(err, ErrWrongOrigin))
 	}
 	e.Resource = "https://data.example/api"
 	_, err = ResourceProof(e, "GET", "https://data.example/api/rows", "", t0, &counter{})

@@ -33,7 +33,19 @@ var (
 	// ErrDPoPUnsupported: DPoP mode always, against a server that publishes
 	// no DPoP support (dpop_signing_alg_values_supported, RFC 9449 §5.1).
 	ErrDPoPUnsupported = errors.New("DPoP mode always, but the server does not support DPoP")
+	// ErrWrongOrigin: a request with a login's token (or a proof of it) to
+	// a URL that is not on the origin of the login's host or resource.
+	ErrWrongOrigin = errors.New("the URL is not on the origin of this login")
 )
+
+// wrongOrigin is an [ErrWrongOrigin] that names the URL and the login's host.
+type wrongOrigin struct{ url, host string }
+
+func (e *wrongOrigin) Error() string {
+	return fmt.Sprintf("%s is not on %s, the origin of this login: its token goes there only", Sanitize(e.url), Sanitize(e.host))
+}
+
+func (e *wrongOrigin) Is(target error) bool { return target == ErrWrongOrigin }
 
 // LoginRequiredError says the user must log in (again) to Host. It matches
 // [ErrNotLoggedIn] with errors.Is; Cause, when set, is why (for example the

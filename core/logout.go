@@ -61,7 +61,7 @@ func (l *Logout) Step(ev Event) []Effect {
 				l.phase = logoutDeleting
 				msg := fmt.Sprintf("could not read the refresh token to revoke it (%v)", ev.Err)
 				if l.entry.AccessToken == "" && l.entry.RefreshToken == "" {
-					msg = fmt.Sprintf("removing a stored login that cannot be read (%v); nothing of it could be revoked at the server", ev.Err)
+					msg = "removing a stored login that cannot be read; nothing of it could be revoked at the server"
 				}
 				return []Effect{Warn{Message: msg}, Delete{Key: l.key}}
 			}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -389,9 +390,23 @@ func (d *driver) logout(o targetOptions) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A stored login that cannot be read goes too (the core deletes the
+	// entry): with it its DPoP key, and a login to the same target still
+	// waiting for its callback, which would otherwise bring it back.
+	var keys []string
+	damaged := false
+	if l := d.tokens.load(core.IssuerKeys(target, client.ID)); errors.Is(l.Err, core.ErrUnreadableEntry) {
+		damaged = true
+		keys = d.tokens.keyNames(l.Key)
+	}
 	done := d.run(core.NewLogout(target, client), core.Start{Now: d.clock()})
 	if done.Err != nil && !errors.Is(done.Err, core.ErrNotLoggedIn) {
 		return nil, done.Err
+	}
+	if damaged {
+		for _, k := range append(keys, d.local.dropPendingOf(target, client.ID)...) {
+			d.dropKey(k)
+		}
 	}
 	return js.Undefined(), nil
 }
@@ -421,8 +436,35 @@ func (d *driver) session(o targetOptions) (any, error) {
 	out.Set("claims", js.Null())
 	if e.IDToken != "" {
 		if c, err := core.DecodeJWT(e.IDToken); err == nil {
-			out.Set("claims", jsGlobal.Get("JSON").Call("parse", string(c.Raw)))
+			var claims any
+			if json.Unmarshal(c.Raw, &claims) == nil {
+				// Server text, shown as "signed in as": through the
+				// same sanitiser as every message (S37).
+				b, _ := json.Marshal(sanitizeClaims(claims))
+				out.Set("claims", jsGlobal.Get("JSON").Call("parse", string(b)))
+			}
 		}
 	}
 	return out, nil
+}
+
+// sanitizeClaims passes every string of decoded JSON (names and values)
+// through core.Sanitize: control characters, ESC and bidi overrides come
+// out escaped, printable text as it was.
+func sanitizeClaims(v any) any {
+	switch v := v.(type) {
+	case string:
+		return core.Sanitize(v)
+	case []any:
+		for i := range v {
+			v[i] = sanitizeClaims(v[i])
+		}
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[core.Sanitize(k)] = sanitizeClaims(x)
+		}
+		return out
+	}
+	return v
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -166,17 +167,59 @@ func (s *idbStore) load(keys []string) core.Loaded {
 		return core.Loaded{Err: err}
 	}
 	for i, v := range res {
-		if v.Type() != js.TypeString {
+		if v.Type() == js.TypeUndefined {
 			continue
+		}
+		if v.Type() != js.TypeString {
+			return core.Loaded{Key: keys[i], Err: unreadable(keys[i])}
 		}
 		var e core.Entry
 		if err := json.Unmarshal([]byte(v.String()), &e); err != nil {
-			// Say which entry, never what it holds.
-			return core.Loaded{Err: fmt.Errorf("%w: the stored login for %s is not valid JSON", errStorage, keys[i])}
+			// Say which entry, never what it holds; with its key, so
+			// that a logout still removes it.
+			return core.Loaded{Key: keys[i], Err: unreadable(keys[i])}
 		}
 		return core.Loaded{Key: keys[i], Entry: &e}
 	}
 	return core.Loaded{}
+}
+
+// unreadable is the error of a stored login that cannot be read: what it
+// is, and the way out.
+func unreadable(key string) error {
+	return fmt.Errorf("%w (%s): it is damaged or was written by something else; logout() removes it, then log in again", core.ErrUnreadableEntry, key)
+}
+
+// keyNames finds the names of DPoP keys in the raw value stored under key,
+// which cannot be read as an entry: what a logout removes with it.
+func (s *idbStore) keyNames(key string) []string {
+	res, err := s.tx("readonly", func(st js.Value) []js.Value {
+		return []js.Value{st.Call("get", key)}
+	})
+	if err != nil || res[0].Type() != js.TypeString {
+		return nil
+	}
+	raw := res[0].String()
+	var out []string
+	for {
+		i := strings.Index(raw, dpopKeyPrefix)
+		if i < 0 {
+			return out
+		}
+		raw = raw[i+len(dpopKeyPrefix):]
+		n := 0
+		for n < len(raw) && isBase64URL(raw[n]) {
+			n++
+		}
+		if n > 0 {
+			out = append(out, dpopKeyPrefix+raw[:n])
+		}
+		raw = raw[n:]
+	}
+}
+
+func isBase64URL(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }
 
 func (s *idbStore) save(key string, e core.Entry) error {
@@ -368,6 +411,27 @@ func (l localStore) takePending(state string) (*core.Pending, bool) {
 		return nil, false
 	}
 	return &p, true
+}
+
+// dropPendingOf removes the pending logins of client at target (a logout
+// of a damaged login) and returns the DPoP keys they held.
+func (l localStore) dropPendingOf(t core.Target, clientID string) (dpopKeys []string) {
+	keys := core.IssuerKeys(t, clientID)
+	for _, k := range l.keys(pendingPrefix) {
+		v, _ := l.get(k)
+		var p core.Pending
+		if json.Unmarshal([]byte(v), &p) != nil || p.ClientID != clientID {
+			continue
+		}
+		if p.Target.Host != t.Host && !slices.Contains(keys, core.Key(p.Metadata.Issuer, clientID)) {
+			continue
+		}
+		if p.Key != nil {
+			dpopKeys = append(dpopKeys, p.Key.Key)
+		}
+		l.remove(k)
+	}
+	return dpopKeys
 }
 
 // dropStalePending removes pending logins that can no longer complete
