@@ -53,6 +53,8 @@ function showError(err) {
   box.dataset.code = err?.code ?? 'error';
   text('error-code', err?.code ?? 'error');
   text('error-message', err?.message ?? String(err));
+  // The way out of a stored login that cannot be read: logout() removes it.
+  $('remove-login').hidden = err?.code !== 'stored_login_unreadable';
 }
 
 function clearError() {
@@ -60,6 +62,7 @@ function clearError() {
   delete $('error').dataset.code;
   text('error-code', '');
   text('error-message', '');
+  $('remove-login').hidden = true;
 }
 
 function setStatus(state, label) {
@@ -130,7 +133,8 @@ async function refreshSession() {
   try {
     s = await auth.session({ host, clientId, accountId });
   } catch (err) {
-    setStatus('error', err?.code === 'load_failed' ? 'dualauth failed to load' : 'Error');
+    const label = { load_failed: 'dualauth failed to load', stored_login_unreadable: 'Stored login unreadable' }[err?.code] ?? 'Error';
+    setStatus('error', label);
     showError(err);
     return;
   }
@@ -260,7 +264,7 @@ async function main() {
   });
   $('get-token').addEventListener('click', () => getToken(false));
   $('force-refresh').addEventListener('click', () => getToken(true));
-  $('logout').addEventListener('click', async () => {
+  const logout = async () => {
     clearError();
     const { host, clientId, accountId } = settings();
     try {
@@ -269,7 +273,9 @@ async function main() {
       showError(err);
     }
     await refreshSession();
-  });
+  };
+  $('logout').addEventListener('click', logout);
+  $('remove-login').addEventListener('click', logout);
   $('copy-token').addEventListener('click', () => navigator.clipboard?.writeText($('token-out').textContent));
   $('api-form').addEventListener('submit', callAPI);
   setInterval(tick, 1000);
