@@ -244,7 +244,12 @@ func (d *driver) login(o loginOptions) (any, error) {
 		DPoP:        o.dpop,
 	})
 	done := d.run(m, core.Start{Now: now, Rand: webCrypto{}})
-	if errors.Is(done.Err, errRedirected) {
+	var to *redirectTo
+	if errors.As(done.Err, &to) {
+		if d.worker {
+			return map[string]any{"redirect": to.url}, nil // dualauth.js takes the page there
+		}
+		d.navigate(to.url)
 		return js.Undefined(), nil
 	}
 	if done.Err != nil {
@@ -302,7 +307,9 @@ func (d *driver) handleRedirect(href string) (any, error) {
 	if err != nil || !isCallback(u.Query()) {
 		return map[string]any{"status": "none", "returnTo": js.Null()}, nil
 	}
-	scrubAddressBar() // before anything else can fail or wait (S28)
+	if !d.worker { // a worker has no address bar: dualauth.js scrubbed the page's (S28)
+		scrubAddressBar() // before anything else can fail or wait (S28)
+	}
 	q := u.Query()
 	state := q.Get("state")
 	if state == "" {
@@ -330,6 +337,12 @@ func (d *driver) handleRedirect(href string) (any, error) {
 		}
 		return nil, done.Err
 	}
+	if d.worker {
+		// The page that called goes back (dualauth.js): the same way.
+		here, _ := scrubbed(href)
+		target, samePage := returnPlan(p.ReturnTo, here)
+		return map[string]any{"status": "signed-in", "returnTo": target, "samePage": samePage}, nil
+	}
 	returnTo := d.returnTo(p.ReturnTo)
 	return map[string]any{"status": "signed-in", "returnTo": returnTo}, nil
 }
@@ -338,23 +351,29 @@ func (d *driver) handleRedirect(href string) (any, error) {
 // page by rewriting the address bar (no reload), elsewhere on the origin by
 // navigating. Anything else is ignored.
 func (d *driver) returnTo(saved string) string {
-	loc := jsGlobal.Get("location")
-	here := loc.Get("href").String()
-	if saved == "" {
-		return here
-	}
-	target, err := sameOrigin(saved, here)
-	if err != nil {
-		return here
-	}
-	tu, _ := url.Parse(target)
-	hu, _ := url.Parse(here)
-	if tu.Path == hu.Path {
+	target, samePage := returnPlan(saved, jsGlobal.Get("location").Get("href").String())
+	if samePage {
 		jsGlobal.Get("history").Call("replaceState", jsGlobal.Get("history").Get("state"), "", target)
 	} else {
 		d.navigate(target)
 	}
 	return target
+}
+
+// returnPlan is where a page at here goes back to after a login that
+// started at saved: saved when it is on this origin (else here), and
+// whether that is this page (only the address bar changes).
+func returnPlan(saved, here string) (target string, samePage bool) {
+	if saved == "" {
+		return here, true
+	}
+	target, err := sameOrigin(saved, here)
+	if err != nil {
+		return here, true
+	}
+	tu, _ := url.Parse(target)
+	hu, _ := url.Parse(here)
+	return target, tu.Path == hu.Path
 }
 
 type tokenOptions struct {

@@ -5,15 +5,11 @@
 // the core's sanitiser, as text nodes; a stored login that cannot be read is
 // reported as such and removed by logout().
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { launchBrowser, poll, startProcess } from './harness.mjs';
+import { json, listen, startNodeOP } from './nodeop.mjs';
 
 const CLIENT_ID = 'console';
-// Server text with a terminal/bidi attack: ESC sequences (CSI, an OSC 8
-// link), BEL, CR LF, and a right-to-left override that makes "exe.png"
-// read as "gnp.exe".
-const EVIL = 'Mallory\u202egnp.exe\x1b[31m\x1b]8;;https://evil.example\x07click\x1b]8;;\x07\r\nforged';
 const RAW_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 const env = (name) => {
@@ -21,87 +17,6 @@ const env = (name) => {
   if (!v) throw new Error(`${name} is not set: run scripts/test-e2e-wasm.sh`);
   return v;
 };
-
-// listen serves handler on a random loopback port.
-function listen(handler) {
-  const srv = createServer(handler);
-  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve(srv)));
-}
-
-function json(res, status, body) {
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Access-Control-Allow-Origin': '*' });
-  res.end(JSON.stringify(body));
-}
-
-const b64url = (s) => Buffer.from(s).toString('base64url');
-
-// hostileOP is an authorization server with several issuers, one per path:
-//   /js      an authorization_endpoint of javascript:
-//   /nodpop  no dpop_signing_alg_values_supported
-//   /evil    a working login whose ID token and error_description carry EVIL
-function hostileOP() {
-  const nonces = new Map(); // code → the nonce of its authorization request
-  const seen = [];
-  let base = '';
-  const meta = (iss) => ({
-    issuer: iss,
-    authorization_endpoint: `${iss}/auth`,
-    token_endpoint: `${iss}/token`,
-    code_challenge_methods_supported: ['S256'],
-  });
-  const handler = (req, res) => {
-    const u = new URL(req.url, base);
-    seen.push(`${req.method} ${u.pathname}`);
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': '*', 'Access-Control-Allow-Methods': '*' });
-      return res.end();
-    }
-    const [, tenant, ...rest] = u.pathname.split('/');
-    const iss = `${base}/${tenant}`;
-    const path = `/${rest.join('/')}`;
-    if (path === '/.well-known/openid-configuration') {
-      if (tenant === 'js') return json(res, 200, { ...meta(iss), authorization_endpoint: 'javascript:alert(document.domain)//' });
-      if (tenant === 'nodpop' || tenant === 'evil' || tenant === 'deny') return json(res, 200, meta(iss));
-    }
-    if (path === '/auth') {
-      const back = new URL(u.searchParams.get('redirect_uri'));
-      back.searchParams.set('state', u.searchParams.get('state'));
-      if (tenant === 'deny') {
-        back.searchParams.set('error', 'access_denied');
-        back.searchParams.set('error_description', EVIL);
-      } else {
-        const code = `code-${nonces.size + 1}`;
-        nonces.set(code, u.searchParams.get('nonce'));
-        back.searchParams.set('code', code);
-      }
-      res.writeHead(302, { Location: back.href });
-      return res.end();
-    }
-    if (path === '/token' && req.method === 'POST') {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        const f = new URLSearchParams(body);
-        const nonce = nonces.get(f.get('code'));
-        nonces.delete(f.get('code'));
-        if (nonce === undefined) return json(res, 400, { error: 'invalid_grant', error_description: EVIL });
-        const claims = { iss, aud: f.get('client_id'), sub: 'u1', nonce, email: EVIL, [`k${EVIL}`]: 1, exp: Math.floor(Date.now() / 1000) + 3600 };
-        const idToken = `${b64url('{"alg":"none"}')}.${b64url(JSON.stringify(claims))}.`;
-        json(res, 200, { access_token: 'at-evil', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt-evil', id_token: idToken });
-      });
-      return;
-    }
-    json(res, 404, { error: 'not_found' });
-  };
-  return {
-    seen,
-    async start() {
-      this.srv = await listen(handler);
-      base = `http://127.0.0.1:${this.srv.address().port}`;
-      return base;
-    },
-  };
-}
 
 let serve, browser, consoleURL, op, opBase, other, otherSeen;
 
@@ -134,8 +49,8 @@ describe('refusals, server text and a damaged login in Chromium', { timeout: 120
   before(async () => {
     serve = await startProcess(env('DUALAUTH_SERVE'), ['-addr', '127.0.0.1:0', '-dir', env('DUALAUTH_WEB_DIR'), '-stdin-eof'], { name: 'serve' });
     consoleURL = serve.info.url;
-    op = hostileOP();
-    opBase = await op.start();
+    op = await startNodeOP();
+    opBase = op.base;
     otherSeen = [];
     other = await listen((req, res) => {
       otherSeen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
@@ -146,7 +61,7 @@ describe('refusals, server text and a damaged login in Chromium', { timeout: 120
 
   after(async () => {
     await browser?.close();
-    await new Promise((r) => (op?.srv ? op.srv.close(r) : r()));
+    await op?.close();
     await new Promise((r) => (other ? other.close(r) : r()));
     await serve?.stop();
   });
