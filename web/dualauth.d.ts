@@ -4,6 +4,17 @@
 export interface LoadOptions {
   wasmURL?: string | URL;
   wasmExecURL?: string | URL;
+  /**
+   * Worker mode: the core runs in a SharedWorker (dualauth-worker.js, next
+   * to dualauth.js) shared by every tab of the origin, and keeps logins —
+   * refresh tokens among them — in its memory only: no refresh token is
+   * ever written to storage or readable by page script, and the page gets
+   * access tokens only. The login ends when the last tab of the origin
+   * closes (or the only one reloads). The API is the same. Default false:
+   * logins persist in IndexedDB. See web/README.md for what same-origin
+   * script can take in each mode.
+   */
+  worker?: boolean;
 }
 
 /**
