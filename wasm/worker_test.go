@@ -48,7 +48,7 @@ func TestWorkerMode_NoTokenReachesStorage(t *testing.T) {
 	is.NoErr(err)
 	to, _ := r.(map[string]any)["redirect"].(string)
 	is.True(strings.HasPrefix(to, td.srv.issuer+"/authorize?")) // for dualauth.js to go to
-	is.Equal(td.lastNavigation(), "")                             // the worker went nowhere
+	is.Equal(td.lastNavigation(), "")                           // the worker went nowhere
 	u, _ := url.Parse(to)
 	state := u.Query().Get("state")
 	_, pending := td.tokens.getRaw(pendingKey(state))
