@@ -8,6 +8,8 @@
 //            and value)
 //   /rt      a working login with refresh tokens rt-N that rotate (a reused
 //            one is invalid_grant) and access tokens of accessTTL seconds
+// and on each, /api: an API that answers what it got (method,
+// Authorization, body).
 // Every answer allows any origin (CORS). stats counts token requests by
 // grant type; issued lists every refresh token handed out.
 import { createServer } from 'node:http';
@@ -58,7 +60,7 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
     const u = new URL(req.url, base);
     seen.push(`${req.method} ${u.pathname}`);
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': '*', 'Access-Control-Allow-Methods': '*' });
+      res.writeHead(204, { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': 'authorization, dpop, content-type', 'Access-Control-Allow-Methods': '*' });
       return res.end();
     }
     const [, tenant, ...rest] = u.pathname.split('/');
@@ -81,6 +83,13 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
       }
       res.writeHead(302, { Location: back.href });
       return res.end();
+    }
+    if (path === '/api') {
+      // An API that says what it got.
+      let raw = '';
+      req.on('data', (d) => (raw += d));
+      req.on('end', () => json(res, 201, { method: req.method, authorization: req.headers.authorization ?? null, body: raw }));
+      return;
     }
     if (path === '/token' && req.method === 'POST') {
       let raw = '';

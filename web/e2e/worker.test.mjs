@@ -132,6 +132,16 @@ describe('worker mode in Chromium: refresh tokens out of reach of page script', 
     const s = await page.evaluate(({ host, clientId }) => window.dualauth.session({ host, clientId }), { host, clientId: CLIENT_ID });
     assert.equal(s.refreshable, true, 'the login has a refresh token (in the worker)');
     assert.ok((await tokenIn(page)).startsWith('at-rt-'), 'the page gets access tokens');
+    // dualauth.fetch works through the worker: the request as the page
+    // built it, with the token; the Response rebuilt in the page.
+    const api = await page.evaluate(async ({ host, clientId }) => {
+      const r = await window.dualauth.fetch(`${host}/api`, { method: 'POST', body: 'hello', headers: { 'Content-Type': 'text/plain' } }, { host, clientId });
+      return { status: r.status, body: await r.json() };
+    }, { host, clientId: CLIENT_ID });
+    assert.equal(api.status, 201);
+    assert.deepEqual(api.body, { method: 'POST', authorization: `Bearer ${await tokenIn(page)}`, body: 'hello' });
+    const elsewhere = await page.evaluate(({ host, clientId }) => window.dualauth.fetch('http://127.0.0.1:9/x', {}, { host, clientId }).then(() => null, (e) => e.code), { host, clientId: CLIENT_ID });
+    assert.equal(elsewhere, 'wrong_origin');
     const { text, goInPage } = await reachable(page);
     assert.equal(goInPage, false, 'no Go program (no wasm memory) in the page');
     for (const rt of op.issued) assert.ok(!text.includes(rt), `refresh token ${rt.replace(/\d+$/, 'N')} reachable from the page`);
