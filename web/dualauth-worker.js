@@ -72,8 +72,9 @@ self.onconnect = (ev) => {
   ports.add(port);
   port.onmessage = async ({ data }) => {
     const { id, method, args } = data ?? {};
-    if (method === 'close') {
-      ports.delete(port); // the page is going away
+    if (method === 'close' || method === 'open') {
+      if (method === 'close') ports.delete(port); // the page is going away (or into the back/forward cache)
+      else ports.add(port);
       return;
     }
     try {

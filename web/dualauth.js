@@ -140,7 +140,10 @@ async function startWorker({ wasmURL, wasmExecURL } = {}) {
     else w.resolve(data.value);
   };
   port.start();
+  // Changes go to the pages that are showing: one kept in the back/forward
+  // cache comes back on pageshow.
   window.addEventListener('pagehide', () => port.postMessage({ method: 'close' }));
+  window.addEventListener('pageshow', (ev) => ev.persisted && port.postMessage({ method: 'open' }));
   const rpc = (method, ...args) =>
     new Promise((resolve, reject) => {
       const id = ++seq;
