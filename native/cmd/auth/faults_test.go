@@ -218,6 +218,10 @@ func TestCLI_LogoutRemovesAnUnreadableCacheEntry(t *testing.T) {
 
 	r := e.auth(nil, "logout", e.srv.Issuer)
 	is.True(strings.Contains(r.stderr, "auth: warning: the token cache "+path+" was corrupt"))
+	// What is left to log out of is nothing: said as for any host without a
+	// login (exit 1). The bytes are kept aside, as for every corrupt cache (S24).
+	is.Equal(r.code, 1)
+	is.Equal(errorLines(r.stderr), []string{"auth: not logged in to " + e.srv.Issuer + ": run `auth login " + e.srv.Issuer + "`"})
 	is.True(!strings.Contains(r.stderr, "\x1b")) // S37
 	_, err = os.Stat(path)                       // nothing else was in it: no cache file is left
 	is.True(os.IsNotExist(err))
