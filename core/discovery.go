@@ -102,6 +102,10 @@ func checkSecure(u *url.URL) error {
 // CheckURL verifies that raw is an absolute https URL, or http on loopback.
 func CheckURL(raw string) error {
 	u, err := url.Parse(raw)
+	if err == nil && u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https" {
+		// javascript:, data:, file: … never name a server (S19).
+		return fmt.Errorf("%w: not %s", ErrInsecureURL, Sanitize(u.Scheme+":"))
+	}
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		return fmt.Errorf("invalid URL %q", raw)
 	}

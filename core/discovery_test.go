@@ -171,6 +171,21 @@ func TestParseMetadata_HTTPSExceptLoopback(t *testing.T) { // S19
 	}
 }
 
+// An endpoint that is not http(s) at all (javascript:, data:, file:) is an
+// insecure URL, refused with ErrInsecureURL before the page goes there (S19).
+func TestParseMetadata_NonHTTPEndpointIsInsecure(t *testing.T) {
+	for _, ep := range []string{"javascript:alert(document.domain)", "JavaScript://idp.example.com/%0aalert(1)", "data:text/html,x", "file:///etc/passwd"} {
+		t.Run(ep, func(t *testing.T) {
+			is := is.New(t)
+			m := goodMeta("https://idp.example.com")
+			m["authorization_endpoint"] = ep
+			_, err := ParseMetadata(Candidate{URL: "https://idp.example.com/x", Issuer: "https://idp.example.com"}, metaJSON(m))
+			is.True(errors.Is(err, ErrInsecureURL))
+			is.True(!strings.Contains(err.Error(), "alert")) // the scheme is named, not the script
+		})
+	}
+}
+
 // A server that only serves grants without a person has no authorization
 // endpoint: its metadata is good for those, and a browser login there
 // fails before anything is sent, naming what works instead.

@@ -272,7 +272,7 @@ func ResourceProof(e *Entry, method, target, nonce string, now time.Time, rand i
 		return Sign{}, errors.New("this login does not use DPoP: it has no key to prove with")
 	}
 	if !onLoginsOrigin(target, e) { // the proof names the token (ath); both go there only
-		return Sign{}, fmt.Errorf("%s is not on %s, the origin of this login: its token goes there only", Sanitize(target), Sanitize(e.Host))
+		return Sign{}, &wrongOrigin{url: target, host: e.Host}
 	}
 	if nonce == "" {
 		nonce = e.DPoP.Nonce(target)
@@ -314,7 +314,12 @@ func useDPoP(mode string, m Metadata, res *Resolution, registered bool) (bool, e
 	case DPoPNever:
 		return false, nil
 	case DPoPAlways:
-		if len(m.DPoPSigningAlgValuesSupported) > 0 && !es256 {
+		if len(m.DPoPSigningAlgValuesSupported) == 0 {
+			// Refused before the user is sent to sign in: the tokens
+			// would come back unbound, or not at all (RFC 9449 §5.1).
+			return false, fmt.Errorf("%w: %s publishes no dpop_signing_alg_values_supported, so tokens cannot be bound to a key; log in with DPoP mode auto or never (--dpop auto, or dpop: 'auto' in the browser)", ErrDPoPUnsupported, Sanitize(m.Issuer))
+		}
+		if !es256 {
 			return false, fmt.Errorf("%s takes DPoP proofs signed with %s only; dualauth signs them with ES256: use --dpop auto or never",
 				m.Issuer, Sanitize(strings.Join(m.DPoPSigningAlgValuesSupported, ", ")))
 		}

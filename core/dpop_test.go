@@ -238,6 +238,7 @@ func TestResourceProof_UsesTheEntrysTokenAndNonce(t *testing.T) {
 		_, err = ResourceProof(e, "GET", other, "", t0, &counter{})
 		is.True(err != nil)
 		is.True(strings.Contains(err.Error(), "its token goes there only"))
+		is.True(errors.Is(err, ErrWrongOrigin))
 	}
 	e.Resource = "https://data.example/api"
 	_, err = ResourceProof(e, "GET", "https://data.example/api/rows", "", t0, &counter{})
@@ -291,7 +292,7 @@ func TestUseDPoP_AutoNeedsServerSupportAndAReason(t *testing.T) {
 		{"AutoServerWithoutDPoP", DPoPAuto, without, required, true, false, false},
 		{"AutoServerWithoutES256", DPoPAuto, rsOnly, required, true, false, false},
 		{"EmptyIsAuto", "", with, required, false, true, false},
-		{"AlwaysEvenUnadvertised", DPoPAlways, without, nil, false, true, false},
+		{"AlwaysUnadvertisedFails", DPoPAlways, without, nil, false, false, true},
 		{"AlwaysWithoutES256Fails", DPoPAlways, rsOnly, nil, false, false, true},
 		{"Never", DPoPNever, with, required, true, false, false},
 	} {
@@ -415,6 +416,21 @@ func TestDPoP_CopiedRefreshTokenNeedsTheKey(t *testing.T) {
 			is.True(errors.Is(got.Err, ErrInvalidGrant))
 		})
 	}
+}
+
+// dpop always against a server that publishes no DPoP algorithm is refused
+// before anything is saved or the user is sent to sign in, for every
+// target: one rule in core (useDPoP), for the CLI and the browser.
+func TestDPoP_AlwaysWithoutServerSupportIsRefusedBeforeTheRedirect(t *testing.T) {
+	is := is.New(t)
+	w := newWorld(t, newFakeServer(dbxIssuer)) // no dpop_signing_alg_values_supported
+	done := w.login(dpopLogin(DPoPAlways))
+	is.True(errors.Is(done.Err, ErrDPoPUnsupported))
+	is.True(strings.Contains(done.Err.Error(), "auto or never"))
+	is.Equal(w.authURL, "")   // never sent to sign in
+	is.True(w.pending == nil) // nothing kept for a callback
+	is.Equal(w.keyN, 0)       // no key made
+	is.Equal(tokenRequests(w.srv), 0)
 }
 
 func TestDPoP_AlwaysRefusesAnUnboundToken(t *testing.T) {

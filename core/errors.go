@@ -31,7 +31,26 @@ var (
 	// is neither the issuer's nor its token endpoint's (RFC 9700 §4.4; see
 	// [Metadata.CheckSignInOrigin]).
 	ErrMixUp = errors.New("possible mix-up attack (RFC 9700 §4.4)")
+	// ErrUnreadableEntry: a stored login is there but cannot be read
+	// (damaged, or written by something else). A store's Load answers it
+	// with the entry's key, so that a logout can still remove it.
+	ErrUnreadableEntry = errors.New("the stored login cannot be read")
+	// ErrDPoPUnsupported: DPoP mode always, against a server that publishes
+	// no DPoP support (dpop_signing_alg_values_supported, RFC 9449 §5.1).
+	ErrDPoPUnsupported = errors.New("DPoP mode always, but the server does not support DPoP")
+	// ErrWrongOrigin: a request with a login's token (or a proof of it) to
+	// a URL that is not on the origin of the login's host or resource.
+	ErrWrongOrigin = errors.New("the URL is not on the origin of this login")
 )
+
+// wrongOrigin is an [ErrWrongOrigin] that names the URL and the login's host.
+type wrongOrigin struct{ url, host string }
+
+func (e *wrongOrigin) Error() string {
+	return fmt.Sprintf("%s is not on %s, the origin of this login: its token goes there only", Sanitize(e.url), Sanitize(e.host))
+}
+
+func (e *wrongOrigin) Is(target error) bool { return target == ErrWrongOrigin }
 
 // LoginRequiredError says the user must log in (again) to Host. It matches
 // [ErrNotLoggedIn] with errors.Is; Cause, when set, is why (for example the
@@ -99,11 +118,13 @@ type OAuthError struct {
 	URI         string `json:"error_uri,omitempty"`
 }
 
+// Error carries the server's code and description through [Sanitize]
+// (S37): they are text from the network, shown on a terminal or a page.
 func (e *OAuthError) Error() string {
 	if e.Description != "" {
-		return fmt.Sprintf("%s: %s", e.Code, e.Description)
+		return fmt.Sprintf("%s: %s", Sanitize(e.Code), Sanitize(e.Description))
 	}
-	return e.Code
+	return Sanitize(e.Code)
 }
 
 // parseOAuthError reads an OAuth error response body (RFC 6749 §5.2, RFC

@@ -162,6 +162,9 @@ type world struct {
 	keyN          int     // DPoP keys created
 	// resource answers FetchResource (resource_test.go).
 	resource func(r Request, body bool) Response
+	// unreadable are stored entries that cannot be read: Load answers
+	// ErrUnreadableEntry with their key.
+	unreadable map[string]bool
 }
 
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -213,6 +216,10 @@ func (w *world) perform(e Effect) Event {
 		return w.fetchResource(e)
 	case Load:
 		for _, k := range e.Keys {
+			if w.unreadable[k] {
+				w.logf("Load %q → unreadable", e.Keys)
+				return Loaded{Key: k, Err: fmt.Errorf("%w: not JSON", ErrUnreadableEntry)}
+			}
 			if ent, ok := w.cache[k]; ok {
 				w.logf("Load %q → found", e.Keys)
 				return Loaded{Key: k, Entry: &ent}
@@ -258,6 +265,7 @@ func (w *world) perform(e Effect) Event {
 		w.logf("Delete %q", e.Key)
 		is.New(w.t).True(w.locked)
 		delete(w.cache, e.Key)
+		delete(w.unreadable, e.Key)
 		return Saved{}
 	case SavePending:
 		w.logf("SavePending issuer=%s redirect=%s", e.Pending.Metadata.Issuer, e.Pending.RedirectURI)

@@ -67,10 +67,10 @@ func checkIDToken(raw, nonce, issuer, clientID string) error {
 		return ErrNonceMismatch
 	}
 	if c.Issuer != issuer {
-		return fmt.Errorf("%w: id_token issued by %q, want %q", ErrIssuerMismatch, c.Issuer, issuer)
+		return fmt.Errorf("%w: id_token issued by %s, want %s", ErrIssuerMismatch, Sanitize(c.Issuer), issuer) // claims are server text (S37)
 	}
 	if !slices.Contains(c.Audience, clientID) {
-		return fmt.Errorf("id_token audience %v does not include client %q", []string(c.Audience), clientID)
+		return fmt.Errorf("id_token audience %s does not include client %s", Sanitize(strings.Join(c.Audience, " ")), clientID)
 	}
 	return nil
 }

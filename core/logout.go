@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 )
 
@@ -21,7 +22,8 @@ const (
 // lock holder) → Delete → Unlock → Fetch revocation
 // (RFC 7009) when the server has an endpoint → Done. The local entry goes
 // first, so a slow or failing revocation never keeps a login around; a
-// failed revocation is a [Warn].
+// failed revocation is a [Warn]. A stored entry that cannot be read
+// ([ErrUnreadableEntry]) is removed all the same.
 type Logout struct {
 	target Target
 	client Client
@@ -57,7 +59,11 @@ func (l *Logout) Step(ev Event) []Effect {
 				// holds its refresh token): the login still goes, and
 				// what can be revoked is what was read before the lock.
 				l.phase = logoutDeleting
-				return []Effect{Warn{Message: fmt.Sprintf("could not read the refresh token to revoke it (%v)", ev.Err)}, Delete{Key: l.key}}
+				msg := fmt.Sprintf("could not read the refresh token to revoke it (%v)", ev.Err)
+				if l.entry.AccessToken == "" && l.entry.RefreshToken == "" {
+					msg = "removing a stored login that cannot be read; nothing of it could be revoked at the server"
+				}
+				return []Effect{Warn{Message: msg}, Delete{Key: l.key}}
 			}
 			if ev.Entry == nil {
 				l.phase = logoutDone
@@ -68,6 +74,13 @@ func (l *Logout) Step(ev Event) []Effect {
 			return []Effect{Delete{Key: l.key}}
 		}
 		if l.phase == logoutLoading {
+			if ev.Err != nil && errors.Is(ev.Err, ErrUnreadableEntry) && ev.Key != "" {
+				// A damaged entry is still removed: logging out is the
+				// way out of it. Nothing of it can be revoked.
+				l.key = ev.Key
+				l.phase = logoutLocking
+				return []Effect{Lock{Key: l.key}}
+			}
 			if ev.Err != nil {
 				return l.done(fmt.Errorf("reading the token cache: %w", ev.Err))
 			}

@@ -367,6 +367,28 @@ func TestLogout_StillRemovesTheLoginWhenTheReloadFails(t *testing.T) {
 	is.True(!w.locked)
 }
 
+// A stored login that cannot be read blocks no logout: the logout takes
+// the lock on its key and deletes it, and says that nothing was revoked.
+// The token machine reports it as ErrUnreadableEntry, not as a login.
+func TestLogout_RemovesAnUnreadableEntry(t *testing.T) {
+	is := is.New(t)
+	w := newWorld(t, newFakeServer(dbxIssuer))
+	key := Key(dbxIssuer, "databricks-cli")
+	w.unreadable = map[string]bool{key: true}
+	d := w.token(dbxToken())
+	is.True(errors.Is(d.Err, ErrUnreadableEntry))
+	d = Drive(NewLogout(Target{Host: dbxHost}, Client{ID: "databricks-cli"}), Start{Now: w.now}, w.perform)
+	is.NoErr(d.Err)
+	is.Equal(len(w.unreadable), 0)   // deleted
+	is.Equal(len(w.srv.requests), 0) // nothing to revoke
+	is.Equal(len(w.warnings), 1)
+	is.True(strings.Contains(w.warnings[0], "cannot be read"))
+	is.True(!w.locked)
+	// Now there is nothing left to log out of.
+	d = Drive(NewLogout(Target{Host: dbxHost}, Client{ID: "databricks-cli"}), Start{Now: w.now}, w.perform)
+	is.True(errors.Is(d.Err, ErrNotLoggedIn))
+}
+
 func TestLogout_InterruptedRevocationIsStillALogout(t *testing.T) {
 	is := is.New(t)
 	w := loggedIn(t, 3600)

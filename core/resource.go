@@ -238,7 +238,7 @@ func (c *ResourceCall) tokenDone(d Done) []Effect {
 		// The token is for this login's host or resource: a URL elsewhere
 		// (a page-relative path in a browser, a link from another API)
 		// must not carry it.
-		return c.finish(fmt.Errorf("%s is not on %s, the origin of this login: its token goes there only", Sanitize(c.url), Sanitize(e.Host)))
+		return c.finish(&wrongOrigin{url: c.url, host: e.Host})
 	}
 	e.DPoP = e.DPoP.clone()
 	c.entry = &e

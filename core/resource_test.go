@@ -486,6 +486,7 @@ func TestResourceCall_ATokenGoesToTheLoginsOriginOnly(t *testing.T) {
 			d := w.call(cfg)
 			is.True(d.Err != nil)
 			is.True(strings.Contains(d.Err.Error(), "is not on https://adb-123.4.azuredatabricks.net, the origin of this login"))
+			is.True(errors.Is(d.Err, ErrWrongOrigin)) // a stable code in the browser: wrong_origin
 			is.Equal(len(a.seen), 0)
 		})
 	}

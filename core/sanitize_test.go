@@ -1,6 +1,7 @@
 package core
 
 import (
+	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
@@ -74,4 +75,18 @@ func FuzzSanitize(f *testing.F) {
 			}
 		}
 	})
+}
+
+// ID-token claims named in an error (issuer, audience) are server text:
+// they reach the message through Sanitize (S37), on both targets.
+func TestCheckIDToken_ClaimsInErrorsAreSanitised(t *testing.T) {
+	is := is.New(t)
+	for _, claims := range []map[string]any{
+		{"nonce": "n", "iss": "https://as\u202e\x1b[2Jevil", "aud": "c"},
+		{"nonce": "n", "iss": "https://as", "aud": []string{"x\x1b]8;;http://evil\x07", "y\u202e"}},
+	} {
+		err := checkIDToken(fakeJWT(claims), "n", "https://as", "c")
+		is.True(err != nil)
+		is.True(!strings.ContainsAny(err.Error(), "\x1b\x07\u202e"))
+	}
 }

@@ -91,6 +91,18 @@ func TestOAuthError_Message(t *testing.T) {
 	is.True(!errors.Is(&OAuthError{Code: "invalid_grant"}, errors.New("invalid_grant")))
 }
 
+// A server's error and error_description reach every message through
+// Sanitize (S37): no control character, ESC or bidi override survives.
+func TestOAuthError_MessageIsSanitised(t *testing.T) {
+	is := is.New(t)
+	e := &OAuthError{Code: "access_denied\x1b[2J", Description: "line\nforged\x07 \u202eevil\x1b]8;;http://x\x1b\\"}
+	msg := e.Error()
+	for _, c := range []string{"\x1b", "\n", "\x07", "\u202e", "\x9b"} {
+		is.True(!strings.Contains(msg, c))
+	}
+	is.Equal(msg, `access_denied\x1b[2J: line\nforged\a \u202eevil\x1b]8;;http://x\x1b\`)
+}
+
 func TestClient_Requests(t *testing.T) {
 	is := is.New(t)
 	pub := Client{ID: "cli"}

@@ -9,5 +9,5 @@ mkdir -p "$out"
 GOOS=js GOARCH=wasm go build -trimpath -ldflags='-s -w' -o "$out/dualauth.wasm" ./wasm
 cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" "$out/wasm_exec.js"
 if [ "$(cd "$out" && pwd)" != "$(cd web && pwd)" ]; then
-	cp web/index.html web/app.js web/style.css web/dualauth.js web/dualauth.d.ts "$out/"
+	cp web/index.html web/app.js web/style.css web/dualauth.js web/dualauth-worker.js web/dualauth.d.ts "$out/"
 fi

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -243,7 +244,12 @@ func (d *driver) login(o loginOptions) (any, error) {
 		DPoP:        o.dpop,
 	})
 	done := d.run(m, core.Start{Now: now, Rand: webCrypto{}})
-	if errors.Is(done.Err, errRedirected) {
+	var to *redirectTo
+	if errors.As(done.Err, &to) {
+		if d.worker {
+			return map[string]any{"redirect": to.url}, nil // dualauth.js takes the page there
+		}
+		d.navigate(to.url)
 		return js.Undefined(), nil
 	}
 	if done.Err != nil {
@@ -301,7 +307,9 @@ func (d *driver) handleRedirect(href string) (any, error) {
 	if err != nil || !isCallback(u.Query()) {
 		return map[string]any{"status": "none", "returnTo": js.Null()}, nil
 	}
-	scrubAddressBar() // before anything else can fail or wait (S28)
+	if !d.worker { // a worker has no address bar: dualauth.js scrubbed the page's (S28)
+		scrubAddressBar() // before anything else can fail or wait (S28)
+	}
 	q := u.Query()
 	state := q.Get("state")
 	if state == "" {
@@ -329,6 +337,12 @@ func (d *driver) handleRedirect(href string) (any, error) {
 		}
 		return nil, done.Err
 	}
+	if d.worker {
+		// The page that called goes back (dualauth.js): the same way.
+		here, _ := scrubbed(href)
+		target, samePage := returnPlan(p.ReturnTo, here)
+		return map[string]any{"status": "signed-in", "returnTo": target, "samePage": samePage}, nil
+	}
 	returnTo := d.returnTo(p.ReturnTo)
 	return map[string]any{"status": "signed-in", "returnTo": returnTo}, nil
 }
@@ -337,23 +351,29 @@ func (d *driver) handleRedirect(href string) (any, error) {
 // page by rewriting the address bar (no reload), elsewhere on the origin by
 // navigating. Anything else is ignored.
 func (d *driver) returnTo(saved string) string {
-	loc := jsGlobal.Get("location")
-	here := loc.Get("href").String()
-	if saved == "" {
-		return here
-	}
-	target, err := sameOrigin(saved, here)
-	if err != nil {
-		return here
-	}
-	tu, _ := url.Parse(target)
-	hu, _ := url.Parse(here)
-	if tu.Path == hu.Path {
+	target, samePage := returnPlan(saved, jsGlobal.Get("location").Get("href").String())
+	if samePage {
 		jsGlobal.Get("history").Call("replaceState", jsGlobal.Get("history").Get("state"), "", target)
 	} else {
 		d.navigate(target)
 	}
 	return target
+}
+
+// returnPlan is where a page at here goes back to after a login that
+// started at saved: saved when it is on this origin (else here), and
+// whether that is this page (only the address bar changes).
+func returnPlan(saved, here string) (target string, samePage bool) {
+	if saved == "" {
+		return here, true
+	}
+	target, err := sameOrigin(saved, here)
+	if err != nil {
+		return here, true
+	}
+	tu, _ := url.Parse(target)
+	hu, _ := url.Parse(here)
+	return target, tu.Path == hu.Path
 }
 
 type tokenOptions struct {
@@ -389,9 +409,23 @@ func (d *driver) logout(o targetOptions) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A stored login that cannot be read goes too (the core deletes the
+	// entry): with it its DPoP key, and a login to the same target still
+	// waiting for its callback, which would otherwise bring it back.
+	var keys []string
+	damaged := false
+	if l := d.tokens.load(core.IssuerKeys(target, client.ID)); errors.Is(l.Err, core.ErrUnreadableEntry) {
+		damaged = true
+		keys = d.tokens.keyNames(l.Key)
+	}
 	done := d.run(core.NewLogout(target, client), core.Start{Now: d.clock()})
 	if done.Err != nil && !errors.Is(done.Err, core.ErrNotLoggedIn) {
 		return nil, done.Err
+	}
+	if damaged {
+		for _, k := range append(keys, d.local.dropPendingOf(target, client.ID)...) {
+			d.dropKey(k)
+		}
 	}
 	return js.Undefined(), nil
 }
@@ -421,8 +455,35 @@ func (d *driver) session(o targetOptions) (any, error) {
 	out.Set("claims", js.Null())
 	if e.IDToken != "" {
 		if c, err := core.DecodeJWT(e.IDToken); err == nil {
-			out.Set("claims", jsGlobal.Get("JSON").Call("parse", string(c.Raw)))
+			var claims any
+			if json.Unmarshal(c.Raw, &claims) == nil {
+				// Server text, shown as "signed in as": through the
+				// same sanitiser as every message (S37).
+				b, _ := json.Marshal(sanitizeClaims(claims))
+				out.Set("claims", jsGlobal.Get("JSON").Call("parse", string(b)))
+			}
 		}
 	}
 	return out, nil
+}
+
+// sanitizeClaims passes every string of decoded JSON (names and values)
+// through core.Sanitize: control characters, ESC and bidi overrides come
+// out escaped, printable text as it was.
+func sanitizeClaims(v any) any {
+	switch v := v.(type) {
+	case string:
+		return core.Sanitize(v)
+	case []any:
+		for i := range v {
+			v[i] = sanitizeClaims(v[i])
+		}
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[core.Sanitize(k)] = sanitizeClaims(x)
+		}
+		return out
+	}
+	return v
 }

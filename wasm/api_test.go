@@ -3,6 +3,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -375,19 +377,22 @@ func TestBrowserFetch_RefusedConnectionIsANetworkError(t *testing.T) {
 
 func TestErrorCode_IsStableForEveryKindOfFailure(t *testing.T) {
 	for want, err := range map[string]error{
-		"not_logged_in":       &core.LoginRequiredError{Host: "h", Cause: core.ErrInvalidGrant},
-		"access_denied":       fmt.Errorf("x: %w", &core.OAuthError{Code: "access_denied"}),
-		"state_mismatch":      core.ErrStateMismatch,
-		"login_expired":       core.ErrPendingExpired,
-		"issuer_mismatch":     core.ErrIssuerMismatch,
-		"missing_issuer":      core.ErrMissingIssuer,
-		"nonce_mismatch":      core.ErrNonceMismatch,
-		"insecure_url":        core.ErrInsecureURL,
-		"discovery_failed":    core.ErrDiscovery,
-		"lock_timeout":        fmt.Errorf("waiting: %w", errLockTimeout),
-		"network_error":       &codedError{err: errors.New("token request failed"), is: errNetwork},
-		"unexpected_redirect": &codedError{err: errors.New("redirected"), is: errRedirect, cause: errors.New("token endpoint answered HTTP 302")},
-		"internal_error":      errors.New("something else"),
+		"not_logged_in":           &core.LoginRequiredError{Host: "h", Cause: core.ErrInvalidGrant},
+		"access_denied":           fmt.Errorf("x: %w", &core.OAuthError{Code: "access_denied"}),
+		"state_mismatch":          core.ErrStateMismatch,
+		"login_expired":           core.ErrPendingExpired,
+		"issuer_mismatch":         core.ErrIssuerMismatch,
+		"missing_issuer":          core.ErrMissingIssuer,
+		"nonce_mismatch":          core.ErrNonceMismatch,
+		"insecure_url":            core.ErrInsecureURL,
+		"dpop_unsupported":        fmt.Errorf("%w: no algorithms", core.ErrDPoPUnsupported),
+		"wrong_origin":            fmt.Errorf("x: %w", core.ErrWrongOrigin),
+		"stored_login_unreadable": &core.LoginRequiredError{Host: "h", Cause: unreadable("k")},
+		"discovery_failed":        core.ErrDiscovery,
+		"lock_timeout":            fmt.Errorf("waiting: %w", errLockTimeout),
+		"network_error":           &codedError{err: errors.New("token request failed"), is: errNetwork},
+		"unexpected_redirect":     &codedError{err: errors.New("redirected"), is: errRedirect, cause: errors.New("token endpoint answered HTTP 302")},
+		"internal_error":          errors.New("something else"),
 	} {
 		t.Run(want, func(t *testing.T) {
 			is := is.New(t)
@@ -525,4 +530,97 @@ func TestLogout_RemovesTheLoginsDPoPKey(t *testing.T) {
 	v, err := td.tokens.getValue(e.DPoP.Key)
 	is.NoErr(err)
 	is.True(v.IsUndefined())
+}
+
+// Issue 23: a stored login that cannot be read blocks nothing. token() and
+// session() say so with their own code and the way out; logout() removes
+// it, with its DPoP key and a login to the same target still waiting for
+// its callback; then the target is simply logged out.
+func TestLogout_RemovesAnUnreadableLoginItsKeyAndItsPendingLogin(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.signIn(t)
+	changes := recordChanges(t, td.changes)
+	keyName := dpopKeyPrefix + "AbC-_09"
+	_, err := td.tokens.tx("readwrite", func(st js.Value) []js.Value {
+		return []js.Value{st.Call("put", `{"access_token":"secret-at","dpop_key":{"key":"`+keyName+`"`, td.key())}
+	})
+	is.NoErr(err)
+	is.NoErr(td.tokens.putValue(keyName, js.ValueOf("private key")))
+	pending := core.Pending{State: "waiting", Verifier: "v", CreatedAt: time.Now(), ClientID: "console",
+		Target: core.Target{Host: td.srv.issuer}, Key: &core.DPoPKey{Key: dpopKeyPrefix + "pending"}}
+	is.NoErr(localStore{}.savePending(pending))
+	is.NoErr(td.tokens.putValue(pending.Key.Key, js.ValueOf("private key")))
+	other := core.Pending{State: "other", Verifier: "v", CreatedAt: time.Now(), ClientID: "another", Target: core.Target{Host: td.srv.issuer}}
+	is.NoErr(localStore{}.savePending(other))
+
+	_, err = td.token(tokenOptions{targetOptions: td.target()})
+	is.Equal(errorCode(err), "stored_login_unreadable")
+	msg := toJSError(err).Get("message").String()
+	is.True(strings.Contains(msg, "logout()"))
+	is.True(!strings.Contains(msg, "secret-at"))
+	_, err = td.session(td.target())
+	is.Equal(errorCode(err), "stored_login_unreadable")
+
+	_, err = td.logout(td.target())
+	is.NoErr(err)
+	_, err = td.tokens.tx("readonly", func(st js.Value) []js.Value { return []js.Value{st.Call("get", td.key())} })
+	is.NoErr(err)
+	l := td.tokens.load([]string{td.key()})
+	is.NoErr(l.Err)
+	is.Equal(l.Entry, nil) // the entry is gone
+	for _, k := range []string{keyName, pending.Key.Key} {
+		v, err := td.tokens.getValue(k)
+		is.NoErr(err)
+		is.True(v.IsUndefined()) // and both keys
+	}
+	_, ok := localStore{}.get(pendingKey(pending.State))
+	is.True(!ok) // and the login waiting for its callback
+	_, ok = localStore{}.get(pendingKey(other.State))
+	is.True(ok) // another client's is not touched
+	is.Equal(changes.next(t)["signedIn"], false)
+	_, err = td.token(tokenOptions{targetOptions: td.target()})
+	is.Equal(errorCode(err), "not_logged_in")
+	s, err := td.session(td.target())
+	is.NoErr(err)
+	is.Equal(s.(map[string]any)["signedIn"], false)
+}
+
+// S37 in the browser: server text in an error (error_description) and the
+// ID token's claims reach the page through core.Sanitize — no control
+// character, ESC or bidi override, in the message, the description or a
+// claim (names included). Markup stays text for the page to show as text.
+func TestServerTextReachesThePageSanitised(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	state := td.startLogin(t)
+	desc := "denied\x1b[2J\x1b]8;;https://evil.example\x07click\x1b]8;;\x07 \u202efdp.exe\r\nforged line\x00<b>x</b>"
+	_, err := td.handleRedirect(callbackURL(url.Values{"error": {"access_denied"}, "error_description": {desc}, "state": {state}}))
+	is.Equal(errorCode(err), "access_denied")
+	je := toJSError(err)
+	for _, field := range []string{"message", "description"} {
+		v := je.Get(field).String()
+		is.True(strings.Contains(v, "<b>x</b>")) // text, kept as text
+		for _, c := range []string{"\x1b", "\x07", "\u202e", "\r", "\n", "\x00"} {
+			is.True(!strings.Contains(v, c))
+		}
+		is.True(strings.Contains(v, `\u202efdp.exe`)) // shown escaped
+	}
+
+	td = newTestDriver(t)
+	td.signIn(t)
+	l := td.tokens.load([]string{td.key()})
+	is.NoErr(l.Err)
+	e := *l.Entry
+	payload, _ := json.Marshal(map[string]any{"sub": "u1", "name": "Mallory\u202egnp.exe", "email": "a\x1b[31m@b", "groups": []string{"x\ny"}, "k\x07": 1})
+	e.IDToken = "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString(payload) + "."
+	is.NoErr(td.tokens.save(td.key(), e))
+	s, err := td.session(td.target())
+	is.NoErr(err)
+	c := s.(js.Value).Get("claims")
+	is.Equal(c.Get("sub").String(), "u1")
+	is.Equal(c.Get("name").String(), `Mallory\u202egnp.exe`)
+	is.Equal(c.Get("email").String(), `a\x1b[31m@b`)
+	is.Equal(c.Get("groups").Index(0).String(), `x\ny`)
+	is.Equal(c.Get(`k\a`).Int(), 1)
 }

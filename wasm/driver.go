@@ -19,6 +19,13 @@ import (
 // load (handleRedirect), not in this program.
 var errRedirected = errors.New("redirected to the authorization server")
 
+// redirectTo is errRedirected with the authorization request's URL, which
+// login sends the page to: itself, or (in a worker) through dualauth.js.
+type redirectTo struct{ url string }
+
+func (r *redirectTo) Error() string        { return errRedirected.Error() }
+func (r *redirectTo) Is(target error) bool { return target == errRedirected }
+
 // driver performs core effects with browser APIs. Its fields are the seams
 // the tests replace: the network (fetch), the address bar (navigate) and
 // the clock (now; nil means time.Now). Storage and locks are always the
@@ -30,6 +37,10 @@ type driver struct {
 	tokens   *idbStore
 	local    localStore
 	changes  *listeners
+	// worker: the program runs in a SharedWorker (load({ worker: true })):
+	// logins live in its memory only, and the page that called does the
+	// navigation (dualauth.js).
+	worker bool
 	// resourceNonces are the DPoP nonces of the resources dualauth.fetch
 	// called.
 	resourceNonces nonceMemo
@@ -42,6 +53,24 @@ func newBrowserDriver() *driver {
 		tokens:   &idbStore{name: dbName},
 		changes:  &listeners{},
 		now:      time.Now,
+	}
+}
+
+// newWorkerDriver is the driver of the worker mode: cache entries (refresh
+// tokens among them) in this program's memory only, never in storage; what
+// must outlive the worker across the redirect to the authorization server
+// (the pending login, its DPoP key, the callback claims) in an IndexedDB
+// database of its own; the token-free summaries in memory too, told to
+// every tab through the worker's ports (onChange).
+func newWorkerDriver() *driver {
+	tokens := &idbStore{name: workerDBName, mem: &memEntries{m: map[string]string{}}}
+	return &driver{
+		fetch:   browserFetch,
+		tokens:  tokens,
+		local:   localStore{w: &workerKV{db: tokens, mem: map[string]string{}}},
+		changes: &listeners{},
+		now:     time.Now,
+		worker:  true,
 	}
 }
 
@@ -131,8 +160,7 @@ func (d *driver) runWith(m core.Machine, first core.Event, resource func(core.Fe
 		case core.SavePending:
 			return core.Saved{Err: d.local.savePending(e.Pending)}
 		case core.Authorize:
-			d.navigate(e.URL)
-			return core.Aborted{Err: errRedirected}
+			return core.Aborted{Err: &redirectTo{url: e.URL}} // login() goes there
 		case core.Reject:
 			// A page has one callback: a refused one ends the login.
 			return core.Aborted{Err: e.Err}

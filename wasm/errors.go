@@ -28,6 +28,8 @@ var (
 func errorCode(err error) string {
 	var oe *core.OAuthError
 	switch {
+	case errors.Is(err, core.ErrUnreadableEntry):
+		return "stored_login_unreadable" // logout() removes it
 	case errors.Is(err, core.ErrNotLoggedIn):
 		return "not_logged_in" // before OAuthError: an invalid_grant refresh means "log in again"
 	case errors.As(err, &oe):
@@ -44,6 +46,10 @@ func errorCode(err error) string {
 		return "nonce_mismatch"
 	case errors.Is(err, core.ErrInsecureURL):
 		return "insecure_url"
+	case errors.Is(err, core.ErrDPoPUnsupported):
+		return "dpop_unsupported"
+	case errors.Is(err, core.ErrWrongOrigin):
+		return "wrong_origin"
 	case errors.Is(err, core.ErrDiscovery):
 		return "discovery_failed"
 	case errors.Is(err, errBadArgument):

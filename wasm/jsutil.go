@@ -148,11 +148,13 @@ func toJSError(err error) js.Value {
 			msg = fmt.Sprintf("the login to %s is no longer valid (%v); log in again", lr.Host, lr.Cause)
 		}
 	}
-	e := jsGlobal.Get("Error").New(msg)
+	// Server text in the message (an error_description, a claim, an
+	// endpoint) goes through the CLI's sanitiser (S37).
+	e := jsGlobal.Get("Error").New(core.Sanitize(msg))
 	e.Set("code", errorCode(err))
 	var oe *core.OAuthError
 	if errors.As(err, &oe) && oe.Description != "" {
-		e.Set("description", oe.Description)
+		e.Set("description", core.Sanitize(oe.Description))
 	}
 	return e
 }

@@ -12,13 +12,21 @@ import (
 // Without one, the API is left in globalThis.dualauthWasm.
 const readyHookEnv = "DUALAUTH_READY_HOOK"
 
+// The mode, named in the program's environment by web/dualauth-worker.js:
+// "worker" runs the worker mode (see newWorkerDriver).
+const modeEnv = "DUALAUTH_MODE"
+
 func main() {
 	d := newBrowserDriver()
-	onStorage := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		d.onStorage(arg0(args))
-		return nil
-	})
-	jsGlobal.Call("addEventListener", "storage", onStorage)
+	if mode, _ := syscall.Getenv(modeEnv); mode == "worker" {
+		d = newWorkerDriver() // one program for every tab: no storage events to hear
+	} else {
+		onStorage := js.FuncOf(func(_ js.Value, args []js.Value) any {
+			d.onStorage(arg0(args))
+			return nil
+		})
+		jsGlobal.Call("addEventListener", "storage", onStorage)
+	}
 	api := d.api()
 	name, _ := syscall.Getenv(readyHookEnv)
 	if hook := jsGlobal.Get(name); name != "" && hook.Type() == js.TypeFunction {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,9 @@ const (
 	lockPrefix    = "dualauth.v1.lock."
 	// claimPrefix names, in the token store, the callbacks being finished.
 	claimPrefix = "dualauth.v1.claim."
+	// workerDBName is the IndexedDB database of the worker mode: pending
+	// logins, their DPoP keys and claims; never a cache entry.
+	workerDBName = "dualauth-worker"
 )
 
 // idbStore keeps the cache entries in IndexedDB: one consistent store per
@@ -40,6 +44,33 @@ type idbStore struct {
 	db   js.Value
 	// closed is set from a JS callback, which must not wait for mu.
 	closed atomic.Bool
+	// mem, when set, holds the cache entries instead of the database (the
+	// worker mode): they never reach storage.
+	mem *memEntries
+}
+
+// memEntries are cache entries (as JSON, like the database's) in this
+// program's memory.
+type memEntries struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (m *memEntries) get(key string) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.m[key]
+	return v, ok
+}
+
+func (m *memEntries) set(key, v string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v == "" {
+		delete(m.m, key)
+	} else {
+		m.m[key] = v
+	}
 }
 
 func (s *idbStore) open() (js.Value, error) {
@@ -155,6 +186,18 @@ func (s *idbStore) txOn(store, mode string, do func(st js.Value) []js.Value) ([]
 
 // load returns the first entry present under keys, in one read transaction.
 func (s *idbStore) load(keys []string) core.Loaded {
+	if s.mem != nil {
+		for _, k := range keys {
+			if v, ok := s.mem.get(k); ok {
+				var e core.Entry
+				if json.Unmarshal([]byte(v), &e) != nil {
+					return core.Loaded{Key: k, Err: unreadable(k)}
+				}
+				return core.Loaded{Key: k, Entry: &e}
+			}
+		}
+		return core.Loaded{}
+	}
 	res, err := s.tx("readonly", func(st js.Value) []js.Value {
 		reqs := make([]js.Value, len(keys))
 		for i, k := range keys {
@@ -166,17 +209,71 @@ func (s *idbStore) load(keys []string) core.Loaded {
 		return core.Loaded{Err: err}
 	}
 	for i, v := range res {
-		if v.Type() != js.TypeString {
+		if v.Type() == js.TypeUndefined {
 			continue
+		}
+		if v.Type() != js.TypeString {
+			return core.Loaded{Key: keys[i], Err: unreadable(keys[i])}
 		}
 		var e core.Entry
 		if err := json.Unmarshal([]byte(v.String()), &e); err != nil {
-			// Say which entry, never what it holds.
-			return core.Loaded{Err: fmt.Errorf("%w: the stored login for %s is not valid JSON", errStorage, keys[i])}
+			// Say which entry, never what it holds; with its key, so
+			// that a logout still removes it.
+			return core.Loaded{Key: keys[i], Err: unreadable(keys[i])}
 		}
 		return core.Loaded{Key: keys[i], Entry: &e}
 	}
 	return core.Loaded{}
+}
+
+// unreadable is the error of a stored login that cannot be read: what it
+// is, and the way out.
+func unreadable(key string) error {
+	return fmt.Errorf("%w (%s): it is damaged or was written by something else; logout() removes it, then log in again", core.ErrUnreadableEntry, key)
+}
+
+// keyNames finds the names of DPoP keys in the raw value stored under key,
+// which cannot be read as an entry: what a logout removes with it.
+func (s *idbStore) keyNames(key string) []string {
+	raw, ok := s.getRaw(key)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for {
+		i := strings.Index(raw, dpopKeyPrefix)
+		if i < 0 {
+			return out
+		}
+		raw = raw[i+len(dpopKeyPrefix):]
+		n := 0
+		for n < len(raw) && isBase64URL(raw[n]) {
+			n++
+		}
+		if n > 0 {
+			out = append(out, dpopKeyPrefix+raw[:n])
+		}
+		raw = raw[n:]
+	}
+}
+
+func isBase64URL(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// getRaw is the string stored under key: an entry's JSON (in memory in
+// the worker mode), or another record of the token store.
+func (s *idbStore) getRaw(key string) (string, bool) {
+	if s.mem != nil && !strings.HasPrefix(key, pendingPrefix) {
+		return s.mem.get(key)
+	}
+	res, err := s.tx("readonly", func(st js.Value) []js.Value {
+		return []js.Value{st.Call("get", key)}
+	})
+	if err != nil || res[0].Type() != js.TypeString {
+		return "", false
+	}
+	return res[0].String(), true
 }
 
 func (s *idbStore) save(key string, e core.Entry) error {
@@ -184,17 +281,49 @@ func (s *idbStore) save(key string, e core.Entry) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.tx("readwrite", func(st js.Value) []js.Value {
-		return []js.Value{st.Call("put", string(b), key)}
+	if s.mem != nil {
+		s.mem.set(key, string(b))
+		return nil
+	}
+	return s.putRaw(key, string(b))
+}
+
+func (s *idbStore) putRaw(key, v string) error {
+	_, err := s.tx("readwrite", func(st js.Value) []js.Value {
+		return []js.Value{st.Call("put", v, key)}
 	})
 	return err
 }
 
 func (s *idbStore) delete(key string) error {
+	if s.mem != nil {
+		s.mem.set(key, "")
+		return nil
+	}
+	return s.deleteRaw(key)
+}
+
+func (s *idbStore) deleteRaw(key string) error {
 	_, err := s.tx("readwrite", func(st js.Value) []js.Value {
 		return []js.Value{st.Call("delete", key)}
 	})
 	return err
+}
+
+// keysWith lists the keys of the token store that start with prefix.
+func (s *idbStore) keysWith(prefix string) []string {
+	rng := jsGlobal.Get("IDBKeyRange").Call("bound", prefix, prefix+"\uffff")
+	res, err := s.tx("readonly", func(st js.Value) []js.Value {
+		return []js.Value{st.Call("getAllKeys", rng)}
+	})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for i := range res[0].Length() {
+		out = append(out, res[0].Index(i).String())
+	}
+	return out
 }
 
 // claim records that the callback of the pending login under key is being
@@ -299,12 +428,71 @@ func jsTime(t time.Time) js.Value {
 }
 
 // localStore wraps window.localStorage, turning its exceptions (quota,
-// disabled storage) into errors.
-type localStore struct{}
+// disabled storage) into errors. In the worker mode (w set), which has no
+// localStorage, the same records are kept by w.
+type localStore struct{ w *workerKV }
+
+// workerKV keeps the worker mode's small records: pending logins in its
+// IndexedDB database (they must outlive the worker across the redirect;
+// they hold a PKCE verifier, never a token), the token-free summaries of
+// logins in memory (they go with the logins).
+type workerKV struct {
+	db  *idbStore
+	mu  sync.Mutex
+	mem map[string]string
+}
+
+func (w *workerKV) get(k string) (string, bool) {
+	if strings.HasPrefix(k, pendingPrefix) {
+		return w.db.getRaw(k)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	v, ok := w.mem[k]
+	return v, ok
+}
+
+func (w *workerKV) set(k, v string) error {
+	if strings.HasPrefix(k, pendingPrefix) {
+		return w.db.putRaw(k, v)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.mem[k] = v
+	return nil
+}
+
+func (w *workerKV) remove(k string) {
+	if strings.HasPrefix(k, pendingPrefix) {
+		w.db.deleteRaw(k)
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.mem, k)
+}
+
+func (w *workerKV) keys(prefix string) []string {
+	if strings.HasPrefix(prefix, pendingPrefix) {
+		return w.db.keysWith(prefix)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for k := range w.mem {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
 
 func (localStore) ls() js.Value { return jsGlobal.Get("localStorage") }
 
 func (l localStore) get(k string) (string, bool) {
+	if l.w != nil {
+		return l.w.get(k)
+	}
 	v, err := call(func() js.Value { return l.ls().Call("getItem", k) })
 	if err != nil || v.Type() != js.TypeString {
 		return "", false
@@ -313,6 +501,9 @@ func (l localStore) get(k string) (string, bool) {
 }
 
 func (l localStore) set(k, v string) error {
+	if l.w != nil {
+		return l.w.set(k, v)
+	}
 	if _, err := call(func() js.Value { return l.ls().Call("setItem", k, v) }); err != nil {
 		return fmt.Errorf("%w: %v", errStorage, err)
 	}
@@ -320,10 +511,17 @@ func (l localStore) set(k, v string) error {
 }
 
 func (l localStore) remove(k string) {
+	if l.w != nil {
+		l.w.remove(k)
+		return
+	}
 	call(func() js.Value { return l.ls().Call("removeItem", k) })
 }
 
 func (l localStore) keys(prefix string) []string {
+	if l.w != nil {
+		return l.w.keys(prefix)
+	}
 	var out []string
 	call(func() js.Value {
 		ls := l.ls()
@@ -368,6 +566,27 @@ func (l localStore) takePending(state string) (*core.Pending, bool) {
 		return nil, false
 	}
 	return &p, true
+}
+
+// dropPendingOf removes the pending logins of client at target (a logout
+// of a damaged login) and returns the DPoP keys they held.
+func (l localStore) dropPendingOf(t core.Target, clientID string) (dpopKeys []string) {
+	keys := core.IssuerKeys(t, clientID)
+	for _, k := range l.keys(pendingPrefix) {
+		v, _ := l.get(k)
+		var p core.Pending
+		if json.Unmarshal([]byte(v), &p) != nil || p.ClientID != clientID {
+			continue
+		}
+		if p.Target.Host != t.Host && !slices.Contains(keys, core.Key(p.Metadata.Issuer, clientID)) {
+			continue
+		}
+		if p.Key != nil {
+			dpopKeys = append(dpopKeys, p.Key.Key)
+		}
+		l.remove(k)
+	}
+	return dpopKeys
 }
 
 // dropStalePending removes pending logins that can no longer complete

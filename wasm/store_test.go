@@ -45,7 +45,9 @@ func TestIndexedDB_CorruptEntryIsAnErrorThatNamesNoSecret(t *testing.T) {
 	is.NoErr(err)
 	l := td.tokens.load([]string{"k"})
 	is.True(l.Err != nil)
-	is.Equal(errorCode(l.Err), "storage_unavailable")
+	is.Equal(errorCode(l.Err), "stored_login_unreadable")
+	is.Equal(l.Key, "k") // so that a logout can still remove it
+	is.True(strings.Contains(l.Err.Error(), "logout() removes it"))
 	is.True(!strings.Contains(l.Err.Error(), "secret-at"))
 }
 

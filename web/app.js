@@ -7,6 +7,7 @@ import { load } from './dualauth.js';
 window.consoleFirstURL = window.location.href;
 
 const SETTINGS_KEY = 'dualauth.console.settings';
+const MODE_KEY = 'dualauth.console.mode';
 const $ = (id) => document.getElementById(id);
 const text = (id, s) => {
   $(id).textContent = s;
@@ -53,6 +54,8 @@ function showError(err) {
   box.dataset.code = err?.code ?? 'error';
   text('error-code', err?.code ?? 'error');
   text('error-message', err?.message ?? String(err));
+  // The way out of a stored login that cannot be read: logout() removes it.
+  $('remove-login').hidden = err?.code !== 'stored_login_unreadable';
 }
 
 function clearError() {
@@ -60,6 +63,7 @@ function clearError() {
   delete $('error').dataset.code;
   text('error-code', '');
   text('error-message', '');
+  $('remove-login').hidden = true;
 }
 
 function setStatus(state, label) {
@@ -130,7 +134,8 @@ async function refreshSession() {
   try {
     s = await auth.session({ host, clientId, accountId });
   } catch (err) {
-    setStatus('error', err?.code === 'load_failed' ? 'dualauth failed to load' : 'Error');
+    const label = { load_failed: 'dualauth failed to load', stored_login_unreadable: 'Stored login unreadable' }[err?.code] ?? 'Error';
+    setStatus('error', label);
     showError(err);
     return;
   }
@@ -208,10 +213,22 @@ async function callAPI(ev) {
   }
 }
 
+// mode is where the console keeps refresh tokens: 'page' (IndexedDB) or
+// 'worker' (a SharedWorker's memory only); ?mode= wins over the saved choice.
+function mode() {
+  const q = new URL(window.location.href).searchParams.get('mode');
+  const m = (q ?? localStorage.getItem(MODE_KEY)) === 'worker' ? 'worker' : 'page';
+  // The callback of a login comes back to the redirect URI, without ?mode.
+  localStorage.setItem(MODE_KEY, m);
+  return m;
+}
+
 async function main() {
   setStatus('loading', 'Loading…');
+  const m = mode();
+  document.body.dataset.mode = m;
   // load() resolves at once; the wasm keeps loading while the page goes on.
-  auth = await load();
+  auth = await load({ worker: m === 'worker' });
   window.dualauth = auth;
   const ready = auth.ready.then(
     () => {
@@ -252,6 +269,7 @@ async function main() {
     if (s.clientId) back.searchParams.set('client_id', s.clientId);
     if (s.accountId) back.searchParams.set('account_id', s.accountId);
     if (s.scopes) back.searchParams.set('scopes', s.scopes);
+    if (mode() === 'worker') back.searchParams.set('mode', 'worker');
     try {
       await auth.login({ host: s.host, clientId: s.clientId, accountId: s.accountId, scopes: s.scopes || undefined, dpop: s.dpop, returnTo: back.href });
     } catch (err) {
@@ -260,7 +278,7 @@ async function main() {
   });
   $('get-token').addEventListener('click', () => getToken(false));
   $('force-refresh').addEventListener('click', () => getToken(true));
-  $('logout').addEventListener('click', async () => {
+  const logout = async () => {
     clearError();
     const { host, clientId, accountId } = settings();
     try {
@@ -269,6 +287,15 @@ async function main() {
       showError(err);
     }
     await refreshSession();
+  };
+  $('logout').addEventListener('click', logout);
+  $('remove-login').addEventListener('click', logout);
+  $('mode').value = m;
+  $('mode').addEventListener('change', () => {
+    localStorage.setItem(MODE_KEY, $('mode').value);
+    const u = new URL(window.location.href);
+    u.searchParams.set('mode', $('mode').value);
+    window.location.assign(u.href); // one mode per page load
   });
   $('copy-token').addEventListener('click', () => navigator.clipboard?.writeText($('token-out').textContent));
   $('api-form').addEventListener('submit', callAPI);

@@ -4,6 +4,17 @@
 export interface LoadOptions {
   wasmURL?: string | URL;
   wasmExecURL?: string | URL;
+  /**
+   * Worker mode: the core runs in a SharedWorker (dualauth-worker.js, next
+   * to dualauth.js) shared by every tab of the origin, and keeps logins —
+   * refresh tokens among them — in its memory only: no refresh token is
+   * ever written to storage or readable by page script, and the page gets
+   * access tokens only. The login ends when the last tab of the origin
+   * closes (or the only one reloads). The API is the same. Default false:
+   * logins persist in IndexedDB. See web/README.md for what same-origin
+   * script can take in each mode.
+   */
+  worker?: boolean;
 }
 
 /**
@@ -91,20 +102,40 @@ export interface Session extends Partial<Change> {
   signedIn: boolean;
   /** Whether a refresh token is stored. */
   refreshable?: boolean;
-  /** The ID token's claims (decoded, not verified), or null. */
+  /**
+   * The ID token's claims (decoded, not verified), or null. Every string
+   * (names and values) has passed the sanitiser of error messages: control
+   * characters and bidirectional overrides come out escaped.
+   */
   claims?: Record<string, unknown> | null;
 }
 
 /**
  * Errors reject with an Error whose `code` is stable: an OAuth error code
  * from the server (access_denied, invalid_grant, ...) or one of
- * not_logged_in, state_mismatch, login_expired, issuer_mismatch,
- * missing_issuer, nonce_mismatch, insecure_url, discovery_failed,
- * invalid_argument, lock_timeout, load_failed (the wasm could not be
- * fetched or started), storage_unavailable, network_error,
- * unexpected_redirect (the token endpoint answered with a redirect, which is
- * never followed: the request is not re-sent elsewhere), internal_error. `description` is the server's error_description, when any:
- * it is text from the network — never render it as HTML.
+ * - not_logged_in, state_mismatch, login_expired, issuer_mismatch,
+ *   missing_issuer, nonce_mismatch, discovery_failed, invalid_argument,
+ *   lock_timeout, storage_unavailable, network_error;
+ * - insecure_url: an issuer or endpoint (in metadata too) that is neither
+ *   https nor http on a loopback host — javascript:, data: … included;
+ * - load_failed: the wasm could not be fetched or started;
+ * - unexpected_redirect: the token endpoint answered with a redirect, which
+ *   is never followed (the request is not re-sent elsewhere);
+ * - stored_login_unreadable: the stored login (IndexedDB) cannot be read —
+ *   damaged, or written by something else. logout() removes it (with its
+ *   DPoP key and a login of it still waiting for its callback); then log in
+ *   again;
+ * - dpop_unsupported: dpop 'always' against a server whose metadata has no
+ *   dpop_signing_alg_values_supported — refused before the redirect; use
+ *   'auto' or 'never';
+ * - wrong_origin: fetch() to a URL that is not on the origin of the login's
+ *   host or resource — nothing was sent;
+ * - internal_error: anything else (a bug: please report it).
+ *
+ * `message` and `description` (the server's error_description, when any)
+ * carry text from the network through the same sanitiser as the auth CLI:
+ * control characters, ESC and bidirectional overrides (U+202E …) come out
+ * escaped (`\u202e`). They are still text — never render them as HTML.
  */
 export interface DualauthError extends Error {
   code: string;

@@ -28,12 +28,13 @@ let loaded = null;
  * a page never waits for the wasm before its own work. Calls that need the
  * core wait for it; `ready` settles when it runs. If it fails to load, those
  * calls and `ready` reject with code 'load_failed', and the next load()
- * tries again.
- * @param {{ wasmURL?: string | URL, wasmExecURL?: string | URL }} [options]
+ * tries again. With worker: true the core runs in a SharedWorker
+ * (dualauth-worker.js) that keeps refresh tokens in its memory only.
+ * @param {{ wasmURL?: string | URL, wasmExecURL?: string | URL, worker?: boolean }} [options]
  */
 export async function load(options = {}) {
   if (!loaded) {
-    const running = start(options).catch((err) => {
+    const running = (options.worker ? startWorker(options) : start(options)).catch((err) => {
       loaded = null;
       throw loadFailed(err);
     });
@@ -105,6 +106,85 @@ async function start({ wasmURL, wasmExecURL } = {}) {
   } finally {
     delete globalThis[hook];
   }
+}
+
+// startWorker connects to the origin's dualauth SharedWorker (one per wasm
+// and wasm_exec.js URL) and resolves, once its core runs, to an object with
+// the methods of the wasm's API, each a message to the worker. What must
+// happen in the page — going to the authorization server, back to where the
+// login started, building the Response — happens here. No answer of the
+// worker carries a refresh token.
+async function startWorker({ wasmURL, wasmExecURL } = {}) {
+  if (typeof SharedWorker !== 'function') throw new Error('this browser has no SharedWorker, which the worker mode needs');
+  const url = new URL('dualauth-worker.js', import.meta.url);
+  url.searchParams.set('wasm', new URL(wasmURL ?? 'dualauth.wasm', import.meta.url).href);
+  url.searchParams.set('exec', new URL(wasmExecURL ?? 'wasm_exec.js', import.meta.url).href);
+  const worker = new SharedWorker(url, { name: 'dualauth' });
+  const port = worker.port;
+  const waiting = new Map();
+  const listeners = new Set();
+  let seq = 0;
+  const failed = new Promise((_, reject) => {
+    worker.onerror = () => reject(new Error(`the worker ${url.pathname} did not start`));
+  });
+  failed.catch(() => {});
+  port.onmessage = ({ data }) => {
+    if (data?.change) {
+      for (const cb of listeners) queueMicrotask(() => cb({ ...data.change }));
+      return;
+    }
+    const w = waiting.get(data?.id);
+    if (!w) return;
+    waiting.delete(data.id);
+    if (data.error) w.reject(Object.assign(new Error(data.error.message), data.error));
+    else w.resolve(data.value);
+  };
+  port.start();
+  // Changes go to the pages that are showing: one kept in the back/forward
+  // cache comes back on pageshow.
+  window.addEventListener('pagehide', () => port.postMessage({ method: 'close' }));
+  window.addEventListener('pageshow', (ev) => ev.persisted && port.postMessage({ method: 'open' }));
+  const rpc = (method, ...args) =>
+    new Promise((resolve, reject) => {
+      const id = ++seq;
+      waiting.set(id, { resolve, reject });
+      port.postMessage({ id, method, args });
+    });
+  await Promise.race([rpc('ready'), failed]);
+  return {
+    async login(o) {
+      // The defaults are this page's, not the worker's.
+      const here = window.location;
+      const r = await rpc('login', { ...o, redirectUri: o.redirectUri ?? here.origin + here.pathname, returnTo: new URL(o.returnTo ?? here.href, here.href).href });
+      if (r?.redirect) window.location.assign(r.redirect);
+    },
+    async handleRedirect(href) {
+      const r = await rpc('handleRedirect', href);
+      if (r.status === 'signed-in' && r.returnTo) {
+        if (r.samePage) window.history.replaceState(window.history.state, '', r.returnTo);
+        else window.location.assign(r.returnTo);
+      }
+      return { status: r.status, returnTo: r.returnTo };
+    },
+    token: (o) => rpc('token', o),
+    logout: (o) => rpc('logout', o),
+    session: (o) => rpc('session', o),
+    async fetch(input, init, o) {
+      const req = new Request(input, init);
+      const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await req.arrayBuffer();
+      const plain = { method: req.method, headers: [...req.headers], body, credentials: req.credentials, cache: req.cache, redirect: req.redirect, referrerPolicy: req.referrerPolicy, integrity: req.integrity };
+      const r = await rpc('fetch', { url: req.url, init: plain }, o);
+      // A redirect not followed (a request with a proof) cannot be rebuilt
+      // in the page: it comes back as a network-error Response.
+      if (r.type === 'opaqueredirect' || r.status === 0) return Response.error();
+      const noBody = [101, 204, 205, 304].includes(r.status);
+      return new Response(noBody ? null : r.body, { status: r.status, statusText: r.statusText, headers: r.headers });
+    },
+    onChange(cb) {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
+  };
 }
 
 // pick copies the options the API knows into a plain object, so the wasm

@@ -18,6 +18,33 @@ let serve, op, api, browser, consoleURL, issuer, apiURL, apiOrigin;
 
 const stats = async () => (await fetch(`${apiOrigin}/_test/stats`)).json();
 
+// signIn opens the console in mode ('page' or 'worker') and logs in by the
+// API's URL through oidc-provider's development login and consent pages.
+async function signIn(mode) {
+  const page = await browser.ctx.newPage();
+  page.on('pageerror', (err) => console.error('page error:', err.message));
+  await page.goto(`${consoleURL}?host=${encodeURIComponent(apiURL)}&client_id=${CLIENT_ID}&dpop=auto&mode=${mode}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.click('#login');
+  await page.waitForURL((u) => u.href.startsWith(issuer));
+  // The login form (unless the provider's session remains from an earlier
+  // test), then the consent form when it asks.
+  if ((await page.locator('input[name="login"]').count()) > 0) {
+    await page.fill('input[name="login"]', 'browser-user');
+    await page.fill('input[name="password"]', 'any');
+    await page.click('button[type="submit"]');
+    await page.waitForURL((u) => u.href.startsWith(consoleURL) || u.href.includes('/interaction/'));
+  }
+  if (!page.url().startsWith(consoleURL)) {
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(consoleURL)), page.click('button[type="submit"]')]);
+  }
+  await page.waitForSelector('body[data-ready="true"]');
+  const err = await page.evaluate(() => document.getElementById('error-message').textContent);
+  assert.equal(await page.locator('#status').textContent(), 'Signed in', `console error: ${err}`);
+  assert.equal(await page.evaluate(() => document.body.dataset.mode), mode);
+  return page;
+}
+
 describe('DPoP in Chromium against oidc-provider and a strict resource', { timeout: 180_000 }, () => {
   before(async () => {
     serve = await startProcess(env('DUALAUTH_SERVE'), ['-addr', '127.0.0.1:0', '-dir', env('DUALAUTH_WEB_DIR'), '-stdin-eof'], { name: 'serve' });
@@ -55,24 +82,7 @@ describe('DPoP in Chromium against oidc-provider and a strict resource', { timeo
   });
 
   test('a login by the API URL binds its tokens to a non-extractable key, and dualauth.fetch gets through the strict resource', async () => {
-    const page = await browser.ctx.newPage();
-    page.on('pageerror', (err) => console.error('page error:', err.message));
-    await page.goto(`${consoleURL}?host=${encodeURIComponent(apiURL)}&client_id=${CLIENT_ID}&dpop=auto`);
-    await page.waitForSelector('body[data-ready="true"]');
-    await page.click('#login');
-    // oidc-provider's development login and consent pages.
-    await page.waitForURL((u) => u.href.startsWith(issuer));
-    await page.fill('input[name="login"]', 'browser-user');
-    await page.fill('input[name="password"]', 'any');
-    await page.click('button[type="submit"]');
-    await page.waitForURL((u) => u.href.startsWith(consoleURL) || u.href.includes('/interaction/'));
-    if (!page.url().startsWith(consoleURL)) {
-      await Promise.all([page.waitForURL((u) => u.href.startsWith(consoleURL)), page.click('button[type="submit"]')]);
-    }
-    await page.waitForSelector('body[data-ready="true"]');
-    const err = await page.evaluate(() => document.getElementById('error-message').textContent);
-    assert.equal(await page.locator('#status').textContent(), 'Signed in', `console error: ${err}`);
-
+    const page = await signIn('page');
     const tok = await page.evaluate((host) => window.dualauth.token({ host }), apiURL);
     assert.equal(tok.token_type, 'DPoP');
 
@@ -195,6 +205,43 @@ describe('DPoP in Chromium against oidc-provider and a strict resource', { timeo
     const bearer = await fetch(apiURL, { headers: { Authorization: `Bearer ${tok.access_token}` } });
     assert.equal(bearer.status, 401);
     assert.equal((await stats()).bearer, 1);
+    await page.close();
+  });
+
+  test('in the worker mode a DPoP login is bound the same, refreshes with a proof, and dualauth.fetch gets through the strict resource', async () => {
+    const page = await signIn('worker');
+    const tok = await page.evaluate((host) => window.dualauth.token({ host }), apiURL);
+    assert.equal(tok.token_type, 'DPoP');
+    // The worker's key: a non-extractable CryptoKey in its own database.
+    const key = await page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('dualauth-worker');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const all = open.result.transaction('keys', 'readonly').objectStore('keys').getAll();
+            all.onsuccess = () => {
+              open.result.close();
+              const k = all.result.at(-1);
+              resolve({ isCryptoKey: k instanceof CryptoKey, extractable: k.extractable, type: k.type });
+            };
+          };
+        }),
+    );
+    assert.deepEqual(key, { isCryptoKey: true, extractable: false, type: 'private' });
+    const call = () =>
+      page.evaluate(async (url) => {
+        const res = await window.dualauth.fetch(`${url}/items`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } }, { host: url });
+        return { status: res.status, body: await res.json() };
+      }, apiURL);
+    const before = await stats();
+    assert.deepEqual(await call(), { status: 200, body: { ok: true, method: 'POST', path: '/api/items' } });
+    // A refresh (with a proof: the client is bound) and a call with the new token.
+    const fresh = await page.evaluate((host) => window.dualauth.token({ host, forceRefresh: true }), apiURL);
+    assert.equal(fresh.token_type, 'DPoP');
+    assert.notEqual(fresh.access_token, tok.access_token);
+    assert.equal((await call()).status, 200);
+    assert.equal((await stats()).accepted - before.accepted, 2);
     await page.close();
   });
 });

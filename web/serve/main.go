@@ -132,7 +132,7 @@ func handler(dir string) http.Handler {
 			return
 		}
 		h.Set("Content-Type", ct)
-		if ct == contentTypes[".html"] {
+		if ct == contentTypes[".html"] || name == "dualauth-worker.js" { // a worker has the CSP of its own response
 			h.Set("Content-Security-Policy", csp)
 		}
 		http.ServeContent(w, r, name, st.ModTime(), f)

@@ -284,3 +284,27 @@ func TestCLI_DPoPCopiedRefreshTokenIsRefusedWithoutTheKey(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// --dpop always against a server whose metadata names no DPoP algorithm is
+// refused before the browser opens (one rule in core, the browser's too):
+// no authorization request, no key made, no login kept.
+func TestCLI_DPoPAlwaysAgainstAServerWithoutDPoPIsRefusedBeforeTheBrowserOpens(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t) // the zitadel example OP: no dpop_signing_alg_values_supported
+	dir := t.TempDir()
+	opened := filepath.Join(dir, "opened")
+	script := filepath.Join(dir, "browser.sh")
+	is.NoErr(os.WriteFile(script, []byte("#!/bin/sh\necho \"$1\" > "+opened+"\n"), 0o755))
+	r := e.auth(nil, "login", e.srv.Issuer, "--client-id", clientID, "--dpop", "always", "--browser", script, "--timeout", "10s")
+	is.Equal(r.code, 1)
+	lines := errorLines(r.stderr)
+	is.Equal(len(lines), 1)
+	is.True(strings.Contains(lines[0], "publishes no dpop_signing_alg_values_supported"))
+	is.True(strings.Contains(lines[0], "auto or never"))
+	is.True(!strings.Contains(r.stderr, "/auth?")) // no URL printed, no browser
+	_, err := os.Stat(opened)
+	is.True(os.IsNotExist(err))
+	keys, _ := filepath.Glob(filepath.Join(e.cache, native.DPoPKeysDir, "*"))
+	is.Equal(len(keys), 0)
+	is.Equal(e.srv.Requests("authorization_code"), 0)
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -195,4 +196,39 @@ func TestCLI_CacheFilePermissionsAre0600In0700Dir(t *testing.T) {
 	st, err = os.Stat(filepath.Join(e2.cache, native.CacheFileName))
 	is.NoErr(err)
 	is.Equal(st.Mode().Perm(), os.FileMode(0o600))
+}
+
+// auth logout of a login whose cache entry cannot be read: the unreadable
+// cache (an entry that is not an object makes the whole file unreadable)
+// is moved aside with a warning that says where, so the login is gone from
+// the cache and every later command starts from a clean one.
+func TestCLI_LogoutRemovesAnUnreadableCacheEntry(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	en := e.login()
+	path := filepath.Join(e.cache, native.CacheFileName)
+	b, err := os.ReadFile(path)
+	is.NoErr(err)
+	var raw map[string]any
+	is.NoErr(json.Unmarshal(b, &raw))
+	raw["tokens"].(map[string]any)[en.Key()] = "\x1b[31mgarbage"
+	bad, err := json.Marshal(raw)
+	is.NoErr(err)
+	is.NoErr(os.WriteFile(path, bad, 0o600))
+
+	r := e.auth(nil, "logout", e.srv.Issuer)
+	is.True(strings.Contains(r.stderr, "auth: warning: the token cache "+path+" was corrupt"))
+	// What is left to log out of is nothing: said as for a repeated logout
+	// (exit 0). The bytes are kept aside, as for every corrupt cache (S24).
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stderr, "Already logged out of "+e.srv.Issuer))
+	is.True(!strings.Contains(r.stderr, "\x1b")) // S37
+	_, err = os.Stat(path)                       // nothing else was in it: no cache file is left
+	is.True(os.IsNotExist(err))
+	aside, _ := filepath.Glob(path + ".corrupt-*")
+	is.Equal(len(aside), 1)
+	r = e.auth(nil, "token", e.srv.Issuer)
+	is.Equal(r.code, 1)
+	is.True(strings.Contains(strings.Join(errorLines(r.stderr), "\n"), "not logged in to "+e.srv.Issuer))
+	is.True(!strings.Contains(r.stderr, "corrupt")) // the cache is clean again
 }

@@ -1,0 +1,89 @@
+// dualauth worker mode: the Go core runs here, in a SharedWorker that every
+// tab of the origin shares, and keeps its logins — refresh tokens among
+// them — in this worker's memory only. Pages reach it through dualauth.js
+// (load({ worker: true })) by messages on a MessagePort, and get what the
+// API gives in any mode: access tokens, sessions without tokens, Responses.
+// No message carries a refresh token, and nothing with one is written to
+// storage. When the last tab of the origin closes, the worker ends and the
+// logins with it.
+//
+// Its URL names the wasm and Go's wasm_exec.js (?wasm=…&exec=…): pages that
+// load dualauth the same way share one worker.
+'use strict';
+
+const params = new URL(self.location.href).searchParams;
+const wasmURL = new URL(params.get('wasm') ?? 'dualauth.wasm', self.location.href);
+const execURL = new URL(params.get('exec') ?? 'wasm_exec.js', self.location.href);
+const ports = new Set();
+
+const api = start().catch((err) => {
+  throw { message: `dualauth: the WebAssembly module did not load in the worker: ${err?.message ?? err}`, code: 'load_failed' };
+});
+api.catch(() => {}); // reported to every call
+
+async function start() {
+  importScripts(execURL.href); // defines self.Go
+  const go = new self.Go();
+  const hook = `__dualauthReady_${Math.random().toString(36).slice(2)}`;
+  go.env = { ...go.env, DUALAUTH_READY_HOOK: hook, DUALAUTH_MODE: 'worker' };
+  const ready = new Promise((resolve) => {
+    self[hook] = resolve;
+  });
+  const response = await fetch(wasmURL, { credentials: 'same-origin' });
+  if (!response.ok) throw new Error(`HTTP ${response.status} for ${wasmURL.href}`);
+  const { instance } = await WebAssembly.instantiate(await response.arrayBuffer(), go.importObject);
+  const exited = go.run(instance);
+  exited.then(() => console.error('dualauth: the wasm program exited'));
+  const raw = await ready;
+  delete self[hook];
+  // A change in one tab is a change in all of them.
+  raw.onChange((change) => {
+    for (const p of ports) p.postMessage({ change: { ...change } });
+  });
+  return raw;
+}
+
+// plainResponse turns a Response into what a message can carry.
+async function plainResponse(r) {
+  const body = await r.arrayBuffer();
+  return { status: r.status, statusText: r.statusText, type: r.type, headers: [...r.headers], body };
+}
+
+async function perform(raw, method, args) {
+  switch (method) {
+    case 'ready':
+      return null;
+    case 'login':
+    case 'handleRedirect':
+    case 'token':
+    case 'logout':
+    case 'session':
+      return raw[method](...args);
+    case 'fetch': {
+      const [{ url, init }, opts] = args;
+      return plainResponse(await raw.fetch(url, init, opts));
+    }
+  }
+  throw { message: `dualauth worker: no method ${String(method)}`, code: 'invalid_argument' };
+}
+
+self.onconnect = (ev) => {
+  const port = ev.ports[0];
+  ports.add(port);
+  port.onmessage = async ({ data }) => {
+    const { id, method, args } = data ?? {};
+    if (method === 'close' || method === 'open') {
+      if (method === 'close') ports.delete(port); // the page is going away (or into the back/forward cache)
+      else ports.add(port);
+      return;
+    }
+    try {
+      const value = await perform(await api, method, args ?? []);
+      port.postMessage({ id, value }, value?.body instanceof ArrayBuffer ? [value.body] : []);
+    } catch (err) {
+      const error = { message: String(err?.message ?? err), code: err?.code ?? 'internal_error' };
+      if (err?.description !== undefined) error.description = err.description;
+      port.postMessage({ id, error });
+    }
+  };
+};

@@ -1,0 +1,192 @@
+// End-to-end: the dev console in headless Chromium against a hostile
+// authorization server (a small one in this process, on 127.0.0.1) and a
+// damaged stored login. Each refusal the docs describe comes back with its
+// stable code from dualauth.d.ts; server text reaches the page only through
+// the core's sanitiser, as text nodes; a stored login that cannot be read is
+// reported as such and removed by logout().
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { launchBrowser, poll, startProcess } from './harness.mjs';
+import { json, listen, startNodeOP } from './nodeop.mjs';
+
+const CLIENT_ID = 'console';
+const RAW_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run scripts/test-e2e-wasm.sh`);
+  return v;
+};
+
+let serve, browser, consoleURL, op, opBase, other, otherSeen;
+
+async function openConsole(host, extra = '') {
+  const page = await browser.ctx.newPage();
+  page.on('pageerror', (err) => console.error('page error:', err.message));
+  await page.goto(`${consoleURL}?host=${encodeURIComponent(host)}&client_id=${CLIENT_ID}${extra}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  return page;
+}
+
+// refusal calls fn(arg) in the page (an expression, as DevTools evaluates
+// it) and returns the rejection's code and message, or null if it resolved.
+const refusal = (page, fn, arg) =>
+  page.evaluate(`(${fn.toString()})(${JSON.stringify(arg)}).then(() => null, (e) => ({ code: e.code, message: e.message }))`);
+
+const errorOf = (page) =>
+  page.evaluate(() => ({ code: document.getElementById('error').dataset.code ?? null, message: document.getElementById('error-message').textContent }));
+
+// signIn clicks "Log in" and waits until the console has handled the callback.
+async function signIn(page) {
+  const callback = page.waitForRequest((r) => r.isNavigationRequest() && r.url().startsWith(consoleURL) && /[?&](code|error)=/.test(r.url()));
+  await page.click('#login');
+  await callback;
+  await page.waitForURL((u) => u.href.startsWith(consoleURL), { waitUntil: 'load' });
+  await page.waitForSelector('body[data-ready="true"]');
+}
+
+describe('refusals, server text and a damaged login in Chromium', { timeout: 120_000 }, () => {
+  before(async () => {
+    serve = await startProcess(env('DUALAUTH_SERVE'), ['-addr', '127.0.0.1:0', '-dir', env('DUALAUTH_WEB_DIR'), '-stdin-eof'], { name: 'serve' });
+    consoleURL = serve.info.url;
+    op = await startNodeOP();
+    opBase = op.base;
+    otherSeen = [];
+    other = await listen((req, res) => {
+      otherSeen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+      json(res, 200, {});
+    });
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await op?.close();
+    await new Promise((r) => (other ? other.close(r) : r()));
+    await serve?.stop();
+  });
+
+  test('a javascript: authorization endpoint in metadata is refused with insecure_url, and the page goes nowhere', async () => {
+    const host = `${opBase}/js`;
+    const page = await openConsole(host);
+    const r = await refusal(page, (h) => window.dualauth.login({ host: h, clientId: 'console' }), host);
+    assert.equal(r?.code, 'insecure_url');
+    assert.ok(!r.message.includes('alert'), r.message);
+    assert.ok(page.url().startsWith(consoleURL));
+    assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('dualauth.v1.pending.')).length), 0);
+    await page.close();
+  });
+
+  test("dpop: 'always' against a server without dpop_signing_alg_values_supported is refused with dpop_unsupported before the redirect", async () => {
+    const host = `${opBase}/nodpop`;
+    const page = await openConsole(host, '&dpop=always');
+    const before = op.seen.length;
+    await page.click('#login');
+    await poll(async () => (await errorOf(page)).code, { what: 'the error box' });
+    const err = await errorOf(page);
+    assert.equal(err.code, 'dpop_unsupported');
+    assert.match(err.message, /auto or never/);
+    assert.ok(page.url().startsWith(consoleURL), 'still on the console');
+    assert.ok(!op.seen.slice(before).some((s) => s.endsWith('/nodpop/auth')), 'no authorization request');
+    const keys = await page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('dualauth');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const db = open.result;
+            if (!db.objectStoreNames.contains('keys')) return resolve(0);
+            const req = db.transaction('keys').objectStore('keys').count();
+            req.onsuccess = () => resolve(req.result);
+          };
+        }),
+    );
+    assert.equal(keys, 0, 'no DPoP key was made');
+    await page.close();
+  });
+
+  test('an error_description with ESC, BEL, CR LF and U+202E is shown escaped, as text', async () => {
+    const page = await openConsole(`${opBase}/deny`);
+    await signIn(page);
+    const err = await errorOf(page);
+    assert.equal(err.code, 'access_denied');
+    assert.ok(!RAW_CONTROLS.test(err.message), JSON.stringify(err.message));
+    assert.ok(err.message.includes('Mallory\\u202egnp.exe\\x1b[31m'), err.message);
+    assert.equal(await page.locator('#error *:not(strong):not(span):not(button)').count(), 0, 'no element from server text');
+    await page.close();
+  });
+
+  test('ID-token claims with controls and U+202E are shown escaped under "Signed in as" and in the claims', async () => {
+    const host = `${opBase}/evil`;
+    const page = await openConsole(host);
+    await signIn(page);
+    assert.equal(await page.locator('#status').textContent(), 'Signed in');
+    const who = await page.locator('#signed-in-as').textContent();
+    assert.ok(!RAW_CONTROLS.test(who), JSON.stringify(who));
+    assert.ok(who.startsWith('Mallory\\u202egnp.exe\\x1b[31m\\x1b]8;;https://evil.example\\a'), who);
+    const claims = await page.locator('#id-claims').textContent();
+    assert.ok(!RAW_CONTROLS.test(claims.replace(/\n/g, '')), 'no raw control in the claims');
+    assert.ok(!claims.includes('\\u001b') && !claims.includes('\u202e'));
+    // Through the API too: names and values of every claim.
+    const s = await page.evaluate(({ h }) => window.dualauth.session({ host: h, clientId: 'console' }), { h: host });
+    for (const [k, v] of Object.entries(s.claims)) {
+      assert.ok(!RAW_CONTROLS.test(k) && !(typeof v === 'string' && RAW_CONTROLS.test(v)), `claim ${JSON.stringify(k)}`);
+    }
+    await page.close();
+  });
+
+  test('dualauth.fetch to another origin than the login is refused with wrong_origin and nothing is sent there', async () => {
+    const host = `${opBase}/evil`;
+    const page = await openConsole(host); // signed in by the last test
+    assert.equal(await page.locator('#status').textContent(), 'Signed in');
+    const target = `http://127.0.0.1:${other.address().port}/steal`;
+    const r = await refusal(page, ({ h, t }) => window.dualauth.fetch(t, {}, { host: h, clientId: 'console' }), { h: host, t: target });
+    assert.equal(r?.code, 'wrong_origin');
+    assert.deepEqual(otherSeen, [], 'the other origin got no request, let alone the token');
+    await page.close();
+  });
+
+  test('a stored login that cannot be read: stored_login_unreadable, and the console removes it', async () => {
+    const host = `${opBase}/evil`;
+    let page = await openConsole(host);
+    assert.equal(await page.locator('#status').textContent(), 'Signed in');
+    const key = `${host} ${CLIENT_ID}`;
+    // Garbage in the login's IndexedDB entry (another program, a bad write).
+    await page.evaluate(
+      (key) =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('dualauth');
+          open.onsuccess = () => {
+            const tx = open.result.transaction('tokens', 'readwrite');
+            tx.objectStore('tokens').put('{"access_token":"at-evil", garbage', key);
+            tx.oncomplete = () => {
+              open.result.close();
+              resolve();
+            };
+            tx.onerror = () => reject(tx.error);
+          };
+        }),
+      key,
+    );
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.locator('#status').textContent(), 'Stored login unreadable');
+    const err = await errorOf(page);
+    assert.equal(err.code, 'stored_login_unreadable');
+    assert.match(err.message, /logout\(\) removes it/);
+    assert.ok(!err.message.includes('at-evil'), 'the message holds nothing of the entry');
+    const tok = await refusal(page, (h) => window.dualauth.token({ host: h, clientId: 'console' }), host);
+    assert.equal(tok?.code, 'stored_login_unreadable');
+    assert.ok(await page.locator('#remove-login').isVisible(), 'the way out is offered');
+
+    await page.click('#remove-login');
+    await poll(async () => (await page.locator('#status').textContent()) === 'Signed out', { what: 'signed out' });
+    assert.ok(!(await page.locator('#remove-login').isVisible()));
+    const gone = await refusal(page, (h) => window.dualauth.token({ host: h, clientId: 'console' }), host);
+    assert.equal(gone?.code, 'not_logged_in');
+    await page.close();
+    page = await openConsole(host);
+    assert.equal(await page.locator('#status').textContent(), 'Signed out');
+    await page.close();
+  });
+});

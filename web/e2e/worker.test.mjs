@@ -1,0 +1,203 @@
+// End-to-end: the worker mode (load({ worker: true })) in headless Chromium
+// through the dev console (?mode=worker), against the in-process server of
+// nodeop.mjs (/rt: rotating refresh tokens, short access tokens). What a
+// same-origin script can reach holds no refresh token; tabs share one
+// login, refresh it once and log out together; the login ends with the
+// last tab. The same search in the default mode finds the refresh token in
+// IndexedDB, which shows that the search looks where it should.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { launchBrowser, poll, startProcess } from './harness.mjs';
+import { startNodeOP } from './nodeop.mjs';
+
+const CLIENT_ID = 'console';
+const ACCESS_TTL_S = 4; // counted expired after half its life (core.Entry.Valid)
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run scripts/test-e2e-wasm.sh`);
+  return v;
+};
+
+let serve, browser, consoleURL, op, host, holder;
+
+async function openConsole(mode) {
+  const page = await browser.ctx.newPage();
+  page.on('pageerror', (err) => console.error('page error:', err.message));
+  await page.goto(`${consoleURL}?host=${encodeURIComponent(host)}&client_id=${CLIENT_ID}&mode=${mode}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await page.evaluate(() => document.body.dataset.mode), mode);
+  return page;
+}
+
+const statusOf = (page) => page.locator('#status').textContent();
+const tokenIn = (page) => page.evaluate(({ host, clientId }) => window.dualauth.token({ host, clientId }).then((t) => t.access_token), { host, clientId: CLIENT_ID });
+
+async function signIn(page) {
+  const callback = page.waitForRequest((r) => r.isNavigationRequest() && r.url().startsWith(consoleURL) && /[?&]code=/.test(r.url()));
+  await page.click('#login');
+  await callback;
+  await page.waitForURL((u) => u.href.startsWith(consoleURL), { waitUntil: 'load' });
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await statusOf(page), 'Signed in');
+}
+
+// reachable is everything a same-origin script can read without the
+// worker: every value of every IndexedDB database of the origin, the
+// localStorage and sessionStorage, and the page's globals (a walk of
+// window's own properties, a few levels deep), as one string.
+const reachable = (page) =>
+  page.evaluate(async () => {
+    const out = [];
+    for (const { name } of await indexedDB.databases()) {
+      const db = await new Promise((resolve, reject) => {
+        const r = indexedDB.open(name);
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      for (const store of db.objectStoreNames) {
+        const all = await new Promise((resolve) => {
+          const r = db.transaction(store).objectStore(store).getAll();
+          r.onsuccess = () => resolve(r.result);
+        });
+        for (const v of all) out.push(typeof v === 'string' ? v : String(v?.constructor?.name ?? typeof v));
+      }
+      db.close();
+    }
+    for (const s of [localStorage, sessionStorage]) for (let i = 0; i < s.length; i++) out.push(s.key(i), s.getItem(s.key(i)));
+    const seen = new Set();
+    const walk = (v, depth) => {
+      if (typeof v === 'string') return out.push(v);
+      if (v === null || (typeof v !== 'object' && typeof v !== 'function') || seen.has(v) || depth > 4) return;
+      seen.add(v);
+      let names = [];
+      try {
+        names = Object.getOwnPropertyNames(v);
+      } catch {
+        return;
+      }
+      for (const k of names) {
+        let x;
+        try {
+          x = v[k];
+        } catch {
+          continue;
+        }
+        if (x instanceof WebAssembly.Memory) out.push(new TextDecoder().decode(x.buffer));
+        walk(x, depth + 1);
+      }
+    };
+    for (const k of Object.getOwnPropertyNames(window)) {
+      if (/^(webkit|on)/.test(k)) continue;
+      let x;
+      try {
+        x = window[k];
+      } catch {
+        continue;
+      }
+      walk(x, 0);
+    }
+    return { text: out.join('\n'), goInPage: typeof window.Go === 'function' };
+  });
+
+describe('worker mode in Chromium: refresh tokens out of reach of page script', { timeout: 180_000 }, () => {
+  before(async () => {
+    serve = await startProcess(env('DUALAUTH_SERVE'), ['-addr', '127.0.0.1:0', '-dir', env('DUALAUTH_WEB_DIR'), '-stdin-eof'], { name: 'serve' });
+    consoleURL = serve.info.url;
+    op = await startNodeOP({ accessTTL: ACCESS_TTL_S });
+    host = `${op.base}/rt`;
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await op?.close();
+    await serve?.stop();
+  });
+
+  test('in the default mode the refresh token is in IndexedDB, where a same-origin script finds it', async () => {
+    const page = await openConsole('page');
+    await signIn(page);
+    const rt = op.issued.at(-1);
+    const { text } = await reachable(page);
+    assert.ok(text.includes(rt), 'the search finds the persisted refresh token');
+    await page.click('#logout');
+    await poll(async () => (await statusOf(page)) === 'Signed out', { what: 'signed out' });
+    await page.close();
+  });
+
+  test('in the worker mode a same-origin script finds no refresh token in IndexedDB, localStorage, sessionStorage, page globals or wasm memory', async () => {
+    const page = await openConsole('worker');
+    await signIn(page);
+    const s = await page.evaluate(({ host, clientId }) => window.dualauth.session({ host, clientId }), { host, clientId: CLIENT_ID });
+    assert.equal(s.refreshable, true, 'the login has a refresh token (in the worker)');
+    assert.ok((await tokenIn(page)).startsWith('at-rt-'), 'the page gets access tokens');
+    // dualauth.fetch works through the worker: the request as the page
+    // built it, with the token; the Response rebuilt in the page.
+    const api = await page.evaluate(async ({ host, clientId }) => {
+      const r = await window.dualauth.fetch(`${host}/api`, { method: 'POST', body: 'hello', headers: { 'Content-Type': 'text/plain' } }, { host, clientId });
+      return { status: r.status, body: await r.json() };
+    }, { host, clientId: CLIENT_ID });
+    assert.equal(api.status, 201);
+    assert.deepEqual(api.body, { method: 'POST', authorization: `Bearer ${await tokenIn(page)}`, body: 'hello' });
+    const elsewhere = await page.evaluate(({ host, clientId }) => window.dualauth.fetch('http://127.0.0.1:9/x', {}, { host, clientId }).then(() => null, (e) => e.code), { host, clientId: CLIENT_ID });
+    assert.equal(elsewhere, 'wrong_origin');
+    const { text, goInPage } = await reachable(page);
+    assert.equal(goInPage, false, 'no Go program (no wasm memory) in the page');
+    for (const rt of op.issued) assert.ok(!text.includes(rt), `refresh token ${rt.replace(/\d+$/, 'N')} reachable from the page`);
+    assert.ok(!text.includes('refresh_token'), 'no cache entry at all in page-reachable storage');
+    await page.close();
+  });
+
+  test('two tabs asking for a token on an expired login make one refresh, 3 runs in a row', async () => {
+    const a = await openConsole('worker');
+    await signIn(a); // the last test closed the last tab: its login is gone
+    const b = await openConsole('worker');
+    assert.equal(await statusOf(b), 'Signed in', 'the tabs share the login');
+    for (let run = 1; run <= 3; run++) {
+      await tokenIn(a);
+      await new Promise((r) => setTimeout(r, (ACCESS_TTL_S / 2) * 1000 + 300));
+      const before = op.stats.refresh_token;
+      const [ta, tb] = await Promise.all([tokenIn(a), tokenIn(b)]);
+      assert.equal(op.stats.refresh_token - before, 1, `run ${run}: refresh requests at the server`);
+      assert.equal(ta, tb, `run ${run}: both tabs got the refreshed token`);
+    }
+    await b.close();
+    holder = a; // keeps the worker, and so the login, for the next test
+  });
+
+  test('logout in one tab logs out the other', async () => {
+    const a = await openConsole('worker');
+    const b = await openConsole('worker');
+    await holder.close();
+    assert.equal(await statusOf(a), 'Signed in');
+    assert.equal(await statusOf(b), 'Signed in');
+    await a.click('#logout');
+    await poll(async () => (await statusOf(a)) === 'Signed out', { what: 'tab A signed out' });
+    await poll(async () => (await statusOf(b)) === 'Signed out', { what: 'tab B signed out by the worker' });
+    const err = await b.evaluate(({ host, clientId }) => window.dualauth.token({ host, clientId }).then(() => null, (e) => e.code), { host, clientId: CLIENT_ID });
+    assert.equal(err, 'not_logged_in');
+    await a.close();
+    await b.close();
+  });
+
+  test('the login ends when the last tab of the origin closes, or the only one reloads', async () => {
+    const page = await openConsole('worker');
+    await signIn(page);
+    const other = await openConsole('worker');
+    assert.equal(await statusOf(other), 'Signed in');
+    await other.reload(); // another tab holds the worker meanwhile
+    await other.waitForSelector('body[data-ready="true"]');
+    assert.equal(await statusOf(other), 'Signed in', 'a reload while another tab is open keeps the login');
+    await page.close();
+    await other.close(); // the last one
+    await new Promise((r) => setTimeout(r, 1000));
+    const next = await openConsole('worker');
+    assert.equal(await statusOf(next), 'Signed out', 'gone with the last tab');
+    await signIn(next);
+    await next.reload(); // Chromium ends the worker between the two documents
+    await next.waitForSelector('body[data-ready="true"]');
+    assert.equal(await statusOf(next), 'Signed out', 'gone with the reload of the only tab');
+    await next.close();
+  });
+});
