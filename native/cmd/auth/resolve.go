@@ -74,10 +74,14 @@ func (a *app) configFile() (*config.File, error) {
 		path = p
 	}
 	f, err := config.Load(path)
-	if err != nil || a.databricksPath == "" {
+	dbx := a.databricksPath
+	if dbx == "" && a.databricksForm && a.profileFlag != "" {
+		// The Databricks SDKs name a profile of their own config file.
+		dbx = a.databricksConfig()
+	}
+	if err != nil || dbx == "" {
 		return f, err
 	}
-	dbx := a.databricksPath
 	if rest, ok := strings.CutPrefix(dbx, "~/"); ok {
 		// Where no shell expanded it: --databricks-config=~/…, or a
 		// DUALAUTH_DATABRICKS_CONFIG set in a file.
