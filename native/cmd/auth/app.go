@@ -59,8 +59,9 @@ type app struct {
 	// name (runDatabricks), else "".
 	as string
 	// databricksForm: the command is one of the Databricks CLI's
-	// (`auth auth token`, `databricks auth token`; see databricks.go).
-	databricksForm bool
+	// (`auth auth token`, `databricks auth token`; see databricks.go);
+	// databricksList: it is `auth profiles` among them.
+	databricksForm, databricksList bool
 }
 
 func newApp(stdout, stderr io.Writer, getenv func(string) string) *app {
@@ -85,6 +86,7 @@ func (a *app) execute(root *cobra.Command, args []string) int {
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		ran = true
 		a.databricksForm = databricksForm(cmd)
+		a.databricksList = a.databricksForm && cmd.Name() == "profiles"
 		return a.applyEnv(cmd)
 	}
 	err := root.Execute()

@@ -97,7 +97,8 @@ databricks on PATH:
 They run "auth token --host HOST" or "auth token --profile NAME" (with
 --force-refresh), which answer from auth's cache as "auth token" does.
 Here --profile NAME also finds the sections of the Databricks CLI's config
-file ($DATABRICKS_CONFIG_FILE, else ~/.databrickscfg), as the SDKs do:
+file ($DATABRICKS_CONFIG_FILE, else ~/.databrickscfg), as the SDKs do, and
+"profiles" lists them:
 auth_type = databricks-cli sections log in by browser, oauth-m2m sections
 (client_id, client_secret) get tokens without a person.
 Without a login, token exits 1 saying "` + notConfiguredText + `"

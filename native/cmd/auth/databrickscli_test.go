@@ -215,6 +215,13 @@ func TestDatabricksCLI_TokenFormsByHostAndProfile(t *testing.T) {
 	r = e.run(authBin, []string{"DATABRICKS_CONFIG_FILE=" + other}, "auth", "token", "--profile", "ws")
 	is.Equal(r.code, 0)
 	is.True(tokenIs(t, r.stdout, en.AccessToken))
+	// databricks auth profiles lists the file's profiles, as the
+	// Databricks CLI does; auth profiles only with --databricks-config.
+	r = e.run(link, nil, "auth", "profiles")
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stdout, "DEFAULT") && strings.Contains(r.stdout, filepath.Join(e.home, ".databrickscfg")))
+	r = e.run(authBin, nil, "profiles")
+	is.True(!strings.Contains(r.stdout, "DEFAULT"))
 	// The plain `auth token` reads that file only with --databricks-config.
 	is.True(e.run(authBin, nil, "token", "--profile", "DEFAULT").code != 0)
 	e.srv.Intercept(nil)

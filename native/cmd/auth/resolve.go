@@ -75,8 +75,10 @@ func (a *app) configFile() (*config.File, error) {
 	}
 	f, err := config.Load(path)
 	dbx := a.databricksPath
-	if dbx == "" && a.databricksForm && a.profileFlag != "" {
-		// The Databricks SDKs name a profile of their own config file.
+	if dbx == "" && a.databricksForm && (a.profileFlag != "" || a.databricksList) {
+		// The Databricks SDKs name a profile of their own config file;
+		// `databricks auth profiles` lists that file's, as the Databricks
+		// CLI does.
 		dbx = a.databricksConfig()
 	}
 	if err != nil || dbx == "" {
