@@ -11,6 +11,7 @@ require (
 	github.com/spf13/pflag v1.0.9
 	github.com/zalando/go-keyring v0.2.8
 	github.com/zitadel/oidc/v3 v3.52.0
+	golang.org/x/mod v0.43.0
 	golang.org/x/oauth2 v0.38.0
 	gopkg.in/ini.v1 v1.68.0
 	rsc.io/qr v0.2.0

@@ -17,6 +17,13 @@ type RefreshConfig struct {
 	// Force refreshes even a valid token (unless another process refreshed
 	// it while this one waited for the lock).
 	Force bool
+	// ForceSharesNew makes Force hand out a token obtained in the last
+	// [JustObtained] (at most a tenth of its lifetime) instead of
+	// refreshing again: a freshly minted token is what a forced refresh
+	// would give. The Databricks SDKs pass --force-refresh on every token
+	// they ask for, twice as each process starts, so that parallel
+	// processes share one refresh as they would without Force.
+	ForceSharesNew bool
 	// MinTTL asks for a token that stays valid at least this long: one with
 	// less left is refreshed (jobs that must not fail at the token's last
 	// minute). Unlike Skew it is not capped by the token's lifetime: a
@@ -29,6 +36,10 @@ type RefreshConfig struct {
 	// would be refused by every resource that checks the binding.
 	BearerOnly bool
 }
+
+// JustObtained is how recent a token counts as just refreshed for
+// [RefreshConfig.ForceSharesNew].
+const JustObtained = time.Minute
 
 type refreshPhase int
 
@@ -97,6 +108,17 @@ func (r *Refresh) fresh(e *Entry) bool {
 		return false
 	}
 	return r.cfg.MinTTL <= 0 || e.Expiry.IsZero() || !r.now.Add(r.cfg.MinTTL).After(e.Expiry)
+}
+
+// justObtained reports whether Force may hand out e as it is: it was
+// obtained so recently that a refresh would give nothing fresher (see
+// ForceSharesNew).
+func (r *Refresh) justObtained(e *Entry) bool {
+	if !r.cfg.ForceSharesNew || e.ObtainedAt.IsZero() || e.Expiry.IsZero() {
+		return false
+	}
+	age := r.now.Sub(e.ObtainedAt)
+	return age >= 0 && age < min(JustObtained, e.Expiry.Sub(e.ObtainedAt)/10)
 }
 
 // Step advances the token machine by one event.
@@ -180,7 +202,7 @@ func (r *Refresh) loaded(ev Loaded) []Effect {
 	if r.cfg.BearerOnly && ev.Entry.BoundToKey() {
 		return r.fail(&DPoPBoundError{Host: r.cfg.Target.Host, JKT: ev.Entry.DPoP.JKT})
 	}
-	if !r.cfg.Force && r.fresh(ev.Entry) {
+	if (!r.cfg.Force || r.justObtained(ev.Entry)) && r.fresh(ev.Entry) {
 		r.phase = refreshDone
 		return []Effect{Done{Token: ev.Entry.Token(), Entry: ev.Entry}}
 	}
@@ -199,7 +221,7 @@ func (r *Refresh) reloaded(ev Loaded) []Effect {
 		return r.finish(nil, r.notLoggedIn(nil)) // logged out meanwhile
 	}
 	refreshedMeanwhile := e.AccessToken != r.seen
-	if (refreshedMeanwhile || !r.cfg.Force) && r.fresh(e) {
+	if (refreshedMeanwhile || !r.cfg.Force || r.justObtained(e)) && r.fresh(e) {
 		return r.finish(e, nil)
 	}
 	if e.Metadata.TokenEndpoint == "" {

@@ -143,6 +143,39 @@ func TestRefresh_ForceRefreshesValidTokenOnce(t *testing.T) {
 	is.Equal(refreshRequests(w.srv), 1)
 }
 
+// ForceSharesNew (the Databricks forms' --force-refresh): a token obtained
+// in the last minute, at most a tenth of its lifetime, is what a refresh
+// would give, so it is handed out from the cache (no lock, no request); an
+// older one is refreshed once, as Force alone does.
+func TestRefresh_ForceSharesATokenObtainedJustNow(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ttl     int
+		age     time.Duration
+		refresh bool
+	}{
+		{"one hour token, 5 s old", 3600, 5 * time.Second, false},
+		{"one hour token, 59 s old", 3600, 59 * time.Second, false},
+		{"one hour token, 61 s old", 3600, 61 * time.Second, true},
+		{"five minute token, 29 s old", 300, 29 * time.Second, false},
+		{"five minute token, 31 s old", 300, 31 * time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			w := loggedIn(t, tc.ttl)
+			w.now = w.now.Add(tc.age)
+			cfg := dbxToken()
+			cfg.Force, cfg.ForceSharesNew = true, true
+			d := w.token(cfg)
+			is.NoErr(d.Err)
+			is.Equal(refreshRequests(w.srv) == 1, tc.refresh)
+			if !tc.refresh {
+				is.Equal(len(w.log), 3) // header, Load, Done: no Lock
+			}
+		})
+	}
+}
+
 func TestRefresh_RotationSavedAndOldKeptWhenNoneReturned(t *testing.T) { // S21 (core part)
 	is := is.New(t)
 	w := loggedIn(t, 60)

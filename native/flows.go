@@ -297,6 +297,9 @@ type TokenOptions struct {
 	Options
 	// Force refreshes even a valid token.
 	Force bool
+	// ForceSharesNew: Force hands out a token obtained just now (see
+	// core.RefreshConfig.ForceSharesNew).
+	ForceSharesNew bool
 	// Skew is how early a token counts as expired; 0 means
 	// core.DefaultSkew.
 	Skew time.Duration
@@ -316,12 +319,13 @@ func Token(ctx context.Context, o TokenOptions) (*core.Entry, error) {
 		return nil, err
 	}
 	done := o.driver(s).Run(ctx, core.NewRefresh(core.RefreshConfig{
-		Target:     o.Target,
-		Client:     core.Client{ID: id, Secret: o.ClientSecret},
-		Skew:       o.Skew,
-		Force:      o.Force,
-		MinTTL:     o.MinTTL,
-		BearerOnly: o.BearerOnly,
+		Target:         o.Target,
+		Client:         core.Client{ID: id, Secret: o.ClientSecret},
+		Skew:           o.Skew,
+		Force:          o.Force,
+		ForceSharesNew: o.ForceSharesNew,
+		MinTTL:         o.MinTTL,
+		BearerOnly:     o.BearerOnly,
 	}))
 	if done.Err != nil {
 		return nil, done.Err

@@ -32,7 +32,7 @@ for b in auth baseline; do
 done
 
 mkfifo "$work/idp.in"
-"$work/testidp" -client bench=http://127.0.0.1/callback <"$work/idp.in" >"$work/idp.out" 2>/dev/null &
+"$work/testidp" -client bench=http://127.0.0.1/callback -client databricks-cli=http://127.0.0.1/callback <"$work/idp.in" >"$work/idp.out" 2>/dev/null &
 idp_pid=$!
 exec 3>"$work/idp.in"
 for _ in $(seq 100); do [ -s "$work/idp.out" ] && break; sleep 0.05; done
@@ -81,6 +81,38 @@ for tool in exec-credential git-credential; do
 	ratio=$(awk -v a="$a_ms" -v b="$b_ms" 'BEGIN{printf "%.2f", a/b}')
 	echo "   ratio wall time ${ratio}× (target ≤ 1.5×: $(awk -v r="$ratio" 'BEGIN{print (r <= 1.5) ? "ok" : "OVER TARGET"}')); HTTP requests: $((after - before)) (target 0)"
 done
+
+# ---- the Databricks SDKs' token source (issue 20): `auth auth token`
+# (DATABRICKS_CLI_PATH=auth) and `databricks auth token` (a link) by --host,
+# and by --profile of a ~/.databrickscfg, on a valid token: the `auth token`
+# path, against the same kind of baseline (its own cache: a login of client
+# databricks-cli); target ≤ 1.5×, no HTTP request. Then 16 SDK-style calls
+# (--profile … --force-refresh) at once on an expired token: 1 refresh. ----
+ln -s auth "$work/databricks"
+mkdir -p "$work/dbx-home"
+printf '[ws]\nhost = %s\nauth_type = databricks-cli\n' "$issuer" >"$work/dbx-home/.databrickscfg"
+dbx_cache="$work/dbx-cache/token-cache.json"
+DUALAUTH_CACHE_DIR="$work/dbx-cache" BROWSER="$work/testidp -login" "$work/auth" login "$issuer" --client-id databricks-cli --flow browser >/dev/null 2>&1
+for form in "auth auth token --host" "databricks auth token --host" "databricks auth token --profile"; do
+	echo "== $form on a valid cached token ($N runs each, with the baseline)"
+	case "$form" in
+	"auth auth token --host") argv=(-- "$work/auth" auth token --host "$issuer") ;;
+	"databricks auth token --host") argv=(-- "$work/databricks" auth token --host "$issuer") ;;
+	*) argv=(-- "$work/databricks" auth token --profile ws) ;;
+	esac
+	before=$(count requests)
+	res=$(HOME="$work/dbx-home" DUALAUTH_CACHE_DIR="$work/dbx-cache" "$work/measure" runs "$N" "${argv[@]}" --- "$work/baseline" "$dbx_cache" "$issuer databricks-cli")
+	after=$(count requests)
+	a_ms=$(field a median_ms); b_ms=$(field b median_ms)
+	printf '   %-10s median %7s ms   p90 %7s ms   peak RSS %6s KiB\n' "auth" "$a_ms" "$(field a p90_ms)" "$(field a rss_kb)" "baseline" "$b_ms" "$(field b p90_ms)" "$(field b rss_kb)"
+	ratio=$(awk -v a="$a_ms" -v b="$b_ms" 'BEGIN{printf "%.2f", a/b}')
+	echo "   ratio wall time ${ratio}× (target ≤ 1.5×: $(awk -v r="$ratio" 'BEGIN{print (r <= 1.5) ? "ok" : "OVER TARGET"}')); HTTP requests: $((after - before)) (target 0)"
+done
+echo "== 16 databricks auth token --profile ws --force-refresh at once on an expired token"
+rbefore=$(count refresh_token)
+"$work/measure" expire "$dbx_cache"
+par=$(HOME="$work/dbx-home" DUALAUTH_CACHE_DIR="$work/dbx-cache" "$work/measure" parallel 16 -- "$work/databricks" auth token --profile ws --force-refresh)
+echo "   wall time $(echo "$par" | sed -n 's/.*"wall_ms":\([0-9.]*\).*/\1/p') ms, failed $(echo "$par" | sed -n 's/.*"failed":\([0-9]*\).*/\1/p'), refresh requests $(( $(count refresh_token) - rbefore )) (target 1)"
 
 echo "== one refresh"
 before=$(count requests); rbefore=$(count refresh_token)

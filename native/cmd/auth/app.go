@@ -59,6 +59,13 @@ type app struct {
 	databricksPath string
 	// timeoutSet: auth login got --timeout (or DUALAUTH_TIMEOUT).
 	timeoutSet bool
+	// as is the name auth runs under: "databricks" for a link of that
+	// name (runDatabricks), else "".
+	as string
+	// databricksForm: the command is one of the Databricks CLI's
+	// (`auth auth token`, `databricks auth token`; see databricks.go);
+	// databricksList: it is `auth profiles` among them.
+	databricksForm, databricksList bool
 }
 
 func newApp(stdout, stderr io.Writer, getenv func(string) string) *app {
@@ -74,11 +81,16 @@ func (u usageError) Unwrap() error { return u.err }
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 func (a *app) run(args []string) int {
-	root := a.rootCommand(args)
+	return a.execute(a.rootCommand(args), args)
+}
+
+func (a *app) execute(root *cobra.Command, args []string) int {
 	root.SetArgs(args)
 	ran := false
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		ran = true
+		a.databricksForm = databricksForm(cmd)
+		a.databricksList = a.databricksForm && cmd.Name() == "profiles"
 		return a.applyEnv(cmd)
 	}
 	err := root.Execute()
@@ -93,7 +105,7 @@ func (a *app) run(args []string) int {
 	usage := !ran || errors.As(err, &ue) || errors.Is(err, native.ErrAmbiguousClient)
 	fmt.Fprintf(a.stderr, "auth: %s\n", oneLine(err.Error()))
 	if usage {
-		path := "auth"
+		path := root.Name()
 		if c, _, ferr := root.Find(args); ferr == nil && c != nil {
 			path = c.CommandPath()
 		}
@@ -159,11 +171,22 @@ Tokens for other tools (the same cache and refresh; see each command's --help):
             git config --global --add credential.https://git.example.com.helper '!auth git-credential work'
   any CMD   auth exec work -- CMD ARGS...   (DUALAUTH_TOKEN, DUALAUTH_HOST in its environment)
   an API    auth api work /api/2.0/clusters/list
+  Databricks SDKs, Terraform, VS Code, dbt (their auth_type = databricks-cli)
+            export DATABRICKS_CLI_PATH="$(command -v auth)", or a link on PATH:
+            ln -s "$(command -v auth)" ~/.local/bin/databricks
+            (they run "auth token --profile NAME"; see auth auth --help)
 
 Exit codes: 0 success (a logout with nothing to log out included), 1
 authentication or server error, 2 usage error, before any request (auth
 exec: the command's own). -o text and -o table name the form for people
 on every command.`
+
+const databricksLong = `This databricks is a link to auth (dualauth): it answers the Databricks
+CLI's auth commands, so that the Databricks SDKs, the Terraform provider, the
+VS Code extension and dbt get their tokens from auth's cache
+(auth_type = databricks-cli). It serves "databricks auth login|token|env|
+describe|profiles|logout" and "databricks version" only; for any other
+command install the Databricks CLI. See "databricks auth --help".`
 
 func (a *app) rootCommand(args []string) *cobra.Command {
 	root := &cobra.Command{
@@ -195,6 +218,24 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 	pf.StringVar(&a.configPath, "config", "", "profiles file (default $DUALAUTH_CONFIG_FILE or the user config dir + /dualauth/config.ini)")
 	pf.StringVar(&a.databricksPath, "databricks-config", "", "also read the auth_type = databricks-cli profiles of this Databricks CLI config file, e.g. ~/.databrickscfg (read only)")
 
+	if a.as == databricksName {
+		root.Use, root.Short, root.Long = databricksName, "dualauth's auth under the name databricks: the Databricks CLI's auth commands", databricksLong
+		root.Example = "  databricks auth login https://adb-123.4.azuredatabricks.net\n  databricks auth token --profile DEFAULT"
+		root.CompletionOptions.DisableDefaultCmd = true
+		if len(args) > 1 && args[0] == "auth" && args[1] == "token" {
+			root.AddCommand(a.databricksGroup(a.tokenCommand())) // the hot path, as below
+			return root
+		}
+		root.AddCommand(a.databricksGroup(a.databricksCommands()...), a.versionCommand())
+		root.InitDefaultHelpCmd()
+		return root
+	}
+	if len(args) > 1 && args[0] == "auth" && args[1] == "token" {
+		// The Databricks SDKs' hot path with DATABRICKS_CLI_PATH=auth.
+		root.CompletionOptions.DisableDefaultCmd = true
+		root.AddCommand(a.databricksGroup(a.tokenCommand()))
+		return root
+	}
 	if len(args) > 0 && (args[0] == "token" || args[0] == "git-credential") {
 		// The hot paths: scripts call `auth token` before every request,
 		// kubectl runs `auth token -o exec-credential` and git runs
@@ -210,7 +251,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 		return root
 	}
 	root.AddCommand(a.loginCommand(), a.tokenCommand(), a.logoutCommand(), a.profilesCommand(), a.describeCommand(), a.envCommand(),
-		a.execCommand(), a.apiCommand(), a.gitCredentialCommand(), a.proofCommand())
+		a.execCommand(), a.apiCommand(), a.gitCredentialCommand(), a.proofCommand(), a.versionCommand(), a.databricksGroup(a.databricksCommands()...))
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {

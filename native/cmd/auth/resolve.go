@@ -74,10 +74,16 @@ func (a *app) configFile() (*config.File, error) {
 		path = p
 	}
 	f, err := config.Load(path)
-	if err != nil || a.databricksPath == "" {
+	dbx := a.databricksPath
+	if dbx == "" && a.databricksForm && (a.profileFlag != "" || a.databricksList) {
+		// The Databricks SDKs name a profile of their own config file;
+		// `databricks auth profiles` lists that file's, as the Databricks
+		// CLI does.
+		dbx = a.databricksConfig()
+	}
+	if err != nil || dbx == "" {
 		return f, err
 	}
-	dbx := a.databricksPath
 	if rest, ok := strings.CutPrefix(dbx, "~/"); ok {
 		// Where no shell expanded it: --databricks-config=~/…, or a
 		// DUALAUTH_DATABRICKS_CONFIG set in a file.

@@ -105,6 +105,9 @@ with a proof (auth api, auth proof).`,
 			} else {
 				e, err = a.freshToken(context.Background(), cmd, rs, o, force, minTTL)
 			}
+			if err != nil && a.databricksForm {
+				return notConfigured(err)
+			}
 			if err != nil {
 				return err
 			}

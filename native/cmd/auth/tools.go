@@ -37,7 +37,9 @@ func addMinTTL(f *pflag.FlagSet, d *time.Duration) {
 // first login here when it can do so without a person (firstGrant); rs nil
 // skips that.
 func (a *app) freshToken(ctx context.Context, cmd *cobra.Command, rs *settings, o native.Options, force bool, minTTL time.Duration) (*core.Entry, error) {
-	return a.tokenOrGrant(ctx, cmd, rs, native.TokenOptions{Options: o, Force: force, MinTTL: minTTL})
+	// The Databricks forms' --force-refresh asks for a freshly minted
+	// token, which one obtained just now is (ForceSharesNew).
+	return a.tokenOrGrant(ctx, cmd, rs, native.TokenOptions{Options: o, Force: force, ForceSharesNew: a.databricksForm, MinTTL: minTTL})
 }
 
 func (a *app) tokenOrGrant(ctx context.Context, cmd *cobra.Command, rs *settings, to native.TokenOptions) (*core.Entry, error) {
