@@ -114,8 +114,16 @@ func (a *app) loginByFlow(ctx context.Context, flow string, fl *flowFlags, noBro
 	}
 	switch flow {
 	case flowBrowser:
+		paste := fl.paste
+		if !paste {
+			if ok, why := native.SystemBrowserEnv(a.getenv).CanOpen(lo.Opener.Command); !ok {
+				// The browser can only be on another machine, whose redirect
+				// cannot reach the listener: a paste is the way back.
+				paste, withPaste = true, ", with paste-the-redirect (no browser can be opened here: "+why+")"
+			}
+		}
 		say("browser%s", withPaste)
-		return a.browserLogin(ctx, lo, noBrowser, fl.paste)
+		return a.browserLogin(ctx, lo, noBrowser, paste, true)
 	case flowDevice:
 		say("device authorization grant")
 		return a.deviceLogin(ctx, lo)
@@ -132,7 +140,7 @@ func (a *app) loginByFlow(ctx context.Context, flow string, fl *flowFlags, noBro
 			case err == nil:
 				l.Close()
 				say("browser%s (auto: %s)", withPaste, why)
-				return a.browserLogin(ctx, lo, false, fl.paste)
+				return a.browserLogin(ctx, lo, false, fl.paste, true)
 			case errors.Is(err, native.ErrPortInUse):
 				return nil, err // most likely another login: say so rather than switch
 			}
@@ -151,19 +159,21 @@ func (a *app) loginByFlow(ctx context.Context, flow string, fl *flowFlags, noBro
 		return e, err
 	}
 	say("browser with paste-the-redirect (auto: %s)", why)
-	return a.browserLogin(ctx, lo, true, true)
+	return a.browserLogin(ctx, lo, true, true, false)
 }
 
 // browserLogin is the authorization-code flow; manual prints the URL
 // instead of opening a browser, paste also reads the redirect from stdin
-// (and implies manual: the browser is elsewhere).
-func (a *app) browserLogin(ctx context.Context, lo native.LoginOptions, manual, paste bool) (*core.Entry, error) {
+// (and implies manual: the browser is elsewhere). When stdin ends before
+// an address was pasted, the login ends at once (see pasteEnded);
+// deviceNext says whether --device is still worth suggesting then.
+func (a *app) browserLogin(ctx context.Context, lo native.LoginOptions, manual, paste, deviceNext bool) (*core.Entry, error) {
 	manual = manual || paste
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	st := a.newStatus(lo.Target.Host, manual)
 	if paste {
-		st.tty = false // a spinner line would overwrite what the user pastes
+		st.tty, st.spinner = false, false // a spinner line would overwrite what the user pastes
 	}
 	defer st.stop()
 	lo.Opener.Disabled = lo.Opener.Disabled || manual
@@ -180,13 +190,31 @@ func (a *app) browserLogin(ctx context.Context, lo native.LoginOptions, manual, 
 			st.authorize(u, failed)
 			pasted.Start(u)
 		}
+		go func() {
+			select {
+			case err := <-pasted.Ended():
+				cancel(pasteEnded(err, deviceNext))
+			case <-ctx.Done():
+			}
+		}()
 	}
 	e, err := native.Login(ctx, lo)
 	st.stop()
-	if pasted != nil && pasted.Prompting() {
-		fmt.Fprintln(a.stderr) // the listener won while the prompt was shown
+	if pasted != nil && (pasted.Prompting() || errors.Is(err, native.ErrPasteEnded)) {
+		fmt.Fprintln(a.stderr) // the prompt's line was left open
 	}
 	return e, err
+}
+
+// pasteEnded is the error of a login whose stdin ended while it waited
+// for a paste: nothing else can finish it (no browser here reaches the
+// listener), so it says so at once rather than at the end of --timeout.
+func pasteEnded(err error, deviceNext bool) error {
+	ways := "run auth login in a terminal to paste the address, or set BROWSER to a command that opens a browser on this machine"
+	if deviceNext {
+		ways = "run auth login in a terminal to paste the address, set BROWSER to a command that opens a browser on this machine, or use --device where the server offers it"
+	}
+	return fmt.Errorf("%w, and no browser here can finish the login: %s", err, ways)
 }
 
 // deviceLogin is the device authorization grant, with the code (and a QR

@@ -289,7 +289,7 @@ func readSecret() (string, error) {
 	}
 	s := strings.TrimSpace(line)
 	if s == "" {
-		return "", usagef("--client-secret-stdin: stdin holds no secret")
+		return "", usagef("--client-secret-stdin: stdin is empty: pipe the secret in (printf '%%s' \"$SECRET\" | auth login …), or set $%s", envClientSecret)
 	}
 	return s, nil
 }

@@ -100,31 +100,26 @@ the token is valid.`,
 			if rs.withoutPerson() {
 				return a.grantLogin(cmd, rs, grants.secretStdin)
 			}
-			t := rs.target()
-			o, err := a.options(t, rs.ClientID.Value)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signalContext()
-			defer stop()
-			res, err := a.resolveTarget(ctx, cmd, rs, o)
-			if err != nil {
-				return err
-			}
+			// Every check of the command line comes before the first request.
 			clientID = rs.ClientID.Value
-			o.ClientID = clientID
 			scopes = rs.Scopes.Value
 			redirectURI = rs.RedirectURI.Value
 			if cmd.Flags().Changed("port") {
 				redirectURI = "" // --port beats a profile's redirect_uri
 			}
 			if port < 0 || port > 65535 {
-				return usagef("--port must be between 0 and 65535")
+				return usagef("--port must be between 0 and 65535, not %d (0 picks a free port)", port)
+			}
+			lc := native.ListenerConfig{RedirectURI: redirectURI, Port: port}
+			if err := native.CheckListenerConfig(lc); err != nil {
+				return usagef("%s: %v", given(rs.RedirectURI.Source), err)
+			}
+			if timeout <= 0 {
+				return usagef("%s must be more than 0, not %s: it is how long the login waits for you (default %s)", given(a.flagSource(cmd, "timeout")), timeout, native.DefaultLoginTimeout)
 			}
 			if noPrompt && prompt != "" {
 				return usagef("--prompt and --no-prompt cannot be used together")
 			}
-			lc := native.ListenerConfig{RedirectURI: redirectURI, Port: port}
 			params := url.Values{}
 			for _, p := range authParams {
 				k, v, ok := strings.Cut(p, "=")
@@ -146,6 +141,24 @@ the token is valid.`,
 			flow, err := flows.choice(cmd, noBrowser, saved)
 			if err != nil {
 				return err
+			}
+			t := rs.target()
+			o, err := a.options(t, clientID)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			res, err := a.resolveTarget(ctx, cmd, rs, o)
+			if err != nil {
+				return err
+			}
+			// What the target said it wants (scopes, a redirect URI).
+			clientID = rs.ClientID.Value
+			o.ClientID = clientID
+			scopes = rs.Scopes.Value
+			if !cmd.Flags().Changed("port") {
+				lc.RedirectURI = rs.RedirectURI.Value
 			}
 			a.timeoutSet = cmd.Flags().Changed("timeout")
 			e, err := a.loginByFlow(ctx, flow, &flows, noBrowser, native.LoginOptions{
@@ -191,12 +204,21 @@ the token is valid.`,
 	return cmd
 }
 
-// status shows the user what the login waits for: on a terminal a spinner
-// line with the URL, elsewhere plain lines.
+// given names where a setting was given, as the user wrote it: --flag,
+// DUALAUTH_VAR, profile NAME (from a setting's Source).
+func given(source string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(source, "flag "), "env ")
+}
+
+// status shows the user what the login waits for: on a terminal the URL
+// and a spinner line, elsewhere plain lines. A terminal that cannot move
+// the cursor (TERM=dumb: Emacs shells, some CI logs) gets the URL but no
+// spinner; colour needs the spinner and no NO_COLOR.
 type status struct {
 	a       *app
 	host    string
 	tty     bool
+	spinner bool
 	color   bool
 	manual  bool // --no-browser: the user opens the URL
 	mu      sync.Mutex
@@ -207,7 +229,8 @@ type status struct {
 
 func (a *app) newStatus(host string, manual bool) *status {
 	tty := isTerminal(a.stderr)
-	return &status{a: a, host: host, tty: tty, color: tty && a.getenv("NO_COLOR") == "", manual: manual, done: make(chan struct{})}
+	spinner := tty && a.getenv("TERM") != "dumb"
+	return &status{a: a, host: host, tty: tty, spinner: spinner, color: spinner && a.getenv("NO_COLOR") == "", manual: manual, done: make(chan struct{})}
 }
 
 func (s *status) authorize(u string, failed <-chan error) {
@@ -234,7 +257,7 @@ func (s *status) authorize(u string, failed <-chan error) {
 			if s.stopped || s.manual {
 				return
 			}
-			if s.tty {
+			if s.spinner {
 				fmt.Fprint(w, "\r\033[K")
 			}
 			fmt.Fprintf(w, "auth: warning: %s\n", oneLine(err.Error()))
@@ -244,11 +267,16 @@ func (s *status) authorize(u string, failed <-chan error) {
 		case <-s.done:
 		}
 	}()
-	if s.tty {
+	switch {
+	case s.spinner:
 		s.wg.Add(1)
 		go s.spin()
+	case s.tty:
+		fmt.Fprintln(w, waitingLine)
 	}
 }
+
+const waitingLine = "Waiting for the login in your browser (Ctrl-C to cancel)…"
 
 func (s *status) spin() {
 	defer s.wg.Done()
@@ -261,7 +289,7 @@ func (s *status) spin() {
 		if s.color {
 			frame = "\033[36m" + frame + "\033[0m"
 		}
-		fmt.Fprintf(s.a.stderr, "\r\033[K%s Waiting for the login in your browser (Ctrl-C to cancel)…", frame)
+		fmt.Fprintf(s.a.stderr, "\r\033[K%s %s", frame, waitingLine)
 		s.mu.Unlock()
 		select {
 		case <-s.done:
@@ -281,7 +309,7 @@ func (s *status) stop() {
 	close(s.done)
 	s.mu.Unlock()
 	s.wg.Wait()
-	if s.tty {
+	if s.spinner {
 		fmt.Fprint(s.a.stderr, "\r\033[K")
 	}
 }

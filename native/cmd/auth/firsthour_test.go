@@ -1,0 +1,185 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+)
+
+// Tests of issue 24, "the first hour with auth": what a new user trips
+// over on the command line.
+
+// TestCLI_StdinAtEndFailsAPasteLoginAtOnce (issue 24 item 1): a login
+// that can only end by a paste — --paste, --no-browser or --flow browser
+// where no browser can be opened, auto's last resort — whose stdin ends
+// (</dev/null, a closed pipe, after a refused paste) exits 1 at once,
+// saying why and what to do, instead of waiting for --timeout (5m).
+func TestCLI_StdinAtEndFailsAPasteLoginAtOnce(t *testing.T) {
+	e := newEnv(t)
+	headless := headlessEnviron(e.home)
+	for _, tc := range []struct {
+		name    string
+		environ []string
+		args    []string
+		stdin   string // written, then stdin is closed
+		flow    string
+		device  bool // --device is suggested
+	}{
+		{"--paste", e.environ(), []string{"--paste"}, "", "Login flow: browser, with paste-the-redirect\n", true},
+		{"--no-browser without a browser here", headless, []string{"--no-browser"}, "",
+			"Login flow: browser, with paste-the-redirect (no browser can be opened here: no graphical display", true},
+		{"--flow browser without a browser here", headless, []string{"--flow", "browser"}, "",
+			"Login flow: browser, with paste-the-redirect (no browser can be opened here: no graphical display", true},
+		// The test provider refuses the device grant to this client: auto
+		// ends in paste-the-redirect, and --device is no way out.
+		{"auto without a browser here", headless, nil, "",
+			"Login flow: browser with paste-the-redirect (auto: the server refused the device grant", false},
+		{"a refused paste, then the end", e.environ(), []string{"--paste"}, "not an address\n", "Not accepted: that is not a URL", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			r := startAuth(t, tc.environ, append([]string{"login", e.srv.Issuer, "--client-id", clientID}, tc.args...)...)
+			if tc.stdin != "" {
+				r.paste(strings.TrimSuffix(tc.stdin, "\n"))
+			}
+			is.NoErr(r.stdin.Close())
+			res := r.wait(time.Minute)
+			e.record(res)
+			is.Equal(res.code, 1)
+			is.True(res.took < 10*time.Second) // not the 5 minutes of the default --timeout
+			is.True(strings.Contains(res.stderr, tc.flow))
+			lines := errorLines(res.stderr)
+			is.Equal(len(lines), 1)
+			is.True(strings.HasPrefix(lines[0], "auth: stdin ended before an address was pasted, and no browser here can finish the login: "))
+			is.True(strings.Contains(lines[0], "run auth login in a terminal to paste the address"))
+			is.True(strings.Contains(lines[0], "set BROWSER to a command that opens a browser on this machine"))
+			is.Equal(strings.Contains(lines[0], "--device"), tc.device)
+			is.True(strings.Contains(res.stderr, "Paste the address here and press Enter: \nauth: stdin ended")) // not on the prompt's line
+			is.Equal(e.srv.Requests("authorization_code"), 0)
+		})
+	}
+}
+
+// TestCLI_StdinLeftOpenStillWaitsForAPaste: an open stdin (a terminal, a
+// pipe still written to) is no reason to give up: the login waits, until
+// --timeout here.
+func TestCLI_StdinLeftOpenStillWaitsForAPaste(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	r := startAuth(t, headlessEnviron(e.home), "login", e.srv.Issuer, "--client-id", clientID, "--no-browser", "--timeout", "2s")
+	res := r.wait(time.Minute)
+	e.record(res)
+	is.Equal(res.code, 1)
+	is.True(res.took >= 2*time.Second)
+	is.True(strings.Contains(res.stderr, "no login completed within 2s"))
+}
+
+// TestCLI_LoginFlagMistakesAreUsageErrorsBeforeAnyRequest (issue 24 item
+// 5): every check of auth login's command line comes before discovery, so
+// a typo exits 2 at once, with no request sent, even when the host would
+// not answer at all.
+func TestCLI_LoginFlagMistakesAreUsageErrorsBeforeAnyRequest(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	e := newEnv(t)
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{[]string{"--flow", "devcie"}, nil, `--flow must be browser, device or auto, not "devcie"`},
+		{[]string{"--port", "99999"}, nil, "--port must be between 0 and 65535, not 99999"},
+		{[]string{"--port", "-1"}, nil, "--port must be between 0 and 65535, not -1"},
+		{[]string{"--device", "--flow", "browser"}, nil, "--device and --flow browser cannot be used together"},
+		{[]string{"--paste", "--flow", "device"}, nil, "--paste belongs to the browser flow"},
+		{[]string{"--redirect-uri", "http://example.com:8020/cb"}, nil, `--redirect-uri: invalid redirect URI "http://example.com:8020/cb": the host must be loopback`},
+		{[]string{"--redirect-uri", "https://127.0.0.1:8020/cb"}, nil, "want http://127.0.0.1:PORT/PATH"},
+		{[]string{"--redirect-uri", "http://127.0.0.1/cb"}, nil, "it needs an explicit port"},
+		{[]string{"--device", "--redirect-uri", "http://example.com:8020/cb"}, nil, "the host must be loopback"},
+		{[]string{"--timeout", "0"}, nil, "--timeout must be more than 0, not 0s"},
+		{nil, []string{"DUALAUTH_TIMEOUT=-5m"}, "DUALAUTH_TIMEOUT must be more than 0, not -5m0s"},
+		{[]string{"--prompt", "login", "--no-prompt"}, nil, "--prompt and --no-prompt cannot be used together"},
+		{[]string{"--auth-param", "novalue"}, nil, "--auth-param wants KEY=VALUE"},
+	} {
+		t.Run(strings.Join(append(tc.env, tc.args...), " "), func(t *testing.T) {
+			is := is.New(t)
+			for _, host := range []string{srv.URL, "https://nothing.invalid"} {
+				r := e.auth(tc.env, append([]string{"login", host, "--client-id", clientID}, tc.args...)...)
+				is.Equal(r.code, 2)
+				lines := errorLines(r.stderr)
+				is.Equal(len(lines), 1)
+				is.True(strings.Contains(lines[0], tc.want))
+				is.True(!strings.Contains(r.stderr, "Found:")) // no discovery
+				is.True(!strings.Contains(r.stderr, "Login flow:"))
+			}
+			is.Equal(requests.Load(), int32(0))
+		})
+	}
+}
+
+// TestCLI_ClientSecretStdinFromAnEmptyStdin (issue 24 item 11): an empty
+// stdin (</dev/null, a character device but no terminal) is said to be
+// empty, not "a terminal".
+func TestCLI_ClientSecretStdinFromAnEmptyStdin(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	devnull, err := os.Open(os.DevNull)
+	is.NoErr(err)
+	defer devnull.Close()
+	cmd := e.command(nil, "login", e.srv.Issuer, "--client-id", "svc", "--client-secret-stdin")
+	cmd.Stdin = devnull
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	var ee *exec.ExitError
+	is.True(errors.As(err, &ee))
+	is.Equal(ee.ExitCode(), 2)
+	lines := errorLines(errb.String())
+	is.Equal(len(lines), 1)
+	is.True(strings.Contains(lines[0], "--client-secret-stdin: stdin is empty"))
+	is.True(strings.Contains(lines[0], "DUALAUTH_CLIENT_SECRET"))
+	is.True(!strings.Contains(lines[0], "terminal"))
+	is.Equal(e.srv.Requests("client_credentials"), 0)
+}
+
+// TestCLI_DumbTerminalGetsTheURLButNoSpinnerOrColour (issue 24 item 11):
+// TERM=dumb cannot move the cursor back: the URL and one waiting line,
+// without the spinner's redraws and colours.
+func TestCLI_DumbTerminalGetsTheURLButNoSpinnerOrColour(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Fatal("`script` (util-linux/bsdutils) is needed for the terminal test")
+	}
+	is := is.New(t)
+	e := newEnv(t)
+	browser := filepath.Join(t.TempDir(), "browser.sh")
+	is.NoErr(os.WriteFile(browser, []byte("#!/bin/sh\nsleep 0.5\nexec \""+testidpBin+"\" -login \"$1\"\n"), 0o755))
+	line := fmt.Sprintf("%q login %s --client-id %s --browser %q", authBin, e.srv.Issuer, clientID, browser)
+	cmd := exec.Command(scriptBin, "-qec", line, "/dev/null")
+	cmd.Env = e.environ("TERM=dumb")
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	is.NoErr(err)
+	s := string(out)
+	e.record(result{stderr: s})
+	is.True(strings.Contains(s, "Opening your browser to log in to "+e.srv.Issuer+". If nothing opens, visit:"))
+	is.Equal(strings.Count(s, e.srv.Issuer+"/auth?"), 1)
+	is.Equal(strings.Count(s, "Waiting for the login in your browser (Ctrl-C to cancel)…"), 1)
+	is.True(!strings.Contains(s, "\033[")) // no colour, no cursor moves
+	is.True(!strings.Contains(s, "⠋"))
+	is.True(strings.Contains(s, "Logged in to "+e.srv.Issuer))
+}
