@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -182,4 +183,76 @@ func TestCLI_DumbTerminalGetsTheURLButNoSpinnerOrColour(t *testing.T) {
 	is.True(!strings.Contains(s, "\033[")) // no colour, no cursor moves
 	is.True(!strings.Contains(s, "⠋"))
 	is.True(strings.Contains(s, "Logged in to "+e.srv.Issuer))
+}
+
+// TestCLI_ArgumentsInTheWrongRole (issue 24 item 8): a profile name where
+// auth api wants its PATH, or where git-credential wants its operation,
+// and a git-credential get run by hand with nothing on stdin, are usage
+// errors that say what is missing, with no request sent.
+func TestCLI_ArgumentsInTheWrongRole(t *testing.T) {
+	e := newEnv(t)
+	e.login("--profile", "work")
+	var paths []string
+	var mu sync.Mutex
+	e.srv.Intercept(func(_ http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		return false
+	})
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"api", "work"}, `auth: missing PATH after "work": auth api work /PATH (e.g. /api/2.0/clusters/list), or a full URL`},
+		{[]string{"api", "example.com"}, `auth: missing PATH after "example.com"`},
+		{[]string{"git-credential", "work"}, `auth: missing operation (get|store|erase) after "work": git appends it when it runs the helper`},
+		{[]string{"git-credential", "work", "get"}, "auth: git sent no protocol/host on stdin: git writes them when it runs the helper"},
+		{[]string{"git-credential", "get"}, "auth: git sent no protocol/host on stdin"},
+		{[]string{"git-credential", "work", "fetch"}, `auth: unknown operation "fetch": git runs the helper with get, store or erase`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			is := is.New(t)
+			r := e.auth(nil, tc.args...) // stdin: /dev/null
+			is.Equal(r.code, 2)
+			is.Equal(r.stdout, "")
+			lines := errorLines(r.stderr)
+			is.Equal(len(lines), 1)
+			is.True(strings.HasPrefix(lines[0], tc.want))
+			is.True(strings.Contains(r.stderr, "Run 'auth "+tc.args[0]+" --help' for usage."))
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	is.New(t).Equal(paths, []string(nil)) // nothing was asked of the server
+}
+
+// TestCLI_LoopbackHostWithoutAScheme (issue 24 item 9): 127.0.0.1:PORT,
+// localhost:PORT or [::1]:PORT is refused (exit 2) by login and token
+// alike, with the spelling to use; the http:// spelling it suggests logs
+// in, and auth token's hint then names a login that works.
+func TestCLI_LoopbackHostWithoutAScheme(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	bare := strings.TrimPrefix(e.srv.Issuer, "http://") // 127.0.0.1:PORT
+	port := bare[strings.LastIndex(bare, ":")+1:]
+	for _, host := range []string{bare, "localhost:" + port, "[::1]:" + port} {
+		for _, cmd := range []string{"login", "token"} {
+			r := e.auth(nil, cmd, host, "--client-id", clientID)
+			is.Equal(r.code, 2)
+			is.Equal(errorLines(r.stderr), []string{"auth: a loopback host needs its scheme: write http://" + host + " for a server without TLS (or https://" + host + ")"})
+			is.True(!strings.Contains(r.stderr, "HTTP response to HTTPS client"))
+		}
+	}
+	is.Equal(e.srv.Requests("authorization_code"), 0)
+
+	r := e.auth(nil, "token", "http://"+bare)
+	is.Equal(r.code, 1)
+	hint := "run `auth login http://" + bare + "`"
+	is.True(strings.HasSuffix(errorLines(r.stderr)[0], hint))
+	r = e.auth(nil, "login", "http://"+bare, "--client-id", clientID)
+	is.Equal(r.code, 0)
+	r = e.auth(nil, "token", "http://"+bare, "-o", "text")
+	is.Equal(r.code, 0)
+	is.Equal(r.stdout, e.entry().AccessToken+"\n")
 }
