@@ -88,7 +88,12 @@ func (a *app) run(args []string) int {
 	}
 	var ue usageError
 	usage := !ran || errors.As(err, &ue) || errors.Is(err, native.ErrAmbiguousClient)
-	fmt.Fprintf(a.stderr, "auth: %s\n", oneLine(err.Error()))
+	msg, suggestions, _ := strings.Cut(err.Error(), "\n\nDid you mean this?")
+	fmt.Fprintf(a.stderr, "auth: %s\n", oneLine(msg))
+	if suggestions != "" {
+		// cobra's suggestions for a mistyped command, on their own line.
+		fmt.Fprintf(a.stderr, "Did you mean this? %s\n", core.Sanitize(strings.Join(strings.Fields(suggestions), ", ")))
+	}
 	if usage {
 		path := "auth"
 		if c, _, ferr := root.Find(args); ferr == nil && c != nil {
@@ -211,14 +216,33 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 			for _, sub := range c.Commands() {
 				sub.Example = "  auth completion " + sub.Name() + " > auth-completion." + sub.Name()
 			}
+			// Without this, cobra shows the help of `completion` for any
+			// other shell (tcsh, ksh) and exits 0, as if it had worked.
+			c.Args = cobra.ArbitraryArgs
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return cmd.Help()
+				}
+				return usagef("no completion for the shell %q: auth completes bash, zsh, fish and powershell", args[0])
+			}
 		}
 	}
 	root.InitDefaultHelpCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "help" {
 			c.Example = "  auth help login"
+			help := c.Run
+			c.Run = nil
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if found, _, err := root.Find(args); err != nil || found == root && len(args) > 0 {
+					return usagef("no help topic %q: the topics are auth's commands (auth --help lists them)", strings.Join(args, " "))
+				}
+				help(cmd, args)
+				return nil
+			}
 		}
 	}
+	a.addCompletion(root)
 	return root
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -255,4 +256,167 @@ func TestCLI_LoopbackHostWithoutAScheme(t *testing.T) {
 	r = e.auth(nil, "token", "http://"+bare, "-o", "text")
 	is.Equal(r.code, 0)
 	is.Equal(r.stdout, e.entry().AccessToken+"\n")
+}
+
+// completions runs `auth __complete ARGS` (what the shell scripts run) and
+// returns the candidates and the directive line.
+func (e *env) completions(extra []string, args ...string) (candidates []string, directive string) {
+	e.t.Helper()
+	r := e.auth(extra, append([]string{"__complete"}, args...)...)
+	if r.code != 0 {
+		e.t.Fatalf("auth __complete %v: exit %d: %s", args, r.code, r.stderr)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if strings.HasPrefix(l, ":") {
+			directive = l
+			continue
+		}
+		name, _, _ := strings.Cut(l, "\t")
+		candidates = append(candidates, name)
+	}
+	return candidates, directive
+}
+
+// TestCLI_CompletionOffersProfilesAndFlagValues (issue 24 item 7): the
+// HOST|PROFILE argument and --profile complete to the profiles (from the
+// profiles file and a --databricks-config file, without the network), the
+// flags with fixed values to those values, and never to file names.
+func TestCLI_CompletionOffersProfilesAndFlagValues(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig("[settings]\ndefault_profile = work\n\n[work]\nhost = https://work.example.com\n\n[workshop]\nhost = https://shop.example.com\n\n[staging]\nhost = https://staging.example.com\n")
+	dbx := filepath.Join(e.home, ".databrickscfg")
+	if err := os.WriteFile(dbx, []byte("[lakehouse]\nhost = https://adb-1.2.azuredatabricks.net\nauth_type = databricks-cli\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := []string{"DUALAUTH_CONFIG_FILE=" + e.configPath(), "HTTPS_PROXY=http://127.0.0.1:1"} // any request would fail
+	noFiles := ":4"
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want []string
+	}{
+		{[]string{"token", ""}, nil, []string{"staging", "work", "workshop"}},
+		{[]string{"token", "wo"}, nil, []string{"work", "workshop"}},
+		{[]string{"describe", "--databricks-config", dbx, ""}, nil, []string{"lakehouse", "staging", "work", "workshop"}},
+		{[]string{"logout", ""}, []string{"DUALAUTH_DATABRICKS_CONFIG=" + dbx}, []string{"lakehouse", "staging", "work", "workshop"}},
+		{[]string{"token", "--profile", "st"}, nil, []string{"staging"}},
+		{[]string{"token", "work", ""}, nil, nil}, // one argument only
+		{[]string{"git-credential", "work", ""}, nil, []string{"erase", "get", "store"}},
+		{[]string{"api", "work", ""}, nil, nil},
+		{[]string{"token", "-o", ""}, nil, []string{"exec-credential", "json", "text"}},
+		{[]string{"describe", "-o", ""}, nil, []string{"json", "text"}},
+		{[]string{"profiles", "-o", ""}, nil, []string{"json", "table"}},
+		{[]string{"env", "-o", ""}, nil, []string{"json", "shell"}},
+		{[]string{"env", "--shell", ""}, nil, []string{"fish", "powershell", "sh"}},
+		{[]string{"login", "--flow", ""}, nil, []string{"auto", "browser", "device"}},
+		{[]string{"login", "--dpop", ""}, nil, []string{"always", "auto", "never"}},
+		{[]string{"token", "--storage", ""}, nil, []string{"auto", "file", "keyring"}},
+		{[]string{"login", "--client-auth", ""}, nil, []string{"basic", "post"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			is := is.New(t)
+			got, directive := e.completions(append(slices.Clone(cfg), tc.env...), tc.args...)
+			slices.Sort(got)
+			is.Equal(got, tc.want)
+			is.Equal(directive, noFiles)
+		})
+	}
+	// No file on disk: nothing to offer, and no error either.
+	got, _ := e.completions([]string{"DUALAUTH_CONFIG_FILE=" + filepath.Join(e.home, "none.ini")}, "token", "")
+	is.New(t).Equal(got, []string(nil))
+}
+
+// TestCLI_CompletionValuesAreAccepted: every value completion offers for
+// a flag is one its command accepts (no "must be" usage error).
+func TestCLI_CompletionValuesAreAccepted(t *testing.T) {
+	e := newEnv(t)
+	for flag, byCmd := range flagValues {
+		for cmd, values := range byCmd {
+			if cmd == "" {
+				cmd = "login"
+				if flag == "storage" {
+					cmd = "token"
+				}
+			}
+			for _, v := range values {
+				t.Run(cmd+" --"+flag+" "+v, func(t *testing.T) {
+					is := is.New(t)
+					args := []string{cmd, "https://never.example.com", "--" + flag, v}
+					switch cmd {
+					case "login":
+						args = append(args, "--client-id", clientID, "--timeout", "1ms")
+					case "proof":
+						args = append(args, "--method", "GET", "--url", "https://never.example.com/x")
+					}
+					r := e.auth([]string{"HTTPS_PROXY=http://127.0.0.1:1"}, args...)
+					is.True(!strings.Contains(r.stderr, "must be")) // accepted
+					is.True(!strings.Contains(r.stderr, "invalid argument"))
+				})
+			}
+		}
+	}
+}
+
+// TestCLI_CompletionTcshAndUnknownHelpTopicsAreUsageErrors (issue 24
+// items 7, 11): a shell auth cannot complete for and a help topic that
+// does not exist exit 2 with one line saying so, instead of a help page
+// and exit 0.
+func TestCLI_CompletionTcshAndUnknownHelpTopicsAreUsageErrors(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"completion", "tcsh"}, `auth: no completion for the shell "tcsh": auth completes bash, zsh, fish and powershell`},
+		{[]string{"help", "nonsense"}, `auth: no help topic "nonsense": the topics are auth's commands (auth --help lists them)`},
+		{[]string{"help", "tokn"}, `auth: no help topic "tokn"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			is := is.New(t)
+			r := e.auth(nil, tc.args...)
+			is.Equal(r.code, 2)
+			is.Equal(r.stdout, "")
+			lines := errorLines(r.stderr)
+			is.Equal(len(lines), 1)
+			is.True(strings.HasPrefix(lines[0], tc.want))
+		})
+	}
+	for _, args := range [][]string{{"completion"}, {"help"}, {"help", "login"}, {"completion", "fish"}} {
+		r := e.auth(nil, args...)
+		is.New(t).Equal(r.code, 0)
+	}
+}
+
+// TestCLI_SmallUsageMistakes (issue 24 item 11): a negative --min-ttl
+// (flag or environment) is refused; cobra's "Did you mean" for a mistyped
+// command comes on its own line, after the one error line.
+func TestCLI_SmallUsageMistakes(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		args, env []string
+		want      []string // the error line, then any further lines before "Run …"
+	}{
+		{[]string{"token", e.srv.Issuer, "--min-ttl=-5m"}, nil,
+			[]string{`auth: invalid argument "-5m" for "--min-ttl" flag: it cannot be negative: it is how long the token must still be valid, e.g. 30m (0: the default)`}},
+		{[]string{"exec", e.srv.Issuer, "--min-ttl", "-1s", "--", "true"}, nil, []string{`auth: invalid argument "-1s" for "--min-ttl" flag: it cannot be negative`}},
+		{[]string{"token", e.srv.Issuer}, []string{"DUALAUTH_MIN_TTL=-1h"}, []string{`auth: DUALAUTH_MIN_TTL="-1h": invalid argument "-1h" for "--min-ttl" flag: it cannot be negative`}},
+		{[]string{"tokn"}, nil, []string{`auth: unknown command "tokn" for "auth"`, "Did you mean this? token"}},
+		{[]string{"prof"}, nil, []string{`auth: unknown command "prof" for "auth"`, "Did you mean this? profiles, proof"}},
+	} {
+		t.Run(strings.Join(append(tc.env, tc.args...), " "), func(t *testing.T) {
+			is := is.New(t)
+			r := e.auth(tc.env, tc.args...)
+			is.Equal(r.code, 2)
+			is.Equal(r.stdout, "")
+			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+			is.Equal(len(lines), len(tc.want)+1)
+			is.True(strings.HasPrefix(lines[0], tc.want[0]))
+			is.Equal(lines[1:len(tc.want)], tc.want[1:])
+			is.True(strings.HasPrefix(lines[len(lines)-1], "Run 'auth"))
+		})
+	}
+	is := is.New(t)
+	e.login()
+	r := e.auth(nil, "token", e.srv.Issuer, "--min-ttl", "0", "-o", "text")
+	is.Equal(r.code, 0) // 0 is the default, and accepted
 }
