@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native"
 	"github.com/matryer/is"
 )
 
@@ -419,4 +421,79 @@ func TestCLI_SmallUsageMistakes(t *testing.T) {
 	e.login()
 	r := e.auth(nil, "token", e.srv.Issuer, "--min-ttl", "0", "-o", "text")
 	is.Equal(r.code, 0) // 0 is the default, and accepted
+}
+
+// TestCLI_RefusalsSayWhatToDoNext (issue 24 item 11): the device grant
+// refused to this client, a --dpop always login at a server that ignores
+// DPoP, and a refresh that finds the server down each end with the next
+// step; the last one keeps the login, and the same command works once
+// the server answers.
+func TestCLI_RefusalsSayWhatToDoNext(t *testing.T) {
+	e := newEnv(t)
+	t.Run("device grant refused", func(t *testing.T) {
+		is := is.New(t)
+		r := e.auth(nil, "login", e.srv.Issuer, "--client-id", clientID, "--device")
+		is.Equal(r.code, 1)
+		lines := errorLines(r.stderr)
+		is.Equal(len(lines), 1)
+		is.True(strings.HasPrefix(lines[0], "auth: the server refused the device authorization request: "))
+		is.True(strings.HasSuffix(lines[0], ": this server may not allow the device grant for this client: log in with --flow browser instead (add --paste for a browser on another machine), or ask the server's administrators to enable the device grant for this client"))
+	})
+	t.Run("--dpop always at a server without DPoP", func(t *testing.T) {
+		is := is.New(t)
+		r := e.auth(nil, "login", e.srv.Issuer, "--client-id", clientID, "--dpop", "always")
+		is.Equal(r.code, 1)
+		lines := errorLines(r.stderr)
+		is.Equal(len(lines), 1)
+		is.True(strings.Contains(lines[0], "this login requires bound tokens (--dpop always), and the server may not support DPoP: log in with --dpop auto (bound tokens where the server offers them) or --dpop never"))
+		r = e.auth(nil, "login", e.srv.Issuer, "--client-id", clientID, "--dpop", "auto")
+		is.Equal(r.code, 0) // as it says
+	})
+	t.Run("server down during a refresh", func(t *testing.T) {
+		is := is.New(t)
+		e.login()
+		e.expire()
+		endpoint := e.entry().Metadata.TokenEndpoint
+		e.edit(func(c *core.CacheFile) {
+			en := c.Tokens[core.Key(e.srv.Issuer, clientID)]
+			en.Metadata.TokenEndpoint = "http://127.0.0.1:1/oauth/token" // nothing listens there
+			c.Tokens[en.Key()] = en
+		})
+		r := e.auth(nil, "token", e.srv.Issuer)
+		is.Equal(r.code, 1)
+		lines := errorLines(r.stderr)
+		is.Equal(len(lines), 1)
+		is.True(strings.Contains(lines[0], "connection refused"))
+		is.True(strings.HasSuffix(lines[0], "; the login is kept: run the command again once the server answers"))
+		is.True(e.entry().RefreshToken != "") // kept, as it says
+		e.edit(func(c *core.CacheFile) { // the server is back
+			en := c.Tokens[core.Key(e.srv.Issuer, clientID)]
+			en.Metadata.TokenEndpoint = endpoint
+			c.Tokens[en.Key()] = en
+		})
+		r = e.auth(nil, "token", e.srv.Issuer, "-o", "text")
+		is.Equal(r.code, 0)
+		is.Equal(r.stdout, e.entry().AccessToken+"\n")
+	})
+}
+
+// TestCLI_KeyringWarningSaysHowToSilenceIt (issue 24 item 11): auto
+// storage without a keyring warns at each login, naming --storage file
+// and DUALAUTH_STORAGE=file; either one ends the warning.
+func TestCLI_KeyringWarningSaysHowToSilenceIt(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	r := e.auth(noBus(e), "login", e.srv.Issuer, "--client-id", clientID)
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stderr, "auth: warning: keyring unavailable: "))
+	is.True(strings.Contains(r.stderr, " (--storage file or DUALAUTH_STORAGE=file picks the file without this warning)\n"))
+	for _, tc := range []struct{ env, args []string }{
+		{noBus(e), []string{"--storage", "file"}},
+		{append(noBus(e), "DUALAUTH_STORAGE=file"), nil},
+	} {
+		r := e.auth(tc.env, append([]string{"login", e.srv.Issuer, "--client-id", clientID}, tc.args...)...)
+		is.Equal(r.code, 0)
+		is.True(!strings.Contains(r.stderr, "warning"))
+		is.True(strings.Contains(r.stderr, "; refresh token in "+filepath.Join(e.cache, native.CacheFileName)))
+	}
 }

@@ -126,7 +126,14 @@ func (a *app) loginByFlow(ctx context.Context, flow string, fl *flowFlags, noBro
 		return a.browserLogin(ctx, lo, noBrowser, paste, true)
 	case flowDevice:
 		say("device authorization grant")
-		return a.deviceLogin(ctx, lo)
+		e, err := a.deviceLogin(ctx, lo)
+		switch {
+		case errors.Is(err, core.ErrDeviceRequestRefused):
+			return nil, fmt.Errorf("%w: this server may not allow the device grant for this client: log in with --flow browser instead (add --paste for a browser on another machine), or ask the server's administrators to enable the device grant for this client", err)
+		case errors.Is(err, core.ErrNoDeviceFlow):
+			return nil, fmt.Errorf("%w: log in with --flow browser instead (add --paste for a browser on another machine)", err)
+		}
+		return e, err
 	}
 
 	why := "--no-browser"
