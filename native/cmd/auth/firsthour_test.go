@@ -466,7 +466,7 @@ func TestCLI_RefusalsSayWhatToDoNext(t *testing.T) {
 		is.True(strings.Contains(lines[0], "connection refused"))
 		is.True(strings.HasSuffix(lines[0], "; the login is kept: run the command again once the server answers"))
 		is.True(e.entry().RefreshToken != "") // kept, as it says
-		e.edit(func(c *core.CacheFile) { // the server is back
+		e.edit(func(c *core.CacheFile) {      // the server is back
 			en := c.Tokens[core.Key(e.srv.Issuer, clientID)]
 			en.Metadata.TokenEndpoint = endpoint
 			c.Tokens[en.Key()] = en
