@@ -497,3 +497,48 @@ func TestCLI_KeyringWarningSaysHowToSilenceIt(t *testing.T) {
 		is.True(strings.Contains(r.stderr, "; refresh token in "+filepath.Join(e.cache, native.CacheFileName)))
 	}
 }
+
+// TestCLI_LoginHelpLeadsWithTheCommonCases (issue 24 item 11): auth login
+// --help (and auth help login) starts with what the command does and the
+// common cases, then the flags; the reference (how HOST is found, the
+// flows, logins without a person) comes last.
+func TestCLI_LoginHelpLeadsWithTheCommonCases(t *testing.T) {
+	e := newEnv(t)
+	for _, args := range [][]string{{"login", "--help"}, {"help", "login"}} {
+		is := is.New(t)
+		r := e.auth(nil, args...)
+		is.Equal(r.code, 0)
+		help := r.stdout
+		is.True(strings.HasPrefix(help, "Log in to HOST (a server's URL, or a profile) and cache its tokens"))
+		order := []string{"Usage:", "Examples:", "auth login --profile work https://idp.example.com --client-id my-cli\n",
+			"auth login work\n", "--client-id my-cli --device", "Flags:", "Global Flags:", "How it works:", "Four ways in.", "Flows (--flow", "\nWithout a person (CI, services, containers"}
+		at := -1
+		for _, s := range order {
+			i := strings.Index(help, s)
+			if i <= at {
+				t.Fatalf("%q is not after %q in auth %s", s, order[max(0, slices.Index(order, s)-1)], strings.Join(args, " "))
+			}
+			at = i
+		}
+		is.True(strings.Index(help, "Examples:") < 1000) // on the first screen
+	}
+}
+
+// TestMake_BenchInstallsWhatItNeeds (issue 24 item 11): make bench, like
+// make test, first runs the tools step (playwright-core for the browser
+// numbers, …), so it works on a fresh clone.
+func TestMake_BenchInstallsWhatItNeeds(t *testing.T) {
+	is := is.New(t)
+	for _, target := range []string{"bench", "test"} {
+		cmd := exec.Command("make", "-n", target)
+		cmd.Dir = repoRoot
+		out, err := cmd.Output()
+		is.NoErr(err)
+		lines := strings.Split(string(out), "\n")
+		tools := slices.Index(lines, "bash scripts/ensure-tools.sh")
+		is.True(tools >= 0) // make TARGET installs the tools…
+		if target == "bench" {
+			is.True(tools < slices.Index(lines, "bash scripts/bench.sh")) // …before it needs them
+		}
+	}
+}

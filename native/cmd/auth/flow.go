@@ -56,6 +56,7 @@ Every flow stores the tokens the same way: "auth token" works alike after each.
 browser flow only.`
 
 const flowExamples = `
+  # No browser here: approve on another device, or paste from a browser elsewhere:
   auth login https://idp.example.com --client-id my-cli --device
   auth login https://idp.example.com --client-id my-cli --no-browser --paste`
 
@@ -67,10 +68,10 @@ type flowFlags struct {
 
 func (fl *flowFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&fl.flow, "flow", "", "how to sign in: browser, device or auto (see above; default: the profile's flow, else auto)")
+	f.StringVar(&fl.flow, "flow", "", "how to sign in: browser, device or auto (see Flows below; default: the profile's flow, else auto)")
 	f.BoolVar(&fl.device, "device", false, "sign in with the device authorization grant (same as --flow device)")
 	f.BoolVar(&fl.paste, "paste", false, "browser flow for a browser on another machine: print the URL, then read the address it lands on from stdin")
-	cmd.Long += flowHelp
+	cmd.Annotations[loginDetails] += flowHelp
 	cmd.Example += flowExamples
 }
 

@@ -26,8 +26,11 @@ func (a *app) loginCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "login [HOST]",
 		Short: "Log in (browser, device code or pasted redirect) and cache the tokens",
-		Long: `Log in to HOST with the authorization code flow and PKCE: auth listens on
-a loopback port, opens your browser at the server's login page, receives the
+		Long: loginIntro,
+		// The reference, after the common cases and the flags (see
+		// loginHelp).
+		Annotations: map[string]string{loginDetails: `How it works: auth listens on a loopback port, opens your browser at the
+server's login page (authorization code flow with PKCE), receives the
 redirect, and stores the tokens and the server's metadata in the cache.
 
 Four ways in. auth first asks HOST what it is, and says what it found on
@@ -76,18 +79,20 @@ given when logging in to such a profile apply to that login only (auth says
 so); to keep them, log in with --profile OTHERNAME HOST.
 
 Nothing is written to stdout. On success one line on stderr says until when
-the token is valid.`,
-		Example: `  auth login https://adb-123.4.azuredatabricks.net
-  auth login https://data.corp.example
-  auth login https://api.example.com/v1
+the token is valid.`},
+		Example: `  # A server that registers auth's client itself, a Databricks host, an API:
   auth login https://login.example.com
-  auth login https://idp.example.com --client-id my-cli
-  auth login https://idp.example.com --client-id my-cli --scopes "openid offline_access profile"
-  auth login https://idp.example.com --client-id my-cli --port 8400 --no-browser
-  auth login https://idp.example.com --client-id my-cli --redirect-uri http://localhost:8020/cb
-  auth login --profile work https://idp.example.com --client-id my-cli --flow device
+  auth login https://adb-123.4.azuredatabricks.net
+  auth login https://api.example.com/v1
+  # A client registered for this CLI, saved as profile work; then "auth token work":
+  auth login --profile work https://idp.example.com --client-id my-cli
+  # Again, later (a profile remembers the flags):
+  auth login work
+  # A profile of the Databricks CLI:
   auth login DEFAULT --databricks-config ~/.databrickscfg
-  BROWSER=firefox auth login https://idp.example.com --client-id my-cli --auth-param audience=api`,
+  # Scopes, or the exact redirect URI the client was registered with:
+  auth login https://idp.example.com --client-id my-cli --scopes "openid offline_access profile"
+  auth login https://idp.example.com --client-id my-cli --redirect-uri http://localhost:8020/cb`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if redirectURI != "" && cmd.Flags().Changed("port") {
@@ -201,7 +206,23 @@ the token is valid.`,
 	f.StringArrayVar(&authParams, "auth-param", nil, "extra authorization request parameter KEY=VALUE (repeatable)")
 	flows.register(cmd)
 	grants.register(cmd)
+	cmd.SetHelpFunc(loginHelp)
 	return cmd
+}
+
+const loginIntro = `Log in to HOST (a server's URL, or a profile) and cache its tokens: then
+"auth token HOST" prints a valid access token, refreshed when needed. The
+common cases come first below; how auth finds out what HOST is, the login
+flows and logins without a person come after the flags.`
+
+// loginDetails is the annotation holding the reference part of auth
+// login --help.
+const loginDetails = "details"
+
+// loginHelp shows auth login --help in the order a new user needs it: what
+// the command does, the common cases, the flags, then the reference.
+func loginHelp(cmd *cobra.Command, _ []string) {
+	fmt.Fprintf(cmd.OutOrStdout(), "%s\n\n%s\n%s\n", cmd.Long, cmd.UsageString(), cmd.Annotations[loginDetails])
 }
 
 // given names where a setting was given, as the user wrote it: --flag,
