@@ -26,7 +26,7 @@ func (a *app) loginCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "login [HOST]",
 		Short: "Log in (browser, device code or pasted redirect) and cache the tokens",
-		Long: loginIntro,
+		Long:  loginIntro,
 		// The reference, after the common cases and the flags (see
 		// loginHelp).
 		Annotations: map[string]string{loginDetails: `How it works: auth listens on a loopback port, opens your browser at the
