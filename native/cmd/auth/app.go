@@ -158,8 +158,11 @@ Tokens for other tools (the same cache and refresh; see each command's --help):
   any CMD   auth exec work -- CMD ARGS...   (DUALAUTH_TOKEN, DUALAUTH_HOST in its environment)
   an API    auth api work /api/2.0/clusters/list
 
-Exit codes: 0 success, 1 authentication or server error, 2 usage error
-(auth exec: the command's own).`
+HOST is a URL or a host name (https is assumed); a server on a loopback
+address needs its scheme: http://127.0.0.1:8080, not 127.0.0.1:8080.
+
+Exit codes: 0 success, 1 authentication or server error, 2 usage error,
+always before any request (auth exec: the command's own).`
 
 func (a *app) rootCommand(args []string) *cobra.Command {
 	root := &cobra.Command{

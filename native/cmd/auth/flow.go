@@ -38,6 +38,9 @@ command line beat the saved one.
            for a browser on another machine: after signing in there, copy the
            address it lands on (it fails to load there) and paste it here.
            The listener keeps running: whichever answer arrives first wins.
+           Where no browser can be opened here (see auto), --paste is on
+           anyway. When stdin ends before a paste (</dev/null, a CI job),
+           the login stops at once, saying what to do instead.
   device   The device authorization grant (RFC 8628; also --device): auth shows
            a URL and a code (and, on a terminal, a QR code of the URL with the
            code); approve on any device, a phone or a laptop, and auth polls

@@ -197,7 +197,7 @@ the token is valid.`},
 	f.StringVar(&scopes, "scopes", "", `scopes, space or comma separated (default "openid offline_access", Databricks "all-apis offline_access")`)
 	f.StringVar(&redirectURI, "redirect-uri", "", "exact redirect URI registered for the client (http on 127.0.0.1, [::1] or localhost, with a port)")
 	f.IntVar(&port, "port", 0, "fixed loopback port for the redirect URI http://127.0.0.1:PORT/callback (default: a free port)")
-	f.DurationVar(&timeout, "timeout", native.DefaultLoginTimeout, "give up if the login is not completed in this time (device flow: default the code's own lifetime)")
+	f.DurationVar(&timeout, "timeout", native.DefaultLoginTimeout, "give up if the login is not completed in this time, more than 0 (device flow: default the code's own lifetime)")
 	f.StringVar(&browserCmd, "browser", "", `command that opens the login page, run as "CMD URL" (default $BROWSER, then the system browser)`)
 	f.BoolVar(&noBrowser, "no-browser", false, "do not open a browser; print the URL to open instead")
 	f.StringVar(&prompt, "prompt", "", "prompt parameter to send (default: consent when asking an OpenID provider for offline_access)")
