@@ -88,7 +88,9 @@ func (a *app) profileNames(cmd *cobra.Command, prefix string) []cobra.Completion
 	}
 	var names []cobra.Completion
 	for _, p := range f.Profiles() {
-		if strings.HasPrefix(p.Name, prefix) {
+		// A name the sanitiser would change (control or bidi characters in
+		// a Databricks CLI section name) is not handed to the shell to show.
+		if strings.HasPrefix(p.Name, prefix) && core.Sanitize(p.Name) == p.Name {
 			names = append(names, p.Name)
 		}
 	}

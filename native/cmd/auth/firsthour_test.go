@@ -542,3 +542,20 @@ func TestMake_BenchInstallsWhatItNeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestCLI_CompletionOffersNoNameWithTerminalControls (S37): a Databricks
+// CLI profile whose section name holds control or bidi characters (any
+// section name is a profile there; the profiles file refuses such names)
+// is not handed to the shell, which would show it as it is.
+func TestCLI_CompletionOffersNoNameWithTerminalControls(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	e.writeConfig("[work]\nhost = https://work.example.com\n")
+	dbx := filepath.Join(e.home, ".databrickscfg")
+	cfg := "[wdbx\x07]\n[w\x1bXevil]\n[w\u202eevil]\n[wlake]\n"
+	cfg = strings.ReplaceAll(cfg, "]\n", "]\nhost = https://adb-1.2.azuredatabricks.net\nauth_type = databricks-cli\n\n")
+	is.NoErr(os.WriteFile(dbx, []byte(cfg), 0o600))
+	got, _ := e.completions([]string{"DUALAUTH_CONFIG_FILE=" + e.configPath(), "DUALAUTH_DATABRICKS_CONFIG=" + dbx}, "token", "w")
+	slices.Sort(got)
+	is.Equal(got, []string{"wlake", "work"})
+}
