@@ -130,6 +130,7 @@ Environment:
   BROWSER               command that opens the login page, run as "CMD URL"
   HTTPS_PROXY, NO_PROXY proxy for requests to the authorization server
   NO_COLOR              no colors on the terminal
+  TERM=dumb             no spinner and no colors (the URL and plain lines only)
 
 Profiles (auth login --profile NAME HOST; auth profiles) keep a host's
 settings in an INI file ($DUALAUTH_CONFIG_FILE, default the user config dir +
