@@ -65,7 +65,9 @@ lint:
 demo:
 	bash scripts/demo.sh
 
-bench:
+# Like test, it installs what it needs first (bench-wasm.sh drives Chromium
+# through playwright-core).
+bench: tools
 	bash scripts/bench.sh
 
 # The dev console on http://127.0.0.1:$${PORT:-8765}/

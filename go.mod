@@ -13,6 +13,7 @@ require (
 	github.com/zitadel/oidc/v3 v3.52.0
 	golang.org/x/mod v0.43.0
 	golang.org/x/oauth2 v0.38.0
+	golang.org/x/term v0.47.0
 	gopkg.in/ini.v1 v1.68.0
 	rsc.io/qr v0.2.0
 )

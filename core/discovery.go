@@ -52,12 +52,18 @@ type Target struct {
 // NormalizeHost turns user input ("example.com", "https://Example.com/") into
 // a canonical URL: scheme https unless given, lowercase host, no trailing
 // slash, no query or fragment. http is accepted for loopback hosts only (S19).
+// A loopback host needs its scheme ([ErrLoopbackScheme]): a server on this
+// machine speaks http as often as https, and the scheme is part of the
+// login's name in the cache, so it is not guessed.
 func NormalizeHost(raw string) (string, error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
 		return "", fmt.Errorf("empty host")
 	}
 	if !strings.Contains(s, "://") {
+		if u, err := url.Parse("https://" + s); err == nil && IsLoopback(u.Hostname()) {
+			return "", fmt.Errorf("%w: write http://%s for a server without TLS (or https://%s)", ErrLoopbackScheme, s, s)
+		}
 		s = "https://" + s
 	}
 	u, err := url.Parse(s)

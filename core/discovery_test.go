@@ -97,6 +97,30 @@ func TestNormalizeHost(t *testing.T) {
 	}
 }
 
+// TestNormalizeHost_LoopbackNeedsItsScheme (issue 24 item 9): a loopback
+// server may speak http or https, and the scheme names the login in the
+// cache: without one the input is refused with the two spellings to use,
+// rather than guessed as https (which a plain-http test server answers
+// with "HTTP response to HTTPS client").
+func TestNormalizeHost_LoopbackNeedsItsScheme(t *testing.T) {
+	for _, in := range []string{"127.0.0.1:8080", "localhost:3000", "LOCALHOST", "[::1]:5", "127.0.0.2/x", "localhost"} {
+		t.Run(in, func(t *testing.T) {
+			is := is.New(t)
+			_, err := NormalizeHost(in)
+			is.True(errors.Is(err, ErrLoopbackScheme))
+			is.Equal(err.Error(), "a loopback host needs its scheme: write http://"+in+" for a server without TLS (or https://"+in+")")
+			for _, scheme := range []string{"http://", "https://"} {
+				_, err := NormalizeHost(scheme + in)
+				is.NoErr(err) // either spelling works
+			}
+		})
+	}
+	is := is.New(t)
+	got, err := NormalizeHost("localhost.example.com:8443")
+	is.NoErr(err)
+	is.Equal(got, "https://localhost.example.com:8443") // not loopback: https as before
+}
+
 func TestIsDatabricksHost(t *testing.T) {
 	is := is.New(t)
 	is.True(IsDatabricksHost("https://adb-1.2.azuredatabricks.net"))

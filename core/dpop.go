@@ -411,7 +411,7 @@ func (s *dpopSend) step(ev Event) (*Fetched, Effect, error) {
 func (s *dpopSend) parse(f Fetched) (*TokenResponse, error) {
 	t, err := parseTokenResponse(f.Response, f.Now, s.proved)
 	if err == nil && s.key != nil && s.key.Required && t.TokenType != DPoPTokenType {
-		return partial(t, fmt.Errorf("the server issued a %s token for a DPoP proof; this login requires bound tokens (--dpop always): the server may not support DPoP", t.TokenType))
+		return partial(t, fmt.Errorf("the server issued a %s token for a DPoP proof; this login requires bound tokens (--dpop always), and the server may not support DPoP: log in with --dpop auto (bound tokens where the server offers them) or --dpop never", t.TokenType))
 	}
 	return t, err
 }

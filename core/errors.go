@@ -21,6 +21,9 @@ var (
 	ErrNonceMismatch = errors.New("id_token nonce does not match the login")
 	// ErrInsecureURL: an issuer or endpoint is neither https nor loopback (S19).
 	ErrInsecureURL = errors.New("URL must use https (http is allowed for loopback hosts only)")
+	// ErrLoopbackScheme: a loopback host given without http:// or https://
+	// (see NormalizeHost).
+	ErrLoopbackScheme = errors.New("a loopback host needs its scheme")
 	// ErrPendingExpired: the pending login is older than [PendingTTL] (S27).
 	ErrPendingExpired = errors.New("login attempt expired; start the login again")
 	// ErrNoPendingLogin: a callback arrived when no login is waiting (S29).

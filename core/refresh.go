@@ -286,6 +286,11 @@ func (r *Refresh) fetched(in Event) []Effect {
 			return append([]Effect{Warn{Message: fmt.Sprintf("could not refresh the token (%v); using the current one, valid until %s", err, old.Expiry.Format(time.RFC3339))}},
 				r.finish(&old, nil)...)
 		}
+		if ev.Err != nil {
+			// Nothing came back (connection refused, a timeout): the
+			// refresh token was kept, and nothing says it was spent.
+			return r.finish(nil, fmt.Errorf("refreshing the token for %s: %w; the login is kept: run the command again once the server answers", r.cfg.Target.Host, err))
+		}
 		return r.finish(nil, fmt.Errorf("refreshing the token for %s: %w", r.cfg.Target.Host, err))
 	}
 	e := &r.entry

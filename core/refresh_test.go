@@ -207,7 +207,7 @@ func TestRefresh_Failures(t *testing.T) {
 		wantToken string
 		wantWarn  bool
 	}{
-		{name: "ServerDownAfterExpiry", age: 2 * time.Hour, fetch: func(Request) (Response, error) { return Response{}, errors.New("connection refused") }, wantErr: "connection refused"},
+		{name: "ServerDownAfterExpiry", age: 2 * time.Hour, fetch: func(Request) (Response, error) { return Response{}, errors.New("connection refused") }, wantErr: "connection refused; the login is kept: run the command again once the server answers"},
 		{name: "ServerErrorAfterExpiry", age: 2 * time.Hour, fetch: func(Request) (Response, error) { return Response{Status: 503}, nil }, wantErr: "HTTP 503"},
 		{name: "EarlyRefreshFailureServesStillValidToken", age: 59*time.Minute + 30*time.Second, fetch: func(Request) (Response, error) { return Response{Status: 502}, nil }, wantToken: "access-2", wantWarn: true},
 		{name: "LockTimeout", age: 2 * time.Hour, lock: errors.New("timed out after 30s"), wantErr: "timed out"},

@@ -100,6 +100,10 @@ func (d *Driver) wait(ctx context.Context, e core.Wait) core.Event {
 	}
 }
 
+// StorageFileHint ends the warning of an auto storage that fell back to
+// the file: how to choose the file up front, which silences it.
+const StorageFileHint = " (--storage file or DUALAUTH_STORAGE=file picks the file without this warning)"
+
 // settleStorage decides where the refresh token goes before the user is
 // asked to do anything: an unavailable keyring in keyring mode fails here,
 // and auto mode says when it falls back to the file.
@@ -113,7 +117,7 @@ func settleStorage(s Store) error {
 		return err
 	}
 	if info.Requested == StorageAuto && info.InUse == StorageFile {
-		ks.warn(fmt.Sprintf("%s; tokens stored in %s", info.Reason, info.File))
+		ks.warn(fmt.Sprintf("%s; tokens stored in %s%s", info.Reason, info.File, StorageFileHint))
 	}
 	return nil
 }

@@ -339,7 +339,7 @@ func TestKeyringStore_AutoFallsBackToTheFileAndSaysSoOnce(t *testing.T) {
 	is.Equal(f.fileEntry().RefreshToken, e.RefreshToken)
 	w := f.warn.all()
 	is.Equal(len(w), 1)
-	is.Equal(w[0], "keyring unavailable: the OS keyring (Secret Service) failed: The name org.freedesktop.secrets was not provided by any .service files; tokens stored in "+s.File.Path())
+	is.Equal(w[0], "keyring unavailable: the OS keyring (Secret Service) failed: The name org.freedesktop.secrets was not provided by any .service files; tokens stored in "+s.File.Path()+StorageFileHint)
 	info, err := s.Resolve()
 	is.NoErr(err)
 	is.Equal(info.InUse, StorageFile)

@@ -170,6 +170,15 @@ func (l *Listener) ownHostOnly(next http.Handler) http.Handler {
 	})
 }
 
+// CheckListenerConfig reports what [Listen] would refuse in cfg (a redirect
+// URI that is not http on a loopback host with a port, a port out of
+// range) without binding anything: a command line is checked before any
+// request is sent.
+func CheckListenerConfig(cfg ListenerConfig) error {
+	_, _, _, err := listenPlan(cfg)
+	return err
+}
+
 // listenPlan derives the hosts, port and path to listen on.
 func listenPlan(cfg ListenerConfig) (hosts []string, port int, path string, err error) {
 	if cfg.RedirectURI == "" {

@@ -3,6 +3,7 @@ package native
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,16 +31,28 @@ type Paste struct {
 	Out io.Writer
 
 	calls     chan *Incoming
+	ended     chan error
 	ctx       context.Context
 	prompting atomic.Bool
 }
+
+// ErrPasteEnded is why [Paste.Ended] fires: the input ended (EOF, or it
+// could not be read) before an accepted address was pasted, so no paste
+// can finish the login any more.
+var ErrPasteEnded = errors.New("stdin ended before an address was pasted")
 
 // NewPaste reads pasted URLs from in and talks to the user on out until
 // ctx ends. A read blocked on in (a terminal) is not interrupted by ctx:
 // the goroutine ends at the next line or at the end of in.
 func NewPaste(ctx context.Context, in io.Reader, out io.Writer) *Paste {
-	return &Paste{In: in, Out: out, calls: make(chan *Incoming), ctx: ctx}
+	return &Paste{In: in, Out: out, calls: make(chan *Incoming), ended: make(chan error, 1), ctx: ctx}
 }
+
+// Ended receives [ErrPasteEnded] (wrapping the read error, if any) when
+// the input ends while the login still waits for a paste: whatever was
+// pasted before was refused, and nothing more can come. It never fires
+// once the login has ended or been handed an answer it accepted.
+func (p *Paste) Ended() <-chan error { return p.ended }
 
 // Callbacks delivers the pasted authorization responses.
 func (p *Paste) Callbacks() <-chan *Incoming { return p.calls }
@@ -104,4 +117,12 @@ func (p *Paste) read(redirect string) {
 		}
 		return // the login ended, for better or worse: its caller reports it
 	}
+	if p.ctx.Err() != nil {
+		return
+	}
+	err := ErrPasteEnded
+	if rerr := sc.Err(); rerr != nil {
+		err = fmt.Errorf("%w: %v", ErrPasteEnded, rerr)
+	}
+	p.ended <- err
 }

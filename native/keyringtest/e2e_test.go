@@ -546,7 +546,7 @@ func TestSecretService_FailureModesAreBoundedAndClear(t *testing.T) {
 			}
 			is.Equal(len(notices), 1)
 			is.True(strings.HasPrefix(notices[0], notice))
-			is.True(strings.HasSuffix(notices[0], "; tokens stored in "+file))
+			is.True(strings.HasSuffix(notices[0], "; tokens stored in "+file+native.StorageFileHint))
 			e, ok := w.entry()
 			is.True(ok)
 			is.True(e.RefreshToken != "") // in the file, as the notice says

@@ -70,6 +70,10 @@ func (a *app) apiCommand() *cobra.Command {
 			if len(args) < 1 || len(args) > 2 {
 				return usagef("%s takes [HOST|PROFILE] and a PATH or URL, got %d arguments", cmd.CommandPath(), len(args))
 			}
+			if len(args) == 1 && !strings.Contains(args[0], "/") {
+				// A profile or host name alone: no path to request.
+				return usagef("missing PATH after %q: %s %s /PATH (e.g. /api/2.0/clusters/list), or a full URL", args[0], cmd.CommandPath(), args[0])
+			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {

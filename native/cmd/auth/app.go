@@ -16,6 +16,7 @@ import (
 	"github.com/dualauth/dualauth/native"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -103,7 +104,12 @@ func (a *app) execute(root *cobra.Command, args []string) int {
 	}
 	var ue usageError
 	usage := !ran || errors.As(err, &ue) || errors.Is(err, native.ErrAmbiguousClient)
-	fmt.Fprintf(a.stderr, "auth: %s\n", oneLine(err.Error()))
+	msg, suggestions, _ := strings.Cut(err.Error(), "\n\nDid you mean this?")
+	fmt.Fprintf(a.stderr, "auth: %s\n", oneLine(msg))
+	if suggestions != "" {
+		// cobra's suggestions for a mistyped command, on their own line.
+		fmt.Fprintf(a.stderr, "Did you mean this? %s\n", core.Sanitize(strings.Join(strings.Fields(suggestions), ", ")))
+	}
 	if usage {
 		path := root.Name()
 		if c, _, ferr := root.Find(args); ferr == nil && c != nil {
@@ -140,6 +146,7 @@ Environment:
   BROWSER               command that opens the login page, run as "CMD URL"
   HTTPS_PROXY, NO_PROXY proxy for requests to the authorization server
   NO_COLOR              no colors on the terminal
+  TERM=dumb             no spinner and no colors (the URL and plain lines only)
 
 Profiles (auth login --profile NAME HOST; auth profiles) keep a host's
 settings in an INI file ($DUALAUTH_CONFIG_FILE, default the user config dir +
@@ -176,10 +183,13 @@ Tokens for other tools (the same cache and refresh; see each command's --help):
             ln -s "$(command -v auth)" ~/.local/bin/databricks
             (they run "auth token --profile NAME"; see auth auth --help)
 
+HOST is a URL or a host name (https is assumed); a server on a loopback
+address needs its scheme: http://127.0.0.1:8080, not 127.0.0.1:8080.
+
 Exit codes: 0 success (a logout with nothing to log out included), 1
-authentication or server error, 2 usage error, before any request (auth
-exec: the command's own). -o text and -o table name the form for people
-on every command.`
+authentication or server error, 2 usage error, always before any request
+(auth exec: the command's own). -o text and -o table name the form for
+people on every command.`
 
 const databricksLong = `This databricks is a link to auth (dualauth): it answers the Databricks
 CLI's auth commands, so that the Databricks SDKs, the Terraform provider, the
@@ -261,14 +271,33 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 			for _, sub := range c.Commands() {
 				sub.Example = "  auth completion " + sub.Name() + " > auth-completion." + sub.Name()
 			}
+			// Without this, cobra shows the help of `completion` for any
+			// other shell (tcsh, ksh) and exits 0, as if it had worked.
+			c.Args = cobra.ArbitraryArgs
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return cmd.Help()
+				}
+				return usagef("no completion for the shell %q: auth completes bash, zsh, fish and powershell", args[0])
+			}
 		}
 	}
 	root.InitDefaultHelpCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "help" {
 			c.Example = "  auth help login"
+			help := c.Run
+			c.Run = nil
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if found, _, err := root.Find(args); err != nil || found == root && len(args) > 0 {
+					return usagef("no help topic %q: the topics are auth's commands (auth --help lists them)", strings.Join(args, " "))
+				}
+				help(cmd, args)
+				return nil
+			}
 		}
 	}
+	a.addCompletion(root)
 	return root
 }
 
@@ -336,14 +365,11 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w (or a reader) is a terminal: not merely a
+// character device, which /dev/null is too.
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // flagName is how a message names where a flag's value came from: the

@@ -165,7 +165,7 @@ func TestDatabricksCLI_TokenFormsByHostAndProfile(t *testing.T) {
 	is := is.New(t)
 	e := newEnv(t, databricksClient)
 	link := e.databricksLink()
-	_, unchanged := e.writeDatabricks("[DEFAULT]\nhost = " + e.srv.Issuer + "\nauth_type = databricks-cli\n")
+	dbx, unchanged := e.writeDatabricks("[DEFAULT]\nhost = " + e.srv.Issuer + "\nauth_type = databricks-cli\n")
 
 	// Not logged in, by host and by profile.
 	for _, args := range [][]string{{"auth", "token", "--host", e.srv.Issuer}, {"auth", "token", "--profile", "DEFAULT", "--force-refresh"}} {
@@ -177,7 +177,12 @@ func TestDatabricksCLI_TokenFormsByHostAndProfile(t *testing.T) {
 			is.Equal(len(lines), 1)
 			// The text older SDKs look for, then auth's own hint (naming the
 			// client here: the test host's name is not a Databricks one).
-			is.True(strings.HasPrefix(lines[0], "auth: databricks OAuth is not configured for this host: not logged in to "+e.srv.Issuer+": run `auth login "+e.srv.Issuer))
+			// By profile, the hint names the profile as auth reads it.
+			again := e.srv.Issuer
+			if args[2] == "--profile" {
+				again = "DEFAULT --databricks-config " + dbx
+			}
+			is.True(strings.HasPrefix(lines[0], "auth: databricks OAuth is not configured for this host: not logged in to "+e.srv.Issuer+": run `auth login "+again))
 		}
 	}
 
@@ -275,8 +280,8 @@ func TestDatabricksCLI_TokenFormsByHostAndProfile(t *testing.T) {
 	lines := errorLines(r.stderr)
 	is.Equal(len(lines), 1)
 	is.True(strings.HasPrefix(lines[0], "auth: login to "+e.srv.Issuer+" is no longer valid ("))
-	is.True(strings.Contains(lines[0], ": run `auth login "+e.srv.Issuer))
-	is.True(!strings.Contains(lines[0], notConfiguredText)) // a login exists: no falling through to another credential
+	is.True(strings.Contains(lines[0], ": run `auth login DEFAULT --databricks-config "+dbx)) // the profile, as auth reads it
+	is.True(!strings.Contains(lines[0], notConfiguredText))                                   // a login exists: no falling through to another credential
 	is.Equal(e.srv.Requests("authorization_code"), codes)
 	unchanged()
 }

@@ -38,6 +38,9 @@ command line beat the saved one.
            for a browser on another machine: after signing in there, copy the
            address it lands on (it fails to load there) and paste it here.
            The listener keeps running: whichever answer arrives first wins.
+           Where no browser can be opened here (see auto), --paste is on
+           anyway. When stdin ends before a paste (</dev/null, a CI job),
+           the login stops at once, saying what to do instead.
   device   The device authorization grant (RFC 8628; also --device): auth shows
            a URL and a code (and, on a terminal, a QR code of the URL with the
            code); approve on any device, a phone or a laptop, and auth polls
@@ -56,6 +59,7 @@ Every flow stores the tokens the same way: "auth token" works alike after each.
 browser flow only.`
 
 const flowExamples = `
+  # No browser here: approve on another device, or paste from a browser elsewhere:
   auth login https://idp.example.com --client-id my-cli --device
   auth login https://idp.example.com --client-id my-cli --no-browser --paste`
 
@@ -67,10 +71,10 @@ type flowFlags struct {
 
 func (fl *flowFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&fl.flow, "flow", "", "how to sign in: browser, device or auto (see above; default: the profile's flow, else auto)")
+	f.StringVar(&fl.flow, "flow", "", "how to sign in: browser, device or auto (see Flows below; default: the profile's flow, else auto)")
 	f.BoolVar(&fl.device, "device", false, "sign in with the device authorization grant (same as --flow device)")
 	f.BoolVar(&fl.paste, "paste", false, "browser flow for a browser on another machine: print the URL, then read the address it lands on from stdin")
-	cmd.Long += flowHelp
+	cmd.Annotations[loginDetails] += flowHelp
 	cmd.Example += flowExamples
 }
 
@@ -114,11 +118,26 @@ func (a *app) loginByFlow(ctx context.Context, flow string, fl *flowFlags, noBro
 	}
 	switch flow {
 	case flowBrowser:
+		paste := fl.paste
+		if !paste {
+			if ok, why := native.SystemBrowserEnv(a.getenv).CanOpen(lo.Opener.Command); !ok {
+				// The browser can only be on another machine, whose redirect
+				// cannot reach the listener: a paste is the way back.
+				paste, withPaste = true, ", with paste-the-redirect (no browser can be opened here: "+why+")"
+			}
+		}
 		say("browser%s", withPaste)
-		return a.browserLogin(ctx, lo, noBrowser, fl.paste)
+		return a.browserLogin(ctx, lo, noBrowser, paste, true)
 	case flowDevice:
 		say("device authorization grant")
-		return a.deviceLogin(ctx, lo)
+		e, err := a.deviceLogin(ctx, lo)
+		switch {
+		case errors.Is(err, core.ErrDeviceRequestRefused):
+			return nil, fmt.Errorf("%w: this server may not allow the device grant for this client: log in with --flow browser instead (add --paste for a browser on another machine), or ask the server's administrators to enable the device grant for this client", err)
+		case errors.Is(err, core.ErrNoDeviceFlow):
+			return nil, fmt.Errorf("%w: log in with --flow browser instead (add --paste for a browser on another machine)", err)
+		}
+		return e, err
 	}
 
 	why := "--no-browser"
@@ -132,7 +151,7 @@ func (a *app) loginByFlow(ctx context.Context, flow string, fl *flowFlags, noBro
 			case err == nil:
 				l.Close()
 				say("browser%s (auto: %s)", withPaste, why)
-				return a.browserLogin(ctx, lo, false, fl.paste)
+				return a.browserLogin(ctx, lo, false, fl.paste, true)
 			case errors.Is(err, native.ErrPortInUse):
 				return nil, err // most likely another login: say so rather than switch
 			}
@@ -151,19 +170,21 @@ func (a *app) loginByFlow(ctx context.Context, flow string, fl *flowFlags, noBro
 		return e, err
 	}
 	say("browser with paste-the-redirect (auto: %s)", why)
-	return a.browserLogin(ctx, lo, true, true)
+	return a.browserLogin(ctx, lo, true, true, false)
 }
 
 // browserLogin is the authorization-code flow; manual prints the URL
 // instead of opening a browser, paste also reads the redirect from stdin
-// (and implies manual: the browser is elsewhere).
-func (a *app) browserLogin(ctx context.Context, lo native.LoginOptions, manual, paste bool) (*core.Entry, error) {
+// (and implies manual: the browser is elsewhere). When stdin ends before
+// an address was pasted, the login ends at once (see pasteEnded);
+// deviceNext says whether --device is still worth suggesting then.
+func (a *app) browserLogin(ctx context.Context, lo native.LoginOptions, manual, paste, deviceNext bool) (*core.Entry, error) {
 	manual = manual || paste
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	st := a.newStatus(lo.Target.Host, manual)
 	if paste {
-		st.tty = false // a spinner line would overwrite what the user pastes
+		st.tty, st.spinner = false, false // a spinner line would overwrite what the user pastes
 	}
 	defer st.stop()
 	lo.Opener.Disabled = lo.Opener.Disabled || manual
@@ -180,13 +201,31 @@ func (a *app) browserLogin(ctx context.Context, lo native.LoginOptions, manual, 
 			st.authorize(u, failed)
 			pasted.Start(u)
 		}
+		go func() {
+			select {
+			case err := <-pasted.Ended():
+				cancel(pasteEnded(err, deviceNext))
+			case <-ctx.Done():
+			}
+		}()
 	}
 	e, err := native.Login(ctx, lo)
 	st.stop()
-	if pasted != nil && pasted.Prompting() {
-		fmt.Fprintln(a.stderr) // the listener won while the prompt was shown
+	if pasted != nil && (pasted.Prompting() || errors.Is(err, native.ErrPasteEnded)) {
+		fmt.Fprintln(a.stderr) // the prompt's line was left open
 	}
 	return e, err
+}
+
+// pasteEnded is the error of a login whose stdin ended while it waited
+// for a paste: nothing else can finish it (no browser here reaches the
+// listener), so it says so at once rather than at the end of --timeout.
+func pasteEnded(err error, deviceNext bool) error {
+	ways := "run auth login in a terminal to paste the address, or set BROWSER to a command that opens a browser on this machine"
+	if deviceNext {
+		ways = "run auth login in a terminal to paste the address, set BROWSER to a command that opens a browser on this machine, or use --device where the server offers it"
+	}
+	return fmt.Errorf("%w, and no browser here can finish the login: %s", err, ways)
 }
 
 // deviceLogin is the device authorization grant, with the code (and a QR

@@ -67,9 +67,11 @@ func (a *app) gitCredentialCommand() *cobra.Command {
 			if len(args) == 0 || len(args) > 2 {
 				return usagef("%s takes [HOST|PROFILE] and then get, store or erase (git appends it)", cmd.CommandPath())
 			}
-			switch op := args[len(args)-1]; op {
-			case "get", "store", "erase":
+			switch op := args[len(args)-1]; {
+			case op == "get" || op == "store" || op == "erase":
 				return nil
+			case len(args) == 1:
+				return usagef("missing operation (get|store|erase) after %q: git appends it when it runs the helper", op)
 			default:
 				return usagef("unknown operation %q: git runs the helper with get, store or erase", op)
 			}
@@ -83,15 +85,17 @@ func (a *app) gitCredentialCommand() *cobra.Command {
 			if op == "store" {
 				return nil // auth keeps its own cache; nothing to store
 			}
+			if op == "get" {
+				if err := in.checkRemote(); err != nil {
+					return err
+				}
+			}
 			_, o, err := a.resolveOptions(cmd, args[:len(args)-1])
 			if err != nil {
 				return err
 			}
 			if op == "erase" {
 				return gitErase(o, in, lf.minTTL)
-			}
-			if err := in.checkRemote(); err != nil {
-				return err
 			}
 			// No signal handler, as in auth token: this is a hot path.
 			e, err := a.bearerToken(context.Background(), cmd, nil, o, false, lf.minTTL, "git can only send bearer tokens")
@@ -168,6 +172,11 @@ func (g *gitRequest) has(key, value string) bool {
 // the clear: https, or http to a loopback address only.
 func (g *gitRequest) checkRemote() error {
 	proto, host := g.get("protocol"), g.get("host")
+	if proto == "" && host == "" {
+		// Not git: a person who ran the helper by hand, with nothing (or
+		// not the request) on stdin.
+		return usagef("git sent no protocol/host on stdin: git writes them when it runs the helper (to try it by hand, see the example in auth git-credential --help)")
+	}
 	if (proto == "https" || proto == "http") && core.CheckURL(proto+"://"+host) == nil {
 		return nil
 	}

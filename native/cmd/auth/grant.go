@@ -53,6 +53,7 @@ makes the grant again, under the login's lock, when the token expires: there is
 no refresh token. With --profile the settings are saved (never the secret).`
 
 const grantExamples = `
+  # Without a person (CI, services): the client's secret, its key, the job's own token:
   printf '%s' "$SECRET" | auth login https://idp.example.com --client-id svc --client-secret-stdin
   auth login https://idp.example.com --client-id svc --client-key svc-key.pem --profile svc
   auth login https://adb-123.4.azuredatabricks.net --client-id SP_ID --subject-token github-actions`
@@ -70,7 +71,7 @@ func (g *grantFlags) register(cmd *cobra.Command) {
 	f.StringVar(&g.clientAuth, "client-auth", "", "client authentication with a secret: basic or post (default: from the server's metadata, then the other once)")
 	f.StringVar(&g.subject, "subject-token", "", "exchange this job's token: github-actions[:AUDIENCE], file:PATH or env:VAR")
 	f.StringVar(&g.subjectTokenType, "subject-token-type", "", "RFC 8693 type of the subject token (default urn:ietf:params:oauth:token-type:jwt)")
-	cmd.Long += grantHelp
+	cmd.Annotations[loginDetails] += grantHelp
 	cmd.Example += grantExamples
 }
 
@@ -289,7 +290,7 @@ func readSecret() (string, error) {
 	}
 	s := strings.TrimSpace(line)
 	if s == "" {
-		return "", usagef("--client-secret-stdin: stdin holds no secret")
+		return "", usagef("--client-secret-stdin: stdin is empty: pipe the secret in (printf '%%s' \"$SECRET\" | auth login …), or set $%s", envClientSecret)
 	}
 	return s, nil
 }

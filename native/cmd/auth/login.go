@@ -27,8 +27,11 @@ func (a *app) loginCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "login [HOST]",
 		Short: "Log in (browser, device code or pasted redirect) and cache the tokens",
-		Long: `Log in to HOST with the authorization code flow and PKCE: auth listens on
-a loopback port, opens your browser at the server's login page, receives the
+		Long:  loginIntro,
+		// The reference, after the common cases and the flags (see
+		// loginHelp).
+		Annotations: map[string]string{loginDetails: `How it works: auth listens on a loopback port, opens your browser at the
+server's login page (authorization code flow with PKCE), receives the
 redirect, and stores the tokens and the server's metadata in the cache.
 
 Four ways in. auth first asks HOST what it is, and says what it found on
@@ -81,18 +84,20 @@ given when logging in to such a profile apply to that login only (auth says
 so); to keep them, log in with --profile OTHERNAME HOST.
 
 Nothing is written to stdout. On success one line on stderr says until when
-the token is valid.`,
-		Example: `  auth login https://adb-123.4.azuredatabricks.net
-  auth login https://data.corp.example
-  auth login https://api.example.com/v1
+the token is valid.`},
+		Example: `  # A server that registers auth's client itself, a Databricks host, an API:
   auth login https://login.example.com
-  auth login https://idp.example.com --client-id my-cli
-  auth login https://idp.example.com --client-id my-cli --scopes "openid offline_access profile"
-  auth login https://idp.example.com --client-id my-cli --port 8400 --no-browser
-  auth login https://idp.example.com --client-id my-cli --redirect-uri http://localhost:8020/cb
-  auth login --profile work https://idp.example.com --client-id my-cli --flow device
+  auth login https://adb-123.4.azuredatabricks.net
+  auth login https://api.example.com/v1
+  # A client registered for this CLI, saved as profile work; then "auth token work":
+  auth login --profile work https://idp.example.com --client-id my-cli
+  # Again, later (a profile remembers the flags):
+  auth login work
+  # A profile of the Databricks CLI:
   auth login DEFAULT --databricks-config ~/.databrickscfg
-  BROWSER=firefox auth login https://idp.example.com --client-id my-cli --auth-param audience=api`,
+  # Scopes, or the exact redirect URI the client was registered with:
+  auth login https://idp.example.com --client-id my-cli --scopes "openid offline_access profile"
+  auth login https://idp.example.com --client-id my-cli --redirect-uri http://localhost:8020/cb`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if redirectURI != "" && cmd.Flags().Changed("port") {
@@ -105,31 +110,26 @@ the token is valid.`,
 			if rs.withoutPerson() {
 				return a.grantLogin(cmd, rs, grants.secretStdin)
 			}
-			t := rs.target()
-			o, err := a.options(t, rs.ClientID.Value)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signalContext()
-			defer stop()
-			res, err := a.resolveTarget(ctx, cmd, rs, o)
-			if err != nil {
-				return err
-			}
+			// Every check of the command line comes before the first request.
 			clientID = rs.ClientID.Value
-			o.ClientID = clientID
 			scopes = rs.Scopes.Value
 			redirectURI = rs.RedirectURI.Value
 			if cmd.Flags().Changed("port") {
 				redirectURI = "" // --port beats a profile's redirect_uri
 			}
 			if port < 0 || port > 65535 {
-				return usagef("--port must be between 0 and 65535")
+				return usagef("--port must be between 0 and 65535, not %d (0 picks a free port)", port)
+			}
+			lc := native.ListenerConfig{RedirectURI: redirectURI, Port: port}
+			if err := native.CheckListenerConfig(lc); err != nil {
+				return usagef("%s: %v", given(rs.RedirectURI.Source), err)
+			}
+			if timeout <= 0 {
+				return usagef("%s must be more than 0, not %s: it is how long the login waits for you (default %s)", given(a.flagSource(cmd, "timeout")), timeout, native.DefaultLoginTimeout)
 			}
 			if noPrompt && prompt != "" {
 				return usagef("--prompt and --no-prompt cannot be used together")
 			}
-			lc := native.ListenerConfig{RedirectURI: redirectURI, Port: port}
 			params := url.Values{}
 			for _, p := range authParams {
 				k, v, ok := strings.Cut(p, "=")
@@ -151,6 +151,24 @@ the token is valid.`,
 			flow, err := flows.choice(cmd, noBrowser, saved)
 			if err != nil {
 				return err
+			}
+			t := rs.target()
+			o, err := a.options(t, clientID)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			res, err := a.resolveTarget(ctx, cmd, rs, o)
+			if err != nil {
+				return err
+			}
+			// What the target said it wants (scopes, a redirect URI).
+			clientID = rs.ClientID.Value
+			o.ClientID = clientID
+			scopes = rs.Scopes.Value
+			if !cmd.Flags().Changed("port") {
+				lc.RedirectURI = rs.RedirectURI.Value
 			}
 			a.timeoutSet = cmd.Flags().Changed("timeout")
 			e, err := a.loginByFlow(ctx, flow, &flows, noBrowser, native.LoginOptions{
@@ -185,7 +203,7 @@ the token is valid.`,
 	f.StringVar(&scopes, "scopes", "", `scopes, space or comma separated (default "openid offline_access", Databricks "all-apis offline_access")`)
 	f.StringVar(&redirectURI, "redirect-uri", "", "exact redirect URI registered for the client (http on 127.0.0.1, [::1] or localhost, with a port)")
 	f.IntVar(&port, "port", 0, "fixed loopback port for the redirect URI http://127.0.0.1:PORT/callback (default: a free port)")
-	f.DurationVar(&timeout, "timeout", native.DefaultLoginTimeout, "give up if the login is not completed in this time (device flow: default the code's own lifetime)")
+	f.DurationVar(&timeout, "timeout", native.DefaultLoginTimeout, "give up if the login is not completed in this time, more than 0 (device flow: default the code's own lifetime)")
 	f.StringVar(&browserCmd, "browser", "", `command that opens the login page, run as "CMD URL" (default $BROWSER, then the system browser)`)
 	f.BoolVar(&noBrowser, "no-browser", false, "do not open a browser; print the URL to open instead")
 	f.StringVar(&prompt, "prompt", "", "prompt parameter to send (default: consent when asking an OpenID provider for offline_access)")
@@ -194,15 +212,40 @@ the token is valid.`,
 	f.StringArrayVar(&authParams, "auth-param", nil, "extra authorization request parameter KEY=VALUE (repeatable)")
 	flows.register(cmd)
 	grants.register(cmd)
+	cmd.SetHelpFunc(loginHelp)
 	return cmd
 }
 
-// status shows the user what the login waits for: on a terminal a spinner
-// line with the URL, elsewhere plain lines.
+const loginIntro = `Log in to HOST (a server's URL, or a profile) and cache its tokens: then
+"auth token HOST" prints a valid access token, refreshed when needed. The
+common cases come first below; how auth finds out what HOST is, the login
+flows and logins without a person come after the flags.`
+
+// loginDetails is the annotation holding the reference part of auth
+// login --help.
+const loginDetails = "details"
+
+// loginHelp shows auth login --help in the order a new user needs it: what
+// the command does, the common cases, the flags, then the reference.
+func loginHelp(cmd *cobra.Command, _ []string) {
+	fmt.Fprintf(cmd.OutOrStdout(), "%s\n\n%s\n%s\n", cmd.Long, cmd.UsageString(), cmd.Annotations[loginDetails])
+}
+
+// given names where a setting was given, as the user wrote it: --flag,
+// DUALAUTH_VAR, profile NAME (from a setting's Source).
+func given(source string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(source, "flag "), "env ")
+}
+
+// status shows the user what the login waits for: on a terminal the URL
+// and a spinner line, elsewhere plain lines. A terminal that cannot move
+// the cursor (TERM=dumb: Emacs shells, some CI logs) gets the URL but no
+// spinner; colour needs the spinner and no NO_COLOR.
 type status struct {
 	a       *app
 	host    string
 	tty     bool
+	spinner bool
 	color   bool
 	manual  bool // --no-browser: the user opens the URL
 	mu      sync.Mutex
@@ -213,7 +256,8 @@ type status struct {
 
 func (a *app) newStatus(host string, manual bool) *status {
 	tty := isTerminal(a.stderr)
-	return &status{a: a, host: host, tty: tty, color: tty && a.getenv("NO_COLOR") == "", manual: manual, done: make(chan struct{})}
+	spinner := tty && a.getenv("TERM") != "dumb"
+	return &status{a: a, host: host, tty: tty, spinner: spinner, color: spinner && a.getenv("NO_COLOR") == "", manual: manual, done: make(chan struct{})}
 }
 
 func (s *status) authorize(u string, failed <-chan error) {
@@ -243,7 +287,7 @@ func (s *status) authorize(u string, failed <-chan error) {
 			if s.stopped || s.manual {
 				return
 			}
-			if s.tty {
+			if s.spinner {
 				fmt.Fprint(w, "\r\033[K")
 			}
 			fmt.Fprintf(w, "auth: warning: %s\n", oneLine(err.Error()))
@@ -253,11 +297,16 @@ func (s *status) authorize(u string, failed <-chan error) {
 		case <-s.done:
 		}
 	}()
-	if s.tty {
+	switch {
+	case s.spinner:
 		s.wg.Add(1)
 		go s.spin()
+	case s.tty:
+		fmt.Fprintln(w, waitingLine)
 	}
 }
+
+const waitingLine = "Waiting for the login in your browser (Ctrl-C to cancel)…"
 
 func (s *status) spin() {
 	defer s.wg.Done()
@@ -270,7 +319,7 @@ func (s *status) spin() {
 		if s.color {
 			frame = "\033[36m" + frame + "\033[0m"
 		}
-		fmt.Fprintf(s.a.stderr, "\r\033[K%s Waiting for the login in your browser (Ctrl-C to cancel)…", frame)
+		fmt.Fprintf(s.a.stderr, "\r\033[K%s %s", frame, waitingLine)
 		s.mu.Unlock()
 		select {
 		case <-s.done:
@@ -290,7 +339,7 @@ func (s *status) stop() {
 	close(s.done)
 	s.mu.Unlock()
 	s.wg.Wait()
-	if s.tty {
+	if s.spinner {
 		fmt.Fprint(s.a.stderr, "\r\033[K")
 	}
 }

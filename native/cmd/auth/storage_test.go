@@ -52,7 +52,7 @@ func TestCLI_AutoStorageWithoutAKeyringSaysSoOnceAtLoginAndUsesTheFile(t *testin
 	}
 	is.Equal(len(notices), 1)
 	is.True(strings.HasPrefix(notices[0], "auth: warning: keyring unavailable: the OS keyring (Secret Service) failed: "))
-	is.True(strings.HasSuffix(notices[0], "; tokens stored in "+file))
+	is.True(strings.HasSuffix(notices[0], "; tokens stored in "+file+" (--storage file or DUALAUTH_STORAGE=file picks the file without this warning)"))
 	is.True(strings.Contains(r.stderr, "; refresh token in "+file+"\n")) // the mode in use, on the login line
 	en := e.entry()
 	is.True(en.RefreshToken != "")

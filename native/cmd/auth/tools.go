@@ -28,8 +28,33 @@ func (l *loginFlags) add(f *pflag.FlagSet) {
 }
 
 func addMinTTL(f *pflag.FlagSet, d *time.Duration) {
-	f.DurationVar(d, "min-ttl", 0, "refresh the token when less than this is left, e.g. 30m for a long job (default: a minute before it expires)")
+	f.Var((*minTTLValue)(d), "min-ttl", "refresh the token when less than this is left, e.g. 30m for a long job (default: a minute before it expires)")
 }
+
+// minTTLValue is --min-ttl: a duration that cannot be negative (a token
+// "valid for at least -5m more" would be one that expired 5 minutes ago).
+type minTTLValue time.Duration
+
+func (d *minTTLValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return fmt.Errorf("it cannot be negative: it is how long the token must still be valid, e.g. 30m (0: the default)")
+	}
+	*d = minTTLValue(v)
+	return nil
+}
+
+func (d *minTTLValue) String() string {
+	if *d == 0 {
+		return "0" // as pflag shows no default for a zero duration
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *minTTLValue) Type() string { return "duration" }
 
 // freshToken is the token path of `auth token`: the cached token when it is
 // valid for minTTL more (no network, no lock, no keyring), else a refresh

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native"
+	"github.com/spf13/cobra"
+)
+
+// Shell completion: profile names for the HOST|PROFILE argument and
+// --profile, and the fixed values of the flags that have them. Everything
+// comes from the command line and the profiles file: no network, no cache.
+
+// flagValues are the values completed for a flag, by command ("" for any
+// command that has the flag).
+var flagValues = map[string]map[string][]string{
+	"output": {
+		"token":    {"json", "text", "exec-credential"},
+		"describe": {"text", "json"},
+		"profiles": {"table", "json"},
+		"env":      {"shell", "json"},
+		"proof":    {"text", "headers"},
+	},
+	"shell":       {"env": {"sh", "fish", "powershell"}},
+	"flow":        {"": {flowBrowser, flowDevice, flowAuto}},
+	"dpop":        {"": {core.DPoPAuto, core.DPoPAlways, core.DPoPNever}},
+	"storage":     {"": {string(native.StorageAuto), string(native.StorageKeyring), string(native.StorageFile)}},
+	"client-auth": {"": {"basic", "post"}},
+}
+
+// takesProfile are the commands whose first argument is HOST|PROFILE.
+var takesProfile = map[string]bool{
+	"login": true, "token": true, "logout": true, "describe": true, "env": true,
+	"exec": true, "api": true, "git-credential": true, "proof": true,
+}
+
+// gitOperations are what git appends to git-credential's command line.
+var gitOperations = []string{"get", "store", "erase"}
+
+// addCompletion registers the completions on root's tree (built).
+func (a *app) addCompletion(root *cobra.Command) {
+	profiles := func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return a.profileNames(cmd, toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+	root.RegisterFlagCompletionFunc("profile", profiles)
+	if values, ok := flagValues["storage"][""]; ok {
+		root.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+	}
+	for _, c := range root.Commands() {
+		for flag, byCmd := range flagValues {
+			values, ok := byCmd[c.Name()]
+			if !ok {
+				values, ok = byCmd[""]
+			}
+			if ok && c.Flags().Lookup(flag) != nil && c.LocalFlags().Lookup(flag) != nil {
+				c.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+			}
+		}
+		if !takesProfile[c.Name()] {
+			continue
+		}
+		name := c.Name()
+		c.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			switch {
+			case len(args) == 0 && name == "git-credential":
+				return append(a.profileNames(cmd, toComplete), gitOperations...), cobra.ShellCompDirectiveNoFileComp
+			case len(args) == 0:
+				return a.profileNames(cmd, toComplete), cobra.ShellCompDirectiveNoFileComp
+			case len(args) == 1 && name == "git-credential":
+				return gitOperations, cobra.ShellCompDirectiveNoFileComp
+			case name == "exec":
+				return nil, cobra.ShellCompDirectiveDefault // the command to run
+			}
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+}
+
+// profileNames are the profiles that start with prefix, from the profiles
+// file (and a Databricks CLI config file when one is named): nothing when
+// those cannot be read, since a completion has no way to say why.
+func (a *app) profileNames(cmd *cobra.Command, prefix string) []cobra.Completion {
+	a.applyEnv(cmd) // $DUALAUTH_CONFIG_FILE, $DUALAUTH_DATABRICKS_CONFIG…
+	f, err := a.configFile()
+	if err != nil {
+		return nil
+	}
+	var names []cobra.Completion
+	for _, p := range f.Profiles() {
+		// A name the sanitiser would change (control or bidi characters in
+		// a Databricks CLI section name) is not handed to the shell to show.
+		if strings.HasPrefix(p.Name, prefix) && core.Sanitize(p.Name) == p.Name {
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
