@@ -51,6 +51,14 @@ type LoginConfig struct {
 	// DPoP is the DPoP mode ([DPoPAuto] when empty, [DPoPAlways],
 	// [DPoPNever]).
 	DPoP string
+	// MovableRedirect says the driver chose RedirectURI itself (a
+	// loopback listener on a free port) and can receive the callback at
+	// another loopback redirect URI instead ([Listen]): a client dualauth
+	// registered is then reused with exactly the redirect URI it was
+	// registered with. Without it (a page's own URL, a redirect URI or
+	// port the user set) such a client is reused only when its redirect
+	// URI is RedirectURI; otherwise a new one is registered.
+	MovableRedirect bool
 }
 
 // PromptNone in [LoginConfig.Prompt] sends no prompt parameter at all.
@@ -294,7 +302,7 @@ func (l *Login) useMetadata(m Metadata) []Effect {
 		return l.fail(err) // before the user signs in for nothing
 	}
 	if l.pending.ClientID == "" {
-		l.cr = clientReg{meta: m, redirect: l.pending.RedirectURI, appType: l.appType(), dpop: l.pending.DPoP == DPoPAlways}
+		l.cr = clientReg{meta: m, redirect: l.pending.RedirectURI, movable: l.cfg.MovableRedirect, appType: l.appType(), dpop: l.pending.DPoP == DPoPAlways}
 		effs, err := l.cr.begin()
 		if err != nil {
 			return l.fail(err)
@@ -513,6 +521,8 @@ func (l *Login) clientStep(ev Event) []Effect {
 	}
 	l.useClient(l.cr.id, l.cr.from)
 	l.pending.ClientDPoP = l.cr.dpopBound
+	l.pending.RedirectURI = l.cr.redirect // the registered one, when the listener moved there
+	effs = append(effs, ClientChosen{ClientID: l.cr.id, From: l.cr.said})
 	return append(effs, l.savePending()...)
 }
 
