@@ -79,6 +79,32 @@ func (o *Options) driver(s Store) *Driver {
 	return &Driver{Store: s, HTTPOptions: o.HTTPOptions, LockTimeout: o.LockTimeout, Warn: o.Warn, ClientChosen: o.ClientChosen, Now: o.Now, Getenv: o.Getenv}
 }
 
+// LoginForURL is the host of the stored login whose RFC 8707 resource
+// contains rawURL (see [core.LoginForURL]), "" when there is none or the
+// store cannot list its logins.
+func LoginForURL(s Store, rawURL string) string {
+	lister, ok := s.(interface {
+		Entries() (map[string]core.Entry, error)
+	})
+	if !ok {
+		return ""
+	}
+	entries, err := lister.Entries()
+	if err != nil {
+		return ""
+	}
+	hosts := map[string]string{}
+	var resources []string
+	for _, e := range entries {
+		if e.Registration == nil && e.Resource != "" && e.Host != "" {
+			resources = append(resources, e.Resource)
+			hosts[e.Resource] = e.Host
+		}
+	}
+	slices.Sort(resources) // one answer for a map's any order
+	return hosts[core.LoginForURL(resources, rawURL)]
+}
+
 // ErrAmbiguousClient: the host has logins of several clients and none was
 // named — a usage problem, which the CLI reports with exit code 2.
 var ErrAmbiguousClient = errors.New("ambiguous client")

@@ -99,9 +99,14 @@ func (a *app) apiCommand() *cobra.Command {
 			}
 			rs, o, err := a.resolveOptions(cmd, args[:len(args)-1])
 			if len(args) == 1 && errors.Is(err, config.ErrNoHost) && strings.Contains(target, "://") {
-				// No host named anywhere: the URL's own.
+				// No host named anywhere: the login whose resource
+				// contains the URL, else the URL's own origin.
 				if t, perr := url.Parse(target); perr == nil && t.Host != "" {
-					rs, o, err = a.resolveOptions(cmd, []string{t.Scheme + "://" + t.Host})
+					origin := t.Scheme + "://" + t.Host
+					rs, o, err = a.resolveOptions(cmd, []string{origin + t.EscapedPath()})
+					if err != nil || native.LoginForURL(o.Store, rs.Host.Value) == "" {
+						rs, o, err = a.resolveOptions(cmd, []string{origin})
+					}
 				}
 			}
 			if err != nil {

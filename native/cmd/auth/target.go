@@ -50,4 +50,3 @@ func describeResolution(r *core.Resolution) string {
 	}
 	return fmt.Sprintf("%s %s (%s)", r.Kind.Describe(), r.Issuer, r.KindFrom)
 }
-

@@ -1,0 +1,38 @@
+package core
+
+import (
+	"testing"
+
+	"github.com/matryer/is"
+)
+
+// A URL inside a resource login's resource finds that login: a path
+// prefix at a "/", on the same origin, the longest first.
+func TestLoginForURL_PathPrefixLongestWins(t *testing.T) {
+	logins := []string{
+		"http://localhost:3000/mcp",
+		"http://localhost:3000/mcp/admin",
+		"https://api.example.com",
+		"https://api.example.com/v2/",
+	}
+	cases := []struct{ url, want string }{
+		{"http://localhost:3000/mcp", "http://localhost:3000/mcp"},
+		{"http://localhost:3000/mcp/", "http://localhost:3000/mcp"},
+		{"http://localhost:3000/mcp/tools?x=1", "http://localhost:3000/mcp"},
+		{"http://localhost:3000/mcp/admin/users", "http://localhost:3000/mcp/admin"},
+		{"http://LOCALHOST:3000/mcp/admin", "http://localhost:3000/mcp/admin"},
+		{"http://localhost:3000/mcpx", ""},             // not at a "/"
+		{"http://localhost:3000/", ""},                 // above the resource
+		{"http://localhost:3001/mcp", ""},              // another port
+		{"https://localhost:3000/mcp", ""},             // another scheme
+		{"https://api.example.com:443/v2/x", "https://api.example.com/v2/"},
+		{"https://api.example.com/v1/x", "https://api.example.com"},
+		{"https://user@api.example.com/v1/x", ""}, // user info: not a request URL
+		{"not a url", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.url, func(t *testing.T) {
+			is.New(t).Equal(LoginForURL(logins, c.url), c.want)
+		})
+	}
+}
