@@ -1,24 +1,27 @@
 package core
 
 import (
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 )
 
-// LoginForURL picks the login a URL belongs to, among the RFC 8707
-// resources of the logins stored (Entry.Resource): the one that contains
-// it — same scheme, host and port, and the resource's path equal to the
-// URL's or a prefix of it that ends at a "/" — the longest when several
-// do. It returns "" when none does, and the resource as stored otherwise.
-// A token chosen this way still goes only to the login's origin: the URL
-// is inside the resource, so on its origin.
-func LoginForURL(resources []string, rawURL string) string {
+// LoginForURL picks the login a URL belongs to. logins maps the RFC 8707
+// resource of each stored login (Entry.Resource) to its host (Entry.Host,
+// what `auth token HOST` names it by); the login chosen is the one whose
+// resource contains the URL — same scheme, host and port, and the
+// resource's path equal to the URL's or a prefix of it that ends at a
+// "/" — the longest when several do. It returns that login's host, ""
+// when none contains the URL. A token chosen this way still goes only to
+// the login's origin: the URL is inside the resource, so on its origin.
+func LoginForURL(logins map[string]string, rawURL string) string {
 	u, ok := comparable(rawURL)
 	if !ok {
 		return ""
 	}
 	best, bestLen := "", -1
-	for _, r := range resources {
+	for _, r := range slices.Sorted(maps.Keys(logins)) {
 		ru, ok := comparable(r)
 		if !ok || ru.origin != u.origin {
 			continue
@@ -28,7 +31,7 @@ func LoginForURL(resources []string, rawURL string) string {
 			continue
 		}
 		if len(p) > bestLen {
-			best, bestLen = r, len(p)
+			best, bestLen = logins[r], len(p)
 		}
 	}
 	return best

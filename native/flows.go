@@ -93,16 +93,13 @@ func LoginForURL(s Store, rawURL string) string {
 	if err != nil {
 		return ""
 	}
-	hosts := map[string]string{}
-	var resources []string
+	logins := map[string]string{}
 	for _, e := range entries {
 		if e.Registration == nil && e.Resource != "" && e.Host != "" {
-			resources = append(resources, e.Resource)
-			hosts[e.Resource] = e.Host
+			logins[e.Resource] = e.Host
 		}
 	}
-	slices.Sort(resources) // one answer for a map's any order
-	return hosts[core.LoginForURL(resources, rawURL)]
+	return core.LoginForURL(logins, rawURL)
 }
 
 // ErrAmbiguousClient: the host has logins of several clients and none was
