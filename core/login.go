@@ -297,6 +297,20 @@ func (l *Login) useMetadata(m Metadata) []Effect {
 	if err := m.CheckBrowserLogin(); err != nil {
 		return l.fail(err) // before the user is sent anywhere
 	}
+	if res := l.cfg.Resolution; res != nil && res.Kind == KindResource && !slices.Contains(m.CodeChallengeMethodsSupported, "S256") {
+		// The MCP authorization spec: a client MUST refuse to go on when
+		// the metadata does not list S256, which shows PKCE is supported.
+		return l.fail(fmt.Errorf("%w: the authorization server %s of %s does not list S256 in code_challenge_methods_supported; a protected resource's login needs PKCE S256, so dualauth does not log in there",
+			ErrDiscovery, m.Issuer, res.Resource))
+	}
+	var effs []Effect
+	if id := l.cfg.Client.ID; strings.HasPrefix(id, "https://") && !m.ClientIDMetadataDocumentSupported {
+		effs = append(effs, Warn{Message: fmt.Sprintf("client ID %s is a URL, but %s does not say it reads client ID metadata documents (client_id_metadata_document_supported); it may not know this client", Sanitize(id), m.Issuer)})
+	}
+	return append(effs, l.withMetadata(m)...)
+}
+
+func (l *Login) withMetadata(m Metadata) []Effect {
 	l.pending.Metadata = m
 	if _, err := useDPoP(l.pending.DPoP, m, nil, false); err != nil {
 		return l.fail(err) // before the user signs in for nothing
