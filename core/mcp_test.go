@@ -147,3 +147,42 @@ func TestGrant_TokenExchangeRefusedUpFrontWhenTheServerDoesNotOfferIt(t *testing
 	w.srv.grants.subjects = map[string]bool{"ci-jwt-1": true}
 	is.NoErr(w.grantLogin(exchangeLogin()).Err) // listed: asked
 }
+
+// Step-up: a 403 with error="insufficient_scope" ends the call with its
+// answer and one line naming the login command with the union of the
+// login's scopes and those the resource asks for; no refresh, no retry,
+// no browser.
+func TestResourceCall_InsufficientScopeSaysTheLoginWithTheUnionOfScopes(t *testing.T) {
+	is := is.New(t)
+	w, a := bearerAPIWorld(t)
+	a.routes["/v1/admin"] = func(Request) Response {
+		return Response{Status: 403, WWWAuthenticate: `Bearer error="insufficient_scope", scope="all-apis admin:write", resource_metadata="https://x.example/.well-known/oauth-protected-resource"`}
+	}
+	d := w.call(apiCall("POST", "/admin"))
+	is.NoErr(d.Err)
+	is.Equal(d.Response.Status, 403) // the resource's own answer still reaches the caller
+	is.Equal(len(a.seen), 1)
+	is.Equal(refreshes(w.srv), 0)
+	is.Equal(len(w.warnings), 1)
+	is.Equal(w.warnings[0], `POST `+resURL+`/admin: 403 insufficient_scope: log in again with the scopes it needs: auth login `+dbxHost+` --scopes "all-apis offline_access admin:write"`)
+	for _, l := range w.log {
+		is.True(!strings.HasPrefix(l, "Authorize"))
+	}
+
+	// A 403 without insufficient_scope is just an answer.
+	w.warnings = nil
+	a.routes["/v1/admin"] = func(Request) Response { return Response{Status: 403} }
+	is.Equal(w.call(apiCall("GET", "/admin")).Response.Status, 403)
+	is.Equal(len(w.warnings), 0)
+}
+
+func TestInsufficientScope_ReadsTheBearerOrDPoPChallenge(t *testing.T) {
+	is := is.New(t)
+	s, ok := InsufficientScope(`Basic realm="x", DPoP error="insufficient_scope", scope="a b", algs="ES256"`)
+	is.True(ok)
+	is.Equal(s, []string{"a", "b"})
+	_, ok = InsufficientScope(`Bearer error="invalid_token", scope="a"`)
+	is.True(!ok)
+	_, ok = InsufficientScope(``)
+	is.True(!ok)
+}

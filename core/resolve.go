@@ -203,10 +203,36 @@ func ParseResourceMetadata(body []byte, resource string) (*ResourceMetadata, err
 // from the Bearer challenge, else from the first challenge that has them.
 // What it cannot parse ends the parse; it never guesses.
 func ParseChallenge(h string) (resourceMetadata, scope string) {
-	type challenge struct {
-		scheme string
-		params map[string]string
+	all := parseChallenges(h)
+	for _, bearerFirst := range []bool{true, false} {
+		for _, c := range all {
+			if rm, ok := c.params["resource_metadata"]; ok && (!bearerFirst || c.scheme == "bearer") {
+				return rm, c.params["scope"]
+			}
+		}
 	}
+	return "", ""
+}
+
+// InsufficientScope reads a Bearer (or DPoP) challenge with
+// error="insufficient_scope" (RFC 6750 §3.1): the scopes it names, and
+// whether there is one.
+func InsufficientScope(h string) (scopes []string, ok bool) {
+	for _, c := range parseChallenges(h) {
+		if (c.scheme == "bearer" || c.scheme == "dpop") && c.params["error"] == "insufficient_scope" {
+			return strings.Fields(c.params["scope"]), true
+		}
+	}
+	return nil, false
+}
+
+type challenge struct {
+	scheme string
+	params map[string]string
+}
+
+// parseChallenges splits a WWW-Authenticate header into its challenges.
+func parseChallenges(h string) []challenge {
 	var all []challenge
 	ws := func(s string) string { return strings.TrimLeft(s, " \t") }
 	s := h
@@ -238,14 +264,7 @@ func ParseChallenge(h string) (resourceMetadata, scope string) {
 			}
 		}
 	}
-	for _, bearerFirst := range []bool{true, false} {
-		for _, c := range all {
-			if rm, ok := c.params["resource_metadata"]; ok && (!bearerFirst || c.scheme == "bearer") {
-				return rm, c.params["scope"]
-			}
-		}
-	}
-	return "", ""
+	return all
 }
 
 // cutToken splits off an RFC 9110 token (1*tchar).
