@@ -251,3 +251,21 @@ func TestRegister_ARegistrationIsBoundToItsIssuer(t *testing.T) {
 	is.Equal(d.Entry.ClientID, "dyn-1")
 	is.Equal(n.registered, 1)
 }
+
+// A login whose client dualauth registered, and that must be made again,
+// is told to log in without --client-id: a named client would get a
+// random port, which a server that compares redirect URIs exactly refuses.
+func TestRefresh_LoginAgainWithARegisteredClientNamesNoClientID(t *testing.T) {
+	is := is.New(t)
+	w, _, r := registrationWorld(t)
+	tg := Target{Host: "https://idp.example.com"}
+	d := w.loginResolved(tg, r, "")
+	is.NoErr(d.Err)
+	e := w.cache[d.Entry.Key()]
+	e.RefreshToken, e.Expiry = "", t0.Add(-time.Hour)
+	w.cache[d.Entry.Key()] = e
+	td := w.token(RefreshConfig{Target: tg, Client: Client{ID: "dyn-1"}})
+	is.True(errors.Is(td.Err, ErrNotLoggedIn))
+	is.True(strings.Contains(td.Err.Error(), "run `auth login https://idp.example.com`"))
+	is.True(!strings.Contains(td.Err.Error(), "--client-id"))
+}

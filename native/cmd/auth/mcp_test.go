@@ -85,6 +85,7 @@ func TestCLI_MCPServerLoginByURLThenAPIThenLogoutAndLoginAgain(t *testing.T) {
 		ln, err := net.Listen("tcp", u.Host)
 		is.NoErr(err)
 		defer ln.Close()
+		is.Equal(e.auth(nil, "logout", srv.URL).code, 0) // one login in the cache
 		r := e.auth(nil, "login", srv.URL)
 		is.Equal(r.code, 0)
 		is.True(strings.Contains(r.stderr, "cannot receive the login at "+reg.Registration.RedirectURIs[0]))
