@@ -28,7 +28,11 @@ the login's host. A full URL is used as it is, but only on that same host
 to another host are not followed (one on the host is, with a new DPoP proof
 for its own method and URL), and URLs must be https (http only on a
 loopback address). With a URL and no host named anywhere (argument, --host,
---profile, environment, default profile), the URL's host is the login's.
+--profile, environment, default profile), the login is the one whose
+resource contains the URL (the longest resource that is a path prefix of
+it, as an MCP server's https://mcp.example.com/mcp for …/mcp/x), else the
+URL's host. A 403 with error="insufficient_scope" prints one line with the
+login command that asks for the scopes the server wants.
 
 -d sends a body (POST unless -X says otherwise): the text itself, @FILE for
 a file's content, @- for stdin; it is sent as application/json unless a
