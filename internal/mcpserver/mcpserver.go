@@ -12,6 +12,7 @@
 package mcpserver
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -40,17 +41,12 @@ type Server struct {
 	once sync.Once
 }
 
-// loopbackOnly makes a listen(port) without a host bind 127.0.0.1.
-const loopbackOnly = `import net from 'node:net';
-const listen = net.Server.prototype.listen;
-net.Server.prototype.listen = function (...args) {
-  const p = args[0];
-  if ((typeof p === 'number' || (typeof p === 'string' && /^[0-9]+$/.test(p))) && typeof args[1] !== 'string') {
-    args.splice(1, 0, '127.0.0.1');
-  }
-  return listen.apply(this, args);
-};
-`
+// loopbackOnly (loopback.mjs, preloaded with node --import) makes a
+// listen(port) without a host bind 127.0.0.1. The browser tests preload the
+// same file.
+//
+//go:embed loopback.mjs
+var loopbackOnly string
 
 // RepoRoot is the repository's root directory (where node_modules is).
 func RepoRoot() string {
