@@ -147,3 +147,24 @@ func TestCLI_MCPServerDescribeShowsTheResourceAndTheRegisteredClient(t *testing.
 	is.True(strings.Contains(r.stdout, srv.URL))
 	is.True(strings.Contains(r.stdout, "registered at "+srv.Issuer+"register on "))
 }
+
+// --subject-token at an authorization server whose grant_types_supported
+// lacks token exchange (the example's lists authorization_code and
+// refresh_token) is refused before any token request, naming the grant,
+// rather than relaying the server's own error.
+func TestCLI_SubjectTokenRefusedUpFrontWhereTokenExchangeIsNotOffered(t *testing.T) {
+	is := is.New(t)
+	srv, err := mcpserver.Start()
+	is.NoErr(err)
+	defer srv.Close()
+	e := newEnv(t)
+	e.secrets = append(e.secrets, "ci-subject-token-123")
+	r := e.auth([]string{"CI_TOKEN=ci-subject-token-123"}, "login", srv.Issuer, "--client-id", "svc", "--subject-token", "env:CI_TOKEN")
+	is.Equal(r.code, 1)
+	lines := errorLines(r.stderr)
+	is.Equal(len(lines), 1)
+	is.True(strings.Contains(lines[0], "does not offer token exchange"))
+	is.True(strings.Contains(lines[0], "grant_types_supported lacks "+core.TokenExchangeGrantType))
+	_, err = os.Stat(filepath.Join(e.cache, "token-cache.json"))
+	is.True(os.IsNotExist(err)) // nothing saved
+}
