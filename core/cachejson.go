@@ -409,6 +409,10 @@ func (m *Metadata) read(r *jsonReader) {
 			r.strs(&m.TokenEndpointAuthMethodsSupported)
 		case isKey(k, "dpop_signing_alg_values_supported"):
 			r.strs(&m.DPoPSigningAlgValuesSupported)
+		case isKey(k, "grant_types_supported"):
+			r.strs(&m.GrantTypesSupported)
+		case isKey(k, "client_id_metadata_document_supported"):
+			r.boolean(&m.ClientIDMetadataDocumentSupported)
 		case isKey(k, "openid"):
 			r.boolean(&m.OpenID)
 		default:

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
+	"time"
 )
 
 // clientReg is the client of a login without a client ID, shared by the
@@ -20,6 +22,7 @@ import (
 type clientReg struct {
 	meta     Metadata
 	redirect string // the browser's redirect URI; "" registers for the device grant
+	movable  bool   // the driver can move its listener to a registered redirect URI (Listen)
 	appType  string
 	dpop     bool // ask for DPoP-bound tokens (RFC 9449 §5.2)
 	phase    regPhase
@@ -27,9 +30,13 @@ type clientReg struct {
 	renewed  bool  // registered again after the server forgot the client
 	rec      Entry // the registration record being saved
 
-	// The outcome, once step reports done.
-	id, from  string
-	dpopBound bool
+	prev *Entry // the registration found, while the listener moves to its redirect URI
+
+	// The outcome, once step reports done: from is saved with the login
+	// (where and when the client was registered), said is what the user
+	// is told now.
+	id, from, said string
+	dpopBound      bool
 }
 
 type regPhase int
@@ -44,6 +51,7 @@ const (
 	regSaving
 	regForgetLocking // Lock, then mark the registration the server refused
 	regForgetting
+	regListening // Listen: on the redirect URI the client was registered with
 	regDone
 )
 
@@ -126,6 +134,10 @@ func (c *clientReg) step(ev Event) (effs []Effect, done bool, err error) {
 			c.phase = regDone
 			return []Effect{Unlock{c.key()}}, true, nil
 		}
+	case Listening:
+		if c.phase == regListening {
+			return c.listened(ev)
+		}
 	case Aborted:
 		return c.release(), false, ev.Err
 	}
@@ -157,10 +169,25 @@ func (c *clientReg) found(ev Loaded) ([]Effect, bool, error) {
 		// The token endpoint refused it at the last login (see forget).
 		return c.renew(fmt.Sprintf("the server refused client %s that dualauth registered at %s at the last login; registering a new one", Sanitize(e.ClientID), c.meta.Issuer))
 	}
-	if !c.device() && !slices.Contains(e.Registration.RedirectURIs, c.redirect) && !loopbackAnyPort(e.Registration.RedirectURIs, c.redirect) {
-		return c.register()
+	if !c.device() && !slices.Contains(e.Registration.RedirectURIs, c.redirect) {
+		// Servers compare redirect URIs exactly, port included: the
+		// client is reused with the one it was registered with, or not
+		// at all.
+		if uri := movableTo(e.Registration.RedirectURIs); c.movable && uri != "" {
+			c.prev, c.phase = e, regListening
+			return []Effect{Listen{RedirectURI: uri}}, false, nil
+		}
+		return c.renew(fmt.Sprintf("client %s that dualauth registered at %s allows redirect URI %s only, not %s; registering a new one",
+			Sanitize(e.ClientID), c.meta.Issuer, Sanitize(strings.Join(e.Registration.RedirectURIs, " ")), c.redirect))
 	}
-	c.id, c.from = e.ClientID, "registered at "+e.Registration.Endpoint+" on "+e.Registration.RegisteredAt.Format("2006-01-02")
+	return c.reuse(e)
+}
+
+// reuse takes the client registered before, checking first that the
+// server still knows it when it lets that be read (RFC 7592).
+func (c *clientReg) reuse(e *Entry) ([]Effect, bool, error) {
+	c.id, c.from = e.ClientID, "registered at "+e.Registration.Endpoint+" on "+e.Registration.RegisteredAt.UTC().Format(time.RFC3339)
+	c.said = c.from
 	c.dpopBound = e.Registration.DPoPBound
 	if e.Registration.ClientURI != "" && e.RefreshToken != "" && SameOrigin(e.Registration.ClientURI, e.Registration.Endpoint) {
 		c.phase = regChecking
@@ -169,18 +196,31 @@ func (c *clientReg) found(ev Loaded) ([]Effect, bool, error) {
 	return c.finish()
 }
 
-// loopbackAnyPort: a loopback redirect URI matches another that differs in
-// its port only (RFC 8252 §7.3: the server must allow any port).
-func loopbackAnyPort(registered []string, uri string) bool {
-	strip := func(s string) string {
-		u, err := parseLoopback(s)
-		if err != nil {
-			return ""
-		}
-		return u
+// listened goes on with the client found once the listener is on its
+// redirect URI; a port that is taken gets a new client, and says why.
+func (c *clientReg) listened(ev Listening) ([]Effect, bool, error) {
+	e := c.prev
+	c.prev = nil
+	uri := movableTo(e.Registration.RedirectURIs)
+	if ev.Err != nil {
+		return c.renew(fmt.Sprintf("cannot receive the login at %s, the redirect URI client %s was registered with (%v); registering a new client",
+			uri, Sanitize(e.ClientID), ev.Err))
 	}
-	want := strip(uri)
-	return want != "" && slices.ContainsFunc(registered, func(r string) bool { return strip(r) == want })
+	c.redirect = uri
+	return c.reuse(e)
+}
+
+// movableTo is the registered redirect URI a loopback listener can move
+// to: http on a loopback host with an explicit port.
+func movableTo(registered []string) string {
+	for _, r := range registered {
+		if u, err := url.Parse(r); err == nil && u.Port() != "" {
+			if _, err := parseLoopback(r); err == nil {
+				return r
+			}
+		}
+	}
+	return ""
 }
 
 // checked reads the answer about the stored client: a server that no
@@ -215,11 +255,13 @@ func (c *clientReg) registered(ev Fetched) ([]Effect, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("registering a client at %s: %w", m.RegistrationEndpoint, err)
 	}
-	c.id, c.from, c.dpopBound = rc.ClientID, "registered at "+m.RegistrationEndpoint+" just now", c.dpop
+	c.id, c.dpopBound = rc.ClientID, c.dpop
+	c.from = "registered at " + m.RegistrationEndpoint + " on " + ev.Now.UTC().Format(time.RFC3339)
+	c.said = "registered at " + m.RegistrationEndpoint + " just now"
 	if !SameOrigin(rc.RegistrationClientURI, m.RegistrationEndpoint) {
 		// The registration access token goes nowhere but the server that
 		// registered the client: a URI elsewhere is not kept (and a record
-		// kept before is not read, see found).
+		// kept before is not read, see reuse).
 		rc.RegistrationClientURI = ""
 	}
 	reg := &Registration{Endpoint: m.RegistrationEndpoint, ClientURI: rc.RegistrationClientURI,

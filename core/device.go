@@ -262,6 +262,7 @@ func (d *Device) clientStep(ev Event) []Effect {
 	d.cfg.Client = Client{ID: d.cr.id}
 	d.cfg.Resolution = withClient(d.cfg.Resolution, d.cr.id, d.cr.from)
 	d.registered, d.clientDPoP = true, d.cr.dpopBound
+	effs = append(effs, ClientChosen{ClientID: d.cr.id, From: d.cr.said})
 	return append(effs, d.withClient()...)
 }
 

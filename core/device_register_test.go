@@ -77,7 +77,8 @@ func TestTranscript_DeviceLoginRegistersItsOwnClientOnceAndReusesIt(t *testing.T
 	d := w.device()
 	is.NoErr(d.Err)
 	is.Equal(d.Entry.ClientID, "dyn-1")
-	is.Equal(d.Entry.Resolution.ClientIDFrom, "registered at https://idp.example.com/reg just now")
+	is.Equal(d.Entry.Resolution.ClientIDFrom, "registered at https://idp.example.com/reg on 2026-11-28T12:00:00Z")
+	is.Equal(w.clients, []string{"dyn-1, registered at https://idp.example.com/reg just now"})
 	is.Equal(len(w.regBodies), 1)
 	body := w.regBodies[0]
 	is.Equal(body["grant_types"], []any{DeviceGrantType, "refresh_token"})

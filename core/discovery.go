@@ -28,6 +28,13 @@ type Metadata struct {
 	// DPoPSigningAlgValuesSupported says the server takes DPoP proofs
 	// (RFC 9449 §5.1) signed with these algorithms.
 	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	// GrantTypesSupported are the grants the server names (RFC 8414 §2);
+	// a grant it leaves out is refused before any token request.
+	GrantTypesSupported []string `json:"grant_types_supported,omitempty"`
+	// ClientIDMetadataDocumentSupported: the server takes an https URL as
+	// a client ID and fetches the client's metadata document from it
+	// (OAuth Client ID Metadata Documents), no registration needed.
+	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
 	// OpenID is true when the metadata came from an OpenID Connect
 	// discovery document, which decides the prompt=consent rule.
 	OpenID bool `json:"openid,omitempty"`

@@ -463,7 +463,7 @@ func TestDPoP_AutoForAResourceThatRequiresIt(t *testing.T) {
 	w := newWorld(t, newFakeServer(dbxIssuer))
 	newDPoPServer(w)
 	cfg := dpopLogin(DPoPAuto)
-	m := Metadata{Issuer: dbxIssuer, AuthorizationEndpoint: dbxIssuer + "/v1/authorize", TokenEndpoint: dbxIssuer + "/v1/token", DPoPSigningAlgValuesSupported: []string{"ES256"}}
+	m := Metadata{Issuer: dbxIssuer, AuthorizationEndpoint: dbxIssuer + "/v1/authorize", TokenEndpoint: dbxIssuer + "/v1/token", DPoPSigningAlgValuesSupported: []string{"ES256"}, CodeChallengeMethodsSupported: []string{"S256"}}
 	cfg.Resolution = &Resolution{Kind: KindResource, Issuer: dbxIssuer, Resource: "https://api.example", DPoPRequired: true, Metadata: m}
 	done := w.login(cfg)
 	is.NoErr(done.Err)

@@ -14,8 +14,9 @@ import (
 //     [Warn]), then exactly one effect that the machine waits on, or [Done].
 //   - The driver performs effects in the order given and answers the waiting
 //     one with its event: Fetch and FetchResource → [Fetched], Load → [Loaded], Lock → [Locked],
-//     Save, Reserve, Delete and SavePending → [Saved], Authorize and Reject → the next
-//     [Callback] (a rejected callback leaves the login waiting).
+//     Save, Reserve, Delete and SavePending → [Saved], Listen → [Listening],
+//     Authorize and Reject → the next [Callback] (a rejected callback leaves
+//     the login waiting). [ClientChosen] and [Warn] need no answer.
 //   - A driver that gives up (timeout, cancel) sends [Aborted] instead; the
 //     machine answers with Unlock when it holds the lock, then Done.
 //   - SavePending always comes before Authorize, so a browser can resume the
@@ -74,6 +75,18 @@ type Reject struct{ Err error }
 // Warn is a message for the user that does not stop the flow.
 type Warn struct{ Message string }
 
+// Listen asks a driver whose loopback listener can move (see
+// [LoginConfig.MovableRedirect]) to receive the callback at RedirectURI
+// instead: the exact redirect URI a client dualauth registered was
+// registered with, port included, as servers that compare redirect URIs
+// exactly demand. The driver answers with [Listening].
+type Listen struct{ RedirectURI string }
+
+// ClientChosen tells the user, before the browser opens, which client the
+// login uses when dualauth registered it: From says where and when
+// ("registered at URL just now" only in the login that registered it).
+type ClientChosen struct{ ClientID, From string }
+
 // Done ends a machine: Token on success, otherwise Err. Entry is the saved
 // cache entry, when there is one. Response is the final answer of a
 // [ResourceCall], whose body the driver holds.
@@ -84,18 +97,20 @@ type Done struct {
 	Response *Response
 }
 
-func (Fetch) effect()       {}
-func (Load) effect()        {}
-func (Lock) effect()        {}
-func (Unlock) effect()      {}
-func (Save) effect()        {}
-func (Delete) effect()      {}
-func (Reserve) effect()     {}
-func (SavePending) effect() {}
-func (Authorize) effect()   {}
-func (Reject) effect()      {}
-func (Warn) effect()        {}
-func (Done) effect()        {}
+func (Fetch) effect()        {}
+func (Load) effect()         {}
+func (Lock) effect()         {}
+func (Unlock) effect()       {}
+func (Save) effect()         {}
+func (Delete) effect()       {}
+func (Reserve) effect()      {}
+func (SavePending) effect()  {}
+func (Authorize) effect()    {}
+func (Reject) effect()       {}
+func (Warn) effect()         {}
+func (Listen) effect()       {}
+func (ClientChosen) effect() {}
+func (Done) effect()         {}
 
 // Start begins a machine. Now is the driver's clock; Rand is the entropy a
 // login draws its state, verifier and nonce from (crypto/rand in drivers).
@@ -138,17 +153,22 @@ type Callback struct {
 	Rand  io.Reader
 }
 
+// Listening answers [Listen]: Err when the listener cannot move there
+// (the port is taken).
+type Listening struct{ Err error }
+
 // Aborted tells a machine that the driver gave up waiting (timeout, user
 // cancel): it ends with Err, releasing the lock when it holds it.
 type Aborted struct{ Err error }
 
-func (Start) event()    {}
-func (Aborted) event()  {}
-func (Fetched) event()  {}
-func (Loaded) event()   {}
-func (Locked) event()   {}
-func (Saved) event()    {}
-func (Callback) event() {}
+func (Start) event()     {}
+func (Aborted) event()   {}
+func (Fetched) event()   {}
+func (Loaded) event()    {}
+func (Locked) event()    {}
+func (Saved) event()     {}
+func (Callback) event()  {}
+func (Listening) event() {}
 
 // A Machine is a deterministic flow: each event yields the effects that
 // follow from it.

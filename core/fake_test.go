@@ -165,6 +165,10 @@ type world struct {
 	// unreadable are stored entries that cannot be read: Load answers
 	// ErrUnreadableEntry with their key.
 	unreadable map[string]bool
+	// onListen answers Listen (nil: the listener moves); clients records
+	// each ClientChosen as "ID, FROM".
+	onListen func(uri string) error
+	clients  []string
 }
 
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -302,6 +306,17 @@ func (w *world) perform(e Effect) Event {
 	case Warn:
 		w.logf("Warn")
 		w.warnings = append(w.warnings, e.Message)
+		return nil
+	case Listen:
+		w.logf("Listen %s", e.RedirectURI)
+		var err error
+		if w.onListen != nil {
+			err = w.onListen(e.RedirectURI)
+		}
+		return Listening{Err: err}
+	case ClientChosen:
+		w.logf("ClientChosen %s", e.ClientID)
+		w.clients = append(w.clients, e.ClientID+", "+e.From)
 		return nil
 	case Reject:
 		w.t.Fatalf("unexpected Reject: %v", e.Err)

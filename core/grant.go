@@ -514,6 +514,9 @@ func (l *GrantLogin) Step(ev Event) []Effect {
 
 func (l *GrantLogin) grant(m Metadata) []Effect {
 	l.meta = m
+	if err := grantOffered(m, l.cfg.Grant.Type); err != nil {
+		return l.fail(fmt.Errorf("login: %w", err)) // before any token request
+	}
 	g := l.cfg.Grant
 	g.ClientAuth = chooseAuth(g, l.cfg.Client.Secret != "", m)
 	l.run = grantRun{g: g, client: l.cfg.Client, tokenURL: m.TokenEndpoint, now: l.run.now, rand: l.rand}
@@ -526,6 +529,21 @@ func (l *GrantLogin) grant(m Metadata) []Effect {
 	}
 	return l.keyOrBegin()
 }
+
+// grantOffered refuses a grant the server's metadata leaves out of
+// grant_types_supported, before a request whose refusal would come back
+// worded by the server (a misleading unauthorized_client, say). A server
+// that lists no grants is asked anyway.
+func grantOffered(m Metadata, grant string) error {
+	if grant != TokenExchangeGrantType || len(m.GrantTypesSupported) == 0 || slices.Contains(m.GrantTypesSupported, grant) {
+		return nil
+	}
+	return fmt.Errorf("%w: the authorization server %s does not offer token exchange (grant_types_supported lacks %s), so --subject-token cannot log in there",
+		ErrGrantNotOffered, m.Issuer, grant)
+}
+
+// ErrGrantNotOffered: the server's metadata does not list the grant.
+var ErrGrantNotOffered = errors.New("grant not offered")
 
 // onceLoaded: under the lock, the token another process saved while this
 // one waited is handed out; without one, the grant is made.

@@ -51,6 +51,14 @@ type LoginConfig struct {
 	// DPoP is the DPoP mode ([DPoPAuto] when empty, [DPoPAlways],
 	// [DPoPNever]).
 	DPoP string
+	// MovableRedirect says the driver chose RedirectURI itself (a
+	// loopback listener on a free port) and can receive the callback at
+	// another loopback redirect URI instead ([Listen]): a client dualauth
+	// registered is then reused with exactly the redirect URI it was
+	// registered with. Without it (a page's own URL, a redirect URI or
+	// port the user set) such a client is reused only when its redirect
+	// URI is RedirectURI; otherwise a new one is registered.
+	MovableRedirect bool
 }
 
 // PromptNone in [LoginConfig.Prompt] sends no prompt parameter at all.
@@ -289,12 +297,26 @@ func (l *Login) useMetadata(m Metadata) []Effect {
 	if err := m.CheckBrowserLogin(); err != nil {
 		return l.fail(err) // before the user is sent anywhere
 	}
+	if res := l.cfg.Resolution; res != nil && res.Kind == KindResource && !slices.Contains(m.CodeChallengeMethodsSupported, "S256") {
+		// The MCP authorization spec: a client MUST refuse to go on when
+		// the metadata does not list S256, which shows PKCE is supported.
+		return l.fail(fmt.Errorf("%w: the authorization server %s of %s does not list S256 in code_challenge_methods_supported; a protected resource's login needs PKCE S256, so dualauth does not log in there",
+			ErrDiscovery, m.Issuer, res.Resource))
+	}
+	var effs []Effect
+	if id := l.cfg.Client.ID; strings.HasPrefix(id, "https://") && !m.ClientIDMetadataDocumentSupported {
+		effs = append(effs, Warn{Message: fmt.Sprintf("client ID %s is a URL, but %s does not say it reads client ID metadata documents (client_id_metadata_document_supported); it may not know this client", Sanitize(id), m.Issuer)})
+	}
+	return append(effs, l.withMetadata(m)...)
+}
+
+func (l *Login) withMetadata(m Metadata) []Effect {
 	l.pending.Metadata = m
 	if _, err := useDPoP(l.pending.DPoP, m, nil, false); err != nil {
 		return l.fail(err) // before the user signs in for nothing
 	}
 	if l.pending.ClientID == "" {
-		l.cr = clientReg{meta: m, redirect: l.pending.RedirectURI, appType: l.appType(), dpop: l.pending.DPoP == DPoPAlways}
+		l.cr = clientReg{meta: m, redirect: l.pending.RedirectURI, movable: l.cfg.MovableRedirect, appType: l.appType(), dpop: l.pending.DPoP == DPoPAlways}
 		effs, err := l.cr.begin()
 		if err != nil {
 			return l.fail(err)
@@ -513,6 +535,8 @@ func (l *Login) clientStep(ev Event) []Effect {
 	}
 	l.useClient(l.cr.id, l.cr.from)
 	l.pending.ClientDPoP = l.cr.dpopBound
+	l.pending.RedirectURI = l.cr.redirect // the registered one, when the listener moved there
+	effs = append(effs, ClientChosen{ClientID: l.cr.id, From: l.cr.said})
 	return append(effs, l.savePending()...)
 }
 

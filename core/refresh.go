@@ -72,6 +72,9 @@ type Refresh struct {
 	rand  io.Reader
 	grant grantRun // a login without a person: the grant repeated
 	dp    dpopSend // the refresh request, with a proof for a DPoP login
+	// registered: the login's client is one dualauth registered, which a
+	// login command should not name (see notLoggedIn).
+	registered bool
 }
 
 // NewRefresh returns a token machine that begins with [Start].
@@ -83,7 +86,14 @@ func NewRefresh(cfg RefreshConfig) *Refresh {
 }
 
 func (r *Refresh) notLoggedIn(cause error) error {
-	return &LoginRequiredError{Host: r.cfg.Target.Host, ClientID: r.cfg.Client.ID, Cause: cause}
+	id := r.cfg.Client.ID
+	if r.registered {
+		// Not --client-id: a named client keeps a random port, and the
+		// client dualauth registered wants its own redirect URI; the
+		// login without one reuses it so.
+		id = ""
+	}
+	return &LoginRequiredError{Host: r.cfg.Target.Host, ClientID: id, Cause: cause}
 }
 
 func (r *Refresh) fail(err error) []Effect {
@@ -220,6 +230,7 @@ func (r *Refresh) reloaded(ev Loaded) []Effect {
 	if e == nil {
 		return r.finish(nil, r.notLoggedIn(nil)) // logged out meanwhile
 	}
+	r.registered = e.Resolution != nil && e.Resolution.ClientRegistered
 	refreshedMeanwhile := e.AccessToken != r.seen
 	if (refreshedMeanwhile || !r.cfg.Force || r.justObtained(e)) && r.fresh(e) {
 		return r.finish(e, nil)

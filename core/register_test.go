@@ -3,8 +3,11 @@ package core
 import (
 	"encoding/json"
 	"errors"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 )
@@ -41,6 +44,85 @@ func TestTranscript_RegisterOnceAndReuse(t *testing.T) {
 	is.Equal(n.registered, 1)
 	is.Equal(n.regTokenSeen, []string{"Bearer regtok-dyn-1"})
 	checkTranscript(t, "register", w.transcript())
+}
+
+// "just now" is what the login that registered says, never what is
+// saved: the login keeps when the client was registered, and a later
+// login that reuses it says that date. The user hears of the client
+// before the browser opens.
+func TestTranscript_RegisteredJustNowOnlyInTheLoginThatRegistered(t *testing.T) {
+	is := is.New(t)
+	w, _, r := registrationWorld(t)
+	tg := Target{Host: "https://idp.example.com"}
+	d := w.loginResolved(tg, r, "")
+	is.NoErr(d.Err)
+	is.Equal(d.Entry.Resolution.ClientIDFrom, "registered at https://idp.example.com/reg on 2026-11-28T12:00:00Z")
+	w.now = t0.Add(48 * time.Hour)
+	d = w.loginResolved(tg, r, "")
+	is.NoErr(d.Err)
+	is.Equal(d.Entry.Resolution.ClientIDFrom, "registered at https://idp.example.com/reg on 2026-11-28T12:00:00Z")
+	is.Equal(w.clients, []string{
+		"dyn-1, registered at https://idp.example.com/reg just now",
+		"dyn-1, registered at https://idp.example.com/reg on 2026-11-28T12:00:00Z",
+	})
+	chosen, authorized := slices.Index(w.log, "ClientChosen dyn-1"), slices.IndexFunc(w.log, func(l string) bool { return strings.HasPrefix(l, "Authorize") })
+	is.True(chosen >= 0 && chosen < authorized)
+}
+
+// A client dualauth registered is reused with exactly its redirect URI,
+// port included: a listener on another free port moves there (Listen).
+func TestTranscript_RegisteredClientKeepsItsRedirectURI(t *testing.T) {
+	is := is.New(t)
+	w, n, r := registrationWorld(t)
+	tg := Target{Host: "https://idp.example.com"}
+	login := func(redirect string, movable bool) Done {
+		return w.login(LoginConfig{Target: tg, Scopes: r.Scopes, RedirectURI: redirect, Resolution: r, MovableRedirect: movable})
+	}
+	is.NoErr(login("http://127.0.0.1:4321/callback", true).Err)
+	w.log = nil
+	var listened []string
+	w.onListen = func(uri string) error { listened = append(listened, uri); return nil }
+	d := login("http://127.0.0.1:5555/callback", true)
+	is.NoErr(d.Err)
+	is.Equal(d.Entry.ClientID, "dyn-1")
+	is.Equal(n.registered, 1)
+	is.Equal(listened, []string{"http://127.0.0.1:4321/callback"})
+	is.Equal(w.pending.RedirectURI, "http://127.0.0.1:4321/callback")
+	au, _ := url.Parse(w.authURL)
+	is.Equal(au.Query().Get("redirect_uri"), "http://127.0.0.1:4321/callback")
+	checkTranscript(t, "register-exact-redirect", w.transcript())
+
+	t.Run("PortTakenRegistersANewClientAndSaysWhy", func(t *testing.T) {
+		is := is.New(t)
+		w.warnings = nil
+		w.onListen = func(string) error { return errors.New("port 4321 on 127.0.0.1 is already in use") }
+		d := login("http://127.0.0.1:5555/callback", true)
+		is.NoErr(d.Err)
+		is.Equal(d.Entry.ClientID, "dyn-2")
+		is.Equal(n.registered, 2)
+		is.Equal(w.pending.RedirectURI, "http://127.0.0.1:5555/callback")
+		is.Equal(w.cache[RegistrationKey("https://idp.example.com")].Registration.RedirectURIs, []string{"http://127.0.0.1:5555/callback"})
+		is.Equal(len(w.warnings), 1)
+		is.True(strings.Contains(w.warnings[0], "cannot receive the login at http://127.0.0.1:4321/callback"))
+		is.True(strings.Contains(w.warnings[0], "already in use"))
+		is.True(strings.Contains(w.warnings[0], "registering a new client"))
+	})
+	t.Run("AFixedRedirectURIRegistersANewClient", func(t *testing.T) {
+		// A page's own URL (browser) or a --port the user set: no Listen,
+		// and never another port's client.
+		is := is.New(t)
+		w.warnings = nil
+		w.onListen = func(string) error { t.Fatal("Listen with a fixed redirect URI"); return nil }
+		d := login("http://127.0.0.1:8080/", false)
+		is.NoErr(d.Err)
+		is.Equal(d.Entry.ClientID, "dyn-3")
+		is.Equal(w.pending.RedirectURI, "http://127.0.0.1:8080/")
+		is.Equal(len(w.warnings), 1)
+		is.True(strings.Contains(w.warnings[0], "allows redirect URI http://127.0.0.1:5555/callback only"))
+		d = login("http://127.0.0.1:8080/", false)
+		is.NoErr(d.Err)
+		is.Equal(d.Entry.ClientID, "dyn-3") // the same page reuses it
+	})
 }
 
 // S32: a public client, exactly the redirect URI and grants used.
@@ -110,7 +192,8 @@ func TestTranscript_TokenEndpointRefusingTheClientMakesTheNextLoginRegisterAgain
 	is.Equal(len(w.warnings), 1)
 	is.True(strings.Contains(w.warnings[0], "refused client dyn-1"))
 	is.True(strings.Contains(w.warnings[0], "registering a new one"))
-	is.True(strings.HasSuffix(d.Entry.Resolution.ClientIDFrom, "just now"))
+	is.Equal(d.Entry.Resolution.ClientIDFrom, "registered at https://idp.example.com/reg on 2026-11-28T12:00:00Z")
+	is.Equal(w.clients[len(w.clients)-1], "dyn-2, registered at https://idp.example.com/reg just now")
 	reg = w.cache[RegistrationKey("https://idp.example.com")]
 	is.Equal(reg.ClientID, "dyn-2")
 	is.True(!reg.Registration.Refused)
@@ -219,4 +302,22 @@ func TestRegister_TheRegistrationTokenGoesOnlyToTheRegistrationEndpointsOrigin(t
 		is.NoErr(w.loginResolved(tg, r, "").Err)
 		is.Equal(n.regTokenSeen, []string{"Bearer regtok-dyn-1"})
 	})
+}
+
+// A login whose client dualauth registered, and that must be made again,
+// is told to log in without --client-id: a named client would get a
+// random port, which a server that compares redirect URIs exactly refuses.
+func TestRefresh_LoginAgainWithARegisteredClientNamesNoClientID(t *testing.T) {
+	is := is.New(t)
+	w, _, r := registrationWorld(t)
+	tg := Target{Host: "https://idp.example.com"}
+	d := w.loginResolved(tg, r, "")
+	is.NoErr(d.Err)
+	e := w.cache[d.Entry.Key()]
+	e.RefreshToken, e.Expiry = "", t0.Add(-time.Hour)
+	w.cache[d.Entry.Key()] = e
+	td := w.token(RefreshConfig{Target: tg, Client: Client{ID: "dyn-1"}})
+	is.True(errors.Is(td.Err, ErrNotLoggedIn))
+	is.True(strings.Contains(td.Err.Error(), "run `auth login https://idp.example.com`"))
+	is.True(!strings.Contains(td.Err.Error(), "--client-id"))
 }

@@ -203,10 +203,36 @@ func ParseResourceMetadata(body []byte, resource string) (*ResourceMetadata, err
 // from the Bearer challenge, else from the first challenge that has them.
 // What it cannot parse ends the parse; it never guesses.
 func ParseChallenge(h string) (resourceMetadata, scope string) {
-	type challenge struct {
-		scheme string
-		params map[string]string
+	all := parseChallenges(h)
+	for _, bearerFirst := range []bool{true, false} {
+		for _, c := range all {
+			if rm, ok := c.params["resource_metadata"]; ok && (!bearerFirst || c.scheme == "bearer") {
+				return rm, c.params["scope"]
+			}
+		}
 	}
+	return "", ""
+}
+
+// InsufficientScope reads a Bearer (or DPoP) challenge with
+// error="insufficient_scope" (RFC 6750 §3.1): the scopes it names, and
+// whether there is one.
+func InsufficientScope(h string) (scopes []string, ok bool) {
+	for _, c := range parseChallenges(h) {
+		if (c.scheme == "bearer" || c.scheme == "dpop") && c.params["error"] == "insufficient_scope" {
+			return strings.Fields(c.params["scope"]), true
+		}
+	}
+	return nil, false
+}
+
+type challenge struct {
+	scheme string
+	params map[string]string
+}
+
+// parseChallenges splits a WWW-Authenticate header into its challenges.
+func parseChallenges(h string) []challenge {
 	var all []challenge
 	ws := func(s string) string { return strings.TrimLeft(s, " \t") }
 	s := h
@@ -238,14 +264,7 @@ func ParseChallenge(h string) (resourceMetadata, scope string) {
 			}
 		}
 	}
-	for _, bearerFirst := range []bool{true, false} {
-		for _, c := range all {
-			if rm, ok := c.params["resource_metadata"]; ok && (!bearerFirst || c.scheme == "bearer") {
-				return rm, c.params["scope"]
-			}
-		}
-	}
-	return "", ""
+	return all
 }
 
 // cutToken splits off an RFC 9110 token (1*tchar).
@@ -318,6 +337,7 @@ type probe struct {
 	kind probeKind
 	url  string
 	cand Candidate // probeMetadata: the issuer it must declare
+	root bool      // probeResource: the root document, tried for a URL with a path
 	// what a successful metadata probe means
 	as     Kind
 	asFrom string
@@ -422,8 +442,15 @@ func (r *Resolve) start() []Effect {
 		{kind: probeMetadata, url: std[0].URL, cand: std[0], as: KindIssuer, asFrom: "OpenID configuration"},
 		hostMeta,
 		{kind: probeResource, url: r.origin + "/.well-known/oauth-protected-resource" + r.path},
-		{kind: probeMetadata, url: std[1].URL, cand: std[1], as: KindIssuer, asFrom: "RFC 8414 metadata"},
 	}
+	if strings.Trim(r.path, "/") != "" {
+		// RFC 9728 §3.1, then the root, as the MCP authorization spec
+		// tries them.
+		r.queue = append(r.queue, probe{kind: probeResource, url: r.origin + "/.well-known/oauth-protected-resource", root: true})
+	}
+	r.queue = append(r.queue, []probe{
+		{kind: probeMetadata, url: std[1].URL, cand: std[1], as: KindIssuer, asFrom: "RFC 8414 metadata"},
+	}...)
 	for _, c := range std[2:] {
 		r.queue = append(r.queue, probe{kind: probeMetadata, url: c.URL, cand: c, as: databricksKindOf(c.Issuer), asFrom: "its /oidc metadata"})
 	}
@@ -545,23 +572,42 @@ func (r *Resolve) resourceMetadata(p probe, body []byte) []Effect {
 		if errors.Is(err, errMetadataNotJSON) {
 			return r.skip("not JSON")
 		}
+		if p.root && errors.Is(err, ErrResourceMismatch) {
+			return r.skip("another resource's metadata") // the origin's own, say
+		}
 		return r.fail(fmt.Errorf("protected-resource metadata at %s: %w", p.url, err))
 	}
 	as, _ := NormalizeHost(pm.AuthorizationServers[0])
 	r.res.Kind, r.res.KindFrom = KindResource, "protected-resource metadata at "+p.url
 	r.res.Resource, r.res.ResourceFrom = r.cfg.Target.Host, "protected-resource metadata at "+p.url
-	r.res.Scopes = pm.ScopesSupported
-	r.res.DPoPRequired = pm.DPoPBoundAccessTokensRequired
-	if len(r.res.Scopes) == 0 && r.scope != "" {
-		r.res.Scopes = strings.Fields(r.scope)
+	// The scopes the 401 asked for come first (the MCP authorization
+	// spec's scope selection), then what the metadata lists.
+	r.res.Scopes = strings.Fields(r.scope)
+	if len(r.res.Scopes) == 0 {
+		r.res.Scopes = pm.ScopesSupported
 	}
+	r.res.DPoPRequired = pm.DPoPBoundAccessTokensRequired
 	from := "authorization_servers of " + p.url
-	u, _ := url.Parse(as)
-	r.queue = []probe{
-		{kind: probeMetadata, url: as + "/.well-known/openid-configuration", cand: Candidate{URL: as + "/.well-known/openid-configuration", Issuer: as, OpenID: true}, as: KindResource, asFrom: from},
-		{kind: probeMetadata, url: u.Scheme + "://" + u.Host + "/.well-known/oauth-authorization-server" + u.Path, cand: Candidate{URL: u.Scheme + "://" + u.Host + "/.well-known/oauth-authorization-server" + u.Path, Issuer: as}, as: KindResource, asFrom: from},
+	r.queue = nil
+	for _, c := range serverMetadataURLs(as) {
+		r.queue = append(r.queue, probe{kind: probeMetadata, url: c.URL, cand: c, as: KindResource, asFrom: from})
 	}
 	return r.next()
+}
+
+// serverMetadataURLs are the documents that may describe the
+// authorization server issuer, in the order the MCP authorization spec
+// tries them: RFC 8414 with the path inserted, then OpenID Connect with
+// the path inserted and appended (for an issuer without a path, RFC 8414
+// then OpenID Connect at the root).
+func serverMetadataURLs(issuer string) []Candidate {
+	u, _ := url.Parse(issuer)
+	origin, path := u.Scheme+"://"+u.Host, strings.TrimSuffix(u.Path, "/")
+	cs := []Candidate{{URL: origin + "/.well-known/oauth-authorization-server" + path, Issuer: issuer}}
+	if path != "" {
+		cs = append(cs, Candidate{URL: origin + "/.well-known/openid-configuration" + path, Issuer: issuer, OpenID: true})
+	}
+	return append(cs, Candidate{URL: origin + path + "/.well-known/openid-configuration", Issuer: issuer, OpenID: true})
 }
 
 // found ends the resolution with the authorization server's metadata.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -284,6 +285,13 @@ func (c *ResourceCall) answered(f Fetched) []Effect {
 		c.url = next
 		return c.send()
 	}
+	if r.Status == 403 {
+		if need, ok := InsufficientScope(r.WWWAuthenticate); ok {
+			// Step-up: one line with the login that would be let in; no
+			// browser from here (the call may have no person behind it).
+			return append([]Effect{Warn{Message: c.stepUp(need)}}, c.finish(nil)...)
+		}
+	}
 	if r.Status != 401 {
 		return c.finish(nil)
 	}
@@ -298,6 +306,22 @@ func (c *ResourceCall) answered(f Fetched) []Effect {
 		return c.refresh(true)
 	}
 	return c.finish(nil)
+}
+
+// stepUp is the line that says which login a 403 insufficient_scope asks
+// for: the login's scopes and the ones the resource named, together.
+func (c *ResourceCall) stepUp(need []string) string {
+	scopes := slices.Clone(c.entry.Scopes)
+	for _, s := range need {
+		if !slices.Contains(scopes, s) {
+			scopes = append(scopes, s)
+		}
+	}
+	if len(need) == 0 {
+		return fmt.Sprintf("%s: 403 insufficient_scope: the token's scopes (%s) are not enough, and the server did not say which it needs", c.what(), Sanitize(strings.Join(c.entry.Scopes, " ")))
+	}
+	return fmt.Sprintf("%s: 403 insufficient_scope: log in again with the scopes it needs: auth login %s --scopes %q",
+		c.what(), Sanitize(c.entry.Host), Sanitize(strings.Join(scopes, " ")))
 }
 
 // redirect is the next URL of a redirect to follow, and sets the method

@@ -34,6 +34,13 @@ type Driver struct {
 	// Warn shows a message that does not stop the flow; nil writes it to
 	// stderr.
 	Warn func(string)
+	// Listen moves the login's loopback listener to a client's registered
+	// redirect URI (core.Listen); nil answers that it cannot.
+	Listen func(redirectURI string) error
+	// ClientChosen tells the user which client dualauth registered for
+	// the login, before the browser opens; nil writes "Client: ID, FROM"
+	// to stderr.
+	ClientChosen func(id, from string)
 	// LockTimeout bounds the wait for the cache lock; 0 means
 	// DefaultLockTimeout.
 	LockTimeout time.Duration
@@ -191,6 +198,18 @@ func (d *Driver) perform(ctx context.Context, e core.Effect) core.Event {
 	case core.Warn:
 		d.warn(e.Message)
 		return nil
+	case core.ClientChosen:
+		if d.ClientChosen != nil {
+			d.ClientChosen(e.ClientID, e.From)
+		} else {
+			fmt.Fprintf(os.Stderr, "Client: %s, %s\n", core.Sanitize(e.ClientID), core.Sanitize(e.From))
+		}
+		return nil
+	case core.Listen:
+		if d.Listen == nil {
+			return core.Listening{Err: errors.New("this login's redirect URI cannot move")}
+		}
+		return core.Listening{Err: d.Listen(e.RedirectURI)}
 	case core.ShowCode:
 		d.showCode(e)
 		return nil

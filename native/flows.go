@@ -41,6 +41,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// Warn receives non-fatal messages; nil writes them to stderr.
 	Warn func(string)
+	// ClientChosen is told, before the browser opens, which client
+	// dualauth registered for a login (see [Driver.ClientChosen]).
+	ClientChosen func(id, from string)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Getenv reads subject token sources (env:VAR, github-actions); nil
@@ -73,7 +76,30 @@ func (o *Options) store() (Store, error) {
 }
 
 func (o *Options) driver(s Store) *Driver {
-	return &Driver{Store: s, HTTPOptions: o.HTTPOptions, LockTimeout: o.LockTimeout, Warn: o.Warn, Now: o.Now, Getenv: o.Getenv}
+	return &Driver{Store: s, HTTPOptions: o.HTTPOptions, LockTimeout: o.LockTimeout, Warn: o.Warn, ClientChosen: o.ClientChosen, Now: o.Now, Getenv: o.Getenv}
+}
+
+// LoginForURL is the host of the stored login whose RFC 8707 resource
+// contains rawURL (see [core.LoginForURL]), "" when there is none or the
+// store cannot list its logins.
+func LoginForURL(s Store, rawURL string) string {
+	lister, ok := s.(interface {
+		Entries() (map[string]core.Entry, error)
+	})
+	if !ok {
+		return ""
+	}
+	entries, err := lister.Entries()
+	if err != nil {
+		return ""
+	}
+	logins := map[string]string{}
+	for _, e := range entries {
+		if e.Registration == nil && e.Resource != "" && e.Host != "" {
+			logins[e.Resource] = e.Host
+		}
+	}
+	return core.LoginForURL(logins, rawURL)
 }
 
 // ErrAmbiguousClient: the host has logins of several clients and none was
@@ -207,7 +233,12 @@ func Login(ctx context.Context, o LoginOptions) (*core.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer l.Close()
+	defer func() { l.Close() }()
+	// The listener's callbacks reach the driver through calls, so that a
+	// move to a registered client's redirect URI (core.Listen) swaps the
+	// listener under it.
+	calls := make(chan *Incoming)
+	go relay(ctx, l, calls)
 
 	scopes := o.Scopes
 	if len(scopes) == 0 {
@@ -217,7 +248,17 @@ func Login(ctx context.Context, o LoginOptions) (*core.Entry, error) {
 		}
 	}
 	d := o.driver(s)
-	d.Callbacks = merge(ctx, l.Callbacks(), o.Callbacks)
+	d.Callbacks = merge(ctx, calls, o.Callbacks)
+	d.Listen = func(uri string) error {
+		moved, err := Listen(ListenerConfig{RedirectURI: uri})
+		if err != nil {
+			return err
+		}
+		l.Close()
+		l = moved
+		go relay(ctx, l, calls)
+		return nil
+	}
 	d.Authorize = func(u string) {
 		failed := o.Opener.Open(u)
 		if o.OnAuthorize != nil {
@@ -234,11 +275,33 @@ func Login(ctx context.Context, o LoginOptions) (*core.Entry, error) {
 		PendingTTL:  o.Timeout, // the user has all of --timeout to sign in
 		Resolution:  o.Resolution,
 		DPoP:        o.DPoP,
+		// A listener on a free port can move to the port a registered
+		// client was registered with; one the user placed cannot.
+		MovableRedirect: o.Listener.RedirectURI == "" && o.Listener.Port == 0,
 	}))
 	if done.Err != nil {
 		return nil, done.Err
 	}
 	return done.Entry, nil
+}
+
+// relay hands the callbacks of l to out until l is closed.
+func relay(ctx context.Context, l *Listener, out chan<- *Incoming) {
+	for {
+		select {
+		case in := <-l.Callbacks():
+			select {
+			case out <- in:
+			case <-ctx.Done():
+				in.Reply(closedPage)
+				return
+			}
+		case <-l.done:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func merge(ctx context.Context, a, b <-chan *Incoming) <-chan *Incoming {

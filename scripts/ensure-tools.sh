@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: Chromium (Debian's
 # package; browser downloads are blocked here), the npm packages of
-# package.json (playwright-core; oidc-provider for the device-flow tests),
+# package.json (playwright-core; oidc-provider for the device-flow tests;
+# @modelcontextprotocol/sdk, whose example MCP server with OAuth the MCP tests run),
 # wasmbrowsertest (runs GOOS=js tests in Chromium), gnome-keyring, kubectl
 # (kubernetes-client) and git.
 # Idempotent and quiet when everything is already there.
@@ -19,9 +20,9 @@ command -v chromium >/dev/null || { echo "ensure-tools: chromium is still missin
 if [ -L node_modules ]; then
 	# A worktree that links another checkout's packages: npm ci here would
 	# empty that checkout's node_modules through the link.
-	[ -d node_modules/playwright-core ] && [ -d node_modules/oidc-provider ] ||
+	[ -d node_modules/playwright-core ] && [ -d node_modules/oidc-provider ] && [ -d node_modules/@modelcontextprotocol/sdk ] ||
 		{ echo "ensure-tools: node_modules links to $(readlink node_modules), which lacks the packages: run npm ci there" >&2; exit 1; }
-elif [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/oidc-provider ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+elif [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/oidc-provider ] || [ ! -d node_modules/@modelcontextprotocol/sdk ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
 	echo "ensure-tools: npm ci" >&2
 	npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi

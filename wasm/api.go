@@ -71,6 +71,15 @@ type targetOptions struct {
 }
 
 func parseTargetOptions(args []js.Value) (targetOptions, error) {
+	t, err := parseTargetFields(args)
+	if err == nil && t.host == "" {
+		return t, fmt.Errorf("%w: host is required", errBadArgument)
+	}
+	return t, err
+}
+
+// parseTargetFields reads the target options, none of them required.
+func parseTargetFields(args []js.Value) (targetOptions, error) {
 	o := arg0(args)
 	var t targetOptions
 	var err error
@@ -85,9 +94,6 @@ func parseTargetOptions(args []js.Value) (targetOptions, error) {
 	}
 	if t.resource, err = option(o, "resource"); err != nil {
 		return t, err
-	}
-	if t.host == "" {
-		return t, fmt.Errorf("%w: host is required", errBadArgument)
 	}
 	return t, nil
 }

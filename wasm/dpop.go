@@ -174,11 +174,15 @@ type fetchOptions struct {
 
 func parseFetchArgs(args []js.Value) (fetchOptions, error) {
 	var o fetchOptions
-	if len(args) < 3 {
+	if len(args) < 1 {
 		return o, fmt.Errorf("%w: fetch(input, init, { host, clientId, resource })", errBadArgument)
 	}
-	t, err := parseTargetOptions(args[2:])
-	o.targetOptions, o.input, o.init = t, args[0], args[1]
+	// Without host or resource, the URL finds its login (apiFetch).
+	t, err := parseTargetFields(args[min(len(args), 2):])
+	o.targetOptions, o.input, o.init = t, args[0], js.Undefined()
+	if len(args) > 1 {
+		o.init = args[1]
+	}
 	return o, err
 }
 
@@ -189,15 +193,20 @@ func parseFetchArgs(args []js.Value) (fetchOptions, error) {
 // once after another 401. It resolves to the API's last Response — also
 // when the refresh after a 401 failed: the API's own answer says the rest.
 func (d *driver) apiFetch(o fetchOptions) (any, error) {
-	target, client, err := o.resolve(d)
-	if err != nil {
-		return nil, err
-	}
 	base, err := call(func() js.Value { return jsGlobal.Get("Request").New(o.input, o.init) })
 	if err != nil {
 		return nil, fmt.Errorf("%w: fetch: %v", errBadArgument, err)
 	}
 	method, reqURL := base.Get("method").String(), base.Get("url").String()
+	if o.host == "" && o.resource == "" {
+		if o.host = d.loginForURL(reqURL); o.host == "" {
+			return nil, fmt.Errorf("%w: no login's resource contains %s: pass { host }", errBadArgument, reqURL)
+		}
+	}
+	target, client, err := o.resolve(d)
+	if err != nil {
+		return nil, err
+	}
 	var last js.Value
 	send := func(e core.FetchResource) core.Event {
 		// The browser follows redirects itself (a 3xx never reaches the

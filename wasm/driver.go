@@ -166,6 +166,11 @@ func (d *driver) runWith(m core.Machine, first core.Event, resource func(core.Fe
 			return core.Aborted{Err: e.Err}
 		case core.Warn:
 			jsGlobal.Get("console").Call("warn", "dualauth: "+e.Message)
+		case core.ClientChosen:
+			jsGlobal.Get("console").Call("info", "dualauth: client "+core.Sanitize(e.ClientID)+", "+core.Sanitize(e.From))
+		case core.Listen:
+			// The page's URL is its redirect URI (MovableRedirect is unset).
+			return core.Listening{Err: errors.New("a page receives the login at its own URL only")}
 		case core.CreateKey:
 			k := d.createKey(e)
 			created = k.Key

@@ -60,3 +60,18 @@ func (d *driver) storedClient(t core.Target) (string, error) {
 	slices.Sort(ids)
 	return "", fmt.Errorf("%w: several clients are logged in to %s (%s): pass clientId", errBadArgument, t.Host, strings.Join(ids, ", "))
 }
+
+// loginForURL is the host of the stored login whose RFC 8707 resource
+// contains rawURL (see core.LoginForURL), "" when there is none.
+func (d *driver) loginForURL(rawURL string) string {
+	logins := map[string]string{}
+	for _, k := range d.local.keys(sessionPrefix) {
+		raw, ok := d.local.get(k)
+		var si sessionInfo
+		if !ok || json.Unmarshal([]byte(raw), &si) != nil || si.Resource == "" || si.Host == "" {
+			continue
+		}
+		logins[si.Resource] = si.Host
+	}
+	return core.LoginForURL(logins, rawURL)
+}

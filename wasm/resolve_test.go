@@ -61,3 +61,17 @@ func TestLogin_WithResourceSendsItAndKeepsTheLoginPerResource(t *testing.T) {
 	_, err = td.driver.token(tokenOptions{targetOptions: targetOptions{host: td.srv.issuer, clientID: "console"}})
 	is.True(err != nil) // the issuer itself has no login: the token is the API's
 }
+
+// dualauth.fetch(url) without a host: a URL inside a resource login's
+// resource finds that login (core.LoginForURL), from the sessions every
+// tab sees.
+func TestLoginForURL_AURLInsideAResourceFindsItsLogin(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	e := core.Entry{Host: "http://127.0.0.1:9/mcp", Resource: "http://127.0.0.1:9/mcp", ClientID: "c", AccessToken: "x", Metadata: core.Metadata{Issuer: td.srv.issuer}}
+	si := summarize(e.Key(), e)
+	td.mirror(e.Key(), &si)
+	is.Equal(td.loginForURL("http://127.0.0.1:9/mcp/tools"), "http://127.0.0.1:9/mcp")
+	is.Equal(td.loginForURL("http://127.0.0.1:9/mcp"), "http://127.0.0.1:9/mcp")
+	is.Equal(td.loginForURL("http://127.0.0.1:9/other"), "")
+}

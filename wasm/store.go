@@ -393,13 +393,14 @@ type sessionInfo struct {
 	Issuer     string    `json:"issuer"`
 	Host       string    `json:"host"`
 	ClientID   string    `json:"client_id"`
+	Resource   string    `json:"resource,omitempty"`
 	Scopes     []string  `json:"scopes,omitempty"`
 	Expiry     time.Time `json:"expiry,omitzero"`
 	ObtainedAt time.Time `json:"obtained_at,omitzero"`
 }
 
 func summarize(key string, e core.Entry) sessionInfo {
-	return sessionInfo{Key: key, Issuer: e.Metadata.Issuer, Host: e.Host, ClientID: e.ClientID,
+	return sessionInfo{Key: key, Issuer: e.Metadata.Issuer, Host: e.Host, ClientID: e.ClientID, Resource: e.Resource,
 		Scopes: e.Scopes, Expiry: e.Expiry, ObtainedAt: e.ObtainedAt}
 }
 

@@ -171,8 +171,10 @@ export interface DualAuth {
    * call the final URL. input and init are
    * those of fetch(); a cross-origin API must allow the Authorization and
    * DPoP headers (and expose DPoP-Nonce and WWW-Authenticate) in CORS.
+   * Without host or resource, the URL finds its login: the one whose
+   * resource contains it (a path prefix, the longest one).
    */
-  fetch(input: RequestInfo | URL, init: RequestInit | undefined, options: Target): Promise<Response>;
+  fetch(input: RequestInfo | URL, init?: RequestInit, options?: Partial<Target>): Promise<Response>;
   /** Removes the login in every tab of this origin and revokes it at the server when possible. */
   logout(options: Target): Promise<void>;
   /** What is stored for a login, without its tokens. */

@@ -187,6 +187,21 @@ describe('DPoP in Chromium against oidc-provider and a strict resource', { timeo
     assert.equal(after2.accepted - before2.accepted, 1);
     assert.equal(after2.refused - before2.refused, 0);
 
+    // A URL inside the login's resource finds the login by itself
+    // (core.LoginForURL): no options at all.
+    const byURL = await page.evaluate(async (url) => (await window.dualauth.fetch(`${url}/by-url`)).status, apiURL);
+    assert.equal(byURL, 200);
+    assert.equal((await stats()).accepted, after2.accepted + 1);
+    const outside = await page.evaluate(async (url) => {
+      try {
+        await window.dualauth.fetch(url.replace('/api', '/elsewhere'));
+        return 'sent';
+      } catch (e) {
+        return e.code;
+      }
+    }, apiURL);
+    assert.equal(outside, 'invalid_argument'); // no login's resource contains it: nothing sent
+
     // A redirect is not followed with a proof made for another URL: the
     // caller gets it; and the token never goes to another origin.
     const moved = await page.evaluate(async (url) => (await window.dualauth.fetch(url.replace('/api', '/api/moved') + '/x', {}, { host: url })).type, apiURL);

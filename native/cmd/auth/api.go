@@ -28,7 +28,11 @@ the login's host. A full URL is used as it is, but only on that same host
 to another host are not followed (one on the host is, with a new DPoP proof
 for its own method and URL), and URLs must be https (http only on a
 loopback address). With a URL and no host named anywhere (argument, --host,
---profile, environment, default profile), the URL's host is the login's.
+--profile, environment, default profile), the login is the one whose
+resource contains the URL (the longest resource that is a path prefix of
+it, as an MCP server's https://mcp.example.com/mcp for …/mcp/x), else the
+URL's host. A 403 with error="insufficient_scope" prints one line with the
+login command that asks for the scopes the server wants.
 
 -d sends a body (POST unless -X says otherwise): the text itself, @FILE for
 a file's content, @- for stdin; it is sent as application/json unless a
@@ -103,9 +107,14 @@ func (a *app) apiCommand() *cobra.Command {
 			}
 			rs, o, err := a.resolveOptions(cmd, args[:len(args)-1])
 			if len(args) == 1 && errors.Is(err, config.ErrNoHost) && strings.Contains(target, "://") {
-				// No host named anywhere: the URL's own.
+				// No host named anywhere: the login whose resource
+				// contains the URL, else the URL's own origin.
 				if t, perr := url.Parse(target); perr == nil && t.Host != "" {
-					rs, o, err = a.resolveOptions(cmd, []string{t.Scheme + "://" + t.Host})
+					origin := t.Scheme + "://" + t.Host
+					rs, o, err = a.resolveOptions(cmd, []string{origin + t.EscapedPath()})
+					if err != nil || native.LoginForURL(o.Store, rs.Host.Value) == "" {
+						rs, o, err = a.resolveOptions(cmd, []string{origin})
+					}
 				}
 			}
 			if err != nil {

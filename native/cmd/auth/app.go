@@ -354,8 +354,11 @@ func (a *app) options(t core.Target, clientID string) (native.Options, error) {
 		HTTPOptions: native.HTTPOptions{Timeout: a.httpTimeout, CACertFile: a.caCert},
 		LockTimeout: a.lockTimeout,
 		Warn:        warn,
-		Getenv:      a.getenv,
-		DPoP:        a.dpop,
+		ClientChosen: func(id, from string) {
+			fmt.Fprintf(a.stderr, "Client: %s, %s\n", core.Sanitize(id), core.Sanitize(from))
+		},
+		Getenv: a.getenv,
+		DPoP:   a.dpop,
 	}, nil
 }
 

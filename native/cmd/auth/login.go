@@ -187,7 +187,6 @@ the token is valid.`},
 			if err != nil {
 				return err
 			}
-			a.sayRegistered(e)
 			valid := "without an expiry"
 			if !e.Expiry.IsZero() {
 				valid = "valid until " + e.Expiry.Local().Format(time.RFC3339)

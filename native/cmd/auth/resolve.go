@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -269,8 +270,22 @@ func (a *app) resolveOptions(cmd *cobra.Command, args []string) (*settings, nati
 		return nil, native.Options{}, err
 	}
 	o, err := a.options(rs.target(), rs.ClientID.Value)
+	if err == nil && hasPath(rs.Host.Value) {
+		// A URL inside a resource login's resource is that login.
+		if h := native.LoginForURL(o.Store, rs.Host.Value); h != "" && h != rs.Host.Value {
+			rs.Host = setting{h, fmt.Sprintf("the login whose resource contains %s (%s)", rs.Host.Value, rs.Host.Source)}
+			o.Target = rs.target()
+		}
+	}
 	o.ClientSecret = rs.secret
 	return rs, o, err
+}
+
+// hasPath reports whether a host URL names a path below its origin, which
+// may be inside a resource login's resource.
+func hasPath(host string) bool {
+	u, err := url.Parse(host)
+	return err == nil && strings.Trim(u.Path, "/") != ""
 }
 
 // cachedClient fills in the client ID from the cache when nothing named

@@ -50,11 +50,3 @@ func describeResolution(r *core.Resolution) string {
 	}
 	return fmt.Sprintf("%s %s (%s)", r.Kind.Describe(), r.Issuer, r.KindFrom)
 }
-
-// sayRegistered tells the user which client a login registered or reused.
-func (a *app) sayRegistered(e *core.Entry) {
-	if e == nil || e.Resolution == nil || !strings.HasPrefix(e.Resolution.ClientIDFrom, "registered") {
-		return
-	}
-	fmt.Fprintf(a.stderr, "Client: %s, %s\n", core.Sanitize(e.ClientID), core.Sanitize(e.Resolution.ClientIDFrom))
-}

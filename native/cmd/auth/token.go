@@ -34,7 +34,10 @@ Otherwise it is refreshed with the refresh token under that login's lock, which
 every auth process takes, so parallel calls refresh once (other logins never
 wait for it). Only the token goes to stdout:
 JSON {"access_token", "token_type", "expiry"} by default, the bare token with
--o text. The refresh token is never printed.
+-o text. The refresh token is never printed. A HOST URL inside a protected
+resource's login (https://mcp.example.com/mcp/x for the login of
+https://mcp.example.com/mcp) is that login, the longest resource first; so
+for auth exec, auth env and auth api.
 
 A profile saved with a grant (grant = client_credentials or token_exchange,
 for CI jobs and services) that has no login yet logs in here, without a
