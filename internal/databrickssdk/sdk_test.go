@@ -202,9 +202,15 @@ func (w *world) mux() http.Handler {
 	mux.HandleFunc("GET /oidc/.well-known/oauth-authorization-server", func(rw http.ResponseWriter, r *http.Request) {
 		writeJSON(rw, 200, map[string]any{
 			"issuer":                 w.base + "/oidc",
-			"authorization_endpoint": w.op.Issuer + "/auth",
+			"authorization_endpoint": w.base + "/oidc/v1/authorize",
 			"token_endpoint":         w.base + "/oidc/v1/token",
 		})
+	})
+	// The sign-in page is on the workspace's own origin, as on a real
+	// workspace (the mix-up rule refuses one elsewhere): it hands the
+	// request on to the provider's.
+	mux.HandleFunc("GET /oidc/v1/authorize", func(rw http.ResponseWriter, r *http.Request) {
+		http.Redirect(rw, r, w.op.Issuer+"/auth?"+r.URL.RawQuery, http.StatusFound)
 	})
 	mux.HandleFunc("POST /oidc/v1/token", func(rw http.ResponseWriter, r *http.Request) {
 		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, w.op.Issuer+"/oauth/token", r.Body)

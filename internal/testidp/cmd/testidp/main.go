@@ -110,9 +110,17 @@ func loginAndFollow(authorizeURL string) error {
 	if err != nil {
 		return err
 	}
-	issuer := u.Scheme + "://" + u.Host
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// A server that hands its sign-in page on to the provider's (a test
+	// host in front of this provider, on its own origin) answers with a
+	// redirect to another origin: sign in there.
+	if fwd, err := forwarded(ctx, u); err != nil {
+		return err
+	} else if fwd != nil {
+		u, authorizeURL = fwd, fwd.String()
+	}
+	issuer := u.Scheme + "://" + u.Host
 	final, err := testidp.LoginWith(ctx, issuer, authorizeURL)
 	if err != nil {
 		return err
@@ -127,4 +135,28 @@ func loginAndFollow(authorizeURL string) error {
 	}
 	resp.Body.Close()
 	return nil
+}
+
+// forwarded is where authorize redirects to when that is another origin
+// and not a loopback callback (a redirect URI carries code or error), else
+// nil.
+func forwarded(ctx context.Context, authorize *url.URL) (*url.URL, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, authorize.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	loc, err := resp.Location()
+	if err != nil || loc.Host == authorize.Host {
+		return nil, nil
+	}
+	if q := loc.Query(); q.Has("code") || q.Has("error") {
+		return nil, nil
+	}
+	return loc, nil
 }
