@@ -343,7 +343,6 @@ func runStep(d Driver, srv *Server, st Step) []string {
 			mismatch("the outcome's message", fmt.Sprintf("%q", msg), fmt.Sprintf("one with %q and no control or bidi characters", st.Want.ErrText))
 		}
 	}
-	scope := srv.Scope()
 	switch st.Op {
 	case OpLogin:
 		if st.Path == "" && !st.RedirectTaken {
@@ -390,9 +389,6 @@ func runStep(d Driver, srv *Server, st Step) []string {
 		}
 	default:
 		problems = append(problems, "unknown operation "+string(st.Op))
-	}
-	if st.Op != OpLogin && srv.Scope() != scope {
-		problems = append(problems, "a "+string(st.Op)+" step sent an authorization request")
 	}
 	return problems
 }
