@@ -110,7 +110,8 @@ type Scenario struct {
 	// step: valid for an hour, tokens issued by the server.
 	Before []string
 	// Unreadable are the clients whose stored login cannot be read before
-	// the first step.
+	// the first step (natively every login is in one cache file, so the
+	// whole file is: such a scenario stores nothing Before).
 	Unreadable []string
 	Steps      []Step
 }
