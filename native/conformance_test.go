@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,8 +76,12 @@ func serveCore(w http.ResponseWriter, r *http.Request, handle func(core.Request)
 }
 
 func (d *conformanceDriver) options(clientID string) Options {
+	return d.optionsAt(d.host, clientID)
+}
+
+func (d *conformanceDriver) optionsAt(host, clientID string) Options {
 	return Options{
-		Target:      core.Target{Host: d.host},
+		Target:      core.Target{Host: host},
 		ClientID:    clientID,
 		Store:       d.cache,
 		HTTPOptions: HTTPOptions{Timeout: 3 * time.Second},
@@ -90,8 +96,21 @@ func (d *conformanceDriver) Host() string { return d.host }
 // Login resolves the host as `auth login HOST` does, then logs in; the
 // "browser" signs in at the suite's server and GETs the redirect.
 func (d *conformanceDriver) Login(clientID, dpop string) error {
-	o := d.options(clientID)
-	o.DPoP = dpop
+	return d.LoginWith(conformance.LoginCall{Host: d.host, ClientID: clientID, DPoP: dpop})
+}
+
+// LoginWith is Login at c.Host; with RedirectTaken, another program
+// listens on the port of the redirect URI the registered client has.
+func (d *conformanceDriver) LoginWith(c conformance.LoginCall) error {
+	if c.RedirectTaken {
+		l, err := d.takeRegisteredPort()
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+	}
+	o := d.optionsAt(c.Host, c.ClientID)
+	o.DPoP = c.DPoP
 	res, err := Resolve(context.Background(), o)
 	if err != nil {
 		return err
@@ -154,4 +173,51 @@ func (d *conformanceDriver) Keys() (int, error) {
 		return 0, nil
 	}
 	return len(des), err
+}
+
+// takeRegisteredPort listens on the port of the redirect URI of the client
+// dualauth registered, as another program would.
+func (d *conformanceDriver) takeRegisteredPort() (net.Listener, error) {
+	entries, err := d.cache.Entries()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if e.Registration == nil || len(e.Registration.RedirectURIs) == 0 {
+			continue
+		}
+		u, err := url.Parse(e.Registration.RedirectURIs[0])
+		if err != nil {
+			return nil, err
+		}
+		return net.Listen("tcp", u.Host)
+	}
+	return nil, errors.New("no registered client has a redirect URI")
+}
+
+// Fetch calls url as `auth api` does: the login named, else the one whose
+// resource contains url, else the URL's origin's.
+func (d *conformanceDriver) Fetch(rawURL, host string) (int, error) {
+	if host == "" {
+		if host = LoginForURL(d.cache, rawURL); host == "" {
+			host = core.Origin(rawURL)
+		}
+	}
+	resp, _, err := CallResource(context.Background(), ResourceOptions{
+		TokenOptions: TokenOptions{Options: d.optionsAt(host, "")},
+		Method:       http.MethodGet,
+		URL:          rawURL,
+	})
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// PutUnreadable writes a cache file that is not one: natively all logins
+// share the file, so the whole of it is unreadable.
+func (d *conformanceDriver) PutUnreadable(string) error {
+	return os.WriteFile(d.cache.Path(), []byte("{\"version\": 1, \"tokens\": {\"x\": garbage"), 0o600)
 }

@@ -56,7 +56,44 @@ func newConformanceDriver(t *testing.T, env conformance.Env) conformance.Driver 
 	})
 	console.Set("warn", catch)
 	t.Cleanup(func() { console.Set("warn", orig); catch.Release() })
+	serveFetch(t, env.Server)
 	return d
+}
+
+// serveFetch answers the page's fetch() with the suite's server while the
+// test runs: the API calls of dualauth.fetch (the driver's own requests
+// go to driver.fetch).
+func serveFetch(t *testing.T, srv *conformance.Server) {
+	orig := jsGlobal.Get("fetch")
+	f := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		req := jsGlobal.Get("Request").New(args[0], optionalArg(args, 1))
+		r := core.Request{Method: req.Get("method").String(), URL: req.Get("url").String(), Header: map[string]string{}}
+		for _, h := range []string{"Authorization", "DPoP"} {
+			if v := req.Get("headers").Call("get", h); v.Type() == js.TypeString {
+				r.Header[h] = v.String()
+			}
+		}
+		resp := srv.Handle(r)
+		body := jsGlobal.Get("Uint8Array").New(len(resp.Body))
+		js.CopyBytesToJS(body, resp.Body)
+		headers := map[string]any{}
+		for h, v := range map[string]string{"content-type": resp.ContentType, "www-authenticate": resp.WWWAuthenticate, "dpop-nonce": resp.DPoPNonce} {
+			if v != "" {
+				headers[h] = v
+			}
+		}
+		answer := jsGlobal.Get("Response").New(body, map[string]any{"status": resp.Status, "headers": headers})
+		return jsGlobal.Get("Promise").Call("resolve", answer)
+	})
+	jsGlobal.Set("fetch", f)
+	t.Cleanup(func() { jsGlobal.Set("fetch", orig); f.Release() })
+}
+
+func optionalArg(args []js.Value, i int) js.Value {
+	if i < len(args) {
+		return args[i]
+	}
+	return js.Undefined()
 }
 
 func (d *conformanceDriver) Warnings() []string {
@@ -76,12 +113,22 @@ func (d *conformanceDriver) target(clientID string) targetOptions {
 // Login calls login() as a page does; the "user" signs in at the suite's
 // server and the redirect comes back to handleRedirect.
 func (d *conformanceDriver) Login(clientID, dpop string) error {
-	mode, err := core.ParseDPoPMode(dpop)
+	return d.LoginWith(conformance.LoginCall{Host: d.host, ClientID: clientID, DPoP: dpop})
+}
+
+// LoginWith is Login at c.Host; with RedirectTaken, login() is called on
+// another page of the origin, whose URL is the redirect URI.
+func (d *conformanceDriver) LoginWith(c conformance.LoginCall) error {
+	mode, err := core.ParseDPoPMode(c.DPoP)
 	if err != nil {
 		return err
 	}
+	page := pageURL()
+	if c.RedirectTaken {
+		page += "-another-page"
+	}
 	before := d.lastNavigation()
-	if _, err := d.driver.login(loginOptions{targetOptions: d.target(clientID), redirectURI: pageURL(), returnTo: pageURL(), dpop: mode}); err != nil {
+	if _, err := d.driver.login(loginOptions{targetOptions: targetOptions{host: c.Host, clientID: c.ClientID}, redirectURI: page, returnTo: page, dpop: mode}); err != nil {
 		return err
 	}
 	authURL := d.lastNavigation()
@@ -154,4 +201,19 @@ func (d *conformanceDriver) Keys() (int, error) {
 		return 0, err
 	}
 	return res[0].Int(), nil
+}
+
+// Fetch calls dualauth.fetch(url) as a page does, with { host } when the
+// login is named.
+func (d *conformanceDriver) Fetch(url, host string) (int, error) {
+	v, err := d.apiFetch(fetchOptions{targetOptions: targetOptions{host: host}, input: js.ValueOf(url), init: js.Undefined()})
+	if err != nil {
+		return 0, err
+	}
+	return v.(js.Value).Get("status").Int(), nil
+}
+
+// PutUnreadable stores a value under key in IndexedDB that is no entry.
+func (d *conformanceDriver) PutUnreadable(key string) error {
+	return d.tokens.putRaw(key, `{"access_token":"at-0","refresh_token":`)
 }

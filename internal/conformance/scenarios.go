@@ -3,6 +3,8 @@ package conformance
 import (
 	"fmt"
 	"time"
+
+	"github.com/dualauth/dualauth/core"
 )
 
 // expired is a clock step past the lifetime of every token the server
@@ -18,6 +20,19 @@ var loginRequests = []string{"discover", "authorize", "token authorization_code"
 func issued(client string, n int) Stored {
 	return Stored{ClientID: client, AccessToken: fmt.Sprintf("at-%d", n), RefreshToken: fmt.Sprintf("rt-%d", n)}
 }
+
+// resourceLogin is the preset client's login to the resource at path as
+// the server's nth tokens left it.
+func resourceLogin(path string, n int) Stored {
+	s := issued(PresetClient, n)
+	s.Resource = path
+	return s
+}
+
+// hostileText is what a hostile server writes in an error_description: a
+// screen clear, a window title and a right-to-left override that makes
+// the rest read backwards.
+const hostileText = "sign in again\x1b[2J\x1b]0;PWNED\a at \u202egnp.exe"
 
 // bound is s bound to a DPoP key.
 func bound(s Stored) Stored {
@@ -150,6 +165,215 @@ var Scenarios = []Scenario{
 					Requests: []string{"token refresh_token"},
 					Logins:   []Stored{issued(PresetClient, 2)},
 				}},
+		},
+	},
+	// Issue 21, part C: the decisions issues 19, 22 and 23 put in core.
+	{
+		Name:   "metadata sending the user to sign in on another origin is refused before the browser opens (mix-up)",
+		Server: ServerConfig{SignInElsewhere: true},
+		Steps: []Step{
+			{Op: OpLogin, ClientID: PresetClient, Want: Want{Err: "mix_up", Requests: []string{"discover"}}},
+		},
+	},
+	{
+		Name:   "sign-in on another origin is allowed when the server promises iss, which the callback must then carry",
+		Server: ServerConfig{SignInElsewhere: true, IssParameter: true},
+		Steps: []Step{
+			{Name: "with iss", Op: OpLogin, ClientID: PresetClient, Want: Want{
+				Requests: loginRequests,
+				Logins:   []Stored{issued(PresetClient, 1)},
+			}},
+			{Name: "a callback without iss", Op: OpLogin, ClientID: PresetClient, Change: SendIss(IssNone), Want: Want{
+				Err:      "missing_iss",
+				Requests: []string{"discover", "authorize"},
+				Logins:   []Stored{issued(PresetClient, 1)},
+			}},
+			{Name: "a callback naming another issuer", Op: OpLogin, ClientID: PresetClient, Change: SendIss("http://127.0.0.1:9"), Want: Want{
+				Err:      "issuer_mismatch",
+				Requests: []string{"discover", "authorize"},
+				Logins:   []Stored{issued(PresetClient, 1)},
+			}},
+		},
+	},
+	{
+		Name:   "Google's shape logs in: sign-in on the issuer's origin, the token endpoint elsewhere",
+		Server: ServerConfig{TokenElsewhere: true},
+		Steps: []Step{
+			{Op: OpLogin, ClientID: PresetClient, Want: Want{
+				Requests: loginRequests,
+				Logins:   []Stored{issued(PresetClient, 1)},
+			}},
+			{Name: "refresh at the token endpoint", Op: OpToken, ClientID: PresetClient, Advance: expired, Want: Want{
+				Token:    "at-2",
+				Requests: []string{"token refresh_token"},
+				Logins:   []Stored{issued(PresetClient, 2)},
+			}},
+		},
+	},
+	{
+		Name:   "Cognito's shape logs in: sign-in and token endpoint on one origin, the issuer elsewhere",
+		Server: ServerConfig{SignInElsewhere: true, TokenElsewhere: true},
+		Steps: []Step{
+			{Op: OpLogin, ClientID: PresetClient, Want: Want{
+				Requests: loginRequests,
+				Logins:   []Stored{issued(PresetClient, 1)},
+			}},
+		},
+	},
+	{
+		Name: "a login answered with control characters in a token stores nothing",
+		Steps: []Step{
+			{Name: "access token", Op: OpLogin, ClientID: PresetClient, Change: SendBadToken("access_token"), Want: Want{
+				Err: "token_charset", Requests: loginRequests,
+			}},
+			{Name: "refresh token", Op: OpLogin, ClientID: PresetClient, Change: SendBadToken("refresh_token"), Want: Want{
+				Err: "token_charset", Requests: loginRequests,
+			}},
+			{Name: "ID token", Op: OpLogin, ClientID: PresetClient, Change: SendBadToken("id_token"), Want: Want{
+				Err: "token_charset", Requests: loginRequests,
+			}},
+		},
+	},
+	{
+		Name:   "a refresh answered with control characters in a token keeps nothing of the answer",
+		Before: []string{PresetClient},
+		Steps: []Step{
+			{Name: "access token", Op: OpToken, ClientID: PresetClient, Advance: expired, Change: SendBadToken("access_token"), Want: Want{
+				Err:      "token_charset",
+				Requests: []string{"token refresh_token"},
+				Logins:   []Stored{issued(PresetClient, 1)},
+			}},
+			{Name: "refresh token", Op: OpToken, ClientID: PresetClient, Change: SendBadToken("refresh_token"), Want: Want{
+				Err:      "token_charset",
+				Requests: []string{"token refresh_token"},
+				Logins:   []Stored{issued(PresetClient, 1)},
+			}},
+		},
+	},
+	{
+		Name: "a server's error_description reaches the outcome sanitised",
+		Steps: []Step{
+			{Op: OpLogin, ClientID: PresetClient, Change: RefuseCodesSaying(hostileText), Want: Want{
+				Err:      "invalid_grant",
+				ErrText:  core.Sanitize(hostileText),
+				Requests: loginRequests,
+			}},
+		},
+	},
+	{
+		Name: "DPoP always against a server without DPoP is refused before the redirect, leaving no key",
+		Steps: []Step{
+			{Op: OpLogin, ClientID: PresetClient, DPoP: "always", Want: Want{Err: "dpop_unsupported", Requests: []string{"discover"}}},
+		},
+	},
+	{
+		// Natively every login is in one cache file, which is moved aside
+		// (with a warning) when it cannot be read, and logout then says
+		// not logged in; the browser keeps each login apart, and logout()
+		// removes the unreadable one. Either way nothing unreadable is
+		// left, and the host is logged out.
+		Name:       "logout removes a stored login that cannot be read",
+		Unreadable: []string{PresetClient},
+		Steps: []Step{
+			{Op: OpLogout, ClientID: PresetClient, Want: Want{Loose: true}},
+			{Name: "then not logged in", Op: OpToken, ClientID: PresetClient, Want: Want{Err: "login_required"}},
+		},
+	},
+	{
+		Name:   "a registered client is reused with exactly its redirect URI, else a new one is registered",
+		Server: ServerConfig{Registration: true},
+		Steps: []Step{
+			firstRegisteredLogin,
+			{Name: "reused with its redirect URI", Op: OpLogin, Want: Want{
+				Requests:   loginRequests,
+				Logins:     []Stored{issued("reg-1", 2)},
+				Registered: []string{"reg-1"},
+			}},
+			{Name: "its redirect URI taken", Op: OpLogin, RedirectTaken: true, Want: Want{
+				Requests: []string{"discover", "register", "authorize", "token authorization_code"},
+				WarnedOf: []string{"registering a new"},
+				Logins: []Stored{
+					issued("reg-1", 2),
+					issued("reg-2", 3),
+				},
+				Registered: []string{"reg-2"},
+			}},
+		},
+	},
+	{
+		Name:   "the registration access token goes only to the registration endpoint's origin",
+		Server: ServerConfig{Registration: true, ClientURI: OnOther},
+		Steps: []Step{
+			firstRegisteredLogin,
+			{Name: "the client is reused unread", Op: OpLogin, Want: Want{
+				Requests:   loginRequests,
+				Logins:     []Stored{issued("reg-1", 2)},
+				Registered: []string{"reg-1"},
+			}},
+		},
+	},
+	{
+		Name:   "a registered client is read at its registration_client_uri on the endpoint's origin before reuse",
+		Server: ServerConfig{Registration: true, ClientURI: OnEndpoint},
+		Steps: []Step{
+			firstRegisteredLogin,
+			{Name: "read, then reused", Op: OpLogin, Want: Want{
+				Requests:   []string{"discover", "read client", "authorize", "token authorization_code"},
+				Logins:     []Stored{issued("reg-1", 2)},
+				Registered: []string{"reg-1"},
+			}},
+		},
+	},
+	{
+		Name: "a URL inside a resource login's resource finds that login, the longest resource first",
+		Server: ServerConfig{Resources: []Resource{
+			{Path: "/mcp", Scopes: []string{"mcp:read"}},
+			{Path: "/mcp/admin", Scopes: []string{"mcp:admin"}},
+		}},
+		Steps: []Step{
+			{Name: "login to /mcp", Op: OpLogin, ClientID: PresetClient, Path: "/mcp", Want: Want{
+				Requests: loginRequests,
+				Scope:    "mcp:read",
+				Logins:   []Stored{resourceLogin("/mcp", 1)},
+			}},
+			{Name: "login to /mcp/admin", Op: OpLogin, ClientID: PresetClient, Path: "/mcp/admin", Want: Want{
+				Requests: loginRequests,
+				Scope:    "mcp:admin",
+				Logins:   []Stored{resourceLogin("/mcp", 1), resourceLogin("/mcp/admin", 2)},
+			}},
+			{Name: "a URL in /mcp", Op: OpFetch, Path: "/mcp/tools/list", Want: Want{
+				Status:   200,
+				Requests: []string{"call /mcp/tools/list with at-1"},
+				Logins:   []Stored{resourceLogin("/mcp", 1), resourceLogin("/mcp/admin", 2)},
+			}},
+			{Name: "a URL in /mcp/admin", Op: OpFetch, Path: "/mcp/admin/users", Want: Want{
+				Status:   200,
+				Requests: []string{"call /mcp/admin/users with at-2"},
+				Logins:   []Stored{resourceLogin("/mcp", 1), resourceLogin("/mcp/admin", 2)},
+			}},
+			{Name: "the login's token to another origin", Op: OpFetch, Path: "/mcp/tools/list", Login: "/mcp", Elsewhere: true, Want: Want{
+				Err:    "wrong_origin",
+				Logins: []Stored{resourceLogin("/mcp", 1), resourceLogin("/mcp/admin", 2)},
+			}},
+		},
+	},
+	{
+		Name: "a resource login asks for the scope of the resource's 401 first, then its scopes_supported",
+		Server: ServerConfig{Resources: []Resource{
+			{Path: "/a", Scopes: []string{"a:all"}, Challenged: true, ChallengeScope: "a:read a:write"},
+			{Path: "/b", Scopes: []string{"b:all"}, Challenged: true},
+		}},
+		Steps: []Step{
+			{Name: "the 401's scope", Op: OpLogin, ClientID: PresetClient, Path: "/a", Want: Want{
+				Requests: loginRequests,
+				Scope:    "a:read a:write",
+				Logins:   []Stored{resourceLogin("/a", 1)},
+			}},
+			{Name: "scopes_supported", Op: OpLogin, ClientID: PresetClient, Path: "/b", Want: Want{
+				Requests: loginRequests,
+				Scope:    "b:all",
+				Logins:   []Stored{resourceLogin("/a", 1), resourceLogin("/b", 2)},
+			}},
 		},
 	},
 	{

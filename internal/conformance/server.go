@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,15 @@ type Server struct {
 	log        []string // what each request was, in order
 	failure    string   // set when a request broke the protocol
 	refuseCode bool
+
+	// What the server does wrong or differently from now on (see the
+	// methods that set them).
+	iss          string              // the authorization response's iss: "" the issuer, IssNone none
+	badToken     string              // the token field answered with control characters
+	describe     string              // error_description of a refused code
+	scope        string              // the scope of the last authorization request
+	access       map[string]string   // access token: the resource it was issued for
+	redirectURIs map[string][]string // registered client: its redirect URIs
 }
 
 // ServerConfig is what the server offers.
@@ -60,6 +70,51 @@ type ServerConfig struct {
 	// one without it is answered use_dpop_nonce with the nonce in the
 	// DPoP-Nonce header (RFC 9449 §8).
 	DPoPNonce string
+	// SignInElsewhere and TokenElsewhere put the authorization endpoint
+	// and the token endpoint (with revocation) on another origin than the
+	// issuer's (see [Elsewhere]): the shapes the mix-up rule tells apart.
+	SignInElsewhere, TokenElsewhere bool
+	// IssParameter publishes authorization_response_iss_parameter_supported
+	// (RFC 9207).
+	IssParameter bool
+	// Resources are protected resources (RFC 9728) on the server's origin.
+	Resources []Resource
+	// ClientURI is where a registration's registration_client_uri (RFC
+	// 7592, given with a registration access token) is: nowhere (""),
+	// [OnEndpoint] (the registration endpoint's origin) or [Elsewhere].
+	ClientURI string
+}
+
+// Resource is a protected resource: a call to its path or below with a
+// token issued for it is answered 200, any other 401 with a challenge
+// naming its metadata (RFC 9728 §5.1).
+type Resource struct {
+	Path string
+	// Scopes are its metadata's scopes_supported.
+	Scopes []string
+	// Challenged: its metadata is not at the well-known URL but at one
+	// only a 401 of the resource names, with ChallengeScope as the
+	// challenge's scope.
+	Challenged     bool
+	ChallengeScope string
+}
+
+// IssNone, in [SendIss], sends no iss.
+const IssNone = "none"
+
+// Where a [ServerConfig.ClientURI] is.
+const (
+	OnEndpoint = "endpoint"
+	OnOther    = "elsewhere"
+)
+
+// Elsewhere is the same server on another origin: 127.0.0.1 and
+// localhost swapped, the port kept (both reach the same listener).
+func Elsewhere(origin string) string {
+	if strings.Contains(origin, "://localhost:") {
+		return strings.Replace(origin, "://localhost:", "://127.0.0.1:", 1)
+	}
+	return strings.Replace(origin, "://127.0.0.1:", "://localhost:", 1)
 }
 
 // grant is what a code or refresh token stands for.
@@ -68,6 +123,7 @@ type grant struct {
 	redirect  string
 	challenge string
 	jkt       string // the DPoP key the grant is bound to
+	resource  string // the RFC 8707 resource the tokens are for
 }
 
 // PresetClient is the client every server knows without registration.
@@ -75,7 +131,8 @@ const PresetClient = "console"
 
 // NewServer returns a server offering cfg.
 func NewServer(cfg ServerConfig) *Server {
-	return &Server{cfg: cfg, codes: map[string]grant{}, tokens: map[string]grant{}, clients: map[string]bool{PresetClient: true}}
+	return &Server{cfg: cfg, codes: map[string]grant{}, tokens: map[string]grant{}, clients: map[string]bool{PresetClient: true},
+		access: map[string]string{}, redirectURIs: map[string][]string{}}
 }
 
 // Log is what the server was asked, in order: "discover" for a run of
@@ -119,6 +176,43 @@ func (s *Server) RefuseCodes() {
 	s.refuseCode = true
 }
 
+// SendIss makes the authorization response name iss as the issuer (any
+// text, or [IssNone] for no iss at all).
+func SendIss(iss string) func(*Server) {
+	return func(s *Server) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.iss = iss
+	}
+}
+
+// SendBadToken makes every token answer carry field (access_token,
+// refresh_token or id_token) with control characters in it.
+func SendBadToken(field string) func(*Server) {
+	return func(s *Server) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.badToken = field
+	}
+}
+
+// RefuseCodesSaying is [Server.RefuseCodes] with an error_description.
+func RefuseCodesSaying(description string) func(*Server) {
+	return func(s *Server) {
+		s.RefuseCodes()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.describe = description
+	}
+}
+
+// Scope is the scope parameter of the last authorization request.
+func (s *Server) Scope() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.scope
+}
+
 // RevokeAll revokes every refresh token: the next refresh is invalid_grant.
 func (s *Server) RevokeAll() {
 	s.mu.Lock()
@@ -143,11 +237,20 @@ func (s *Server) next() (access, refresh string) {
 
 // Metadata is the server's RFC 8414 metadata at issuer.
 func (s *Server) Metadata(issuer string) core.Metadata {
+	signIn, token := issuer, issuer
+	if s.cfg.SignInElsewhere {
+		signIn = Elsewhere(issuer)
+	}
+	if s.cfg.TokenElsewhere {
+		token = Elsewhere(issuer)
+	}
 	m := core.Metadata{
-		Issuer:                issuer,
-		AuthorizationEndpoint: issuer + "/authorize",
-		TokenEndpoint:         issuer + "/token",
-		RevocationEndpoint:    issuer + "/revoke",
+		Issuer:                            issuer,
+		AuthorizationEndpoint:             signIn + "/authorize",
+		TokenEndpoint:                     token + "/token",
+		RevocationEndpoint:                token + "/revoke",
+		AuthorizationResponseIssSupported: s.cfg.IssParameter,
+		CodeChallengeMethodsSupported:     []string{"S256"},
 	}
 	if s.cfg.Registration {
 		m.RegistrationEndpoint = issuer + "/reg"
@@ -193,9 +296,15 @@ func (s *Server) Authorize(authURL string) (string, error) {
 	}
 	// A client the server forgot would see an error page here; the suite
 	// lets the login go on to the code exchange, which says invalid_client.
+	if uris, ok := s.redirectURIs[q.Get("client_id")]; ok && !slices.Contains(uris, q.Get("redirect_uri")) {
+		// Servers compare a registered client's redirect URI exactly; the
+		// user would see an error page and nothing would come back.
+		return "", errors.New("authorize: invalid_request: unregistered redirect_uri")
+	}
+	s.scope = q.Get("scope")
 	s.coded++
 	code := fmt.Sprintf("code-%d", s.coded)
-	s.codes[code] = grant{client: q.Get("client_id"), redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), jkt: q.Get("dpop_jkt")}
+	s.codes[code] = grant{client: q.Get("client_id"), redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), jkt: q.Get("dpop_jkt"), resource: q.Get("resource")}
 	r, err := url.Parse(q.Get("redirect_uri"))
 	if err != nil || r.Host == "" {
 		return "", errors.New("authorize: no usable redirect_uri")
@@ -203,7 +312,17 @@ func (s *Server) Authorize(authURL string) (string, error) {
 	back := r.Query()
 	back.Set("code", code)
 	back.Set("state", q.Get("state"))
-	back.Set("iss", u.Scheme+"://"+u.Host)
+	iss := u.Scheme + "://" + u.Host
+	if s.cfg.SignInElsewhere {
+		iss = Elsewhere(iss)
+	}
+	switch s.iss {
+	case "":
+		back.Set("iss", iss)
+	case IssNone:
+	default:
+		back.Set("iss", s.iss)
+	}
 	r.RawQuery = back.Encode()
 	return r.String(), nil
 }
@@ -224,7 +343,16 @@ func (s *Server) Handle(r core.Request) core.Response {
 	case r.Method == "GET" && u.Path == "/.well-known/openid-configuration":
 		s.record("discover")
 		return jsonResponse(200, s.Metadata(issuer))
+	case r.Method == "GET" && strings.HasPrefix(u.Path, "/reg/"):
+		s.record("read client")
+		if r.Header["Authorization"] != "Bearer rat-"+strings.TrimPrefix(u.Path, "/reg/") {
+			s.broken("a read of client %s without its registration access token", strings.TrimPrefix(u.Path, "/reg/"))
+		}
+		return jsonResponse(200, map[string]any{"client_id": strings.TrimPrefix(u.Path, "/reg/")})
 	case r.Method == "GET":
+		if resp := s.resource(issuer, u.Path, r.Header["Authorization"]); resp != nil {
+			return *resp
+		}
 		s.record("discover") // other metadata documents: none here
 		return jsonResponse(404, map[string]string{"error": "not_found"})
 	case u.Path == "/reg" && s.cfg.Registration:
@@ -238,7 +366,15 @@ func (s *Server) Handle(r core.Request) core.Response {
 		id := fmt.Sprintf("reg-%d", len(s.registered)+1)
 		s.registered = append(s.registered, id)
 		s.clients[id] = true
-		return jsonResponse(201, map[string]any{"client_id": id, "token_endpoint_auth_method": "none", "redirect_uris": c.RedirectURIs})
+		s.redirectURIs[id] = c.RedirectURIs
+		answer := map[string]any{"client_id": id, "token_endpoint_auth_method": "none", "redirect_uris": c.RedirectURIs}
+		switch s.cfg.ClientURI {
+		case OnEndpoint:
+			answer["registration_client_uri"], answer["registration_access_token"] = issuer+"/reg/"+id, "rat-"+id
+		case OnOther:
+			answer["registration_client_uri"], answer["registration_access_token"] = Elsewhere(issuer)+"/reg/"+id, "rat-"+id
+		}
+		return jsonResponse(201, answer)
 	case u.Path == "/revoke":
 		s.record("revoke")
 		delete(s.tokens, r.Form.Get("token"))
@@ -266,7 +402,9 @@ func (s *Server) Handle(r core.Request) core.Response {
 			g, ok := s.codes[r.Form.Get("code")]
 			delete(s.codes, r.Form.Get("code"))
 			switch {
-			case !ok || s.refuseCode || g.client != client || g.redirect != r.Form.Get("redirect_uri"):
+			case s.refuseCode && s.describe != "":
+				return jsonResponse(400, map[string]string{"error": "invalid_grant", "error_description": s.describe})
+			case !ok || s.refuseCode || g.client != client || g.redirect != r.Form.Get("redirect_uri") || g.resource != r.Form.Get("resource"):
 				return jsonResponse(400, map[string]string{"error": "invalid_grant"})
 			case subtle.ConstantTimeCompare([]byte(core.S256Challenge(r.Form.Get("code_verifier"))), []byte(g.challenge)) != 1:
 				s.broken("the code verifier does not match the challenge")
@@ -275,7 +413,7 @@ func (s *Server) Handle(r core.Request) core.Response {
 				s.broken("the code exchange is not proved with the key of dpop_jkt")
 				return jsonResponse(400, map[string]string{"error": "invalid_dpop_proof"})
 			}
-			return s.issue(grant{client: client, jkt: jkt})
+			return s.issue(grant{client: client, jkt: jkt, resource: g.resource})
 		case "refresh_token":
 			rt := r.Form.Get("refresh_token")
 			g, ok := s.tokens[rt]
@@ -289,9 +427,14 @@ func (s *Server) Handle(r core.Request) core.Response {
 			}
 			if s.cfg.KeepRefreshToken {
 				access, _ := s.next()
-				return tokenResponse(access, "", jkt)
+				s.access[access] = g.resource
+				return s.tokenResponse(access, "", jkt)
 			}
-			delete(s.tokens, rt)
+			if s.badToken == "" {
+				// An answer with a bad token leaves the old refresh
+				// token usable, so that one scenario can try several.
+				delete(s.tokens, rt)
+			}
 			return s.issue(g)
 		}
 		return jsonResponse(400, map[string]string{"error": "unsupported_grant_type"})
@@ -302,10 +445,15 @@ func (s *Server) Handle(r core.Request) core.Response {
 func (s *Server) issue(g grant) core.Response {
 	access, refresh := s.next()
 	s.tokens[refresh] = g
-	return tokenResponse(access, refresh, g.jkt)
+	s.access[access] = g.resource
+	return s.tokenResponse(access, refresh, g.jkt)
 }
 
-func tokenResponse(access, refresh, jkt string) core.Response {
+// badChars are what a hostile server puts in a token: a clipboard write,
+// a window title, a screen clear and an injected header line.
+const badChars = "\x1b]52;c;eA==\a\x1b]0;PWNED\a\x1b[2J\r\nX-Injected: 1"
+
+func (s *Server) tokenResponse(access, refresh, jkt string) core.Response {
 	t := map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 3600}
 	if jkt != "" {
 		t["token_type"] = core.DPoPTokenType
@@ -313,7 +461,54 @@ func tokenResponse(access, refresh, jkt string) core.Response {
 	if refresh != "" {
 		t["refresh_token"] = refresh
 	}
+	if s.badToken != "" {
+		v, _ := t[s.badToken].(string)
+		t[s.badToken] = v + badChars
+	}
 	return jsonResponse(200, t)
+}
+
+// resource answers a GET of path when a resource of the server's has it:
+// its metadata, or a call (nil otherwise).
+func (s *Server) resource(issuer, path, authorization string) *core.Response {
+	for _, rs := range s.cfg.Resources {
+		meta := "/.well-known/oauth-protected-resource" + rs.Path
+		if rs.Challenged {
+			meta = "/resource-metadata" + rs.Path
+		}
+		if path == meta {
+			s.record("discover")
+			r := jsonResponse(200, core.ResourceMetadata{Resource: issuer + rs.Path, AuthorizationServers: []string{issuer}, ScopesSupported: rs.Scopes})
+			return &r
+		}
+	}
+	var in *Resource // the longest resource path contains path
+	for i, rs := range s.cfg.Resources {
+		if (path == rs.Path || strings.HasPrefix(path, rs.Path+"/")) && (in == nil || len(rs.Path) > len(in.Path)) {
+			in = &s.cfg.Resources[i]
+		}
+	}
+	if in == nil {
+		return nil
+	}
+	token, bearer := strings.CutPrefix(authorization, "Bearer ")
+	if !bearer {
+		s.record("discover") // a probe for a challenge
+		r := jsonResponse(401, map[string]string{"error": "invalid_token"})
+		r.WWWAuthenticate = fmt.Sprintf(`Bearer resource_metadata="%s/resource-metadata%s"`, issuer, in.Path)
+		if in.ChallengeScope != "" {
+			r.WWWAuthenticate += fmt.Sprintf(`, scope="%s"`, in.ChallengeScope)
+		}
+		return &r
+	}
+	s.record("call " + path + " with " + token)
+	if res, ok := s.access[token]; !ok || res != issuer+in.Path {
+		r := jsonResponse(401, map[string]string{"error": "invalid_token"})
+		r.WWWAuthenticate = `Bearer error="invalid_token"`
+		return &r
+	}
+	r := jsonResponse(200, map[string]string{"resource": in.Path})
+	return &r
 }
 
 func jsonResponse(status int, v any) core.Response {

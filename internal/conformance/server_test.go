@@ -113,4 +113,59 @@ func TestOutcome_ClassesErrorsAlikeOnEveryTarget(t *testing.T) {
 	is.Equal(Outcome(fmt.Errorf("x: %w", &core.OAuthError{Code: "invalid_client"})), "invalid_client")
 	is.Equal(Outcome(fmt.Errorf("%w: x", core.ErrClientForgotten)), "client_forgotten")
 	is.Equal(Outcome(fmt.Errorf("anything else")), "error")
+	is.Equal(Outcome(fmt.Errorf("x: %w", &core.TokenCharsetError{Field: "access_token"})), "token_charset")
+	is.Equal(Outcome(fmt.Errorf("%w: x", core.ErrMixUp)), "mix_up")
+	is.Equal(Outcome(&core.LoginRequiredError{Host: "h", Cause: fmt.Errorf("%w: x", core.ErrUnreadableEntry)}), "login_required")
+}
+
+func TestElsewhere_SwapsLoopbackNamesAndKeepsThePort(t *testing.T) {
+	is := is.New(t)
+	is.Equal(Elsewhere("http://127.0.0.1:8080"), "http://localhost:8080")
+	is.Equal(Elsewhere(Elsewhere("http://127.0.0.1:8080")), "http://127.0.0.1:8080")
+}
+
+func TestServer_ARegisteredClientGetsCodesOnlyAtItsRedirectURI(t *testing.T) {
+	is := is.New(t)
+	s := NewServer(ServerConfig{Registration: true})
+	reg := s.Handle(core.Request{Method: "POST", URL: issuer + "/reg", JSON: []byte(`{"redirect_uris":["http://127.0.0.1:2/cb"]}`)})
+	is.Equal(reg.Status, 201)
+	q := url.Values{"response_type": {"code"}, "client_id": {"reg-1"}, "state": {"st"},
+		"code_challenge": {core.S256Challenge("v")}, "code_challenge_method": {"S256"}}
+	q.Set("redirect_uri", "http://127.0.0.1:3/cb")
+	_, err := s.Authorize(issuer + "/authorize?" + q.Encode())
+	is.True(err != nil) // another port
+	q.Set("redirect_uri", "http://127.0.0.1:2/cb")
+	_, err = s.Authorize(issuer + "/authorize?" + q.Encode())
+	is.NoErr(err)
+}
+
+func TestServer_AResourceTakesOnlyATokenIssuedForIt(t *testing.T) {
+	is := is.New(t)
+	s := NewServer(ServerConfig{Resources: []Resource{{Path: "/mcp"}, {Path: "/mcp/admin", Challenged: true, ChallengeScope: "admin"}}})
+	call := func(path, token string) core.Response {
+		r := core.Request{Method: "GET", URL: issuer + path, Header: map[string]string{}}
+		if token != "" {
+			r.Header["Authorization"] = "Bearer " + token
+		}
+		return s.Handle(r)
+	}
+	is.Equal(call("/.well-known/oauth-protected-resource/mcp", "").Status, 200)
+	is.Equal(call("/.well-known/oauth-protected-resource/mcp/admin", "").Status, 404) // only the 401 names it
+	probe := call("/mcp/admin", "")
+	is.Equal(probe.Status, 401)
+	is.Equal(probe.WWWAuthenticate, `Bearer resource_metadata="`+issuer+`/resource-metadata/mcp/admin", scope="admin"`)
+	is.Equal(call("/resource-metadata/mcp/admin", "").Status, 200)
+
+	q := url.Values{"response_type": {"code"}, "client_id": {PresetClient}, "state": {"st"}, "resource": {issuer + "/mcp"},
+		"redirect_uri": {"http://127.0.0.1:2/cb"}, "code_challenge": {core.S256Challenge("v")}, "code_challenge_method": {"S256"}}
+	back, err := s.Authorize(issuer + "/authorize?" + q.Encode())
+	is.NoErr(err)
+	u, _ := url.Parse(back)
+	tok := s.Handle(core.Request{Method: "POST", URL: issuer + "/token", Header: map[string]string{}, Form: url.Values{
+		"grant_type": {"authorization_code"}, "code": {u.Query().Get("code")}, "code_verifier": {"v"}, "resource": {issuer + "/mcp"},
+		"client_id": {PresetClient}, "redirect_uri": {"http://127.0.0.1:2/cb"}}})
+	is.Equal(tok.Status, 200)
+	is.Equal(call("/mcp/tools", "at-1").Status, 200)
+	is.Equal(call("/mcp/admin/users", "at-1").Status, 401) // the longest resource is another
+	is.Equal(s.Log()[len(s.Log())-2:], []string{"call /mcp/tools with at-1", "call /mcp/admin/users with at-1"})
 }

@@ -51,6 +51,27 @@ type Driver interface {
 	// Warnings are the warnings the driver gave the user (the core's Warn
 	// effects) since the last call.
 	Warnings() []string
+	// LoginWith is Login with more said about it (see [LoginCall]).
+	LoginWith(LoginCall) error
+	// Fetch calls an API at url with a login's token, as `auth api` and
+	// dualauth.fetch do: host names the login ("" : the login whose
+	// resource contains url). The response's body is not read.
+	Fetch(url, host string) (status int, err error)
+	// PutUnreadable stores something under key that the target's driver
+	// cannot read as a login, as damage or another program leaves it.
+	PutUnreadable(key string) error
+}
+
+// LoginCall is a login as [Driver.LoginWith] makes it.
+type LoginCall struct {
+	// Host is the URL the user names: the server, or a resource on it.
+	Host     string
+	ClientID string
+	DPoP     string
+	// RedirectTaken: the redirect URI a client dualauth registered was
+	// registered with cannot receive this login (natively its port is
+	// taken; in the browser the login starts on another page).
+	RedirectTaken bool
 }
 
 // Token is what a token call hands out.
@@ -78,6 +99,7 @@ const (
 	OpLogin  Op = "login"
 	OpToken  Op = "token"
 	OpLogout Op = "logout"
+	OpFetch  Op = "fetch"
 )
 
 // Scenario is one row of the table.
@@ -87,7 +109,11 @@ type Scenario struct {
 	// Before are the clients with a login in storage before the first
 	// step: valid for an hour, tokens issued by the server.
 	Before []string
-	Steps  []Step
+	// Unreadable are the clients whose stored login cannot be read before
+	// the first step (natively every login is in one cache file, so the
+	// whole file is: such a scenario stores nothing Before).
+	Unreadable []string
+	Steps      []Step
 }
 
 // Step is one operation and what must hold after it.
@@ -104,7 +130,17 @@ type Step struct {
 	// Change changes the server before the step (forgets clients, revokes
 	// tokens, slows down).
 	Change func(*Server)
-	Want   Want
+	// Path is where on the server the step goes: a login's resource (the
+	// URL the user names is the host and Path), or a fetch's URL.
+	Path string
+	// Login, for a fetch, names the login by its resource path on the
+	// server ("" : the login is found by the URL); Elsewhere sends the
+	// fetch to the server's other origin ([Elsewhere]).
+	Login     string
+	Elsewhere bool
+	// RedirectTaken: see [LoginCall].
+	RedirectTaken bool
+	Want          Want
 }
 
 // Want is what must hold after a step.
@@ -125,6 +161,21 @@ type Want struct {
 	// Warnings are what the user was warned of, HOST standing for the
 	// host.
 	Warnings []string
+	// WarnedOf, when set, is checked instead of Warnings: one warning for
+	// each, containing it (the targets word some warnings differently).
+	WarnedOf []string
+	// ErrText is in the outcome's message, which holds no character a
+	// terminal or a page would act on (core.Sanitize leaves it as it is).
+	ErrText string
+	// Scope is the scope of the step's authorization request.
+	Scope string
+	// Status is a fetch's HTTP status.
+	Status int
+	// Loose leaves the outcome and the warnings of the step unchecked,
+	// where the targets differ by design (the scenario says how and why);
+	// what the server saw and what is stored after are checked all the
+	// same.
+	Loose bool
 	// Keys counts the DPoP private keys the target still keeps: one per
 	// DPoP login, none left behind by a logout, a failed login or a login
 	// that replaced another.
@@ -138,6 +189,7 @@ type Stored struct {
 	RefreshToken string
 	TokenType    string // "" : Bearer
 	DPoP         bool   // the entry names a DPoP key
+	Resource     string // the resource's path on the server
 }
 
 // Difference is a known difference between the targets: the step of the
@@ -148,9 +200,11 @@ type Difference struct {
 }
 
 // Outcome classes an error the same way on every target: "" (none),
-// login_required, client_forgotten, an OAuth error code, or error.
+// login_required, client_forgotten, a refusal of the core's (see
+// [refusals]), an OAuth error code, or error.
 func Outcome(err error) string {
 	var oe *core.OAuthError
+	var charset *core.TokenCharsetError
 	switch {
 	case err == nil:
 		return ""
@@ -158,10 +212,30 @@ func Outcome(err error) string {
 		return "login_required"
 	case errors.Is(err, core.ErrClientForgotten):
 		return "client_forgotten"
+	case errors.As(err, &charset):
+		return "token_charset"
 	case errors.As(err, &oe):
 		return oe.Code
 	}
+	for _, r := range refusals {
+		if errors.Is(err, r.err) {
+			return r.class
+		}
+	}
 	return "error"
+}
+
+// refusals are the core's refusals an outcome names.
+var refusals = []struct {
+	err   error
+	class string
+}{
+	{core.ErrMixUp, "mix_up"},
+	{core.ErrMissingIssuer, "missing_iss"},
+	{core.ErrIssuerMismatch, "issuer_mismatch"},
+	{core.ErrDPoPUnsupported, "dpop_unsupported"},
+	{core.ErrWrongOrigin, "wrong_origin"},
+	{core.ErrUnreadableEntry, "unreadable_entry"},
 }
 
 // Run runs every scenario of [Scenarios] against the target's driver.
@@ -221,6 +295,9 @@ func runScenario(t *testing.T, target string, sc Scenario, adapter Adapter) {
 			Expiry: now().Add(time.Hour), ObtainedAt: now(), Metadata: srv.Metadata(host)}
 		is.NoErr(d.Put(e.Key(), e))
 	}
+	for _, id := range sc.Unreadable {
+		is.NoErr(d.PutUnreadable(core.Key(host, id)))
+	}
 	for i, st := range sc.Steps {
 		name := stepName(i, st)
 		offset.Add(int64(st.Advance))
@@ -228,7 +305,11 @@ func runScenario(t *testing.T, target string, sc Scenario, adapter Adapter) {
 			st.Change(srv)
 		}
 		seen := len(srv.Log())
-		problems := runStep(d, st)
+		problems := runStep(d, srv, st)
+		if st.Want.Loose {
+			problems = slices.DeleteFunc(problems, func(p string) bool { return strings.HasPrefix(p, "outcome: ") })
+			d.Warnings()
+		}
 		problems = append(problems, checkAfter(d, srv, st.Want, seen)...)
 		if k := known(target, sc.Name, name); k != nil {
 			is.True(len(problems) > 0) // a known difference that no longer differs: remove it from KnownDifferences
@@ -243,7 +324,7 @@ func runScenario(t *testing.T, target string, sc Scenario, adapter Adapter) {
 }
 
 // runStep performs the step and says where its outcome differs.
-func runStep(d Driver, st Step) []string {
+func runStep(d Driver, srv *Server, st Step) []string {
 	var problems []string
 	mismatch := func(what string, got, want any) {
 		problems = append(problems, fmt.Sprintf("%s: got %v, want %v", what, got, want))
@@ -256,10 +337,36 @@ func runStep(d Driver, st Step) []string {
 			}
 			mismatch("outcome", fmt.Sprintf("%q%s", o, msg), fmt.Sprintf("%q", st.Want.Err))
 		}
+		if st.Want.ErrText == "" {
+			return
+		}
+		if msg := fmt.Sprint(err); !strings.Contains(msg, st.Want.ErrText) || core.Sanitize(msg) != msg {
+			mismatch("the outcome's message", fmt.Sprintf("%q", msg), fmt.Sprintf("one with %q and no control or bidi characters", st.Want.ErrText))
+		}
 	}
 	switch st.Op {
 	case OpLogin:
-		outcome(d.Login(st.ClientID, st.DPoP))
+		if st.Path == "" && !st.RedirectTaken {
+			outcome(d.Login(st.ClientID, st.DPoP))
+		} else {
+			outcome(d.LoginWith(LoginCall{Host: d.Host() + st.Path, ClientID: st.ClientID, DPoP: st.DPoP, RedirectTaken: st.RedirectTaken}))
+		}
+		if got := srv.Scope(); st.Want.Scope != "" && got != st.Want.Scope {
+			mismatch("scope", fmt.Sprintf("%q", got), fmt.Sprintf("%q", st.Want.Scope))
+		}
+	case OpFetch:
+		at, login := d.Host(), ""
+		if st.Elsewhere {
+			at = Elsewhere(at)
+		}
+		if st.Login != "" {
+			login = d.Host() + st.Login
+		}
+		status, err := d.Fetch(at+st.Path, login)
+		outcome(err)
+		if status != st.Want.Status {
+			mismatch("status", status, st.Want.Status)
+		}
 	case OpLogout:
 		outcome(d.Logout(st.ClientID))
 	case OpToken:
@@ -303,7 +410,16 @@ func checkAfter(d Driver, srv *Server, w Want, seen int) []string {
 	for _, m := range d.Warnings() {
 		warned = append(warned, strings.ReplaceAll(m, d.Host(), "HOST"))
 	}
-	if !slices.Equal(warned, w.Warnings) {
+	switch {
+	case w.WarnedOf != nil:
+		ok := len(warned) == len(w.WarnedOf)
+		for i := 0; ok && i < len(warned); i++ {
+			ok = strings.Contains(warned[i], w.WarnedOf[i])
+		}
+		if !ok {
+			mismatch("warnings", warned, fmt.Sprintf("one each with %q", w.WarnedOf))
+		}
+	case !slices.Equal(warned, w.Warnings):
 		mismatch("warnings", warned, w.Warnings)
 	}
 	entries, err := d.Entries()
@@ -320,13 +436,16 @@ func checkAfter(d Driver, srv *Server, w Want, seen int) []string {
 			registered = append(registered, e.ClientID)
 			continue
 		}
-		s := Stored{ClientID: e.ClientID, AccessToken: e.AccessToken, RefreshToken: e.RefreshToken, TokenType: e.TokenType, DPoP: e.DPoP != nil}
+		s := Stored{ClientID: e.ClientID, AccessToken: e.AccessToken, RefreshToken: e.RefreshToken, TokenType: e.TokenType, DPoP: e.DPoP != nil,
+			Resource: strings.TrimPrefix(e.Resource, d.Host())}
 		if s.TokenType == "Bearer" {
 			s.TokenType = ""
 		}
 		logins = append(logins, s)
 	}
-	slices.SortFunc(logins, func(a, b Stored) int { return strings.Compare(a.ClientID, b.ClientID) })
+	slices.SortFunc(logins, func(a, b Stored) int {
+		return strings.Compare(a.ClientID+" "+a.Resource, b.ClientID+" "+b.Resource)
+	})
 	slices.Sort(registered)
 	if !slices.Equal(logins, w.Logins) {
 		mismatch("stored logins", logins, w.Logins)
