@@ -83,6 +83,10 @@ type Resolution struct {
 	ClientRegistered bool     `json:"client_registered,omitempty"`
 	Scopes           []string `json:"scopes,omitempty"`
 	RedirectURI      string   `json:"redirect_uri,omitempty"`
+	// GrantScopes are the scopes of a login without a person (a grant)
+	// when it names none: none unless the kind of target has its own. The
+	// grant saves the scopes it asked for, so this is not stored.
+	GrantScopes []string `json:"-"`
 	// Metadata is the authorization server's; entries keep their own copy.
 	Metadata Metadata `json:"-"`
 }
@@ -91,6 +95,7 @@ type Resolution struct {
 func (r *Resolution) databricksDefaults() {
 	r.ClientID, r.ClientIDFrom = DatabricksClientID, "default for Databricks hosts"
 	r.Scopes = []string{"all-apis", "offline_access"}
+	r.GrantScopes = []string{"all-apis"} // a grant: no user, no refresh token
 	r.RedirectURI = DatabricksRedirectURI
 }
 

@@ -205,7 +205,7 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 		s.ClientID = setting{native.DatabricksClientID, "default for Databricks hosts"}
 	}
 	if s.Scopes.Value == "" && s.withoutPerson() {
-		s.Scopes = setting{strings.Join(grantScopes(s.target()), " "), scopesWithoutPerson}
+		s.Scopes = setting{strings.Join(core.DefaultGrantScopes(s.target()), " "), scopesWithoutPerson}
 	}
 	if s.Scopes.Value == "" && !s.withoutPerson() {
 		s.Scopes = setting{strings.Join(native.DefaultScopes(s.target()), " "), "default"}
