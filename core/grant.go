@@ -639,16 +639,8 @@ func (l *GrantLogin) keyOrBegin() []Effect {
 // cacheKey is the key the login will save under.
 func (l *GrantLogin) cacheKey() string {
 	e := newEntry(l.cfg.Target, l.cfg.Client.ID, nil, &TokenResponse{}, l.run.now, l.meta)
-	l.resolved(&e)
+	e.resolvedBy(l.cfg.Resolution)
 	return e.Key()
-}
-
-// resolved records the login's resolution, and its resource, in e.
-func (l *GrantLogin) resolved(e *Entry) {
-	if res := l.cfg.Resolution; res != nil {
-		cp := *res
-		e.Resolution, e.Resource = &cp, cp.Resource
-	}
 }
 
 func (l *GrantLogin) begin() []Effect {
@@ -672,7 +664,7 @@ func (l *GrantLogin) granted(ev Event) []Effect {
 	l.entry = newEntry(l.cfg.Target, l.cfg.Client.ID, g.Scopes, t, l.fetchedAt(ev), l.meta)
 	l.entry.Grant = &g
 	l.entry.DPoP = l.run.dp.key
-	l.resolved(&l.entry)
+	l.entry.resolvedBy(l.cfg.Resolution)
 	if (g.ClientAuth == AuthSecretBasic || g.ClientAuth == AuthSecretPost) && !l.cfg.SecretElsewhere {
 		l.entry.ClientSecret = l.cfg.Client.Secret
 	}

@@ -335,8 +335,8 @@ func (d *driver) handleRedirect(href string) (any, error) {
 	} else if !first {
 		return nil, core.ErrStateMismatch
 	}
-	m := core.ResumeLogin(*p, core.Client{ID: p.ClientID})
-	done := d.run(m, core.Callback{Query: q, Now: d.clock(), Rand: webCrypto{}})
+	m := core.ResumeLogin(*p, core.Client{ID: p.ClientID}, webCrypto{})
+	done := d.run(m, core.Callback{Query: q, Now: d.clock()})
 	if done.Err != nil {
 		if p.Key != nil {
 			d.dropKey(p.Key.Key) // made for this login before the redirect; none holds it now
