@@ -135,16 +135,16 @@ const (
 // Authorize → Callback (wrong state: Reject, keep waiting) → Fetch token →
 // Lock → Save → Unlock, Done.
 type Login struct {
-	cfg       LoginConfig
-	phase     loginPhase
-	disc      discovery
-	pending   Pending
-	req       Request // the token request, to scrub its secrets from errors
-	entry     Entry
-	cr        clientReg // the client of a login without a client ID
-	dp        dpopSend // the token request, with a proof when the login uses DPoP
-	rand      io.Reader
-	now       time.Time
+	cfg     LoginConfig
+	phase   loginPhase
+	disc    discovery
+	pending Pending
+	req     Request // the token request, to scrub its secrets from errors
+	entry   Entry
+	cr      clientReg // the client of a login without a client ID
+	dp      dpopSend  // the token request, with a proof when the login uses DPoP
+	rand    io.Reader
+	now     time.Time
 }
 
 // NewLogin returns a login that begins with [Start].
