@@ -218,10 +218,7 @@ func (d *driver) login(o loginOptions) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.resource != "" {
-		// The login is kept per resource, like one found by RFC 9728.
-		target.Host = res.Resource
-	}
+	target = res.LoginTarget(target) // per resource, like one found by RFC 9728
 	client := core.Client{ID: o.clientID}
 	if client.ID == "" {
 		client.ID = res.ClientID // Databricks: databricks-cli; else registered by the core
