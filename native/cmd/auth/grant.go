@@ -245,6 +245,7 @@ func (a *app) grantOptions(ctx context.Context, cmd *cobra.Command, rs *settings
 	if gopts.Resolution, err = a.resolveTarget(ctx, cmd, rs, o); err != nil {
 		return none, err
 	}
+	gopts.Target = gopts.Resolution.LoginTarget(rs.hostTarget())
 	return gopts, nil
 }
 

@@ -163,6 +163,7 @@ the token is valid.`},
 			if err != nil {
 				return err
 			}
+			o.Target = res.LoginTarget(rs.hostTarget())
 			// What the target said it wants (scopes, a redirect URI).
 			clientID = rs.ClientID.Value
 			o.ClientID = clientID
@@ -209,6 +210,7 @@ the token is valid.`},
 	f.BoolVar(&noPrompt, "no-prompt", false, "send no prompt parameter")
 	f.String("dpop", core.DPoPAuto, "bind tokens to a key of this login (DPoP, RFC 9449): auto (when the server supports it and the resource or client requires it), always, or never")
 	f.StringArrayVar(&authParams, "auth-param", nil, "extra authorization request parameter KEY=VALUE (repeatable)")
+	f.String("resource", "", "ask for a token for this API (RFC 8707 resource), for one that publishes no protected-resource metadata; the login is kept under it")
 	flows.register(cmd)
 	grants.register(cmd)
 	cmd.SetHelpFunc(loginHelp)
