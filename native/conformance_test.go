@@ -90,12 +90,22 @@ func (d *conformanceDriver) Host() string { return d.host }
 // Login resolves the host as `auth login HOST` does, then logs in; the
 // "browser" signs in at the suite's server and GETs the redirect.
 func (d *conformanceDriver) Login(clientID, dpop string) error {
+	return d.login(clientID, dpop, "")
+}
+
+// LoginResource is Login with --resource.
+func (d *conformanceDriver) LoginResource(clientID, resource string) error {
+	return d.login(clientID, "", resource)
+}
+
+func (d *conformanceDriver) login(clientID, dpop, resource string) error {
 	o := d.options(clientID)
-	o.DPoP = dpop
+	o.DPoP, o.Resource = dpop, resource
 	res, err := Resolve(context.Background(), o)
 	if err != nil {
 		return err
 	}
+	o.Target = res.LoginTarget(o.Target)
 	var wg sync.WaitGroup
 	_, err = Login(context.Background(), LoginOptions{
 		Options:    o,
@@ -125,6 +135,17 @@ func (d *conformanceDriver) Login(clientID, dpop string) error {
 
 func (d *conformanceDriver) Token(clientID string, force bool) (conformance.Token, error) {
 	e, err := Token(context.Background(), TokenOptions{Options: d.options(clientID), Force: force})
+	if err != nil {
+		return conformance.Token{}, err
+	}
+	return conformance.Token{AccessToken: e.AccessToken, TokenType: e.TokenType}, nil
+}
+
+// TokenResource is `auth token RESOURCE`.
+func (d *conformanceDriver) TokenResource(clientID, resource string) (conformance.Token, error) {
+	o := d.options(clientID)
+	o.Target.Host = resource
+	e, err := Token(context.Background(), TokenOptions{Options: o})
 	if err != nil {
 		return conformance.Token{}, err
 	}

@@ -76,12 +76,23 @@ func (d *conformanceDriver) target(clientID string) targetOptions {
 // Login calls login() as a page does; the "user" signs in at the suite's
 // server and the redirect comes back to handleRedirect.
 func (d *conformanceDriver) Login(clientID, dpop string) error {
+	return d.login(clientID, dpop, "")
+}
+
+// LoginResource is login({ host, clientId, resource }).
+func (d *conformanceDriver) LoginResource(clientID, resource string) error {
+	return d.login(clientID, "", resource)
+}
+
+func (d *conformanceDriver) login(clientID, dpop, resource string) error {
 	mode, err := core.ParseDPoPMode(dpop)
 	if err != nil {
 		return err
 	}
 	before := d.lastNavigation()
-	if _, err := d.driver.login(loginOptions{targetOptions: d.target(clientID), redirectURI: pageURL(), returnTo: pageURL(), dpop: mode}); err != nil {
+	t := d.target(clientID)
+	t.resource = resource
+	if _, err := d.driver.login(loginOptions{targetOptions: t, redirectURI: pageURL(), returnTo: pageURL(), dpop: mode}); err != nil {
 		return err
 	}
 	authURL := d.lastNavigation()
@@ -97,7 +108,16 @@ func (d *conformanceDriver) Login(clientID, dpop string) error {
 }
 
 func (d *conformanceDriver) Token(clientID string, force bool) (conformance.Token, error) {
-	v, err := d.token(tokenOptions{targetOptions: d.target(clientID), force: force})
+	return d.tokenOf(tokenOptions{targetOptions: d.target(clientID), force: force})
+}
+
+// TokenResource is token({ host: resource, clientId }).
+func (d *conformanceDriver) TokenResource(clientID, resource string) (conformance.Token, error) {
+	return d.tokenOf(tokenOptions{targetOptions: targetOptions{host: resource, clientID: clientID}})
+}
+
+func (d *conformanceDriver) tokenOf(o tokenOptions) (conformance.Token, error) {
+	v, err := d.token(o)
 	if err != nil {
 		return conformance.Token{}, err
 	}

@@ -265,6 +265,45 @@ var Scenarios = []Scenario{
 			}},
 		},
 	},
+	// Issue #21 part B: a resource given with the login is a core input.
+	{
+		Name: "a resource given with the login is asked for and the login kept under it",
+		Steps: []Step{
+			{Name: "login", Op: OpLogin, ClientID: PresetClient, Resource: givenResource, Want: Want{
+				Requests: []string{"discover", "authorize for " + givenResource, "token authorization_code for " + givenResource},
+				Logins:   []Stored{keptUnderResource(issued(PresetClient, 1))},
+			}},
+			{Name: "token by the resource", Op: OpToken, ClientID: PresetClient, Resource: givenResource, Want: Want{
+				Token:  "at-1",
+				Logins: []Stored{keptUnderResource(issued(PresetClient, 1))},
+			}},
+			{Name: "the refresh asks for the resource too", Op: OpToken, ClientID: PresetClient, Resource: givenResource, Advance: expired, Want: Want{
+				Token:    "at-2",
+				Requests: []string{"token refresh_token for " + givenResource},
+				Logins:   []Stored{keptUnderResource(issued(PresetClient, 2))},
+			}},
+			{Name: "the issuer's own login is another", Op: OpToken, ClientID: PresetClient, Want: Want{
+				Err:    "login_required",
+				Logins: []Stored{keptUnderResource(issued(PresetClient, 2))},
+			}},
+		},
+	},
+	{
+		Name: "a resource that is no https URL is refused before any request",
+		Steps: []Step{
+			{Op: OpLogin, ClientID: PresetClient, Resource: "ftp://api.example.com", Want: Want{Err: "error"}},
+		},
+	},
+}
+
+// givenResource is an API that publishes no protected-resource metadata:
+// a login names it (RFC 8707) and nothing fetches it.
+const givenResource = "https://api.example.com/v1"
+
+// keptUnderResource is s kept under givenResource.
+func keptUnderResource(s Stored) Stored {
+	s.Resource = givenResource
+	return s
 }
 
 // KnownDifferences are the steps where a target does not do what the

@@ -182,7 +182,7 @@ func (s *Server) Authorize(authURL string) (string, error) {
 	q := u.Query()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.record("authorize")
+	s.record("authorize" + forResource(q.Get("resource")))
 	switch {
 	case q.Get("response_type") != "code":
 		return "", errors.New("authorize: response_type is not code")
@@ -245,7 +245,7 @@ func (s *Server) Handle(r core.Request) core.Response {
 		return core.Response{Status: 200}
 	case u.Path == "/token":
 		gt := r.Form.Get("grant_type")
-		s.record("token " + gt)
+		s.record("token " + gt + forResource(r.Form.Get("resource")))
 		client := r.Form.Get("client_id")
 		if !s.clients[client] {
 			return jsonResponse(401, map[string]string{"error": "invalid_client"})
@@ -297,6 +297,15 @@ func (s *Server) Handle(r core.Request) core.Response {
 		return jsonResponse(400, map[string]string{"error": "unsupported_grant_type"})
 	}
 	return jsonResponse(404, map[string]string{"error": "not_found"})
+}
+
+// forResource is how the log names the RFC 8707 resource a request asks
+// a token for ("" for none).
+func forResource(resource string) string {
+	if resource == "" {
+		return ""
+	}
+	return " for " + resource
 }
 
 func (s *Server) issue(g grant) core.Response {

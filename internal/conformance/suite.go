@@ -53,6 +53,17 @@ type Driver interface {
 	Warnings() []string
 }
 
+// ResourceDriver is a Driver that logs in for an RFC 8707 resource given
+// with the login (an API that publishes no protected-resource metadata:
+// the browser's resource option, `auth login --resource`) and finds that
+// login by the resource. Steps with a Resource need it.
+type ResourceDriver interface {
+	// LoginResource is Login asking for a token for resource.
+	LoginResource(clientID, resource string) error
+	// TokenResource is Token for the login kept under resource.
+	TokenResource(clientID, resource string) (Token, error)
+}
+
 // Token is what a token call hands out.
 type Token struct {
 	AccessToken string
@@ -99,6 +110,9 @@ type Step struct {
 	Force    bool   // token: refresh even a valid token
 	// Callers is how many token calls run at once (0 means 1).
 	Callers int
+	// Resource: login for this RFC 8707 resource; token: the login kept
+	// under it (see [ResourceDriver]).
+	Resource string
 	// Advance moves the clock before the step (2h: the token expired).
 	Advance time.Duration
 	// Change changes the server before the step (forgets clients, revokes
@@ -138,6 +152,7 @@ type Stored struct {
 	RefreshToken string
 	TokenType    string // "" : Bearer
 	DPoP         bool   // the entry names a DPoP key
+	Resource     string // the RFC 8707 resource the login is kept under
 }
 
 // Difference is a known difference between the targets: the step of the
@@ -257,8 +272,16 @@ func runStep(d Driver, st Step) []string {
 			mismatch("outcome", fmt.Sprintf("%q%s", o, msg), fmt.Sprintf("%q", st.Want.Err))
 		}
 	}
+	rd, _ := d.(ResourceDriver)
+	if st.Resource != "" && rd == nil {
+		return []string{"the driver cannot log in for a resource (conformance.ResourceDriver)"}
+	}
 	switch st.Op {
 	case OpLogin:
+		if st.Resource != "" {
+			outcome(rd.LoginResource(st.ClientID, st.Resource))
+			break
+		}
 		outcome(d.Login(st.ClientID, st.DPoP))
 	case OpLogout:
 		outcome(d.Logout(st.ClientID))
@@ -268,7 +291,13 @@ func runStep(d Driver, st Step) []string {
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
-			wg.Go(func() { toks[i], errs[i] = d.Token(st.ClientID, st.Force) })
+			wg.Go(func() {
+				if st.Resource != "" {
+					toks[i], errs[i] = rd.TokenResource(st.ClientID, st.Resource)
+					return
+				}
+				toks[i], errs[i] = d.Token(st.ClientID, st.Force)
+			})
 		}
 		wg.Wait()
 		wantType := st.Want.TokenType
@@ -320,7 +349,7 @@ func checkAfter(d Driver, srv *Server, w Want, seen int) []string {
 			registered = append(registered, e.ClientID)
 			continue
 		}
-		s := Stored{ClientID: e.ClientID, AccessToken: e.AccessToken, RefreshToken: e.RefreshToken, TokenType: e.TokenType, DPoP: e.DPoP != nil}
+		s := Stored{ClientID: e.ClientID, AccessToken: e.AccessToken, RefreshToken: e.RefreshToken, TokenType: e.TokenType, DPoP: e.DPoP != nil, Resource: e.Resource}
 		if s.TokenType == "Bearer" {
 			s.TokenType = ""
 		}
