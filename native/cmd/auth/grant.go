@@ -48,7 +48,9 @@ Without a person (CI, services, containers; never a browser):
                            env:VAR. Read afresh at each exchange, never stored.
                            --subject-token-type defaults to
                            urn:ietf:params:oauth:token-type:jwt.
-Scopes default to none (all-apis on Databricks hosts). "auth token" then
+Scopes default to none (all-apis on Databricks hosts). At a Databricks host,
+github-actions without an audience asks for the one Databricks federation
+expects: the account ID, else the workspace's token endpoint. "auth token" then
 makes the grant again, under the login's lock, when the token expires: there is
 no refresh token. With --profile the settings are saved (never the secret).`
 

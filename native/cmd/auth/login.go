@@ -50,6 +50,8 @@ stderr ("Found: …"; auth describe shows it later):
      /.well-known/oauth-protected-resource/PATH or named by its 401, gives the
      authorization server and scopes; the token is asked with resource=URL
      (RFC 8707), so its audience is that API. "auth token URL" gives it.
+     An API without that metadata: log in at its issuer with --resource
+     API_URL, asked for the same way; the login is kept under API_URL.
   4. --client-id, when the server offers none of the above: a client
      registered for this CLI by hand.
 When nothing answers, the one-line error names every document tried.
