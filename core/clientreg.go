@@ -37,7 +37,19 @@ type clientReg struct {
 	// is told now.
 	id, from, said string
 	dpopBound      bool
+	// forgotten is what the login ends with once a refused client is
+	// marked (see refuse).
+	forgotten error
 }
+
+// regNext is what a login does after [clientReg.run].
+type regNext int
+
+const (
+	regWaiting regNext = iota // the sub-machine waits for the answer to its effects
+	regChosen                 // the client is known (c.id): the login goes on
+	regOver                   // the login ends with the effects returned
+)
 
 type regPhase int
 
@@ -72,6 +84,23 @@ func (c *clientReg) key() string {
 		return DeviceRegistrationKey(c.meta.Issuer)
 	}
 	return RegistrationKey(c.meta.Issuer)
+}
+
+// run is the step of the browser and device machines alike while the
+// sub-machine runs: the effects to return and what follows. Once the
+// client is chosen they end with [ClientChosen]; when the login is over,
+// with its [Done] (an error, or the refusal a forget was for).
+func (c *clientReg) run(ev Event) ([]Effect, regNext) {
+	effs, done, err := c.step(ev)
+	switch {
+	case c.forgotten != nil && (done || err != nil):
+		return append(effs, Done{Err: c.forgotten}), regOver
+	case err != nil:
+		return append(effs, Done{Err: err}), regOver
+	case !done:
+		return effs, regWaiting
+	}
+	return append(effs, ClientChosen{ClientID: c.id, From: c.said}), regChosen
 }
 
 // step advances the search (or the forget). done says it is over: the
@@ -272,6 +301,15 @@ func (c *clientReg) registered(ev Fetched) ([]Effect, bool, error) {
 	c.rec = Entry{Host: m.Issuer, ClientID: rc.ClientID, RefreshToken: rc.RegistrationAccessToken, ObtainedAt: ev.Now, Metadata: m, Registration: reg}
 	c.phase = regLocking
 	return []Effect{Lock{Key: c.key()}}, false, nil
+}
+
+// refuse ends a login whose registered client id the token endpoint
+// refused (err, invalid_client): the client is marked refused (see forget)
+// and the login ends with that error, whatever the store answers; no new
+// registration now, as the user would have to approve again.
+func (c *clientReg) refuse(id string, err error) []Effect {
+	c.forgotten = forgottenError(id, err)
+	return c.forget(id)
 }
 
 // forget marks the client the token endpoint refused as refused, under the

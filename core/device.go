@@ -114,7 +114,6 @@ type Device struct {
 	// registered: the client is one dualauth registered; clientDPoP: for
 	// DPoP-bound tokens.
 	registered, clientDPoP bool
-	forgetErr              error
 }
 
 // NewDevice returns a device login that begins with [Start].
@@ -247,22 +246,17 @@ func (d *Device) authorize(m Metadata) []Effect {
 // the device authorization once the client is known; the end of the
 // login after a forget.
 func (d *Device) clientStep(ev Event) []Effect {
-	effs, done, err := d.cr.step(ev)
-	if d.phase == deviceForgetting && (done || err != nil) {
+	effs, next := d.cr.run(ev)
+	switch next {
+	case regOver:
 		d.phase = deviceDone
-		return append(effs, Done{Err: d.forgetErr})
-	}
-	if err != nil {
-		d.phase = deviceDone
-		return append(effs, Done{Err: err})
-	}
-	if !done {
+		return effs
+	case regWaiting:
 		return effs
 	}
 	d.cfg.Client = Client{ID: d.cr.id}
 	d.cfg.Resolution = withClient(d.cfg.Resolution, d.cr.id, d.cr.from)
 	d.registered, d.clientDPoP = true, d.cr.dpopBound
-	effs = append(effs, ClientChosen{ClientID: d.cr.id, From: d.cr.said})
 	return append(effs, d.withClient()...)
 }
 
@@ -271,9 +265,8 @@ func (d *Device) clientStep(ev Event) []Effect {
 // registers a new one; not now, as the user would have to approve again.
 func (d *Device) refused(err error) []Effect {
 	d.cr = clientReg{meta: d.meta}
-	d.forgetErr = forgottenError(d.cfg.Client.ID, err)
 	d.phase = deviceForgetting
-	return d.cr.forget(d.cfg.Client.ID)
+	return d.cr.refuse(d.cfg.Client.ID, err)
 }
 
 // withClient goes on once the client is known: a DPoP key when the login
@@ -287,9 +280,7 @@ func (d *Device) withClient() []Effect {
 	if dpop {
 		d.phase = deviceKeying
 		e := newEntry(d.cfg.Target, d.cfg.Client.ID, nil, &TokenResponse{}, d.now, m)
-		if res := d.cfg.Resolution; res != nil {
-			e.Resolution, e.Resource = res, res.Resource
-		}
+		e.resolvedBy(d.cfg.Resolution)
 		return []Effect{CreateKey{Alg: AlgES256, For: e.Key()}}
 	}
 	return d.requestCode()
@@ -424,10 +415,7 @@ func (d *Device) polled(in Event) []Effect {
 		return d.fail(fmt.Errorf("device login: %w", d.req.scrub(err)))
 	}
 	d.entry = newEntry(d.cfg.Target, d.cfg.Client.ID, d.cfg.Scopes, t, ev.Now, d.meta)
-	if res := d.cfg.Resolution; res != nil {
-		cp := *res
-		d.entry.Resolution, d.entry.Resource = &cp, cp.Resource
-	}
+	d.entry.resolvedBy(d.cfg.Resolution)
 	d.entry.DPoP = d.dp.key
 	d.phase = deviceLocking
 	return []Effect{Lock{Key: d.entry.Key()}}

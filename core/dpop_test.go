@@ -573,3 +573,27 @@ func TestDPoP_AuthorizationRequestBindsTheCodeToTheKey(t *testing.T) {
 	is.NoErr(d.Err)
 	is.Equal(authQuery(t, Authorize{URL: w.authURL}).Get("dpop_jkt"), "")
 }
+
+// A DPoP login resumed after a page unload has had no Start: the entropy
+// of its proofs is given to ResumeLogin, and the callback carries only
+// the query.
+func TestDPoP_ResumedLoginProvesWithTheEntropyGivenToResume(t *testing.T) {
+	is := is.New(t)
+	w := newWorld(t, newFakeServer(dbxIssuer))
+	d := newDPoPServer(w)
+	a := untilAuthorize(t, w, NewLogin(dpopLogin(DPoPAlways)), &counter{})
+	p := w.pending
+	is.True(p.Key != nil) // made before the redirect, for dpop_jkt
+
+	done := finish(w, ResumeLogin(*p, Client{ID: p.ClientID}, nil), w.srv.authorize(a.URL))
+	is.True(done.Err != nil) // no entropy: no proof, nothing sent
+	is.Equal(len(d.proofs), 0)
+
+	a = untilAuthorize(t, w, NewLogin(dpopLogin(DPoPAlways)), &counter{})
+	p = w.pending
+	done = finish(w, ResumeLogin(*p, Client{ID: p.ClientID}, &counter{}), w.srv.authorize(a.URL))
+	is.NoErr(done.Err)
+	is.Equal(done.Token.TokenType, "DPoP")
+	is.Equal(len(d.proofs), 2) // the nonce retry drew a second jti
+	is.True(d.proofs[0].JWTID != d.proofs[1].JWTID)
+}

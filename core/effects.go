@@ -145,12 +145,9 @@ type Locked struct {
 type Saved struct{ Err error }
 
 // Callback carries the query of a request that reached the redirect URI.
-// Rand is entropy for a login resumed after a page unload (its DPoP
-// proof's jti), which has had no [Start]; nil keeps Start's.
 type Callback struct {
 	Query url.Values
 	Now   time.Time
-	Rand  io.Reader
 }
 
 // Listening answers [Listen]: Err when the listener cannot move there

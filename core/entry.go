@@ -73,6 +73,15 @@ func newEntry(t Target, clientID string, asked []string, tr *TokenResponse, now 
 	}
 }
 
+// resolvedBy records the resolution of e's login (a copy) in e, and the
+// RFC 8707 resource it names, which the entry is kept under.
+func (e *Entry) resolvedBy(res *Resolution) {
+	if res != nil {
+		cp := *res
+		e.Resolution, e.Resource = &cp, cp.Resource
+	}
+}
+
 // Key is the cache key of a login: issuer and client ID, so two clients of
 // one server never share tokens.
 func Key(issuer, clientID string) string {

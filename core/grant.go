@@ -60,22 +60,35 @@ func (g *Grant) Describe() string {
 	return what
 }
 
-func (g *Grant) check(hasSecret bool) error {
+// Check says whether the grant can be made by its client, with a client
+// secret (hasSecret) or not, before any request: the client credentials
+// grant needs a secret or a private key; a token exchange, a subject token
+// source (see [ParseSubjectTokenSource]); a forced client_secret_basic or
+// client_secret_post, the secret and no key; private_key_jwt, a key. A
+// missing secret is [ErrNoClientSecret], which a driver may answer by
+// asking for one; every other error is a mistake in what was asked.
+func (g *Grant) Check(hasSecret bool) error {
 	switch g.Type {
 	case ClientCredentialsGrantType:
 		if !hasSecret && g.Key == "" {
 			return fmt.Errorf("the client credentials grant needs a client secret or a private key: %w", ErrNoClientSecret)
 		}
 	case TokenExchangeGrantType:
+		if g.SubjectToken == "" {
+			return errors.New("a token exchange needs the source of the subject token: github-actions[:AUDIENCE], file:PATH or env:VAR")
+		}
 		if _, err := ParseSubjectTokenSource(g.SubjectToken); err != nil {
 			return err
 		}
 	default:
-		return fmt.Errorf("unknown grant type %q", g.Type)
+		return fmt.Errorf("unknown grant type %q: want %s or %s", g.Type, ClientCredentialsGrantType, TokenExchangeGrantType)
 	}
 	switch g.ClientAuth {
 	case "", AuthNone:
 	case AuthSecretBasic, AuthSecretPost:
+		if g.Key != "" {
+			return fmt.Errorf("client authentication %s sends the client secret; a client with a private key signs an assertion instead (private_key_jwt): give the secret or the key, not both", g.ClientAuth)
+		}
 		if !hasSecret {
 			return fmt.Errorf("client authentication %s needs the client secret: %w", g.ClientAuth, ErrNoClientSecret)
 		}
@@ -87,6 +100,43 @@ func (g *Grant) check(hasSecret bool) error {
 		return fmt.Errorf("unknown client authentication %q", g.ClientAuth)
 	}
 	return nil
+}
+
+// DefaultGrantScopes are the scopes a login without a person asks for
+// when none are given, by the target's name (see [Resolution.GrantScopes]
+// for what resolution finds): all-apis on a Databricks host, else none —
+// openid and offline_access mean nothing without a user.
+func DefaultGrantScopes(t Target) []string {
+	if databricksTarget(t, nil) {
+		return []string{"all-apis"}
+	}
+	return nil
+}
+
+// databricksTarget reports whether t is a Databricks host: by its name,
+// an account ID, or what resolution found.
+func databricksTarget(t Target, res *Resolution) bool {
+	return t.AccountID != "" || IsDatabricksHost(t.Host) || res != nil && res.Kind.Databricks()
+}
+
+// subjectSource is the subject token source a grant reads: a GitHub
+// Actions token without an audience, at a Databricks host, is asked for
+// the audience Databricks token federation expects, as the Databricks
+// SDKs ask for it — the account ID for an account login, else the token
+// endpoint the token goes to.
+func subjectSource(g Grant, t Target, res *Resolution, m Metadata) string {
+	src, err := ParseSubjectTokenSource(g.SubjectToken)
+	if g.Type != TokenExchangeGrantType || err != nil || src.Kind != SourceGitHubActions || src.Arg != "" || !databricksTarget(t, res) {
+		return g.SubjectToken
+	}
+	aud := t.AccountID
+	if aud == "" && res != nil && res.Kind == KindDatabricksAccount {
+		aud = res.AccountID
+	}
+	if aud == "" {
+		aud = m.TokenEndpoint
+	}
+	return SourceGitHubActions + ":" + aud
 }
 
 // chooseAuth picks the client authentication of a login: a key means
@@ -223,7 +273,7 @@ type grantRun struct {
 
 // begin returns the first effect of the grant.
 func (r *grantRun) begin() (Effect, error) {
-	if err := r.g.check(r.client.Secret != ""); err != nil {
+	if err := r.g.Check(r.client.Secret != ""); err != nil {
 		return nil, err
 	}
 	r.dp.rand, r.dp.rebuild = r.rand, r.g.ClientAuth == AuthPrivateKeyJWT // an assertion is single-use: a nonce retry signs a new one
@@ -351,10 +401,16 @@ type GrantConfig struct {
 	// Client is the client ID and, for a client secret login, the secret.
 	Client Client
 	Grant  Grant
+	// SecretElsewhere: the client secret lives outside the store (a
+	// Databricks CLI config file) and is given again to every token call,
+	// so the saved entry holds none.
+	SecretElsewhere bool
 	// Metadata, when known, skips discovery.
 	Metadata *Metadata
-	// Resolution, when known (see [Resolve]), gives the metadata and the
-	// RFC 8707 resource, sent on every grant, and is saved with the login.
+	// Resolution, when known (see [Resolve]), gives the metadata, the
+	// RFC 8707 resource, sent on every grant, and the scopes asked for
+	// when Grant has none ([Resolution.GrantScopes]); it is saved with the
+	// login.
 	Resolution *Resolution
 	// DPoP is the DPoP mode ("" is [DPoPAuto]).
 	DPoP string
@@ -424,7 +480,7 @@ func (l *GrantLogin) Step(ev Event) []Effect {
 			if l.cfg.Client.ID == "" {
 				return l.fail(errors.New("login: no client ID"))
 			}
-			if err := l.cfg.Grant.check(l.cfg.Client.Secret != ""); err != nil {
+			if err := l.cfg.Grant.Check(l.cfg.Client.Secret != ""); err != nil {
 				return l.fail(fmt.Errorf("login: %w", err))
 			}
 			l.run.now, l.rand = ev.Now, ev.Rand
@@ -519,6 +575,10 @@ func (l *GrantLogin) grant(m Metadata) []Effect {
 	}
 	g := l.cfg.Grant
 	g.ClientAuth = chooseAuth(g, l.cfg.Client.Secret != "", m)
+	g.SubjectToken = subjectSource(g, l.cfg.Target, l.cfg.Resolution, m)
+	if res := l.cfg.Resolution; len(g.Scopes) == 0 && res != nil {
+		g.Scopes = res.GrantScopes
+	}
 	l.run = grantRun{g: g, client: l.cfg.Client, tokenURL: m.TokenEndpoint, now: l.run.now, rand: l.rand}
 	if res := l.cfg.Resolution; res != nil {
 		l.run.resource = res.Resource
@@ -579,16 +639,8 @@ func (l *GrantLogin) keyOrBegin() []Effect {
 // cacheKey is the key the login will save under.
 func (l *GrantLogin) cacheKey() string {
 	e := newEntry(l.cfg.Target, l.cfg.Client.ID, nil, &TokenResponse{}, l.run.now, l.meta)
-	l.resolved(&e)
+	e.resolvedBy(l.cfg.Resolution)
 	return e.Key()
-}
-
-// resolved records the login's resolution, and its resource, in e.
-func (l *GrantLogin) resolved(e *Entry) {
-	if res := l.cfg.Resolution; res != nil {
-		cp := *res
-		e.Resolution, e.Resource = &cp, cp.Resource
-	}
 }
 
 func (l *GrantLogin) begin() []Effect {
@@ -612,8 +664,8 @@ func (l *GrantLogin) granted(ev Event) []Effect {
 	l.entry = newEntry(l.cfg.Target, l.cfg.Client.ID, g.Scopes, t, l.fetchedAt(ev), l.meta)
 	l.entry.Grant = &g
 	l.entry.DPoP = l.run.dp.key
-	l.resolved(&l.entry)
-	if g.ClientAuth == AuthSecretBasic || g.ClientAuth == AuthSecretPost {
+	l.entry.resolvedBy(l.cfg.Resolution)
+	if (g.ClientAuth == AuthSecretBasic || g.ClientAuth == AuthSecretPost) && !l.cfg.SecretElsewhere {
 		l.entry.ClientSecret = l.cfg.Client.Secret
 	}
 	if l.locked != "" { // Once: locked since before the grant

@@ -135,29 +135,30 @@ const (
 // Authorize → Callback (wrong state: Reject, keep waiting) → Fetch token →
 // Lock → Save → Unlock, Done.
 type Login struct {
-	cfg       LoginConfig
-	phase     loginPhase
-	disc      discovery
-	pending   Pending
-	req       Request // the token request, to scrub its secrets from errors
-	entry     Entry
-	cr        clientReg // the client of a login without a client ID
-	forgetErr error
-	dp        dpopSend // the token request, with a proof when the login uses DPoP
-	rand      io.Reader
-	now       time.Time
+	cfg     LoginConfig
+	phase   loginPhase
+	disc    discovery
+	pending Pending
+	req     Request // the token request, to scrub its secrets from errors
+	entry   Entry
+	cr      clientReg // the client of a login without a client ID
+	dp      dpopSend  // the token request, with a proof when the login uses DPoP
+	rand    io.Reader
+	now     time.Time
 }
 
 // NewLogin returns a login that begins with [Start].
 func NewLogin(cfg LoginConfig) *Login { return &Login{cfg: cfg} }
 
 // ResumeLogin continues a login whose [Pending] was stored before a page
-// unload: it waits for the [Callback].
-func ResumeLogin(p Pending, client Client) *Login {
+// unload: it waits for the [Callback]. It has had no [Start], so rand is
+// the entropy of what is left (a DPoP proof's jti).
+func ResumeLogin(p Pending, client Client, rand io.Reader) *Login {
 	return &Login{
 		cfg:     LoginConfig{Target: p.Target, Client: client, Scopes: p.Scopes, RedirectURI: p.RedirectURI, ReturnTo: p.ReturnTo},
 		phase:   loginWaiting,
 		pending: p,
+		rand:    rand,
 	}
 }
 
@@ -441,9 +442,6 @@ func (l *Login) callback(ev Callback) []Effect {
 	if err != nil {
 		return l.fail(err)
 	}
-	if ev.Rand != nil {
-		l.rand = ev.Rand // a resumed login has had no Start
-	}
 	l.dp.rand = l.rand
 	l.now = ev.Now
 	if dpop {
@@ -460,10 +458,8 @@ func (l *Login) callback(ev Callback) []Effect {
 // pendingKey is the cache key the login will save under, for naming its
 // DPoP key.
 func (l *Login) pendingKey() string {
-	e := Entry{Host: l.pending.Target.Host, AccountID: l.pending.Target.AccountID, ClientID: l.pending.ClientID, Metadata: l.pending.Metadata, Resolution: l.pending.Resolution}
-	if l.pending.Resolution != nil {
-		e.Resource = l.pending.Resolution.Resource
-	}
+	e := Entry{Host: l.pending.Target.Host, AccountID: l.pending.Target.AccountID, ClientID: l.pending.ClientID, Metadata: l.pending.Metadata}
+	e.resolvedBy(l.pending.Resolution)
 	return e.Key()
 }
 
@@ -496,9 +492,8 @@ func (l *Login) exchanged(e Event) []Effect {
 			// Not a second browser round trip now: the next login
 			// registers again (S32).
 			l.cr = clientReg{meta: l.pending.Metadata, redirect: l.pending.RedirectURI}
-			l.forgetErr = forgottenError(l.pending.ClientID, err)
 			l.phase = loginForgetting
-			return l.cr.forget(l.pending.ClientID)
+			return l.cr.refuse(l.pending.ClientID, err)
 		}
 		return l.fail(fmt.Errorf("exchanging the authorization code: %w", err))
 	}
@@ -509,10 +504,7 @@ func (l *Login) exchanged(e Event) []Effect {
 		}
 	}
 	l.entry = newEntry(p.Target, p.ClientID, p.Scopes, t, ev.Now, p.Metadata)
-	if p.Resolution != nil {
-		res := *p.Resolution
-		l.entry.Resolution, l.entry.Resource = &res, res.Resource
-	}
+	l.entry.resolvedBy(p.Resolution)
 	l.entry.DPoP = l.dp.key
 	l.phase = loginLocking
 	return []Effect{Lock{Key: l.entry.Key()}}
@@ -521,22 +513,17 @@ func (l *Login) exchanged(e Event) []Effect {
 // clientStep runs the client's sub-machine: on to the authorization once
 // the client is known; the end of the login after a forget.
 func (l *Login) clientStep(ev Event) []Effect {
-	effs, done, err := l.cr.step(ev)
-	if l.phase == loginForgetting && (done || err != nil) {
+	effs, next := l.cr.run(ev)
+	switch next {
+	case regOver:
 		l.phase = loginDone
-		return append(effs, Done{Err: l.forgetErr})
-	}
-	if err != nil {
-		l.phase = loginDone
-		return append(effs, Done{Err: err})
-	}
-	if !done {
+		return effs
+	case regWaiting:
 		return effs
 	}
 	l.useClient(l.cr.id, l.cr.from)
 	l.pending.ClientDPoP = l.cr.dpopBound
 	l.pending.RedirectURI = l.cr.redirect // the registered one, when the listener moved there
-	effs = append(effs, ClientChosen{ClientID: l.cr.id, From: l.cr.said})
 	return append(effs, l.savePending()...)
 }
 

@@ -316,7 +316,7 @@ func TestPending_RemembersIssuerAndSurvivesSerialisation(t *testing.T) { // S8
 	var p Pending
 	is.NoErr(json.Unmarshal(b, &p))
 	// A browser page reloads: the login resumes from storage.
-	resumed := ResumeLogin(p, Client{ID: p.ClientID})
+	resumed := ResumeLogin(p, Client{ID: p.ClientID}, nil)
 	d := finish(w, resumed, srv.authorize(a.URL))
 	is.NoErr(d.Err)
 	is.Equal(d.Entry.Metadata.Issuer, dbxIssuer)

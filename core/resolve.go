@@ -83,6 +83,10 @@ type Resolution struct {
 	ClientRegistered bool     `json:"client_registered,omitempty"`
 	Scopes           []string `json:"scopes,omitempty"`
 	RedirectURI      string   `json:"redirect_uri,omitempty"`
+	// GrantScopes are the scopes of a login without a person (a grant)
+	// when it names none: none unless the kind of target has its own. The
+	// grant saves the scopes it asked for, so this is not stored.
+	GrantScopes []string `json:"-"`
 	// Metadata is the authorization server's; entries keep their own copy.
 	Metadata Metadata `json:"-"`
 }
@@ -91,6 +95,7 @@ type Resolution struct {
 func (r *Resolution) databricksDefaults() {
 	r.ClientID, r.ClientIDFrom = DatabricksClientID, "default for Databricks hosts"
 	r.Scopes = []string{"all-apis", "offline_access"}
+	r.GrantScopes = []string{"all-apis"} // a grant: no user, no refresh token
 	r.RedirectURI = DatabricksRedirectURI
 }
 
@@ -346,6 +351,26 @@ type probe struct {
 // ResolveConfig says what to resolve.
 type ResolveConfig struct {
 	Target Target
+	// Resource, when given, is the RFC 8707 resource a login there asks a
+	// token for — an API that publishes no protected-resource metadata —
+	// in place of any resolution finds; the login is then kept under it
+	// (see [Resolution.LoginTarget]). A resource that is not an http(s)
+	// URL is [ErrInvalidResource], before any request.
+	Resource string
+}
+
+// ErrInvalidResource: the resource given to [ResolveConfig] is not a URL
+// a token can be asked for.
+var ErrInvalidResource = errors.New("invalid resource")
+
+// LoginTarget is where a login resolved for t is kept: under the resource
+// it asks a token for when it names one (so that a token asked for by the
+// resource's URL finds it), else t.
+func (r *Resolution) LoginTarget(t Target) Target {
+	if r.Resource != "" {
+		t.Host = r.Resource
+	}
+	return t
 }
 
 // Resolve is the target-resolution machine: from the URL a user gave, it
@@ -411,6 +436,13 @@ func (r *Resolve) start() []Effect {
 	u, err := url.Parse(t.Host)
 	if err != nil || u.Host == "" {
 		return r.fail(fmt.Errorf("invalid host %q", t.Host))
+	}
+	if res := r.cfg.Resource; res != "" {
+		n, err := NormalizeHost(res)
+		if err != nil {
+			return r.fail(fmt.Errorf("%w %q: %v", ErrInvalidResource, res, err))
+		}
+		r.cfg.Resource = n
 	}
 	r.origin, r.path = u.Scheme+"://"+u.Host, u.Path
 	byName := IsDatabricksHost(t.Host)
@@ -620,6 +652,9 @@ func (r *Resolve) found(p probe, m *Metadata) []Effect {
 	}
 	r.res.Issuer, r.res.IssuerFrom = m.Issuer, p.url
 	r.res.Metadata = *m
+	if r.cfg.Resource != "" {
+		r.res.Resource, r.res.ResourceFrom = r.cfg.Resource, "given with the login"
+	}
 	switch {
 	case r.res.Kind.Databricks():
 		r.res.databricksDefaults()

@@ -37,8 +37,10 @@ type ResourceCallConfig struct {
 	Nonces map[string]string
 	// KeepNonces saves a nonce the resource gave with the login before
 	// [Done] — under the login's lock, into the entry read again there —
-	// for a driver whose next call starts afresh (`auth api`, a new
-	// process each time); the entry's nonces go first in every proof. A
+	// so that the next call, in this process or another (`auth api`, a new
+	// process each time; another tab or a reloaded page), proves with it
+	// at once: the entry's nonces go first in every proof. Both drivers
+	// set it. A
 	// nonce of the token endpoint's origin is not saved: that server keeps
 	// its own there, and the two would replace each other on every call.
 	KeepNonces bool

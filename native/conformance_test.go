@@ -99,6 +99,12 @@ func (d *conformanceDriver) Login(clientID, dpop string) error {
 	return d.LoginWith(conformance.LoginCall{Host: d.host, ClientID: clientID, DPoP: dpop})
 }
 
+// LoginResource is Login asking for resource (--resource; the browser's
+// resource option).
+func (d *conformanceDriver) LoginResource(clientID, resource string) error {
+	return d.LoginWith(conformance.LoginCall{Host: d.host, ClientID: clientID, Resource: resource})
+}
+
 // LoginWith is Login at c.Host; with RedirectTaken, another program
 // listens on the port of the redirect URI the registered client has.
 func (d *conformanceDriver) LoginWith(c conformance.LoginCall) error {
@@ -110,11 +116,12 @@ func (d *conformanceDriver) LoginWith(c conformance.LoginCall) error {
 		defer l.Close()
 	}
 	o := d.optionsAt(c.Host, c.ClientID)
-	o.DPoP = c.DPoP
+	o.DPoP, o.Resource = c.DPoP, c.Resource
 	res, err := Resolve(context.Background(), o)
 	if err != nil {
 		return err
 	}
+	o.Target = res.LoginTarget(o.Target)
 	var wg sync.WaitGroup
 	_, err = Login(context.Background(), LoginOptions{
 		Options:    o,
@@ -144,6 +151,17 @@ func (d *conformanceDriver) LoginWith(c conformance.LoginCall) error {
 
 func (d *conformanceDriver) Token(clientID string, force bool) (conformance.Token, error) {
 	e, err := Token(context.Background(), TokenOptions{Options: d.options(clientID), Force: force})
+	if err != nil {
+		return conformance.Token{}, err
+	}
+	return conformance.Token{AccessToken: e.AccessToken, TokenType: e.TokenType}, nil
+}
+
+// TokenResource is `auth token RESOURCE`.
+func (d *conformanceDriver) TokenResource(clientID, resource string) (conformance.Token, error) {
+	o := d.options(clientID)
+	o.Target.Host = resource
+	e, err := Token(context.Background(), TokenOptions{Options: o})
 	if err != nil {
 		return conformance.Token{}, err
 	}

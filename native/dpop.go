@@ -239,11 +239,8 @@ func (s *KeyringStore) DeleteDPoPKey(name string) error {
 	return s.del(dpopUser(id))
 }
 
-// dpopKeys is the store's key store, through wrappers.
+// dpopKeys is the store's key store.
 func dpopKeys(s Store) (DPoPKeyStore, error) {
-	if w, ok := s.(secretless); ok {
-		s = w.Store
-	}
 	if k, ok := s.(DPoPKeyStore); ok {
 		return k, nil
 	}
@@ -281,11 +278,6 @@ func (d *Driver) staleDPoPKey(key string, next *core.Entry) string {
 	lister, ok := d.Store.(interface {
 		Entries() (map[string]core.Entry, error)
 	})
-	if w, isW := d.Store.(secretless); isW {
-		lister, ok = w.Store.(interface {
-			Entries() (map[string]core.Entry, error)
-		})
-	}
 	if !ok {
 		return ""
 	}

@@ -57,6 +57,10 @@ type Options struct {
 	// DPoP is the DPoP mode of a login: auto ("" too), always or never
 	// (see core.DPoPAuto).
 	DPoP string
+	// Resource is an RFC 8707 resource given with a login, for an API
+	// that publishes no protected-resource metadata: [Resolve] asks for
+	// it in place of any it finds (see core.ResolveConfig.Resource).
+	Resource string
 }
 
 func (o *Options) store() (Store, error) {
@@ -334,9 +338,11 @@ func merge(ctx context.Context, a, b <-chan *Incoming) <-chan *Incoming {
 
 // Resolve finds out what o.Target is and how to log in there (see
 // [core.Resolve]): a Databricks host by its name or its own documents, a
-// protected resource, an issuer. It needs the network, never the cache.
+// protected resource, an issuer; with o.Resource, for that resource. It
+// needs the network, never the cache. The login is then kept under
+// [core.Resolution.LoginTarget].
 func Resolve(ctx context.Context, o Options) (*core.Resolution, error) {
-	m := core.NewResolve(core.ResolveConfig{Target: o.Target})
+	m := core.NewResolve(core.ResolveConfig{Target: o.Target, Resource: o.Resource})
 	done := o.driver(nil).Run(ctx, m)
 	if done.Err != nil {
 		return nil, done.Err

@@ -64,17 +64,14 @@ func GrantLogin(ctx context.Context, o GrantOptions) (*core.Entry, error) {
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w: no token within %s", ErrTimeout, timeout))
 	defer cancel()
-	st := s
-	if o.DontStoreSecret {
-		st = secretless{s}
-	}
-	done := o.driver(st).Run(ctx, core.NewGrantLogin(core.GrantConfig{
-		Target:     o.Target,
-		Client:     core.Client{ID: o.ClientID, Secret: o.ClientSecret},
-		Grant:      g,
-		DPoP:       o.DPoP,
-		Resolution: o.Resolution,
-		Once:       o.Once,
+	done := o.driver(s).Run(ctx, core.NewGrantLogin(core.GrantConfig{
+		Target:          o.Target,
+		Client:          core.Client{ID: o.ClientID, Secret: o.ClientSecret},
+		SecretElsewhere: o.DontStoreSecret,
+		Grant:           g,
+		DPoP:            o.DPoP,
+		Resolution:      o.Resolution,
+		Once:            o.Once,
 	}))
 	if done.Err != nil {
 		return nil, done.Err
@@ -85,15 +82,6 @@ func GrantLogin(ctx context.Context, o GrantOptions) (*core.Entry, error) {
 		e.ClientSecretIn = saved.ClientSecretIn // where the store put it
 	}
 	return &e, nil
-}
-
-// secretless drops the client secret from saved entries: a secret read
-// from another file each time is not copied into the store.
-type secretless struct{ Store }
-
-func (s secretless) Save(key string, e core.Entry) error {
-	e.ClientSecret = ""
-	return s.Store.Save(key, e)
 }
 
 // Check looks at what a grant login needs on this machine before any

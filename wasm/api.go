@@ -218,10 +218,7 @@ func (d *driver) login(o loginOptions) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.resource != "" {
-		// The login is kept per resource, like one found by RFC 9728.
-		target.Host = res.Resource
-	}
+	target = res.LoginTarget(target) // per resource, like one found by RFC 9728
 	client := core.Client{ID: o.clientID}
 	if client.ID == "" {
 		client.ID = res.ClientID // Databricks: databricks-cli; else registered by the core
@@ -335,8 +332,8 @@ func (d *driver) handleRedirect(href string) (any, error) {
 	} else if !first {
 		return nil, core.ErrStateMismatch
 	}
-	m := core.ResumeLogin(*p, core.Client{ID: p.ClientID})
-	done := d.run(m, core.Callback{Query: q, Now: d.clock(), Rand: webCrypto{}})
+	m := core.ResumeLogin(*p, core.Client{ID: p.ClientID}, webCrypto{})
+	done := d.run(m, core.Callback{Query: q, Now: d.clock()})
 	if done.Err != nil {
 		if p.Key != nil {
 			d.dropKey(p.Key.Key) // made for this login before the redirect; none holds it now

@@ -116,6 +116,12 @@ func (d *conformanceDriver) Login(clientID, dpop string) error {
 	return d.LoginWith(conformance.LoginCall{Host: d.host, ClientID: clientID, DPoP: dpop})
 }
 
+// LoginResource is Login asking for resource (--resource; the browser's
+// resource option).
+func (d *conformanceDriver) LoginResource(clientID, resource string) error {
+	return d.LoginWith(conformance.LoginCall{Host: d.host, ClientID: clientID, Resource: resource})
+}
+
 // LoginWith is Login at c.Host; with RedirectTaken, login() is called on
 // another page of the origin, whose URL is the redirect URI.
 func (d *conformanceDriver) LoginWith(c conformance.LoginCall) error {
@@ -128,7 +134,8 @@ func (d *conformanceDriver) LoginWith(c conformance.LoginCall) error {
 		page += "-another-page"
 	}
 	before := d.lastNavigation()
-	if _, err := d.driver.login(loginOptions{targetOptions: targetOptions{host: c.Host, clientID: c.ClientID}, redirectURI: page, returnTo: page, dpop: mode}); err != nil {
+	t := targetOptions{host: c.Host, clientID: c.ClientID, resource: c.Resource}
+	if _, err := d.driver.login(loginOptions{targetOptions: t, redirectURI: page, returnTo: page, dpop: mode}); err != nil {
 		return err
 	}
 	authURL := d.lastNavigation()
@@ -144,7 +151,16 @@ func (d *conformanceDriver) LoginWith(c conformance.LoginCall) error {
 }
 
 func (d *conformanceDriver) Token(clientID string, force bool) (conformance.Token, error) {
-	v, err := d.token(tokenOptions{targetOptions: d.target(clientID), force: force})
+	return d.tokenOf(tokenOptions{targetOptions: d.target(clientID), force: force})
+}
+
+// TokenResource is token({ host: resource, clientId }).
+func (d *conformanceDriver) TokenResource(clientID, resource string) (conformance.Token, error) {
+	return d.tokenOf(tokenOptions{targetOptions: targetOptions{host: resource, clientID: clientID}})
+}
+
+func (d *conformanceDriver) tokenOf(o tokenOptions) (conformance.Token, error) {
+	v, err := d.token(o)
 	if err != nil {
 		return conformance.Token{}, err
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"syscall/js"
 
 	"github.com/dualauth/dualauth/core"
@@ -251,12 +250,12 @@ func (d *driver) apiFetch(o fetchOptions) (any, error) {
 		Token:  core.RefreshConfig{Target: target, Client: client},
 		Method: method,
 		URL:    reqURL,
-		Nonces: d.resourceNonces.get(reqURL),
+		// The resource's nonce is kept with the login, as natively: the
+		// next call's first proof carries it (this page's or another's),
+		// saving the 401 round trip.
+		KeepNonces: true,
 	})
 	done := d.runWith(m, core.Start{Now: d.clock(), Rand: webCrypto{}}, send)
-	if done.Entry != nil && done.Entry.DPoP != nil {
-		d.resourceNonces.keep(reqURL, done.Entry.DPoP.Nonces)
-	}
 	if done.Response != nil && last.Truthy() {
 		return last, nil
 	}
@@ -264,42 +263,6 @@ func (d *driver) apiFetch(o fetchOptions) (any, error) {
 		done.Err = errors.New("dualauth.fetch: the call ended without a response")
 	}
 	return nil, done.Err
-}
-
-// nonceMemo keeps the DPoP nonces resources sent, by origin, for this
-// page's life: the next call's first proof carries it, saving the 401
-// round trip. Calls run concurrently, hence the lock.
-type nonceMemo struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-// get returns the nonces kept for the origin of target.
-func (n *nonceMemo) get(target string) map[string]string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	out := map[string]string{}
-	for o, v := range n.m {
-		if core.SameOrigin(o, target) {
-			out[o] = v
-		}
-	}
-	return out
-}
-
-// keep records the nonce of target's origin among nonces (the entry's,
-// which also holds its token endpoint's).
-func (n *nonceMemo) keep(target string, nonces map[string]string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for o, v := range nonces {
-		if core.SameOrigin(o, target) {
-			if n.m == nil {
-				n.m = map[string]string{}
-			}
-			n.m[o] = v
-		}
-	}
 }
 
 func header(resp js.Value, name string) string {

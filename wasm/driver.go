@@ -41,9 +41,6 @@ type driver struct {
 	// logins live in its memory only, and the page that called does the
 	// navigation (dualauth.js).
 	worker bool
-	// resourceNonces are the DPoP nonces of the resources dualauth.fetch
-	// called.
-	resourceNonces nonceMemo
 }
 
 func newBrowserDriver() *driver {

@@ -52,7 +52,7 @@ func errorCode(err error) string {
 		return "wrong_origin"
 	case errors.Is(err, core.ErrDiscovery):
 		return "discovery_failed"
-	case errors.Is(err, errBadArgument):
+	case errors.Is(err, errBadArgument), errors.Is(err, core.ErrInvalidResource):
 		return "invalid_argument"
 	case errors.Is(err, errLockTimeout):
 		return "lock_timeout"

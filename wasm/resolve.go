@@ -11,23 +11,14 @@ import (
 	"github.com/dualauth/dualauth/core"
 )
 
-// resolveTarget runs the core's target resolution for a login. A resource
-// given by the page is asked of the issuer at host as is (RFC 8707), for
-// APIs that publish no protected-resource metadata.
+// resolveTarget runs the core's target resolution for a login, with the
+// resource the page gave, if any (see core.ResolveConfig.Resource).
 func (d *driver) resolveTarget(t core.Target, resource string) (*core.Resolution, error) {
-	m := core.NewResolve(core.ResolveConfig{Target: t})
+	m := core.NewResolve(core.ResolveConfig{Target: t, Resource: resource})
 	if done := d.run(m, core.Start{Now: d.clock()}); done.Err != nil {
 		return nil, done.Err
 	}
-	res := m.Result()
-	if resource != "" {
-		r, err := core.NormalizeHost(resource)
-		if err != nil {
-			return nil, fmt.Errorf("%w: resource: %v", errBadArgument, err)
-		}
-		res.Resource, res.ResourceFrom = r, "given by the page"
-	}
-	return res, nil
+	return m.Result(), nil
 }
 
 // storedClient is the client of the only login of t in this origin (from

@@ -332,12 +332,12 @@ var Scenarios = []Scenario{
 		}},
 		Steps: []Step{
 			{Name: "login to /mcp", Op: OpLogin, ClientID: PresetClient, Path: "/mcp", Want: Want{
-				Requests: loginRequests,
+				Requests: resourceLoginRequests("/mcp"),
 				Scope:    "mcp:read",
 				Logins:   []Stored{resourceLogin("/mcp", 1)},
 			}},
 			{Name: "login to /mcp/admin", Op: OpLogin, ClientID: PresetClient, Path: "/mcp/admin", Want: Want{
-				Requests: loginRequests,
+				Requests: resourceLoginRequests("/mcp/admin"),
 				Scope:    "mcp:admin",
 				Logins:   []Stored{resourceLogin("/mcp", 1), resourceLogin("/mcp/admin", 2)},
 			}},
@@ -365,12 +365,12 @@ var Scenarios = []Scenario{
 		}},
 		Steps: []Step{
 			{Name: "the 401's scope", Op: OpLogin, ClientID: PresetClient, Path: "/a", Want: Want{
-				Requests: loginRequests,
+				Requests: resourceLoginRequests("/a"),
 				Scope:    "a:read a:write",
 				Logins:   []Stored{resourceLogin("/a", 1)},
 			}},
 			{Name: "scopes_supported", Op: OpLogin, ClientID: PresetClient, Path: "/b", Want: Want{
-				Requests: loginRequests,
+				Requests: resourceLoginRequests("/b"),
 				Scope:    "b:all",
 				Logins:   []Stored{resourceLogin("/a", 1), resourceLogin("/b", 2)},
 			}},
@@ -489,6 +489,45 @@ var Scenarios = []Scenario{
 			}},
 		},
 	},
+	// Issue #21 part B: a resource given with the login is a core input.
+	{
+		Name: "a resource given with the login is asked for and the login kept under it",
+		Steps: []Step{
+			{Name: "login", Op: OpLogin, ClientID: PresetClient, Resource: givenResource, Want: Want{
+				Requests: []string{"discover", "authorize for " + givenResource, "token authorization_code for " + givenResource},
+				Logins:   []Stored{keptUnderResource(issued(PresetClient, 1))},
+			}},
+			{Name: "token by the resource", Op: OpToken, ClientID: PresetClient, Resource: givenResource, Want: Want{
+				Token:  "at-1",
+				Logins: []Stored{keptUnderResource(issued(PresetClient, 1))},
+			}},
+			{Name: "the refresh asks for the resource too", Op: OpToken, ClientID: PresetClient, Resource: givenResource, Advance: expired, Want: Want{
+				Token:    "at-2",
+				Requests: []string{"token refresh_token for " + givenResource},
+				Logins:   []Stored{keptUnderResource(issued(PresetClient, 2))},
+			}},
+			{Name: "the issuer's own login is another", Op: OpToken, ClientID: PresetClient, Want: Want{
+				Err:    "login_required",
+				Logins: []Stored{keptUnderResource(issued(PresetClient, 2))},
+			}},
+		},
+	},
+	{
+		Name: "a resource that is no https URL is refused before any request",
+		Steps: []Step{
+			{Op: OpLogin, ClientID: PresetClient, Resource: "ftp://api.example.com", Want: Want{Err: "error"}},
+		},
+	},
+}
+
+// givenResource is an API that publishes no protected-resource metadata:
+// a login names it (RFC 8707) and nothing fetches it.
+const givenResource = "https://api.example.com/v1"
+
+// keptUnderResource is s kept under givenResource.
+func keptUnderResource(s Stored) Stored {
+	s.Resource = givenResource
+	return s
 }
 
 // KnownDifferences are the steps where a target does not do what the
@@ -508,4 +547,10 @@ var KnownDifferences = []Difference{
 		Why: "the browser's storedClient has no newest-registered-client rule (native ResolveClientID does): " +
 			"token({host}) says several clients are logged in; the client-picking decision is to move into core (issue #21)",
 	},
+}
+
+// resourceLoginRequests is what a login to the resource at path on the
+// server asks: the resource goes with the authorization and token requests.
+func resourceLoginRequests(path string) []string {
+	return []string{"discover", "authorize for " + path, "token authorization_code for " + path}
 }

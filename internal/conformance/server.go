@@ -285,7 +285,7 @@ func (s *Server) Authorize(authURL string) (string, error) {
 	q := u.Query()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.record("authorize")
+	s.record("authorize" + forResource(u, q.Get("resource")))
 	switch {
 	case q.Get("response_type") != "code":
 		return "", errors.New("authorize: response_type is not code")
@@ -381,7 +381,7 @@ func (s *Server) Handle(r core.Request) core.Response {
 		return core.Response{Status: 200}
 	case u.Path == "/token":
 		gt := r.Form.Get("grant_type")
-		s.record("token " + gt)
+		s.record("token " + gt + forResource(u, r.Form.Get("resource")))
 		client := r.Form.Get("client_id")
 		if !s.clients[client] {
 			return jsonResponse(401, map[string]string{"error": "invalid_client"})
@@ -440,6 +440,19 @@ func (s *Server) Handle(r core.Request) core.Response {
 		return jsonResponse(400, map[string]string{"error": "unsupported_grant_type"})
 	}
 	return jsonResponse(404, map[string]string{"error": "not_found"})
+}
+
+// forResource is how the log names the RFC 8707 resource a request to u
+// asks a token for: its path when it is on u's origin, else the whole URL
+// ("" for none).
+func forResource(u *url.URL, resource string) string {
+	if resource == "" {
+		return ""
+	}
+	if path, ok := strings.CutPrefix(resource, u.Scheme+"://"+u.Host); ok && strings.HasPrefix(path, "/") {
+		return " for " + path
+	}
+	return " for " + resource
 }
 
 func (s *Server) issue(g grant) core.Response {

@@ -72,6 +72,20 @@ type LoginCall struct {
 	// registered with cannot receive this login (natively its port is
 	// taken; in the browser the login starts on another page).
 	RedirectTaken bool
+	// Resource is an RFC 8707 resource given with the login (see
+	// [ResourceDriver]).
+	Resource string
+}
+
+// ResourceDriver is a Driver that logs in for an RFC 8707 resource given
+// with the login (an API that publishes no protected-resource metadata:
+// the browser's resource option, `auth login --resource`) and finds that
+// login by the resource. Steps with a Resource need it.
+type ResourceDriver interface {
+	// LoginResource is Login asking for a token for resource.
+	LoginResource(clientID, resource string) error
+	// TokenResource is Token for the login kept under resource.
+	TokenResource(clientID, resource string) (Token, error)
 }
 
 // Token is what a token call hands out.
@@ -125,6 +139,9 @@ type Step struct {
 	Force    bool   // token: refresh even a valid token
 	// Callers is how many token calls run at once (0 means 1).
 	Callers int
+	// Resource: login for this RFC 8707 resource; token: the login kept
+	// under it (see [ResourceDriver]).
+	Resource string
 	// Advance moves the clock before the step (2h: the token expired).
 	Advance time.Duration
 	// Change changes the server before the step (forgets clients, revokes
@@ -189,7 +206,7 @@ type Stored struct {
 	RefreshToken string
 	TokenType    string // "" : Bearer
 	DPoP         bool   // the entry names a DPoP key
-	Resource     string // the resource's path on the server
+	Resource     string // the login's resource: its path on the server, or a whole URL elsewhere
 }
 
 // Difference is a known difference between the targets: the step of the
@@ -344,8 +361,16 @@ func runStep(d Driver, srv *Server, st Step) []string {
 			mismatch("the outcome's message", fmt.Sprintf("%q", msg), fmt.Sprintf("one with %q and no control or bidi characters", st.Want.ErrText))
 		}
 	}
+	rd, _ := d.(ResourceDriver)
+	if st.Resource != "" && rd == nil {
+		return []string{"the driver cannot log in for a resource (conformance.ResourceDriver)"}
+	}
 	switch st.Op {
 	case OpLogin:
+		if st.Resource != "" {
+			outcome(rd.LoginResource(st.ClientID, st.Resource))
+			break
+		}
 		if st.Path == "" && !st.RedirectTaken {
 			outcome(d.Login(st.ClientID, st.DPoP))
 		} else {
@@ -375,7 +400,13 @@ func runStep(d Driver, srv *Server, st Step) []string {
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
-			wg.Go(func() { toks[i], errs[i] = d.Token(st.ClientID, st.Force) })
+			wg.Go(func() {
+				if st.Resource != "" {
+					toks[i], errs[i] = rd.TokenResource(st.ClientID, st.Resource)
+					return
+				}
+				toks[i], errs[i] = d.Token(st.ClientID, st.Force)
+			})
 		}
 		wg.Wait()
 		wantType := st.Want.TokenType

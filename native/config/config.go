@@ -38,6 +38,7 @@ const (
 	KeyStorage     = "storage"
 	KeyFlow        = "flow"
 	KeyDPoP        = "dpop" // auto, always or never (RFC 9449 bound tokens)
+	KeyResource    = "resource"
 	KeyDefault     = "default_profile"
 	// Logins without a person (never a secret: the client secret goes to
 	// the keyring or a 0600 file, a key file is referenced by its path).
@@ -66,6 +67,7 @@ type Profile struct {
 	Storage     string `json:"storage,omitempty"`
 	Flow        string `json:"flow,omitempty"`
 	DPoP        string `json:"dpop,omitempty"`
+	Resource    string `json:"resource,omitempty"`
 	// Grant, ClientKey, ClientAuth, SubjectToken and SubjectTokenType
 	// describe a login without a person.
 	Grant            string `json:"grant,omitempty"`
@@ -87,7 +89,7 @@ func (p *Profile) fields() []struct{ key, val string } {
 		{KeyHost, p.Host}, {KeyClientID, p.ClientID}, {KeyScopes, p.Scopes}, {KeyRedirectURI, p.RedirectURI},
 		{KeyAccountID, p.AccountID}, {KeyCACert, p.CACert}, {KeyStorage, p.Storage}, {KeyFlow, p.Flow},
 		{KeyGrant, p.Grant}, {KeyClientKey, p.ClientKey}, {KeyClientAuth, p.ClientAuth},
-		{KeySubjectToken, p.SubjectToken}, {KeySubjectTokenType, p.SubjectTokenType}, {KeyDPoP, p.DPoP},
+		{KeySubjectToken, p.SubjectToken}, {KeySubjectTokenType, p.SubjectTokenType}, {KeyDPoP, p.DPoP}, {KeyResource, p.Resource},
 	}
 }
 
@@ -267,7 +269,7 @@ func profileFrom(s *ini.Section) Profile {
 		Name: s.Name(), Host: get(KeyHost), ClientID: get(KeyClientID), Scopes: get(KeyScopes),
 		RedirectURI: get(KeyRedirectURI), AccountID: get(KeyAccountID), CACert: get(KeyCACert), Storage: get(KeyStorage),
 		Flow: get(KeyFlow), Grant: get(KeyGrant), ClientKey: get(KeyClientKey), ClientAuth: get(KeyClientAuth),
-		SubjectToken: get(KeySubjectToken), SubjectTokenType: get(KeySubjectTokenType), DPoP: get(KeyDPoP),
+		SubjectToken: get(KeySubjectToken), SubjectTokenType: get(KeySubjectTokenType), DPoP: get(KeyDPoP), Resource: get(KeyResource),
 	}
 }
 

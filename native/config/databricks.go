@@ -123,11 +123,12 @@ func withoutPerson(p *Profile, authType string, get func(string) string) bool {
 	case AuthTypeM2M:
 		p.Grant, p.ClientSecret = GrantClientCredentials, get("client_secret")
 	case AuthTypeGitHubOIDC:
-		aud := get("token_audience")
-		if aud == "" {
-			aud = databricksAudience(p)
+		// Without token_audience the core asks, at the grant, for the
+		// audience the Databricks SDKs use (account ID or token endpoint).
+		p.Grant, p.SubjectToken = GrantTokenExchange, "github-actions"
+		if aud := get("token_audience"); aud != "" {
+			p.SubjectToken += ":" + aud
 		}
-		p.Grant, p.SubjectToken = GrantTokenExchange, "github-actions:"+aud
 	case AuthTypeEnvOIDC:
 		v := get("oidc_token_env")
 		if v == "" {
@@ -141,20 +142,6 @@ func withoutPerson(p *Profile, authType string, get func(string) string) bool {
 	}
 	p.ClientID = get(KeyClientID)
 	return true
-}
-
-// databricksAudience is the audience a GitHub token is asked for when the
-// profile names none: the account ID for an account, else the workspace's
-// token endpoint.
-func databricksAudience(p *Profile) string {
-	if p.AccountID != "" {
-		return p.AccountID
-	}
-	h := strings.TrimRight(p.Host, "/")
-	if h != "" && !strings.Contains(h, "://") {
-		h = "https://" + h
-	}
-	return h + "/oidc/v1/token"
 }
 
 // UseDatabricks adds the profiles of the Databricks CLI config file at

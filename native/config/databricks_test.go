@@ -210,9 +210,9 @@ oidc_token_filepath = /var/run/secrets/tokens/dbx
 	is.Equal(got["sp"].ClientSecret, "dose-SECRET-1")
 	b, _ := json.Marshal(got["sp"])
 	is.True(!strings.Contains(string(b), "dose-SECRET-1"))
-	is.Equal(got["gh"].SubjectToken, "github-actions:https://adb-2.2.azuredatabricks.net/oidc/v1/token")
+	is.Equal(got["gh"].SubjectToken, "github-actions") // the core adds the Databricks audience at the grant
 	is.Equal(got["gh-aud"].SubjectToken, "github-actions:custom-aud")
-	is.Equal(got["gh-acct"].SubjectToken, "github-actions:acc-1")
+	is.Equal(got["gh-acct"].SubjectToken, "github-actions")
 	is.Equal(got["env"].SubjectToken, "env:DATABRICKS_OIDC_TOKEN")
 	is.Equal(got["env-named"].SubjectToken, "env:MY_TOKEN")
 	is.Equal(got["file"].SubjectToken, "file:/var/run/secrets/tokens/dbx")

@@ -187,11 +187,22 @@ describe('DPoP in Chromium against oidc-provider and a strict resource', { timeo
     assert.equal(after2.accepted - before2.accepted, 1);
     assert.equal(after2.refused - before2.refused, 0);
 
+    // The nonce is kept with the login (core's KeepNonces, as natively),
+    // not in the page's memory: a reloaded page proves with it at once.
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    const reloaded = await page.evaluate(async (url) => (await window.dualauth.fetch(`${url}/reloaded`, {}, { host: url })).status, apiURL);
+    assert.equal(reloaded, 200);
+    const after3 = await stats();
+    assert.equal(after3.accepted - after2.accepted, 1);
+    assert.equal(after3.refused - after2.refused, 0, 'the first proof after a reload carries the kept nonce');
+    assert.equal(after3.use_dpop_nonce - after2.use_dpop_nonce, 0);
+
     // A URL inside the login's resource finds the login by itself
     // (core.LoginForURL): no options at all.
     const byURL = await page.evaluate(async (url) => (await window.dualauth.fetch(`${url}/by-url`)).status, apiURL);
     assert.equal(byURL, 200);
-    assert.equal((await stats()).accepted, after2.accepted + 1);
+    assert.equal((await stats()).accepted, after3.accepted + 1);
     const outside = await page.evaluate(async (url) => {
       try {
         await window.dualauth.fetch(url.replace('/api', '/elsewhere'));

@@ -48,7 +48,9 @@ Without a person (CI, services, containers; never a browser):
                            env:VAR. Read afresh at each exchange, never stored.
                            --subject-token-type defaults to
                            urn:ietf:params:oauth:token-type:jwt.
-Scopes default to none (all-apis on Databricks hosts). "auth token" then
+Scopes default to none (all-apis on Databricks hosts). At a Databricks host,
+github-actions without an audience asks for the one Databricks federation
+expects: the account ID, else the workspace's token endpoint. "auth token" then
 makes the grant again, under the login's lock, when the token expires: there is
 no refresh token. With --profile the settings are saved (never the secret).`
 
@@ -108,17 +110,10 @@ func (s *settings) resolveGrant(a *app, cmd *cobra.Command, p config.Profile) {
 // withoutPerson: the login is a grant without a person, no browser.
 func (s *settings) withoutPerson() bool { return s.Grant.Value != "" }
 
-// scopesWithoutPerson is the source of scopes defaulted by [grantScopes].
+// scopesWithoutPerson is the source of the scopes of a login without a
+// person that names none: core.DefaultGrantScopes by the host's name, and
+// at the login what resolution found (core.Resolution.GrantScopes).
 const scopesWithoutPerson = "default without a person"
-
-// grantScopes are the default scopes without a person: openid and
-// offline_access mean nothing without a user; Databricks wants all-apis.
-func grantScopes(t core.Target) []string {
-	if t.AccountID != "" || core.IsDatabricksHost(t.Host) {
-		return []string{"all-apis"}
-	}
-	return nil
-}
 
 // saveGrant records a login without a person in profile p: the grant
 // always (so that a later login never opens a browser), the rest when given
@@ -210,16 +205,13 @@ func (a *app) grantOptions(ctx context.Context, cmd *cobra.Command, rs *settings
 	case rs.secret != "":
 		secret, dontStore = rs.secret, true // it stays in the Databricks CLI config file
 	}
-	g := core.Grant{Type: core.ClientCredentialsGrantType, Scopes: native.ParseScopes(rs.Scopes.Value)}
+	g := core.Grant{Type: core.ClientCredentialsGrantType}
+	if rs.Scopes.Source != scopesWithoutPerson {
+		g.Scopes = native.ParseScopes(rs.Scopes.Value) // else the core's default for what the host turns out to be
+	}
 	switch rs.Grant.Value {
 	case config.GrantClientCredentials:
 	case config.GrantTokenExchange:
-		if rs.SubjectToken.Value == "" {
-			return none, usagef("a token exchange login needs --subject-token github-actions[:AUDIENCE], file:PATH or env:VAR")
-		}
-		if _, err := core.ParseSubjectTokenSource(rs.SubjectToken.Value); err != nil {
-			return none, usageError{err}
-		}
 		g.Type, g.SubjectToken, g.SubjectTokenType = core.TokenExchangeGrantType, rs.SubjectToken.Value, rs.SubjectTokenType.Value
 	default:
 		return none, usagef("grant %q (%s): want %s or %s", rs.Grant.Value, rs.Grant.Source, config.GrantClientCredentials, config.GrantTokenExchange)
@@ -234,18 +226,14 @@ func (a *app) grantOptions(ctx context.Context, cmd *cobra.Command, rs *settings
 	switch rs.ClientAuth.Value {
 	case "":
 	case "basic", "post":
-		if secret == "" && g.Key == "" {
-			return none, errNoSecret
-		}
-		if g.Key != "" || secret == "" {
-			return none, usagef("--client-auth %s is for a client secret (--client-secret-stdin or $%s)", rs.ClientAuth.Value, envClientSecret)
-		}
 		g.ClientAuth, g.AuthForced = "client_secret_"+rs.ClientAuth.Value, true
 	default:
 		return none, usagef("--client-auth must be basic or post, not %q", rs.ClientAuth.Value)
 	}
-	if g.Type == core.ClientCredentialsGrantType && g.Key == "" && secret == "" {
+	if err := g.Check(secret != ""); errors.Is(err, core.ErrNoClientSecret) {
 		return none, errNoSecret
+	} else if err != nil {
+		return none, usageError{err}
 	}
 	o, err := a.options(t, id)
 	if err != nil {
@@ -259,11 +247,7 @@ func (a *app) grantOptions(ctx context.Context, cmd *cobra.Command, rs *settings
 	if gopts.Resolution, err = a.resolveTarget(ctx, cmd, rs, o); err != nil {
 		return none, err
 	}
-	if rs.Scopes.Source == scopesWithoutPerson && gopts.Resolution.Kind.Databricks() && len(g.Scopes) == 0 {
-		// A Databricks host known by what it says, not by its name.
-		rs.Scopes = setting{"all-apis", scopesWithoutPerson + " on a " + gopts.Resolution.Kind.Describe()}
-		gopts.Grant.Scopes = []string{"all-apis"}
-	}
+	gopts.Target = gopts.Resolution.LoginTarget(rs.hostTarget())
 	return gopts, nil
 }
 

@@ -50,6 +50,8 @@ stderr ("Found: …"; auth describe shows it later):
      /.well-known/oauth-protected-resource/PATH or named by its 401, gives the
      authorization server and scopes; the token is asked with resource=URL
      (RFC 8707), so its audience is that API. "auth token URL" gives it.
+     An API without that metadata: log in at its issuer with --resource
+     API_URL, asked for the same way; the login is kept under API_URL.
   4. --client-id, when the server offers none of the above: a client
      registered for this CLI by hand.
 When nothing answers, the one-line error names every document tried.
@@ -163,6 +165,7 @@ the token is valid.`},
 			if err != nil {
 				return err
 			}
+			o.Target = res.LoginTarget(rs.hostTarget())
 			// What the target said it wants (scopes, a redirect URI).
 			clientID = rs.ClientID.Value
 			o.ClientID = clientID
@@ -209,6 +212,7 @@ the token is valid.`},
 	f.BoolVar(&noPrompt, "no-prompt", false, "send no prompt parameter")
 	f.String("dpop", core.DPoPAuto, "bind tokens to a key of this login (DPoP, RFC 9449): auto (when the server supports it and the resource or client requires it), always, or never")
 	f.StringArrayVar(&authParams, "auth-param", nil, "extra authorization request parameter KEY=VALUE (repeatable)")
+	f.String("resource", "", "ask for a token for this API (RFC 8707 resource), for one that publishes no protected-resource metadata; the login is kept under it")
 	flows.register(cmd)
 	grants.register(cmd)
 	cmd.SetHelpFunc(loginHelp)

@@ -35,6 +35,9 @@ type settings struct {
 	Storage     setting
 	Flow        setting
 	DPoP        setting
+	// Resource is an RFC 8707 resource given with the login (--resource):
+	// the login asks for it and is kept under it.
+	Resource setting
 	// A login without a person (see grant.go).
 	Grant            setting
 	ClientKey        setting
@@ -46,7 +49,18 @@ type settings struct {
 	secret string
 }
 
+// target is where the login is kept: its host, or the resource it was
+// given (see core.Resolution.LoginTarget).
 func (s *settings) target() core.Target {
+	t := s.hostTarget()
+	if s.Resource.Value != "" {
+		t.Host = s.Resource.Value
+	}
+	return t
+}
+
+// hostTarget is the host a login resolves (see resolveTarget).
+func (s *settings) hostTarget() core.Target {
 	return core.Target{Host: s.Host.Value, AccountID: s.AccountID.Value}
 }
 
@@ -179,6 +193,13 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 	s.Scopes.Value = strings.Join(native.ParseScopes(s.Scopes.Value), " ")
 	s.RedirectURI = a.pick(cmd, "redirect-uri", p.RedirectURI, p.Name, "", "")
 	s.CACert = a.pick(cmd, "ca-cert", p.CACert, p.Name, "", "")
+	if s.Resource = a.pick(cmd, "resource", p.Resource, p.Name, "", ""); s.Resource.Value != "" {
+		// Normalised as the core keeps it, so that every command finds
+		// the login without asking the network.
+		if s.Resource.Value, err = core.NormalizeHost(s.Resource.Value); err != nil {
+			return nil, usagef("%s: %v", given(s.Resource.Source), err)
+		}
+	}
 	s.Storage = a.pick(cmd, "storage", p.Storage, p.Name, string(native.StorageAuto), "default")
 	a.caCert, a.storage, a.storageFrom = s.CACert.Value, s.Storage.Value, s.Storage.Source
 	s.DPoP = a.pick(cmd, "dpop", p.DPoP, p.Name, core.DPoPAuto, "default")
@@ -205,7 +226,7 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 		s.ClientID = setting{native.DatabricksClientID, "default for Databricks hosts"}
 	}
 	if s.Scopes.Value == "" && s.withoutPerson() {
-		s.Scopes = setting{strings.Join(grantScopes(s.target()), " "), scopesWithoutPerson}
+		s.Scopes = setting{strings.Join(core.DefaultGrantScopes(s.target()), " "), scopesWithoutPerson}
 	}
 	if s.Scopes.Value == "" && !s.withoutPerson() {
 		s.Scopes = setting{strings.Join(native.DefaultScopes(s.target()), " "), "default"}
@@ -316,7 +337,7 @@ func (a *app) saveProfile(s *settings) error {
 	fromFlag := func(st setting) bool { return strings.HasPrefix(st.Source, "flag ") }
 	if rp := s.resolved.Profile; rp != nil && rp.Origin != "" {
 		var given []string
-		for _, st := range []setting{s.ClientID, s.AccountID, s.Scopes, s.RedirectURI, s.CACert, s.Storage, s.Flow, s.DPoP, s.ClientKey, s.ClientAuth, s.SubjectToken, s.SubjectTokenType} {
+		for _, st := range []setting{s.ClientID, s.AccountID, s.Scopes, s.RedirectURI, s.CACert, s.Storage, s.Flow, s.DPoP, s.Resource, s.ClientKey, s.ClientAuth, s.SubjectToken, s.SubjectTokenType} {
 			if fromFlag(st) {
 				given = append(given, strings.TrimPrefix(st.Source, "flag "))
 			}
@@ -351,6 +372,9 @@ func (a *app) saveProfile(s *settings) error {
 	}
 	if fromFlag(s.DPoP) {
 		p.DPoP = s.DPoP.Value
+	}
+	if fromFlag(s.Resource) {
+		p.Resource = s.Resource.Value
 	}
 	s.saveGrant(&p, fromFlag)
 	if err := s.file.Put(p); err != nil {

@@ -11,10 +11,13 @@ import (
 )
 
 // resolveTarget finds out what the login's host is (see core.Resolve),
-// says so on stderr, and fills in the settings nothing else gave: client,
-// scopes and redirect URI of that kind of target. Without a client and
-// without a server that lets one register, it is a usage error.
+// with the resource given with the login (--resource), says so on stderr,
+// and fills in the settings nothing else gave: client, scopes and
+// redirect URI of that kind of target. Without a client and without a
+// server that lets one register, it is a usage error. The login is then
+// kept under the resolution's LoginTarget.
 func (a *app) resolveTarget(ctx context.Context, cmd *cobra.Command, rs *settings, o native.Options) (*core.Resolution, error) {
+	o.Target, o.Resource = rs.hostTarget(), rs.Resource.Value
 	res, err := native.Resolve(ctx, o)
 	if err != nil {
 		return nil, err

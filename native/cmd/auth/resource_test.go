@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/internal/deviceop"
+	"github.com/matryer/is"
+)
+
+// --resource names the API a login asks a token for when the API
+// publishes no protected-resource metadata (the browser's resource
+// option): the issuer is resolved as usual, oidc-provider (resource
+// indicators on) issues a token whose audience is the API, the login is
+// kept under the API — `auth token API` finds it — and --profile saves
+// the resource, so `auth token PROFILE` finds it too.
+func TestCLI_ResourceGivenWithTheLoginIsAskedForAndKeepsTheLogin(t *testing.T) {
+	is := is.New(t)
+	w := newDeviceWorld(t, deviceop.Options{ByURL: true})
+	const api = "http://127.0.0.1:9/api" // nothing listens: only the issuer is asked
+	r := startAuth(t, w.environ(), "login", w.op.Issuer, "--resource", api+"/", "--profile", "api", "--no-browser", "--paste", "--timeout", "30s")
+	authorize := strings.TrimSpace(r.waitFor(w.op.Issuer+"/auth?", 10*time.Second))
+	is.True(strings.Contains(authorize, "resource="+strings.ReplaceAll(strings.ReplaceAll(api, ":", "%3A"), "/", "%2F")))
+	landed, err := w.op.Authorize(context.Background(), authorize)
+	is.NoErr(err)
+	r.paste(landed.String())
+	res := r.wait(20 * time.Second)
+	if res.code != 0 {
+		t.Fatalf("login failed (%d):\n%s", res.code, res.stderr)
+	}
+	is.True(strings.Contains(res.stderr, "Saved profile api"))
+
+	var entry core.Entry
+	for k, e := range w.cacheFile().Tokens {
+		if e.Registration == nil && k == core.Key(api, e.ClientID) {
+			entry = e
+		}
+	}
+	is.Equal(entry.Resource, api) // normalised: no trailing slash
+	is.Equal(entry.Host, api)
+	is.Equal(entry.Resolution.ResourceFrom, "given with the login")
+	is.Equal(audience(t, entry.AccessToken), api) // the token is for the API
+	for _, rq := range w.op.Requests() {
+		if rq.Path == "/token" {
+			is.True(slices.Contains(rq.Params, "resource")) // RFC 8707 on the token request
+		}
+	}
+
+	for _, args := range [][]string{{"token", api, "-o", "text"}, {"token", "api", "-o", "text"}} {
+		tok := w.auth(args...)
+		is.Equal(tok.code, 0)
+		is.Equal(tok.stdout, entry.AccessToken+"\n")
+	}
+	bad := w.auth("login", w.op.Issuer, "--resource", "ftp://api.example.com")
+	is.Equal(bad.code, 2) // a usage error, before any request
+}
+
+// audience is the aud claim of a JWT access token.
+func audience(t *testing.T, jwt string) string {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatal("the access token is not a JWT")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Aud any `json:"aud"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := c.Aud.(string); ok {
+		return s
+	}
+	return ""
+}
