@@ -125,15 +125,15 @@ const (
 	loginWaiting
 	loginEarlyKeying // CreateKey before the authorization request (dpop_jkt)
 	loginExchanging
-	loginLocking
-	loginSaving
+	loginSaving // keep: lock, read the entry replaced, save, unlock
 	loginDone
 )
 
 // Login is the authorization-code + PKCE machine: the seed's first diagram.
 // Start → Fetch metadata (each candidate until one answers) → SavePending →
 // Authorize → Callback (wrong state: Reject, keep waiting) → Fetch token →
-// Lock → Save → Unlock, Done.
+// Lock → Load the entry it replaces → Save → DropKey of a DPoP key no
+// longer used → Unlock, Done. A failed login drops the DPoP key it made.
 type Login struct {
 	cfg       LoginConfig
 	phase     loginPhase
@@ -144,6 +144,7 @@ type Login struct {
 	cr        clientReg // the client of a login without a client ID
 	forgetErr error
 	dp        dpopSend // the token request, with a proof when the login uses DPoP
+	kp        keep     // the save of the new entry
 	rand      io.Reader
 	now       time.Time
 }
@@ -168,6 +169,18 @@ func (l *Login) Pending() Pending { return l.pending }
 func (l *Login) Step(ev Event) []Effect {
 	if l.phase == loginFindingClient || l.phase == loginForgetting {
 		return l.clientStep(ev)
+	}
+	if l.phase == loginSaving {
+		effs, done, err := l.kp.step(ev)
+		if !done {
+			return effs
+		}
+		l.phase = loginDone
+		if err != nil {
+			return append(append(effs, dropOwnKey(l.pending.Key, err)...), Done{Err: err})
+		}
+		e := l.entry
+		return append(effs, Done{Token: e.Token(), Entry: &e})
 	}
 	switch ev := ev.(type) {
 	case Start:
@@ -203,37 +216,20 @@ func (l *Login) Step(ev Event) []Effect {
 			}
 			l.phase = loginWaiting
 			return []Effect{Authorize{URL: l.authorizeURL()}}
-		case loginSaving:
-			l.phase = loginDone
-			e := l.entry
-			if ev.Err != nil {
-				return []Effect{Unlock{e.Key()}, Done{Err: fmt.Errorf("saving the token: %w", ev.Err)}}
-			}
-			return []Effect{Unlock{e.Key()}, Done{Token: e.Token(), Entry: &e}}
-		}
-	case Locked:
-		if l.phase == loginLocking {
-			if ev.Err != nil {
-				return l.fail(fmt.Errorf("locking the token cache: %w", ev.Err))
-			}
-			l.phase = loginSaving
-			return []Effect{Save{Key: l.entry.Key(), Entry: l.entry}}
 		}
 	case Callback:
 		return l.callback(ev)
 	case Aborted:
-		if l.phase == loginSaving {
-			l.phase = loginDone
-			return []Effect{Unlock{l.entry.Key()}, Done{Err: ev.Err}}
-		}
 		return l.fail(ev.Err)
 	}
 	return l.fail(fmt.Errorf("login: unexpected %T in phase %d", ev, l.phase))
 }
 
+// fail ends the login with err, dropping the DPoP key it made (unless the
+// driver keeps the pending login that names it: [ErrPendingKept]).
 func (l *Login) fail(err error) []Effect {
 	l.phase = loginDone
-	return []Effect{Done{Err: err}}
+	return append(dropOwnKey(l.pending.Key, err), Done{Err: err})
 }
 
 func (l *Login) start(ev Start) []Effect {
@@ -514,8 +510,8 @@ func (l *Login) exchanged(e Event) []Effect {
 		l.entry.Resolution, l.entry.Resource = &res, res.Resource
 	}
 	l.entry.DPoP = l.dp.key
-	l.phase = loginLocking
-	return []Effect{Lock{Key: l.entry.Key()}}
+	l.phase = loginSaving
+	return l.kp.begin(l.entry.Key(), l.entry, false)
 }
 
 // clientStep runs the client's sub-machine: on to the authorization once
@@ -524,7 +520,7 @@ func (l *Login) clientStep(ev Event) []Effect {
 	effs, done, err := l.cr.step(ev)
 	if l.phase == loginForgetting && (done || err != nil) {
 		l.phase = loginDone
-		return append(effs, Done{Err: l.forgetErr})
+		return append(append(effs, dropKey(l.pending.Key)...), Done{Err: l.forgetErr})
 	}
 	if err != nil {
 		l.phase = loginDone
