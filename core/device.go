@@ -96,8 +96,9 @@ const (
 // Fetch metadata → Fetch device authorization → ShowCode, Wait → Fetch token
 // (authorization_pending: Wait again; slow_down: the interval grows by 5 s
 // for good) → Lock → Load the entry it replaces → Save → DropKey of a DPoP
-// key no longer used → Unlock, Done; a failed login drops the key it made. It saves the same [Entry] as a
-// browser login, so the token machine cannot tell them apart.
+// key no longer used → Unlock, Done; a failed login drops the key it made.
+// It saves the same [Entry] as a browser login, so the token machine
+// cannot tell them apart.
 type Device struct {
 	cfg      DeviceConfig
 	phase    devicePhase
@@ -136,16 +137,11 @@ func (d *Device) Step(ev Event) []Effect {
 		return d.clientStep(ev)
 	}
 	if d.phase == deviceSaving {
-		effs, done, err := d.kp.step(ev)
-		if !done {
-			return effs
+		effs, done := d.kp.stepLogin(ev, d.dp.key)
+		if done {
+			d.phase = deviceDone
 		}
-		d.phase = deviceDone
-		if err != nil {
-			return append(append(effs, dropOwnKey(d.dp.key, err)...), Done{Err: err})
-		}
-		e := d.entry
-		return append(effs, Done{Token: e.Token(), Entry: &e})
+		return effs
 	}
 	switch ev := ev.(type) {
 	case Start:

@@ -72,6 +72,21 @@ func (k *keep) begin(key string, e Entry, locked bool) []Effect {
 	return []Effect{Lock{Key: key}}
 }
 
+// stepLogin is step for a login machine whose DPoP key is own: its
+// effects end with Done once the save is over (done): the saved entry, or
+// the error after a DropKey of own.
+func (k *keep) stepLogin(ev Event, own *DPoPKey) (effs []Effect, done bool) {
+	effs, done, err := k.step(ev)
+	switch {
+	case !done:
+		return effs, false
+	case err != nil:
+		return append(append(effs, dropOwnKey(own, err)...), Done{Err: err}), true
+	}
+	e := k.entry
+	return append(effs, Done{Token: e.Token(), Entry: &e}), true
+}
+
 // step advances the save. It returns the effects to perform, and done once
 // the entry is saved (err nil) or the save failed; the lock is released by
 // then.

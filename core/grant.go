@@ -386,10 +386,11 @@ const (
 // (ReadSubjectToken) → (Sign) → Fetch token (invalid_client with
 // client_secret_basic: once more with client_secret_post) → Lock → Load
 // the entry it replaces → Save → DropKey of a DPoP key no longer used →
-// Unlock, Done; a failed login drops the key it made. The entry it saves holds the [Grant] (with the client
-// authentication that worked) and the client secret, which the store keeps
-// apart; the token machine repeats the grant when the token expires. It
-// never sends anyone to a browser, and saves nothing when the grant fails.
+// Unlock, Done; a failed login drops the key it made. The entry it saves
+// holds the [Grant] (with the client authentication that worked) and the
+// client secret, which the store keeps apart; the token machine repeats the
+// grant when the token expires. It never sends anyone to a browser, and
+// saves nothing when the grant fails.
 // With [GrantConfig.Once] the lock comes first: metadata → Lock → Load →
 // a valid token saved meanwhile: Unlock, Done; else the grant → Save →
 // Unlock, Done.
@@ -421,16 +422,11 @@ func (l *GrantLogin) fail(err error) []Effect {
 // Step advances the login by one event.
 func (l *GrantLogin) Step(ev Event) []Effect {
 	if l.phase == grantSaving {
-		effs, done, err := l.kp.step(ev)
-		if !done {
-			return effs
+		effs, done := l.kp.stepLogin(ev, l.run.dp.key)
+		if done {
+			l.phase = grantDone
 		}
-		l.phase = grantDone
-		if err != nil {
-			return append(append(effs, dropOwnKey(l.run.dp.key, err)...), Done{Err: err})
-		}
-		e := l.entry
-		return append(effs, Done{Token: e.Token(), Entry: &e})
+		return effs
 	}
 	switch ev := ev.(type) {
 	case Start:

@@ -171,16 +171,11 @@ func (l *Login) Step(ev Event) []Effect {
 		return l.clientStep(ev)
 	}
 	if l.phase == loginSaving {
-		effs, done, err := l.kp.step(ev)
-		if !done {
-			return effs
+		effs, done := l.kp.stepLogin(ev, l.pending.Key)
+		if done {
+			l.phase = loginDone
 		}
-		l.phase = loginDone
-		if err != nil {
-			return append(append(effs, dropOwnKey(l.pending.Key, err)...), Done{Err: err})
-		}
-		e := l.entry
-		return append(effs, Done{Token: e.Token(), Entry: &e})
+		return effs
 	}
 	switch ev := ev.(type) {
 	case Start:
