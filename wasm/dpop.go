@@ -116,7 +116,8 @@ func (d *driver) sign(e core.Sign) core.Signed {
 	return core.Signed{Signature: sig}
 }
 
-// dropKey deletes the DPoP key the core says no login uses (core.DropKey).
+// dropKey deletes a DPoP key no login uses: one the core names
+// (core.DropKey), or one of a pending login the driver expired.
 func (d *driver) dropKey(name string) {
 	if name == "" || !strings.HasPrefix(name, dpopKeyPrefix) {
 		return
