@@ -88,16 +88,17 @@ const (
 	deviceAuthorizing
 	deviceWaiting
 	devicePolling
-	deviceLocking
-	deviceSaving
+	deviceSaving // keep: lock, read the entry replaced, save, unlock
 	deviceDone
 )
 
 // Device is the device authorization grant machine (RFC 8628): Start →
 // Fetch metadata → Fetch device authorization → ShowCode, Wait → Fetch token
 // (authorization_pending: Wait again; slow_down: the interval grows by 5 s
-// for good) → Lock → Save → Unlock, Done. It saves the same [Entry] as a
-// browser login, so the token machine cannot tell them apart.
+// for good) → Lock → Load the entry it replaces → Save → DropKey of a DPoP
+// key no longer used → Unlock, Done; a failed login drops the key it made.
+// It saves the same [Entry] as a browser login, so the token machine
+// cannot tell them apart.
 type Device struct {
 	cfg      DeviceConfig
 	phase    devicePhase
@@ -109,6 +110,7 @@ type Device struct {
 	req      Request
 	entry    Entry
 	dp       dpopSend // the polls, with proofs for a DPoP login
+	kp       keep     // the save of the new entry
 	now      time.Time
 	cr       clientReg // the client of a login without a client ID
 	// registered: the client is one dualauth registered; clientDPoP: for
@@ -122,15 +124,23 @@ func NewDevice(cfg DeviceConfig) *Device { return &Device{cfg: cfg} }
 // Interval is the current polling interval (it grows on slow_down).
 func (d *Device) Interval() time.Duration { return d.interval }
 
+// fail ends the login with err, dropping the DPoP key it made.
 func (d *Device) fail(err error) []Effect {
 	d.phase = deviceDone
-	return []Effect{Done{Err: err}}
+	return append(dropOwnKey(d.dp.key, err), Done{Err: err})
 }
 
 // Step advances the device login by one event.
 func (d *Device) Step(ev Event) []Effect {
 	if d.phase == deviceFindingClient || d.phase == deviceForgetting {
 		return d.clientStep(ev)
+	}
+	if d.phase == deviceSaving {
+		effs, done := d.kp.stepLogin(ev, d.dp.key)
+		if done {
+			d.phase = deviceDone
+		}
+		return effs
 	}
 	switch ev := ev.(type) {
 	case Start:
@@ -195,28 +205,7 @@ func (d *Device) Step(ev Event) []Effect {
 			}
 			return []Effect{next}
 		}
-	case Locked:
-		if d.phase == deviceLocking {
-			if ev.Err != nil {
-				return d.fail(fmt.Errorf("locking the token cache: %w", ev.Err))
-			}
-			d.phase = deviceSaving
-			return []Effect{Save{Key: d.entry.Key(), Entry: d.entry}}
-		}
-	case Saved:
-		if d.phase == deviceSaving {
-			d.phase = deviceDone
-			e := d.entry
-			if ev.Err != nil {
-				return []Effect{Unlock{e.Key()}, Done{Err: fmt.Errorf("saving the token: %w", ev.Err)}}
-			}
-			return []Effect{Unlock{e.Key()}, Done{Token: e.Token(), Entry: &e}}
-		}
 	case Aborted:
-		if d.phase == deviceSaving {
-			d.phase = deviceDone
-			return []Effect{Unlock{d.entry.Key()}, Done{Err: ev.Err}}
-		}
 		return d.fail(ev.Err)
 	}
 	return d.fail(fmt.Errorf("device login: unexpected %T in phase %d", ev, d.phase))
@@ -250,7 +239,7 @@ func (d *Device) clientStep(ev Event) []Effect {
 	switch next {
 	case regOver:
 		d.phase = deviceDone
-		return effs
+		return beforeDone(effs, dropKey(d.dp.key))
 	case regWaiting:
 		return effs
 	}
@@ -417,6 +406,6 @@ func (d *Device) polled(in Event) []Effect {
 	d.entry = newEntry(d.cfg.Target, d.cfg.Client.ID, d.cfg.Scopes, t, ev.Now, d.meta)
 	d.entry.resolvedBy(d.cfg.Resolution)
 	d.entry.DPoP = d.dp.key
-	d.phase = deviceLocking
-	return []Effect{Lock{Key: d.entry.Key()}}
+	d.phase = deviceSaving
+	return d.kp.begin(d.entry.Key(), d.entry, false)
 }

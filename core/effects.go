@@ -16,7 +16,12 @@ import (
 //     one with its event: Fetch and FetchResource → [Fetched], Load → [Loaded], Lock → [Locked],
 //     Save, Reserve, Delete and SavePending → [Saved], Listen → [Listening],
 //     Authorize and Reject → the next [Callback] (a rejected callback leaves
-//     the login waiting). [ClientChosen] and [Warn] need no answer.
+//     the login waiting). [ClientChosen], [Warn] and [DropKey] need no
+//     answer.
+//   - A driver that ends a login at Authorize on purpose, keeping its
+//     Pending for a later run (a browser leaving the page), answers with
+//     [Aborted] whose Err matches [ErrPendingKept]: the login's DPoP key
+//     stays. Every other failed login drops the key it made ([DropKey]).
 //   - A driver that gives up (timeout, cancel) sends [Aborted] instead; the
 //     machine answers with Unlock when it holds the lock, then Done.
 //   - SavePending always comes before Authorize, so a browser can resume the

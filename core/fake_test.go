@@ -148,6 +148,7 @@ type world struct {
 	authURL  string
 	log      []string
 	warnings []string
+	dropped  []string // the DPoP keys the machines said no login uses
 	// hooks to inject faults; nil means "behave"
 	onFetch func(Request) (Response, error)
 	onLock  func() error
@@ -303,6 +304,10 @@ func (w *world) perform(e Effect) Event {
 		}
 		w.logf("ReadSubjectToken %s → ok", e.Source)
 		return SubjectTokenRead{Token: tok}
+	case DropKey:
+		w.logf("DropKey %s", e.Key)
+		w.dropped = append(w.dropped, e.Key)
+		return nil
 	case Warn:
 		w.logf("Warn")
 		w.warnings = append(w.warnings, e.Message)

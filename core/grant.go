@@ -432,8 +432,7 @@ const (
 	grantDiscovering
 	grantKeying
 	grantGranting
-	grantLocking
-	grantSaving
+	grantSaving // keep: lock, read the entry replaced, save, unlock
 	grantDone
 	grantOnceLocking // Once: the lock before the grant
 	grantOnceLoading // Once: what another process may have saved
@@ -441,11 +440,13 @@ const (
 
 // GrantLogin is the login of a job, not a person: Start → Fetch metadata →
 // (ReadSubjectToken) → (Sign) → Fetch token (invalid_client with
-// client_secret_basic: once more with client_secret_post) → Lock → Save →
-// Unlock, Done. The entry it saves holds the [Grant] (with the client
-// authentication that worked) and the client secret, which the store keeps
-// apart; the token machine repeats the grant when the token expires. It
-// never sends anyone to a browser, and saves nothing when the grant fails.
+// client_secret_basic: once more with client_secret_post) → Lock → Load
+// the entry it replaces → Save → DropKey of a DPoP key no longer used →
+// Unlock, Done; a failed login drops the key it made. The entry it saves
+// holds the [Grant] (with the client authentication that worked) and the
+// client secret, which the store keeps apart; the token machine repeats the
+// grant when the token expires. It never sends anyone to a browser, and
+// saves nothing when the grant fails.
 // With [GrantConfig.Once] the lock comes first: metadata → Lock → Load →
 // a valid token saved meanwhile: Unlock, Done; else the grant → Save →
 // Unlock, Done.
@@ -459,6 +460,7 @@ type GrantLogin struct {
 	entry Entry
 	// locked is the key locked before the grant (Once), "" when not.
 	locked string
+	kp     keep // the save of the new entry
 }
 
 // NewGrantLogin returns a login without a person that begins with [Start].
@@ -466,14 +468,22 @@ func NewGrantLogin(cfg GrantConfig) *GrantLogin { return &GrantLogin{cfg: cfg} }
 
 func (l *GrantLogin) fail(err error) []Effect {
 	l.phase = grantDone
+	effs := dropOwnKey(l.run.dp.key, err)
 	if l.locked != "" {
-		return []Effect{Unlock{l.locked}, Done{Err: err}}
+		effs = append(effs, Unlock{l.locked})
 	}
-	return []Effect{Done{Err: err}}
+	return append(effs, Done{Err: err})
 }
 
 // Step advances the login by one event.
 func (l *GrantLogin) Step(ev Event) []Effect {
+	if l.phase == grantSaving {
+		effs, done := l.kp.stepLogin(ev, l.run.dp.key)
+		if done {
+			l.phase = grantDone
+		}
+		return effs
+	}
 	switch ev := ev.(type) {
 	case Start:
 		if l.phase == grantIdle {
@@ -534,35 +544,11 @@ func (l *GrantLogin) Step(ev Event) []Effect {
 			l.phase = grantOnceLoading
 			return []Effect{Load{Keys: []string{l.locked}}}
 		}
-		if l.phase == grantLocking {
-			if ev.Err != nil {
-				return l.fail(fmt.Errorf("locking the token cache: %w", ev.Err))
-			}
-			l.phase = grantSaving
-			return []Effect{Save{Key: l.entry.Key(), Entry: l.entry}}
-		}
-	case Saved:
-		if l.phase == grantSaving {
-			l.phase = grantDone
-			e := l.entry
-			key := e.Key()
-			if l.locked != "" {
-				key = l.locked
-			}
-			if ev.Err != nil {
-				return []Effect{Unlock{key}, Done{Err: fmt.Errorf("saving the token: %w", ev.Err)}}
-			}
-			return []Effect{Unlock{key}, Done{Token: e.Token(), Entry: &e}}
-		}
 	case Loaded:
 		if l.phase == grantOnceLoading {
 			return l.onceLoaded(ev)
 		}
 	case Aborted:
-		if l.phase == grantSaving && l.locked == "" {
-			l.phase = grantDone
-			return []Effect{Unlock{l.entry.Key()}, Done{Err: ev.Err}}
-		}
 		return l.fail(ev.Err)
 	}
 	return l.fail(fmt.Errorf("login: unexpected %T in phase %d", ev, l.phase))
@@ -668,12 +654,11 @@ func (l *GrantLogin) granted(ev Event) []Effect {
 	if (g.ClientAuth == AuthSecretBasic || g.ClientAuth == AuthSecretPost) && !l.cfg.SecretElsewhere {
 		l.entry.ClientSecret = l.cfg.Client.Secret
 	}
+	l.phase = grantSaving
 	if l.locked != "" { // Once: locked since before the grant
-		l.phase = grantSaving
-		return []Effect{Save{Key: l.locked, Entry: l.entry}}
+		return l.kp.begin(l.locked, l.entry, true)
 	}
-	l.phase = grantLocking
-	return []Effect{Lock{Key: l.entry.Key()}}
+	return l.kp.begin(l.entry.Key(), l.entry, false)
 }
 
 func (l *GrantLogin) fetchedAt(ev Event) time.Time {

@@ -125,15 +125,15 @@ const (
 	loginWaiting
 	loginEarlyKeying // CreateKey before the authorization request (dpop_jkt)
 	loginExchanging
-	loginLocking
-	loginSaving
+	loginSaving // keep: lock, read the entry replaced, save, unlock
 	loginDone
 )
 
 // Login is the authorization-code + PKCE machine: the seed's first diagram.
 // Start → Fetch metadata (each candidate until one answers) → SavePending →
 // Authorize → Callback (wrong state: Reject, keep waiting) → Fetch token →
-// Lock → Save → Unlock, Done.
+// Lock → Load the entry it replaces → Save → DropKey of a DPoP key no
+// longer used → Unlock, Done. A failed login drops the DPoP key it made.
 type Login struct {
 	cfg     LoginConfig
 	phase   loginPhase
@@ -143,6 +143,7 @@ type Login struct {
 	entry   Entry
 	cr      clientReg // the client of a login without a client ID
 	dp      dpopSend  // the token request, with a proof when the login uses DPoP
+	kp      keep      // the save of the new entry
 	rand    io.Reader
 	now     time.Time
 }
@@ -169,6 +170,13 @@ func (l *Login) Pending() Pending { return l.pending }
 func (l *Login) Step(ev Event) []Effect {
 	if l.phase == loginFindingClient || l.phase == loginForgetting {
 		return l.clientStep(ev)
+	}
+	if l.phase == loginSaving {
+		effs, done := l.kp.stepLogin(ev, l.pending.Key)
+		if done {
+			l.phase = loginDone
+		}
+		return effs
 	}
 	switch ev := ev.(type) {
 	case Start:
@@ -204,37 +212,20 @@ func (l *Login) Step(ev Event) []Effect {
 			}
 			l.phase = loginWaiting
 			return []Effect{Authorize{URL: l.authorizeURL()}}
-		case loginSaving:
-			l.phase = loginDone
-			e := l.entry
-			if ev.Err != nil {
-				return []Effect{Unlock{e.Key()}, Done{Err: fmt.Errorf("saving the token: %w", ev.Err)}}
-			}
-			return []Effect{Unlock{e.Key()}, Done{Token: e.Token(), Entry: &e}}
-		}
-	case Locked:
-		if l.phase == loginLocking {
-			if ev.Err != nil {
-				return l.fail(fmt.Errorf("locking the token cache: %w", ev.Err))
-			}
-			l.phase = loginSaving
-			return []Effect{Save{Key: l.entry.Key(), Entry: l.entry}}
 		}
 	case Callback:
 		return l.callback(ev)
 	case Aborted:
-		if l.phase == loginSaving {
-			l.phase = loginDone
-			return []Effect{Unlock{l.entry.Key()}, Done{Err: ev.Err}}
-		}
 		return l.fail(ev.Err)
 	}
 	return l.fail(fmt.Errorf("login: unexpected %T in phase %d", ev, l.phase))
 }
 
+// fail ends the login with err, dropping the DPoP key it made (unless the
+// driver keeps the pending login that names it: [ErrPendingKept]).
 func (l *Login) fail(err error) []Effect {
 	l.phase = loginDone
-	return []Effect{Done{Err: err}}
+	return append(dropOwnKey(l.pending.Key, err), Done{Err: err})
 }
 
 func (l *Login) start(ev Start) []Effect {
@@ -506,8 +497,8 @@ func (l *Login) exchanged(e Event) []Effect {
 	l.entry = newEntry(p.Target, p.ClientID, p.Scopes, t, ev.Now, p.Metadata)
 	l.entry.resolvedBy(p.Resolution)
 	l.entry.DPoP = l.dp.key
-	l.phase = loginLocking
-	return []Effect{Lock{Key: l.entry.Key()}}
+	l.phase = loginSaving
+	return l.kp.begin(l.entry.Key(), l.entry, false)
 }
 
 // clientStep runs the client's sub-machine: on to the authorization once
@@ -517,7 +508,7 @@ func (l *Login) clientStep(ev Event) []Effect {
 	switch next {
 	case regOver:
 		l.phase = loginDone
-		return effs
+		return beforeDone(effs, dropKey(l.pending.Key))
 	case regWaiting:
 		return effs
 	}

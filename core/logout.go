@@ -19,11 +19,15 @@ const (
 
 // Logout removes a login: Load → Lock → Load again (what is under the lock
 // is what gets revoked; a store may only hand out the refresh token to the
-// lock holder) → Delete → Unlock → Fetch revocation
-// (RFC 7009) when the server has an endpoint → Done. The local entry goes
-// first, so a slow or failing revocation never keeps a login around; a
-// failed revocation is a [Warn]. A stored entry that cannot be read
-// ([ErrUnreadableEntry]) is removed all the same.
+// lock holder) → Delete → DropKey of its DPoP key → Unlock → Fetch
+// revocation (RFC 7009) when the server has an endpoint → Done. The local
+// entry goes first, so a slow or failing revocation never keeps a login
+// around; a failed revocation is a [Warn]. A stored entry that cannot be
+// read ([ErrUnreadableEntry]) is removed all the same.
+//
+// With no login stored (a second logout, one in another process that came
+// first) the user already has what they asked for: Done has neither Err
+// nor Entry, and both targets say "already logged out".
 type Logout struct {
 	target Target
 	client Client
@@ -67,7 +71,7 @@ func (l *Logout) Step(ev Event) []Effect {
 			}
 			if ev.Entry == nil {
 				l.phase = logoutDone
-				return []Effect{Unlock{l.key}, Done{Err: &LoginRequiredError{Host: l.target.Host, ClientID: l.client.ID}}} // logged out meanwhile
+				return []Effect{Unlock{l.key}, Done{}} // logged out meanwhile
 			}
 			l.entry = *ev.Entry
 			l.phase = logoutDeleting
@@ -85,7 +89,8 @@ func (l *Logout) Step(ev Event) []Effect {
 				return l.done(fmt.Errorf("reading the token cache: %w", ev.Err))
 			}
 			if ev.Entry == nil {
-				return l.done(&LoginRequiredError{Host: l.target.Host, ClientID: l.client.ID})
+				l.phase = logoutDone
+				return []Effect{Done{}} // nothing to remove
 			}
 			l.key, l.entry = ev.Key, *ev.Entry
 			l.phase = logoutLocking
@@ -105,7 +110,7 @@ func (l *Logout) Step(ev Event) []Effect {
 				l.phase = logoutDone
 				return []Effect{Unlock{l.key}, Done{Err: fmt.Errorf("removing the login: %w", ev.Err)}}
 			}
-			out := []Effect{Unlock{l.key}}
+			out := append(dropKey(l.entry.DPoP), Unlock{l.key})
 			tok, hint := l.entry.RefreshToken, "refresh_token"
 			if tok == "" {
 				tok, hint = l.entry.AccessToken, "access_token"

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,12 @@ type RefreshConfig struct {
 	// first load — before any lock, keyring or request — since such a token
 	// would be refused by every resource that checks the binding.
 	BearerOnly bool
+	// Refused is the access token a resource refused (git's erase of a
+	// credential): while the stored token is still that one it is
+	// refreshed, under the lock, as with Force; once another process has
+	// replaced it, the new token is handed out without a second refresh.
+	// So callers that report the same refused token together refresh once.
+	Refused string
 }
 
 // JustObtained is how recent a token counts as just refreshed for
@@ -118,6 +125,12 @@ func (r *Refresh) fresh(e *Entry) bool {
 		return false
 	}
 	return r.cfg.MinTTL <= 0 || e.Expiry.IsZero() || !r.now.Add(r.cfg.MinTTL).After(e.Expiry)
+}
+
+// force reports whether e must be refreshed even while valid: Force, or
+// e's access token is the one refused.
+func (r *Refresh) force(e *Entry) bool {
+	return r.cfg.Force || r.cfg.Refused != "" && subtle.ConstantTimeCompare([]byte(e.AccessToken), []byte(r.cfg.Refused)) == 1
 }
 
 // justObtained reports whether Force may hand out e as it is: it was
@@ -212,7 +225,7 @@ func (r *Refresh) loaded(ev Loaded) []Effect {
 	if r.cfg.BearerOnly && ev.Entry.BoundToKey() {
 		return r.fail(&DPoPBoundError{Host: r.cfg.Target.Host, JKT: ev.Entry.DPoP.JKT})
 	}
-	if (!r.cfg.Force || r.justObtained(ev.Entry)) && r.fresh(ev.Entry) {
+	if (!r.force(ev.Entry) || r.justObtained(ev.Entry)) && r.fresh(ev.Entry) {
 		r.phase = refreshDone
 		return []Effect{Done{Token: ev.Entry.Token(), Entry: ev.Entry}}
 	}
@@ -232,7 +245,7 @@ func (r *Refresh) reloaded(ev Loaded) []Effect {
 	}
 	r.registered = e.Resolution != nil && e.Resolution.ClientRegistered
 	refreshedMeanwhile := e.AccessToken != r.seen
-	if (refreshedMeanwhile || !r.cfg.Force || r.justObtained(e)) && r.fresh(e) {
+	if (refreshedMeanwhile || !r.force(e) || r.justObtained(e)) && r.fresh(e) {
 		return r.finish(e, nil)
 	}
 	if e.Metadata.TokenEndpoint == "" {

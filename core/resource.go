@@ -200,11 +200,17 @@ func (c *ResourceCall) seen(t time.Time) {
 	}
 }
 
-// refresh runs the token machine, forced after a 401.
-func (c *ResourceCall) refresh(force bool) []Effect {
+// refresh runs the token machine; after a 401 (refused) with the token the
+// resource refused: still the stored one, it is refreshed under the lock;
+// replaced by another process meanwhile, the new one is used without a
+// second refresh (RefreshConfig.Refused).
+func (c *ResourceCall) refresh(refused bool) []Effect {
 	cfg := c.cfg.Token
-	cfg.Force = force
-	c.refreshed = c.refreshed || force
+	cfg.Force = false
+	if refused {
+		cfg.Refused = c.entry.AccessToken
+	}
+	c.refreshed = c.refreshed || refused
 	c.inner = NewRefresh(cfg)
 	c.phase = resourceToken
 	return c.token(c.inner.Step(Start{Now: c.now, Rand: c.rand}))
@@ -303,8 +309,9 @@ func (c *ResourceCall) answered(f Fetched) []Effect {
 		return c.send()
 	}
 	if !c.refreshed {
-		// The token may have been revoked or expired early: one forced
-		// refresh, one retry, only with a new token.
+		// The token may have been revoked or expired early: one refresh
+		// (unless another process made one meanwhile), one retry, only
+		// with a new token.
 		return c.refresh(true)
 	}
 	return c.finish(nil)

@@ -280,6 +280,35 @@ func TestResourceCall_BearerA401RefreshesOnceAndRetriesOnce(t *testing.T) {
 	is.Equal(refreshes(w.srv), 2)
 }
 
+// A 401 on a token another process replaced meanwhile (its own 401, say):
+// the call retries with the new token and refreshes nothing itself, as
+// callers refused the same token together make one refresh.
+func TestResourceCall_A401OnATokenAlreadyReplacedRetriesWithTheNewOne(t *testing.T) {
+	is := is.New(t)
+	w, a := bearerAPIWorld(t)
+	a.revoked["access-2"] = true
+	serve := w.resource
+	w.resource = func(r Request, body bool) Response {
+		resp := serve(r, body)
+		if resp.Status == 401 {
+			// Meanwhile, another process refreshed the login.
+			for k, e := range w.cache {
+				e.AccessToken = "access-9"
+				w.cache[k] = e
+			}
+		}
+		return resp
+	}
+	d := w.call(apiCall("GET", "/items"))
+	is.NoErr(d.Err)
+	is.Equal(d.Response.Status, 200)
+	is.Equal(a.seen, []string{
+		"GET " + resURL + "/items Bearer access-2 +body",
+		"GET " + resURL + "/items Bearer access-9 +body",
+	})
+	is.Equal(refreshes(w.srv), 0) // the other process's refresh is used
+}
+
 // The refresh after a 401 fails: the call says so, and still hands the
 // resource's answer to the driver.
 func TestResourceCall_AFailedRefreshAfterA401SaysSo(t *testing.T) {

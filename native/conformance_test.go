@@ -168,9 +168,9 @@ func (d *conformanceDriver) TokenResource(clientID, resource string) (conformanc
 	return conformance.Token{AccessToken: e.AccessToken, TokenType: e.TokenType}, nil
 }
 
-func (d *conformanceDriver) Logout(clientID string) error {
-	_, err := Logout(context.Background(), d.options(clientID))
-	return err
+func (d *conformanceDriver) Logout(clientID string) (bool, error) {
+	e, err := Logout(context.Background(), d.options(clientID))
+	return e != nil, err
 }
 
 func (d *conformanceDriver) Entries() (map[string]core.Entry, error) { return d.cache.Entries() }

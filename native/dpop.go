@@ -272,26 +272,6 @@ func (d *Driver) signDPoP(e core.Sign) ([]byte, error) {
 	return k.Sign(e.Alg, e.Input)
 }
 
-// staleDPoPKey is the key of the entry under key that a save or delete
-// replaces ("" for none); the caller holds the lock.
-func (d *Driver) staleDPoPKey(key string, next *core.Entry) string {
-	lister, ok := d.Store.(interface {
-		Entries() (map[string]core.Entry, error)
-	})
-	if !ok {
-		return ""
-	}
-	all, err := lister.Entries()
-	if err != nil {
-		return ""
-	}
-	old, ok := all[key]
-	if !ok || old.DPoP == nil || (next != nil && next.DPoP != nil && next.DPoP.Key == old.DPoP.Key) {
-		return ""
-	}
-	return old.DPoP.Key
-}
-
 // dropDPoPKey removes a key no entry uses any more; failing is a warning.
 func (d *Driver) dropDPoPKey(name string) {
 	if name == "" {

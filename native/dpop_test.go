@@ -105,36 +105,30 @@ func TestDPoPKey_NamesOutsideTheStoreAreRefused(t *testing.T) {
 	}
 }
 
-// A new login that replaces a DPoP login drops the old key; a refresh
-// (same key) keeps it; a logout drops it.
-func TestDPoPKey_DroppedWhenALoginReplacesItAndAtLogout(t *testing.T) {
+// Which DPoP key no login uses is the core's call (core.DropKey): the
+// driver deletes the key named, and only that one; saving or deleting an
+// entry leaves keys alone.
+func TestDPoPKey_DropKeyDeletesTheNamedKeyOnly(t *testing.T) {
 	is := is.New(t)
 	dir := t.TempDir()
 	d := &Driver{Store: &FileCache{Dir: dir}}
 	ctx := context.Background()
 	key := "https://as.example c1"
-	save := func(k core.KeyCreated) {
-		t.Helper()
-		is.NoErr(k.Err)
-		e := core.Entry{Host: "https://as.example", ClientID: "c1", AccessToken: "at", TokenType: "DPoP",
-			DPoP: &core.DPoPKey{Key: k.Key, JWK: k.JWK, JKT: k.JWK.Thumbprint()}}
-		is.NoErr(d.perform(ctx, core.Lock{Key: key}).(core.Locked).Err)
-		is.NoErr(d.perform(ctx, core.Save{Key: key, Entry: e}).(core.Saved).Err)
-		d.perform(ctx, core.Unlock{Key: key})
-	}
 	a := d.createDPoPKey(core.CreateKey{Alg: core.AlgES256})
-	save(a)
-	save(a) // a refresh: the same key stays
-	is.Equal(len(keyFiles(t, dir)), 1)
 	b := d.createDPoPKey(core.CreateKey{Alg: core.AlgES256})
-	save(b) // a new login
+	is.NoErr(a.Err)
+	is.NoErr(b.Err)
+	e := core.Entry{Host: "https://as.example", ClientID: "c1", AccessToken: "at", TokenType: "DPoP",
+		DPoP: &core.DPoPKey{Key: b.Key, JWK: b.JWK, JKT: b.JWK.Thumbprint()}}
+	is.NoErr(d.perform(ctx, core.Lock{Key: key}).(core.Locked).Err)
+	is.NoErr(d.perform(ctx, core.Save{Key: key, Entry: e}).(core.Saved).Err)
+	is.NoErr(d.perform(ctx, core.Delete{Key: key}).(core.Saved).Err)
+	d.perform(ctx, core.Unlock{Key: key})
+	is.Equal(len(keyFiles(t, dir)), 2) // no effect but DropKey drops a key
+
+	is.Equal(d.perform(ctx, core.DropKey{Key: a.Key}), nil) // needs no answer
 	files := keyFiles(t, dir)
 	is.Equal(len(files), 1)
 	_, id, _ := parseDPoPName(b.Key)
 	is.Equal(filepath.Base(files[0]), id+".key")
-
-	is.NoErr(d.perform(ctx, core.Lock{Key: key}).(core.Locked).Err)
-	is.NoErr(d.perform(ctx, core.Delete{Key: key}).(core.Saved).Err)
-	d.perform(ctx, core.Unlock{Key: key})
-	is.Equal(len(keyFiles(t, dir)), 0)
 }

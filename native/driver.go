@@ -54,7 +54,6 @@ type Driver struct {
 
 	unlocks map[string]func() // the login locks held, by key
 	waiting *Incoming         // the accepted callback whose page shows the outcome
-	created string            // the DPoP key this run made, dropped if the run fails
 	// fetchResource performs core.FetchResource (see CallResource).
 	fetchResource func(context.Context, core.FetchResource) core.Event
 
@@ -93,9 +92,6 @@ func (d *Driver) Run(ctx context.Context, m core.Machine) core.Done {
 	if d.waiting != nil {
 		d.waiting.Reply(pageFor(done))
 		d.waiting = nil
-	}
-	if done.Err != nil {
-		d.dropDPoPKey(d.created) // no login holds it
 	}
 	return done
 }
@@ -159,24 +155,17 @@ func (d *Driver) perform(ctx context.Context, e core.Effect) core.Event {
 		d.release(e.Key)
 		return nil
 	case core.Save:
-		stale := d.staleDPoPKey(e.Key, &e.Entry)
-		err := d.Store.Save(e.Key, e.Entry)
-		if err == nil {
-			d.dropDPoPKey(stale) // a new login replaced a DPoP one
-		}
-		return core.Saved{Err: err}
+		return core.Saved{Err: d.Store.Save(e.Key, e.Entry)}
 	case core.Reserve:
 		if r, ok := d.Store.(Reserver); ok {
 			return core.Saved{Err: r.Reserve(e.Key)}
 		}
 		return core.Saved{}
 	case core.Delete:
-		stale := d.staleDPoPKey(e.Key, nil)
-		err := d.Store.Delete(e.Key)
-		if err == nil {
-			d.dropDPoPKey(stale)
-		}
-		return core.Saved{Err: err}
+		return core.Saved{Err: d.Store.Delete(e.Key)}
+	case core.DropKey:
+		d.dropDPoPKey(e.Key)
+		return nil
 	case core.SavePending:
 		// A native login keeps its pending state in memory: the process
 		// that started it receives the callback.
@@ -219,9 +208,7 @@ func (d *Driver) perform(ctx context.Context, e core.Effect) core.Event {
 		sig, err := d.sign(e)
 		return core.Signed{Signature: sig, Err: err}
 	case core.CreateKey:
-		k := d.createDPoPKey(e)
-		d.created = k.Key
-		return k
+		return d.createDPoPKey(e)
 	case core.ReadSubjectToken:
 		tok, err := d.readSubjectToken(ctx, e.Source)
 		return core.SubjectTokenRead{Token: tok, Err: err}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -108,64 +107,33 @@ func LoginForURL(s Store, rawURL string) string {
 
 // ErrAmbiguousClient: the host has logins of several clients and none was
 // named — a usage problem, which the CLI reports with exit code 2.
-var ErrAmbiguousClient = errors.New("ambiguous client")
+var ErrAmbiguousClient = core.ErrAmbiguousClient
 
-// ResolveClientID picks the client of a login: the one given; for a
-// Databricks host, databricks-cli; otherwise the only client logged in to
-// the host in the cache. It returns "" when the cache has none, and an
-// error when several clients are logged in to the host.
+// ResolveClientID picks the client of a login as [core.PickClient] does,
+// over the logins in the cache.
 func ResolveClientID(s Store, t core.Target, given string) (string, error) {
-	if given != "" {
-		return given, nil
+	if id, _ := core.PickClient(t, given, nil); id != "" {
+		return id, nil // named, or decided by the host: no need to read the cache
 	}
-	if t.AccountID != "" || core.IsDatabricksHost(t.Host) {
-		return DatabricksClientID, nil
-	}
-	lister, ok := s.(interface {
+	var logins []core.LoginSummary
+	if lister, ok := s.(interface {
 		Entries() (map[string]core.Entry, error)
-	})
-	if !ok {
-		return "", nil
-	}
-	entries, err := lister.Entries()
-	if err != nil {
-		return "", err
-	}
-	issuers := map[string]bool{}
-	for _, c := range core.Candidates(t) {
-		issuers[strings.TrimSuffix(c.Issuer, "/")] = true
-	}
-	var ids []string
-	newest, allRegistered := core.Entry{}, true
-	for _, e := range entries {
-		if e.Registration != nil {
-			continue // a registered client, not a login
+	}); ok {
+		entries, err := lister.Entries()
+		if err != nil {
+			return "", err
 		}
-		// By issuer, or by the host typed at login (a protected resource,
-		// a Databricks host whose metadata named an issuer elsewhere).
-		mine := issuers[strings.TrimSuffix(e.Metadata.Issuer, "/")] || e.Resolution != nil && e.Host == t.Host && e.AccountID == t.AccountID
-		if mine && !slices.Contains(ids, e.ClientID) {
-			ids = append(ids, e.ClientID)
-			allRegistered = allRegistered && e.Resolution != nil && e.Resolution.ClientRegistered
-			if e.ObtainedAt.After(newest.ObtainedAt) {
-				newest = e
+		for _, e := range entries {
+			if e.Registration == nil { // a registered client, not a login
+				logins = append(logins, core.Summarize(e))
 			}
 		}
 	}
-	if len(ids) > 1 && allRegistered {
-		// Clients dualauth registered itself (one per flow, or a new one
-		// after the server dropped the old): the user never named any, so
-		// the latest login is the one meant.
-		return newest.ClientID, nil
+	id, err := core.PickClient(t, given, logins)
+	if err != nil {
+		return "", fmt.Errorf("%w: pass --client-id", err)
 	}
-	slices.Sort(ids)
-	switch len(ids) {
-	case 0:
-		return "", nil
-	case 1:
-		return ids[0], nil
-	}
-	return "", fmt.Errorf("%w: several clients are logged in to %s (%s): pass --client-id", ErrAmbiguousClient, t.Host, strings.Join(ids, ", "))
+	return id, nil
 }
 
 // LoginOptions configure [Login].
@@ -378,6 +346,10 @@ type TokenOptions struct {
 	// BearerOnly refuses a DPoP-bound login with a *core.DPoPBoundError
 	// before any lock, keyring or request (see core.RefreshConfig.BearerOnly).
 	BearerOnly bool
+	// Refused is an access token a resource refused: still the stored
+	// one, it is refreshed; already replaced, the new one is handed out
+	// (see core.RefreshConfig.Refused).
+	Refused string
 }
 
 // Token returns a valid access token for the login: from the cache when
@@ -395,6 +367,7 @@ func Token(ctx context.Context, o TokenOptions) (*core.Entry, error) {
 		ForceSharesNew: o.ForceSharesNew,
 		MinTTL:         o.MinTTL,
 		BearerOnly:     o.BearerOnly,
+		Refused:        o.Refused,
 	}))
 	if done.Err != nil {
 		return nil, done.Err
@@ -404,7 +377,8 @@ func Token(ctx context.Context, o TokenOptions) (*core.Entry, error) {
 
 // Logout removes the login from the cache and revokes its refresh token
 // when the server has a revocation endpoint; a failed revocation is a
-// warning.
+// warning. With no login stored it returns nil and no error: the user is
+// logged out already (see [core.Logout]).
 func Logout(ctx context.Context, o Options) (*core.Entry, error) {
 	s, id, err := o.storeAndClient()
 	if err != nil {

@@ -333,11 +333,8 @@ func (d *driver) handleRedirect(href string) (any, error) {
 		return nil, core.ErrStateMismatch
 	}
 	m := core.ResumeLogin(*p, core.Client{ID: p.ClientID}, webCrypto{})
-	done := d.run(m, core.Callback{Query: q, Now: d.clock()})
+	done := d.run(m, core.Callback{Query: q, Now: d.clock()}) // a failure drops the login's DPoP key (core.DropKey)
 	if done.Err != nil {
-		if p.Key != nil {
-			d.dropKey(p.Key.Key) // made for this login before the redirect; none holds it now
-		}
 		return nil, done.Err
 	}
 	if d.worker {
@@ -407,8 +404,13 @@ func (d *driver) token(o tokenOptions) (any, error) {
 	return map[string]any{"access_token": t.AccessToken, "token_type": t.TokenType, "expiry": jsTime(t.Expiry)}, nil
 }
 
+// logout resolves to { removed }: false when no login was stored, which
+// is not an error (core.Logout): the page is logged out, as asked.
 func (d *driver) logout(o targetOptions) (any, error) {
 	target, client, err := o.resolve(d)
+	if errors.Is(err, core.ErrNotLoggedIn) {
+		return map[string]any{"removed": false}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -422,7 +424,7 @@ func (d *driver) logout(o targetOptions) (any, error) {
 		keys = d.tokens.keyNames(l.Key)
 	}
 	done := d.run(core.NewLogout(target, client), core.Start{Now: d.clock()})
-	if done.Err != nil && !errors.Is(done.Err, core.ErrNotLoggedIn) {
+	if done.Err != nil {
 		return nil, done.Err
 	}
 	if damaged {
@@ -430,7 +432,7 @@ func (d *driver) logout(o targetOptions) (any, error) {
 			d.dropKey(k)
 		}
 	}
-	return js.Undefined(), nil
+	return map[string]any{"removed": done.Entry != nil}, nil
 }
 
 // session describes the stored login without its tokens: what a page

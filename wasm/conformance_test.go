@@ -168,9 +168,12 @@ func (d *conformanceDriver) tokenOf(o tokenOptions) (conformance.Token, error) {
 	return conformance.Token{AccessToken: m["access_token"].(string), TokenType: m["token_type"].(string)}, nil
 }
 
-func (d *conformanceDriver) Logout(clientID string) error {
-	_, err := d.logout(d.target(clientID))
-	return err
+func (d *conformanceDriver) Logout(clientID string) (bool, error) {
+	v, err := d.logout(d.target(clientID))
+	if err != nil {
+		return false, err
+	}
+	return v.(map[string]any)["removed"].(bool), nil
 }
 
 // Entries reads every entry of the token store (claims of callbacks being

@@ -115,19 +115,8 @@ func (d *driver) sign(e core.Sign) core.Signed {
 	return core.Signed{Signature: sig}
 }
 
-// staleKey is the DPoP key of the stored entry under key that a save of
-// next (nil: a delete) leaves unused.
-func (d *driver) staleKey(key string, next *core.Entry) string {
-	l := d.tokens.load([]string{key})
-	if l.Err != nil || l.Entry == nil || l.Entry.DPoP == nil {
-		return ""
-	}
-	if next != nil && next.DPoP != nil && next.DPoP.Key == l.Entry.DPoP.Key {
-		return ""
-	}
-	return l.Entry.DPoP.Key
-}
-
+// dropKey deletes a DPoP key no login uses: one the core names
+// (core.DropKey), or one of a pending login the driver expired.
 func (d *driver) dropKey(name string) {
 	if name == "" || !strings.HasPrefix(name, dpopKeyPrefix) {
 		return

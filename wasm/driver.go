@@ -23,8 +23,10 @@ var errRedirected = errors.New("redirected to the authorization server")
 // login sends the page to: itself, or (in a worker) through dualauth.js.
 type redirectTo struct{ url string }
 
-func (r *redirectTo) Error() string        { return errRedirected.Error() }
-func (r *redirectTo) Is(target error) bool { return target == errRedirected }
+func (r *redirectTo) Error() string { return errRedirected.Error() }
+func (r *redirectTo) Is(target error) bool {
+	return target == errRedirected || target == core.ErrPendingKept // the pending login, stored, names its DPoP key
+}
 
 // driver performs core effects with browser APIs. Its fields are the seams
 // the tests replace: the network (fetch), the address bar (navigate) and
@@ -92,7 +94,6 @@ func (d *driver) runWith(m core.Machine, first core.Event, resource func(core.Fe
 	var release func()
 	var netErr error
 	var redirected string // the last request answered with a redirect
-	var created string    // the DPoP key this run made
 	defer func() {
 		if release != nil {
 			release()
@@ -128,11 +129,9 @@ func (d *driver) runWith(m core.Machine, first core.Event, resource func(core.Fe
 				release = nil
 			}
 		case core.Save:
-			stale := d.staleKey(e.Key, &e.Entry)
 			if err := d.tokens.save(e.Key, e.Entry); err != nil {
 				return core.Saved{Err: err}
 			}
-			d.dropKey(stale) // a new login replaced a DPoP one
 			if e.Entry.Registration != nil {
 				return core.Saved{} // a registered client, not a login: nothing for onChange
 			}
@@ -140,11 +139,9 @@ func (d *driver) runWith(m core.Machine, first core.Event, resource func(core.Fe
 			d.mirror(e.Key, &si)
 			return core.Saved{}
 		case core.Delete:
-			stale := d.staleKey(e.Key, nil)
 			if err := d.tokens.delete(e.Key); err != nil {
 				return core.Saved{Err: err}
 			}
-			d.dropKey(stale)
 			if !strings.HasPrefix(e.Key, core.RegistrationKey("")) {
 				d.mirror(e.Key, nil)
 			}
@@ -169,9 +166,9 @@ func (d *driver) runWith(m core.Machine, first core.Event, resource func(core.Fe
 			// The page's URL is its redirect URI (MovableRedirect is unset).
 			return core.Listening{Err: errors.New("a page receives the login at its own URL only")}
 		case core.CreateKey:
-			k := d.createKey(e)
-			created = k.Key
-			return k
+			return d.createKey(e)
+		case core.DropKey:
+			d.dropKey(e.Key)
 		case core.Sign:
 			if strings.HasPrefix(e.Key, dpopKeyPrefix) {
 				return d.sign(e)
@@ -184,11 +181,6 @@ func (d *driver) runWith(m core.Machine, first core.Event, resource func(core.Fe
 		}
 		return nil
 	})
-	if done.Err != nil && !errors.Is(done.Err, errRedirected) {
-		// No login holds it. A login on its way to the authorization
-		// server keeps its key: the pending login names it (dpop_jkt).
-		d.dropKey(created)
-	}
 	// The core words a failed fetch, or a redirect where a token was
 	// expected, as text; give them their codes.
 	if done.Err != nil && errorCode(done.Err) == "internal_error" {

@@ -5,8 +5,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/dualauth/dualauth/core"
 )
@@ -21,35 +19,28 @@ func (d *driver) resolveTarget(t core.Target, resource string) (*core.Resolution
 	return m.Result(), nil
 }
 
-// storedClient is the client of the only login of t in this origin (from
-// the token-free summaries mirrored to localStorage): a login by URL alone
-// need not make the page remember a registered client ID.
+// storedClient is the client of the login of t in this origin, picked by
+// the core (core.PickClient) from the token-free summaries mirrored to
+// localStorage: a login by URL alone need not make the page remember a
+// registered client ID.
 func (d *driver) storedClient(t core.Target) (string, error) {
-	prefixes := core.IssuerKeys(t, "")
-	var ids []string
+	var logins []core.LoginSummary
 	for _, k := range d.local.keys(sessionPrefix) {
 		raw, ok := d.local.get(k)
-		if !ok {
-			continue
-		}
 		var si sessionInfo
-		if json.Unmarshal([]byte(raw), &si) != nil || si.ClientID == "" {
+		if !ok || json.Unmarshal([]byte(raw), &si) != nil {
 			continue
 		}
-		key := strings.TrimPrefix(k, sessionPrefix)
-		mine := si.Host == t.Host || slices.ContainsFunc(prefixes, func(p string) bool { return key == p+si.ClientID })
-		if mine && !slices.Contains(ids, si.ClientID) {
-			ids = append(ids, si.ClientID)
-		}
+		logins = append(logins, si.login())
 	}
-	switch len(ids) {
-	case 0:
+	id, err := core.PickClient(t, "", logins)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%w: %w: pass clientId", errBadArgument, err)
+	case id == "":
 		return "", &core.LoginRequiredError{Host: t.Host}
-	case 1:
-		return ids[0], nil
 	}
-	slices.Sort(ids)
-	return "", fmt.Errorf("%w: several clients are logged in to %s (%s): pass clientId", errBadArgument, t.Host, strings.Join(ids, ", "))
+	return id, nil
 }
 
 // loginForURL is the host of the stored login whose RFC 8707 resource

@@ -392,16 +392,28 @@ type sessionInfo struct {
 	Key        string    `json:"key"`
 	Issuer     string    `json:"issuer"`
 	Host       string    `json:"host"`
+	AccountID  string    `json:"account_id,omitempty"`
 	ClientID   string    `json:"client_id"`
 	Resource   string    `json:"resource,omitempty"`
 	Scopes     []string  `json:"scopes,omitempty"`
 	Expiry     time.Time `json:"expiry,omitzero"`
 	ObtainedAt time.Time `json:"obtained_at,omitzero"`
+	// Resolved and ClientRegistered are what core.PickClient needs to
+	// pick a host's client as the CLI does.
+	Resolved         bool `json:"resolved,omitempty"`
+	ClientRegistered bool `json:"client_registered,omitempty"`
 }
 
 func summarize(key string, e core.Entry) sessionInfo {
-	return sessionInfo{Key: key, Issuer: e.Metadata.Issuer, Host: e.Host, ClientID: e.ClientID, Resource: e.Resource,
-		Scopes: e.Scopes, Expiry: e.Expiry, ObtainedAt: e.ObtainedAt}
+	s := core.Summarize(e)
+	return sessionInfo{Key: key, Issuer: s.Issuer, Host: s.Host, AccountID: s.AccountID, ClientID: s.ClientID, Resource: e.Resource,
+		Scopes: e.Scopes, Expiry: e.Expiry, ObtainedAt: s.ObtainedAt, Resolved: s.Resolved, ClientRegistered: s.ClientRegistered}
+}
+
+// login is the summary as core.PickClient takes it.
+func (si sessionInfo) login() core.LoginSummary {
+	return core.LoginSummary{Host: si.Host, AccountID: si.AccountID, Issuer: si.Issuer, ClientID: si.ClientID, ObtainedAt: si.ObtainedAt,
+		Resolved: si.Resolved, ClientRegistered: si.ClientRegistered}
 }
 
 // js renders the summary for onChange callbacks; a nil summary of key is

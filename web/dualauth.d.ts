@@ -28,7 +28,8 @@ export interface Target {
    * The OAuth client. Optional: Databricks hosts use databricks-cli; an
    * issuer with a registration_endpoint gets a client registered (RFC 7591,
    * kept per issuer in this origin); token/logout/session find the client
-   * of the only login of host.
+   * of the only login of host — or, when every client logged in there is
+   * one dualauth registered, of the newest login (as the CLI does).
    */
   clientId?: string;
   /**
@@ -96,6 +97,12 @@ export interface Change {
   /** Space-separated. */
   scopes?: string;
   expiry?: string | null;
+}
+
+/** What logout() resolves to. */
+export interface LogoutResult {
+  /** true: a stored login was removed; false: none was stored (already logged out). */
+  removed: boolean;
 }
 
 export interface Session extends Partial<Change> {
@@ -175,8 +182,14 @@ export interface DualAuth {
    * resource contains it (a path prefix, the longest one).
    */
   fetch(input: RequestInfo | URL, init?: RequestInit, options?: Partial<Target>): Promise<Response>;
-  /** Removes the login in every tab of this origin and revokes it at the server when possible. */
-  logout(options: Target): Promise<void>;
+  /**
+   * Removes the login in every tab of this origin and revokes it at the
+   * server when possible. Resolves { removed: false } when no login was
+   * stored (a second logout, another tab's first): not an error, the page is
+   * logged out as asked — as `auth logout` says "Already logged out" and
+   * exits 0.
+   */
+  logout(options: Target): Promise<LogoutResult>;
   /** What is stored for a login, without its tokens. */
   session(options: Target): Promise<Session>;
   /**

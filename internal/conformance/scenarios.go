@@ -382,7 +382,7 @@ var Scenarios = []Scenario{
 		Steps: []Step{
 			{Op: OpLogout, ClientID: PresetClient, Want: Want{Requests: []string{"revoke"}}},
 			{Name: "then no token", Op: OpToken, ClientID: PresetClient, Want: Want{Err: "login_required"}},
-			{Name: "a second logout", Op: OpLogout, ClientID: PresetClient, Want: Want{Err: "login_required"}},
+			{Name: "a second logout", Op: OpLogout, ClientID: PresetClient, Want: Want{NothingToRemove: true}},
 		},
 	},
 	{
@@ -518,6 +518,58 @@ var Scenarios = []Scenario{
 			{Op: OpLogin, ClientID: PresetClient, Resource: "ftp://api.example.com", Want: Want{Err: "error"}},
 		},
 	},
+	// Issue #21: decisions the drivers took themselves, now the core's.
+	{
+		Name:             "logins of clients dualauth registered: token and logout by host pick the newest",
+		BeforeRegistered: []string{"reg-a", "reg-b"},
+		Steps: []Step{
+			{Name: "token", Op: OpToken, Want: Want{
+				Token:  "at-2",
+				Logins: []Stored{issued("reg-a", 1), issued("reg-b", 2)},
+			}},
+			{Name: "logout", Op: OpLogout, Want: Want{
+				Requests: []string{"revoke"},
+				Logins:   []Stored{issued("reg-a", 1)},
+			}},
+			{Name: "token of the one left", Op: OpToken, Want: Want{
+				Token:  "at-1",
+				Logins: []Stored{issued("reg-a", 1)},
+			}},
+		},
+	},
+	{
+		Name: "a logout with nothing stored is no error: nothing to remove",
+		Steps: []Step{
+			{Name: "by client", Op: OpLogout, ClientID: PresetClient, Want: Want{NothingToRemove: true}},
+			{Name: "by host", Op: OpLogout, Want: Want{NothingToRemove: true}},
+		},
+	},
+	{
+		Name:   "a logout drops the DPoP key of its login only",
+		Server: ServerConfig{DPoP: true, Registration: true},
+		Steps: []Step{
+			dpopLogin,
+			{Name: "a registered client's DPoP login", Op: OpLogin, DPoP: "always", Want: Want{
+				Requests:   []string{"discover", "register", "authorize", "token authorization_code"},
+				Logins:     []Stored{bound(issued(PresetClient, 1)), bound(issued("reg-1", 2))},
+				Registered: []string{"reg-1"},
+				Keys:       2,
+			}},
+			{Name: "logout of the first", Op: OpLogout, ClientID: PresetClient, Want: Want{
+				Requests:   []string{"revoke"},
+				Logins:     []Stored{bound(issued("reg-1", 2))},
+				Registered: []string{"reg-1"},
+				Keys:       1,
+			}},
+			{Name: "its refresh still proves with its key", Op: OpToken, ClientID: "reg-1", Advance: expired, Want: Want{
+				Token: "at-3", TokenType: "DPoP",
+				Requests:   []string{"token refresh_token"},
+				Logins:     []Stored{bound(issued("reg-1", 3))},
+				Registered: []string{"reg-1"},
+				Keys:       1,
+			}},
+		},
+	},
 }
 
 // givenResource is an API that publishes no protected-resource metadata:
@@ -532,22 +584,7 @@ func keptUnderResource(s Stored) Stored {
 
 // KnownDifferences are the steps where a target does not do what the
 // table says yet. Each is run and printed; remove a row once it passes.
-var KnownDifferences = []Difference{
-	{
-		Scenario: "logout removes the login and revokes its refresh token",
-		Step:     "a second logout",
-		Target:   "wasm",
-		Why: "logout() in the browser resolves when nothing is stored (the driver drops the core's not-logged-in), " +
-			"native.Logout and `auth logout` say not logged in; which one both follow is an API decision left open",
-	},
-	{
-		Scenario: "a client the server refuses is registered again",
-		Step:     "token picks the newest registered client",
-		Target:   "wasm",
-		Why: "the browser's storedClient has no newest-registered-client rule (native ResolveClientID does): " +
-			"token({host}) says several clients are logged in; the client-picking decision is to move into core (issue #21)",
-	},
-}
+var KnownDifferences = []Difference{}
 
 // resourceLoginRequests is what a login to the resource at path on the
 // server asks: the resource goes with the authorization and token requests.

@@ -40,8 +40,9 @@ type Driver interface {
 	Login(clientID, dpop string) error
 	// Token returns the login's access token, refreshing it if needed.
 	Token(clientID string, force bool) (Token, error)
-	// Logout ends the login.
-	Logout(clientID string) error
+	// Logout ends the login; removed is false when none was stored (which
+	// is no error: the user is logged out, as asked).
+	Logout(clientID string) (removed bool, err error)
 	// Entries are all the entries in the target's storage, by key.
 	Entries() (map[string]core.Entry, error)
 	// Put stores e under key as the target's driver saves a login.
@@ -127,7 +128,11 @@ type Scenario struct {
 	// the first step (natively every login is in one cache file, so the
 	// whole file is: such a scenario stores nothing Before).
 	Unreadable []string
-	Steps      []Step
+	// BeforeRegistered are clients dualauth registered, each with a login
+	// in storage as in Before, made a minute apart in this order (the
+	// last is the newest).
+	BeforeRegistered []string
+	Steps            []Step
 }
 
 // Step is one operation and what must hold after it.
@@ -197,6 +202,8 @@ type Want struct {
 	// DPoP login, none left behind by a logout, a failed login or a login
 	// that replaced another.
 	Keys int
+	// NothingToRemove: a logout found no login to remove.
+	NothingToRemove bool
 }
 
 // Stored is a stored login as the suite compares it.
@@ -306,10 +313,14 @@ func runScenario(t *testing.T, target string, sc Scenario, adapter Adapter) {
 	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	d := adapter(t, Env{Server: srv, Now: now})
 	host := d.Host()
-	for _, id := range sc.Before {
+	for i, id := range append(slices.Clone(sc.Before), sc.BeforeRegistered...) {
 		access, refresh := srv.Mint(id)
 		e := core.Entry{Host: host, ClientID: id, AccessToken: access, TokenType: "Bearer", RefreshToken: refresh,
 			Expiry: now().Add(time.Hour), ObtainedAt: now(), Metadata: srv.Metadata(host)}
+		if j := i - len(sc.Before); j >= 0 {
+			e.ObtainedAt = now().Add(time.Duration(j-len(sc.BeforeRegistered)) * time.Minute)
+			e.Resolution = &core.Resolution{Kind: core.KindIssuer, Issuer: host, ClientID: id, ClientRegistered: true}
+		}
 		is.NoErr(d.Put(e.Key(), e))
 	}
 	for _, id := range sc.Unreadable {
@@ -393,7 +404,11 @@ func runStep(d Driver, srv *Server, st Step) []string {
 			mismatch("status", status, st.Want.Status)
 		}
 	case OpLogout:
-		outcome(d.Logout(st.ClientID))
+		removed, err := d.Logout(st.ClientID)
+		outcome(err)
+		if err == nil && !st.Want.Loose && removed == st.Want.NothingToRemove {
+			mismatch("logout removed a login", removed, !st.Want.NothingToRemove)
+		}
 	case OpToken:
 		n := max(st.Callers, 1)
 		toks := make([]Token, n)

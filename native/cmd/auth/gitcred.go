@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -220,9 +219,10 @@ func (g *gitRequest) answer(user string, e *core.Entry) string {
 }
 
 // gitErase: git runs erase when the server refused the credential get gave
-// it. If that is still the cached token, it is refreshed now (under the
-// lock: processes erasing it together refresh once), so the next get hands
-// out the new one. Another token is left alone: it was refreshed already.
+// it. If that is still the cached token, it is refreshed now; another
+// token is left alone: it was refreshed already. The core decides both
+// under the lock, in one pass (core.RefreshConfig.Refused), so processes
+// erasing the same token together refresh once.
 func gitErase(o native.Options, in *gitRequest, minTTL time.Duration) error {
 	refused := in.get("password")
 	if refused == "" {
@@ -233,16 +233,9 @@ func gitErase(o native.Options, in *gitRequest, minTTL time.Duration) error {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	e, err := native.Token(ctx, native.TokenOptions{Options: o, MinTTL: minTTL, BearerOnly: true})
+	_, err := native.Token(ctx, native.TokenOptions{Options: o, MinTTL: minTTL, BearerOnly: true, Refused: refused})
 	if errors.As(err, new(*core.DPoPBoundError)) {
 		return nil // get gave git no token of this login: none to erase
 	}
-	if err != nil {
-		return err
-	}
-	if subtle.ConstantTimeCompare([]byte(e.AccessToken), []byte(refused)) != 1 {
-		return nil
-	}
-	_, err = native.Token(ctx, native.TokenOptions{Options: o, Force: true, MinTTL: minTTL})
 	return err
 }

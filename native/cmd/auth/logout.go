@@ -1,11 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/dualauth/dualauth/core"
 	"github.com/dualauth/dualauth/native"
 	"github.com/spf13/cobra"
 )
@@ -55,14 +53,14 @@ there is no login (a second one, say) says so and exits 0.
 			defer stop()
 			e, err := native.Logout(ctx, o)
 			switch {
-			case err == nil:
-				fmt.Fprintf(a.stderr, "Logged out of %s%s\n", t.Host, ended(rs.sharers(e.ClientID)))
-			case errors.Is(err, core.ErrNotLoggedIn):
-				// What the user asked for is the case: a repeated logout,
-				// or a script's, succeeds.
+			case err != nil:
+				return err
+			case e == nil:
+				// Nothing was stored (core.Logout): what the user asked for
+				// is the case, so a repeated logout, or a script's, succeeds.
 				fmt.Fprintf(a.stderr, "Already logged out of %s (no login in the cache)\n", t.Host)
 			default:
-				return err
+				fmt.Fprintf(a.stderr, "Logged out of %s%s\n", t.Host, ended(rs.sharers(e.ClientID)))
 			}
 			if del {
 				rs.file.Delete(rs.Profile.Value)
