@@ -237,6 +237,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 			return root
 		}
 		root.AddCommand(a.databricksGroup(a.databricksCommands()...), a.versionCommand())
+		useVersionText(root)
 		root.InitDefaultHelpCmd()
 		return root
 	}
@@ -260,6 +261,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 		}
 		return root
 	}
+	useVersionText(root)
 	root.AddCommand(a.loginCommand(), a.tokenCommand(), a.logoutCommand(), a.profilesCommand(), a.describeCommand(), a.envCommand(),
 		a.execCommand(), a.apiCommand(), a.gitCredentialCommand(), a.proofCommand(), a.versionCommand(), a.databricksGroup(a.databricksCommands()...))
 	root.InitDefaultCompletionCmd()

@@ -61,6 +61,13 @@ func versionText() string {
 	return databricksCLILevel + "+" + strings.Join(ids, ".")
 }
 
+// useVersionText makes --version print what the version command prints:
+// one version text (not on the hot paths, which have no --version).
+func useVersionText(root *cobra.Command) {
+	root.Version = versionText()
+	root.SetVersionTemplate("{{.Version}}\n")
+}
+
 func (a *app) versionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",

@@ -115,7 +115,7 @@ func TestCLI_LoginFlagMistakesAreUsageErrorsBeforeAnyRequest(t *testing.T) {
 		{[]string{"--redirect-uri", "http://127.0.0.1/cb"}, nil, "it needs an explicit port"},
 		{[]string{"--device", "--redirect-uri", "http://example.com:8020/cb"}, nil, "the host must be loopback"},
 		{[]string{"--timeout", "0"}, nil, "--timeout must be more than 0, not 0s"},
-		{nil, []string{"DUALAUTH_TIMEOUT=-5m"}, "DUALAUTH_TIMEOUT must be more than 0, not -5m0s"},
+		{nil, []string{"DUALAUTH_TIMEOUT=-5m"}, "$DUALAUTH_TIMEOUT must be more than 0, not -5m0s"},
 		{[]string{"--prompt", "login", "--no-prompt"}, nil, "--prompt and --no-prompt cannot be used together"},
 		{[]string{"--auth-param", "novalue"}, nil, "--auth-param wants KEY=VALUE"},
 	} {

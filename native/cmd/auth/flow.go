@@ -84,23 +84,24 @@ func validFlow(flow string) bool {
 
 // choice is the flow to run: the one asked for on the command line, else
 // saved (a profile's flow, "" for none), else auto. --no-browser and
-// --paste, which mean browser, beat a saved flow.
-func (fl *flowFlags) choice(cmd *cobra.Command, noBrowser bool, saved string) (string, error) {
+// --paste, which mean browser, beat a saved flow. name says where a flag's
+// value came from (app.flagName).
+func (fl *flowFlags) choice(cmd *cobra.Command, noBrowser bool, saved string, name func(flag string) string) (string, error) {
 	flow, explicit := fl.flow, cmd.Flags().Changed("flow")
 	if !explicit {
 		flow = cmp.Or(saved, flowAuto)
 	}
 	if !validFlow(flow) {
-		return "", usagef("--flow must be browser, device or auto, not %q", flow)
+		return "", usagef("%s must be browser, device or auto, not %q", name("flow"), flow)
 	}
 	if fl.device {
 		if explicit && flow != flowDevice {
-			return "", usagef("--device and --flow %s cannot be used together", flow)
+			return "", usagef("%s and %s %s cannot be used together", name("device"), name("flow"), flow)
 		}
 		flow, explicit = flowDevice, true
 	}
 	if fl.paste && explicit && flow == flowDevice {
-		return "", usagef("--paste belongs to the browser flow, not to the device flow")
+		return "", usagef("%s belongs to the browser flow, not to the device flow (%s)", name("paste"), name("flow"))
 	}
 	if !explicit && (noBrowser || fl.paste) {
 		flow = flowBrowser

@@ -238,11 +238,11 @@ func (a *app) grantOptions(ctx context.Context, cmd *cobra.Command, rs *settings
 			return none, errNoSecret
 		}
 		if g.Key != "" || secret == "" {
-			return none, usagef("--client-auth %s is for a client secret (--client-secret-stdin or $%s)", rs.ClientAuth.Value, envClientSecret)
+			return none, usagef("%s %s is for a client secret (--client-secret-stdin or $%s)", given(rs.ClientAuth.Source), rs.ClientAuth.Value, envClientSecret)
 		}
 		g.ClientAuth, g.AuthForced = "client_secret_"+rs.ClientAuth.Value, true
 	default:
-		return none, usagef("--client-auth must be basic or post, not %q", rs.ClientAuth.Value)
+		return none, usagef("%s must be basic or post, not %q", given(rs.ClientAuth.Source), rs.ClientAuth.Value)
 	}
 	if g.Type == core.ClientCredentialsGrantType && g.Key == "" && secret == "" {
 		return none, errNoSecret

@@ -101,7 +101,7 @@ the token is valid.`},
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if redirectURI != "" && cmd.Flags().Changed("port") {
-				return usagef("--port and --redirect-uri cannot be used together")
+				return usagef("%s and %s cannot be used together", a.flagName("port"), a.flagName("redirect-uri"))
 			}
 			rs, err := a.resolve(cmd, args)
 			if err != nil {
@@ -118,7 +118,7 @@ the token is valid.`},
 				redirectURI = "" // --port beats a profile's redirect_uri
 			}
 			if port < 0 || port > 65535 {
-				return usagef("--port must be between 0 and 65535, not %d (0 picks a free port)", port)
+				return usagef("%s must be between 0 and 65535, not %d (0 picks a free port)", a.flagName("port"), port)
 			}
 			lc := native.ListenerConfig{RedirectURI: redirectURI, Port: port}
 			if err := native.CheckListenerConfig(lc); err != nil {
@@ -128,13 +128,13 @@ the token is valid.`},
 				return usagef("%s must be more than 0, not %s: it is how long the login waits for you (default %s)", given(a.flagSource(cmd, "timeout")), timeout, native.DefaultLoginTimeout)
 			}
 			if noPrompt && prompt != "" {
-				return usagef("--prompt and --no-prompt cannot be used together")
+				return usagef("%s and %s cannot be used together", a.flagName("prompt"), a.flagName("no-prompt"))
 			}
 			params := url.Values{}
 			for _, p := range authParams {
 				k, v, ok := strings.Cut(p, "=")
 				if !ok || k == "" {
-					return usagef("--auth-param wants KEY=VALUE, got %q", p)
+					return usagef("%s wants KEY=VALUE, got %q", a.flagName("auth-param"), p)
 				}
 				params.Add(k, v)
 			}
@@ -148,7 +148,7 @@ the token is valid.`},
 			if strings.HasPrefix(rs.Flow.Source, "profile ") {
 				saved = rs.Flow.Value
 			}
-			flow, err := flows.choice(cmd, noBrowser, saved)
+			flow, err := flows.choice(cmd, noBrowser, saved, a.flagName)
 			if err != nil {
 				return err
 			}
@@ -231,9 +231,12 @@ func loginHelp(cmd *cobra.Command, _ []string) {
 }
 
 // given names where a setting was given, as the user wrote it: --flag,
-// DUALAUTH_VAR, profile NAME (from a setting's Source).
+// $DUALAUTH_VAR, profile NAME (from a setting's Source).
 func given(source string) string {
-	return strings.TrimPrefix(strings.TrimPrefix(source, "flag "), "env ")
+	if env, ok := strings.CutPrefix(source, "env "); ok {
+		return "$" + env // as app.flagName names it
+	}
+	return strings.TrimPrefix(source, "flag ")
 }
 
 // status shows the user what the login waits for: on a terminal the URL

@@ -183,7 +183,7 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 	a.caCert, a.storage, a.storageFrom = s.CACert.Value, s.Storage.Value, s.Storage.Source
 	s.DPoP = a.pick(cmd, "dpop", p.DPoP, p.Name, core.DPoPAuto, "default")
 	if s.DPoP.Value, err = core.ParseDPoPMode(s.DPoP.Value); err != nil {
-		return nil, usagef("%s: %v", s.DPoP.Source, err)
+		return nil, usagef("%s: %v", given(s.DPoP.Source), err)
 	}
 	a.dpop = s.DPoP.Value
 	// A saved flow is checked when it applies, on every command (like

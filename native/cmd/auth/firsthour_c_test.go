@@ -1,0 +1,132 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/matryer/is"
+)
+
+// Tests of issue 24, "the first hour with auth", part C: what parts A and
+// B left inconsistent.
+
+// TestCLI_ValueMistakesFromTheEnvironmentNameTheVariable (issue 24 item
+// 6): a bad value that came from DUALAUTH_<FLAG> is reported under that
+// variable's name (the user never typed the flag), before any request.
+func TestCLI_ValueMistakesFromTheEnvironmentNameTheVariable(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	e := newEnv(t)
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want string
+		flag string // the flag the message must not name
+	}{
+		{[]string{"DUALAUTH_FLOW=devcie"}, []string{"login"}, `$DUALAUTH_FLOW must be browser, device or auto, not "devcie"`, "--flow"},
+		{[]string{"DUALAUTH_FLOW=browser"}, []string{"login", "--device"}, "--device and $DUALAUTH_FLOW browser cannot be used together", "--flow"},
+		{[]string{"DUALAUTH_FLOW=device"}, []string{"login", "--paste"}, "--paste belongs to the browser flow, not to the device flow ($DUALAUTH_FLOW)", "--flow"},
+		{[]string{"DUALAUTH_PORT=99999"}, []string{"login"}, "$DUALAUTH_PORT must be between 0 and 65535, not 99999", "--port"},
+		{[]string{"DUALAUTH_PORT=8020"}, []string{"login", "--redirect-uri", "http://127.0.0.1:8021/cb"}, "$DUALAUTH_PORT and --redirect-uri cannot be used together", "--port"},
+		{[]string{"DUALAUTH_PROMPT=login"}, []string{"login", "--no-prompt"}, "$DUALAUTH_PROMPT and --no-prompt cannot be used together", "--prompt "},
+		{[]string{"DUALAUTH_AUTH_PARAM=novalue"}, []string{"login"}, `$DUALAUTH_AUTH_PARAM wants KEY=VALUE, got "novalue"`, "--auth-param"},
+		{[]string{"DUALAUTH_REDIRECT_URI=http://example.com:8020/cb"}, []string{"login"}, "$DUALAUTH_REDIRECT_URI: invalid redirect URI", "--redirect-uri"},
+		{[]string{"DUALAUTH_DPOP=sometimes"}, []string{"login"}, `$DUALAUTH_DPOP: dpop must be auto, always or never, not "sometimes"`, "--dpop"},
+		{[]string{"DUALAUTH_CLIENT_AUTH=jwt", "DUALAUTH_CLIENT_SECRET=s"}, []string{"login"}, `$DUALAUTH_CLIENT_AUTH must be basic or post, not "jwt"`, "--client-auth"},
+		{[]string{"DUALAUTH_CLIENT_AUTH=basic"}, []string{"login", "--client-key", "/nonexistent.pem"}, "$DUALAUTH_CLIENT_AUTH basic is for a client secret", "--client-auth"},
+		{[]string{"DUALAUTH_OUTPUT=yaml"}, []string{"proof", "--method", "GET", "--url", "https://api.example.com/x"}, `$DUALAUTH_OUTPUT must be text (or table) or headers, not "yaml"`, "--output"},
+		{[]string{"DUALAUTH_METHOD=G T"}, []string{"proof", "--url", "https://api.example.com/x"}, `$DUALAUTH_METHOD "G T" is not an HTTP method`, "--method"},
+	} {
+		t.Run(strings.Join(append(tc.env, tc.args...), " "), func(t *testing.T) {
+			is := is.New(t)
+			args := append([]string{tc.args[0], srv.URL, "--client-id", clientID}, tc.args[1:]...)
+			if tc.args[0] == "proof" {
+				args = append([]string{tc.args[0], srv.URL}, tc.args[1:]...)
+			}
+			r := e.auth(tc.env, args...)
+			is.Equal(r.code, 2)
+			lines := errorLines(r.stderr)
+			is.Equal(len(lines), 1)
+			is.True(strings.Contains(lines[0], tc.want))
+			is.True(!strings.Contains(lines[0], tc.flag)) // not the flag the user never typed
+			is.Equal(requests.Load(), int32(0))
+		})
+	}
+	// The same mistake on the command line names the flag.
+	r := e.auth(nil, "login", srv.URL, "--client-id", clientID, "--flow", "devcie")
+	is.New(t).True(strings.Contains(r.stderr, `auth: --flow must be browser, device or auto, not "devcie"`))
+}
+
+// TestCLI_CompletionOffersEveryAcceptedValue (issue 24 item 7): for each
+// flag with fixed values, completion offers exactly the values the
+// command's own "must be" message lists as accepted: -o text and table on
+// every command, the shells --shell takes (bash, zsh, pwsh…), no more and
+// no fewer. (TestCLI_CompletionValuesAreAccepted checks the other way.)
+func TestCLI_CompletionOffersEveryAcceptedValue(t *testing.T) {
+	e := newEnv(t)
+	never := "https://never.example.com"
+	for _, tc := range []struct {
+		cmd, flag string
+		extra     []string // to reach the check
+		env       []string
+	}{
+		{"token", "output", nil, nil},
+		{"describe", "output", nil, nil},
+		{"profiles", "output", nil, nil},
+		{"env", "output", nil, nil},
+		{"proof", "output", []string{"--method", "GET", "--url", never + "/x"}, nil},
+		{"env", "shell", nil, nil},
+		{"login", "flow", []string{"--client-id", clientID}, nil},
+		{"login", "dpop", []string{"--client-id", clientID}, nil},
+		{"token", "storage", nil, nil},
+		{"login", "client-auth", []string{"--client-id", clientID}, []string{"DUALAUTH_CLIENT_SECRET=s"}},
+	} {
+		t.Run(tc.cmd+" --"+tc.flag, func(t *testing.T) {
+			is := is.New(t)
+			args := []string{tc.cmd}
+			if tc.cmd != "profiles" {
+				args = append(args, never)
+			}
+			args = append(append(args, tc.extra...), "--"+tc.flag, "bogus")
+			r := e.auth(append([]string{"HTTPS_PROXY=http://127.0.0.1:1"}, tc.env...), args...)
+			is.Equal(r.code, 2)
+			_, list, ok := strings.Cut(r.stderr, "must be ")
+			is.True(ok) // the message lists the accepted values
+			list, _, _ = strings.Cut(list, `, not "bogus"`)
+			var accepted []string
+			for _, w := range regexp.MustCompile(`[a-z][a-z-]*`).FindAllString(list, -1) {
+				if w != "or" {
+					accepted = append(accepted, w)
+				}
+			}
+			offered, directive := e.completions(nil, tc.cmd, "--"+tc.flag, "")
+			is.Equal(directive, ":4") // no file names
+			slices.Sort(accepted)
+			slices.Sort(offered)
+			is.Equal(offered, accepted)
+		})
+	}
+}
+
+// TestCLI_VersionFlagAndCommandPrintTheSameLine (issue 24 item 11, #20):
+// auth --version and auth version answer one text, the semver the
+// Databricks SDKs parse.
+func TestCLI_VersionFlagAndCommandPrintTheSameLine(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	flag := e.auth(nil, "--version")
+	cmd := e.auth(nil, "version")
+	is.Equal(flag.code, 0)
+	is.Equal(cmd.code, 0)
+	is.Equal(flag.stdout, cmd.stdout)
+	is.True(regexp.MustCompile(`^v\d+\.\d+\.\d+\+dualauth\.[0-9A-Za-z.-]+\n$`).MatchString(flag.stdout))
+}
