@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/dualauth/dualauth/internal/mcpserver"
 	"github.com/matryer/is"
 )
 
@@ -129,4 +131,29 @@ func TestCLI_VersionFlagAndCommandPrintTheSameLine(t *testing.T) {
 	is.Equal(cmd.code, 0)
 	is.Equal(flag.stdout, cmd.stdout)
 	is.True(regexp.MustCompile(`^v\d+\.\d+\.\d+\+dualauth\.[0-9A-Za-z.-]+\n$`).MatchString(flag.stdout))
+}
+
+// TestCLI_DescribeOfAResourceLoginShowsTheScopesItAsksFor (issue 24 item
+// 4, #22): describe of an MCP server's login shows the scopes that login
+// asked for and a login again asks for (the resource's own, from its
+// metadata), not the "openid offline_access (default)" of other hosts.
+func TestCLI_DescribeOfAResourceLoginShowsTheScopesItAsksFor(t *testing.T) {
+	is := is.New(t)
+	srv, err := mcpserver.Start()
+	is.NoErr(err)
+	defer srv.Close()
+	e := newEnv(t)
+	is.Equal(e.auth(nil, "login", srv.URL).code, 0)
+	login, _ := e.mcpEntries(srv)
+	is.True(login.Resolution != nil && len(login.Resolution.Scopes) > 0)
+	asked := strings.Join(login.Resolution.Scopes, " ")
+	is.True(!sameScopes(asked, "openid offline_access")) // the resource's own
+
+	r := e.auth(nil, "describe", srv.URL, "-o", "json")
+	is.Equal(r.code, 0)
+	var d description
+	is.NoErr(json.Unmarshal([]byte(r.stdout), &d))
+	is.Equal(d.Settings["scopes"], setting{asked, "default for a protected resource"})
+	r = e.auth(nil, "describe", srv.URL)
+	is.True(regexp.MustCompile(`\nScopes +` + regexp.QuoteMeta(asked) + ` +\(default for a protected resource\)\n`).MatchString(r.stdout))
 }
