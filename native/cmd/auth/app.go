@@ -237,6 +237,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 			return root
 		}
 		root.AddCommand(a.databricksGroup(a.databricksCommands()...), a.versionCommand())
+		root.AddCommand(loginTopicCommands()...)
 		useVersionText(root)
 		root.InitDefaultHelpCmd()
 		return root
@@ -264,6 +265,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 	useVersionText(root)
 	root.AddCommand(a.loginCommand(), a.tokenCommand(), a.logoutCommand(), a.profilesCommand(), a.describeCommand(), a.envCommand(),
 		a.execCommand(), a.apiCommand(), a.gitCredentialCommand(), a.proofCommand(), a.versionCommand(), a.databricksGroup(a.databricksCommands()...))
+	root.AddCommand(loginTopicCommands()...)
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {

@@ -501,8 +501,8 @@ func TestCLI_KeyringWarningSaysHowToSilenceIt(t *testing.T) {
 
 // TestCLI_LoginHelpLeadsWithTheCommonCases (issue 24 item 11): auth login
 // --help (and auth help login) starts with what the command does and the
-// common cases, then the flags; the reference (how HOST is found, the
-// flows, logins without a person) comes last.
+// common cases, then the flags; where the reference (how HOST is found,
+// the flows, logins without a person) is comes last.
 func TestCLI_LoginHelpLeadsWithTheCommonCases(t *testing.T) {
 	e := newEnv(t)
 	for _, args := range [][]string{{"login", "--help"}, {"help", "login"}} {
@@ -512,7 +512,7 @@ func TestCLI_LoginHelpLeadsWithTheCommonCases(t *testing.T) {
 		help := r.stdout
 		is.True(strings.HasPrefix(help, "Log in to HOST (a server's URL, or a profile) and cache its tokens"))
 		order := []string{"Usage:", "Examples:", "auth login --profile work https://idp.example.com --client-id my-cli\n",
-			"auth login work\n", "--client-id my-cli --device", "Flags:", "Global Flags:", "How it works:", "Four ways in.", "Flows (--flow", "\nWithout a person (CI, services, containers"}
+			"auth login work\n", "--client-id my-cli --device", "Flags:", "Global Flags:", "More in the help topics:", "\n  auth help login-hosts", "\n  auth help login-flows", "\n  auth help login-ci"}
 		at := -1
 		for _, s := range order {
 			i := strings.Index(help, s)

@@ -157,3 +157,48 @@ func TestCLI_DescribeOfAResourceLoginShowsTheScopesItAsksFor(t *testing.T) {
 	r = e.auth(nil, "describe", srv.URL)
 	is.True(regexp.MustCompile(`\nScopes +` + regexp.QuoteMeta(asked) + ` +\(default for a protected resource\)\n`).MatchString(r.stdout))
 }
+
+// TestCLI_LoginHelpIsTheCommonCasesWithTheReferenceInHelpTopics (issue 24
+// item 11): auth login --help is what it does, the common cases and the
+// flags (its first 25 lines the cases), under 80 lines instead of 176; the
+// reference is in three help topics it names (auth help login-hosts,
+// login-flows, login-ci), which auth --help lists and which keep all of
+// it (TestCLI_LoginHelpShowsTheFourWaysIn,
+// TestCLI_LoginHelpDocumentsTheFlowsAndWhenAutoPicksWhich and
+// TestDatabricksCLI_HelpNamesTheConfigFile read them). Under the name
+// databricks the topics are there too, named so.
+func TestCLI_LoginHelpIsTheCommonCasesWithTheReferenceInHelpTopics(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	r := e.auth(nil, "login", "--help")
+	is.Equal(r.code, 0)
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	is.True(len(lines) < 80)
+	top := strings.Join(lines[:25], "\n")
+	for _, want := range []string{"Usage:\n  auth login [HOST] [flags]", "Examples:", "auth login https://login.example.com\n", "auth login --profile work https://idp.example.com --client-id my-cli\n", "auth login work\n", "--client-id my-cli --device\n", "--no-browser --paste"} {
+		is.True(strings.Contains(top, want)) // the common cases, on the first screen
+	}
+	for _, gone := range []string{"How it works:", "Four ways in.", "Flows (--flow", "Without a person (CI"} {
+		is.True(!strings.Contains(r.stdout, gone)) // in the topics now
+	}
+	root := e.auth(nil, "--help")
+	for _, tc := range []struct{ topic, starts, has string }{
+		{"login-hosts", "Four ways in. auth first asks HOST what it is", "Nothing is written to stdout."},
+		{"login-flows", "How it works: auth listens on a loopback port", "Flows (--flow; the one chosen is said on stderr)"},
+		{"login-ci", "Without a person (CI, services, containers; never a browser):", "auth login https://idp.example.com --client-id svc --client-key svc-key.pem --profile svc"},
+	} {
+		is.True(strings.Contains(r.stdout, "\n  auth help "+tc.topic+" ")) // named by auth login --help
+		is.True(regexp.MustCompile(`\n  auth ` + tc.topic + ` +\S`).MatchString(root.stdout)) // listed by auth --help
+		h := e.auth(nil, "help", tc.topic)
+		is.Equal(h.code, 0)
+		is.True(strings.HasPrefix(h.stdout, tc.starts))
+		is.True(strings.Contains(h.stdout, tc.has))
+	}
+	link := e.databricksLink()
+	r = e.run(link, nil, "auth", "login", "--help")
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stdout, "\n  databricks help login-flows "))
+	r = e.run(link, nil, "help", "login-flows")
+	is.Equal(r.code, 0)
+	is.True(strings.HasPrefix(r.stdout, "How it works:"))
+}

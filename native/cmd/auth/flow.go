@@ -71,10 +71,9 @@ type flowFlags struct {
 
 func (fl *flowFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&fl.flow, "flow", "", "how to sign in: browser, device or auto (see Flows below; default: the profile's flow, else auto)")
+	f.StringVar(&fl.flow, "flow", "", "how to sign in: browser, device or auto (auth help login-flows; default: the profile's flow, else auto)")
 	f.BoolVar(&fl.device, "device", false, "sign in with the device authorization grant (same as --flow device)")
 	f.BoolVar(&fl.paste, "paste", false, "browser flow for a browser on another machine: print the URL, then read the address it lands on from stdin")
-	cmd.Annotations[loginDetails] += flowHelp
 	cmd.Example += flowExamples
 }
 

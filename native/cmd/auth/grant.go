@@ -71,8 +71,6 @@ func (g *grantFlags) register(cmd *cobra.Command) {
 	f.StringVar(&g.clientAuth, "client-auth", "", "client authentication with a secret: basic or post (default: from the server's metadata, then the other once)")
 	f.StringVar(&g.subject, "subject-token", "", "exchange this job's token: github-actions[:AUDIENCE], file:PATH or env:VAR")
 	f.StringVar(&g.subjectTokenType, "subject-token-type", "", "RFC 8693 type of the subject token (default urn:ietf:params:oauth:token-type:jwt)")
-	cmd.Annotations[loginDetails] += grantHelp
-	cmd.Example += grantExamples
 }
 
 // resolveGrant fills the settings of a login without a person: flags, else
