@@ -187,7 +187,7 @@ func TestCLI_LoginHelpIsTheCommonCasesWithTheReferenceInHelpTopics(t *testing.T)
 		{"login-flows", "How it works: auth listens on a loopback port", "Flows (--flow; the one chosen is said on stderr)"},
 		{"login-ci", "Without a person (CI, services, containers; never a browser):", "auth login https://idp.example.com --client-id svc --client-key svc-key.pem --profile svc"},
 	} {
-		is.True(strings.Contains(r.stdout, "\n  auth help "+tc.topic+" ")) // named by auth login --help
+		is.True(strings.Contains(r.stdout, "\n  auth help "+tc.topic+" "))                    // named by auth login --help
 		is.True(regexp.MustCompile(`\n  auth ` + tc.topic + ` +\S`).MatchString(root.stdout)) // listed by auth --help
 		h := e.auth(nil, "help", tc.topic)
 		is.Equal(h.code, 0)
