@@ -28,10 +28,10 @@ the login's host. A full URL is used as it is, but only on that same host
 to another host are not followed (one on the host is, with a new DPoP proof
 for its own method and URL), and URLs must be https (http only on a
 loopback address). With a URL and no host named anywhere (argument, --host,
---profile, environment, default profile), the login is the one whose
-resource contains the URL (the longest resource that is a path prefix of
-it, as an MCP server's https://mcp.example.com/mcp for …/mcp/x), else the
-URL's host. A 403 with error="insufficient_scope" prints one line with the
+--profile, environment; a default profile of another host does not count),
+the login is the one whose resource contains the URL (the longest resource
+that is a path prefix of it, as an MCP server's https://mcp.example.com/mcp
+for …/mcp/x), else the URL's host. A 403 with error="insufficient_scope" prints one line with the
 login command that asks for the scopes the server wants.
 
 -d sends a body (POST unless -X says otherwise): the text itself, @FILE for
@@ -106,7 +106,10 @@ func (a *app) apiCommand() *cobra.Command {
 				return usagef("-X %q is not an HTTP method", method)
 			}
 			rs, o, err := a.resolveOptions(cmd, args[:len(args)-1])
-			if len(args) == 1 && errors.Is(err, config.ErrNoHost) && strings.Contains(target, "://") {
+			// The default profile is no host named on this command: a URL
+			// off its host is looked up as when there is none.
+			offDefault := err == nil && strings.HasPrefix(rs.Profile.Source, "default profile") && !core.SameOrigin(rs.Host.Value, target)
+			if len(args) == 1 && (errors.Is(err, config.ErrNoHost) || offDefault) && strings.Contains(target, "://") {
 				// No host named anywhere: the login whose resource
 				// contains the URL, else the URL's own origin.
 				if t, perr := url.Parse(target); perr == nil && t.Host != "" {

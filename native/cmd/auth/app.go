@@ -294,7 +294,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 			c.Run = nil
 			c.RunE = func(cmd *cobra.Command, args []string) error {
 				if found, _, err := root.Find(args); err != nil || found == root && len(args) > 0 {
-					return usagef("no help topic %q: the topics are auth's commands (auth --help lists them)", strings.Join(args, " "))
+					return usagef("no help topic %q: the topics are auth's commands and its additional help topics (auth --help lists both)", strings.Join(args, " "))
 				}
 				help(cmd, args)
 				return nil

@@ -370,7 +370,7 @@ func TestCLI_CompletionTcshAndUnknownHelpTopicsAreUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"completion", "tcsh"}, `auth: no completion for the shell "tcsh": auth completes bash, zsh, fish and powershell`},
-		{[]string{"help", "nonsense"}, `auth: no help topic "nonsense": the topics are auth's commands (auth --help lists them)`},
+		{[]string{"help", "nonsense"}, `auth: no help topic "nonsense": the topics are auth's commands and its additional help topics (auth --help lists both)`},
 		{[]string{"help", "tokn"}, `auth: no help topic "tokn"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -201,4 +204,161 @@ func TestCLI_LoginHelpIsTheCommonCasesWithTheReferenceInHelpTopics(t *testing.T)
 	r = e.run(link, nil, "help", "login-flows")
 	is.Equal(r.code, 0)
 	is.True(strings.HasPrefix(r.stdout, "How it works:"))
+}
+
+// readmeAuthCommands are the auth command lines of the README's code
+// blocks, as argument lists: continuation lines joined, comments dropped,
+// each "auth …" taken up to the end of its shell command (a pipe, ")",
+// "&&", a redirect, the closing quote around it).
+func readmeAuthCommands(t *testing.T) [][]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmds [][]string
+	inBlock := false
+	for _, line := range strings.Split(strings.ReplaceAll(string(b), "\\\n", " "), "\n") {
+		if strings.HasPrefix(line, "```") {
+			inBlock = !inBlock
+			continue
+		}
+		if !inBlock {
+			continue
+		}
+		for i := 0; i < len(line); i++ {
+			if !strings.HasPrefix(line[i:], "auth ") || i > 0 && !strings.ContainsRune(" ('!", rune(line[i-1])) {
+				continue
+			}
+			args, n := shellWords(line[i+len("auth "):])
+			if len(args) > 0 && args[0] != "auth" && (i == 0 || line[i-1] != '#') && !strings.Contains(line[:i], "# ") {
+				cmds = append(cmds, args)
+			}
+			i += n
+		}
+	}
+	return cmds
+}
+
+// shellWords splits s as sh would (quotes, no expansion) up to the end of
+// the command, and says how many bytes that took.
+func shellWords(s string) (words []string, n int) {
+	var w strings.Builder
+	inWord := false
+	var quote byte
+	flush := func() {
+		if inWord {
+			words = append(words, w.String())
+			w.Reset()
+			inWord = false
+		}
+	}
+	for n = 0; n < len(s); n++ {
+		c := s[n]
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+			w.WriteByte(c)
+		case c == '\'' || c == '"':
+			if !strings.ContainsRune(s[n+1:], rune(c)) {
+				flush() // the closing quote of a string around the command
+				return words, n
+			}
+			quote, inWord = c, true
+		case c == ' ' || c == '\t':
+			flush()
+		case strings.IndexByte(")|&>#;", c) >= 0:
+			flush()
+			return words, n
+		default:
+			w.WriteByte(c)
+			inWord = true
+		}
+	}
+	flush()
+	return words, n
+}
+
+// TestREADME_EveryAuthExampleIsAcceptedAsWritten (issue 24 item 12): every
+// auth command in the README's code blocks parses and passes auth's
+// checks of the command line as written — no unknown command or flag, no
+// value out of its set, no contradicting flags, no missing argument —
+// with HOST a host, the profiles and files the README uses, and the stdin
+// it pipes in (a secret; git's request to a credential helper, with the
+// operation git appends). No request leaves the machine: a proxy on a
+// closed loopback port takes them all, so the commands end at the network
+// (exit 1) or before it, never with a usage error (exit 2).
+func TestREADME_EveryAuthExampleIsAcceptedAsWritten(t *testing.T) {
+	e := newEnv(t)
+	cmds := readmeAuthCommands(t)
+	if len(cmds) < 40 {
+		t.Fatalf("found %d auth commands in the README", len(cmds))
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"initialize.json", "notebook.json"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range cmds {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			is := is.New(t)
+			for i, a := range args {
+				if a == "HOST" {
+					args[i] = "https://idp.example.com"
+				}
+			}
+			stdin := ""
+			switch {
+			case slices.Contains(args, "--client-secret-stdin"):
+				stdin = "s3cret"
+			case args[0] == "git-credential":
+				args = append(args, "get") // as git runs a helper
+				stdin = "protocol=https\nhost=git.example.com\n\n"
+			}
+			e.writeConfig("[settings]\ndefault_profile = work\n\n[work]\nhost = https://idp.example.com\nclient_id = my-cli\n\n" +
+				"[ci]\nhost = https://ci.example.com\nclient_id = svc\ngrant = client_credentials\n\n" +
+				"[sp]\nhost = https://adb-123.4.azuredatabricks.net\nclient_id = $SP_APPLICATION_ID\n")
+			cmd := e.command([]string{"DUALAUTH_CONFIG_FILE=" + e.configPath(), "HTTPS_PROXY=http://127.0.0.1:1", "HTTP_PROXY=http://127.0.0.1:1", "BROWSER=false", "DUALAUTH_TIMEOUT=2s"}, args...)
+			cmd.Dir, cmd.Stdin = dir, strings.NewReader(stdin)
+			var errb strings.Builder
+			cmd.Stderr = &errb
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			e.record(result{code: code, stderr: errb.String()})
+			if code == 2 {
+				t.Errorf("auth %s: a usage error: %s", strings.Join(args, " "), errb.String())
+			}
+			is.True(code == 0 || code == 1)
+		})
+	}
+}
+
+// TestAPI_AURLOffTheDefaultProfilesHostFindsItsOwnLogin (#22, issue 24
+// item 12): the README's `auth api https://mcp.example.com/mcp …` works
+// once a default profile exists (the first saved profile is one): a
+// default profile of another host is no host named on the command line,
+// so the URL finds its own login as without one. --profile or $DUALAUTH_HOST
+// naming the other host still refuses it, and nothing reaches that host.
+func TestAPI_AURLOffTheDefaultProfilesHostFindsItsOwnLogin(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	en := e.login()
+	api := e.startAPI()
+	other, got := otherHost(t)
+	e.writeConfig("[settings]\ndefault_profile = elsewhere\n\n[elsewhere]\nhost = " + other.URL + "\nclient_id = " + clientID + "\n")
+
+	r := e.cfg(nil, "api", e.srv.Issuer+"/api/echo")
+	is.Equal(r.code, 0)
+	is.Equal(echoed(t, r.stdout)["method"], "GET")
+	is.Equal(api.seen(), []string{en.AccessToken})
+
+	r = e.cfg(nil, "api", "--profile", "elsewhere", e.srv.Issuer+"/api/echo")
+	is.Equal(r.code, 2) // named: the token goes to its own host only
+	is.True(strings.Contains(r.stderr, "is not on "+other.URL))
+	is.Equal(got(), []string(nil))
 }
