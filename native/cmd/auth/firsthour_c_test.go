@@ -284,7 +284,8 @@ func shellWords(s string) (words []string, n int) {
 // auth command in the README's code blocks parses and passes auth's
 // checks of the command line as written — no unknown command or flag, no
 // value out of its set, no contradicting flags, no missing argument —
-// with HOST a host, the profiles and files the README uses, and the stdin
+// with HOST a host (a loopback one on a closed port), the profiles and
+// files the README uses, and the stdin
 // it pipes in (a secret; git's request to a credential helper, with the
 // operation git appends). No request leaves the machine: a proxy on a
 // closed loopback port takes them all, so the commands end at the network
@@ -308,6 +309,8 @@ func TestREADME_EveryAuthExampleIsAcceptedAsWritten(t *testing.T) {
 				if a == "HOST" {
 					args[i] = "https://idp.example.com"
 				}
+				// A loopback server of the README's: a port nothing listens on.
+				args[i] = regexp.MustCompile(`^http://127\.0\.0\.1:\d+`).ReplaceAllString(args[i], "http://127.0.0.1:1")
 			}
 			stdin := ""
 			switch {
@@ -319,7 +322,8 @@ func TestREADME_EveryAuthExampleIsAcceptedAsWritten(t *testing.T) {
 			}
 			e.writeConfig("[settings]\ndefault_profile = work\n\n[work]\nhost = https://idp.example.com\nclient_id = my-cli\n\n" +
 				"[ci]\nhost = https://ci.example.com\nclient_id = svc\ngrant = client_credentials\n\n" +
-				"[sp]\nhost = https://adb-123.4.azuredatabricks.net\nclient_id = $SP_APPLICATION_ID\n")
+				"[sp]\nhost = https://adb-123.4.azuredatabricks.net\nclient_id = $SP_APPLICATION_ID\n\n" +
+				"[dev]\nhost = http://127.0.0.1:1\nclient_id = my-cli\n")
 			cmd := e.command([]string{"DUALAUTH_CONFIG_FILE=" + e.configPath(), "HTTPS_PROXY=http://127.0.0.1:1", "HTTP_PROXY=http://127.0.0.1:1", "BROWSER=false", "DUALAUTH_TIMEOUT=2s"}, args...)
 			cmd.Dir, cmd.Stdin = dir, strings.NewReader(stdin)
 			var errb strings.Builder
