@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -320,7 +321,17 @@ func (a *app) applyEnv(cmd *cobra.Command) error {
 		name := "DUALAUTH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := a.getenv(name); v != "" {
 			if serr := cmd.Flags().Set(f.Name, v); serr != nil {
-				err = usagef("%s=%q: %v", name, v, serr)
+				// pflag's message names the flag, which the user never
+				// typed: the variable and the value's own problem instead.
+				var bad *pflag.InvalidValueError
+				if errors.As(serr, &bad) {
+					serr = errors.Unwrap(bad)
+				}
+				var num *strconv.NumError
+				if want, ok := valueForms[f.Value.Type()]; ok && (errors.As(serr, &num) || strings.HasPrefix(serr.Error(), "time: ")) {
+					serr = errors.New("want " + want) // not Go's parser's words
+				}
+				err = usagef("$%s: invalid value %q: %v", name, v, serr)
 			}
 			if a.fromEnv == nil {
 				a.fromEnv = map[string]string{}
@@ -329,6 +340,14 @@ func (a *app) applyEnv(cmd *cobra.Command) error {
 		}
 	})
 	return err
+}
+
+// valueForms say what a flag of each pflag type takes, for a value from the
+// environment that does not parse.
+var valueForms = map[string]string{
+	"int":      "a whole number",
+	"bool":     "true or false (or 1 or 0)",
+	"duration": "a duration such as 90s, 5m or 1h",
 }
 
 // options are the settings every flow shares.

@@ -401,7 +401,7 @@ func TestCLI_SmallUsageMistakes(t *testing.T) {
 		{[]string{"token", e.srv.Issuer, "--min-ttl=-5m"}, nil,
 			[]string{`auth: invalid argument "-5m" for "--min-ttl" flag: it cannot be negative: it is how long the token must still be valid, e.g. 30m (0: the default)`}},
 		{[]string{"exec", e.srv.Issuer, "--min-ttl", "-1s", "--", "true"}, nil, []string{`auth: invalid argument "-1s" for "--min-ttl" flag: it cannot be negative`}},
-		{[]string{"token", e.srv.Issuer}, []string{"DUALAUTH_MIN_TTL=-1h"}, []string{`auth: DUALAUTH_MIN_TTL="-1h": invalid argument "-1h" for "--min-ttl" flag: it cannot be negative`}},
+		{[]string{"token", e.srv.Issuer}, []string{"DUALAUTH_MIN_TTL=-1h"}, []string{`auth: $DUALAUTH_MIN_TTL: invalid value "-1h": it cannot be negative`}},
 		{[]string{"tokn"}, nil, []string{`auth: unknown command "tokn" for "auth"`, "Did you mean this? token"}},
 		{[]string{"prof"}, nil, []string{`auth: unknown command "prof" for "auth"`, "Did you mean this? profiles, proof"}},
 	} {

@@ -49,6 +49,10 @@ func TestCLI_ValueMistakesFromTheEnvironmentNameTheVariable(t *testing.T) {
 		{[]string{"DUALAUTH_CLIENT_AUTH=jwt", "DUALAUTH_CLIENT_SECRET=s"}, []string{"login"}, `$DUALAUTH_CLIENT_AUTH must be basic or post, not "jwt"`, "--client-auth"},
 		{[]string{"DUALAUTH_CLIENT_AUTH=basic"}, []string{"login", "--client-key", "/nonexistent.pem"}, "$DUALAUTH_CLIENT_AUTH basic is for a client secret", "--client-auth"},
 		{[]string{"DUALAUTH_OUTPUT=yaml"}, []string{"proof", "--method", "GET", "--url", "https://api.example.com/x"}, `$DUALAUTH_OUTPUT must be text (or table) or headers, not "yaml"`, "--output"},
+		{[]string{"DUALAUTH_TIMEOUT=soon"}, []string{"login"}, `$DUALAUTH_TIMEOUT: invalid value "soon": want a duration such as 90s, 5m or 1h`, "--timeout"},
+		{[]string{"DUALAUTH_PORT=abc"}, []string{"login"}, `$DUALAUTH_PORT: invalid value "abc": want a whole number`, "--port"},
+		{[]string{"DUALAUTH_NO_BROWSER=maybe"}, []string{"login"}, `$DUALAUTH_NO_BROWSER: invalid value "maybe": want true or false`, "--no-browser"},
+		{[]string{"DUALAUTH_MIN_TTL=-1h"}, []string{"token"}, `$DUALAUTH_MIN_TTL: invalid value "-1h": it cannot be negative`, "--min-ttl"},
 		{[]string{"DUALAUTH_METHOD=G T"}, []string{"proof", "--url", "https://api.example.com/x"}, `$DUALAUTH_METHOD "G T" is not an HTTP method`, "--method"},
 	} {
 		t.Run(strings.Join(append(tc.env, tc.args...), " "), func(t *testing.T) {
