@@ -328,7 +328,7 @@ func (a *app) applyEnv(cmd *cobra.Command) error {
 					serr = errors.Unwrap(bad)
 				}
 				var num *strconv.NumError
-				if want, ok := valueForms[f.Value.Type()]; ok && (errors.As(serr, &num) || strings.HasPrefix(serr.Error(), "time: ")) {
+				if want := valueForm(f.Value.Type()); want != "" && (errors.As(serr, &num) || strings.HasPrefix(serr.Error(), "time: ")) {
 					serr = errors.New("want " + want) // not Go's parser's words
 				}
 				err = usagef("$%s: invalid value %q: %v", name, v, serr)
@@ -342,12 +342,19 @@ func (a *app) applyEnv(cmd *cobra.Command) error {
 	return err
 }
 
-// valueForms say what a flag of each pflag type takes, for a value from the
-// environment that does not parse.
-var valueForms = map[string]string{
-	"int":      "a whole number",
-	"bool":     "true or false (or 1 or 0)",
-	"duration": "a duration such as 90s, 5m or 1h",
+// valueForm says what a flag of a pflag type takes, for a value from the
+// environment that does not parse ("" for other types). A switch, not a
+// map: no package init work on auth token's path.
+func valueForm(typ string) string {
+	switch typ {
+	case "int":
+		return "a whole number"
+	case "bool":
+		return "true or false (or 1 or 0)"
+	case "duration":
+		return "a duration such as 90s, 5m or 1h"
+	}
+	return ""
 }
 
 // options are the settings every flow shares.
