@@ -16,19 +16,22 @@ import (
 // flagValues are the values completed for a flag, by command ("" for any
 // command that has the flag): every value the command accepts, aliases
 // included (-o text and table on every command, the shells of --shell).
-var flagValues = map[string]map[string][]string{
-	"output": {
-		"token":    outputValues("text", "json", "exec-credential"),
-		"describe": outputValues("text", "json"),
-		"profiles": outputValues("table", "json"),
-		"env":      outputValues("shell", "json"),
-		"proof":    outputValues("text", "headers"),
-	},
-	"shell":       {"env": slices.Concat(shellSyntaxes...)},
-	"flow":        {"": {flowBrowser, flowDevice, flowAuto}},
-	"dpop":        {"": {core.DPoPAuto, core.DPoPAlways, core.DPoPNever}},
-	"storage":     {"": {string(native.StorageAuto), string(native.StorageKeyring), string(native.StorageFile)}},
-	"client-auth": {"": {"basic", "post"}},
+// A function, not a package-level map: no init work on auth token's path.
+func flagValues() map[string]map[string][]string {
+	return map[string]map[string][]string{
+		"output": {
+			"token":    outputValues("text", "json", "exec-credential"),
+			"describe": outputValues("text", "json"),
+			"profiles": outputValues("table", "json"),
+			"env":      outputValues("shell", "json"),
+			"proof":    outputValues("text", "headers"),
+		},
+		"shell":       {"env": slices.Concat(shellSyntaxes...)},
+		"flow":        {"": {flowBrowser, flowDevice, flowAuto}},
+		"dpop":        {"": {core.DPoPAuto, core.DPoPAlways, core.DPoPNever}},
+		"storage":     {"": {string(native.StorageAuto), string(native.StorageKeyring), string(native.StorageFile)}},
+		"client-auth": {"": {"basic", "post"}},
+	}
 }
 
 // outputValues are a command's -o forms (its form for people first, as
@@ -58,11 +61,12 @@ func (a *app) addCompletion(root *cobra.Command) {
 		return a.profileNames(cmd, toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
 	root.RegisterFlagCompletionFunc("profile", profiles)
-	if values, ok := flagValues["storage"][""]; ok {
+	all := flagValues()
+	if values, ok := all["storage"][""]; ok {
 		root.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 	}
 	for _, c := range root.Commands() {
-		for flag, byCmd := range flagValues {
+		for flag, byCmd := range all {
 			values, ok := byCmd[c.Name()]
 			if !ok {
 				values, ok = byCmd[""]

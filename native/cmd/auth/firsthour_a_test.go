@@ -332,7 +332,7 @@ func TestCLI_CompletionOffersProfilesAndFlagValues(t *testing.T) {
 // a flag is one its command accepts (no "must be" usage error).
 func TestCLI_CompletionValuesAreAccepted(t *testing.T) {
 	e := newEnv(t)
-	for flag, byCmd := range flagValues {
+	for flag, byCmd := range flagValues() {
 		for cmd, values := range byCmd {
 			if cmd == "" {
 				cmd = "login"
