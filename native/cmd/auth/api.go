@@ -82,7 +82,7 @@ func (a *app) apiCommand() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			target := args[len(args)-1]
-			header, err := parseHeaders(headerFlags)
+			header, err := parseHeaders(headerFlags, a.named("header", "-H"))
 			if err != nil {
 				return err
 			}
@@ -103,7 +103,7 @@ func (a *app) apiCommand() *cobra.Command {
 				}
 			}
 			if !core.HTTPToken(m) {
-				return usagef("-X %q is not an HTTP method", method)
+				return usagef("%s %q is not an HTTP method", a.named("method", "-X"), method)
 			}
 			rs, o, err := a.resolveOptions(cmd, args[:len(args)-1])
 			// The default profile is no host named on this command: a URL
@@ -205,23 +205,24 @@ func apiURL(host, target string) (*url.URL, error) {
 	return u, nil
 }
 
-// parseHeaders reads -H 'Name: value' flags.
-func parseHeaders(flags []string) (http.Header, error) {
+// parseHeaders reads -H 'Name: value' flags; flag is how messages name
+// them (-H, or the variable that gave them).
+func parseHeaders(flags []string, flag string) (http.Header, error) {
 	h := http.Header{}
 	for _, f := range flags {
 		name, value, ok := strings.Cut(f, ":")
 		name = strings.TrimSpace(name)
 		if !ok || !core.HTTPToken(name) {
-			return nil, usagef("-H %q: want 'Name: value'", f)
+			return nil, usagef("%s %q: want 'Name: value'", flag, f)
 		}
 		if strings.ContainsAny(value, "\r\n\x00") {
-			return nil, usagef("-H %s: the value holds a line break or NUL", name)
+			return nil, usagef("%s %s: the value holds a line break or NUL", flag, name)
 		}
 		switch http.CanonicalHeaderKey(name) {
 		case "Authorization":
-			return nil, usagef("-H Authorization: auth api sets it to the login's token; use curl for other credentials")
+			return nil, usagef("%s Authorization: auth api sets it to the login's token; use curl for other credentials", flag)
 		case "Host":
-			return nil, usagef("-H Host: the host comes from HOST or the URL")
+			return nil, usagef("%s Host: the host comes from HOST or the URL", flag)
 		}
 		h.Add(name, strings.TrimSpace(value))
 	}
@@ -243,7 +244,7 @@ func (a *app) readData(d string) ([]byte, error) {
 	}
 	b, err := os.ReadFile(name)
 	if err != nil {
-		return nil, usagef("-d @%s: %v", name, errors.Unwrap(err))
+		return nil, usagef("%s @%s: %v", a.named("data", "-d"), name, errors.Unwrap(err))
 	}
 	return b, nil
 }

@@ -408,10 +408,15 @@ func isTerminal(w any) bool {
 // flagName is how a message names where a flag's value came from: the
 // environment variable that set it (DUALAUTH_OUTPUT=…), else the flag.
 func (a *app) flagName(flag string) string {
+	return a.named(flag, "--"+flag)
+}
+
+// named is flagName with the form the user types for the flag (-X).
+func (a *app) named(flag, typed string) string {
 	if env, ok := a.fromEnv[flag]; ok {
 		return "$" + env
 	}
-	return "--" + flag
+	return typed
 }
 
 // outputFormat checks an --output value: human is the command's form for

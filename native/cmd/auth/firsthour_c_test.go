@@ -53,12 +53,16 @@ func TestCLI_ValueMistakesFromTheEnvironmentNameTheVariable(t *testing.T) {
 		{[]string{"DUALAUTH_PORT=abc"}, []string{"login"}, `$DUALAUTH_PORT: invalid value "abc": want a whole number`, "--port"},
 		{[]string{"DUALAUTH_NO_BROWSER=maybe"}, []string{"login"}, `$DUALAUTH_NO_BROWSER: invalid value "maybe": want true or false`, "--no-browser"},
 		{[]string{"DUALAUTH_MIN_TTL=-1h"}, []string{"token"}, `$DUALAUTH_MIN_TTL: invalid value "-1h": it cannot be negative`, "--min-ttl"},
+		{[]string{"DUALAUTH_CLIENT_SECRET_STDIN=true"}, []string{"login"}, "$DUALAUTH_CLIENT_SECRET_STDIN: stdin is empty", "--client-secret-stdin"},
+		{[]string{"DUALAUTH_METHOD=G T"}, []string{"api", "/x"}, `$DUALAUTH_METHOD "G T" is not an HTTP method`, "-X"},
+		{[]string{"DUALAUTH_HEADER=Host: elsewhere"}, []string{"api", "/x"}, "$DUALAUTH_HEADER Host: the host comes from HOST or the URL", "-H"},
+		{[]string{"DUALAUTH_DATA=@/nonexistent/body.json"}, []string{"api", "/x"}, "$DUALAUTH_DATA @/nonexistent/body.json: no such file or directory", "-d"},
 		{[]string{"DUALAUTH_METHOD=G T"}, []string{"proof", "--url", "https://api.example.com/x"}, `$DUALAUTH_METHOD "G T" is not an HTTP method`, "--method"},
 	} {
 		t.Run(strings.Join(append(tc.env, tc.args...), " "), func(t *testing.T) {
 			is := is.New(t)
 			args := append([]string{tc.args[0], srv.URL, "--client-id", clientID}, tc.args[1:]...)
-			if tc.args[0] == "proof" {
+			if tc.args[0] == "proof" || tc.args[0] == "api" {
 				args = append([]string{tc.args[0], srv.URL}, tc.args[1:]...)
 			}
 			r := e.auth(tc.env, args...)

@@ -198,7 +198,7 @@ func (a *app) grantOptions(ctx context.Context, cmd *cobra.Command, rs *settings
 	dontStore := false
 	switch {
 	case secretStdin:
-		s, err := readSecret()
+		s, err := readSecret(a.flagName("client-secret-stdin"))
 		if err != nil {
 			return none, err
 		}
@@ -273,12 +273,13 @@ func describeWho(rs *settings) string {
 }
 
 // readSecret reads the client secret from stdin: its first line, never
-// from a terminal (where it would be echoed).
-func readSecret() (string, error) {
+// from a terminal (where it would be echoed). flag is how messages name
+// the flag that asked for it (app.flagName).
+func readSecret(flag string) (string, error) {
 	in := stdin
 	if in == nil {
 		if isTerminal(os.Stdin) {
-			return "", usagef("--client-secret-stdin reads a pipe or a file, not a terminal (it would show the secret): printf '%%s' \"$SECRET\" | auth login …, or set $%s", envClientSecret)
+			return "", usagef("%s reads a pipe or a file, not a terminal (it would show the secret): printf '%%s' \"$SECRET\" | auth login …, or set $%s", flag, envClientSecret)
 		}
 		in = os.Stdin
 	}
@@ -288,7 +289,7 @@ func readSecret() (string, error) {
 	}
 	s := strings.TrimSpace(line)
 	if s == "" {
-		return "", usagef("--client-secret-stdin: stdin is empty: pipe the secret in (printf '%%s' \"$SECRET\" | auth login …), or set $%s", envClientSecret)
+		return "", usagef("%s: stdin is empty: pipe the secret in (printf '%%s' \"$SECRET\" | auth login …), or set $%s", flag, envClientSecret)
 	}
 	return s, nil
 }
