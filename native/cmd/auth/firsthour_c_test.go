@@ -31,6 +31,7 @@ func TestCLI_ValueMistakesFromTheEnvironmentNameTheVariable(t *testing.T) {
 	}))
 	defer srv.Close()
 	e := newEnv(t)
+	e.writeConfig("[settings]\ndefault_profile = work\n\n[work]\nhost = " + srv.URL + "\n")
 	for _, tc := range []struct {
 		env  []string
 		args []string
@@ -54,6 +55,7 @@ func TestCLI_ValueMistakesFromTheEnvironmentNameTheVariable(t *testing.T) {
 		{[]string{"DUALAUTH_NO_BROWSER=maybe"}, []string{"login"}, `$DUALAUTH_NO_BROWSER: invalid value "maybe": want true or false`, "--no-browser"},
 		{[]string{"DUALAUTH_MIN_TTL=-1h"}, []string{"token"}, `$DUALAUTH_MIN_TTL: invalid value "-1h": it cannot be negative`, "--min-ttl"},
 		{[]string{"DUALAUTH_CLIENT_SECRET_STDIN=true"}, []string{"login"}, "$DUALAUTH_CLIENT_SECRET_STDIN: stdin is empty", "--client-secret-stdin"},
+		{[]string{"DUALAUTH_DELETE=true", "DUALAUTH_CONFIG_FILE=" + e.configPath()}, []string{"logout"}, "$DUALAUTH_DELETE removes a profile: name it", "--delete removes"},
 		{[]string{"DUALAUTH_METHOD=G T"}, []string{"api", "/x"}, `$DUALAUTH_METHOD "G T" is not an HTTP method`, "-X"},
 		{[]string{"DUALAUTH_HEADER=Host: elsewhere"}, []string{"api", "/x"}, "$DUALAUTH_HEADER Host: the host comes from HOST or the URL", "-H"},
 		{[]string{"DUALAUTH_DATA=@/nonexistent/body.json"}, []string{"api", "/x"}, "$DUALAUTH_DATA @/nonexistent/body.json: no such file or directory", "-d"},
@@ -64,6 +66,9 @@ func TestCLI_ValueMistakesFromTheEnvironmentNameTheVariable(t *testing.T) {
 			args := append([]string{tc.args[0], srv.URL, "--client-id", clientID}, tc.args[1:]...)
 			if tc.args[0] == "proof" || tc.args[0] == "api" {
 				args = append([]string{tc.args[0], srv.URL}, tc.args[1:]...)
+			}
+			if tc.args[0] == "logout" {
+				args = tc.args // no name: what --delete needs
 			}
 			r := e.auth(tc.env, args...)
 			is.Equal(r.code, 2)

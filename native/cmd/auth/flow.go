@@ -140,7 +140,7 @@ func (a *app) loginByFlow(ctx context.Context, flow string, fl *flowFlags, noBro
 		return e, err
 	}
 
-	why := "--no-browser"
+	why := a.flagName("no-browser")
 	if !noBrowser {
 		var ok bool
 		ok, why = native.SystemBrowserEnv(a.getenv).CanOpen(lo.Opener.Command)

@@ -90,7 +90,7 @@ func (a *app) configFile() (*config.File, error) {
 		// DUALAUTH_DATABRICKS_CONFIG set in a file.
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return nil, fmt.Errorf("--databricks-config %s: %v: give a path without ~", dbx, err)
+			return nil, fmt.Errorf("%s %s: %v: give a path without ~", a.flagName("databricks-config"), dbx, err)
 		}
 		dbx = filepath.Join(home, rest)
 	}
