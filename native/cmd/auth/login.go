@@ -223,18 +223,21 @@ one installed); otherwise the system's default browser is opened. With --no-brow
 when opening fails, the URL is printed on stderr and auth keeps waiting.`
 
 // loginTopics are the reference of auth login, as help topics (auth help
-// login-flows): the top of auth login --help stays the common cases.
-var loginTopics = []struct{ name, short, long string }{
-	{"login-hosts", "How auth login finds out what HOST is, its defaults and profiles", loginHostsHelp},
-	{"login-flows", "The login flows: browser, device, auto, paste; the browser command", loginFlowsIntro + flowHelp},
-	{"login-ci", "Logins without a person (CI, services): secret, key, token exchange", strings.TrimPrefix(grantHelp, "\n\n") + "\n\nExamples:" + grantExamples},
+// login-flows): the top of auth login --help stays the common cases. A
+// function: no package init work on auth token's path.
+func loginTopics() []struct{ name, short, long string } {
+	return []struct{ name, short, long string }{
+		{"login-hosts", "How auth login finds out what HOST is, its defaults and profiles", loginHostsHelp},
+		{"login-flows", "The login flows: browser, device, auto, paste; the browser command", loginFlowsIntro + flowHelp},
+		{"login-ci", "Logins without a person (CI, services): secret, key, token exchange", strings.TrimPrefix(grantHelp, "\n\n") + "\n\nExamples:" + grantExamples},
+	}
 }
 
 // loginTopicCommands are loginTopics as commands without a Run, which
 // cobra lists as "Additional help topics" and auth help NAME shows.
 func loginTopicCommands() []*cobra.Command {
 	var cmds []*cobra.Command
-	for _, t := range loginTopics {
+	for _, t := range loginTopics() {
 		cmds = append(cmds, &cobra.Command{Use: t.name, Short: t.short, Long: t.long})
 	}
 	return cmds
@@ -246,7 +249,7 @@ func loginTopicCommands() []*cobra.Command {
 func loginHelp(cmd *cobra.Command, _ []string) {
 	name := cmd.Root().Name()
 	var more strings.Builder
-	for _, t := range loginTopics {
+	for _, t := range loginTopics() {
 		fmt.Fprintf(&more, "  %s help %-12s %s\n", name, t.name, t.short)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%s\n\n%s\nMore in the help topics:\n%s", cmd.Long, cmd.UsageString(), more.String())
