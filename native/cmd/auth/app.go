@@ -143,7 +143,8 @@ Environment:
   DUALAUTH_PROFILE      profile to use when no host is given
   DUALAUTH_STORAGE      where refresh tokens go: auto (default), keyring or file
   DUALAUTH_<FLAG>       default for any flag, e.g. DUALAUTH_CLIENT_ID, DUALAUTH_CA_CERT,
-                        DUALAUTH_TIMEOUT; a flag on the command line wins
+                        DUALAUTH_TIMEOUT; a flag on the command line wins, also
+                        one that contradicts it (--device over DUALAUTH_FLOW)
   BROWSER               command that opens the login page, run as "CMD URL"
   HTTPS_PROXY, NO_PROXY proxy for requests to the authorization server
   NO_COLOR              no colors on the terminal
@@ -320,6 +321,9 @@ func (a *app) applyEnv(cmd *cobra.Command) error {
 		}
 		name := "DUALAUTH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := a.getenv(name); v != "" {
+			if a.envYields(cmd, f.Name, v) {
+				return // a flag typed on the command line says otherwise
+			}
 			if serr := cmd.Flags().Set(f.Name, v); serr != nil {
 				// pflag's message names the flag, which the user never
 				// typed: the variable and the value's own problem instead.
@@ -340,6 +344,36 @@ func (a *app) applyEnv(cmd *cobra.Command) error {
 		}
 	})
 	return err
+}
+
+// envYields: a DUALAUTH_<FLAG> value is a default, so it gives way to a
+// flag typed on the command line that it would contradict (the pairs a
+// login refuses together), as a profile's saved flow gives way to --device
+// or --paste. Two contradicting values from the command line, or two from
+// the environment, stay an error.
+func (a *app) envYields(cmd *cobra.Command, flag, value string) bool {
+	typed := func(name string) (string, bool) {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || !f.Changed || a.fromEnv[name] != "" {
+			return "", false
+		}
+		return f.Value.String(), true
+	}
+	on := func(name string) bool { v, ok := typed(name); return ok && v == "true" }
+	switch flag {
+	case "flow":
+		return on("device") && value != flowDevice || on("paste") && value == flowDevice
+	case "device":
+		flow, ok := typed("flow")
+		return ok && flow != flowDevice || on("paste")
+	case "paste":
+		flow, ok := typed("flow")
+		return ok && flow == flowDevice || on("device")
+	case "port", "redirect-uri", "prompt", "no-prompt":
+		_, ok := typed(map[string]string{"port": "redirect-uri", "redirect-uri": "port", "prompt": "no-prompt", "no-prompt": "prompt"}[flag])
+		return ok
+	}
+	return false
 }
 
 // valueForm says what a flag of a pflag type takes, for a value from the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -39,11 +40,11 @@ func TestCLI_ValueMistakesFromTheEnvironmentNameTheVariable(t *testing.T) {
 		flag string // the flag the message must not name
 	}{
 		{[]string{"DUALAUTH_FLOW=devcie"}, []string{"login"}, `$DUALAUTH_FLOW must be browser, device or auto, not "devcie"`, "--flow"},
-		{[]string{"DUALAUTH_FLOW=browser"}, []string{"login", "--device"}, "--device and $DUALAUTH_FLOW browser cannot be used together", "--flow"},
-		{[]string{"DUALAUTH_FLOW=device"}, []string{"login", "--paste"}, "--paste belongs to the browser flow, not to the device flow ($DUALAUTH_FLOW)", "--flow"},
+		{[]string{"DUALAUTH_FLOW=browser", "DUALAUTH_DEVICE=true"}, []string{"login"}, "$DUALAUTH_DEVICE and $DUALAUTH_FLOW browser cannot be used together", "--flow"},
+		{[]string{"DUALAUTH_FLOW=device", "DUALAUTH_PASTE=1"}, []string{"login"}, "$DUALAUTH_PASTE belongs to the browser flow, not to the device flow ($DUALAUTH_FLOW)", "--flow"},
 		{[]string{"DUALAUTH_PORT=99999"}, []string{"login"}, "$DUALAUTH_PORT must be between 0 and 65535, not 99999", "--port"},
-		{[]string{"DUALAUTH_PORT=8020"}, []string{"login", "--redirect-uri", "http://127.0.0.1:8021/cb"}, "$DUALAUTH_PORT and --redirect-uri cannot be used together", "--port"},
-		{[]string{"DUALAUTH_PROMPT=login"}, []string{"login", "--no-prompt"}, "$DUALAUTH_PROMPT and --no-prompt cannot be used together", "--prompt "},
+		{[]string{"DUALAUTH_PORT=8020", "DUALAUTH_REDIRECT_URI=http://127.0.0.1:8021/cb"}, []string{"login"}, "$DUALAUTH_PORT and $DUALAUTH_REDIRECT_URI cannot be used together", "--port"},
+		{[]string{"DUALAUTH_PROMPT=login", "DUALAUTH_NO_PROMPT=true"}, []string{"login"}, "$DUALAUTH_PROMPT and $DUALAUTH_NO_PROMPT cannot be used together", "--prompt"},
 		{[]string{"DUALAUTH_AUTH_PARAM=novalue"}, []string{"login"}, `$DUALAUTH_AUTH_PARAM wants KEY=VALUE, got "novalue"`, "--auth-param"},
 		{[]string{"DUALAUTH_REDIRECT_URI=http://example.com:8020/cb"}, []string{"login"}, "$DUALAUTH_REDIRECT_URI: invalid redirect URI", "--redirect-uri"},
 		{[]string{"DUALAUTH_DPOP=sometimes"}, []string{"login"}, `$DUALAUTH_DPOP: dpop must be auto, always or never, not "sometimes"`, "--dpop"},
@@ -378,4 +379,46 @@ func TestAPI_AURLOffTheDefaultProfilesHostFindsItsOwnLogin(t *testing.T) {
 	is.Equal(r.code, 2) // named: the token goes to its own host only
 	is.True(strings.Contains(r.stderr, "is not on "+other.URL))
 	is.Equal(got(), []string(nil))
+}
+
+// TestCLI_AFlagOnTheCommandLineBeatsAContradictingEnvironmentValue (issue
+// 24 items 5, 6): DUALAUTH_<FLAG> values are defaults, so a flag typed on
+// the command line that contradicts one wins, as it wins over a profile's
+// saved flow: $DUALAUTH_FLOW=device with --paste is a paste login,
+// $DUALAUTH_FLOW=browser with --device a device login, $DUALAUTH_DEVICE
+// with --flow browser a browser login, $DUALAUTH_PROMPT with --no-prompt
+// and $DUALAUTH_PORT with --redirect-uri the typed one. Both from the
+// command line (TestCLI_LoginFlagMistakesAreUsageErrorsBeforeAnyRequest)
+// or both from the environment
+// (TestCLI_ValueMistakesFromTheEnvironmentNameTheVariable) stay errors.
+func TestCLI_AFlagOnTheCommandLineBeatsAContradictingEnvironmentValue(t *testing.T) {
+	e := newEnv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := ln.Addr().String() // for the typed --redirect-uri
+	ln.Close()
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		flow string // the "Login flow:" line
+		code int
+	}{
+		{[]string{"DUALAUTH_FLOW=device"}, []string{"--paste"}, "Login flow: browser, with paste-the-redirect", 1}, // stdin ended
+		{[]string{"DUALAUTH_FLOW=browser"}, []string{"--device", "--timeout", "1s"}, "Login flow: device authorization grant", 1},
+		{[]string{"DUALAUTH_DEVICE=true"}, []string{"--flow", "browser"}, "Login flow: browser", 0},
+		{[]string{"DUALAUTH_PASTE=true"}, []string{"--device", "--timeout", "1s"}, "Login flow: device authorization grant", 1},
+		{[]string{"DUALAUTH_PROMPT=login"}, []string{"--no-prompt"}, "Login flow: browser", 0},
+		{[]string{"DUALAUTH_PORT=1"}, []string{"--redirect-uri", "http://" + free + "/callback"}, "Login flow: browser", 0},
+	} {
+		t.Run(strings.Join(append(tc.env, tc.args...), " "), func(t *testing.T) {
+			is := is.New(t)
+			r := e.auth(tc.env, append([]string{"login", e.srv.Issuer, "--client-id", clientID}, tc.args...)...)
+			is.True(strings.Contains(r.stderr, tc.flow+"\n") || strings.Contains(r.stderr, tc.flow+" ("))
+			is.True(!strings.Contains(r.stderr, "cannot be used together"))
+			is.True(!strings.Contains(r.stderr, "belongs to"))
+			is.Equal(r.code, tc.code)
+		})
+	}
 }

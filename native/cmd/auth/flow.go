@@ -31,7 +31,8 @@ const flowHelp = `
 Flows (--flow; the one chosen is said on stderr). The default is the flow
 saved in the profile ("auth login --profile NAME --flow FLOW" saves it, as
 flow = FLOW), else auto; --flow, --device, --no-browser and --paste on the
-command line beat the saved one.
+command line beat the saved one, and a $DUALAUTH_FLOW, $DUALAUTH_DEVICE or
+$DUALAUTH_PASTE they contradict.
   browser  Authorization code + PKCE: your browser goes to the server's login
            page and comes back to a loopback listener on this machine. With
            --no-browser the URL is printed for you to open. With --paste too,
