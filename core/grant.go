@@ -67,6 +67,15 @@ func (g *Grant) Describe() string {
 // client_secret_post, the secret and no key; private_key_jwt, a key. A
 // missing secret is [ErrNoClientSecret], which a driver may answer by
 // asking for one; every other error is a mistake in what was asked.
+// ErrClientAuth matches a [Grant.Check] error about the client
+// authentication method, which does not fit the client's secret or key.
+var ErrClientAuth = errors.New("client authentication does not fit the client")
+
+type clientAuthError string
+
+func (e clientAuthError) Error() string        { return string(e) }
+func (e clientAuthError) Is(target error) bool { return target == ErrClientAuth }
+
 func (g *Grant) Check(hasSecret bool) error {
 	switch g.Type {
 	case ClientCredentialsGrantType:
@@ -87,14 +96,14 @@ func (g *Grant) Check(hasSecret bool) error {
 	case "", AuthNone:
 	case AuthSecretBasic, AuthSecretPost:
 		if g.Key != "" {
-			return fmt.Errorf("client authentication %s sends the client secret; a client with a private key signs an assertion instead (private_key_jwt): give the secret or the key, not both", g.ClientAuth)
+			return clientAuthError(fmt.Sprintf("client authentication %s sends the client secret; a client with a private key signs an assertion instead (private_key_jwt): give the secret or the key, not both", g.ClientAuth))
 		}
 		if !hasSecret {
 			return fmt.Errorf("client authentication %s needs the client secret: %w", g.ClientAuth, ErrNoClientSecret)
 		}
 	case AuthPrivateKeyJWT:
 		if g.Key == "" || g.Alg == "" {
-			return errors.New("client authentication private_key_jwt needs a private key")
+			return clientAuthError("client authentication private_key_jwt needs a private key")
 		}
 	default:
 		return fmt.Errorf("unknown client authentication %q", g.ClientAuth)

@@ -11,7 +11,7 @@ import (
 // Grant.Check is the one place that says whether a grant can be made with
 // what the caller has; the CLI asks it before any request.
 func TestGrant_CheckSaysWhatAGrantNeeds(t *testing.T) {
-	const noSecret, mistake = "no secret", "mistake"
+	const noSecret, mistake, authMistake = "no secret", "mistake", "client auth"
 	for _, tc := range []struct {
 		name      string
 		g         Grant
@@ -22,13 +22,13 @@ func TestGrant_CheckSaysWhatAGrantNeeds(t *testing.T) {
 		{"key", Grant{Type: ClientCredentialsGrantType, Key: "k.pem"}, false, ""},
 		{"neither secret nor key", Grant{Type: ClientCredentialsGrantType}, false, noSecret},
 		{"forced post without the secret", Grant{Type: ClientCredentialsGrantType, Key: "", ClientAuth: AuthSecretPost}, false, noSecret},
-		{"forced basic with a key", Grant{Type: ClientCredentialsGrantType, Key: "k.pem", ClientAuth: AuthSecretBasic}, true, mistake},
-		{"forced post with a key and no secret", Grant{Type: ClientCredentialsGrantType, Key: "k.pem", ClientAuth: AuthSecretPost}, false, mistake},
+		{"forced basic with a key", Grant{Type: ClientCredentialsGrantType, Key: "k.pem", ClientAuth: AuthSecretBasic}, true, authMistake},
+		{"forced post with a key and no secret", Grant{Type: ClientCredentialsGrantType, Key: "k.pem", ClientAuth: AuthSecretPost}, false, authMistake},
 		{"exchange of a public client", Grant{Type: TokenExchangeGrantType, SubjectToken: "env:CI"}, false, ""},
 		{"exchange with a forced post and no secret", Grant{Type: TokenExchangeGrantType, SubjectToken: "env:CI", ClientAuth: AuthSecretPost}, false, noSecret},
 		{"exchange without a source", Grant{Type: TokenExchangeGrantType}, false, mistake},
 		{"exchange of an unknown source", Grant{Type: TokenExchangeGrantType, SubjectToken: "ftp:x"}, false, mistake},
-		{"private_key_jwt without a key", Grant{Type: ClientCredentialsGrantType, ClientAuth: AuthPrivateKeyJWT}, true, mistake},
+		{"private_key_jwt without a key", Grant{Type: ClientCredentialsGrantType, ClientAuth: AuthPrivateKeyJWT}, true, authMistake},
 		{"unknown grant", Grant{Type: "password"}, true, mistake},
 		{"unknown client authentication", Grant{Type: ClientCredentialsGrantType, ClientAuth: "tls_client_auth"}, true, mistake},
 	} {
@@ -42,7 +42,8 @@ func TestGrant_CheckSaysWhatAGrantNeeds(t *testing.T) {
 				is.True(errors.Is(err, ErrNoClientSecret))
 			default:
 				is.True(err != nil)
-				is.True(!errors.Is(err, ErrNoClientSecret)) // a mistake, not a secret to ask for
+				is.True(!errors.Is(err, ErrNoClientSecret))                     // a mistake, not a secret to ask for
+				is.Equal(errors.Is(err, ErrClientAuth), tc.want == authMistake) // the method does not fit the client
 			}
 		})
 	}

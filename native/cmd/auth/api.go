@@ -28,10 +28,10 @@ the login's host. A full URL is used as it is, but only on that same host
 to another host are not followed (one on the host is, with a new DPoP proof
 for its own method and URL), and URLs must be https (http only on a
 loopback address). With a URL and no host named anywhere (argument, --host,
---profile, environment, default profile), the login is the one whose
-resource contains the URL (the longest resource that is a path prefix of
-it, as an MCP server's https://mcp.example.com/mcp for …/mcp/x), else the
-URL's host. A 403 with error="insufficient_scope" prints one line with the
+--profile, environment; a default profile of another host does not count),
+the login is the one whose resource contains the URL (the longest resource
+that is a path prefix of it, as an MCP server's https://mcp.example.com/mcp
+for …/mcp/x), else the URL's host. A 403 with error="insufficient_scope" prints one line with the
 login command that asks for the scopes the server wants.
 
 -d sends a body (POST unless -X says otherwise): the text itself, @FILE for
@@ -82,7 +82,7 @@ func (a *app) apiCommand() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			target := args[len(args)-1]
-			header, err := parseHeaders(headerFlags)
+			header, err := parseHeaders(headerFlags, a.named("header", "-H"))
 			if err != nil {
 				return err
 			}
@@ -103,10 +103,13 @@ func (a *app) apiCommand() *cobra.Command {
 				}
 			}
 			if !core.HTTPToken(m) {
-				return usagef("-X %q is not an HTTP method", method)
+				return usagef("%s %q is not an HTTP method", a.named("method", "-X"), method)
 			}
 			rs, o, err := a.resolveOptions(cmd, args[:len(args)-1])
-			if len(args) == 1 && errors.Is(err, config.ErrNoHost) && strings.Contains(target, "://") {
+			// The default profile is no host named on this command: a URL
+			// off its host is looked up as when there is none.
+			offDefault := err == nil && strings.HasPrefix(rs.Profile.Source, "default profile") && !core.SameOrigin(rs.Host.Value, target)
+			if len(args) == 1 && (errors.Is(err, config.ErrNoHost) || offDefault) && strings.Contains(target, "://") {
 				// No host named anywhere: the login whose resource
 				// contains the URL, else the URL's own origin.
 				if t, perr := url.Parse(target); perr == nil && t.Host != "" {
@@ -202,23 +205,24 @@ func apiURL(host, target string) (*url.URL, error) {
 	return u, nil
 }
 
-// parseHeaders reads -H 'Name: value' flags.
-func parseHeaders(flags []string) (http.Header, error) {
+// parseHeaders reads -H 'Name: value' flags; flag is how messages name
+// them (-H, or the variable that gave them).
+func parseHeaders(flags []string, flag string) (http.Header, error) {
 	h := http.Header{}
 	for _, f := range flags {
 		name, value, ok := strings.Cut(f, ":")
 		name = strings.TrimSpace(name)
 		if !ok || !core.HTTPToken(name) {
-			return nil, usagef("-H %q: want 'Name: value'", f)
+			return nil, usagef("%s %q: want 'Name: value'", flag, f)
 		}
 		if strings.ContainsAny(value, "\r\n\x00") {
-			return nil, usagef("-H %s: the value holds a line break or NUL", name)
+			return nil, usagef("%s %s: the value holds a line break or NUL", flag, name)
 		}
 		switch http.CanonicalHeaderKey(name) {
 		case "Authorization":
-			return nil, usagef("-H Authorization: auth api sets it to the login's token; use curl for other credentials")
+			return nil, usagef("%s Authorization: auth api sets it to the login's token; use curl for other credentials", flag)
 		case "Host":
-			return nil, usagef("-H Host: the host comes from HOST or the URL")
+			return nil, usagef("%s Host: the host comes from HOST or the URL", flag)
 		}
 		h.Add(name, strings.TrimSpace(value))
 	}
@@ -240,7 +244,7 @@ func (a *app) readData(d string) ([]byte, error) {
 	}
 	b, err := os.ReadFile(name)
 	if err != nil {
-		return nil, usagef("-d @%s: %v", name, errors.Unwrap(err))
+		return nil, usagef("%s @%s: %v", a.named("data", "-d"), name, errors.Unwrap(err))
 	}
 	return b, nil
 }

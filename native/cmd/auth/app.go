@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -142,7 +143,8 @@ Environment:
   DUALAUTH_PROFILE      profile to use when no host is given
   DUALAUTH_STORAGE      where refresh tokens go: auto (default), keyring or file
   DUALAUTH_<FLAG>       default for any flag, e.g. DUALAUTH_CLIENT_ID, DUALAUTH_CA_CERT,
-                        DUALAUTH_TIMEOUT; a flag on the command line wins
+                        DUALAUTH_TIMEOUT; a flag on the command line wins, also
+                        one that contradicts it (--device over DUALAUTH_FLOW)
   BROWSER               command that opens the login page, run as "CMD URL"
   HTTPS_PROXY, NO_PROXY proxy for requests to the authorization server
   NO_COLOR              no colors on the terminal
@@ -237,6 +239,8 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 			return root
 		}
 		root.AddCommand(a.databricksGroup(a.databricksCommands()...), a.versionCommand())
+		root.AddCommand(loginTopicCommands()...)
+		useVersionText(root)
 		root.InitDefaultHelpCmd()
 		return root
 	}
@@ -260,8 +264,10 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 		}
 		return root
 	}
+	useVersionText(root)
 	root.AddCommand(a.loginCommand(), a.tokenCommand(), a.logoutCommand(), a.profilesCommand(), a.describeCommand(), a.envCommand(),
 		a.execCommand(), a.apiCommand(), a.gitCredentialCommand(), a.proofCommand(), a.versionCommand(), a.databricksGroup(a.databricksCommands()...))
+	root.AddCommand(loginTopicCommands()...)
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {
@@ -290,7 +296,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 			c.Run = nil
 			c.RunE = func(cmd *cobra.Command, args []string) error {
 				if found, _, err := root.Find(args); err != nil || found == root && len(args) > 0 {
-					return usagef("no help topic %q: the topics are auth's commands (auth --help lists them)", strings.Join(args, " "))
+					return usagef("no help topic %q: the topics are auth's commands and its additional help topics (auth --help lists both)", strings.Join(args, " "))
 				}
 				help(cmd, args)
 				return nil
@@ -315,8 +321,21 @@ func (a *app) applyEnv(cmd *cobra.Command) error {
 		}
 		name := "DUALAUTH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := a.getenv(name); v != "" {
+			if a.envYields(cmd, f.Name, v) {
+				return // a flag typed on the command line says otherwise
+			}
 			if serr := cmd.Flags().Set(f.Name, v); serr != nil {
-				err = usagef("%s=%q: %v", name, v, serr)
+				// pflag's message names the flag, which the user never
+				// typed: the variable and the value's own problem instead.
+				var bad *pflag.InvalidValueError
+				if errors.As(serr, &bad) {
+					serr = errors.Unwrap(bad)
+				}
+				var num *strconv.NumError
+				if want := valueForm(f.Value.Type()); want != "" && (errors.As(serr, &num) || strings.HasPrefix(serr.Error(), "time: ")) {
+					serr = errors.New("want " + want) // not Go's parser's words
+				}
+				err = usagef("$%s: invalid value %q: %v", name, v, serr)
 			}
 			if a.fromEnv == nil {
 				a.fromEnv = map[string]string{}
@@ -325,6 +344,51 @@ func (a *app) applyEnv(cmd *cobra.Command) error {
 		}
 	})
 	return err
+}
+
+// envYields: a DUALAUTH_<FLAG> value is a default, so it gives way to a
+// flag typed on the command line that it would contradict (the pairs a
+// login refuses together), as a profile's saved flow gives way to --device
+// or --paste. Two contradicting values from the command line, or two from
+// the environment, stay an error.
+func (a *app) envYields(cmd *cobra.Command, flag, value string) bool {
+	typed := func(name string) (string, bool) {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || !f.Changed || a.fromEnv[name] != "" {
+			return "", false
+		}
+		return f.Value.String(), true
+	}
+	on := func(name string) bool { v, ok := typed(name); return ok && v == "true" }
+	switch flag {
+	case "flow":
+		return on("device") && value != flowDevice || on("paste") && value == flowDevice
+	case "device":
+		flow, ok := typed("flow")
+		return ok && flow != flowDevice || on("paste")
+	case "paste":
+		flow, ok := typed("flow")
+		return ok && flow == flowDevice || on("device")
+	case "port", "redirect-uri", "prompt", "no-prompt":
+		_, ok := typed(map[string]string{"port": "redirect-uri", "redirect-uri": "port", "prompt": "no-prompt", "no-prompt": "prompt"}[flag])
+		return ok
+	}
+	return false
+}
+
+// valueForm says what a flag of a pflag type takes, for a value from the
+// environment that does not parse ("" for other types). A switch, not a
+// map: no package init work on auth token's path.
+func valueForm(typ string) string {
+	switch typ {
+	case "int":
+		return "a whole number"
+	case "bool":
+		return "true or false (or 1 or 0)"
+	case "duration":
+		return "a duration such as 90s, 5m or 1h"
+	}
+	return ""
 }
 
 // options are the settings every flow shares.
@@ -378,10 +442,15 @@ func isTerminal(w any) bool {
 // flagName is how a message names where a flag's value came from: the
 // environment variable that set it (DUALAUTH_OUTPUT=…), else the flag.
 func (a *app) flagName(flag string) string {
+	return a.named(flag, "--"+flag)
+}
+
+// named is flagName with the form the user types for the flag (-X).
+func (a *app) named(flag, typed string) string {
 	if env, ok := a.fromEnv[flag]; ok {
 		return "$" + env
 	}
-	return "--" + flag
+	return typed
 }
 
 // outputFormat checks an --output value: human is the command's form for

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/dualauth/dualauth/core"
@@ -13,20 +14,36 @@ import (
 // comes from the command line and the profiles file: no network, no cache.
 
 // flagValues are the values completed for a flag, by command ("" for any
-// command that has the flag).
-var flagValues = map[string]map[string][]string{
-	"output": {
-		"token":    {"json", "text", "exec-credential"},
-		"describe": {"text", "json"},
-		"profiles": {"table", "json"},
-		"env":      {"shell", "json"},
-		"proof":    {"text", "headers"},
-	},
-	"shell":       {"env": {"sh", "fish", "powershell"}},
-	"flow":        {"": {flowBrowser, flowDevice, flowAuto}},
-	"dpop":        {"": {core.DPoPAuto, core.DPoPAlways, core.DPoPNever}},
-	"storage":     {"": {string(native.StorageAuto), string(native.StorageKeyring), string(native.StorageFile)}},
-	"client-auth": {"": {"basic", "post"}},
+// command that has the flag): every value the command accepts, aliases
+// included (-o text and table on every command, the shells of --shell).
+// A function, not a package-level map: no init work on auth token's path.
+func flagValues() map[string]map[string][]string {
+	return map[string]map[string][]string{
+		"output": {
+			"token":    outputValues("text", "json", "exec-credential"),
+			"describe": outputValues("text", "json"),
+			"profiles": outputValues("table", "json"),
+			"env":      outputValues("shell", "json"),
+			"proof":    outputValues("text", "headers"),
+		},
+		"shell":       {"env": slices.Concat(shellSyntaxes...)},
+		"flow":        {"": {flowBrowser, flowDevice, flowAuto}},
+		"dpop":        {"": {core.DPoPAuto, core.DPoPAlways, core.DPoPNever}},
+		"storage":     {"": {string(native.StorageAuto), string(native.StorageKeyring), string(native.StorageFile)}},
+		"client-auth": {"": {"basic", "post"}},
+	}
+}
+
+// outputValues are a command's -o forms (its form for people first, as
+// outputFormat takes them) with the names text and table, which every
+// command accepts for its form for people.
+func outputValues(forms ...string) []string {
+	for _, alias := range []string{"text", "table"} {
+		if !slices.Contains(forms, alias) {
+			forms = slices.Insert(forms, 1, alias)
+		}
+	}
+	return forms
 }
 
 // takesProfile are the commands whose first argument is HOST|PROFILE.
@@ -44,11 +61,12 @@ func (a *app) addCompletion(root *cobra.Command) {
 		return a.profileNames(cmd, toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
 	root.RegisterFlagCompletionFunc("profile", profiles)
-	if values, ok := flagValues["storage"][""]; ok {
+	all := flagValues()
+	if values, ok := all["storage"][""]; ok {
 		root.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 	}
 	for _, c := range root.Commands() {
-		for flag, byCmd := range flagValues {
+		for flag, byCmd := range all {
 			values, ok := byCmd[c.Name()]
 			if !ok {
 				values, ok = byCmd[""]

@@ -61,6 +61,25 @@ func versionText() string {
 	return databricksCLILevel + "+" + strings.Join(ids, ".")
 }
 
+// useVersionText makes --version print what the version command prints:
+// one version text (not on the hot paths, which have no --version). Not
+// cobra's version flag: its "auth version X" line could only change by a
+// template, and a template links text/template (+2 MB, every start slower).
+// The root has no Run, so cobra shows its help: that shows the version.
+func useVersionText(root *cobra.Command) {
+	root.Version = ""
+	var show bool
+	root.Flags().BoolVarP(&show, "version", "v", false, "print the version, as the version command does")
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(cmd *cobra.Command, args []string) {
+		if show && cmd == root {
+			fmt.Fprintln(cmd.OutOrStdout(), versionText())
+			return
+		}
+		help(cmd, args)
+	})
+}
+
 func (a *app) versionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",

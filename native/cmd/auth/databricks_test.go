@@ -235,7 +235,7 @@ func TestDatabricksConfig_HelpDocumentsItAndThatLoginSavesNothingThere(t *testin
 	for _, want := range []string{"--databricks-config string", "DUALAUTH_DATABRICKS_CONFIG", "auth_type = databricks-cli", "[DEFAULT] included", "never writes it"} {
 		is.True(strings.Contains(root, want)) // auth --help
 	}
-	r = e.auth(nil, "login", "--help")
+	r = e.auth(nil, "help", "login-hosts") // the reference of auth login
 	login := strings.Join(strings.Fields(r.stdout), " ")
 	is.True(strings.Contains(login, "A profile read from a Databricks CLI config file (--databricks-config) is never saved"))
 	is.True(strings.Contains(login, "login flow and DPoP mode when given as flags (--flow or --device"))

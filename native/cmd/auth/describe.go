@@ -127,6 +127,8 @@ private key never is.`,
 				d.Endpoints = &m
 				d.TokenScopes = entry.Scopes
 				d.Resolution = entry.Resolution
+				rs.targetScopes(entry.Resolution) // what a login again asks for
+				d.Settings["scopes"] = rs.Scopes
 				if c, err := core.DecodeJWT(entry.IDToken); err == nil {
 					d.Identity = map[string]string{"subject": c.Subject, "email": c.Email, "name": c.Name}
 				}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,18 +82,29 @@ Log in with --dpop never, or call the API with auth api or auth proof.`,
 	return cmd
 }
 
+// shellSyntaxes are the syntaxes --shell names, each with the shells that
+// speak it: the check, its message and completion all read this list.
+var shellSyntaxes = [][]string{
+	{"sh", "bash", "zsh", "ksh", "dash", "ash"},
+	{"fish"},
+	{"powershell", "pwsh"},
+}
+
 // shellSyntax is the syntax --shell names: sh, fish or powershell, or a
 // shell that speaks one of them.
 func (a *app) shellSyntax(shell string) (string, error) {
-	switch strings.ToLower(shell) {
-	case "sh", "bash", "zsh", "ksh", "dash", "ash", "posix":
-		return "sh", nil
-	case "fish":
-		return "fish", nil
-	case "powershell", "pwsh":
-		return "powershell", nil
+	var names []string
+	for _, s := range shellSyntaxes {
+		if slices.Contains(s, strings.ToLower(shell)) || s[0] == "sh" && strings.EqualFold(shell, "posix") {
+			return s[0], nil
+		}
+		name := s[0]
+		if len(s) > 1 {
+			name += " (or " + strings.Join(s[1:], ", ") + ")"
+		}
+		names = append(names, name)
 	}
-	return "", usagef("%s must be sh (or bash, zsh, ksh, dash, ash), fish or powershell (or pwsh), not %q", a.flagName("shell"), shell)
+	return "", usagef("%s must be %s or %s, not %q", a.flagName("shell"), strings.Join(names[:len(names)-1], ", "), names[len(names)-1], shell)
 }
 
 // exportLine sets name to value in the given shell, quoted so that no

@@ -115,7 +115,7 @@ func TestCLI_LoginFlagMistakesAreUsageErrorsBeforeAnyRequest(t *testing.T) {
 		{[]string{"--redirect-uri", "http://127.0.0.1/cb"}, nil, "it needs an explicit port"},
 		{[]string{"--device", "--redirect-uri", "http://example.com:8020/cb"}, nil, "the host must be loopback"},
 		{[]string{"--timeout", "0"}, nil, "--timeout must be more than 0, not 0s"},
-		{nil, []string{"DUALAUTH_TIMEOUT=-5m"}, "DUALAUTH_TIMEOUT must be more than 0, not -5m0s"},
+		{nil, []string{"DUALAUTH_TIMEOUT=-5m"}, "$DUALAUTH_TIMEOUT must be more than 0, not -5m0s"},
 		{[]string{"--prompt", "login", "--no-prompt"}, nil, "--prompt and --no-prompt cannot be used together"},
 		{[]string{"--auth-param", "novalue"}, nil, "--auth-param wants KEY=VALUE"},
 	} {
@@ -305,11 +305,11 @@ func TestCLI_CompletionOffersProfilesAndFlagValues(t *testing.T) {
 		{[]string{"token", "work", ""}, nil, nil}, // one argument only
 		{[]string{"git-credential", "work", ""}, nil, []string{"erase", "get", "store"}},
 		{[]string{"api", "work", ""}, nil, nil},
-		{[]string{"token", "-o", ""}, nil, []string{"exec-credential", "json", "text"}},
-		{[]string{"describe", "-o", ""}, nil, []string{"json", "text"}},
-		{[]string{"profiles", "-o", ""}, nil, []string{"json", "table"}},
-		{[]string{"env", "-o", ""}, nil, []string{"json", "shell"}},
-		{[]string{"env", "--shell", ""}, nil, []string{"fish", "powershell", "sh"}},
+		{[]string{"token", "-o", ""}, nil, []string{"exec-credential", "json", "table", "text"}},
+		{[]string{"describe", "-o", ""}, nil, []string{"json", "table", "text"}},
+		{[]string{"profiles", "-o", ""}, nil, []string{"json", "table", "text"}},
+		{[]string{"env", "-o", ""}, nil, []string{"json", "shell", "table", "text"}},
+		{[]string{"env", "--shell", ""}, nil, []string{"ash", "bash", "dash", "fish", "ksh", "powershell", "pwsh", "sh", "zsh"}},
 		{[]string{"login", "--flow", ""}, nil, []string{"auto", "browser", "device"}},
 		{[]string{"login", "--dpop", ""}, nil, []string{"always", "auto", "never"}},
 		{[]string{"token", "--storage", ""}, nil, []string{"auto", "file", "keyring"}},
@@ -332,7 +332,7 @@ func TestCLI_CompletionOffersProfilesAndFlagValues(t *testing.T) {
 // a flag is one its command accepts (no "must be" usage error).
 func TestCLI_CompletionValuesAreAccepted(t *testing.T) {
 	e := newEnv(t)
-	for flag, byCmd := range flagValues {
+	for flag, byCmd := range flagValues() {
 		for cmd, values := range byCmd {
 			if cmd == "" {
 				cmd = "login"
@@ -370,7 +370,7 @@ func TestCLI_CompletionTcshAndUnknownHelpTopicsAreUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"completion", "tcsh"}, `auth: no completion for the shell "tcsh": auth completes bash, zsh, fish and powershell`},
-		{[]string{"help", "nonsense"}, `auth: no help topic "nonsense": the topics are auth's commands (auth --help lists them)`},
+		{[]string{"help", "nonsense"}, `auth: no help topic "nonsense": the topics are auth's commands and its additional help topics (auth --help lists both)`},
 		{[]string{"help", "tokn"}, `auth: no help topic "tokn"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -401,7 +401,7 @@ func TestCLI_SmallUsageMistakes(t *testing.T) {
 		{[]string{"token", e.srv.Issuer, "--min-ttl=-5m"}, nil,
 			[]string{`auth: invalid argument "-5m" for "--min-ttl" flag: it cannot be negative: it is how long the token must still be valid, e.g. 30m (0: the default)`}},
 		{[]string{"exec", e.srv.Issuer, "--min-ttl", "-1s", "--", "true"}, nil, []string{`auth: invalid argument "-1s" for "--min-ttl" flag: it cannot be negative`}},
-		{[]string{"token", e.srv.Issuer}, []string{"DUALAUTH_MIN_TTL=-1h"}, []string{`auth: DUALAUTH_MIN_TTL="-1h": invalid argument "-1h" for "--min-ttl" flag: it cannot be negative`}},
+		{[]string{"token", e.srv.Issuer}, []string{"DUALAUTH_MIN_TTL=-1h"}, []string{`auth: $DUALAUTH_MIN_TTL: invalid value "-1h": it cannot be negative`}},
 		{[]string{"tokn"}, nil, []string{`auth: unknown command "tokn" for "auth"`, "Did you mean this? token"}},
 		{[]string{"prof"}, nil, []string{`auth: unknown command "prof" for "auth"`, "Did you mean this? profiles, proof"}},
 	} {
@@ -501,8 +501,8 @@ func TestCLI_KeyringWarningSaysHowToSilenceIt(t *testing.T) {
 
 // TestCLI_LoginHelpLeadsWithTheCommonCases (issue 24 item 11): auth login
 // --help (and auth help login) starts with what the command does and the
-// common cases, then the flags; the reference (how HOST is found, the
-// flows, logins without a person) comes last.
+// common cases, then the flags; where the reference (how HOST is found,
+// the flows, logins without a person) is comes last.
 func TestCLI_LoginHelpLeadsWithTheCommonCases(t *testing.T) {
 	e := newEnv(t)
 	for _, args := range [][]string{{"login", "--help"}, {"help", "login"}} {
@@ -512,7 +512,7 @@ func TestCLI_LoginHelpLeadsWithTheCommonCases(t *testing.T) {
 		help := r.stdout
 		is.True(strings.HasPrefix(help, "Log in to HOST (a server's URL, or a profile) and cache its tokens"))
 		order := []string{"Usage:", "Examples:", "auth login --profile work https://idp.example.com --client-id my-cli\n",
-			"auth login work\n", "--client-id my-cli --device", "Flags:", "Global Flags:", "How it works:", "Four ways in.", "Flows (--flow", "\nWithout a person (CI, services, containers"}
+			"auth login work\n", "--client-id my-cli --device", "Flags:", "Global Flags:", "More in the help topics:", "\n  auth help login-hosts", "\n  auth help login-flows", "\n  auth help login-ci"}
 		at := -1
 		for _, s := range order {
 			i := strings.Index(help, s)

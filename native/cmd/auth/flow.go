@@ -31,7 +31,8 @@ const flowHelp = `
 Flows (--flow; the one chosen is said on stderr). The default is the flow
 saved in the profile ("auth login --profile NAME --flow FLOW" saves it, as
 flow = FLOW), else auto; --flow, --device, --no-browser and --paste on the
-command line beat the saved one.
+command line beat the saved one, and a $DUALAUTH_FLOW, $DUALAUTH_DEVICE or
+$DUALAUTH_PASTE they contradict.
   browser  Authorization code + PKCE: your browser goes to the server's login
            page and comes back to a loopback listener on this machine. With
            --no-browser the URL is printed for you to open. With --paste too,
@@ -71,10 +72,9 @@ type flowFlags struct {
 
 func (fl *flowFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&fl.flow, "flow", "", "how to sign in: browser, device or auto (see Flows below; default: the profile's flow, else auto)")
+	f.StringVar(&fl.flow, "flow", "", "how to sign in: browser, device or auto (auth help login-flows; default: the profile's flow, else auto)")
 	f.BoolVar(&fl.device, "device", false, "sign in with the device authorization grant (same as --flow device)")
 	f.BoolVar(&fl.paste, "paste", false, "browser flow for a browser on another machine: print the URL, then read the address it lands on from stdin")
-	cmd.Annotations[loginDetails] += flowHelp
 	cmd.Example += flowExamples
 }
 
@@ -84,23 +84,24 @@ func validFlow(flow string) bool {
 
 // choice is the flow to run: the one asked for on the command line, else
 // saved (a profile's flow, "" for none), else auto. --no-browser and
-// --paste, which mean browser, beat a saved flow.
-func (fl *flowFlags) choice(cmd *cobra.Command, noBrowser bool, saved string) (string, error) {
+// --paste, which mean browser, beat a saved flow. name says where a flag's
+// value came from (app.flagName).
+func (fl *flowFlags) choice(cmd *cobra.Command, noBrowser bool, saved string, name func(flag string) string) (string, error) {
 	flow, explicit := fl.flow, cmd.Flags().Changed("flow")
 	if !explicit {
 		flow = cmp.Or(saved, flowAuto)
 	}
 	if !validFlow(flow) {
-		return "", usagef("--flow must be browser, device or auto, not %q", flow)
+		return "", usagef("%s must be browser, device or auto, not %q", name("flow"), flow)
 	}
 	if fl.device {
 		if explicit && flow != flowDevice {
-			return "", usagef("--device and --flow %s cannot be used together", flow)
+			return "", usagef("%s and %s %s cannot be used together", name("device"), name("flow"), flow)
 		}
 		flow, explicit = flowDevice, true
 	}
 	if fl.paste && explicit && flow == flowDevice {
-		return "", usagef("--paste belongs to the browser flow, not to the device flow")
+		return "", usagef("%s belongs to the browser flow, not to the device flow (%s)", name("paste"), name("flow"))
 	}
 	if !explicit && (noBrowser || fl.paste) {
 		flow = flowBrowser
@@ -140,7 +141,7 @@ func (a *app) loginByFlow(ctx context.Context, flow string, fl *flowFlags, noBro
 		return e, err
 	}
 
-	why := "--no-browser"
+	why := a.flagName("no-browser")
 	if !noBrowser {
 		var ok bool
 		ok, why = native.SystemBrowserEnv(a.getenv).CanOpen(lo.Opener.Command)

@@ -73,8 +73,6 @@ func (g *grantFlags) register(cmd *cobra.Command) {
 	f.StringVar(&g.clientAuth, "client-auth", "", "client authentication with a secret: basic or post (default: from the server's metadata, then the other once)")
 	f.StringVar(&g.subject, "subject-token", "", "exchange this job's token: github-actions[:AUDIENCE], file:PATH or env:VAR")
 	f.StringVar(&g.subjectTokenType, "subject-token-type", "", "RFC 8693 type of the subject token (default urn:ietf:params:oauth:token-type:jwt)")
-	cmd.Annotations[loginDetails] += grantHelp
-	cmd.Example += grantExamples
 }
 
 // resolveGrant fills the settings of a login without a person: flags, else
@@ -195,7 +193,7 @@ func (a *app) grantOptions(ctx context.Context, cmd *cobra.Command, rs *settings
 	dontStore := false
 	switch {
 	case secretStdin:
-		s, err := readSecret()
+		s, err := readSecret(a.flagName("client-secret-stdin"))
 		if err != nil {
 			return none, err
 		}
@@ -228,10 +226,12 @@ func (a *app) grantOptions(ctx context.Context, cmd *cobra.Command, rs *settings
 	case "basic", "post":
 		g.ClientAuth, g.AuthForced = "client_secret_"+rs.ClientAuth.Value, true
 	default:
-		return none, usagef("--client-auth must be basic or post, not %q", rs.ClientAuth.Value)
+		return none, usagef("%s must be basic or post, not %q", given(rs.ClientAuth.Source), rs.ClientAuth.Value)
 	}
 	if err := g.Check(secret != ""); errors.Is(err, core.ErrNoClientSecret) {
 		return none, errNoSecret
+	} else if errors.Is(err, core.ErrClientAuth) && g.AuthForced {
+		return none, usagef("%s %s: %v", given(rs.ClientAuth.Source), rs.ClientAuth.Value, err) // where the method came from
 	} else if err != nil {
 		return none, usageError{err}
 	}
@@ -259,12 +259,13 @@ func describeWho(rs *settings) string {
 }
 
 // readSecret reads the client secret from stdin: its first line, never
-// from a terminal (where it would be echoed).
-func readSecret() (string, error) {
+// from a terminal (where it would be echoed). flag is how messages name
+// the flag that asked for it (app.flagName).
+func readSecret(flag string) (string, error) {
 	in := stdin
 	if in == nil {
 		if isTerminal(os.Stdin) {
-			return "", usagef("--client-secret-stdin reads a pipe or a file, not a terminal (it would show the secret): printf '%%s' \"$SECRET\" | auth login …, or set $%s", envClientSecret)
+			return "", usagef("%s reads a pipe or a file, not a terminal (it would show the secret): printf '%%s' \"$SECRET\" | auth login …, or set $%s", flag, envClientSecret)
 		}
 		in = os.Stdin
 	}
@@ -274,7 +275,7 @@ func readSecret() (string, error) {
 	}
 	s := strings.TrimSpace(line)
 	if s == "" {
-		return "", usagef("--client-secret-stdin: stdin is empty: pipe the secret in (printf '%%s' \"$SECRET\" | auth login …), or set $%s", envClientSecret)
+		return "", usagef("%s: stdin is empty: pipe the secret in (printf '%%s' \"$SECRET\" | auth login …), or set $%s", flag, envClientSecret)
 	}
 	return s, nil
 }

@@ -449,7 +449,10 @@ func TestCLI_LoginHelpDocumentsTheFlowsAndWhenAutoPicksWhich(t *testing.T) {
 	is := is.New(t)
 	r := startAuth(t, headlessEnviron(t.TempDir()), "login", "--help").wait(30 * time.Second)
 	is.Equal(r.code, 0)
-	help := strings.Join(strings.Fields(r.stdout), " ")
+	is.True(strings.Contains(r.stdout, "auth help login-flows")) // where the reference is
+	flows := startAuth(t, headlessEnviron(t.TempDir()), "help", "login-flows").wait(30 * time.Second)
+	is.Equal(flows.code, 0)
+	help := strings.Join(strings.Fields(r.stdout+flows.stdout), " ")
 	for _, want := range []string{
 		"--flow string", "--device", "--paste",
 		"browser Authorization code + PKCE",
@@ -463,7 +466,7 @@ func TestCLI_LoginHelpDocumentsTheFlowsAndWhenAutoPicksWhich(t *testing.T) {
 		"auth login https://idp.example.com --client-id my-cli --no-browser --paste",
 	} {
 		if !strings.Contains(help, want) {
-			t.Errorf("auth login --help does not say %q", want)
+			t.Errorf("auth login --help and auth help login-flows do not say %q", want)
 		}
 	}
 }

@@ -28,65 +28,6 @@ func (a *app) loginCommand() *cobra.Command {
 		Use:   "login [HOST]",
 		Short: "Log in (browser, device code or pasted redirect) and cache the tokens",
 		Long:  loginIntro,
-		// The reference, after the common cases and the flags (see
-		// loginHelp).
-		Annotations: map[string]string{loginDetails: `How it works: auth listens on a loopback port, opens your browser at the
-server's login page (authorization code flow with PKCE), receives the
-redirect, and stores the tokens and the server's metadata in the cache.
-
-Four ways in. auth first asks HOST what it is, and says what it found on
-stderr ("Found: …"; auth describe shows it later):
-  1. A Databricks host: known by its name (*.cloud.databricks.com,
-     *.azuredatabricks.net, *.databricks.azure.us, …, without asking), else by
-     its host metadata (/.well-known/databricks-config) or its /oidc document,
-     whatever its name (private link, custom domain). Account and unified
-     hosts take --account-id.
-  2. An OpenID Connect or RFC 8414 issuer. Without --client-id, a server with
-     dynamic client registration (RFC 7591) gets a public client registered
-     once per issuer and reused (one for the browser flow, one for the device
-     flow); auth says so ("Client: … registered at …"). If the server later
-     refuses it, the login says so and the next one registers a new client.
-  3. A protected resource (an API URL): its RFC 9728 metadata, at
-     /.well-known/oauth-protected-resource/PATH or named by its 401, gives the
-     authorization server and scopes; the token is asked with resource=URL
-     (RFC 8707), so its audience is that API. "auth token URL" gives it.
-     An API without that metadata: log in at its issuer with --resource
-     API_URL, asked for the same way; the login is kept under API_URL.
-  4. --client-id, when the server offers none of the above: a client
-     registered for this CLI by hand.
-When nothing answers, the one-line error names every document tried.
-
-The browser: --browser CMD, else $BROWSER, is run as "CMD URL" and not waited
-for ("%s" in CMD stands for the URL; "a:b:c" tries a, b, c and runs the first
-one installed); otherwise the system's default browser is opened. With --no-browser, or
-when opening fails, the URL is printed on stderr and auth keeps waiting.
-
-Defaults: Databricks hosts use client databricks-cli, scopes "all-apis
-offline_access" and redirect URI http://localhost:8020; a protected resource
-asks for its own scopes, plus openid and offline_access where its server
-offers them; other hosts ask for "openid offline_access" (with
-prompt=consent, which OpenID providers need to issue a refresh token). The
-default redirect URI is http://127.0.0.1:PORT/callback on a free port.
-
-With --profile NAME, the settings of a successful login are saved as
-profile NAME: host, client and account always; scopes, redirect URI, CA
-certificate, storage, login flow and DPoP mode when given as flags (--flow or
---device; not from the environment). The first profile becomes the default, so a later
-"auth token" needs no arguments (auth profiles --default NAME changes it).
-A HOST that is a profile's host selects that profile: the login updates it
-("Updated profile NAME"), and a login that replaces the one other profiles
-of the same host and client use, with other scopes, warns that they now get
-its token. Without HOST, the host comes from --host,
---profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE or the default profile, in that
-order.
-
-A profile read from a Databricks CLI config file (--databricks-config) is
-never saved, there or in the profiles file: auth only reads that file. Flags
-given when logging in to such a profile apply to that login only (auth says
-so); to keep them, log in with --profile OTHERNAME HOST.
-
-Nothing is written to stdout. On success one line on stderr says until when
-the token is valid.`},
 		Example: `  # A server that registers auth's client itself, a Databricks host, an API:
   auth login https://login.example.com
   auth login https://adb-123.4.azuredatabricks.net
@@ -103,7 +44,7 @@ the token is valid.`},
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if redirectURI != "" && cmd.Flags().Changed("port") {
-				return usagef("--port and --redirect-uri cannot be used together")
+				return usagef("%s and %s cannot be used together", a.flagName("port"), a.flagName("redirect-uri"))
 			}
 			rs, err := a.resolve(cmd, args)
 			if err != nil {
@@ -120,7 +61,7 @@ the token is valid.`},
 				redirectURI = "" // --port beats a profile's redirect_uri
 			}
 			if port < 0 || port > 65535 {
-				return usagef("--port must be between 0 and 65535, not %d (0 picks a free port)", port)
+				return usagef("%s must be between 0 and 65535, not %d (0 picks a free port)", a.flagName("port"), port)
 			}
 			lc := native.ListenerConfig{RedirectURI: redirectURI, Port: port}
 			if err := native.CheckListenerConfig(lc); err != nil {
@@ -130,13 +71,13 @@ the token is valid.`},
 				return usagef("%s must be more than 0, not %s: it is how long the login waits for you (default %s)", given(a.flagSource(cmd, "timeout")), timeout, native.DefaultLoginTimeout)
 			}
 			if noPrompt && prompt != "" {
-				return usagef("--prompt and --no-prompt cannot be used together")
+				return usagef("%s and %s cannot be used together", a.flagName("prompt"), a.flagName("no-prompt"))
 			}
 			params := url.Values{}
 			for _, p := range authParams {
 				k, v, ok := strings.Cut(p, "=")
 				if !ok || k == "" {
-					return usagef("--auth-param wants KEY=VALUE, got %q", p)
+					return usagef("%s wants KEY=VALUE, got %q", a.flagName("auth-param"), p)
 				}
 				params.Add(k, v)
 			}
@@ -150,7 +91,7 @@ the token is valid.`},
 			if strings.HasPrefix(rs.Flow.Source, "profile ") {
 				saved = rs.Flow.Value
 			}
-			flow, err := flows.choice(cmd, noBrowser, saved)
+			flow, err := flows.choice(cmd, noBrowser, saved, a.flagName)
 			if err != nil {
 				return err
 			}
@@ -220,24 +161,111 @@ the token is valid.`},
 }
 
 const loginIntro = `Log in to HOST (a server's URL, or a profile) and cache its tokens: then
-"auth token HOST" prints a valid access token, refreshed when needed. The
-common cases come first below; how auth finds out what HOST is, the login
-flows and logins without a person come after the flags.`
+"auth token HOST" prints a valid access token, refreshed when needed.
+Below: the common cases, then the flags; the reference (how HOST is found,
+the login flows, logins without a person) is in the help topics named last.`
 
-// loginDetails is the annotation holding the reference part of auth
-// login --help.
-const loginDetails = "details"
+// loginHostsHelp is the help topic login-hosts: how auth login finds out
+// what HOST is, its defaults, and what it saves in a profile.
+const loginHostsHelp = `Four ways in. auth first asks HOST what it is, and says what it found on
+stderr ("Found: …"; auth describe shows it later):
+  1. A Databricks host: known by its name (*.cloud.databricks.com,
+     *.azuredatabricks.net, *.databricks.azure.us, …, without asking), else by
+     its host metadata (/.well-known/databricks-config) or its /oidc document,
+     whatever its name (private link, custom domain). Account and unified
+     hosts take --account-id.
+  2. An OpenID Connect or RFC 8414 issuer. Without --client-id, a server with
+     dynamic client registration (RFC 7591) gets a public client registered
+     once per issuer and reused (one for the browser flow, one for the device
+     flow); auth says so ("Client: … registered at …"). If the server later
+     refuses it, the login says so and the next one registers a new client.
+  3. A protected resource (an API URL): its RFC 9728 metadata, at
+     /.well-known/oauth-protected-resource/PATH or named by its 401, gives the
+     authorization server and scopes; the token is asked with resource=URL
+     (RFC 8707), so its audience is that API. "auth token URL" gives it.
+     An API without that metadata: log in at its issuer with --resource
+     API_URL, asked for the same way; the login is kept under API_URL.
+  4. --client-id, when the server offers none of the above: a client
+     registered for this CLI by hand.
+When nothing answers, the one-line error names every document tried.
+
+Defaults: Databricks hosts use client databricks-cli, scopes "all-apis
+offline_access" and redirect URI http://localhost:8020; a protected resource
+asks for its own scopes, plus openid and offline_access where its server
+offers them; other hosts ask for "openid offline_access" (with
+prompt=consent, which OpenID providers need to issue a refresh token). The
+default redirect URI is http://127.0.0.1:PORT/callback on a free port.
+
+With --profile NAME, the settings of a successful login are saved as
+profile NAME: host, client and account always; scopes, redirect URI, CA
+certificate, storage, login flow and DPoP mode when given as flags (--flow or
+--device; not from the environment). The first profile becomes the default, so a later
+"auth token" needs no arguments (auth profiles --default NAME changes it).
+A HOST that is a profile's host selects that profile: the login updates it
+("Updated profile NAME"), and a login that replaces the one other profiles
+of the same host and client use, with other scopes, warns that they now get
+its token. Without HOST, the host comes from --host,
+--profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE or the default profile, in that
+order.
+
+A profile read from a Databricks CLI config file (--databricks-config) is
+never saved, there or in the profiles file: auth only reads that file. Flags
+given when logging in to such a profile apply to that login only (auth says
+so); to keep them, log in with --profile OTHERNAME HOST.
+
+Nothing is written to stdout. On success one line on stderr says until when
+the token is valid.`
+
+// loginFlowsIntro opens the help topic login-flows (see flowHelp).
+const loginFlowsIntro = `How it works: auth listens on a loopback port, opens your browser at the
+server's login page (authorization code flow with PKCE), receives the
+redirect, and stores the tokens and the server's metadata in the cache.
+
+The browser: --browser CMD, else $BROWSER, is run as "CMD URL" and not waited
+for ("%s" in CMD stands for the URL; "a:b:c" tries a, b, c and runs the first
+one installed); otherwise the system's default browser is opened. With --no-browser, or
+when opening fails, the URL is printed on stderr and auth keeps waiting.`
+
+// loginTopics are the reference of auth login, as help topics (auth help
+// login-flows): the top of auth login --help stays the common cases. A
+// function: no package init work on auth token's path.
+func loginTopics() []struct{ name, short, long string } {
+	return []struct{ name, short, long string }{
+		{"login-hosts", "How auth login finds out what HOST is, its defaults and profiles", loginHostsHelp},
+		{"login-flows", "The login flows: browser, device, auto, paste; the browser command", loginFlowsIntro + flowHelp},
+		{"login-ci", "Logins without a person (CI, services): secret, key, token exchange", strings.TrimPrefix(grantHelp, "\n\n") + "\n\nExamples:" + grantExamples},
+	}
+}
+
+// loginTopicCommands are loginTopics as commands without a Run, which
+// cobra lists as "Additional help topics" and auth help NAME shows.
+func loginTopicCommands() []*cobra.Command {
+	var cmds []*cobra.Command
+	for _, t := range loginTopics() {
+		cmds = append(cmds, &cobra.Command{Use: t.name, Short: t.short, Long: t.long})
+	}
+	return cmds
+}
 
 // loginHelp shows auth login --help in the order a new user needs it: what
-// the command does, the common cases, the flags, then the reference.
+// the command does, the common cases, the flags, then where the reference
+// is.
 func loginHelp(cmd *cobra.Command, _ []string) {
-	fmt.Fprintf(cmd.OutOrStdout(), "%s\n\n%s\n%s\n", cmd.Long, cmd.UsageString(), cmd.Annotations[loginDetails])
+	name := cmd.Root().Name()
+	var more strings.Builder
+	for _, t := range loginTopics() {
+		fmt.Fprintf(&more, "  %s help %-12s %s\n", name, t.name, t.short)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s\n\n%s\nMore in the help topics:\n%s", cmd.Long, cmd.UsageString(), more.String())
 }
 
 // given names where a setting was given, as the user wrote it: --flag,
-// DUALAUTH_VAR, profile NAME (from a setting's Source).
+// $DUALAUTH_VAR, profile NAME (from a setting's Source).
 func given(source string) string {
-	return strings.TrimPrefix(strings.TrimPrefix(source, "flag "), "env ")
+	if env, ok := strings.CutPrefix(source, "env "); ok {
+		return "$" + env // as app.flagName names it
+	}
+	return strings.TrimPrefix(source, "flag ")
 }
 
 // status shows the user what the login waits for: on a terminal the URL

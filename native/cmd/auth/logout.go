@@ -40,7 +40,7 @@ there is no login (a second one, say) says so and exits 0.
 			named := strings.HasPrefix(rs.Profile.Source, "argument (profile") || strings.HasPrefix(rs.Profile.Source, "flag --profile")
 			if del && (rs.Profile.Value == "" || !named) {
 				// Never the default profile, nor one that merely has this host.
-				return usagef("--delete removes a profile: name it, as in `auth logout NAME --delete` or `auth logout --profile NAME --delete`")
+				return usagef("%s removes a profile: name it, as in `auth logout NAME --delete` or `auth logout --profile NAME --delete`", a.flagName("delete"))
 			}
 			if rp := rs.resolved.Profile; del && rp != nil && rp.Origin != "" {
 				return usagef("profile %s is read from %s, which auth never changes: remove it there (auth logout %s, without --delete, removes the login)", rp.Name, rp.Origin, rp.Name)

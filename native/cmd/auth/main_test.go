@@ -517,7 +517,7 @@ func TestCLI_EveryCommandHasHelpWithExamples(t *testing.T) {
 	is := is.New(t)
 	r := e.auth(nil, "--version")
 	is.Equal(r.code, 0)
-	is.True(strings.HasPrefix(r.stdout, "auth version "))
+	is.Equal(r.stdout, versionText()+"\n") // the same line as auth version
 	r = e.auth(nil, "completion", "bash")
 	is.Equal(r.code, 0)
 	is.True(strings.Contains(r.stdout, "__start_auth"))

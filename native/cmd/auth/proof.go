@@ -38,14 +38,15 @@ DPoP-Nonce header. "auth api" does all of this by itself.`,
        -d '{}' https://api.example.com/v1/items`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if out != "text" && out != "headers" {
-				return usagef("--output must be text or headers, not %q", out)
+			out, err := a.outputFormat(out, "text", "headers")
+			if err != nil {
+				return err
 			}
 			if method == "" || target == "" {
 				return usagef("auth proof needs --method and --url")
 			}
 			if !core.HTTPToken(method) {
-				return usagef("--method %q is not an HTTP method", method)
+				return usagef("%s %q is not an HTTP method", a.flagName("method"), method)
 			}
 			if err := core.CheckURL(target); err != nil { // absolute, with a host
 				return usageError{err}

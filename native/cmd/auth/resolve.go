@@ -104,7 +104,7 @@ func (a *app) configFile() (*config.File, error) {
 		// DUALAUTH_DATABRICKS_CONFIG set in a file.
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return nil, fmt.Errorf("--databricks-config %s: %v: give a path without ~", dbx, err)
+			return nil, fmt.Errorf("%s %s: %v: give a path without ~", a.flagName("databricks-config"), dbx, err)
 		}
 		dbx = filepath.Join(home, rest)
 	}
@@ -204,7 +204,7 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 	a.caCert, a.storage, a.storageFrom = s.CACert.Value, s.Storage.Value, s.Storage.Source
 	s.DPoP = a.pick(cmd, "dpop", p.DPoP, p.Name, core.DPoPAuto, "default")
 	if s.DPoP.Value, err = core.ParseDPoPMode(s.DPoP.Value); err != nil {
-		return nil, usagef("%s: %v", s.DPoP.Source, err)
+		return nil, usagef("%s: %v", given(s.DPoP.Source), err)
 	}
 	a.dpop = s.DPoP.Value
 	// A saved flow is checked when it applies, on every command (like

@@ -26,9 +26,7 @@ func (a *app) resolveTarget(ctx context.Context, cmd *cobra.Command, rs *setting
 	if rs.ClientID.Value == "" && res.ClientID != "" {
 		rs.ClientID = setting{res.ClientID, res.ClientIDFrom}
 	}
-	if rs.Scopes.Source == "default" && len(res.Scopes) > 0 {
-		rs.Scopes = setting{strings.Join(res.Scopes, " "), "default for a " + res.Kind.Describe()}
-	}
+	rs.targetScopes(res)
 	if rs.RedirectURI.Value == "" && res.RedirectURI != "" && a.flagSource(cmd, "port") == "" {
 		rs.RedirectURI = setting{res.RedirectURI, "default for Databricks hosts"}
 	}
@@ -36,6 +34,16 @@ func (a *app) resolveTarget(ctx context.Context, cmd *cobra.Command, rs *setting
 		return nil, usagef("%s gives no client ID and does not let clients register themselves (no registration_endpoint): pass --client-id with the OAuth client registered for this CLI", core.Sanitize(res.Issuer))
 	}
 	return res, nil
+}
+
+// targetScopes: where nothing set the scopes, a login asks for the ones
+// its target wants (a protected resource's, from its metadata or 401)
+// when they are not the default ones. The login applies it to what it
+// found; describe to what the cached login found.
+func (s *settings) targetScopes(res *core.Resolution) {
+	if s.Scopes.Source == "default" && res != nil && len(res.Scopes) > 0 && !sameScopes(s.Scopes.Value, strings.Join(res.Scopes, " ")) {
+		s.Scopes = setting{strings.Join(res.Scopes, " "), "default for a " + res.Kind.Describe()}
+	}
 }
 
 // describeResolution is the one line that says what a login target is and

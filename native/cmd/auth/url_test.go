@@ -180,6 +180,10 @@ func TestCLI_LoginHelpShowsTheFourWaysIn(t *testing.T) {
 	e := newEnv(t)
 	r := e.auth(nil, "login", "--help")
 	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stdout, "auth help login-hosts")) // where the reference is
+	hosts := e.auth(nil, "help", "login-hosts")
+	is.Equal(hosts.code, 0)
+	r.stdout += hosts.stdout
 	for _, want := range []string{"Four ways in", "1. A Databricks host", "/.well-known/databricks-config", "2. An OpenID Connect or RFC 8414 issuer",
 		"dynamic client registration (RFC 7591)", "3. A protected resource", "resource=URL", "4. --client-id", "auth login https://api.example.com/v1"} {
 		is.True(strings.Contains(r.stdout, want))
