@@ -35,8 +35,10 @@ type Metadata struct {
 	// a client ID and fetches the client's metadata document from it
 	// (OAuth Client ID Metadata Documents), no registration needed.
 	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
-	// OpenID is true when the metadata came from an OpenID Connect
-	// discovery document, which decides the prompt=consent rule.
+	// OpenID is true when the server is an OpenID provider: the metadata
+	// came from an OpenID Connect discovery document, or says so itself
+	// wherever it was read (see declaresOpenID). It decides the
+	// prompt=consent rule.
 	OpenID bool `json:"openid,omitempty"`
 }
 
@@ -224,8 +226,27 @@ func ParseMetadata(c Candidate, body []byte) (*Metadata, error) {
 			return nil, fmt.Errorf("metadata at %s: %w", c.URL, err)
 		}
 	}
-	m.OpenID = c.OpenID
+	m.OpenID = c.OpenID || declaresOpenID(m, body)
 	return &m, nil
+}
+
+// declaresOpenID reports whether a metadata document shows an OpenID
+// provider whatever its address: one that offers the openid scope, or
+// signs ID tokens (id_token_signing_alg_values_supported, which OpenID
+// Connect Discovery requires and RFC 8414 does not define). Providers
+// publish the same document at the RFC 8414 address too, the one the MCP
+// order asks first for a resource's server: read from there, an OpenID
+// provider is still one, and the prompt=consent rule of OpenID Connect
+// Core §11 still holds (without it the provider ignores offline_access
+// and may answer at once from its session, with no page at all).
+func declaresOpenID(m Metadata, body []byte) bool {
+	if slices.Contains(m.ScopesSupported, "openid") {
+		return true
+	}
+	var oidc struct {
+		IDTokenAlgs []string `json:"id_token_signing_alg_values_supported"`
+	}
+	return json.Unmarshal(body, &oidc) == nil && len(oidc.IDTokenAlgs) > 0
 }
 
 // CheckSignInOrigin is the mix-up rule (RFC 9700 §4.4) for the page where

@@ -313,3 +313,34 @@ func TestDefaultScopes(t *testing.T) {
 	is.Equal(DefaultScopes(Target{Host: "https://accounts.example.com", AccountID: "a"}), []string{"all-apis", "offline_access"})
 	is.Equal(DefaultScopes(Target{Host: "https://idp.example.com"}), []string{"openid", "offline_access"})
 }
+
+// Whether a server is an OpenID provider is in its document as well as in
+// its address: the openid scope, or ID token signing algorithms.
+func TestParseMetadata_AnOpenIDProviderIsOneAtAnyAddress(t *testing.T) {
+	rfc8414 := Candidate{URL: "https://idp.example.com/.well-known/oauth-authorization-server", Issuer: "https://idp.example.com"}
+	oidc := Candidate{URL: "https://idp.example.com/.well-known/openid-configuration", Issuer: "https://idp.example.com", OpenID: true}
+	for _, tc := range []struct {
+		name   string
+		c      Candidate
+		extra  map[string]any
+		openID bool
+	}{
+		{"OpenIDAddress", oidc, nil, true},
+		{"OpenIDScope", rfc8414, map[string]any{"scopes_supported": []string{"openid", "offline_access"}}, true},
+		{"IDTokenAlgs", rfc8414, map[string]any{"id_token_signing_alg_values_supported": []string{"RS256"}}, true},
+		{"PlainOAuth", rfc8414, map[string]any{"scopes_supported": []string{"offline_access", "api"}}, false},
+		{"EmptyIDTokenAlgs", rfc8414, map[string]any{"id_token_signing_alg_values_supported": []string{}}, false},
+		{"IDTokenAlgsNotAList", rfc8414, map[string]any{"id_token_signing_alg_values_supported": "RS256"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			m := goodMeta("https://idp.example.com")
+			for k, v := range tc.extra {
+				m[k] = v
+			}
+			got, err := ParseMetadata(tc.c, metaJSON(m))
+			is.NoErr(err)
+			is.Equal(got.OpenID, tc.openID)
+		})
+	}
+}

@@ -186,3 +186,46 @@ func TestInsufficientScope_ReadsTheBearerOrDPoPChallenge(t *testing.T) {
 	_, ok = InsufficientScope(``)
 	is.True(!ok)
 }
+
+// An OpenID provider publishes its document at the RFC 8414 address too
+// (oidc-provider, Keycloak, Okta…), the address the MCP order asks first
+// for a resource's server. Read from there it is still an OpenID provider:
+// a login asking openid and offline_access sends prompt=consent (OpenID
+// Connect Core §11), or the provider ignores offline_access and, holding a
+// session and a grant, answers at once with no page at all. A plain OAuth
+// server's document read there is not one.
+func TestLogin_AResourceLoginAsksConsentAtAnOpenIDProviderReadAtTheRFC8414Address(t *testing.T) {
+	rfc8414 := asURL + "/.well-known/oauth-authorization-server"
+	for _, tc := range []struct {
+		name   string
+		meta   map[string]any // replaces these members of the document
+		openID bool
+		prompt string
+	}{
+		{"OpenIDScope", map[string]any{}, true, "consent"}, // resourceWorld's scopes_supported lists openid
+		{"IDTokenAlgs", map[string]any{"id_token_signing_alg_values_supported": []string{"RS256"}}, true, "consent"},
+		// No openid in scopes_supported: openid is not asked, so no prompt.
+		{"IDTokenAlgsWithoutTheOpenIDScope", map[string]any{"scopes_supported": []string{"offline_access", "api:read"}, "id_token_signing_alg_values_supported": []string{"RS256"}}, true, ""},
+		{"PlainOAuth", map[string]any{"scopes_supported": []string{"offline_access", "api:read"}}, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			w, n := resourceWorld(t)
+			for k, v := range tc.meta {
+				w.srv.meta[k] = v
+			}
+			n.docs["https://api.example.com/.well-known/oauth-protected-resource/v1"] = prm(apiURL, asURL)
+			n.docs[rfc8414] = jsonResponse(200, w.srv.meta)
+			tg := Target{Host: apiURL}
+			r, err := w.resolve(tg)
+			is.NoErr(err)
+			is.Equal(r.IssuerFrom, rfc8414) // read at the RFC 8414 address
+			is.Equal(r.Metadata.OpenID, tc.openID)
+			d := w.loginResolved(tg, r, "my-cli")
+			is.NoErr(d.Err)
+			q := authQueryOf(t, w.authURL)
+			is.True(strings.Contains(q.Get("scope"), "offline_access"))
+			is.Equal(q.Get("prompt"), tc.prompt)
+		})
+	}
+}

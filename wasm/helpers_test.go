@@ -47,6 +47,10 @@ type fakeServer struct {
 	registration bool
 	registered   []string // JSON bodies of the registrations
 	forms        []url.Values
+	// resourceOf, when set, makes ISSUER/api a protected resource (RFC
+	// 9728) of this server, which then publishes its OpenID document at
+	// the RFC 8414 address too, as oidc-provider does.
+	resourceOf bool
 }
 
 func newFakeServer() *fakeServer {
@@ -78,13 +82,21 @@ func (f *fakeServer) fetch(r core.Request) core.Fetched {
 		// What the native client returns for a redirect it does not
 		// follow; Location is not part of a core.Response.
 		return core.Fetched{Response: core.Response{Status: 307, ContentType: "text/html", Body: []byte("<a href=\"" + f.redirectToken + "\">moved</a>")}, Now: time.Now()}
-	case r.Method == "GET" && r.URL == f.issuer+"/.well-known/openid-configuration":
+	case r.Method == "GET" && r.URL == f.issuer+"/.well-known/oauth-protected-resource/api" && f.resourceOf:
+		return f.json(200, map[string]any{"resource": f.issuer + "/api", "authorization_servers": []string{f.issuer}, "scopes_supported": []string{"api:read"}})
+	case r.Method == "GET" && r.URL == f.issuer+"/.well-known/openid-configuration",
+		r.Method == "GET" && r.URL == f.issuer+"/.well-known/oauth-authorization-server" && f.resourceOf:
 		m := map[string]any{
 			"issuer": f.issuer, "authorization_endpoint": f.issuer + "/authorize",
 			"token_endpoint": f.issuer + "/token", "revocation_endpoint": f.issuer + "/revoke",
 		}
 		if f.registration {
 			m["registration_endpoint"] = f.issuer + "/reg"
+		}
+		if f.resourceOf {
+			m["code_challenge_methods_supported"] = []string{"S256"}
+			m["scopes_supported"] = []string{"openid", "offline_access"}
+			m["id_token_signing_alg_values_supported"] = []string{"RS256"}
 		}
 		return f.json(200, m)
 	case r.Method == "POST" && r.URL == f.issuer+"/reg" && f.registration:

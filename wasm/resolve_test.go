@@ -4,6 +4,7 @@ package main
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,4 +75,28 @@ func TestLoginForURL_AURLInsideAResourceFindsItsLogin(t *testing.T) {
 	is.Equal(td.loginForURL("http://127.0.0.1:9/mcp/tools"), "http://127.0.0.1:9/mcp")
 	is.Equal(td.loginForURL("http://127.0.0.1:9/mcp"), "http://127.0.0.1:9/mcp")
 	is.Equal(td.loginForURL("http://127.0.0.1:9/other"), "")
+}
+
+// login({ host: API URL }) at an OpenID provider that publishes its
+// document at the RFC 8414 address too (oidc-provider): that address is
+// the one asked first for a resource's server, and the login still asks
+// consent for offline_access (OpenID Connect Core §11). Without it the
+// provider, holding a session and a grant from an earlier login (the page
+// mode's, say), sends the page straight back: no sign-in page, and no
+// refresh token from a provider that follows §11.
+func TestLogin_ByAResourceURLAsksConsentAtAnOpenIDProviderReadAtTheRFC8414Address(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.srv.resourceOf = true
+	api := td.srv.issuer + "/api"
+	_, err := td.driver.login(loginOptions{targetOptions: targetOptions{host: api, clientID: "console"}, redirectURI: pageURL(), returnTo: pageURL(), dpop: core.DPoPNever})
+	is.NoErr(err)
+	is.True(slices.Contains(td.srv.requestLog(), "GET "+td.srv.issuer+"/.well-known/oauth-authorization-server"))
+	is.True(!slices.Contains(td.srv.requestLog(), "GET "+td.srv.issuer+"/.well-known/openid-configuration")) // RFC 8414 answered first
+	u, err := url.Parse(td.lastNavigation())
+	is.NoErr(err)
+	q := u.Query()
+	is.Equal(q.Get("resource"), api)
+	is.Equal(q.Get("scope"), "api:read openid offline_access")
+	is.Equal(q.Get("prompt"), "consent")
 }

@@ -25,10 +25,17 @@ async function signIn(mode) {
   page.on('pageerror', (err) => console.error('page error:', err.message));
   await page.goto(`${consoleURL}?host=${encodeURIComponent(apiURL)}&client_id=${CLIENT_ID}&dpop=auto&mode=${mode}`);
   await page.waitForSelector('body[data-ready="true"]');
+  const authorize = page.waitForRequest((r) => r.isNavigationRequest() && r.url().startsWith(`${issuer}/auth?`));
   await page.click('#login');
+  // openid and offline_access asked of an OpenID provider: prompt=consent
+  // (OpenID Connect Core §11), also when its metadata was read at the RFC
+  // 8414 address, as for this API's server. So the provider shows a page
+  // even with the session and grant of an earlier test in this profile;
+  // without it, it would answer at once and the wait below would time out.
+  assert.equal(new URL((await authorize).url()).searchParams.get('prompt'), 'consent');
   await page.waitForURL((u) => u.href.startsWith(issuer));
   // The login form (unless the provider's session remains from an earlier
-  // test), then the consent form when it asks.
+  // test), then the consent form.
   if ((await page.locator('input[name="login"]').count()) > 0) {
     await page.fill('input[name="login"]', 'browser-user');
     await page.fill('input[name="password"]', 'any');
