@@ -105,8 +105,16 @@ func (f *File) UnknownProfile(name, from string, getenv func(string) string, hin
 	if len(hints) > 0 {
 		msg += "; " + strings.Join(hints, "; ")
 	}
-	return fmt.Errorf("%s: run `auth login --profile %s HOST` or `auth profiles`", msg, name)
+	return &NoProfileError{Name: name, msg: fmt.Sprintf("%s: run `auth login --profile %s HOST` or `auth profiles`", msg, name)}
 }
+
+// NoProfileError is UnknownProfile's error: name names no profile.
+type NoProfileError struct {
+	Name string
+	msg  string
+}
+
+func (e *NoProfileError) Error() string { return e.msg }
 
 // databricksHints says what the Databricks CLI config file at path, not
 // in use, has of name: a profile (then --databricks-config reads it), a

@@ -115,12 +115,14 @@ databricks on PATH:
 
 They run "auth token --host HOST" or "auth token --profile NAME" (with
 --force-refresh), which answer from auth's cache as "auth token" does.
-Here --profile NAME also finds the sections of the Databricks CLI's config
-file ($DATABRICKS_CONFIG_FILE, else ~/.databrickscfg), as the SDKs do, and
-"profiles" lists them:
+Here --profile NAME is the section NAME of the Databricks CLI's config file
+($DATABRICKS_CONFIG_FILE, else ~/.databrickscfg), as for the SDKs, before
+a profile of auth's own file of that name (auth's own commands, with
+--databricks-config, take auth's first), and "profiles" lists them:
 auth_type = databricks-cli sections log in by browser, oauth-m2m sections
 (client_id, client_secret) get tokens without a person.
-Without a login, token exits 1 saying "` + notConfiguredText + `"
+Without a login, or for a section auth skips (a personal access token, no
+auth_type) or none, token exits 1 saying "` + notConfiguredText + `"
 (older SDKs then try their next credential type) and how to log in.`,
 		Example: `  DATABRICKS_CLI_PATH=$(command -v auth) terraform plan
   databricks auth login https://adb-123.4.azuredatabricks.net

@@ -111,7 +111,14 @@ func (a *app) configFile() (*config.File, error) {
 	if abs, err := filepath.Abs(dbx); err == nil {
 		dbx = abs // messages and describe name it wherever auth runs
 	}
-	if err := f.UseDatabricks(dbx); err != nil {
+	use := f.UseDatabricks
+	if a.databricksForm {
+		// The Databricks tools read section NAME of that file and send
+		// the token to its host: that section is the profile NAME here,
+		// never a profile of auth's own file for another host.
+		use = f.UseDatabricksFirst
+	}
+	if err := use(dbx); err != nil {
 		if errors.Is(err, config.ErrNoDatabricksConfig) {
 			fix := "drop --databricks-config"
 			if env, ok := a.fromEnv["databricks-config"]; ok {
