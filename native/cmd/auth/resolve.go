@@ -355,9 +355,11 @@ func (a *app) saveProfile(s *settings) error {
 		return nil
 	}
 	p, existed := s.file.Profile(name)
-	// The login's identity always; other settings only when given as
-	// flags: values from the environment or defaults stay out of the file.
-	p.Name, p.Host, p.ClientID, p.AccountID = name, s.Host.Value, s.ClientID.Value, s.AccountID.Value
+	// The login's identity always — the resource too: the login is kept
+	// under it, so a profile without it (DUALAUTH_RESOURCE) would name no
+	// login —; other settings only when given as flags: values from the
+	// environment or defaults stay out of the file.
+	p.Name, p.Host, p.ClientID, p.AccountID, p.Resource = name, s.Host.Value, s.ClientID.Value, s.AccountID.Value, s.Resource.Value
 	if fromFlag(s.Scopes) {
 		p.Scopes = s.Scopes.Value
 	}
@@ -379,9 +381,6 @@ func (a *app) saveProfile(s *settings) error {
 	}
 	if fromFlag(s.DPoP) {
 		p.DPoP = s.DPoP.Value
-	}
-	if fromFlag(s.Resource) {
-		p.Resource = s.Resource.Value
 	}
 	s.saveGrant(&p, fromFlag)
 	if err := s.file.Put(p); err != nil {

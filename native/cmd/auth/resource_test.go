@@ -83,3 +83,24 @@ func audience(t *testing.T, jwt string) string {
 	}
 	return ""
 }
+
+// A resource from the environment (DUALAUTH_RESOURCE) is saved with the
+// profile as --resource is, like the host and the client: the login is
+// kept under the resource, so without it `auth token PROFILE` would look
+// for a login of the issuer and find none.
+func TestCLI_ResourceFromTheEnvironmentIsSavedWithTheProfile(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	const api = "http://127.0.0.1:9/api" // nothing listens: only the issuer is asked
+	r := e.cfg([]string{"DUALAUTH_RESOURCE=" + api}, "login", "--profile", "p", e.srv.Issuer, "--client-id", clientID)
+	if r.code != 0 {
+		t.Fatalf("login failed (%d):\n%s", r.code, r.stderr)
+	}
+	en, ok := e.file().Tokens[core.Key(api, clientID)]
+	is.True(ok) // kept under the resource
+	e.secrets = append(e.secrets, en.AccessToken, en.RefreshToken)
+	is.True(strings.Contains(e.readConfig(), api))
+	tok := e.cfg(nil, "token", "p", "-o", "text")
+	is.Equal(tok.code, 0)
+	is.Equal(tok.stdout, en.AccessToken+"\n")
+}
