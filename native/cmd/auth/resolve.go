@@ -246,12 +246,16 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 
 // sharers are the other profiles whose login is the one of this host and
 // client (the profile's own, or the given one when it named none): same
-// host, client and account, as the cache keys a login by issuer and client.
+// host, client, account and resource, as the cache keys a login by issuer
+// (a resource login by its resource) and client.
 func (s *settings) sharers(client string) []string {
 	var out []string
 	for _, p := range s.file.MatchHost(s.Host.Value, core.NormalizeHost) {
 		if p.Name == s.Profile.Value || p.AccountID != s.AccountID.Value || (p.ClientID != client && p.ClientID != "") {
 			continue
+		}
+		if res, err := core.NormalizeHost(p.Resource); p.Resource != "" && (err != nil || res != s.Resource.Value) || p.Resource == "" && s.Resource.Value != "" {
+			continue // another login: kept under another resource, or the host
 		}
 		out = append(out, p.Name)
 	}

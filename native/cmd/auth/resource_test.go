@@ -104,3 +104,35 @@ func TestCLI_ResourceFromTheEnvironmentIsSavedWithTheProfile(t *testing.T) {
 	is.Equal(tok.code, 0)
 	is.Equal(tok.stdout, en.AccessToken+"\n")
 }
+
+// A resource login is kept under its resource and client: a profile of
+// the same host and client without that resource (or with another) does
+// not share it — logout does not call it logged out, login does not warn
+// that its token changed — while one of the same resource does.
+func TestCLI_ProfilesOfAnotherResourceDoNotShareTheLogin(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	const api = "http://127.0.0.1:9/api" // nothing listens: only the issuer is asked
+	is.Equal(e.cfg(nil, "login", "--profile", "plain", e.srv.Issuer, "--client-id", clientID).code, 0)
+	r := e.cfg(nil, "login", "--profile", "res", e.srv.Issuer, "--client-id", clientID, "--resource", api, "--scopes", "openid offline_access profile")
+	is.Equal(r.code, 0)
+	is.True(!strings.Contains(r.stderr, "shares this login")) // plain's login is another one
+	e.writeConfig(e.readConfig() + "\n[res2]\nhost = " + e.srv.Issuer + "\nclient_id = " + clientID + "\nresource = " + api + "/\n")
+	r = e.cfg(nil, "login", "plain", "--scopes", "openid offline_access email")
+	is.Equal(r.code, 0)
+	is.True(!strings.Contains(r.stderr, "shares this login"))
+	r = e.cfg(nil, "login", "res")
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stderr, "warning: profile res2 shares this login")) // same resource
+	is.True(!strings.Contains(r.stderr, "profile plain"))
+	for _, en := range e.file().Tokens {
+		e.secrets = append(e.secrets, en.AccessToken, en.RefreshToken)
+	}
+
+	r = e.cfg(nil, "logout", "plain")
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stderr, "Logged out of "+e.srv.Issuer+"\n")) // nobody else's login
+	r = e.cfg(nil, "logout", "res")
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stderr, "Logged out of "+api+"; profiles sharing this login (same host and client) are logged out too: res2\n"))
+}
