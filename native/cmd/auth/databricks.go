@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/dualauth/dualauth/core"
@@ -191,34 +192,94 @@ func (a *app) runDatabricks(args []string) int {
 		fmt.Fprintln(a.stderr, databricksUsage(w))
 		return exitUsage
 	}
-	return a.execute(root, args)
+	return a.execute(root, commandFirst(root, args))
+}
+
+// commandFirst puts the command path of args (served: see unserved)
+// before the rest when cobra would find another command: it takes the
+// word after a flag it does not know for that flag's value, so
+// `databricks --debug auth token` would be the unknown command "token".
+// As `databricks auth token --debug`, cobra names the unknown flag.
+func commandFirst(root *cobra.Command, args []string) []string {
+	idx := positions(root, args)
+	c, k := root, 0
+	for ; k < len(idx); k++ {
+		next := subcommand(c, args[idx[k]])
+		if next == nil {
+			break
+		}
+		c = next
+	}
+	if found, _, err := root.Find(args); k == 0 || err == nil && found == c {
+		return args
+	}
+	out := make([]string, 0, len(args))
+	for _, i := range idx[:k] {
+		out = append(out, args[i])
+	}
+	for i, s := range args {
+		if !slices.Contains(idx[:k], i) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // unserved is the command of args that root does not serve (at most two
-// words, for the message), "" when it serves it.
+// words, for the message), "" when it serves it: when the words of args
+// are a command path of root (`auth`, `auth token`), or a runnable
+// command's path and its arguments (`auth token HOST`, `help nonsense`).
+// Flags play no part: a served command with a flag it does not know
+// (`databricks --debug auth token`) is cobra's to report, exit 2.
 func unserved(root *cobra.Command, args []string) string {
 	words := positional(root, args)
-	c, _, err := root.Find(args)
-	if err == nil && (c == root && len(words) > 0 || !c.Runnable() && len(words) > 1) {
-		err = errors.New("no such command") // databricks auth NONSENSE
+	c, k := root, 0
+	for ; k < len(words); k++ {
+		next := subcommand(c, words[k])
+		if next == nil {
+			break
+		}
+		c = next
 	}
-	if err == nil {
+	if k == len(words) || k > 0 && c.Runnable() {
 		return ""
 	}
 	return strings.Join(words[:min(len(words), 2)], " ")
+}
+
+// subcommand is c's command named (or aliased) name, nil for none.
+func subcommand(c *cobra.Command, name string) *cobra.Command {
+	for _, sub := range c.Commands() {
+		if sub.Name() == name || sub.HasAlias(name) {
+			return sub
+		}
+	}
+	return nil
 }
 
 // positional are the words of args that are not flags nor the values of
 // root's flags: the command path and its arguments.
 func positional(root *cobra.Command, args []string) []string {
 	var out []string
+	for _, i := range positions(root, args) {
+		out = append(out, args[i])
+	}
+	return out
+}
+
+// positions are the indexes in args of the words positional returns.
+func positions(root *cobra.Command, args []string) []int {
+	var out []int
 	for i := 0; i < len(args); i++ {
 		s := args[i]
 		if s == "--" {
-			return append(out, args[i+1:]...)
+			for j := i + 1; j < len(args); j++ {
+				out = append(out, j)
+			}
+			return out
 		}
 		if !strings.HasPrefix(s, "-") || s == "-" {
-			out = append(out, s)
+			out = append(out, i)
 			continue
 		}
 		if strings.Contains(s, "=") {

@@ -116,6 +116,41 @@ func TestDatabricksCLI_LinkRefusesOtherCommandsInOneLine(t *testing.T) {
 	is.New(t).Equal(r.stdout, e.auth(nil, "version").stdout)
 }
 
+// Through the link, a served command with a flag auth does not know
+// (`databricks --debug auth token`, as a script written for the
+// Databricks CLI may run it) is a usage error naming that flag, not "not
+// served here"; `databricks help TOPIC` with no such topic exits 2, as
+// `auth help TOPIC` does.
+func TestDatabricksCLI_LinkReportsAnUnknownFlagOfAServedCommandAndAnUnknownHelpTopic(t *testing.T) {
+	e := newEnv(t)
+	link := e.databricksLink()
+	for _, tc := range []struct {
+		args        []string
+		want, usage string
+	}{
+		{[]string{"--debug", "auth", "token", "--host", e.srv.Issuer}, "auth: unknown flag: --debug", "databricks auth token"},
+		{[]string{"-x", "auth", "login"}, "auth: unknown shorthand flag: 'x' in -x", "databricks auth login"},
+		{[]string{"auth", "token", "--debug", "--host", e.srv.Issuer}, "auth: unknown flag: --debug", "databricks auth token"},
+		{[]string{"help", "nonsense"}, `auth: no help topic "nonsense"`, "databricks help"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			is := is.New(t)
+			r := e.run(link, nil, tc.args...)
+			is.Equal(r.code, 2)
+			is.Equal(r.stdout, "")
+			is.True(strings.HasPrefix(r.stderr, tc.want))
+			is.True(strings.Contains(r.stderr, "Run '"+tc.usage+" --help' for usage."))
+			is.True(!strings.Contains(r.stderr, "not served here"))
+		})
+	}
+	is := is.New(t)
+	r := e.auth(nil, "help", "nonsense")
+	is.Equal(r.code, 2) // as the link
+	r = e.run(link, nil, "help", "auth", "token")
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stdout, "--force-refresh"))
+}
+
 // tokenIs reports whether stdout is token JSON with the access token want
 // (a boolean for is.True: a failing is.Equal would print the tokens).
 func tokenIs(t *testing.T, stdout, want string) bool {
