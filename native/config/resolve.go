@@ -3,8 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -60,17 +60,37 @@ func (f *File) noHost() error {
 // the Databricks CLI (default ~/.databrickscfg).
 const EnvDatabricksConfigFile = "DATABRICKS_CONFIG_FILE"
 
-// DefaultDatabricksPath is the Databricks CLI's own config file:
-// $DATABRICKS_CONFIG_FILE, else ~/.databrickscfg ("" without a home).
+// DefaultDatabricksPath is the Databricks CLI's own config file, found as
+// the Databricks SDKs find it: $DATABRICKS_CONFIG_FILE (a leading ~/ is
+// the home directory), else ~/.databrickscfg; "" without a home. The one
+// place that finds it: the Databricks forms read it, and unknown-profile
+// errors look into it, from the same environment (getenv).
 func DefaultDatabricksPath(getenv func(string) string) string {
-	if p := getenv(EnvDatabricksConfigFile); p != "" {
+	p := getenv(EnvDatabricksConfigFile)
+	if p == "" {
+		p = "~/.databrickscfg"
+	}
+	rest, ok := strings.CutPrefix(p, "~/")
+	if !ok {
 		return p
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
+	home := HomeDir(getenv)
+	if home == "" {
 		return ""
 	}
-	return filepath.Join(home, ".databrickscfg")
+	return filepath.Join(home, rest)
+}
+
+// HomeDir is the user's home directory as os.UserHomeDir finds it, read
+// through getenv ($HOME; %USERPROFILE% on Windows): "" when unset.
+func HomeDir(getenv func(string) string) string {
+	switch runtime.GOOS {
+	case "windows":
+		return getenv("USERPROFILE")
+	case "plan9":
+		return getenv("home")
+	}
+	return getenv("HOME")
 }
 
 // Skipped returns the sections of the Databricks CLI config file in use

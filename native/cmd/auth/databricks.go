@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native/config"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -150,15 +150,9 @@ func databricksForm(cmd *cobra.Command) bool {
 // Databricks SDKs find it: $DATABRICKS_CONFIG_FILE, else ~/.databrickscfg;
 // "" when there is none.
 func (a *app) databricksConfig() string {
-	path := a.getenv("DATABRICKS_CONFIG_FILE")
+	path := config.DefaultDatabricksPath(a.getenv)
 	if path == "" {
-		home := a.getenv("HOME")
-		if home == "" {
-			return ""
-		}
-		path = filepath.Join(home, ".databrickscfg")
-	} else if rest, ok := strings.CutPrefix(path, "~/"); ok && a.getenv("HOME") != "" {
-		path = filepath.Join(a.getenv("HOME"), rest)
+		return ""
 	}
 	if _, err := os.Stat(path); err != nil {
 		return ""

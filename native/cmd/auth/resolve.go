@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -102,9 +101,9 @@ func (a *app) configFile() (*config.File, error) {
 	if rest, ok := strings.CutPrefix(dbx, "~/"); ok {
 		// Where no shell expanded it: --databricks-config=~/…, or a
 		// DUALAUTH_DATABRICKS_CONFIG set in a file.
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: %v: give a path without ~", a.flagName("databricks-config"), dbx, err)
+		home := config.HomeDir(a.getenv)
+		if home == "" {
+			return nil, fmt.Errorf("%s %s: no home directory ($HOME is not set): give a path without ~", a.flagName("databricks-config"), dbx)
 		}
 		dbx = filepath.Join(home, rest)
 	}
