@@ -228,7 +228,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 	pf.StringVar(&a.hostFlag, "host", "", "host to use when no HOST argument is given (see auth --help for the order)")
 	pf.StringVarP(&a.profileFlag, "profile", "p", "", "profile to use (on login: the profile to save the settings in)")
 	pf.StringVar(&a.configPath, "config", "", "profiles file (default $DUALAUTH_CONFIG_FILE or the user config dir + /dualauth/config.ini)")
-	pf.StringVar(&a.databricksPath, "databricks-config", "", "also read the auth_type = databricks-cli profiles of this Databricks CLI config file, e.g. ~/.databrickscfg (read only)")
+	pf.StringVar(&a.databricksPath, "databricks-config", "", "also read the auth_type = databricks-cli profiles of this Databricks CLI config file, e.g. ~/.databrickscfg (read only; on a name in both files, the profiles file wins, except under auth auth / databricks auth, where this file does)")
 
 	if a.as == databricksName {
 		root.Use, root.Short, root.Long = databricksName, "dualauth's auth under the name databricks: the Databricks CLI's auth commands", databricksLong
