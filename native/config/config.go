@@ -105,6 +105,10 @@ type File struct {
 	dbx, hidden    []Profile
 	// skipped are the sections of that file that are no profiles.
 	skipped []Skipped
+	// all are that file's profiles, hidden or not; dbxFirst: that file
+	// wins on a name instead (see UseDatabricksFirst).
+	all      []Profile
+	dbxFirst bool
 }
 
 // DefaultPath is $DUALAUTH_CONFIG_FILE, else <user config dir>/dualauth/config.ini.
@@ -252,7 +256,7 @@ func (f *File) sections() []*ini.Section {
 func (f *File) Profiles() []Profile {
 	var out []Profile
 	for _, s := range f.sections() {
-		if s.Name() == ini.DefaultSection || s.Name() == SettingsSection {
+		if s.Name() == ini.DefaultSection || s.Name() == SettingsSection || f.shadowed(s.Name()) {
 			continue
 		}
 		out = append(out, profileFrom(s))
@@ -274,8 +278,17 @@ func profileFrom(s *ini.Section) Profile {
 }
 
 // Profile returns the named profile: this file's, else the Databricks CLI
-// config file's.
+// config file's (that file's first with UseDatabricksFirst, where a
+// section of that file that is no profile names none).
 func (f *File) Profile(name string) (Profile, bool) {
+	if f.shadowed(name) {
+		for _, p := range f.dbx {
+			if p.Name == name {
+				return p, true
+			}
+		}
+		return Profile{}, false
+	}
 	if p, ok := f.own(name); ok {
 		return p, true
 	}
@@ -285,6 +298,17 @@ func (f *File) Profile(name string) (Profile, bool) {
 		}
 	}
 	return Profile{}, false
+}
+
+// shadowed reports whether a profile of this file named name gives way to
+// the section of that name of the Databricks CLI config file in use (see
+// UseDatabricksFirst).
+func (f *File) shadowed(name string) bool {
+	if !f.dbxFirst {
+		return false
+	}
+	return slices.ContainsFunc(f.all, func(p Profile) bool { return p.Name == name }) ||
+		slices.ContainsFunc(f.skipped, func(s Skipped) bool { return s.Name == name })
 }
 
 // own returns the named profile of this file only.
@@ -356,6 +380,9 @@ func (f *File) Put(p Profile) error {
 	}
 	if err := ValidName(p.Name); err != nil {
 		return err
+	}
+	if f.shadowed(p.Name) {
+		return fmt.Errorf("profile %q is a section of %s, which the Databricks CLI's commands read first and dualauth never writes: choose another name", p.Name, f.DatabricksPath)
 	}
 	s := f.doc().Section(p.Name)
 	for _, kv := range p.fields() {

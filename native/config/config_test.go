@@ -300,7 +300,12 @@ func TestUnknownProfile_NamesNearestSkippedAndTheDatabricksFile(t *testing.T) {
 	is.NoErr(os.WriteFile(dbx, []byte("[dev]\nhost = https://a.cloud.databricks.com\nauth_type = databricks-cli\n[pat]\nhost = https://b.cloud.databricks.com\ntoken = x\n[bare]\nhost = https://c.cloud.databricks.com\n"), 0o600))
 	f, err := Load(write(t, "[work]\nhost = https://idp.example.com\n"))
 	is.NoErr(err)
-	getenv := func(string) string { return "" }
+	getenv := func(k string) string { // the home comes from the environment given
+		if k == "HOME" || k == "USERPROFILE" {
+			return home
+		}
+		return ""
+	}
 	msg := func(name string) string { return f.UnknownProfile(name, "", getenv).Error() }
 	is.True(strings.Contains(msg("WORK"), "did you mean work?"))
 	is.True(strings.Contains(msg("dev"), dbx+" has a Databricks CLI profile [dev]: add --databricks-config "+dbx))

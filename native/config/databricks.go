@@ -146,27 +146,40 @@ func withoutPerson(p *Profile, authType string, get func(string) string) bool {
 
 // UseDatabricks adds the profiles of the Databricks CLI config file at
 // path (see ReadDatabricks). A profile of this file hides a Databricks one
-// of the same name.
+// of the same name: the user named both, in auth's own commands.
 func (f *File) UseDatabricks(path string) error {
+	return f.useDatabricks(path, false)
+}
+
+// UseDatabricksFirst is UseDatabricks where that file wins on a name: for
+// the Databricks CLI's commands (`databricks auth token --profile NAME`),
+// whose callers (the Databricks SDKs…) read section NAME of that file and
+// send the token to its host. A profile of this file of that name, for
+// another host, is never used there; nor is it when that section is one
+// auth skips (a personal access token…): that name then names no profile.
+func (f *File) UseDatabricksFirst(path string) error {
+	return f.useDatabricks(path, true)
+}
+
+func (f *File) useDatabricks(path string, first bool) error {
 	ps, skipped, err := ScanDatabricks(path)
 	if err != nil {
 		return err
 	}
-	f.DatabricksPath, f.dbx, f.hidden, f.skipped = path, ps, nil, skipped
+	f.DatabricksPath, f.all, f.skipped, f.dbxFirst = path, ps, skipped, first
 	f.hide()
 	return nil
 }
 
-// hide moves the Databricks profiles that a profile of this file names to
-// f.hidden.
+// hide sorts the Databricks profiles into f.dbx and, unless that file
+// wins, f.hidden: those that a profile of this file names.
 func (f *File) hide() {
-	kept := f.dbx[:0]
-	for _, p := range f.dbx {
-		if _, ok := f.own(p.Name); ok {
+	f.dbx, f.hidden = nil, nil
+	for _, p := range f.all {
+		if _, ok := f.own(p.Name); ok && !f.dbxFirst {
 			f.hidden = append(f.hidden, p)
 		} else {
-			kept = append(kept, p)
+			f.dbx = append(f.dbx, p)
 		}
 	}
-	f.dbx = kept
 }

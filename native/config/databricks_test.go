@@ -220,3 +220,27 @@ oidc_token_filepath = /var/run/secrets/tokens/dbx
 		is.Equal(got[n].Grant, GrantTokenExchange)
 	}
 }
+
+// The Databricks CLI's config file is found from the environment given
+// (the CLI's getenv), its home included, never from the process's own
+// $HOME: the Databricks forms and the unknown-profile hints find the same
+// file. ~/ in $DATABRICKS_CONFIG_FILE is that home, as for the SDKs.
+func TestDefaultDatabricksPath_ComesFromTheGivenEnvironmentOnly(t *testing.T) {
+	is := is.New(t)
+	t.Setenv("HOME", "/process/home")
+	env := func(vars ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(vars); i += 2 {
+				if vars[i] == k {
+					return vars[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	is.Equal(DefaultDatabricksPath(env("HOME", "/given")), filepath.Join("/given", ".databrickscfg"))
+	is.Equal(DefaultDatabricksPath(env()), "") // no home given: none
+	is.Equal(DefaultDatabricksPath(env("HOME", "/given", EnvDatabricksConfigFile, "~/dbx.cfg")), filepath.Join("/given", "dbx.cfg"))
+	is.Equal(DefaultDatabricksPath(env("HOME", "/given", EnvDatabricksConfigFile, "/etc/dbx.cfg")), "/etc/dbx.cfg")
+	is.Equal(DefaultDatabricksPath(env(EnvDatabricksConfigFile, "~/dbx.cfg")), "")
+}

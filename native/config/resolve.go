@@ -3,8 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -60,17 +60,37 @@ func (f *File) noHost() error {
 // the Databricks CLI (default ~/.databrickscfg).
 const EnvDatabricksConfigFile = "DATABRICKS_CONFIG_FILE"
 
-// DefaultDatabricksPath is the Databricks CLI's own config file:
-// $DATABRICKS_CONFIG_FILE, else ~/.databrickscfg ("" without a home).
+// DefaultDatabricksPath is the Databricks CLI's own config file, found as
+// the Databricks SDKs find it: $DATABRICKS_CONFIG_FILE (a leading ~/ is
+// the home directory), else ~/.databrickscfg; "" without a home. The one
+// place that finds it: the Databricks forms read it, and unknown-profile
+// errors look into it, from the same environment (getenv).
 func DefaultDatabricksPath(getenv func(string) string) string {
-	if p := getenv(EnvDatabricksConfigFile); p != "" {
+	p := getenv(EnvDatabricksConfigFile)
+	if p == "" {
+		p = "~/.databrickscfg"
+	}
+	rest, ok := strings.CutPrefix(p, "~/")
+	if !ok {
 		return p
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
+	home := HomeDir(getenv)
+	if home == "" {
 		return ""
 	}
-	return filepath.Join(home, ".databrickscfg")
+	return filepath.Join(home, rest)
+}
+
+// HomeDir is the user's home directory as os.UserHomeDir finds it, read
+// through getenv ($HOME; %USERPROFILE% on Windows): "" when unset.
+func HomeDir(getenv func(string) string) string {
+	switch runtime.GOOS {
+	case "windows":
+		return getenv("USERPROFILE")
+	case "plan9":
+		return getenv("home")
+	}
+	return getenv("HOME")
 }
 
 // Skipped returns the sections of the Databricks CLI config file in use
@@ -105,8 +125,16 @@ func (f *File) UnknownProfile(name, from string, getenv func(string) string, hin
 	if len(hints) > 0 {
 		msg += "; " + strings.Join(hints, "; ")
 	}
-	return fmt.Errorf("%s: run `auth login --profile %s HOST` or `auth profiles`", msg, name)
+	return &NoProfileError{Name: name, msg: fmt.Sprintf("%s: run `auth login --profile %s HOST` or `auth profiles`", msg, name)}
 }
+
+// NoProfileError is UnknownProfile's error: name names no profile.
+type NoProfileError struct {
+	Name string
+	msg  string
+}
+
+func (e *NoProfileError) Error() string { return e.msg }
 
 // databricksHints says what the Databricks CLI config file at path, not
 // in use, has of name: a profile (then --databricks-config reads it), a

@@ -228,7 +228,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 	pf.StringVar(&a.hostFlag, "host", "", "host to use when no HOST argument is given (see auth --help for the order)")
 	pf.StringVarP(&a.profileFlag, "profile", "p", "", "profile to use (on login: the profile to save the settings in)")
 	pf.StringVar(&a.configPath, "config", "", "profiles file (default $DUALAUTH_CONFIG_FILE or the user config dir + /dualauth/config.ini)")
-	pf.StringVar(&a.databricksPath, "databricks-config", "", "also read the auth_type = databricks-cli profiles of this Databricks CLI config file, e.g. ~/.databrickscfg (read only)")
+	pf.StringVar(&a.databricksPath, "databricks-config", "", "also read the auth_type = databricks-cli profiles of this Databricks CLI config file, e.g. ~/.databrickscfg (read only; on a name in both files, the profiles file wins, except under auth auth / databricks auth, where this file does)")
 
 	if a.as == databricksName {
 		root.Use, root.Short, root.Long = databricksName, "dualauth's auth under the name databricks: the Databricks CLI's auth commands", databricksLong
@@ -241,7 +241,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 		root.AddCommand(a.databricksGroup(a.databricksCommands()...), a.versionCommand())
 		root.AddCommand(loginTopicCommands()...)
 		useVersionText(root)
-		root.InitDefaultHelpCmd()
+		strictHelp(root, "auth")
 		return root
 	}
 	if len(args) > 1 && args[0] == "auth" && args[1] == "token" {
@@ -288,23 +288,30 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 			}
 		}
 	}
+	strictHelp(root, "login")
+	a.addCompletion(root)
+	return root
+}
+
+// strictHelp adds root's help command, which exits 2 for a topic root
+// does not have (cobra's shows the usage and exits 0, as if it had
+// helped); example is a topic for its example.
+func strictHelp(root *cobra.Command, example string) {
 	root.InitDefaultHelpCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "help" {
-			c.Example = "  auth help login"
+			c.Example = "  " + root.Name() + " help " + example
 			help := c.Run
 			c.Run = nil
 			c.RunE = func(cmd *cobra.Command, args []string) error {
 				if found, _, err := root.Find(args); err != nil || found == root && len(args) > 0 {
-					return usagef("no help topic %q: the topics are auth's commands and its additional help topics (auth --help lists both)", strings.Join(args, " "))
+					return usagef("no help topic %q: the topics are %s's commands and its additional help topics (%s --help lists both)", strings.Join(args, " "), root.Name(), root.Name())
 				}
 				help(cmd, args)
 				return nil
 			}
 		}
 	}
-	a.addCompletion(root)
-	return root
 }
 
 // applyEnv gives every flag not set on the command line the value of

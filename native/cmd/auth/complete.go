@@ -26,7 +26,7 @@ func flagValues() map[string]map[string][]string {
 			"env":      outputValues("shell", "json"),
 			"proof":    outputValues("text", "headers"),
 		},
-		"shell":       {"env": slices.Concat(shellSyntaxes...)},
+		"shell":       {"env": slices.Concat(shellSyntaxes()...)},
 		"flow":        {"": {flowBrowser, flowDevice, flowAuto}},
 		"dpop":        {"": {core.DPoPAuto, core.DPoPAlways, core.DPoPNever}},
 		"storage":     {"": {string(native.StorageAuto), string(native.StorageKeyring), string(native.StorageFile)}},
@@ -46,14 +46,19 @@ func outputValues(forms ...string) []string {
 	return forms
 }
 
-// takesProfile are the commands whose first argument is HOST|PROFILE.
-var takesProfile = map[string]bool{
-	"login": true, "token": true, "logout": true, "describe": true, "env": true,
-	"exec": true, "api": true, "git-credential": true, "proof": true,
+// takesProfile reports whether the command's first argument is
+// HOST|PROFILE. A switch, not a package-level map: a map literal is built
+// at init, on auth token's path too.
+func takesProfile(command string) bool {
+	switch command {
+	case "login", "token", "logout", "describe", "env", "exec", "api", "git-credential", "proof":
+		return true
+	}
+	return false
 }
 
 // gitOperations are what git appends to git-credential's command line.
-var gitOperations = []string{"get", "store", "erase"}
+func gitOperations() []string { return []string{"get", "store", "erase"} }
 
 // addCompletion registers the completions on root's tree (built).
 func (a *app) addCompletion(root *cobra.Command) {
@@ -75,18 +80,18 @@ func (a *app) addCompletion(root *cobra.Command) {
 				c.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 			}
 		}
-		if !takesProfile[c.Name()] {
+		if !takesProfile(c.Name()) {
 			continue
 		}
 		name := c.Name()
 		c.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			switch {
 			case len(args) == 0 && name == "git-credential":
-				return append(a.profileNames(cmd, toComplete), gitOperations...), cobra.ShellCompDirectiveNoFileComp
+				return append(a.profileNames(cmd, toComplete), gitOperations()...), cobra.ShellCompDirectiveNoFileComp
 			case len(args) == 0:
 				return a.profileNames(cmd, toComplete), cobra.ShellCompDirectiveNoFileComp
 			case len(args) == 1 && name == "git-credential":
-				return gitOperations, cobra.ShellCompDirectiveNoFileComp
+				return gitOperations(), cobra.ShellCompDirectiveNoFileComp
 			case name == "exec":
 				return nil, cobra.ShellCompDirectiveDefault // the command to run
 			}

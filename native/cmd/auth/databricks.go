@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native/config"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -115,12 +116,14 @@ databricks on PATH:
 
 They run "auth token --host HOST" or "auth token --profile NAME" (with
 --force-refresh), which answer from auth's cache as "auth token" does.
-Here --profile NAME also finds the sections of the Databricks CLI's config
-file ($DATABRICKS_CONFIG_FILE, else ~/.databrickscfg), as the SDKs do, and
-"profiles" lists them:
+Here --profile NAME is the section NAME of the Databricks CLI's config file
+($DATABRICKS_CONFIG_FILE, else ~/.databrickscfg), as for the SDKs, before
+a profile of auth's own file of that name (auth's own commands, with
+--databricks-config, take auth's first), and "profiles" lists them:
 auth_type = databricks-cli sections log in by browser, oauth-m2m sections
 (client_id, client_secret) get tokens without a person.
-Without a login, token exits 1 saying "` + notConfiguredText + `"
+Without a login, or for a section auth skips (a personal access token, no
+auth_type) or none, token exits 1 saying "` + notConfiguredText + `"
 (older SDKs then try their next credential type) and how to log in.`,
 		Example: `  DATABRICKS_CLI_PATH=$(command -v auth) terraform plan
   databricks auth login https://adb-123.4.azuredatabricks.net
@@ -147,15 +150,9 @@ func databricksForm(cmd *cobra.Command) bool {
 // Databricks SDKs find it: $DATABRICKS_CONFIG_FILE, else ~/.databrickscfg;
 // "" when there is none.
 func (a *app) databricksConfig() string {
-	path := a.getenv("DATABRICKS_CONFIG_FILE")
+	path := config.DefaultDatabricksPath(a.getenv)
 	if path == "" {
-		home := a.getenv("HOME")
-		if home == "" {
-			return ""
-		}
-		path = filepath.Join(home, ".databrickscfg")
-	} else if rest, ok := strings.CutPrefix(path, "~/"); ok && a.getenv("HOME") != "" {
-		path = filepath.Join(a.getenv("HOME"), rest)
+		return ""
 	}
 	if _, err := os.Stat(path); err != nil {
 		return ""
@@ -189,34 +186,94 @@ func (a *app) runDatabricks(args []string) int {
 		fmt.Fprintln(a.stderr, databricksUsage(w))
 		return exitUsage
 	}
-	return a.execute(root, args)
+	return a.execute(root, commandFirst(root, args))
+}
+
+// commandFirst puts the command path of args (served: see unserved)
+// before the rest when cobra would find another command: it takes the
+// word after a flag it does not know for that flag's value, so
+// `databricks --debug auth token` would be the unknown command "token".
+// As `databricks auth token --debug`, cobra names the unknown flag.
+func commandFirst(root *cobra.Command, args []string) []string {
+	idx := positions(root, args)
+	c, k := root, 0
+	for ; k < len(idx); k++ {
+		next := subcommand(c, args[idx[k]])
+		if next == nil {
+			break
+		}
+		c = next
+	}
+	if found, _, err := root.Find(args); k == 0 || err == nil && found == c {
+		return args
+	}
+	out := make([]string, 0, len(args))
+	for _, i := range idx[:k] {
+		out = append(out, args[i])
+	}
+	for i, s := range args {
+		if !slices.Contains(idx[:k], i) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // unserved is the command of args that root does not serve (at most two
-// words, for the message), "" when it serves it.
+// words, for the message), "" when it serves it: when the words of args
+// are a command path of root (`auth`, `auth token`), or a runnable
+// command's path and its arguments (`auth token HOST`, `help nonsense`).
+// Flags play no part: a served command with a flag it does not know
+// (`databricks --debug auth token`) is cobra's to report, exit 2.
 func unserved(root *cobra.Command, args []string) string {
 	words := positional(root, args)
-	c, _, err := root.Find(args)
-	if err == nil && (c == root && len(words) > 0 || !c.Runnable() && len(words) > 1) {
-		err = errors.New("no such command") // databricks auth NONSENSE
+	c, k := root, 0
+	for ; k < len(words); k++ {
+		next := subcommand(c, words[k])
+		if next == nil {
+			break
+		}
+		c = next
 	}
-	if err == nil {
+	if k == len(words) || k > 0 && c.Runnable() {
 		return ""
 	}
 	return strings.Join(words[:min(len(words), 2)], " ")
+}
+
+// subcommand is c's command named (or aliased) name, nil for none.
+func subcommand(c *cobra.Command, name string) *cobra.Command {
+	for _, sub := range c.Commands() {
+		if sub.Name() == name || sub.HasAlias(name) {
+			return sub
+		}
+	}
+	return nil
 }
 
 // positional are the words of args that are not flags nor the values of
 // root's flags: the command path and its arguments.
 func positional(root *cobra.Command, args []string) []string {
 	var out []string
+	for _, i := range positions(root, args) {
+		out = append(out, args[i])
+	}
+	return out
+}
+
+// positions are the indexes in args of the words positional returns.
+func positions(root *cobra.Command, args []string) []int {
+	var out []int
 	for i := 0; i < len(args); i++ {
 		s := args[i]
 		if s == "--" {
-			return append(out, args[i+1:]...)
+			for j := i + 1; j < len(args); j++ {
+				out = append(out, j)
+			}
+			return out
 		}
 		if !strings.HasPrefix(s, "-") || s == "-" {
-			out = append(out, s)
+			out = append(out, i)
 			continue
 		}
 		if strings.Contains(s, "=") {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -115,6 +116,41 @@ func TestDatabricksCLI_LinkRefusesOtherCommandsInOneLine(t *testing.T) {
 	is.New(t).Equal(r.stdout, e.auth(nil, "version").stdout)
 }
 
+// Through the link, a served command with a flag auth does not know
+// (`databricks --debug auth token`, as a script written for the
+// Databricks CLI may run it) is a usage error naming that flag, not "not
+// served here"; `databricks help TOPIC` with no such topic exits 2, as
+// `auth help TOPIC` does.
+func TestDatabricksCLI_LinkReportsAnUnknownFlagOfAServedCommandAndAnUnknownHelpTopic(t *testing.T) {
+	e := newEnv(t)
+	link := e.databricksLink()
+	for _, tc := range []struct {
+		args        []string
+		want, usage string
+	}{
+		{[]string{"--debug", "auth", "token", "--host", e.srv.Issuer}, "auth: unknown flag: --debug", "databricks auth token"},
+		{[]string{"-x", "auth", "login"}, "auth: unknown shorthand flag: 'x' in -x", "databricks auth login"},
+		{[]string{"auth", "token", "--debug", "--host", e.srv.Issuer}, "auth: unknown flag: --debug", "databricks auth token"},
+		{[]string{"help", "nonsense"}, `auth: no help topic "nonsense"`, "databricks help"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			is := is.New(t)
+			r := e.run(link, nil, tc.args...)
+			is.Equal(r.code, 2)
+			is.Equal(r.stdout, "")
+			is.True(strings.HasPrefix(r.stderr, tc.want))
+			is.True(strings.Contains(r.stderr, "Run '"+tc.usage+" --help' for usage."))
+			is.True(!strings.Contains(r.stderr, "not served here"))
+		})
+	}
+	is := is.New(t)
+	r := e.auth(nil, "help", "nonsense")
+	is.Equal(r.code, 2) // as the link
+	r = e.run(link, nil, "help", "auth", "token")
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stdout, "--force-refresh"))
+}
+
 // tokenIs reports whether stdout is token JSON with the access token want
 // (a boolean for is.True: a failing is.Equal would print the tokens).
 func tokenIs(t *testing.T, stdout, want string) bool {
@@ -165,7 +201,26 @@ func TestDatabricksCLI_TokenFormsByHostAndProfile(t *testing.T) {
 	is := is.New(t)
 	e := newEnv(t, databricksClient)
 	link := e.databricksLink()
-	dbx, unchanged := e.writeDatabricks("[DEFAULT]\nhost = " + e.srv.Issuer + "\nauth_type = databricks-cli\n")
+	const pat = "dapi-not-a-real-personal-access-token"
+	e.secrets = append(e.secrets, pat)
+	dbx, unchanged := e.writeDatabricks("[DEFAULT]\nhost = " + e.srv.Issuer + "\nauth_type = databricks-cli\n\n" +
+		"[azure]\nhost = https://adb-1.2.azuredatabricks.net\n\n" +
+		"[pat]\nhost = " + e.srv.Issuer + "\ntoken = " + pat + "\n")
+
+	// A section auth skips (no auth_type: the Azure CLI's; a personal
+	// access token) or no section of that name: exit 1 with the text the
+	// SDKs fall through on, then auth's own hint — not a usage error.
+	for _, name := range []string{"azure", "pat", "nosuch"} {
+		for _, bin := range []string{authBin, link} {
+			r := e.run(bin, nil, "auth", "token", "--profile", name, "--force-refresh")
+			is.Equal(r.code, 1)
+			is.Equal(r.stdout, "")
+			lines := errorLines(r.stderr)
+			is.Equal(len(lines), 1)
+			is.True(strings.HasPrefix(lines[0], "auth: "+notConfiguredText+": no profile \""+name+"\""))
+			is.True(strings.Contains(lines[0], "run `auth login --profile "+name+" HOST`"))
+		}
+	}
 
 	// Not logged in, by host and by profile.
 	for _, args := range [][]string{{"auth", "token", "--host", e.srv.Issuer}, {"auth", "token", "--profile", "DEFAULT", "--force-refresh"}} {
@@ -283,6 +338,47 @@ func TestDatabricksCLI_TokenFormsByHostAndProfile(t *testing.T) {
 	is.True(strings.Contains(lines[0], ": run `auth login DEFAULT --databricks-config "+dbx)) // the profile, as auth reads it
 	is.True(!strings.Contains(lines[0], notConfiguredText))                                   // a login exists: no falling through to another credential
 	is.Equal(e.srv.Requests("authorization_code"), codes)
+	unchanged()
+}
+
+// `databricks auth token --profile NAME` gives the token of section NAME
+// of the Databricks CLI's config file, the one the SDKs read and send the
+// token to, even when auth's own profiles file has a profile NAME for
+// another host: never that host's token.
+func TestDatabricksCLI_ProfileIsTheDatabricksSectionEvenWhenTheProfilesFileHasThatName(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t, databricksClient)
+	link := e.databricksLink()
+	dbx, unchanged := e.writeDatabricks("[work]\nhost = " + e.srv.Issuer + "\nauth_type = databricks-cli\n")
+	ours := []string{"DUALAUTH_CONFIG_FILE=" + e.configPath()}
+	is.Equal(e.run(link, ours, "auth", "login", "--profile", "work", "--flow", "browser", "--scopes", "openid offline_access").code, 0)
+	en := e.file().Tokens[core.Key(e.srv.Issuer, native.DatabricksClientID)]
+	e.secrets = append(e.secrets, en.AccessToken, en.RefreshToken)
+	other := e.addOther() // a valid token of another host, in the cache
+	e.writeConfig("[work]\nhost = " + other.Host + "\nclient_id = " + other.ClientID + "\n")
+
+	for _, bin := range []string{authBin, link} {
+		r := e.run(bin, ours, "auth", "token", "--profile", "work")
+		is.Equal(r.code, 0)
+		is.True(!strings.Contains(r.stdout, other.AccessToken))
+		is.True(tokenIs(t, r.stdout, en.AccessToken)) // the Databricks host's
+		r = e.run(bin, ours, "auth", "token", "--profile", "work", "--databricks-config", dbx)
+		is.Equal(r.code, 0)
+		is.True(tokenIs(t, r.stdout, en.AccessToken)) // the same named explicitly
+	}
+	// databricks auth profiles lists that section, once.
+	r := e.run(link, ours, "auth", "profiles", "-o", "json")
+	is.Equal(r.code, 0)
+	var rows []profileRow
+	is.NoErr(json.Unmarshal([]byte(r.stdout), &rows))
+	is.Equal(len(rows), 1)
+	is.Equal([]string{rows[0].Name, rows[0].Source}, []string{"work", dbx})
+	// auth's own commands keep auth's own names: there the profiles file
+	// wins, and says so (TestDatabricksConfig_TheProfilesFileWinsOnANameClashAndSaysSo).
+	r = e.run(authBin, ours, "token", "--profile", "work", "--databricks-config", dbx)
+	is.Equal(r.code, 0)
+	is.True(tokenIs(t, r.stdout, other.AccessToken))
+	is.True(strings.Contains(e.readConfig(), other.Host)) // never rewritten
 	unchanged()
 }
 

@@ -84,17 +84,20 @@ Log in with --dpop never, or call the API with auth api or auth proof.`,
 
 // shellSyntaxes are the syntaxes --shell names, each with the shells that
 // speak it: the check, its message and completion all read this list.
-var shellSyntaxes = [][]string{
-	{"sh", "bash", "zsh", "ksh", "dash", "ash"},
-	{"fish"},
-	{"powershell", "pwsh"},
+// A function: no package-level value to set up at init (auth token's path).
+func shellSyntaxes() [][]string {
+	return [][]string{
+		{"sh", "bash", "zsh", "ksh", "dash", "ash"},
+		{"fish"},
+		{"powershell", "pwsh"},
+	}
 }
 
 // shellSyntax is the syntax --shell names: sh, fish or powershell, or a
 // shell that speaks one of them.
 func (a *app) shellSyntax(shell string) (string, error) {
 	var names []string
-	for _, s := range shellSyntaxes {
+	for _, s := range shellSyntaxes() {
 		if slices.Contains(s, strings.ToLower(shell)) || s[0] == "sh" && strings.EqualFold(shell, "posix") {
 			return s[0], nil
 		}

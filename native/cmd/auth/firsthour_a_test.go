@@ -64,7 +64,9 @@ func TestCLI_StdinAtEndFailsAPasteLoginAtOnce(t *testing.T) {
 			is.True(strings.Contains(res.stderr, tc.flow))
 			lines := errorLines(res.stderr)
 			is.Equal(len(lines), 1)
-			is.True(strings.HasPrefix(lines[0], "auth: stdin ended before an address was pasted, and no browser here can finish the login: "))
+			is.True(strings.HasPrefix(lines[0], "auth: stdin ended before an address was pasted, so the login ends now rather than wait for a browser to reach this machine's loopback listener: "))
+			is.True(!strings.Contains(lines[0], "no browser here can finish")) // one through ssh -L can
+			is.True(strings.HasSuffix(lines[0], "; to finish it in a browser elsewhere through port forwarding (ssh -L), keep stdin open or pass --timeout, and the login waits for the listener that long"))
 			is.True(strings.Contains(lines[0], "run auth login in a terminal to paste the address"))
 			is.True(strings.Contains(lines[0], "set BROWSER to a command that opens a browser on this machine"))
 			is.Equal(strings.Contains(lines[0], "--device"), tc.device)
@@ -72,6 +74,30 @@ func TestCLI_StdinAtEndFailsAPasteLoginAtOnce(t *testing.T) {
 			is.Equal(e.srv.Requests("authorization_code"), 0)
 		})
 	}
+}
+
+// With --timeout, stdin at its end does not end a paste login: the
+// loopback listener still takes the browser's redirect (here the
+// provider's, as a browser elsewhere would send it through ssh -L) until
+// then, as the error without --timeout says.
+func TestCLI_StdinAtEndWithTimeoutWaitsForTheListener(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	r := startAuth(t, headlessEnviron(e.home), "login", e.srv.Issuer, "--client-id", clientID, "--no-browser", "--timeout", "30s")
+	authorize := ""
+	for !strings.HasPrefix(authorize, e.srv.Issuer+"/") { // the line of the address alone
+		authorize = strings.TrimSpace(r.waitFor(e.srv.Issuer+"/", 10*time.Second))
+	}
+	is.NoErr(r.stdin.Close())
+	r.waitFor("still waiting for the browser's redirect to this machine's listener, until --timeout (30s)", 10*time.Second)
+	if out, err := exec.Command(testidpBin, "-login", authorize).CombinedOutput(); err != nil { // the redirect reaches the listener
+		t.Fatalf("the browser: %v: %s", err, out)
+	}
+	res := r.wait(time.Minute)
+	e.record(res)
+	is.Equal(res.code, 0)
+	is.True(strings.Contains(res.stderr, "Logged in to "+e.srv.Issuer))
+	e.entry()
 }
 
 // TestCLI_StdinLeftOpenStillWaitsForAPaste: an open stdin (a terminal, a

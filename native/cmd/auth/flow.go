@@ -41,7 +41,9 @@ $DUALAUTH_PASTE they contradict.
            The listener keeps running: whichever answer arrives first wins.
            Where no browser can be opened here (see auto), --paste is on
            anyway. When stdin ends before a paste (</dev/null, a CI job),
-           the login stops at once, saying what to do instead.
+           the login stops at once, saying what to do instead; with
+           --timeout it waits for the listener until then instead (a
+           browser elsewhere reaching it through ssh -L port forwarding).
   device   The device authorization grant (RFC 8628; also --device): auth shows
            a URL and a code (and, on a terminal, a QR code of the URL with the
            code); approve on any device, a phone or a laptop, and auth polls
@@ -205,6 +207,12 @@ func (a *app) browserLogin(ctx context.Context, lo native.LoginOptions, manual, 
 		go func() {
 			select {
 			case err := <-pasted.Ended():
+				if a.timeoutSet {
+					// Asked to wait: the loopback listener can still get
+					// the redirect (a browser elsewhere, through ssh -L).
+					fmt.Fprintf(a.stderr, "\nstdin ended before an address was pasted; still waiting for the browser's redirect to this machine's listener, until --timeout (%s)\n", lo.Timeout)
+					return
+				}
 				cancel(pasteEnded(err, deviceNext))
 			case <-ctx.Done():
 			}
@@ -219,14 +227,18 @@ func (a *app) browserLogin(ctx context.Context, lo native.LoginOptions, manual, 
 }
 
 // pasteEnded is the error of a login whose stdin ended while it waited
-// for a paste: nothing else can finish it (no browser here reaches the
-// listener), so it says so at once rather than at the end of --timeout.
+// for a paste, without --timeout: only a browser that reaches this
+// machine's loopback listener could still finish it, which a CI job's
+// never does, so it ends at once rather than at the end of the default
+// --timeout, saying how to keep the listener's way open (a browser
+// elsewhere through ssh -L port forwarding) too.
 func pasteEnded(err error, deviceNext bool) error {
 	ways := "run auth login in a terminal to paste the address, or set BROWSER to a command that opens a browser on this machine"
 	if deviceNext {
 		ways = "run auth login in a terminal to paste the address, set BROWSER to a command that opens a browser on this machine, or use --device where the server offers it"
 	}
-	return fmt.Errorf("%w, and no browser here can finish the login: %s", err, ways)
+	return fmt.Errorf("%w, so the login ends now rather than wait for a browser to reach this machine's loopback listener: %s; "+
+		"to finish it in a browser elsewhere through port forwarding (ssh -L), keep stdin open or pass --timeout, and the login waits for the listener that long", err, ways)
 }
 
 // deviceLogin is the device authorization grant, with the code (and a QR

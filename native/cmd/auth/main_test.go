@@ -614,3 +614,20 @@ func TestCLI_LoginOnATerminalShowsTheURLOnceAndASpinner(t *testing.T) {
 		})
 	}
 }
+
+// auth token starts with no package initialisation work of its own:
+// package-level maps (a map literal is built at init) would be allocated
+// on every token call. GODEBUG=inittrace=1 lists each package's init
+// with its allocations; main must do none.
+func TestCLI_TokenPathRunsNoInitOfItsOwn(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	r := e.auth([]string{"GODEBUG=inittrace=1"}, "token", e.srv.Issuer)
+	is.Equal(r.code, 1)                          // not logged in
+	is.True(strings.Contains(r.stderr, "init ")) // the trace is there
+	for _, l := range strings.Split(r.stderr, "\n") {
+		if strings.HasPrefix(l, "init main ") && !strings.HasSuffix(l, " 0 bytes, 0 allocs") {
+			t.Errorf("package main allocates at init: %s", l)
+		}
+	}
+}

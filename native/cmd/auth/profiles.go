@@ -104,7 +104,9 @@ With --databricks-config, the Databricks CLI profiles (auth_type =
 databricks-cli) are listed too, after those of the profiles file, and a
 SOURCE column says which file each comes from ("source" in JSON, always
 set). A Databricks profile hidden by a profile of the same name in the
-profiles file is not listed; a note on stderr says so, as for the sections
+profiles file is not listed; a note on stderr says so (under "databricks
+auth profiles" the Databricks section is listed and used instead, as the
+Databricks tools read it), as for the sections
 of that file that are no profiles (a personal access token, no auth_type…),
 with the reason.
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -102,16 +101,23 @@ func (a *app) configFile() (*config.File, error) {
 	if rest, ok := strings.CutPrefix(dbx, "~/"); ok {
 		// Where no shell expanded it: --databricks-config=~/…, or a
 		// DUALAUTH_DATABRICKS_CONFIG set in a file.
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: %v: give a path without ~", a.flagName("databricks-config"), dbx, err)
+		home := config.HomeDir(a.getenv)
+		if home == "" {
+			return nil, fmt.Errorf("%s %s: no home directory ($HOME is not set): give a path without ~", a.flagName("databricks-config"), dbx)
 		}
 		dbx = filepath.Join(home, rest)
 	}
 	if abs, err := filepath.Abs(dbx); err == nil {
 		dbx = abs // messages and describe name it wherever auth runs
 	}
-	if err := f.UseDatabricks(dbx); err != nil {
+	use := f.UseDatabricks
+	if a.databricksForm {
+		// The Databricks tools read section NAME of that file and send
+		// the token to its host: that section is the profile NAME here,
+		// never a profile of auth's own file for another host.
+		use = f.UseDatabricksFirst
+	}
+	if err := use(dbx); err != nil {
 		if errors.Is(err, config.ErrNoDatabricksConfig) {
 			fix := "drop --databricks-config"
 			if env, ok := a.fromEnv["databricks-config"]; ok {
@@ -239,12 +245,16 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 
 // sharers are the other profiles whose login is the one of this host and
 // client (the profile's own, or the given one when it named none): same
-// host, client and account, as the cache keys a login by issuer and client.
+// host, client, account and resource, as the cache keys a login by issuer
+// (a resource login by its resource) and client.
 func (s *settings) sharers(client string) []string {
 	var out []string
 	for _, p := range s.file.MatchHost(s.Host.Value, core.NormalizeHost) {
 		if p.Name == s.Profile.Value || p.AccountID != s.AccountID.Value || (p.ClientID != client && p.ClientID != "") {
 			continue
+		}
+		if res, err := core.NormalizeHost(p.Resource); p.Resource != "" && (err != nil || res != s.Resource.Value) || p.Resource == "" && s.Resource.Value != "" {
+			continue // another login: kept under another resource, or the host
 		}
 		out = append(out, p.Name)
 	}
@@ -348,9 +358,11 @@ func (a *app) saveProfile(s *settings) error {
 		return nil
 	}
 	p, existed := s.file.Profile(name)
-	// The login's identity always; other settings only when given as
-	// flags: values from the environment or defaults stay out of the file.
-	p.Name, p.Host, p.ClientID, p.AccountID = name, s.Host.Value, s.ClientID.Value, s.AccountID.Value
+	// The login's identity always — the resource too: the login is kept
+	// under it, so a profile without it (DUALAUTH_RESOURCE) would name no
+	// login —; other settings only when given as flags: values from the
+	// environment or defaults stay out of the file.
+	p.Name, p.Host, p.ClientID, p.AccountID, p.Resource = name, s.Host.Value, s.ClientID.Value, s.AccountID.Value, s.Resource.Value
 	if fromFlag(s.Scopes) {
 		p.Scopes = s.Scopes.Value
 	}
@@ -372,9 +384,6 @@ func (a *app) saveProfile(s *settings) error {
 	}
 	if fromFlag(s.DPoP) {
 		p.DPoP = s.DPoP.Value
-	}
-	if fromFlag(s.Resource) {
-		p.Resource = s.Resource.Value
 	}
 	s.saveGrant(&p, fromFlag)
 	if err := s.file.Put(p); err != nil {

@@ -83,3 +83,56 @@ func audience(t *testing.T, jwt string) string {
 	}
 	return ""
 }
+
+// A resource from the environment (DUALAUTH_RESOURCE) is saved with the
+// profile as --resource is, like the host and the client: the login is
+// kept under the resource, so without it `auth token PROFILE` would look
+// for a login of the issuer and find none.
+func TestCLI_ResourceFromTheEnvironmentIsSavedWithTheProfile(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	const api = "http://127.0.0.1:9/api" // nothing listens: only the issuer is asked
+	r := e.cfg([]string{"DUALAUTH_RESOURCE=" + api}, "login", "--profile", "p", e.srv.Issuer, "--client-id", clientID)
+	if r.code != 0 {
+		t.Fatalf("login failed (%d):\n%s", r.code, r.stderr)
+	}
+	en, ok := e.file().Tokens[core.Key(api, clientID)]
+	is.True(ok) // kept under the resource
+	e.secrets = append(e.secrets, en.AccessToken, en.RefreshToken)
+	is.True(strings.Contains(e.readConfig(), api))
+	tok := e.cfg(nil, "token", "p", "-o", "text")
+	is.Equal(tok.code, 0)
+	is.Equal(tok.stdout, en.AccessToken+"\n")
+}
+
+// A resource login is kept under its resource and client: a profile of
+// the same host and client without that resource (or with another) does
+// not share it — logout does not call it logged out, login does not warn
+// that its token changed — while one of the same resource does.
+func TestCLI_ProfilesOfAnotherResourceDoNotShareTheLogin(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	const api = "http://127.0.0.1:9/api" // nothing listens: only the issuer is asked
+	is.Equal(e.cfg(nil, "login", "--profile", "plain", e.srv.Issuer, "--client-id", clientID).code, 0)
+	r := e.cfg(nil, "login", "--profile", "res", e.srv.Issuer, "--client-id", clientID, "--resource", api, "--scopes", "openid offline_access profile")
+	is.Equal(r.code, 0)
+	is.True(!strings.Contains(r.stderr, "shares this login")) // plain's login is another one
+	e.writeConfig(e.readConfig() + "\n[res2]\nhost = " + e.srv.Issuer + "\nclient_id = " + clientID + "\nresource = " + api + "/\n")
+	r = e.cfg(nil, "login", "plain", "--scopes", "openid offline_access email")
+	is.Equal(r.code, 0)
+	is.True(!strings.Contains(r.stderr, "shares this login"))
+	r = e.cfg(nil, "login", "res")
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stderr, "warning: profile res2 shares this login")) // same resource
+	is.True(!strings.Contains(r.stderr, "profile plain"))
+	for _, en := range e.file().Tokens {
+		e.secrets = append(e.secrets, en.AccessToken, en.RefreshToken)
+	}
+
+	r = e.cfg(nil, "logout", "plain")
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stderr, "Logged out of "+e.srv.Issuer+"\n")) // nobody else's login
+	r = e.cfg(nil, "logout", "res")
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stderr, "Logged out of "+api+"; profiles sharing this login (same host and client) are logged out too: res2\n"))
+}

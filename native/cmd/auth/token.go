@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native/config"
 	"github.com/spf13/cobra"
 )
 
@@ -96,6 +98,13 @@ with a proof (auth api, auth proof).`,
 				kubeVersion = v
 			}
 			rs, o, err := a.resolveOptions(cmd, args)
+			var np *config.NoProfileError
+			if a.databricksForm && errors.As(err, &np) {
+				// A profile of the Databricks CLI's config file that auth
+				// skips (a PAT…), or none: the SDKs try their next
+				// credential type on these words.
+				return fmt.Errorf("%s: %w", notConfiguredText, np)
+			}
 			if err != nil {
 				return err
 			}
