@@ -247,7 +247,13 @@ func recordChanges(t *testing.T, l *listeners) *changeRecorder {
 	r := &changeRecorder{ch: make(chan map[string]any, 16)}
 	r.fn = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		v := arg0(args)
-		r.ch <- map[string]any{"key": v.Get("key").String(), "signedIn": v.Get("signedIn").Bool()}
+		c := map[string]any{"key": v.Get("key").String(), "signedIn": v.Get("signedIn").Bool()}
+		for _, k := range []string{"issuer", "host", "clientId", "scopes"} {
+			if s := v.Get(k); s.Type() == js.TypeString {
+				c[k] = s.String()
+			}
+		}
+		r.ch <- c
 		return nil
 	})
 	remove := l.add(r.fn.Value)

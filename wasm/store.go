@@ -416,19 +416,21 @@ func (si sessionInfo) login() core.LoginSummary {
 		Resolved: si.Resolved, ClientRegistered: si.ClientRegistered}
 }
 
-// js renders the summary for onChange callbacks; a nil summary of key is
-// a logout.
+// js renders the summary for session() and onChange callbacks; a nil
+// summary of key is a logout. Its strings came from servers (the issuer,
+// a client ID registration gave, the scopes a token endpoint granted) or
+// from another tab's mirror: through core.Sanitize, as every message (S37).
 func (si *sessionInfo) js(key string) js.Value {
 	o := jsGlobal.Get("Object").New()
-	o.Set("key", key)
+	o.Set("key", core.Sanitize(key))
 	o.Set("signedIn", si != nil)
 	if si == nil {
 		return o
 	}
-	o.Set("issuer", si.Issuer)
-	o.Set("host", si.Host)
-	o.Set("clientId", si.ClientID)
-	o.Set("scopes", strings.Join(si.Scopes, " "))
+	o.Set("issuer", core.Sanitize(si.Issuer))
+	o.Set("host", core.Sanitize(si.Host))
+	o.Set("clientId", core.Sanitize(si.ClientID))
+	o.Set("scopes", core.Sanitize(strings.Join(si.Scopes, " ")))
 	o.Set("expiry", jsTime(si.Expiry))
 	return o
 }

@@ -119,10 +119,31 @@ export interface Session extends Partial<Change> {
 
 /**
  * Errors reject with an Error whose `code` is stable: an OAuth error code
- * from the server (access_denied, invalid_grant, ...) or one of
+ * from the server (access_denied, invalid_grant, ...) — only when it is made
+ * of RFC 6749's error charset (%x20-21 / %x23-5B / %x5D-7E); any other code
+ * a server sends (controls, non-ASCII, `"` or `\`) becomes server_error —
+ * or one of
  * - not_logged_in, state_mismatch, login_expired, issuer_mismatch,
- *   missing_issuer, nonce_mismatch, discovery_failed, invalid_argument,
+ *   missing_issuer, nonce_mismatch, discovery_failed,
  *   lock_timeout, storage_unavailable, network_error;
+ * - invalid_argument: missing or malformed options, a host the API cannot
+ *   use (`token({ host: '127.0.0.1:8080' })`: a loopback host needs its
+ *   http:// or https://; a query, fragment or user info), or several
+ *   logins to the host with no clientId to choose;
+ * - mix_up: the server's metadata sends the sign-in to an origin that is
+ *   neither the issuer's nor its token endpoint's (RFC 9700 §4.4) — refused
+ *   before the redirect;
+ * - token_charset: the token endpoint answered a token with characters
+ *   outside %x20-7E (controls, non-ASCII); nothing of the answer is kept —
+ *   logging in again gets the same, ask the server's operator;
+ * - resource_mismatch: protected-resource metadata (RFC 9728) names another
+ *   resource than the URL it was read for;
+ * - response_too_large: a server's answer (metadata, token) over 1 MiB;
+ * - no_client: no clientId was given and the server neither publishes one
+ *   (Databricks) nor offers dynamic client registration;
+ * - client_forgotten: the server no longer accepts the client dualauth had
+ *   registered; the registration is dropped and login() again registers a
+ *   new one;
  * - insecure_url: an issuer or endpoint (in metadata too) that is neither
  *   https nor http on a loopback host — javascript:, data: … included;
  * - load_failed: the wasm could not be fetched or started;
@@ -139,8 +160,10 @@ export interface Session extends Partial<Change> {
  *   host or resource — nothing was sent;
  * - internal_error: anything else (a bug: please report it).
  *
- * `message` and `description` (the server's error_description, when any)
- * carry text from the network through the same sanitiser as the auth CLI:
+ * `message` and `description` (the server's error_description, when any),
+ * the strings of session() and onChange summaries (issuer, host, clientId,
+ * scopes) and dualauth's console.warn lines carry text from the network
+ * through the same sanitiser as the auth CLI:
  * control characters, ESC and bidirectional overrides (U+202E …) come out
  * escaped (`\u202e`). They are still text — never render them as HTML.
  */
