@@ -9,7 +9,12 @@ export interface LoadOptions {
    * to dualauth.js) shared by every tab of the origin, and keeps logins —
    * refresh tokens among them — in its memory only: no refresh token is
    * ever written to storage or readable by page script, and the page gets
-   * access tokens only. The login ends when the last tab of the origin
+   * access tokens only. This keeps *dualauth's* refresh token from page
+   * script; it does not keep a same-origin script from obtaining one of its
+   * own — by starting a login itself, or, while a callback page loads, by
+   * reading the code from the URL and the pending login's PKCE verifier
+   * from IndexedDB `dualauth-worker` and redeeming them first.
+   * The login ends when the last tab of the origin
    * closes (or the only one reloads). The API is the same. Default false:
    * logins persist in IndexedDB. See web/README.md for what same-origin
    * script can take in each mode.
