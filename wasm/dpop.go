@@ -243,6 +243,9 @@ func (d *driver) apiFetch(o fetchOptions) (any, error) {
 		// next call's first proof carries it (this page's or another's),
 		// saving the 401 round trip.
 		KeepNonces: true,
+		// A 403 insufficient_scope names the page's call, login({ host,
+		// scopes }), not the CLI's command.
+		LoginForm: core.LoginCall,
 	})
 	done := d.runWith(m, core.Start{Now: d.clock(), Rand: webCrypto{}}, send)
 	if done.Response != nil && last.Truthy() {

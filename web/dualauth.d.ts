@@ -203,7 +203,11 @@ export interface DualAuth {
    * kept for the next call. The token goes to the login's origin (its host
    * or resource) only: use absolute URLs on the API. A request with a proof
    * does not follow redirects (an "opaqueredirect" Response comes back):
-   * call the final URL. input and init are
+   * call the final URL. A 403 with error="insufficient_scope" (step-up) is
+   * not retried: it resolves to that 403 Response, and console.warn gets one
+   * line naming the login that would be let in, `login({ host: "…",
+   * scopes: "…" })` (the login's scopes and the API's); the page calls
+   * login() with them if it wants to. input and init are
    * those of fetch(); a cross-origin API must allow the Authorization and
    * DPoP headers (and expose DPoP-Nonce and WWW-Authenticate) in CORS.
    * Without host or resource, the URL finds its login: the one whose
