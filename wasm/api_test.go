@@ -683,3 +683,28 @@ func TestSession_SummaryStringsAreSanitised(t *testing.T) {
 	is.Equal(c["scopes"], `openid Mallory\u202egnp.exe\x1b[31m\u2028`)
 	is.Equal(c["clientId"], `c\a`)
 }
+
+// logout({ host }) without a client ID, after the page cleared
+// localStorage (the mirror of the logins): the login is still found in
+// IndexedDB, the authoritative store, so it is removed and its refresh
+// token revoked — not left behind with { removed: false }.
+func TestLogout_WithoutClientIDFindsTheLoginInIndexedDBWhenTheMirrorIsGone(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.signIn(t)
+	jsGlobal.Get("localStorage").Call("clear")
+	byHost := targetOptions{host: td.srv.issuer}
+	tok, err := td.token(tokenOptions{targetOptions: byHost})
+	is.NoErr(err) // token() finds it too
+	is.Equal(tok.(map[string]any)["access_token"], "at-1")
+	res, err := td.logout(byHost)
+	is.NoErr(err)
+	is.Equal(res.(map[string]any)["removed"], true)
+	l := td.tokens.load([]string{td.key()})
+	is.NoErr(l.Err)
+	is.Equal(l.Entry, nil) // no refresh token left in IndexedDB
+	td.srv.mu.Lock()
+	revokes := td.srv.revokes
+	td.srv.mu.Unlock()
+	is.Equal(revokes, 1) // and it was revoked at the server
+}

@@ -310,6 +310,40 @@ func (s *idbStore) deleteRaw(key string) error {
 	return err
 }
 
+// entries is every stored login entry that can be read (registered
+// clients among them), leaving out the store's other records (callback
+// claims) and entries that cannot be read.
+func (s *idbStore) entries() []core.Entry {
+	var raws []string
+	if s.mem != nil {
+		s.mem.mu.Lock()
+		for _, v := range s.mem.m {
+			raws = append(raws, v)
+		}
+		s.mem.mu.Unlock()
+	} else {
+		res, err := s.tx("readonly", func(st js.Value) []js.Value {
+			return []js.Value{st.Call("getAllKeys"), st.Call("getAll")}
+		})
+		if err != nil {
+			return nil
+		}
+		for i := range res[0].Length() {
+			if k, v := res[0].Index(i), res[1].Index(i); k.Type() == js.TypeString && v.Type() == js.TypeString && !strings.HasPrefix(k.String(), claimPrefix) {
+				raws = append(raws, v.String())
+			}
+		}
+	}
+	var out []core.Entry
+	for _, raw := range raws {
+		var e core.Entry
+		if json.Unmarshal([]byte(raw), &e) == nil && e.ClientID != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // keysWith lists the keys of the token store that start with prefix.
 func (s *idbStore) keysWith(prefix string) []string {
 	rng := jsGlobal.Get("IDBKeyRange").Call("bound", prefix, prefix+"\uffff")
