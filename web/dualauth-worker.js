@@ -46,7 +46,7 @@ async function start() {
 // plainResponse turns a Response into what a message can carry.
 async function plainResponse(r) {
   const body = await r.arrayBuffer();
-  return { status: r.status, statusText: r.statusText, type: r.type, headers: [...r.headers], body };
+  return { status: r.status, statusText: r.statusText, type: r.type, url: r.url, redirected: r.redirected, headers: [...r.headers], body };
 }
 
 async function perform(raw, method, args) {

@@ -14,6 +14,12 @@ export interface LoadOptions {
    * own — by starting a login itself, or, while a callback page loads, by
    * reading the code from the URL and the pending login's PKCE verifier
    * from IndexedDB `dualauth-worker` and redeeming them first.
+   * fetch() in this mode: the worker sends the request; the page gets a
+   * Response rebuilt from it (body read in full, the worker's url,
+   * redirected and type; a redirect not followed is a network-error
+   * Response whose type is "opaqueredirect"); init.signal aborts the
+   * page's call at once while the worker's request runs to its end;
+   * keepalive is not carried.
    * The login ends when the last tab of the origin
    * closes (or the only one reloads). The API is the same. Default false:
    * logins persist in IndexedDB. See web/README.md for what same-origin

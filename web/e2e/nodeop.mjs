@@ -18,7 +18,7 @@
 //   /rt      a working login with refresh tokens rt-N that rotate (a reused
 //            one is invalid_grant) and access tokens of accessTTL seconds
 // and on each, /api: an API that answers what it got (method,
-// Authorization, body).
+// Authorization, body); /moved: a 302 to /api; /slow: an answer after 3 s.
 // Every answer allows any origin (CORS). stats counts token requests by
 // grant type; issued lists every refresh token handed out.
 import { createServer } from 'node:http';
@@ -103,6 +103,15 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
       }
       res.writeHead(302, { Location: back.href });
       return res.end();
+    }
+    if (path === '/moved') {
+      // A redirect to the API, on the same origin.
+      res.writeHead(302, { Location: `${iss}/api`, 'Access-Control-Allow-Origin': '*' });
+      return res.end();
+    }
+    if (path === '/slow') {
+      setTimeout(() => json(res, 200, { slow: true }), 3000);
+      return;
     }
     if (path === '/api') {
       // An API that says what it got.

@@ -140,6 +140,28 @@ describe('worker mode in Chromium: refresh tokens out of reach of page script', 
     }, { host, clientId: CLIENT_ID });
     assert.equal(api.status, 201);
     assert.deepEqual(api.body, { method: 'POST', authorization: `Bearer ${await tokenIn(page)}`, body: 'hello' });
+    // The Response says what fetch() would: the URL answered after a
+    // redirect, that there was one, its type.
+    const moved = await page.evaluate(async ({ host, clientId }) => {
+      const r = await window.dualauth.fetch(`${host}/moved`, {}, { host, clientId });
+      return { status: r.status, url: r.url, redirected: r.redirected, type: r.type, body: await r.json() };
+    }, { host, clientId: CLIENT_ID });
+    assert.equal(moved.status, 201);
+    assert.equal(moved.url, `${host}/api`);
+    assert.equal(moved.redirected, true);
+    assert.equal(moved.type, 'cors');
+    assert.equal(moved.body.method, 'GET');
+    // An AbortSignal is honoured in the page: before the call, and while
+    // the worker waits for a slow API.
+    const aborts = await page.evaluate(async ({ host, clientId }) => {
+      const early = await window.dualauth.fetch(`${host}/api`, { signal: AbortSignal.abort() }, { host, clientId }).then(() => 'resolved', (e) => e.name);
+      const started = Date.now();
+      const late = await window.dualauth.fetch(`${host}/slow`, { signal: AbortSignal.timeout(200) }, { host, clientId }).then(() => 'resolved', (e) => e.name);
+      return { early, late, ms: Date.now() - started };
+    }, { host, clientId: CLIENT_ID });
+    assert.equal(aborts.early, 'AbortError');
+    assert.equal(aborts.late, 'TimeoutError');
+    assert.ok(aborts.ms < 2500, `aborted after ${aborts.ms} ms, not when the API answered`);
     const elsewhere = await page.evaluate(({ host, clientId }) => window.dualauth.fetch('http://127.0.0.1:9/x', {}, { host, clientId }).then(() => null, (e) => e.code), { host, clientId: CLIENT_ID });
     assert.equal(elsewhere, 'wrong_origin');
     const { text, goInPage } = await reachable(page);
