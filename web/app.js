@@ -298,7 +298,12 @@ async function main() {
   $('logout').addEventListener('click', logout);
   $('remove-login').addEventListener('click', logout);
   $('mode').value = m;
-  $('mode').addEventListener('change', () => {
+  $('mode').addEventListener('change', async () => {
+    // The worker mode neither reads nor removes what the page mode stored:
+    // a login in IndexedDB (its refresh token) would stay there, unseen.
+    if (m === 'page' && $('mode').value === 'worker' && $('status').dataset.state === 'signed-in') {
+      if (window.confirm('The login stored in IndexedDB (with its refresh token) stays there in the worker mode, which does not use it. Log out of it first?')) await logout();
+    }
     localStorage.setItem(MODE_KEY, $('mode').value);
     const u = new URL(window.location.href);
     u.searchParams.set('mode', $('mode').value);
