@@ -304,13 +304,9 @@ func (w warnOnce) Step(core.Event) []core.Effect {
 func TestDriver_WarnReachesTheConsoleSanitised(t *testing.T) {
 	is := is.New(t)
 	td := newTestDriver(t)
-	var got []string
-	console := jsGlobal.Get("console")
-	orig := console.Get("warn")
-	catch := js.FuncOf(func(_ js.Value, args []js.Value) any { got = append(got, arg0(args).String()); return nil })
-	console.Set("warn", catch)
-	defer func() { console.Set("warn", orig); catch.Release() }()
+	warned := catchWarnings(t)
 	td.driver.run(warnOnce{msg: "could not reach http://127.0.0.1:1/re\u202evoke\x1b[31m\u2028x"}, core.Start{Now: time.Now()})
+	got := *warned
 	is.Equal(len(got), 1)
 	is.Equal(got[0], `dualauth: could not reach http://127.0.0.1:1/re\u202evoke\x1b[31m\u2028x`)
 }

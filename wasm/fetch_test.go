@@ -97,15 +97,11 @@ func TestAPIFetch_InsufficientScopeNamesTheLoginCall(t *testing.T) {
 	orig := jsGlobal.Get("fetch")
 	jsGlobal.Set("fetch", fake)
 	defer jsGlobal.Set("fetch", orig)
-	var warned []string
-	console := jsGlobal.Get("console")
-	origWarn := console.Get("warn")
-	catch := js.FuncOf(func(_ js.Value, args []js.Value) any { warned = append(warned, arg0(args).String()); return nil })
-	console.Set("warn", catch)
-	defer func() { console.Set("warn", origWarn); catch.Release() }()
+	caught := catchWarnings(t)
 
 	res, err := td.apiFetch(fetchOptions{targetOptions: td.target(), input: js.ValueOf(td.srv.issuer + "/api/admin"), init: js.Undefined()})
 	is.NoErr(err)
+	warned := *caught
 	is.Equal(res.(js.Value).Get("status").Int(), 403) // the API's own answer
 	is.Equal(len(warned), 1)
 	is.True(strings.Contains(warned[0], `403 insufficient_scope: log in again with the scopes it needs: login({ host: "`+td.srv.issuer+`", scopes: "`)) // the call

@@ -281,3 +281,16 @@ func localStorageDump() string {
 	}
 	return b.String()
 }
+
+// catchWarnings records what the driver says with console.warn until the
+// test ends (then console.warn is put back).
+func catchWarnings(t *testing.T) *[]string {
+	t.Helper()
+	var got []string
+	console := jsGlobal.Get("console")
+	orig := console.Get("warn")
+	catch := js.FuncOf(func(_ js.Value, args []js.Value) any { got = append(got, arg0(args).String()); return nil })
+	console.Set("warn", catch)
+	t.Cleanup(func() { console.Set("warn", orig); catch.Release() })
+	return &got
+}
