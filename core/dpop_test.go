@@ -597,3 +597,13 @@ func TestDPoP_ResumedLoginProvesWithTheEntropyGivenToResume(t *testing.T) {
 	is.Equal(len(d.proofs), 2) // the nonce retry drew a second jti
 	is.True(d.proofs[0].JWTID != d.proofs[1].JWTID)
 }
+
+// A key store's names that no pending login and no entry names are the
+// ones to delete (the browser's worker mode, at start).
+func TestUnusedKeys_AreThoseNoPendingLoginOrEntryNames(t *testing.T) {
+	is := is.New(t)
+	pending := []Pending{{State: "s", Key: &DPoPKey{Key: "k-pending"}}, {State: "no key"}}
+	entries := []Entry{{ClientID: "c", DPoP: &DPoPKey{Key: "k-entry"}}, {ClientID: "bearer"}}
+	is.Equal(UnusedKeys([]string{"k-orphan", "k-pending", "k-entry", "k-other"}, pending, entries), []string{"k-orphan", "k-other"})
+	is.Equal(len(UnusedKeys(nil, pending, entries)), 0)
+}

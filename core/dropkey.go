@@ -142,3 +142,29 @@ func beforeDone(effs []Effect, extra []Effect) []Effect {
 	n := len(effs) - 1
 	return append(append(effs[:n:n], extra...), effs[n])
 }
+
+// UnusedKeys is the names among stored (what a driver's key store holds)
+// that neither a pending login nor a stored entry names: keys no login can
+// use any more, which the driver deletes. The browser's worker mode needs
+// it at start: its logins lived in the memory of a worker that is gone,
+// while their DPoP keys stayed in IndexedDB.
+func UnusedKeys(stored []string, pending []Pending, entries []Entry) []string {
+	used := map[string]bool{}
+	for _, p := range pending {
+		if p.Key != nil {
+			used[p.Key.Key] = true
+		}
+	}
+	for _, e := range entries {
+		if e.DPoP != nil {
+			used[e.DPoP.Key] = true
+		}
+	}
+	var out []string
+	for _, k := range stored {
+		if !used[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}

@@ -146,5 +146,28 @@ func (e *OAuthError) Is(target error) bool {
 	return ok && t.Code == e.Code && (t.Description == "" || t.Description == e.Description)
 }
 
+// UnsafeErrorCode is what [OAuthError.SafeCode] answers for a server's
+// error code outside RFC 6749's error charset: the generic server_error
+// (RFC 6749 §4.1.2.1), which a caller already handles.
+const UnsafeErrorCode = "server_error"
+
+// SafeCode is the server's error code when it is made of RFC 6749's error
+// charset (%x20-21 / %x23-5B / %x5D-7E, §4.1.2.1 and §5.2), else
+// [UnsafeErrorCode]: a code a program may show or switch on as it is (a
+// page's err.code), with no control, non-ASCII, quote or backslash
+// character a server could use to forge text.
+func (e *OAuthError) SafeCode() string {
+	if e.Code == "" {
+		return UnsafeErrorCode
+	}
+	for i := 0; i < len(e.Code); i++ {
+		c := e.Code[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return UnsafeErrorCode
+		}
+	}
+	return e.Code
+}
+
 // ErrInvalidGrant matches an OAuthError whose code is invalid_grant.
 var ErrInvalidGrant = &OAuthError{Code: "invalid_grant"}

@@ -169,6 +169,15 @@ func TestResourceCall_InsufficientScopeSaysTheLoginWithTheUnionOfScopes(t *testi
 		is.True(!strings.HasPrefix(l, "Authorize"))
 	}
 
+	// The browser API's driver asks for its own wording: the call a page
+	// makes, not a command it cannot run.
+	w.warnings = nil
+	cfg := apiCall("POST", "/admin")
+	cfg.LoginForm = LoginCall
+	is.Equal(w.call(cfg).Response.Status, 403)
+	is.Equal(len(w.warnings), 1)
+	is.Equal(w.warnings[0], `POST `+resURL+`/admin: 403 insufficient_scope: log in again with the scopes it needs: login({ host: "`+dbxHost+`", scopes: "all-apis offline_access admin:write" })`)
+
 	// A 403 without insufficient_scope is just an answer.
 	w.warnings = nil
 	a.routes["/v1/admin"] = func(Request) Response { return Response{Status: 403} }

@@ -47,3 +47,23 @@ func TestOAuthErrorBody_OneRuleForTokenAndRegistrationAnswers(t *testing.T) {
 		})
 	}
 }
+
+// S37: a server's error code is passed on as a code (a page's err.code)
+// only in RFC 6749's error charset; anything else becomes server_error.
+func TestOAuthError_SafeCodeKeepsOnlyTheErrorCharset(t *testing.T) {
+	for code, want := range map[string]string{
+		"invalid_grant":         "invalid_grant",
+		"custom-code_1.x !#[]~": "custom-code_1.x !#[]~",
+		"":                      UnsafeErrorCode,
+		"a\x1b[31mb":            UnsafeErrorCode,
+		"a\u202eb":              UnsafeErrorCode,
+		"a\u2028b":              UnsafeErrorCode,
+		`quote"d`:               UnsafeErrorCode,
+		`back\slash`:            UnsafeErrorCode,
+		"tab\there":             UnsafeErrorCode,
+		"caf\xc3\xa9":           UnsafeErrorCode,
+	} {
+		is := is.New(t)
+		is.Equal((&OAuthError{Code: code}).SafeCode(), want) // code
+	}
+}

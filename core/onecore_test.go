@@ -180,3 +180,18 @@ func TestRefresh_RefusedTokenRefreshesOnceForCallersTogether(t *testing.T) {
 		is.True(!strings.HasPrefix(l, "Lock")) // the fast path
 	}
 }
+
+// A driver that reads its store itself (the browser when its localStorage
+// mirror is gone) picks from the logins among the entries: a registered
+// client is not a login.
+func TestSummarizeLogins_LeavesRegisteredClientsOut(t *testing.T) {
+	is := is.New(t)
+	iss := "https://idp.example"
+	login := Entry{Host: iss, ClientID: "app", Metadata: Metadata{Issuer: iss}, RefreshToken: "rt"}
+	reg := Entry{Host: iss, ClientID: "reg-1", Metadata: Metadata{Issuer: iss}, Registration: &Registration{}}
+	logins := SummarizeLogins([]Entry{reg, login})
+	is.Equal(len(logins), 1)
+	id, err := PickClient(Target{Host: iss}, "", logins)
+	is.NoErr(err)
+	is.Equal(id, "app")
+}

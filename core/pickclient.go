@@ -32,6 +32,20 @@ func Summarize(e Entry) LoginSummary {
 		Resolved: e.Resolution != nil, ClientRegistered: e.Resolution != nil && e.Resolution.ClientRegistered}
 }
 
+// SummarizeLogins is the summaries of the logins among stored entries:
+// what [PickClient] picks from when a driver reads its store itself (the
+// native cache; the browser's IndexedDB when its localStorage mirror is
+// gone). Registered clients are entries too, but not logins: left out.
+func SummarizeLogins(entries []Entry) []LoginSummary {
+	var out []LoginSummary
+	for _, e := range entries {
+		if e.Registration == nil {
+			out = append(out, Summarize(e))
+		}
+	}
+	return out
+}
+
 // ErrAmbiguousClient: the host has logins of several clients and none was
 // named — a usage problem: the caller must name one.
 var ErrAmbiguousClient = errors.New("ambiguous client")

@@ -44,7 +44,22 @@ type ResourceCallConfig struct {
 	// nonce of the token endpoint's origin is not saved: that server keeps
 	// its own there, and the two would replace each other on every call.
 	KeepNonces bool
+	// LoginForm is how the step-up line of a 403 insufficient_scope names
+	// the login to make: the CLI's command (the zero value) or the
+	// browser API's call.
+	LoginForm LoginForm
 }
+
+// LoginForm is the wording of a login a message tells the user to make.
+type LoginForm int
+
+const (
+	// LoginCommand: `auth login HOST --scopes "…"` (the CLI).
+	LoginCommand LoginForm = iota
+	// LoginCall: `login({ host: "HOST", scopes: "…" })` (the browser API,
+	// web/dualauth.d.ts).
+	LoginCall
+)
 
 // FetchResource asks the driver to send a request to a protected resource
 // and answer with [Fetched]. Method, URL and the headers in Request
@@ -329,8 +344,13 @@ func (c *ResourceCall) stepUp(need []string) string {
 	if len(need) == 0 {
 		return fmt.Sprintf("%s: 403 insufficient_scope: the token's scopes (%s) are not enough, and the server did not say which it needs", c.what(), Sanitize(strings.Join(c.entry.Scopes, " ")))
 	}
+	host, scope := Sanitize(c.entry.Host), Sanitize(strings.Join(scopes, " "))
+	if c.cfg.LoginForm == LoginCall {
+		return fmt.Sprintf("%s: 403 insufficient_scope: log in again with the scopes it needs: login({ host: %q, scopes: %q })",
+			c.what(), host, scope)
+	}
 	return fmt.Sprintf("%s: 403 insufficient_scope: log in again with the scopes it needs: auth login %s --scopes %q",
-		c.what(), Sanitize(c.entry.Host), Sanitize(strings.Join(scopes, " ")))
+		c.what(), host, scope)
 }
 
 // redirect is the next URL of a redirect to follow, and sets the method

@@ -123,11 +123,11 @@ func ResolveClientID(s Store, t core.Target, given string) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		all := make([]core.Entry, 0, len(entries))
 		for _, e := range entries {
-			if e.Registration == nil { // a registered client, not a login
-				logins = append(logins, core.Summarize(e))
-			}
+			all = append(all, e)
 		}
+		logins = core.SummarizeLogins(all)
 	}
 	id, err := core.PickClient(t, given, logins)
 	if err != nil {

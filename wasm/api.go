@@ -106,7 +106,7 @@ func (t targetOptions) resolve(d *driver) (core.Target, core.Client, error) {
 	if t.resource != "" {
 		raw = t.resource
 	}
-	host, err := core.NormalizeHost(raw)
+	host, err := normalizeHost(raw)
 	if err != nil {
 		return core.Target{}, core.Client{}, err
 	}
@@ -206,7 +206,7 @@ func sameOrigin(ref, page string) (string, error) {
 }
 
 func (d *driver) login(o loginOptions) (any, error) {
-	host, err := core.NormalizeHost(o.host)
+	host, err := normalizeHost(o.host)
 	if err != nil {
 		return nil, err
 	}

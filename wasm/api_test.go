@@ -393,6 +393,17 @@ func TestErrorCode_IsStableForEveryKindOfFailure(t *testing.T) {
 		"network_error":           &codedError{err: errors.New("token request failed"), is: errNetwork},
 		"unexpected_redirect":     &codedError{err: errors.New("redirected"), is: errRedirect, cause: errors.New("token endpoint answered HTTP 302")},
 		"internal_error":          errors.New("something else"),
+		// Refusals the documentation names get codes of their own.
+		"mix_up":             fmt.Errorf("metadata: %w: sign in elsewhere", core.ErrMixUp),
+		"token_charset":      fmt.Errorf("token: %w", &core.TokenCharsetError{Field: "access_token"}),
+		"resource_mismatch":  fmt.Errorf("%w: it says x", core.ErrResourceMismatch),
+		"client_forgotten":   fmt.Errorf("%w (c): %w", core.ErrClientForgotten, &core.OAuthError{Code: "invalid_client"}),
+		"response_too_large": fmt.Errorf("metadata: %w", core.ErrTooLarge),
+		"no_client":          fmt.Errorf("login: %w", core.ErrNoClient),
+		"invalid_argument":   fmt.Errorf("%w: %w", errBadArgument, core.ErrLoopbackScheme),
+		// A server's error code reaches the page only in RFC 6749's
+		// error charset (S37).
+		"server_error": &core.OAuthError{Code: "bad\x1b[31mcode\u202e"},
 	} {
 		t.Run(want, func(t *testing.T) {
 			is := is.New(t)
@@ -623,4 +634,77 @@ func TestServerTextReachesThePageSanitised(t *testing.T) {
 	is.Equal(c.Get("email").String(), `a\x1b[31m@b`)
 	is.Equal(c.Get("groups").Index(0).String(), `x\ny`)
 	is.Equal(c.Get(`k\a`).Int(), 1)
+}
+
+// A host core.NormalizeHost refuses (a loopback host without its scheme, a
+// query, user info) is a bad argument of whichever method got it, never an
+// internal_error.
+func TestAPI_UnusableHostIsInvalidArgumentInEveryMethod(t *testing.T) {
+	td := newTestDriver(t)
+	for _, host := range []string{"127.0.0.1:8080", "localhost", "https://example.com/?q=1", "https://u@example.com"} {
+		t.Run(host, func(t *testing.T) {
+			is := is.New(t)
+			target := targetOptions{host: host, clientID: "c"}
+			_, err := td.driver.login(loginOptions{targetOptions: target, redirectURI: pageURL()})
+			is.Equal(errorCode(err), "invalid_argument") // login
+			_, err = td.driver.token(tokenOptions{targetOptions: target})
+			is.Equal(errorCode(err), "invalid_argument") // token
+			_, err = td.driver.logout(target)
+			is.Equal(errorCode(err), "invalid_argument") // logout
+			_, err = td.driver.session(target)
+			is.Equal(errorCode(err), "invalid_argument") // session
+			target.clientID = ""
+			_, err = td.driver.token(tokenOptions{targetOptions: target})
+			is.Equal(errorCode(err), "invalid_argument") // token without a client
+		})
+	}
+}
+
+// S37: the strings of a session summary (scopes a token endpoint granted,
+// a client ID, the issuer) are server text: session() and onChange get
+// them through core.Sanitize.
+func TestSession_SummaryStringsAreSanitised(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.signIn(t)
+	changes := recordChanges(t, td.changes)
+	l := td.tokens.load([]string{td.key()})
+	is.NoErr(l.Err)
+	e := *l.Entry
+	e.Scopes = []string{"openid", "Mallory\u202egnp.exe\x1b[31m\u2028"}
+	is.NoErr(td.tokens.save(td.key(), e))
+	s, err := td.session(td.target())
+	is.NoErr(err)
+	is.Equal(s.(js.Value).Get("scopes").String(), `openid Mallory\u202egnp.exe\x1b[31m\u2028`)
+	si := summarize(td.key(), e)
+	si.ClientID = "c\x07"
+	td.driver.mirror(td.key(), &si)
+	c := changes.next(t)
+	is.Equal(c["scopes"], `openid Mallory\u202egnp.exe\x1b[31m\u2028`)
+	is.Equal(c["clientId"], `c\a`)
+}
+
+// logout({ host }) without a client ID, after the page cleared
+// localStorage (the mirror of the logins): the login is still found in
+// IndexedDB, the authoritative store, so it is removed and its refresh
+// token revoked — not left behind with { removed: false }.
+func TestLogout_WithoutClientIDFindsTheLoginInIndexedDBWhenTheMirrorIsGone(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.signIn(t)
+	jsGlobal.Get("localStorage").Call("clear")
+	byHost := targetOptions{host: td.srv.issuer}
+	tok, err := td.token(tokenOptions{targetOptions: byHost})
+	is.NoErr(err) // token() finds it too
+	is.Equal(tok.(map[string]any)["access_token"], "at-1")
+	res, err := td.logout(byHost)
+	is.NoErr(err)
+	is.Equal(res.(map[string]any)["removed"], true)
+	l := td.tokens.load([]string{td.key()})
+	is.NoErr(l.Err)
+	is.Equal(l.Entry, nil) // no refresh token left in IndexedDB
+	td.srv.mu.Lock()
+	revokes := td.srv.revokes
+	td.srv.mu.Unlock()
+	is.Equal(revokes, 1) // and it was revoked at the server
 }

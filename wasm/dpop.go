@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -126,6 +127,74 @@ func (d *driver) dropKey(name string) {
 	}
 }
 
+// workerAliveLock is held (shared) by every live worker-mode program of
+// the origin for its whole life: two can share `dualauth-worker` (pages
+// that load different wasm URLs get different SharedWorkers).
+const workerAliveLock = "dualauth.v1.worker.alive"
+
+// startWorker deletes the DPoP keys the worker mode's earlier workers left
+// (dropUnusedKeys) — only when no other worker is alive, whose logins,
+// in its memory, would still use theirs — and then marks this one alive.
+// It runs before the API is handed out, so no login of this worker is
+// making a key meanwhile. stop ends the mark (tests; a worker keeps it
+// until it goes away).
+func (d *driver) startWorker() (stop func()) {
+	if release, ok, err := tryLock(workerAliveLock, "exclusive", true); err == nil && ok {
+		d.dropUnusedKeys()
+		release()
+	}
+	alive, _, err := tryLock(workerAliveLock, "shared", false)
+	if err != nil {
+		jsGlobal.Get("console").Call("warn", "dualauth: "+err.Error())
+		return func() {}
+	}
+	return alive
+}
+
+// dropUnusedKeys deletes the DPoP keys in the key store that no pending
+// login and no stored entry names (core.UnusedKeys), after dropping the
+// pending logins that can no longer complete. In the worker mode the
+// logins of the worker before lived in its memory, and their keys would
+// otherwise stay in IndexedDB for good.
+func (d *driver) dropUnusedKeys() {
+	for _, k := range d.local.dropStalePending(d.clock()) {
+		d.dropKey(k)
+	}
+	stored, err := d.tokens.valueKeys()
+	if err != nil {
+		jsGlobal.Get("console").Call("warn", "dualauth: old DPoP keys stay: "+err.Error())
+		return
+	}
+	var pending []core.Pending
+	for _, k := range d.local.keys(pendingPrefix) {
+		v, _ := d.local.get(k)
+		var p core.Pending
+		if json.Unmarshal([]byte(v), &p) == nil {
+			pending = append(pending, p)
+		}
+	}
+	for _, k := range core.UnusedKeys(stored, pending, d.tokens.entries()) {
+		d.dropKey(k)
+	}
+}
+
+// valueKeys lists the names in the key store.
+func (s *idbStore) valueKeys() ([]string, error) {
+	res, err := s.txOn(keyStore, "readonly", func(st js.Value) []js.Value {
+		return []js.Value{st.Call("getAllKeys")}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i := range res[0].Length() {
+		if k := res[0].Index(i); k.Type() == js.TypeString {
+			out = append(out, k.String())
+		}
+	}
+	return out, nil
+}
+
 // putValue stores any structured-clonable value (a CryptoKey) under key,
 // in the key store.
 func (s *idbStore) putValue(key string, v js.Value) error {
@@ -243,6 +312,9 @@ func (d *driver) apiFetch(o fetchOptions) (any, error) {
 		// next call's first proof carries it (this page's or another's),
 		// saving the 401 round trip.
 		KeepNonces: true,
+		// A 403 insufficient_scope names the page's call, login({ host,
+		// scopes }), not the CLI's command.
+		LoginForm: core.LoginCall,
 	})
 	done := d.runWith(m, core.Start{Now: d.clock(), Rand: webCrypto{}}, send)
 	if done.Response != nil && last.Truthy() {

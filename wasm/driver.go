@@ -159,7 +159,7 @@ func (d *driver) runWith(m core.Machine, first core.Event, resource func(core.Fe
 			// A page has one callback: a refused one ends the login.
 			return core.Aborted{Err: e.Err}
 		case core.Warn:
-			jsGlobal.Get("console").Call("warn", "dualauth: "+e.Message)
+			jsGlobal.Get("console").Call("warn", "dualauth: "+core.Sanitize(e.Message)) // server text, as native prints it
 		case core.ClientChosen:
 			jsGlobal.Get("console").Call("info", "dualauth: client "+core.Sanitize(e.ClientID)+", "+core.Sanitize(e.From))
 		case core.Listen:

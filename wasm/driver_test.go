@@ -291,3 +291,22 @@ func TestLogin_AccountIDLogsInToTheDatabricksAccount(t *testing.T) {
 	je := rejection(t, api.Call("token", map[string]any{"host": host, "clientId": "databricks-cli"}))
 	is.Equal(je.Get("code").String(), "not_logged_in") // the accounts host without the account is another login
 }
+
+// warnOnce is a machine that says msg and ends.
+type warnOnce struct{ msg string }
+
+func (w warnOnce) Step(core.Event) []core.Effect {
+	return []core.Effect{core.Warn{Message: w.msg}, core.Done{}}
+}
+
+// S37: a core.Warn may carry server text (an endpoint, a refusal): the
+// console gets it through core.Sanitize, as the CLI's stderr does.
+func TestDriver_WarnReachesTheConsoleSanitised(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	warned := catchWarnings(t)
+	td.driver.run(warnOnce{msg: "could not reach http://127.0.0.1:1/re\u202evoke\x1b[31m\u2028x"}, core.Start{Now: time.Now()})
+	got := *warned
+	is.Equal(len(got), 1)
+	is.Equal(got[0], `dualauth: could not reach http://127.0.0.1:1/re\u202evoke\x1b[31m\u2028x`)
+}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/dualauth/dualauth/core"
 )
@@ -23,17 +24,43 @@ var (
 	errRedirect = errors.New("unexpected redirect")
 )
 
+// normalizeHost is core.NormalizeHost for a host the page passed: what it
+// refuses is a bad argument (invalid_argument; insecure_url for an http URL
+// of a host that is not loopback).
+func normalizeHost(raw string) (string, error) {
+	h, err := core.NormalizeHost(raw)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", errBadArgument, err)
+	}
+	return h, nil
+}
+
 // errorCode is the stable `code` of the Error a JS API promise rejects with:
-// the OAuth error code when the server sent one, else one of ours.
+// the OAuth error code when the server sent one (core.OAuthError.SafeCode:
+// server_error for a code outside RFC 6749's error charset), else one of
+// ours.
 func errorCode(err error) string {
 	var oe *core.OAuthError
+	var tc *core.TokenCharsetError
 	switch {
+	case errors.As(err, &tc):
+		return "token_charset" // before not_logged_in: logging in again gets the same tokens
+	case errors.Is(err, core.ErrMixUp):
+		return "mix_up"
 	case errors.Is(err, core.ErrUnreadableEntry):
 		return "stored_login_unreadable" // logout() removes it
+	case errors.Is(err, core.ErrClientForgotten):
+		return "client_forgotten" // before OAuthError (invalid_client): login() again registers anew
 	case errors.Is(err, core.ErrNotLoggedIn):
 		return "not_logged_in" // before OAuthError: an invalid_grant refresh means "log in again"
 	case errors.As(err, &oe):
-		return oe.Code
+		return oe.SafeCode()
+	case errors.Is(err, core.ErrResourceMismatch):
+		return "resource_mismatch"
+	case errors.Is(err, core.ErrTooLarge):
+		return "response_too_large"
+	case errors.Is(err, core.ErrNoClient):
+		return "no_client"
 	case errors.Is(err, core.ErrStateMismatch), errors.Is(err, core.ErrNoPendingLogin):
 		return "state_mismatch"
 	case errors.Is(err, core.ErrPendingExpired):
@@ -52,7 +79,7 @@ func errorCode(err error) string {
 		return "wrong_origin"
 	case errors.Is(err, core.ErrDiscovery):
 		return "discovery_failed"
-	case errors.Is(err, errBadArgument), errors.Is(err, core.ErrInvalidResource):
+	case errors.Is(err, errBadArgument), errors.Is(err, core.ErrInvalidResource), errors.Is(err, core.ErrLoopbackScheme):
 		return "invalid_argument"
 	case errors.Is(err, errLockTimeout):
 		return "lock_timeout"

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"syscall/js"
 	"testing"
 
@@ -81,4 +82,29 @@ func TestBrowserFetch_ReadsAStreamedBodyUpToTheCap(t *testing.T) {
 		is.True(bytes.Equal(f.Response.Body, bytes.Repeat([]byte("x"), c.total)))
 		is.True(!stats.Get("cancelled").Bool())
 	}
+}
+
+// Step-up in the browser: a 403 insufficient_scope to dualauth.fetch
+// reaches the page as the API's Response, and the console line names the
+// page's call, login({ host, scopes }), not the CLI's command.
+func TestAPIFetch_InsufficientScopeNamesTheLoginCall(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.signIn(t)
+	fake := jsGlobal.Get("Function").New(`return function () {
+		return Promise.resolve(new Response('{}', { status: 403, headers: { 'WWW-Authenticate': 'Bearer error="insufficient_scope", scope="admin:write"' } }));
+	};`).Invoke()
+	orig := jsGlobal.Get("fetch")
+	jsGlobal.Set("fetch", fake)
+	defer jsGlobal.Set("fetch", orig)
+	caught := catchWarnings(t)
+
+	res, err := td.apiFetch(fetchOptions{targetOptions: td.target(), input: js.ValueOf(td.srv.issuer + "/api/admin"), init: js.Undefined()})
+	is.NoErr(err)
+	warned := *caught
+	is.Equal(res.(js.Value).Get("status").Int(), 403) // the API's own answer
+	is.Equal(len(warned), 1)
+	is.True(strings.Contains(warned[0], `403 insufficient_scope: log in again with the scopes it needs: login({ host: "`+td.srv.issuer+`", scopes: "`)) // the call
+	is.True(strings.Contains(warned[0], ` admin:write" })`))
+	is.True(!strings.Contains(warned[0], "auth login"))
 }

@@ -247,7 +247,13 @@ func recordChanges(t *testing.T, l *listeners) *changeRecorder {
 	r := &changeRecorder{ch: make(chan map[string]any, 16)}
 	r.fn = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		v := arg0(args)
-		r.ch <- map[string]any{"key": v.Get("key").String(), "signedIn": v.Get("signedIn").Bool()}
+		c := map[string]any{"key": v.Get("key").String(), "signedIn": v.Get("signedIn").Bool()}
+		for _, k := range []string{"issuer", "host", "clientId", "scopes"} {
+			if s := v.Get(k); s.Type() == js.TypeString {
+				c[k] = s.String()
+			}
+		}
+		r.ch <- c
 		return nil
 	})
 	remove := l.add(r.fn.Value)
@@ -274,4 +280,17 @@ func localStorageDump() string {
 		b.WriteString(k + "=" + v + "\n")
 	}
 	return b.String()
+}
+
+// catchWarnings records what the driver says with console.warn until the
+// test ends (then console.warn is put back).
+func catchWarnings(t *testing.T) *[]string {
+	t.Helper()
+	var got []string
+	console := jsGlobal.Get("console")
+	orig := console.Get("warn")
+	catch := js.FuncOf(func(_ js.Value, args []js.Value) any { got = append(got, arg0(args).String()); return nil })
+	console.Set("warn", catch)
+	t.Cleanup(func() { console.Set("warn", orig); catch.Release() })
+	return &got
 }

@@ -68,3 +68,44 @@ func acquireLock(name string, timeout time.Duration) (release func(), err error)
 		return nil, fmt.Errorf("%w: %v", errStorage, err)
 	}
 }
+
+// tryLock takes the lock called name in mode ("exclusive" or "shared") if
+// it is free now (Web Locks' ifAvailable); ok is false when another holder
+// has it. release frees it; a lock never released is held until the tab or
+// worker goes away.
+func tryLock(name, mode string, ifAvailable bool) (release func(), ok bool, err error) {
+	locks := jsGlobal.Get("navigator").Get("locks")
+	if !locks.Truthy() {
+		return nil, false, fmt.Errorf("%w: this browser has no navigator.locks", errStorage)
+	}
+	type grant struct {
+		resolve js.Value
+		held    bool
+	}
+	granted := make(chan grant, 1)
+	onGrant := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		held := arg0(args).Truthy() // null: not available
+		if !held {
+			granted <- grant{}
+			return nil
+		}
+		var executor js.Func
+		executor = js.FuncOf(func(_ js.Value, args []js.Value) any {
+			executor.Release()
+			granted <- grant{resolve: args[0], held: true}
+			return nil
+		})
+		return jsGlobal.Get("Promise").New(executor)
+	})
+	opts := js.ValueOf(map[string]any{"mode": mode, "ifAvailable": ifAvailable})
+	if _, err := call(func() js.Value { return locks.Call("request", name, opts, onGrant) }); err != nil {
+		onGrant.Release()
+		return nil, false, fmt.Errorf("%w: %v", errStorage, err)
+	}
+	g := <-granted
+	if !g.held {
+		onGrant.Release()
+		return nil, false, nil
+	}
+	return func() { g.resolve.Invoke(); onGrant.Release() }, true, nil
+}

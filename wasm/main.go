@@ -20,6 +20,7 @@ func main() {
 	d := newBrowserDriver()
 	if mode, _ := syscall.Getenv(modeEnv); mode == "worker" {
 		d = newWorkerDriver() // one program for every tab: no storage events to hear
+		d.startWorker()       // drops the DPoP keys of the last worker's logins, gone with it
 	} else {
 		onStorage := js.FuncOf(func(_ js.Value, args []js.Value) any {
 			d.onStorage(arg0(args))

@@ -21,7 +21,8 @@ func (d *driver) resolveTarget(t core.Target, resource string) (*core.Resolution
 
 // storedClient is the client of the login of t in this origin, picked by
 // the core (core.PickClient) from the token-free summaries mirrored to
-// localStorage: a login by URL alone need not make the page remember a
+// localStorage (or, when the mirror has none, from the entries in
+// IndexedDB): a login by URL alone need not make the page remember a
 // registered client ID.
 func (d *driver) storedClient(t core.Target) (string, error) {
 	var logins []core.LoginSummary
@@ -34,6 +35,13 @@ func (d *driver) storedClient(t core.Target) (string, error) {
 		logins = append(logins, si.login())
 	}
 	id, err := core.PickClient(t, "", logins)
+	if err == nil && id == "" {
+		// The mirror is a copy for other tabs' storage events, and a page
+		// may have cleared it (localStorage.clear()): IndexedDB is the
+		// authoritative store, so a login there is still found — and a
+		// logout still removes it and revokes its refresh token.
+		id, err = core.PickClient(t, "", core.SummarizeLogins(d.tokens.entries()))
+	}
 	switch {
 	case err != nil:
 		return "", fmt.Errorf("%w: %w: pass clientId", errBadArgument, err)

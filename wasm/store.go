@@ -310,6 +310,40 @@ func (s *idbStore) deleteRaw(key string) error {
 	return err
 }
 
+// entries is every stored login entry that can be read (registered
+// clients among them), leaving out the store's other records (callback
+// claims) and entries that cannot be read.
+func (s *idbStore) entries() []core.Entry {
+	var raws []string
+	if s.mem != nil {
+		s.mem.mu.Lock()
+		for _, v := range s.mem.m {
+			raws = append(raws, v)
+		}
+		s.mem.mu.Unlock()
+	} else {
+		res, err := s.tx("readonly", func(st js.Value) []js.Value {
+			return []js.Value{st.Call("getAllKeys"), st.Call("getAll")}
+		})
+		if err != nil {
+			return nil
+		}
+		for i := range res[0].Length() {
+			if k, v := res[0].Index(i), res[1].Index(i); k.Type() == js.TypeString && v.Type() == js.TypeString && !strings.HasPrefix(k.String(), claimPrefix) {
+				raws = append(raws, v.String())
+			}
+		}
+	}
+	var out []core.Entry
+	for _, raw := range raws {
+		var e core.Entry
+		if json.Unmarshal([]byte(raw), &e) == nil && e.ClientID != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // keysWith lists the keys of the token store that start with prefix.
 func (s *idbStore) keysWith(prefix string) []string {
 	rng := jsGlobal.Get("IDBKeyRange").Call("bound", prefix, prefix+"\uffff")
@@ -416,19 +450,21 @@ func (si sessionInfo) login() core.LoginSummary {
 		Resolved: si.Resolved, ClientRegistered: si.ClientRegistered}
 }
 
-// js renders the summary for onChange callbacks; a nil summary of key is
-// a logout.
+// js renders the summary for session() and onChange callbacks; a nil
+// summary of key is a logout. Its strings came from servers (the issuer,
+// a client ID registration gave, the scopes a token endpoint granted) or
+// from another tab's mirror: through core.Sanitize, as every message (S37).
 func (si *sessionInfo) js(key string) js.Value {
 	o := jsGlobal.Get("Object").New()
-	o.Set("key", key)
+	o.Set("key", core.Sanitize(key))
 	o.Set("signedIn", si != nil)
 	if si == nil {
 		return o
 	}
-	o.Set("issuer", si.Issuer)
-	o.Set("host", si.Host)
-	o.Set("clientId", si.ClientID)
-	o.Set("scopes", strings.Join(si.Scopes, " "))
+	o.Set("issuer", core.Sanitize(si.Issuer))
+	o.Set("host", core.Sanitize(si.Host))
+	o.Set("clientId", core.Sanitize(si.ClientID))
+	o.Set("scopes", core.Sanitize(strings.Join(si.Scopes, " ")))
 	o.Set("expiry", jsTime(si.Expiry))
 	return o
 }

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"syscall/js"
 	"testing"
+	"time"
 
+	"github.com/dualauth/dualauth/core"
 	"github.com/matryer/is"
 )
 
@@ -77,4 +79,42 @@ func TestWorkerMode_NoTokenReachesStorage(t *testing.T) {
 	is.NoErr(err)
 	l = td.tokens.load([]string{td.key()})
 	is.Equal(l.Entry, nil)
+}
+
+// The worker mode's logins live in the worker's memory, their DPoP keys in
+// IndexedDB `dualauth-worker`: a new worker deletes the keys no pending
+// login names (core.UnusedKeys), keeping those of a login on its way back
+// from the authorization server — and deletes none while another worker of
+// the origin is alive (its logins still use theirs).
+func TestWorkerMode_StartDropsTheKeysOfTheLastWorkersLogins(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.asWorker()
+	waiting := core.Pending{State: "waiting-state", Verifier: "v", CreatedAt: time.Now(), Key: &core.DPoPKey{Key: dpopKeyPrefix + "waiting"}}
+	is.NoErr(td.local.savePending(waiting))
+	orphan := dpopKeyPrefix + "orphan"
+	for _, k := range []string{orphan, waiting.Key.Key} {
+		is.NoErr(td.tokens.putValue(k, js.ValueOf("private key of "+k)))
+	}
+
+	defer td.startWorker()()
+
+	v, err := td.tokens.getValue(orphan)
+	is.NoErr(err)
+	is.True(v.IsUndefined()) // the gone worker's login's key
+	v, err = td.tokens.getValue(waiting.Key.Key)
+	is.NoErr(err)
+	is.Equal(v.String(), "private key of "+waiting.Key.Key) // a login waiting for its callback keeps it
+
+	// This worker is alive now: a second one (another wasm URL) deletes
+	// nothing of what this one's logins use.
+	live := dpopKeyPrefix + "live"
+	is.NoErr(td.tokens.putValue(live, js.ValueOf("in use")))
+	second := newTestDriver(t)
+	second.tokens = &idbStore{name: td.tokens.name} // the same dualauth-worker database
+	second.asWorker()
+	defer second.startWorker()()
+	v, err = td.tokens.getValue(live)
+	is.NoErr(err)
+	is.Equal(v.String(), "in use")
 }

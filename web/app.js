@@ -97,7 +97,14 @@ function formatClaims(claims) {
   for (const k of ['exp', 'iat', 'nbf', 'auth_time']) {
     if (typeof out[k] === 'number') out[k] = `${out[k]} (${new Date(out[k] * 1000).toISOString()})`;
   }
-  return JSON.stringify(out, null, 2);
+  // JSON.stringify escapes C0 controls only: C1 controls, format
+  // characters (bidi overrides, zero-width) and U+2028/2029 of an access
+  // token's claims come out escaped here, as the ID token's do in the core
+  // (S37). The newlines are JSON.stringify's own layout.
+  return JSON.stringify(out, null, 2).replace(/(?!\n)[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => {
+    const n = c.codePointAt(0);
+    return n > 0xffff ? `\\U${n.toString(16).padStart(8, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
 }
 
 function tick() {
@@ -291,7 +298,12 @@ async function main() {
   $('logout').addEventListener('click', logout);
   $('remove-login').addEventListener('click', logout);
   $('mode').value = m;
-  $('mode').addEventListener('change', () => {
+  $('mode').addEventListener('change', async () => {
+    // The worker mode neither reads nor removes what the page mode stored:
+    // a login in IndexedDB (its refresh token) would stay there, unseen.
+    if (m === 'page' && $('mode').value === 'worker' && $('status').dataset.state === 'signed-in') {
+      if (window.confirm('The login stored in IndexedDB (with its refresh token) stays there in the worker mode, which does not use it. Log out of it first?')) await logout();
+    }
     localStorage.setItem(MODE_KEY, $('mode').value);
     const u = new URL(window.location.href);
     u.searchParams.set('mode', $('mode').value);

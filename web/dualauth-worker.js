@@ -16,13 +16,24 @@ const wasmURL = new URL(params.get('wasm') ?? 'dualauth.wasm', self.location.hre
 const execURL = new URL(params.get('exec') ?? 'wasm_exec.js', self.location.href);
 const ports = new Set();
 
-const api = start().catch((err) => {
-  throw { message: `dualauth: the WebAssembly module did not load in the worker: ${err?.message ?? err}`, code: 'load_failed' };
-});
-api.catch(() => {}); // reported to every call
+// api is the running core, started by the first call. A failed start is
+// reported to the calls waiting for it and forgotten: the next call (a
+// page's next load(), which asks 'ready') starts it again, as a page's load()
+// does in the default mode.
+let loading = null;
+function api() {
+  if (!loading) {
+    loading = start().catch((err) => {
+      loading = null;
+      throw { message: `dualauth: the WebAssembly module did not load in the worker: ${err?.message ?? err}`, code: 'load_failed' };
+    });
+    loading.catch(() => {}); // reported to every call
+  }
+  return loading;
+}
 
 async function start() {
-  importScripts(execURL.href); // defines self.Go
+  if (typeof self.Go !== 'function') importScripts(execURL.href); // defines self.Go
   const go = new self.Go();
   const hook = `__dualauthReady_${Math.random().toString(36).slice(2)}`;
   go.env = { ...go.env, DUALAUTH_READY_HOOK: hook, DUALAUTH_MODE: 'worker' };
@@ -46,7 +57,7 @@ async function start() {
 // plainResponse turns a Response into what a message can carry.
 async function plainResponse(r) {
   const body = await r.arrayBuffer();
-  return { status: r.status, statusText: r.statusText, type: r.type, headers: [...r.headers], body };
+  return { status: r.status, statusText: r.statusText, type: r.type, url: r.url, redirected: r.redirected, headers: [...r.headers], body };
 }
 
 async function perform(raw, method, args) {
@@ -78,7 +89,7 @@ self.onconnect = (ev) => {
       return;
     }
     try {
-      const value = await perform(await api, method, args ?? []);
+      const value = await perform(await api(), method, args ?? []);
       port.postMessage({ id, value }, value?.body instanceof ArrayBuffer ? [value.body] : []);
     } catch (err) {
       const error = { message: String(err?.message ?? err), code: err?.code ?? 'internal_error' };

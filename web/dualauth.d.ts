@@ -9,7 +9,18 @@ export interface LoadOptions {
    * to dualauth.js) shared by every tab of the origin, and keeps logins —
    * refresh tokens among them — in its memory only: no refresh token is
    * ever written to storage or readable by page script, and the page gets
-   * access tokens only. The login ends when the last tab of the origin
+   * access tokens only. This keeps *dualauth's* refresh token from page
+   * script; it does not keep a same-origin script from obtaining one of its
+   * own — by starting a login itself, or, while a callback page loads, by
+   * reading the code from the URL and the pending login's PKCE verifier
+   * from IndexedDB `dualauth-worker` and redeeming them first.
+   * fetch() in this mode: the worker sends the request; the page gets a
+   * Response rebuilt from it (body read in full, the worker's url,
+   * redirected and type; a redirect not followed is a network-error
+   * Response whose type is "opaqueredirect"); init.signal aborts the
+   * page's call at once while the worker's request runs to its end;
+   * keepalive is not carried.
+   * The login ends when the last tab of the origin
    * closes (or the only one reloads). The API is the same. Default false:
    * logins persist in IndexedDB. See web/README.md for what same-origin
    * script can take in each mode.
@@ -119,10 +130,31 @@ export interface Session extends Partial<Change> {
 
 /**
  * Errors reject with an Error whose `code` is stable: an OAuth error code
- * from the server (access_denied, invalid_grant, ...) or one of
+ * from the server (access_denied, invalid_grant, ...) — only when it is made
+ * of RFC 6749's error charset (%x20-21 / %x23-5B / %x5D-7E); any other code
+ * a server sends (controls, non-ASCII, `"` or `\`) becomes server_error —
+ * or one of
  * - not_logged_in, state_mismatch, login_expired, issuer_mismatch,
- *   missing_issuer, nonce_mismatch, discovery_failed, invalid_argument,
+ *   missing_issuer, nonce_mismatch, discovery_failed,
  *   lock_timeout, storage_unavailable, network_error;
+ * - invalid_argument: missing or malformed options, a host the API cannot
+ *   use (`token({ host: '127.0.0.1:8080' })`: a loopback host needs its
+ *   http:// or https://; a query, fragment or user info), or several
+ *   logins to the host with no clientId to choose;
+ * - mix_up: the server's metadata sends the sign-in to an origin that is
+ *   neither the issuer's nor its token endpoint's (RFC 9700 §4.4) — refused
+ *   before the redirect;
+ * - token_charset: the token endpoint answered a token with characters
+ *   outside %x20-7E (controls, non-ASCII); nothing of the answer is kept —
+ *   logging in again gets the same, ask the server's operator;
+ * - resource_mismatch: protected-resource metadata (RFC 9728) names another
+ *   resource than the URL it was read for;
+ * - response_too_large: a server's answer (metadata, token) over 1 MiB;
+ * - no_client: no clientId was given and the server neither publishes one
+ *   (Databricks) nor offers dynamic client registration;
+ * - client_forgotten: the server no longer accepts the client dualauth had
+ *   registered; the registration is dropped and login() again registers a
+ *   new one;
  * - insecure_url: an issuer or endpoint (in metadata too) that is neither
  *   https nor http on a loopback host — javascript:, data: … included;
  * - load_failed: the wasm could not be fetched or started;
@@ -139,8 +171,10 @@ export interface Session extends Partial<Change> {
  *   host or resource — nothing was sent;
  * - internal_error: anything else (a bug: please report it).
  *
- * `message` and `description` (the server's error_description, when any)
- * carry text from the network through the same sanitiser as the auth CLI:
+ * `message` and `description` (the server's error_description, when any),
+ * the strings of session() and onChange summaries (issuer, host, clientId,
+ * scopes) and dualauth's console.warn lines carry text from the network
+ * through the same sanitiser as the auth CLI:
  * control characters, ESC and bidirectional overrides (U+202E …) come out
  * escaped (`\u202e`). They are still text — never render them as HTML.
  */
@@ -175,7 +209,11 @@ export interface DualAuth {
    * kept for the next call. The token goes to the login's origin (its host
    * or resource) only: use absolute URLs on the API. A request with a proof
    * does not follow redirects (an "opaqueredirect" Response comes back):
-   * call the final URL. input and init are
+   * call the final URL. A 403 with error="insufficient_scope" (step-up) is
+   * not retried: it resolves to that 403 Response, and console.warn gets one
+   * line naming the login that would be let in, `login({ host: "…",
+   * scopes: "…" })` (the login's scopes and the API's); the page calls
+   * login() with them if it wants to. input and init are
    * those of fetch(); a cross-origin API must allow the Authorization and
    * DPoP headers (and expose DPoP-Nonce and WWW-Authenticate) in CORS.
    * Without host or resource, the URL finds its login: the one whose

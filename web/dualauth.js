@@ -171,14 +171,41 @@ async function startWorker({ wasmURL, wasmExecURL } = {}) {
     session: (o) => rpc('session', o),
     async fetch(input, init, o) {
       const req = new Request(input, init);
+      // The signal is honoured here: an aborted call rejects with its
+      // reason (an AbortError) at once, as fetch() does; the worker's
+      // request, already on its way, runs to its end unseen. keepalive is
+      // not carried: the worker outlives the page anyway while another tab
+      // of the origin is open (web/README.md).
+      const signal = req.signal;
+      signal.throwIfAborted();
       const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await req.arrayBuffer();
+      signal.throwIfAborted();
       const plain = { method: req.method, headers: [...req.headers], body, credentials: req.credentials, cache: req.cache, redirect: req.redirect, referrerPolicy: req.referrerPolicy, integrity: req.integrity };
-      const r = await rpc('fetch', { url: req.url, init: plain }, o);
+      let onAbort;
+      const aborted = new Promise((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+      let r;
+      try {
+        r = await Promise.race([rpc('fetch', { url: req.url, init: plain }, o), aborted]);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
       // A redirect not followed (a request with a proof) cannot be rebuilt
-      // in the page: it comes back as a network-error Response.
-      if (r.type === 'opaqueredirect' || r.status === 0) return Response.error();
+      // as such in the page: it is a network-error Response whose type
+      // still says opaqueredirect, as in the page mode.
+      const opaque = r.type === 'opaqueredirect' || r.status === 0;
       const noBody = [101, 204, 205, 304].includes(r.status);
-      return new Response(noBody ? null : r.body, { status: r.status, statusText: r.statusText, headers: r.headers });
+      const res = opaque ? Response.error() : new Response(noBody ? null : r.body, { status: r.status, statusText: r.statusText, headers: r.headers });
+      // What a constructed Response cannot be given: the URL answered (after
+      // redirects), whether there were any, and the type the worker saw.
+      Object.defineProperties(res, {
+        url: { value: r.url ?? '', enumerable: true },
+        redirected: { value: Boolean(r.redirected), enumerable: true },
+        type: { value: opaque ? 'opaqueredirect' : r.type, enumerable: true },
+      });
+      return res;
     },
     onChange(cb) {
       listeners.add(cb);

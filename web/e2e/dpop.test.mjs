@@ -275,6 +275,13 @@ describe('DPoP in Chromium against oidc-provider and a strict resource', { timeo
     assert.notEqual(fresh.access_token, tok.access_token);
     assert.equal((await call()).status, 200);
     assert.equal((await stats()).accepted - before.accepted, 2);
+    // A redirect not followed (the request has a proof) says so as in the
+    // page mode: type opaqueredirect, not a bare network error.
+    const moved = await page.evaluate(async (url) => {
+      const r = await window.dualauth.fetch(url.replace('/api', '/api/moved') + '/x', {}, { host: url });
+      return { type: r.type, status: r.status };
+    }, apiURL);
+    assert.deepEqual(moved, { type: 'opaqueredirect', status: 0 });
     await page.close();
   });
 });

@@ -11,6 +11,8 @@ import { json, listen, startNodeOP } from './nodeop.mjs';
 
 const CLIENT_ID = 'console';
 const RAW_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+// Every control, format (bidi, zero-width) and line/paragraph separator.
+const RAW_ANY = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
 
 const env = (name) => {
   const v = process.env[name];
@@ -132,6 +134,73 @@ describe('refusals, server text and a damaged login in Chromium', { timeout: 120
     for (const [k, v] of Object.entries(s.claims)) {
       assert.ok(!RAW_CONTROLS.test(k) && !(typeof v === 'string' && RAW_CONTROLS.test(v)), `claim ${JSON.stringify(k)}`);
     }
+    await page.close();
+  });
+
+  test('access-token claims and granted scopes with controls, U+2028 and bidi are shown escaped', async () => {
+    const host = `${opBase}/evil`;
+    const page = await openConsole(host); // signed in by the last test
+    assert.equal(await page.locator('#status').textContent(), 'Signed in');
+    await page.click('#get-token');
+    await poll(async () => (await page.locator('#access-claims').textContent()).includes('note'), { what: 'the access-token claims' });
+    const claims = await page.locator('#access-claims').textContent();
+    assert.ok(!RAW_ANY.test(claims.replace(/\n/g, '')), JSON.stringify(claims));
+    assert.ok(claims.includes('\\u202e') && claims.includes('\\u2028') && claims.includes('\\u0085'), claims);
+    // session() and the page's Scopes row: the granted scope is server text.
+    const s = await page.evaluate(({ h }) => window.dualauth.session({ host: h, clientId: 'console' }), { h: host });
+    for (const k of ['scopes', 'issuer', 'host', 'clientId']) assert.ok(!RAW_CONTROLS.test(s[k]), `${k}: ${JSON.stringify(s[k])}`);
+    assert.ok(s.scopes.includes('Mallory\\u202egnp.exe'), s.scopes);
+    assert.ok(!RAW_CONTROLS.test(await page.locator('#granted-scopes').textContent()));
+    await page.close();
+  });
+
+  test("a server's OAuth error code outside RFC 6749's charset reaches the page as server_error (callback and token endpoint)", async () => {
+    for (const tenant of ['evilcode', 'eviltoken']) {
+      const page = await openConsole(`${opBase}/${tenant}`);
+      await signIn(page);
+      await poll(async () => (await errorOf(page)).code, { what: 'the error box' });
+      const err = await errorOf(page);
+      assert.equal(err.code, 'server_error', tenant);
+      assert.ok(!RAW_CONTROLS.test(err.message), JSON.stringify(err.message));
+      assert.ok(!RAW_CONTROLS.test(await page.locator('#error-code').textContent()));
+      await page.close();
+    }
+  });
+
+  test('metadata that sends the sign-in to another origin is refused with mix_up, and the page goes nowhere', async () => {
+    const host = `${opBase}/mixup`;
+    const page = await openConsole(host);
+    const r = await refusal(page, (h) => window.dualauth.login({ host: h, clientId: 'console' }), host);
+    assert.equal(r?.code, 'mix_up');
+    assert.ok(page.url().startsWith(consoleURL));
+    assert.ok(!op.seen.includes('GET /mixup/auth'), 'no authorization request');
+    await page.close();
+  });
+
+  test('a token with a control character is refused with token_charset and nothing is stored', async () => {
+    const host = `${opBase}/charset`;
+    const page = await openConsole(host);
+    await signIn(page);
+    await poll(async () => (await errorOf(page)).code, { what: 'the error box' });
+    assert.equal((await errorOf(page)).code, 'token_charset');
+    const tok = await refusal(page, (h) => window.dualauth.token({ host: h, clientId: 'console' }), host);
+    assert.equal(tok?.code, 'not_logged_in');
+    await page.close();
+  });
+
+  test("a warning with server text (an unreachable revocation endpoint) reaches the console escaped", async () => {
+    const host = `${opBase}/revoke`;
+    const page = await openConsole(host);
+    const warned = [];
+    page.on('console', (m) => m.type() === 'warning' && warned.push(m.text()));
+    await signIn(page);
+    assert.equal(await page.locator('#status').textContent(), 'Signed in');
+    const r = await page.evaluate(({ h }) => window.dualauth.logout({ host: h, clientId: 'console' }), { h: host });
+    assert.equal(r.removed, true);
+    await poll(async () => warned.some((w) => w.includes('revoke')), { what: 'the warning' });
+    const w = warned.find((x) => x.includes('revoke'));
+    assert.ok(!RAW_ANY.test(w), JSON.stringify(w));
+    assert.ok(w.includes('re\\u202evoke'), w);
     await page.close();
   });
 

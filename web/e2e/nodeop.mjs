@@ -4,12 +4,21 @@
 //   /nodpop  metadata without dpop_signing_alg_values_supported
 //   /deny    the authorization endpoint answers access_denied with EVIL as
 //            its error_description
-//   /evil    a working login whose ID token carries EVIL in a claim (name
-//            and value)
+//   /evil    a working login whose ID token and access token (a JWT)
+//            carry EVIL in a claim (name and value), and whose granted scope
+//            has EVIL in it
+//   /evilcode   the authorization endpoint answers with EVIL as its error code
+//   /eviltoken  a working authorization whose token endpoint answers EVIL as
+//               its error code
+//   /mixup   metadata whose authorization endpoint is on another origin
+//            (localhost for 127.0.0.1): a mix-up (RFC 9700 §4.4)
+//   /charset a working login whose access token has a control character
+//   /revoke  a working login whose revocation endpoint (with U+202E in its
+//            path) nobody listens on
 //   /rt      a working login with refresh tokens rt-N that rotate (a reused
 //            one is invalid_grant) and access tokens of accessTTL seconds
 // and on each, /api: an API that answers what it got (method,
-// Authorization, body).
+// Authorization, body); /moved: a 302 to /api; /slow: an answer after 3 s.
 // Every answer allows any origin (CORS). stats counts token requests by
 // grant type; issued lists every refresh token handed out.
 import { createServer } from 'node:http';
@@ -51,6 +60,13 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
     const claims = { iss, aud: clientId, sub: `user-${tenant}`, nonce, exp: Math.floor(Date.now() / 1000) + 3600 };
     if (tenant === 'evil') Object.assign(claims, { email: EVIL, [`k${EVIL}`]: 1 });
     const body = { access_token: `at-${tenant}-${n}`, token_type: 'Bearer', expires_in: tenant === 'rt' ? accessTTL : 3600, refresh_token: `rt-${tenant}-${n}` };
+    if (tenant === 'evil') {
+      // A JWT access token whose claims carry EVIL, C1 controls, U+2028.
+      const at = { sub: `user-${tenant}`, note: `${EVIL}\u0085\u2028\u200f`, [`k${EVIL}`]: 2 };
+      body.access_token = `${b64url('{"alg":"none"}')}.${b64url(JSON.stringify(at))}.at-evil-${n}`;
+      body.scope = `openid offline_access ${EVIL}`;
+    }
+    if (tenant === 'charset') body.access_token = `at-\x1b[31m-${n}`;
     if (nonce !== undefined) body.id_token = `${b64url('{"alg":"none"}')}.${b64url(JSON.stringify(claims))}.`;
     issued.push(body.refresh_token);
     if (tenant === 'rt') current = body.refresh_token;
@@ -68,7 +84,9 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
     const path = `/${rest.join('/')}`;
     if (path === '/.well-known/openid-configuration') {
       if (tenant === 'js') return json(res, 200, { ...meta(iss), authorization_endpoint: 'javascript:alert(document.domain)//' });
-      if (['nodpop', 'deny', 'evil', 'rt'].includes(tenant)) return json(res, 200, meta(iss));
+      if (tenant === 'mixup') return json(res, 200, { ...meta(iss), authorization_endpoint: `${iss.replace('127.0.0.1', 'localhost')}/auth` });
+      if (tenant === 'revoke') return json(res, 200, { ...meta(iss), revocation_endpoint: 'http://127.0.0.1:1/re\u202evoke' });
+      if (['nodpop', 'deny', 'evil', 'rt', 'evilcode', 'eviltoken', 'charset'].includes(tenant)) return json(res, 200, meta(iss));
     }
     if (path === '/auth') {
       const back = new URL(u.searchParams.get('redirect_uri'));
@@ -76,6 +94,8 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
       if (tenant === 'deny') {
         back.searchParams.set('error', 'access_denied');
         back.searchParams.set('error_description', EVIL);
+      } else if (tenant === 'evilcode') {
+        back.searchParams.set('error', EVIL);
       } else {
         const code = `code-${codes.size + 1}-${Date.now()}`;
         codes.set(code, u.searchParams.get('nonce') ?? undefined);
@@ -83,6 +103,15 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
       }
       res.writeHead(302, { Location: back.href });
       return res.end();
+    }
+    if (path === '/moved') {
+      // A redirect to the API, on the same origin.
+      res.writeHead(302, { Location: `${iss}/api`, 'Access-Control-Allow-Origin': '*' });
+      return res.end();
+    }
+    if (path === '/slow') {
+      setTimeout(() => json(res, 200, { slow: true }), 3000);
+      return;
     }
     if (path === '/api') {
       // An API that says what it got.
@@ -105,6 +134,7 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
           }
           return json(res, 200, tokens(iss, tenant, f.get('client_id'), undefined));
         }
+        if (tenant === 'eviltoken') return json(res, 400, { error: EVIL });
         if (!codes.has(f.get('code'))) return json(res, 400, { error: 'invalid_grant', error_description: EVIL });
         const nonce = codes.get(f.get('code'));
         codes.delete(f.get('code'));

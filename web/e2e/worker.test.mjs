@@ -6,6 +6,8 @@
 // last tab. The same search in the default mode finds the refresh token in
 // IndexedDB, which shows that the search looks where it should.
 import assert from 'node:assert/strict';
+import { copyFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { launchBrowser, poll, startProcess } from './harness.mjs';
 import { startNodeOP } from './nodeop.mjs';
@@ -115,6 +117,47 @@ describe('worker mode in Chromium: refresh tokens out of reach of page script', 
     await serve?.stop();
   });
 
+  test("a worker whose wasm failed to load starts it again on the page's next load()", async () => {
+    // A wasm URL of its own: a worker of its own, not the console's.
+    const wasm = join(env('DUALAUTH_WEB_DIR'), 'dualauth-retry.wasm');
+    await rm(wasm, { force: true });
+    const page = await openConsole('page');
+    const loadOnce = () =>
+      page.evaluate(() =>
+        import('./dualauth.js?copy=worker-retry')
+          .then((m) => m.load({ worker: true, wasmURL: 'dualauth-retry.wasm' }))
+          .then((auth) => auth.ready)
+          .then(
+            () => 'ready',
+            (e) => e.code,
+          ),
+      );
+    assert.equal(await loadOnce(), 'load_failed'); // the wasm is not there yet
+    await copyFile(join(env('DUALAUTH_WEB_DIR'), 'dualauth.wasm'), wasm);
+    assert.equal(await loadOnce(), 'ready'); // the same worker (this page holds it) tries again
+    await page.close();
+    await rm(wasm, { force: true });
+  });
+
+  test('switching the console to the worker mode while signed in offers to log out of the stored login first', async () => {
+    const page = await openConsole('page');
+    await signIn(page);
+    const rt = op.issued.at(-1);
+    assert.ok((await reachable(page)).text.includes(rt));
+    const asked = [];
+    page.once('dialog', (d) => {
+      asked.push(d.message());
+      d.accept();
+    });
+    await page.selectOption('#mode', 'worker');
+    await page.waitForURL(/mode=worker/);
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.evaluate(() => document.body.dataset.mode), 'worker');
+    assert.match(asked[0] ?? '', /stays there in the worker mode/);
+    assert.ok(!(await reachable(page)).text.includes(rt), 'the page-mode login was logged out, not left in IndexedDB');
+    await page.close();
+  });
+
   test('in the default mode the refresh token is in IndexedDB, where a same-origin script finds it', async () => {
     const page = await openConsole('page');
     await signIn(page);
@@ -140,6 +183,28 @@ describe('worker mode in Chromium: refresh tokens out of reach of page script', 
     }, { host, clientId: CLIENT_ID });
     assert.equal(api.status, 201);
     assert.deepEqual(api.body, { method: 'POST', authorization: `Bearer ${await tokenIn(page)}`, body: 'hello' });
+    // The Response says what fetch() would: the URL answered after a
+    // redirect, that there was one, its type.
+    const moved = await page.evaluate(async ({ host, clientId }) => {
+      const r = await window.dualauth.fetch(`${host}/moved`, {}, { host, clientId });
+      return { status: r.status, url: r.url, redirected: r.redirected, type: r.type, body: await r.json() };
+    }, { host, clientId: CLIENT_ID });
+    assert.equal(moved.status, 201);
+    assert.equal(moved.url, `${host}/api`);
+    assert.equal(moved.redirected, true);
+    assert.equal(moved.type, 'cors');
+    assert.equal(moved.body.method, 'GET');
+    // An AbortSignal is honoured in the page: before the call, and while
+    // the worker waits for a slow API.
+    const aborts = await page.evaluate(async ({ host, clientId }) => {
+      const early = await window.dualauth.fetch(`${host}/api`, { signal: AbortSignal.abort() }, { host, clientId }).then(() => 'resolved', (e) => e.name);
+      const started = Date.now();
+      const late = await window.dualauth.fetch(`${host}/slow`, { signal: AbortSignal.timeout(200) }, { host, clientId }).then(() => 'resolved', (e) => e.name);
+      return { early, late, ms: Date.now() - started };
+    }, { host, clientId: CLIENT_ID });
+    assert.equal(aborts.early, 'AbortError');
+    assert.equal(aborts.late, 'TimeoutError');
+    assert.ok(aborts.ms < 2500, `aborted after ${aborts.ms} ms, not when the API answered`);
     const elsewhere = await page.evaluate(({ host, clientId }) => window.dualauth.fetch('http://127.0.0.1:9/x', {}, { host, clientId }).then(() => null, (e) => e.code), { host, clientId: CLIENT_ID });
     assert.equal(elsewhere, 'wrong_origin');
     const { text, goInPage } = await reachable(page);
