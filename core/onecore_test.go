@@ -180,3 +180,20 @@ func TestRefresh_RefusedTokenRefreshesOnceForCallersTogether(t *testing.T) {
 		is.True(!strings.HasPrefix(l, "Lock")) // the fast path
 	}
 }
+
+// A refused token is refreshed even when ForceSharesNew would share it as
+// just obtained (the Databricks forms pass it): the resource said no to
+// that token, so handing it back — however new — only fails again.
+func TestRefresh_RefusedTokenIsRefreshedEvenWhenJustObtained(t *testing.T) {
+	is := is.New(t)
+	w := loggedIn(t, 3600)
+	w.now = w.now.Add(5 * time.Second) // obtained 5 s ago: "just obtained"
+	refused := w.token(dbxToken()).Token.AccessToken
+	cfg := dbxToken()
+	cfg.ForceSharesNew = true
+	cfg.Refused = refused
+	d := w.token(cfg)
+	is.NoErr(d.Err)
+	is.True(d.Token.AccessToken != refused)
+	is.Equal(refreshRequests(w.srv), 1)
+}
