@@ -36,6 +36,7 @@ func TestPickClient(t *testing.T) {
 		{name: "the host alone is no match without a resolution", t: idp, logins: []LoginSummary{{Host: idp.Host, Issuer: "https://login.elsewhere.example", ClientID: "r"}}},
 		{name: "several named by the user: ask", t: idp, logins: []LoginSummary{login("b", 1, false), login("a", 0, false)}, err: ErrAmbiguousClient},
 		{name: "several dualauth registered: the newest (U3)", t: idp, logins: []LoginSummary{login("reg-2", 5, true), login("reg-1", 0, true), login("reg-3", 2, true)}, want: "reg-2"},
+		{name: "several dualauth registered, one logged in twice: the newest login's", t: idp, logins: []LoginSummary{login("reg-1", 0, true), login("reg-2", 2, true), login("reg-1", 5, true)}, want: "reg-1"},
 		{name: "a registered one beside a named one: ask", t: idp, logins: []LoginSummary{login("reg-1", 5, true), login("named", 0, false)}, err: ErrAmbiguousClient},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
