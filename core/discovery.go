@@ -271,23 +271,36 @@ func (m *Metadata) CheckSignInOrigin(signIn string, issChecked bool) error {
 	if issChecked || SameOrigin(signIn, m.Issuer) || SameOrigin(signIn, m.TokenEndpoint) {
 		return nil
 	}
-	if slices.Contains(sameOperator[origin(m.Issuer)], origin(signIn)) {
+	if sameOperator(origin(m.Issuer), origin(signIn)) {
 		return nil
 	}
 	return fmt.Errorf("%w: refusing to log in to %s: its metadata sends you to sign in at %s, on neither the issuer's origin nor its token endpoint's (%s), so what you approve there would go to another server; to sign in at %s, log in to its own issuer",
 		ErrMixUp, m.Issuer, Origin(signIn), Origin(m.TokenEndpoint), Origin(signIn))
 }
 
-// sameOperator lists, by issuer origin, the other https origins where that
-// issuer's own operator has users sign in: the device pages of Microsoft
-// Entra ID (https://microsoft.com/devicelogin) and Google
+// sameOperator reports whether signIn (an origin) is another https origin
+// where the issuer's (an origin) own operator has users sign in: the
+// device pages of Microsoft Entra ID (https://microsoft.com/devicelogin;
+// https://microsoft.com/deviceloginus for the US Government cloud's
+// login.microsoftonline.us, as MSAL's device code tests expect) and Google
 // (https://www.google.com/device). A pair is safe to trust because the
 // issuer itself is authenticated: discovery refuses metadata whose issuer
 // is not the one asked for, over TLS, so a hostile server cannot claim
-// login.microsoftonline.com as its issuer to borrow the pair.
-var sameOperator = map[string][]string{
-	"https://login.microsoftonline.com": {"https://microsoft.com", "https://www.microsoft.com", "https://login.microsoft.com"},
-	"https://accounts.google.com":       {"https://www.google.com", "https://google.com"},
+// login.microsoftonline.com as its issuer to borrow the pair. Of Entra's
+// national clouds only US Government is listed (its device page is
+// confirmed): China's (login.chinacloudapi.cn) is not, so a device login
+// there is refused until its page is known. A switch, not a map: no
+// package init work on `auth token`'s path.
+func sameOperator(issuer, signIn string) bool {
+	switch issuer {
+	case "https://login.microsoftonline.com":
+		return signIn == "https://microsoft.com" || signIn == "https://www.microsoft.com" || signIn == "https://login.microsoft.com"
+	case "https://login.microsoftonline.us":
+		return signIn == "https://microsoft.com"
+	case "https://accounts.google.com":
+		return signIn == "https://www.google.com" || signIn == "https://google.com"
+	}
+	return false
 }
 
 // Origin is the origin of a URL (RFC 6454): scheme and host, lower case,

@@ -38,6 +38,8 @@ func TestCheckSignInOrigin_AllowsRealShapesAndRefusesAMixUp(t *testing.T) {
 		// The device pages of Entra ID and Google: another origin of the
 		// issuer's own operator, trusted for that issuer only.
 		{"EntraDevicePage", "https://login.microsoftonline.com/tid/v2.0", "https://microsoft.com/devicelogin", "https://login.microsoftonline.com/tid/oauth2/v2.0/token", false, true},
+		{"EntraUSGovernmentDevicePage", "https://login.microsoftonline.us/tid/v2.0", "https://microsoft.com/deviceloginus", "https://login.microsoftonline.us/tid/oauth2/v2.0/token", false, true},
+		{"EntraUSGovernmentIsNotGivenTheCommercialLoginOrigin", "https://login.microsoftonline.us/tid/v2.0", "https://login.microsoft.com/device", "https://login.microsoftonline.us/tid/oauth2/v2.0/token", false, false},
 		{"GoogleDevicePage", googleIssuer, "https://www.google.com/device", "https://oauth2.googleapis.com/token", false, true},
 		{"EntrasDevicePageNamedByAnotherIssuerRefused", hostileIssuer, "https://microsoft.com/devicelogin", hostileIssuer + "/token", false, false},
 	} {
