@@ -278,6 +278,49 @@ func (m *Metadata) CheckSignInOrigin(signIn string, issChecked bool) error {
 		ErrMixUp, m.Issuer, Origin(signIn), Origin(m.TokenEndpoint), Origin(signIn))
 }
 
+// needsIDToken reports whether a login whose user signs in at signIn
+// must also show, by an ID token whose iss is this issuer, that the tokens
+// it gets are the issuer's own. That is so when the page is off the
+// issuer's origin (and not a page of the issuer's own operator): it then
+// passed [Metadata.CheckSignInOrigin] by being on the token endpoint's
+// origin — Cognito's shape, but also that of a hostile server A whose
+// metadata names both endpoints of an honest server H (issue 19): the
+// user signs in at H, H's token endpoint answers with H's tokens, and
+// they would be stored under A, for `auth token A` to hand to A. An iss
+// in the authorization response that must name this issuer (issChecked,
+// RFC 9207) binds the login as well; without it, only an ID token does
+// (so the login asks for openid, and a success without one saves
+// nothing: [ErrNotBound]).
+func (m *Metadata) needsIDToken(signIn string, issChecked bool) bool {
+	return !issChecked && !SameOrigin(signIn, m.Issuer) && !sameOperator(origin(m.Issuer), origin(signIn))
+}
+
+// notBound is the error of a login that [Metadata.needsIDToken] and whose
+// token endpoint answered without an ID token.
+func (m *Metadata) notBound(signIn string) error {
+	return fmt.Errorf("%w: %w: refusing to save the login to %s: you signed in at %s and the tokens came from %s, neither on the issuer's origin, without an ID token from %s to show they are its own (they may be another server's); log in to that server's own issuer, or ask the operator of %s to send iss in the authorization response (RFC 9207)",
+		ErrMixUp, ErrNotBound, m.Issuer, Origin(signIn), Origin(m.TokenEndpoint), m.Issuer, m.Issuer)
+}
+
+// bindingFailed is the error of a login that [Metadata.needsIDToken] whose
+// ID token names another issuer (or does not fit it): the tokens may be
+// another server's, a mix-up.
+func bindingFailed(err error) error {
+	if errors.Is(err, ErrIssuerMismatch) {
+		return fmt.Errorf("%w: %w (nothing saved: the tokens are another server's)", ErrMixUp, err)
+	}
+	return err
+}
+
+// withOpenID is scopes with openid added when missing, for a login that
+// [Metadata.needsIDToken].
+func withOpenID(scopes []string) []string {
+	if slices.Contains(scopes, "openid") {
+		return scopes
+	}
+	return append([]string{"openid"}, scopes...)
+}
+
 // sameOperator reports whether signIn (an origin) is another https origin
 // where the issuer's (an origin) own operator has users sign in: the
 // device pages of Microsoft Entra ID (https://microsoft.com/devicelogin;

@@ -214,9 +214,25 @@ var Scenarios = []Scenario{
 		Name:   "Cognito's shape logs in: sign-in and token endpoint on one origin, the issuer elsewhere",
 		Server: ServerConfig{SignInElsewhere: true, TokenElsewhere: true},
 		Steps: []Step{
+			// openid is asked (whatever the target's default scopes), and
+			// the ID token naming the issuer binds the login to it.
 			{Op: OpLogin, ClientID: PresetClient, Want: Want{
 				Requests: loginRequests,
 				Logins:   []Stored{issued(PresetClient, 1)},
+			}},
+		},
+	},
+	{
+		Name:   "metadata naming both endpoints of another server gets that server's tokens, which are not stored (mix-up)",
+		Server: ServerConfig{SignInElsewhere: true, TokenElsewhere: true, IDTokens: IDTokensOther},
+		Steps: []Step{
+			{Name: "its ID token names the other server", Op: OpLogin, ClientID: PresetClient, Want: Want{
+				Err:      "mix_up",
+				Requests: loginRequests,
+			}},
+			{Name: "no ID token", Op: OpLogin, ClientID: PresetClient, Change: SendIDTokens(IDTokensNone), Want: Want{
+				Err:      "mix_up",
+				Requests: loginRequests,
 			}},
 		},
 	},

@@ -95,6 +95,27 @@ func TestHostile_MixUpLoginIsRefusedBeforeTheBrowserOpens(t *testing.T) {
 		is.Equal(a.Requests("authorization_code"), 0) // I's code never reached A
 		e.noCacheEntries()
 	})
+	t.Run("both of the honest server's endpoints: its tokens are not stored under A", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		a, i := startHostile(t), startHostile(t)
+		a.SetMode(hostile.Mode{EditMetadata: func(m map[string]any) {
+			m["authorization_endpoint"] = i.Issuer + hostile.AuthorizePath
+			m["token_endpoint"] = i.Issuer + hostile.TokenPath
+		}})
+		r := e.auth(nil, "login", a.Issuer, "--client-id", "cli", "--scopes", "api", "--timeout", "20s")
+		is.Equal(r.code, 1)
+		is.True(strings.Contains(r.stderr, "Opening a browser to "+i.Issuer+" to log in to "+a.Issuer))
+		lines := errorLines(r.stderr)
+		is.Equal(len(lines), 1)
+		is.True(strings.Contains(lines[0], "mix-up"))
+		is.True(strings.Contains(lines[0], "issued by "+i.Issuer)) // I's ID token (openid was asked though --scopes named none)
+		is.Equal(i.Requests("authorization_code"), 1)              // I answered with its tokens…
+		e.noCacheEntries()                                         // …which are not stored under A
+		r = e.auth(nil, "token", a.Issuer, "--client-id", "cli")
+		is.Equal(r.code, 1)
+		is.Equal(r.stdout, "")
+	})
 }
 
 // TestHostile_RealShapesOfSplitOriginsStillLogIn (issue 19, item 1): one
