@@ -154,6 +154,25 @@ func DefaultScopes(t Target) []string {
 	return []string{"openid", "offline_access"}
 }
 
+// LoginScopes are the scopes a login of t asks for — one rule for every
+// driver: the ones given; else what the resolution of the target says it
+// wants (Databricks' all-apis offline_access, a protected resource's, an
+// issuer's openid offline_access); else, with no resolution,
+// [DefaultScopes]. A protected resource whose challenge and metadata name
+// no scope (and whose server offers neither openid nor offline_access)
+// gets none: the authorization request then has no scope parameter, as
+// the MCP authorization spec's scope selection says, rather than scopes
+// the resource never asked for.
+func LoginScopes(given []string, res *Resolution, t Target) []string {
+	switch {
+	case len(given) > 0:
+		return given
+	case res != nil && (len(res.Scopes) > 0 || res.Kind == KindResource):
+		return res.Scopes
+	}
+	return DefaultScopes(t)
+}
+
 // Candidates lists the metadata URLs for a target, most likely first (S17):
 //   - Databricks account: HOST/oidc/accounts/ID/.well-known/oauth-authorization-server
 //   - Databricks workspace: HOST/oidc/.well-known/oauth-authorization-server

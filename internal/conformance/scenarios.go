@@ -374,6 +374,19 @@ var Scenarios = []Scenario{
 		},
 	},
 	{
+		// One core rule (core.LoginScopes) decides a login's scopes: the
+		// native default "openid offline_access" is not added here.
+		Name:   "a resource login whose resource and server name no scope asks for none (MCP scope selection)",
+		Server: ServerConfig{Resources: []Resource{{Path: "/plain"}}},
+		Steps: []Step{
+			{Op: OpLogin, ClientID: PresetClient, Path: "/plain", Want: Want{
+				Requests: resourceLoginRequests("/plain"),
+				Scope:    NoScope,
+				Logins:   []Stored{resourceLogin("/plain", 1)},
+			}},
+		},
+	},
+	{
 		Name: "a resource login asks for the scope of the resource's 401 first, then its scopes_supported",
 		Server: ServerConfig{Resources: []Resource{
 			{Path: "/a", Scopes: []string{"a:all"}, Challenged: true, ChallengeScope: "a:read a:write"},

@@ -189,7 +189,8 @@ type Want struct {
 	// ErrText is in the outcome's message, which holds no character a
 	// terminal or a page would act on (core.Sanitize leaves it as it is).
 	ErrText string
-	// Scope is the scope of the step's authorization request.
+	// Scope is the scope of the step's authorization request ("": not
+	// checked; [NoScope]: no scope parameter).
 	Scope string
 	// Status is a fetch's HTTP status.
 	Status int
@@ -261,6 +262,10 @@ var refusals = []struct {
 	{core.ErrWrongOrigin, "wrong_origin"},
 	{core.ErrUnreadableEntry, "unreadable_entry"},
 }
+
+// NoScope, as a [Want] Scope, is an authorization request without a scope
+// parameter.
+const NoScope = "(no scope)"
 
 // Run runs every scenario of [Scenarios] against the target's driver.
 func Run(t *testing.T, target string, adapter Adapter) {
@@ -387,8 +392,8 @@ func runStep(d Driver, srv *Server, st Step) []string {
 		} else {
 			outcome(d.LoginWith(LoginCall{Host: d.Host() + st.Path, ClientID: st.ClientID, DPoP: st.DPoP, RedirectTaken: st.RedirectTaken}))
 		}
-		if got := srv.Scope(); st.Want.Scope != "" && got != st.Want.Scope {
-			mismatch("scope", fmt.Sprintf("%q", got), fmt.Sprintf("%q", st.Want.Scope))
+		if got, want := srv.Scope(), strings.TrimPrefix(st.Want.Scope, NoScope); st.Want.Scope != "" && got != want {
+			mismatch("scope", fmt.Sprintf("%q", got), fmt.Sprintf("%q", want))
 		}
 	case OpFetch:
 		at, login := d.Host(), ""
