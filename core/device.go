@@ -116,6 +116,9 @@ type Device struct {
 	// registered: the client is one dualauth registered; clientDPoP: for
 	// DPoP-bound tokens.
 	registered, clientDPoP bool
+	// bindTo is the verification page that makes this login need an ID
+	// token naming the issuer ([Metadata.needsIDToken]); "" when none does.
+	bindTo string
 }
 
 // NewDevice returns a device login that begins with [Start].
@@ -278,6 +281,13 @@ func (d *Device) withClient() []Effect {
 // requestCode sends the device authorization request (RFC 8628 §3.1).
 func (d *Device) requestCode() []Effect {
 	d.phase = deviceAuthorizing
+	if !SameOrigin(d.meta.TokenEndpoint, d.meta.Issuer) {
+		// The verification page may then be on the token endpoint's
+		// origin, off the issuer's: ask for the ID token that would bind
+		// such a login to its issuer (H7). The page is known only from the
+		// answer, after the scopes were sent.
+		d.cfg.Scopes = withOpenID(d.cfg.Scopes)
+	}
 	form := url.Values{}
 	if len(d.cfg.Scopes) > 0 {
 		form.Set("scope", strings.Join(d.cfg.Scopes, " "))
@@ -357,6 +367,9 @@ func (d *Device) authorized(ev Fetched) []Effect {
 			// page, which may pass.
 			return d.fail(fmt.Errorf("device login: %w (a browser login may still work: --flow browser, or --paste where no browser runs)", err))
 		}
+		if d.bindTo == "" && d.meta.needsIDToken(u, false) {
+			d.bindTo = u
+		}
 	}
 	d.code, d.interval, d.expires = code, interval, show.ExpiresAt
 	d.phase = deviceWaiting
@@ -402,6 +415,16 @@ func (d *Device) polled(in Event) []Effect {
 	}
 	if err != nil {
 		return d.fail(fmt.Errorf("device login: %w", d.req.scrub(err)))
+	}
+	if d.bindTo != "" && t.IDToken == "" {
+		return d.fail(fmt.Errorf("device login: %w", d.meta.notBound(d.bindTo))) // before anything is saved (H7)
+	}
+	if d.bindTo != "" {
+		// No nonce in the device grant: iss and aud bind it, and an ID
+		// token with a nonce is one of some other login.
+		if err := checkIDToken(t.IDToken, "", d.meta.Issuer, d.cfg.Client.ID); err != nil {
+			return d.fail(fmt.Errorf("device login: %w", bindingFailed(err)))
+		}
 	}
 	d.entry = newEntry(d.cfg.Target, d.cfg.Client.ID, d.cfg.Scopes, t, ev.Now, d.meta)
 	d.entry.resolvedBy(d.cfg.Resolution)

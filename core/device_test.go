@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strings"
@@ -16,6 +17,7 @@ type deviceServer struct {
 	polls   []string // "pending", "slow_down", "denied", "expired", "ok", "500"
 	authRes func() Response
 	form    []url.Values
+	idIss   string // when set, "ok" carries an ID token from this issuer
 }
 
 func newDeviceServer(polls ...string) *deviceServer {
@@ -42,7 +44,14 @@ func (s *deviceServer) perform(w *world) func(Request) (Response, error) {
 			s.polls = s.polls[1:]
 			switch next {
 			case "ok":
-				return s.issue("", r.Form.Get("client_id")), nil
+				resp := s.issue("", r.Form.Get("client_id"))
+				if s.idIss != "" {
+					var body map[string]any
+					_ = json.Unmarshal(resp.Body, &body)
+					body["id_token"] = fakeJWT(map[string]any{"iss": s.idIss, "aud": r.Form.Get("client_id"), "sub": "u1"})
+					resp = jsonResponse(200, body)
+				}
+				return resp, nil
 			case "500":
 				return Response{Status: 500}, nil
 			case "net":

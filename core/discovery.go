@@ -154,6 +154,25 @@ func DefaultScopes(t Target) []string {
 	return []string{"openid", "offline_access"}
 }
 
+// LoginScopes are the scopes a login of t asks for — one rule for every
+// driver: the ones given; else what the resolution of the target says it
+// wants (Databricks' all-apis offline_access, a protected resource's, an
+// issuer's openid offline_access); else, with no resolution,
+// [DefaultScopes]. A protected resource whose challenge and metadata name
+// no scope (and whose server offers neither openid nor offline_access)
+// gets none: the authorization request then has no scope parameter, as
+// the MCP authorization spec's scope selection says, rather than scopes
+// the resource never asked for.
+func LoginScopes(given []string, res *Resolution, t Target) []string {
+	switch {
+	case len(given) > 0:
+		return given
+	case res != nil && (len(res.Scopes) > 0 || res.Kind == KindResource):
+		return res.Scopes
+	}
+	return DefaultScopes(t)
+}
+
 // Candidates lists the metadata URLs for a target, most likely first (S17):
 //   - Databricks account: HOST/oidc/accounts/ID/.well-known/oauth-authorization-server
 //   - Databricks workspace: HOST/oidc/.well-known/oauth-authorization-server
@@ -271,23 +290,79 @@ func (m *Metadata) CheckSignInOrigin(signIn string, issChecked bool) error {
 	if issChecked || SameOrigin(signIn, m.Issuer) || SameOrigin(signIn, m.TokenEndpoint) {
 		return nil
 	}
-	if slices.Contains(sameOperator[origin(m.Issuer)], origin(signIn)) {
+	if sameOperator(origin(m.Issuer), origin(signIn)) {
 		return nil
 	}
 	return fmt.Errorf("%w: refusing to log in to %s: its metadata sends you to sign in at %s, on neither the issuer's origin nor its token endpoint's (%s), so what you approve there would go to another server; to sign in at %s, log in to its own issuer",
 		ErrMixUp, m.Issuer, Origin(signIn), Origin(m.TokenEndpoint), Origin(signIn))
 }
 
-// sameOperator lists, by issuer origin, the other https origins where that
-// issuer's own operator has users sign in: the device pages of Microsoft
-// Entra ID (https://microsoft.com/devicelogin) and Google
+// needsIDToken reports whether a login whose user signs in at signIn
+// must also show, by an ID token whose iss is this issuer, that the tokens
+// it gets are the issuer's own. That is so when the page is off the
+// issuer's origin (and not a page of the issuer's own operator): it then
+// passed [Metadata.CheckSignInOrigin] by being on the token endpoint's
+// origin — Cognito's shape, but also that of a hostile server A whose
+// metadata names both endpoints of an honest server H (issue 19): the
+// user signs in at H, H's token endpoint answers with H's tokens, and
+// they would be stored under A, for `auth token A` to hand to A. An iss
+// in the authorization response that must name this issuer (issChecked,
+// RFC 9207) binds the login as well; without it, only an ID token does
+// (so the login asks for openid, and a success without one saves
+// nothing: [ErrNotBound]).
+func (m *Metadata) needsIDToken(signIn string, issChecked bool) bool {
+	return !issChecked && !SameOrigin(signIn, m.Issuer) && !sameOperator(origin(m.Issuer), origin(signIn))
+}
+
+// notBound is the error of a login that [Metadata.needsIDToken] and whose
+// token endpoint answered without an ID token.
+func (m *Metadata) notBound(signIn string) error {
+	return fmt.Errorf("%w: %w: refusing to save the login to %s: you signed in at %s and the tokens came from %s, neither on the issuer's origin, without an ID token from %s to show they are its own (they may be another server's); log in to that server's own issuer, or ask the operator of %s to send iss in the authorization response (RFC 9207)",
+		ErrMixUp, ErrNotBound, m.Issuer, Origin(signIn), Origin(m.TokenEndpoint), m.Issuer, m.Issuer)
+}
+
+// bindingFailed is the error of a login that [Metadata.needsIDToken] whose
+// ID token names another issuer (or does not fit it): the tokens may be
+// another server's, a mix-up.
+func bindingFailed(err error) error {
+	if errors.Is(err, ErrIssuerMismatch) {
+		return fmt.Errorf("%w: %w (nothing saved: the tokens are another server's)", ErrMixUp, err)
+	}
+	return err
+}
+
+// withOpenID is scopes with openid added when missing, for a login that
+// [Metadata.needsIDToken].
+func withOpenID(scopes []string) []string {
+	if slices.Contains(scopes, "openid") {
+		return scopes
+	}
+	return append([]string{"openid"}, scopes...)
+}
+
+// sameOperator reports whether signIn (an origin) is another https origin
+// where the issuer's (an origin) own operator has users sign in: the
+// device pages of Microsoft Entra ID (https://microsoft.com/devicelogin;
+// https://microsoft.com/deviceloginus for the US Government cloud's
+// login.microsoftonline.us, as MSAL's device code tests expect) and Google
 // (https://www.google.com/device). A pair is safe to trust because the
 // issuer itself is authenticated: discovery refuses metadata whose issuer
 // is not the one asked for, over TLS, so a hostile server cannot claim
-// login.microsoftonline.com as its issuer to borrow the pair.
-var sameOperator = map[string][]string{
-	"https://login.microsoftonline.com": {"https://microsoft.com", "https://www.microsoft.com", "https://login.microsoft.com"},
-	"https://accounts.google.com":       {"https://www.google.com", "https://google.com"},
+// login.microsoftonline.com as its issuer to borrow the pair. Of Entra's
+// national clouds only US Government is listed (its device page is
+// confirmed): China's (login.chinacloudapi.cn) is not, so a device login
+// there is refused until its page is known. A switch, not a map: no
+// package init work on `auth token`'s path.
+func sameOperator(issuer, signIn string) bool {
+	switch issuer {
+	case "https://login.microsoftonline.com":
+		return signIn == "https://microsoft.com" || signIn == "https://www.microsoft.com" || signIn == "https://login.microsoft.com"
+	case "https://login.microsoftonline.us":
+		return signIn == "https://microsoft.com"
+	case "https://accounts.google.com":
+		return signIn == "https://www.google.com" || signIn == "https://google.com"
+	}
+	return false
 }
 
 // Origin is the origin of a URL (RFC 6454): scheme and host, lower case,

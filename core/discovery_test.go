@@ -314,6 +314,34 @@ func TestDefaultScopes(t *testing.T) {
 	is.Equal(DefaultScopes(Target{Host: "https://idp.example.com"}), []string{"openid", "offline_access"})
 }
 
+// LoginScopes is the one rule of a login's scopes, for every driver: the
+// ones given, else the resolution's, else the defaults — but a protected
+// resource that names none gets none (no scope parameter), not the
+// defaults.
+func TestLoginScopes_GivenThenResolutionThenDefaults(t *testing.T) {
+	idp := Target{Host: "https://idp.example.com"}
+	resource := &Resolution{Kind: KindResource}
+	for _, tc := range []struct {
+		name  string
+		given []string
+		res   *Resolution
+		t     Target
+		want  []string
+	}{
+		{"given", []string{"a"}, &Resolution{Scopes: []string{"b"}}, idp, []string{"a"}},
+		{"the resolution's", nil, &Resolution{Kind: KindResource, Scopes: []string{"mcp:read"}}, idp, []string{"mcp:read"}},
+		{"a resource naming none: none", nil, resource, idp, nil},
+		{"given beats a resource naming none", []string{"x"}, resource, idp, []string{"x"}},
+		{"no resolution: the defaults", nil, nil, idp, []string{"openid", "offline_access"}},
+		{"no resolution, Databricks: its defaults", nil, nil, Target{Host: dbxHost}, []string{"all-apis", "offline_access"}},
+		{"an issuer's resolution without scopes: the defaults", nil, &Resolution{Kind: KindIssuer}, idp, []string{"openid", "offline_access"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is.New(t).Equal(LoginScopes(tc.given, tc.res, tc.t), tc.want)
+		})
+	}
+}
+
 // Whether a server is an OpenID provider is in its document as well as in
 // its address: the openid scope, or ID token signing algorithms.
 func TestParseMetadata_AnOpenIDProviderIsOneAtAnyAddress(t *testing.T) {

@@ -34,6 +34,11 @@ var (
 	// is neither the issuer's nor its token endpoint's (RFC 9700 §4.4; see
 	// [Metadata.CheckSignInOrigin]).
 	ErrMixUp = errors.New("possible mix-up attack (RFC 9700 §4.4)")
+	// ErrNotBound (always with [ErrMixUp]): a login whose sign-in page and
+	// token endpoint are off the issuer's origin got tokens without an ID
+	// token naming the issuer, so nothing shows they are the issuer's;
+	// nothing is saved.
+	ErrNotBound = errors.New("the login is not bound to its issuer")
 	// ErrUnreadableEntry: a stored login is there but cannot be read
 	// (damaged, or written by something else). A store's Load answers it
 	// with the entry's key, so that a logout can still remove it.

@@ -31,6 +31,9 @@ type fakeServer struct {
 	tokenTTL int
 	requests []Request // every request seen
 	grants   fakeGrants
+	// idIss, when set, is the iss of the ID tokens issued (another
+	// server's, in a mix-up); "-" issues none.
+	idIss string
 }
 
 type fakeGrant struct {
@@ -124,8 +127,12 @@ func (s *fakeServer) issue(nonce, clientID string) Response {
 		"expires_in":    s.tokenTTL,
 		"refresh_token": rt,
 	}
-	if nonce != "" {
-		body["id_token"] = fakeJWT(map[string]any{"iss": s.issuer, "aud": clientID, "nonce": nonce, "sub": "u1"})
+	iss := s.issuer
+	if s.idIss != "" {
+		iss = s.idIss
+	}
+	if nonce != "" && iss != "-" {
+		body["id_token"] = fakeJWT(map[string]any{"iss": iss, "aud": clientID, "nonce": nonce, "sub": "u1"})
 	}
 	return jsonResponse(200, body)
 }

@@ -42,7 +42,7 @@ func FuzzParseResourceMetadata(f *testing.F) {
 			t.Fatalf("accepted resource %q", m.Resource)
 		}
 		for _, as := range m.AuthorizationServers {
-			if CheckURL(as) != nil {
+			if _, err := NormalizeHost(as); CheckURL(as) != nil || err != nil {
 				t.Fatalf("accepted authorization server %q", as)
 			}
 		}

@@ -60,13 +60,6 @@ func (g *Grant) Describe() string {
 	return what
 }
 
-// Check says whether the grant can be made by its client, with a client
-// secret (hasSecret) or not, before any request: the client credentials
-// grant needs a secret or a private key; a token exchange, a subject token
-// source (see [ParseSubjectTokenSource]); a forced client_secret_basic or
-// client_secret_post, the secret and no key; private_key_jwt, a key. A
-// missing secret is [ErrNoClientSecret], which a driver may answer by
-// asking for one; every other error is a mistake in what was asked.
 // ErrClientAuth matches a [Grant.Check] error about the client
 // authentication method, which does not fit the client's secret or key.
 var ErrClientAuth = errors.New("client authentication does not fit the client")
@@ -76,6 +69,13 @@ type clientAuthError string
 func (e clientAuthError) Error() string        { return string(e) }
 func (e clientAuthError) Is(target error) bool { return target == ErrClientAuth }
 
+// Check says whether the grant can be made by its client, with a client
+// secret (hasSecret) or not, before any request: the client credentials
+// grant needs a secret or a private key; a token exchange, a subject token
+// source (see [ParseSubjectTokenSource]); a forced client_secret_basic or
+// client_secret_post, the secret and no key; private_key_jwt, a key. A
+// missing secret is [ErrNoClientSecret], which a driver may answer by
+// asking for one; every other error is a mistake in what was asked.
 func (g *Grant) Check(hasSecret bool) error {
 	switch g.Type {
 	case ClientCredentialsGrantType:

@@ -146,6 +146,7 @@ type Login struct {
 	kp      keep      // the save of the new entry
 	rand    io.Reader
 	now     time.Time
+	nonce   string // for a login that asks openid once its metadata is known
 }
 
 // NewLogin returns a login that begins with [Start].
@@ -254,8 +255,9 @@ func (l *Login) start(ev Start) []Effect {
 	if l.pending.DPoP == "" {
 		l.pending.DPoP = DPoPAuto
 	}
+	l.nonce = enc(raw[64:96])
 	if slices.Contains(l.cfg.Scopes, "openid") {
-		l.pending.Nonce = enc(raw[64:96]) // S7
+		l.pending.Nonce = l.nonce // S7
 	}
 	if l.cfg.Client.ID == "" && l.cfg.Resolution == nil {
 		return l.fail(fmt.Errorf("login: %w", ErrNoClient))
@@ -288,6 +290,14 @@ func (l *Login) discovered(ev Fetched) []Effect {
 func (l *Login) useMetadata(m Metadata) []Effect {
 	if err := m.CheckBrowserLogin(); err != nil {
 		return l.fail(err) // before the user is sent anywhere
+	}
+	if m.needsIDToken(m.AuthorizationEndpoint, m.AuthorizationResponseIssSupported) {
+		// Signing in off the issuer's origin: only an ID token naming the
+		// issuer shows the tokens are its own, so ask for one (H7).
+		l.pending.Scopes = withOpenID(l.pending.Scopes)
+		if l.pending.Nonce == "" {
+			l.pending.Nonce = l.nonce
+		}
 	}
 	if res := l.cfg.Resolution; res != nil && res.Kind == KindResource && !slices.Contains(m.CodeChallengeMethodsSupported, "S256") {
 		// The MCP authorization spec: a client MUST refuse to go on when
@@ -489,8 +499,16 @@ func (l *Login) exchanged(e Event) []Effect {
 		return l.fail(fmt.Errorf("exchanging the authorization code: %w", err))
 	}
 	p := l.pending
-	if t.IDToken != "" && p.Nonce != "" {
-		if err := checkIDToken(t.IDToken, p.Nonce, p.Metadata.Issuer, p.ClientID); err != nil {
+	m := p.Metadata
+	bind := m.needsIDToken(m.AuthorizationEndpoint, m.AuthorizationResponseIssSupported)
+	if bind && t.IDToken == "" {
+		return l.fail(m.notBound(m.AuthorizationEndpoint)) // before anything is saved (H7)
+	}
+	if t.IDToken != "" && (p.Nonce != "" || bind) {
+		if err := checkIDToken(t.IDToken, p.Nonce, m.Issuer, p.ClientID); err != nil {
+			if bind {
+				err = bindingFailed(err)
+			}
 			return l.fail(err)
 		}
 	}

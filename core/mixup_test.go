@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,8 @@ func TestCheckSignInOrigin_AllowsRealShapesAndRefusesAMixUp(t *testing.T) {
 		// The device pages of Entra ID and Google: another origin of the
 		// issuer's own operator, trusted for that issuer only.
 		{"EntraDevicePage", "https://login.microsoftonline.com/tid/v2.0", "https://microsoft.com/devicelogin", "https://login.microsoftonline.com/tid/oauth2/v2.0/token", false, true},
+		{"EntraUSGovernmentDevicePage", "https://login.microsoftonline.us/tid/v2.0", "https://microsoft.com/deviceloginus", "https://login.microsoftonline.us/tid/oauth2/v2.0/token", false, true},
+		{"EntraUSGovernmentIsNotGivenTheCommercialLoginOrigin", "https://login.microsoftonline.us/tid/v2.0", "https://login.microsoft.com/device", "https://login.microsoftonline.us/tid/oauth2/v2.0/token", false, false},
 		{"GoogleDevicePage", googleIssuer, "https://www.google.com/device", "https://oauth2.googleapis.com/token", false, true},
 		{"EntrasDevicePageNamedByAnotherIssuerRefused", hostileIssuer, "https://microsoft.com/devicelogin", hostileIssuer + "/token", false, false},
 	} {
@@ -117,8 +120,80 @@ func TestLogin_MixUpWithIssPromisedNeedsTheIssuersIss(t *testing.T) {
 	}
 }
 
+// signInAtHServer is the hostile server A of the review of issue 19: its
+// metadata names both of the honest server H's endpoints, so the sign-in
+// page passes the rule (it is on the token endpoint's origin) and H's
+// token endpoint answers with H's tokens; idIss is the iss of H's ID
+// tokens ("-": none).
+func signInAtHServer(idIss string) *fakeServer {
+	s := newFakeServer(hostileIssuer)
+	s.openID = true
+	s.meta["authorization_endpoint"] = honestOrigin + "/authorize"
+	s.meta["token_endpoint"] = honestOrigin + "/token"
+	s.idIss = idIss
+	return s
+}
+
+// TestLogin_SignInAndTokenEndpointOfAnotherServerStoresNothing: H's tokens
+// are never stored under A — without an ID token, or with H's, the login
+// ends before anything is saved (H7). openid is asked even when the
+// caller asked none, so that a real server of this shape (Cognito) can
+// bind its login.
+func TestLogin_SignInAndTokenEndpointOfAnotherServerStoresNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		idIss  string
+		scopes []string
+		want   error
+	}{
+		{"NoIDToken", "-", []string{"openid"}, ErrNotBound},
+		{"TheHonestServersIDToken", honestOrigin, []string{"openid"}, ErrIssuerMismatch},
+		{"TheHonestServersIDTokenNoOpenIDAsked", honestOrigin, []string{"api"}, ErrIssuerMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			srv := signInAtHServer(tc.idIss)
+			w := newWorld(t, srv)
+			cfg := mixUpLogin(hostileIssuer)
+			cfg.Scopes = tc.scopes
+			d := w.login(cfg)
+			is.True(errors.Is(d.Err, ErrMixUp))
+			is.True(errors.Is(d.Err, tc.want))
+			is.True(strings.HasPrefix(w.authURL, honestOrigin+"/authorize?")) // signed in at H…
+			is.Equal(tokenRequests(srv), 1)                                   // …H answered…
+			is.Equal(len(w.cache), 0)                                         // …and nothing is stored under A
+			is.True(!strings.Contains(d.Err.Error(), "access-"))
+			q := authQuery(t, Authorize{URL: w.authURL})
+			is.True(slices.Contains(strings.Fields(q.Get("scope")), "openid"))
+			is.True(q.Get("nonce") != "")
+		})
+	}
+}
+
+// TestLogin_CognitoShapeAsksOpenIDAndIsBoundByItsIDToken: Cognito's shape
+// (sign-in and token endpoint on one custom domain, issuer elsewhere) asks
+// for openid even when the caller did not, and logs in with the ID token
+// naming its issuer.
+func TestLogin_CognitoShapeAsksOpenIDAndIsBoundByItsIDToken(t *testing.T) {
+	is := is.New(t)
+	cognito := newFakeServer(cognitoIssuer)
+	cognito.openID = true
+	cognito.meta["authorization_endpoint"] = "https://auth.example.com/oauth2/authorize"
+	cognito.meta["token_endpoint"] = "https://auth.example.com/oauth2/token"
+	w := newWorld(t, cognito)
+	cfg := mixUpLogin(cognitoIssuer)
+	cfg.Scopes = []string{"api"}
+	d := w.login(cfg)
+	is.NoErr(d.Err)
+	is.Equal(authQuery(t, Authorize{URL: w.authURL}).Get("scope"), "openid api")
+	is.Equal(d.Entry.Scopes, []string{"openid", "api"})
+	is.Equal(len(w.cache), 1)
+}
+
 // TestTranscript_MixUpRefusedAndRealShapesLogIn: the hostile shape ends at
-// discovery; Google's and Cognito's shapes log in as before.
+// discovery; Google's and Cognito's shapes log in as before (Cognito's
+// bound by its ID token); a server naming both of another's endpoints
+// gets that server's tokens, which are not saved under it.
 func TestTranscript_MixUpRefusedAndRealShapesLogIn(t *testing.T) {
 	is := is.New(t)
 	w := newWorld(t, mixUpServer(false))
@@ -137,6 +212,9 @@ func TestTranscript_MixUpRefusedAndRealShapesLogIn(t *testing.T) {
 	cognito.meta["token_endpoint"] = "https://auth.example.com/oauth2/token"
 	w.srv = cognito
 	is.NoErr(w.login(mixUpLogin(cognitoIssuer)).Err)
+
+	w.srv = signInAtHServer(honestOrigin)
+	is.True(errors.Is(w.login(mixUpLogin(hostileIssuer)).Err, ErrMixUp))
 	checkTranscript(t, "login-mixup", w.transcript())
 }
 
@@ -178,16 +256,51 @@ func TestDevice_VerificationURIOnAnotherOriginIsRefused(t *testing.T) {
 }
 
 // TestDevice_CognitoShapeWorks: a verification URI on the token
-// endpoint's origin, the issuer elsewhere.
+// endpoint's origin, the issuer elsewhere: openid is asked, and the ID
+// token naming the issuer binds the login to it (H7).
 func TestDevice_CognitoShapeWorks(t *testing.T) {
 	is := is.New(t)
 	s := newDeviceServer("ok")
 	s.meta["token_endpoint"] = "https://auth.example.com/oauth2/token"
+	s.idIss = dbxIssuer
 	s.authRes = func() Response {
 		return jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_uri": "https://auth.example.com/device", "expires_in": 60})
 	}
-	_, d, _, shown := runDevice(t, s, dbxDevice())
+	w, d, _, shown := runDevice(t, s, dbxDevice())
 	is.NoErr(d.Err)
 	is.Equal(shown[0].VerificationURI, "https://auth.example.com/device")
 	is.True(d.Token.Expiry.After(t0.Add(time.Minute)))
+	is.Equal(s.form[len(s.form)-2].Get("scope"), "openid all-apis offline_access") // the device request
+	is.Equal(len(w.cache), 1)
+}
+
+// TestDevice_MixUpWithAnotherServersEndpointsStoresNothing: A's metadata
+// names H's device and token endpoints, H's page shows the code, H's
+// token endpoint answers with H's tokens. Without an ID token, or with
+// H's, nothing is stored under A (H7).
+func TestDevice_MixUpWithAnotherServersEndpointsStoresNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		idIss string
+		want  error
+	}{
+		{"NoIDToken", "", ErrNotBound},
+		{"TheHonestServersIDToken", honestOrigin, ErrIssuerMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			s := newDeviceServer("ok")
+			s.meta["token_endpoint"] = honestOrigin + "/token"
+			s.idIss = tc.idIss
+			s.authRes = func() Response {
+				return jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_uri": honestOrigin + "/device", "expires_in": 60})
+			}
+			w, d, _, shown := runDevice(t, s, dbxDevice())
+			is.Equal(len(shown), 1) // H's page passes the sign-in rule…
+			is.True(errors.Is(d.Err, tc.want))
+			is.True(errors.Is(d.Err, ErrMixUp))
+			is.Equal(len(w.cache), 0) // …but H's tokens are not stored under A
+			is.True(!strings.Contains(d.Err.Error(), "access-"))
+		})
+	}
 }

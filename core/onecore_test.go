@@ -36,6 +36,7 @@ func TestPickClient(t *testing.T) {
 		{name: "the host alone is no match without a resolution", t: idp, logins: []LoginSummary{{Host: idp.Host, Issuer: "https://login.elsewhere.example", ClientID: "r"}}},
 		{name: "several named by the user: ask", t: idp, logins: []LoginSummary{login("b", 1, false), login("a", 0, false)}, err: ErrAmbiguousClient},
 		{name: "several dualauth registered: the newest (U3)", t: idp, logins: []LoginSummary{login("reg-2", 5, true), login("reg-1", 0, true), login("reg-3", 2, true)}, want: "reg-2"},
+		{name: "several dualauth registered, one logged in twice: the newest login's", t: idp, logins: []LoginSummary{login("reg-1", 0, true), login("reg-2", 2, true), login("reg-1", 5, true)}, want: "reg-1"},
 		{name: "a registered one beside a named one: ask", t: idp, logins: []LoginSummary{login("reg-1", 5, true), login("named", 0, false)}, err: ErrAmbiguousClient},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,4 +195,21 @@ func TestSummarizeLogins_LeavesRegisteredClientsOut(t *testing.T) {
 	id, err := PickClient(Target{Host: iss}, "", logins)
 	is.NoErr(err)
 	is.Equal(id, "app")
+}
+
+// A refused token is refreshed even when ForceSharesNew would share it as
+// just obtained (the Databricks forms pass it): the resource said no to
+// that token, so handing it back — however new — only fails again.
+func TestRefresh_RefusedTokenIsRefreshedEvenWhenJustObtained(t *testing.T) {
+	is := is.New(t)
+	w := loggedIn(t, 3600)
+	w.now = w.now.Add(5 * time.Second) // obtained 5 s ago: "just obtained"
+	refused := w.token(dbxToken()).Token.AccessToken
+	cfg := dbxToken()
+	cfg.ForceSharesNew = true
+	cfg.Refused = refused
+	d := w.token(cfg)
+	is.NoErr(d.Err)
+	is.True(d.Token.AccessToken != refused)
+	is.Equal(refreshRequests(w.srv), 1)
 }

@@ -74,13 +74,17 @@ func PickClient(t Target, given string, logins []LoginSummary) (string, error) {
 	allRegistered := true
 	for _, s := range logins {
 		mine := issuers[strings.TrimSuffix(s.Issuer, "/")] || s.Resolved && s.Host == t.Host && s.AccountID == t.AccountID
-		if !mine || s.ClientID == "" || slices.Contains(ids, s.ClientID) {
+		if !mine || s.ClientID == "" {
 			continue
 		}
-		ids = append(ids, s.ClientID)
-		allRegistered = allRegistered && s.ClientRegistered
+		// Every login counts for "newest", also a client's second one
+		// (reg-1 at t0, reg-2 at t2, reg-1 again at t5: reg-1 is newest).
 		if s.ObtainedAt.After(newest.ObtainedAt) {
 			newest = s
+		}
+		allRegistered = allRegistered && s.ClientRegistered
+		if !slices.Contains(ids, s.ClientID) {
+			ids = append(ids, s.ClientID)
 		}
 	}
 	if len(ids) > 1 && allRegistered && newest.ClientID != "" {

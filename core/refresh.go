@@ -130,14 +130,20 @@ func (r *Refresh) fresh(e *Entry) bool {
 // force reports whether e must be refreshed even while valid: Force, or
 // e's access token is the one refused.
 func (r *Refresh) force(e *Entry) bool {
-	return r.cfg.Force || r.cfg.Refused != "" && subtle.ConstantTimeCompare([]byte(e.AccessToken), []byte(r.cfg.Refused)) == 1
+	return r.cfg.Force || r.refused(e)
+}
+
+// refused reports whether e's access token is the one a resource refused.
+func (r *Refresh) refused(e *Entry) bool {
+	return r.cfg.Refused != "" && subtle.ConstantTimeCompare([]byte(e.AccessToken), []byte(r.cfg.Refused)) == 1
 }
 
 // justObtained reports whether Force may hand out e as it is: it was
 // obtained so recently that a refresh would give nothing fresher (see
-// ForceSharesNew).
+// ForceSharesNew). It never applies to the refused token: however new,
+// the resource said no to it, so handing it back would only be refused again.
 func (r *Refresh) justObtained(e *Entry) bool {
-	if !r.cfg.ForceSharesNew || e.ObtainedAt.IsZero() || e.Expiry.IsZero() {
+	if !r.cfg.ForceSharesNew || r.refused(e) || e.ObtainedAt.IsZero() || e.Expiry.IsZero() {
 		return false
 	}
 	age := r.now.Sub(e.ObtainedAt)

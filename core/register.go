@@ -115,7 +115,8 @@ type RegisteredClient struct {
 
 // ParseRegistration reads the answer to [RegistrationRequest]. A client
 // without client_id, or one the server made confidential, is refused: dualauth
-// keeps no client secrets.
+// keeps no client secrets. So is one whose registration_access_token is
+// outside VSCHAR, as a token endpoint's tokens are ([TokenCharsetError]).
 func ParseRegistration(r Response) (*RegisteredClient, error) {
 	if tooLong(r) {
 		return nil, fmt.Errorf("client registration answered more than %d bytes", MaxResponseBytes)
@@ -134,6 +135,11 @@ func ParseRegistration(r Response) (*RegisteredClient, error) {
 	}
 	if c.ClientID == "" {
 		return nil, errors.New("client registration answered without a client_id")
+	}
+	if !vschar(c.RegistrationAccessToken) {
+		// It is stored as a token and sent in an Authorization header
+		// (RFC 7592): the same rule as the token endpoint's tokens.
+		return nil, errors.New("the registration_access_token in the client registration answer has characters outside %x20-7E (control characters or non-ASCII); dualauth neither stores nor sends such a token")
 	}
 	if c.TokenEndpointAuthMethod != "" && c.TokenEndpointAuthMethod != "none" {
 		return nil, fmt.Errorf("the server registered a confidential client (token_endpoint_auth_method %s); dualauth registers public clients only: pass --client-id", Sanitize(c.TokenEndpointAuthMethod))

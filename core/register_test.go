@@ -206,11 +206,12 @@ func TestRegister_BadAnswersSaveNothing(t *testing.T) {
 		resp Response
 		want string
 	}{
-		"no-client-id":  {jsonResponse(201, map[string]any{"client_name": "x"}), "without a client_id"},
-		"confidential":  {jsonResponse(201, map[string]any{"client_id": "c", "client_secret": "s3cret", "token_endpoint_auth_method": "client_secret_basic"}), "confidential client"},
-		"refused":       {jsonResponse(400, map[string]any{"error": "invalid_redirect_uri", "error_description": "no"}), "refused: invalid_redirect_uri: no"},
-		"html":          {Response{Status: 500, ContentType: "text/html", Body: []byte("<h1>oops</h1>")}, "HTTP 500 (13 bytes of text/html)"},
-		"ten-megabytes": {Response{Status: 201, Body: make([]byte, 10<<20)}, "more than 1048576 bytes"},
+		"no-client-id":                      {jsonResponse(201, map[string]any{"client_name": "x"}), "without a client_id"},
+		"confidential":                      {jsonResponse(201, map[string]any{"client_id": "c", "client_secret": "s3cret", "token_endpoint_auth_method": "client_secret_basic"}), "confidential client"},
+		"refused":                           {jsonResponse(400, map[string]any{"error": "invalid_redirect_uri", "error_description": "no"}), "refused: invalid_redirect_uri: no"},
+		"html":                              {Response{Status: 500, ContentType: "text/html", Body: []byte("<h1>oops</h1>")}, "HTTP 500 (13 bytes of text/html)"},
+		"ten-megabytes":                     {Response{Status: 201, Body: make([]byte, 10<<20)}, "more than 1048576 bytes"},
+		"registration-token-outside-vschar": {jsonResponse(201, map[string]any{"client_id": "c", "registration_access_token": "s3cret\r\nX-Injected: 1", "registration_client_uri": "https://idp.example.com/register/c"}), "outside %x20-7E"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -199,6 +199,11 @@ func ParseResourceMetadata(body []byte, resource string) (*ResourceMetadata, err
 		if err := CheckURL(as); err != nil {
 			return nil, fmt.Errorf("authorization server %q: %w", as, err)
 		}
+		// An issuer is a host URL: no query, fragment or user info (so
+		// the login never asks a "://…" address made of what is left).
+		if _, err := NormalizeHost(as); err != nil {
+			return nil, fmt.Errorf("authorization server: %w", err)
+		}
 	}
 	return &m, nil
 }
@@ -609,7 +614,10 @@ func (r *Resolve) resourceMetadata(p probe, body []byte) []Effect {
 		}
 		return r.fail(fmt.Errorf("protected-resource metadata at %s: %w", p.url, err))
 	}
-	as, _ := NormalizeHost(pm.AuthorizationServers[0])
+	as, err := NormalizeHost(pm.AuthorizationServers[0])
+	if err != nil { // ParseResourceMetadata checked it; never asks "://…"
+		return r.fail(fmt.Errorf("protected-resource metadata at %s: authorization server: %w", p.url, err))
+	}
 	r.res.Kind, r.res.KindFrom = KindResource, "protected-resource metadata at "+p.url
 	r.res.Resource, r.res.ResourceFrom = r.cfg.Target.Host, "protected-resource metadata at "+p.url
 	// The scopes the 401 asked for come first (the MCP authorization

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -349,6 +350,20 @@ func TestResolve_LoopbackAuthorizationServerOverHTTPIsAllowed(t *testing.T) {
 	pm, err := ParseResourceMetadata([]byte(`{"resource":"http://127.0.0.1:9/api","authorization_servers":["http://127.0.0.1:8/"]}`), "http://127.0.0.1:9/api")
 	is.NoErr(err)
 	is.Equal(pm.AuthorizationServers[0], "http://127.0.0.1:8/")
+}
+
+// An authorization server that is a URL but not a host URL (query,
+// fragment, user info) is refused with NormalizeHost's reason, so the
+// login never asks an address built from the empty rest ("://…").
+func TestParseResourceMetadata_AuthorizationServerMustBeAHostURL(t *testing.T) {
+	for _, as := range []string{"https://as.example?x=1", "https://as.example/#f", "https://u:p@as.example", "https://as.example/?"} {
+		t.Run(as, func(t *testing.T) {
+			is := is.New(t)
+			_, err := ParseResourceMetadata([]byte(`{"resource":"https://api.example","authorization_servers":["https://as.example",`+strconv.Quote(as)+`]}`), "https://api.example")
+			is.True(err != nil)
+			is.True(strings.Contains(err.Error(), "no query, fragment or user info"))
+		})
+	}
 }
 
 func TestParseChallenge_ReadsBearerParameters(t *testing.T) {

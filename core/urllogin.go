@@ -40,15 +40,16 @@ func LoginForURL(logins map[string]string, rawURL string) string {
 type urlParts struct{ origin, path string }
 
 // comparable splits a URL into its origin (lower-case scheme and host, no
-// default port) and its path, as NormalizeHost writes them.
+// default or empty port, as NormalizeHost writes them) and its path with
+// dot segments resolved (RFC 3986 §5.2.4, also when written %2E): the
+// path a server serves, so /mcp/../admin is /admin, not inside /mcp.
 func comparable(raw string) (urlParts, bool) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" || u.User != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return urlParts{}, false
 	}
-	host := strings.ToLower(u.Host)
-	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
-		host = strings.TrimSuffix(host, ":"+p)
-	}
-	return urlParts{origin: strings.ToLower(u.Scheme) + "://" + host, path: u.EscapedPath()}, true
+	// Decoded, so %2E%2E is a dot segment too; resolved as a reference
+	// resolves (Go's url removes the dot segments there).
+	p := (&url.URL{Path: u.Path}).ResolveReference(&url.URL{}).EscapedPath()
+	return urlParts{origin: strings.ToLower(u.Scheme) + "://" + canonicalHost(u), path: p}, true
 }

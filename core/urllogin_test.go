@@ -26,7 +26,13 @@ func TestLoginForURL_PathPrefixLongestWins(t *testing.T) {
 		{"https://api.example.com:443/v2/x", "https://api.example.com/v2/"},
 		{"https://api.example.com/v1/x", "https://api.example.com"},
 		{"https://api.example.com/v1/y", "https://api.example.com"},
-		{"https://user@api.example.com/v1/x", ""}, // user info: not a request URL
+		{"https://user@api.example.com/v1/x", ""},                                     // user info: not a request URL
+		{"http://localhost:3000/mcp/../admin", ""},                                    // dot segments leave the resource
+		{"http://localhost:3000/mcp/%2e%2e/admin", ""},                                // also encoded
+		{"http://localhost:3000/mcp/./tools", "http://localhost:3000/mcp"},            // and stay inside it
+		{"http://localhost:3000/mcp/admin/../tools", "http://localhost:3000/mcp"},     // the longest is decided after resolving
+		{"http://localhost:3000/x/../mcp/admin/u", "http://localhost:3000/mcp/admin"}, // back inside
+		{"https://api.example.com:/v2/x", "https://api.example.com/v2/"},              // an empty port is the default one
 		{"not a url", ""},
 	}
 	for _, c := range cases {

@@ -13,7 +13,7 @@ import (
 // DeviceOptions configure [DeviceLogin].
 type DeviceOptions struct {
 	Options
-	// Scopes; nil means DefaultScopes.
+	// Scopes; nil means core.LoginScopes: the resolution's, else DefaultScopes.
 	Scopes []string
 	// Timeout bounds the whole login, the user's approval included; 0
 	// means DefaultLoginTimeout. The device code's own lifetime also ends
@@ -39,13 +39,7 @@ func DeviceLogin(ctx context.Context, o DeviceOptions) (*core.Entry, error) {
 		return nil, err
 	}
 	defer cancel()
-	scopes := o.Scopes
-	if len(scopes) == 0 {
-		scopes = DefaultScopes(o.Target)
-		if o.Resolution != nil && len(o.Resolution.Scopes) > 0 {
-			scopes = o.Resolution.Scopes // what the target says it wants
-		}
-	}
+	scopes := core.LoginScopes(o.Scopes, o.Resolution, o.Target)
 	d := o.driver(s)
 	d.ShowCode = o.ShowCode
 	done := d.Run(ctx, core.NewDevice(core.DeviceConfig{

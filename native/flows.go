@@ -139,7 +139,7 @@ func ResolveClientID(s Store, t core.Target, given string) (string, error) {
 // LoginOptions configure [Login].
 type LoginOptions struct {
 	Options
-	// Scopes; nil means DefaultScopes.
+	// Scopes; nil means core.LoginScopes: the resolution's, else DefaultScopes.
 	Scopes     []string
 	Prompt     string
 	AuthParams url.Values
@@ -212,13 +212,7 @@ func Login(ctx context.Context, o LoginOptions) (*core.Entry, error) {
 	calls := make(chan *Incoming)
 	go relay(ctx, l, calls)
 
-	scopes := o.Scopes
-	if len(scopes) == 0 {
-		scopes = DefaultScopes(o.Target)
-		if o.Resolution != nil && len(o.Resolution.Scopes) > 0 {
-			scopes = o.Resolution.Scopes // what the target says it wants
-		}
-	}
+	scopes := core.LoginScopes(o.Scopes, o.Resolution, o.Target)
 	d := o.driver(s)
 	d.Callbacks = merge(ctx, calls, o.Callbacks)
 	d.Listen = func(uri string) error {

@@ -126,7 +126,7 @@ var withoutPerson = []string{"clientSecret", "clientKey", "subjectToken", "grant
 
 type loginOptions struct {
 	targetOptions
-	scopes      []string // none: core.DefaultScopes of the target
+	scopes      []string // none: core.LoginScopes of the target
 	redirectURI string
 	returnTo    string
 	prompt      string
@@ -223,13 +223,10 @@ func (d *driver) login(o loginOptions) (any, error) {
 	if client.ID == "" {
 		client.ID = res.ClientID // Databricks: databricks-cli; else registered by the core
 	}
-	scopes := o.scopes
-	if len(scopes) == 0 {
-		// Per target: all-apis offline_access for Databricks, the
-		// resource's scopes, or openid offline_access (who signed in, and
-		// a refresh token).
-		scopes = res.Scopes
-	}
+	// Per target: all-apis offline_access for Databricks, the resource's
+	// scopes (none when it names none), or openid offline_access — the
+	// core's rule, the CLI's too.
+	scopes := core.LoginScopes(o.scopes, res, target)
 	now := d.clock()
 	for _, k := range d.local.dropStalePending(now) { // S27
 		d.dropKey(k) // an abandoned DPoP login's key

@@ -58,9 +58,13 @@ export interface Target {
 
 export interface LoginOptions extends Target {
   /**
-   * Space-separated string or array. Default (missing or empty): the host's
-   * default scopes — "all-apis offline_access" for a Databricks host,
-   * "openid offline_access" for any other.
+   * Space-separated string or array. Default (missing or empty): what the
+   * host turns out to be wants (core.LoginScopes, as for `auth login`) —
+   * "all-apis offline_access" for a Databricks host; for a protected
+   * resource (RFC 9728), the scope of its 401, else its scopes_supported,
+   * plus openid / offline_access where its server offers them, and no
+   * scope at all when none of these names one (the MCP spec's scope
+   * selection); "openid offline_access" for any other issuer.
    */
   scopes?: string | string[];
   /** Default: this page's origin + path. Must be registered with the server. */

@@ -77,6 +77,11 @@ type ServerConfig struct {
 	// IssParameter publishes authorization_response_iss_parameter_supported
 	// (RFC 9207).
 	IssParameter bool
+	// IDTokens is whose ID token a code exchange asked openid answers
+	// with: "" this issuer's (an OpenID provider), [IDTokensOther] the
+	// other origin's (the endpoints are another server's, a mix-up),
+	// [IDTokensNone] none.
+	IDTokens string
 	// Resources are protected resources (RFC 9728) on the server's origin.
 	Resources []Resource
 	// ClientURI is where a registration's registration_client_uri (RFC
@@ -102,6 +107,12 @@ type Resource struct {
 // IssNone, in [SendIss], sends no iss.
 const IssNone = "none"
 
+// What a [ServerConfig.IDTokens] is.
+const (
+	IDTokensOther = "other"
+	IDTokensNone  = "none"
+)
+
 // Where a [ServerConfig.ClientURI] is.
 const (
 	OnEndpoint = "endpoint"
@@ -124,6 +135,7 @@ type grant struct {
 	challenge string
 	jkt       string // the DPoP key the grant is bound to
 	resource  string // the RFC 8707 resource the tokens are for
+	idToken   string // a code's: the ID token its exchange answers with
 }
 
 // PresetClient is the client every server knows without registration.
@@ -183,6 +195,16 @@ func SendIss(iss string) func(*Server) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.iss = iss
+	}
+}
+
+// SendIDTokens makes code exchanges answer with whose ID token kind says
+// (see [ServerConfig.IDTokens]).
+func SendIDTokens(kind string) func(*Server) {
+	return func(s *Server) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.cfg.IDTokens = kind
 	}
 }
 
@@ -303,8 +325,13 @@ func (s *Server) Authorize(authURL string) (string, error) {
 	}
 	s.scope = q.Get("scope")
 	s.coded++
+	iss := u.Scheme + "://" + u.Host
+	if s.cfg.SignInElsewhere {
+		iss = Elsewhere(iss)
+	}
 	code := fmt.Sprintf("code-%d", s.coded)
-	s.codes[code] = grant{client: q.Get("client_id"), redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), jkt: q.Get("dpop_jkt"), resource: q.Get("resource")}
+	s.codes[code] = grant{client: q.Get("client_id"), redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), jkt: q.Get("dpop_jkt"), resource: q.Get("resource"),
+		idToken: s.idToken(iss, q)}
 	r, err := url.Parse(q.Get("redirect_uri"))
 	if err != nil || r.Host == "" {
 		return "", errors.New("authorize: no usable redirect_uri")
@@ -312,10 +339,6 @@ func (s *Server) Authorize(authURL string) (string, error) {
 	back := r.Query()
 	back.Set("code", code)
 	back.Set("state", q.Get("state"))
-	iss := u.Scheme + "://" + u.Host
-	if s.cfg.SignInElsewhere {
-		iss = Elsewhere(iss)
-	}
 	switch s.iss {
 	case "":
 		back.Set("iss", iss)
@@ -325,6 +348,22 @@ func (s *Server) Authorize(authURL string) (string, error) {
 	}
 	r.RawQuery = back.Encode()
 	return r.String(), nil
+}
+
+// idToken is the ID token the code of an authorization request q to
+// issuer answers with: "" unless openid was asked; another server's (the
+// other origin's) with [IDTokensOther]. Unsigned, as the core reads an ID
+// token from the token endpoint without checking its signature.
+func (s *Server) idToken(issuer string, q url.Values) string {
+	if !slices.Contains(strings.Fields(q.Get("scope")), "openid") || s.cfg.IDTokens == IDTokensNone {
+		return ""
+	}
+	if s.cfg.IDTokens == IDTokensOther {
+		issuer = Elsewhere(issuer)
+	}
+	claims, _ := json.Marshal(map[string]any{"iss": issuer, "aud": q.Get("client_id"), "sub": "user", "nonce": q.Get("nonce")})
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"none"}`)) + "." + enc(claims) + "." + enc([]byte("sig"))
 }
 
 // Handle answers a request sent to the server.
@@ -413,7 +452,7 @@ func (s *Server) Handle(r core.Request) core.Response {
 				s.broken("the code exchange is not proved with the key of dpop_jkt")
 				return jsonResponse(400, map[string]string{"error": "invalid_dpop_proof"})
 			}
-			return s.issue(grant{client: client, jkt: jkt, resource: g.resource})
+			return s.issue(grant{client: client, jkt: jkt, resource: g.resource, idToken: g.idToken})
 		case "refresh_token":
 			rt := r.Form.Get("refresh_token")
 			g, ok := s.tokens[rt]
@@ -428,7 +467,7 @@ func (s *Server) Handle(r core.Request) core.Response {
 			if s.cfg.KeepRefreshToken {
 				access, _ := s.next()
 				s.access[access] = g.resource
-				return s.tokenResponse(access, "", jkt)
+				return s.tokenResponse(access, "", jkt, "")
 			}
 			if s.badToken == "" {
 				// An answer with a bad token leaves the old refresh
@@ -457,17 +496,22 @@ func forResource(u *url.URL, resource string) string {
 
 func (s *Server) issue(g grant) core.Response {
 	access, refresh := s.next()
+	idToken := g.idToken
+	g.idToken = "" // the login's only: refreshes answer without one
 	s.tokens[refresh] = g
 	s.access[access] = g.resource
-	return s.tokenResponse(access, refresh, g.jkt)
+	return s.tokenResponse(access, refresh, g.jkt, idToken)
 }
 
 // badChars are what a hostile server puts in a token: a clipboard write,
 // a window title, a screen clear and an injected header line.
 const badChars = "\x1b]52;c;eA==\a\x1b]0;PWNED\a\x1b[2J\r\nX-Injected: 1"
 
-func (s *Server) tokenResponse(access, refresh, jkt string) core.Response {
+func (s *Server) tokenResponse(access, refresh, jkt, idToken string) core.Response {
 	t := map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 3600}
+	if idToken != "" {
+		t["id_token"] = idToken
+	}
 	if jkt != "" {
 		t["token_type"] = core.DPoPTokenType
 	}

@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -88,7 +89,7 @@ type Server struct {
 }
 
 type codeGrant struct {
-	clientID, redirectURI, challenge, scope string
+	clientID, redirectURI, challenge, scope, nonce string
 }
 
 type refreshState struct {
@@ -215,7 +216,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if extra.Get("error") == "" {
 		code := randomString()
 		s.mu.Lock()
-		s.codes[code] = codeGrant{clientID: q.Get("client_id"), redirectURI: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), scope: q.Get("scope")}
+		s.codes[code] = codeGrant{clientID: q.Get("client_id"), redirectURI: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), scope: q.Get("scope"), nonce: q.Get("nonce")}
 		s.mu.Unlock()
 		back.Set("code", code)
 	}
@@ -307,7 +308,13 @@ func (s *Server) redeem(form url.Values, m Mode) (map[string]any, string) {
 		return nil, "invalid_grant"
 	}
 	s.families++
-	return s.issue(s.families, c.clientID, c.scope, "", m), ""
+	answer := s.issue(s.families, c.clientID, c.scope, "", m)
+	if slices.Contains(strings.Fields(c.scope), "openid") {
+		// An ID token naming this server, as an OpenID provider answers
+		// (unsigned: dualauth reads it from the token endpoint over TLS).
+		answer["id_token"] = idToken(map[string]any{"iss": s.Issuer, "aud": c.clientID, "sub": "user", "nonce": c.nonce, "exp": time.Now().Add(time.Hour).Unix()})
+	}
+	return answer, ""
 }
 
 func (s *Server) refreshGrant(form url.Values, m Mode) (map[string]any, string) {
@@ -356,6 +363,12 @@ func (s *Server) issue(family int, clientID, scope, keep string, m Mode) map[str
 		answer["scope"] = scope
 	}
 	return answer
+}
+
+func idToken(claims map[string]any) string {
+	b, _ := json.Marshal(claims)
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"none"}`)) + "." + enc(b) + "." + enc([]byte("sig"))
 }
 
 func oauthError(w http.ResponseWriter, code, desc string) {

@@ -53,6 +53,20 @@ func (e *env) noCacheEntries() {
 	}
 }
 
+// mixUpPair is hostile server A whose metadata names honest server I's
+// authorization endpoint, with more edits of A's metadata by edit.
+func mixUpPair(t *testing.T, edit func(m map[string]any, i *hostile.Server)) (*env, *hostile.Server, *hostile.Server) {
+	e := newEnv(t)
+	a, i := startHostile(t), startHostile(t)
+	a.SetMode(hostile.Mode{EditMetadata: func(m map[string]any) {
+		m["authorization_endpoint"] = i.Issuer + hostile.AuthorizePath
+		if edit != nil {
+			edit(m, i)
+		}
+	}})
+	return e, a, i
+}
+
 // TestHostile_MixUpLoginIsRefusedBeforeTheBrowserOpens (issue 19, item 1):
 // hostile server A names honest server I's authorization endpoint and
 // keeps its own token endpoint. Without iss promised, the login stops
@@ -61,11 +75,7 @@ func (e *env) noCacheEntries() {
 func TestHostile_MixUpLoginIsRefusedBeforeTheBrowserOpens(t *testing.T) {
 	t.Run("no iss promised", func(t *testing.T) {
 		is := is.New(t)
-		e := newEnv(t)
-		a, i := startHostile(t), startHostile(t)
-		a.SetMode(hostile.Mode{EditMetadata: func(m map[string]any) {
-			m["authorization_endpoint"] = i.Issuer + hostile.AuthorizePath
-		}})
+		e, a, i := mixUpPair(t, nil)
 		browser, marker := browserMarker(t)
 		r := e.auth(nil, "login", a.Issuer, "--client-id", "cli", "--browser", browser)
 		is.Equal(r.code, 1)
@@ -82,18 +92,33 @@ func TestHostile_MixUpLoginIsRefusedBeforeTheBrowserOpens(t *testing.T) {
 	})
 	t.Run("iss promised, honest server sends none", func(t *testing.T) {
 		is := is.New(t)
-		e := newEnv(t)
-		a, i := startHostile(t), startHostile(t)
-		a.SetMode(hostile.Mode{EditMetadata: func(m map[string]any) {
-			m["authorization_endpoint"] = i.Issuer + hostile.AuthorizePath
+		e, a, i := mixUpPair(t, func(m map[string]any, _ *hostile.Server) {
 			m["authorization_response_iss_parameter_supported"] = true
-		}})
+		})
 		r := e.auth(nil, "login", a.Issuer, "--client-id", "cli", "--timeout", "20s")
 		is.Equal(r.code, 1)
 		is.True(strings.Contains(r.stderr, "Opening a browser to "+i.Issuer+" to log in to "+a.Issuer)) // where the user went
 		is.True(strings.Contains(r.stderr, "lacks the iss parameter"))
 		is.Equal(a.Requests("authorization_code"), 0) // I's code never reached A
 		e.noCacheEntries()
+	})
+	t.Run("both of the honest server's endpoints: its tokens are not stored under A", func(t *testing.T) {
+		is := is.New(t)
+		e, a, i := mixUpPair(t, func(m map[string]any, i *hostile.Server) {
+			m["token_endpoint"] = i.Issuer + hostile.TokenPath
+		})
+		r := e.auth(nil, "login", a.Issuer, "--client-id", "cli", "--scopes", "api", "--timeout", "20s")
+		is.Equal(r.code, 1)
+		is.True(strings.Contains(r.stderr, "Opening a browser to "+i.Issuer+" to log in to "+a.Issuer))
+		lines := errorLines(r.stderr)
+		is.Equal(len(lines), 1)
+		is.True(strings.Contains(lines[0], "mix-up"))
+		is.True(strings.Contains(lines[0], "issued by "+i.Issuer)) // I's ID token (openid was asked though --scopes named none)
+		is.Equal(i.Requests("authorization_code"), 1)              // I answered with its tokens…
+		e.noCacheEntries()                                         // …which are not stored under A
+		r = e.auth(nil, "token", a.Issuer, "--client-id", "cli")
+		is.Equal(r.code, 1)
+		is.Equal(r.stdout, "")
 	})
 }
 

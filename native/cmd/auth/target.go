@@ -41,8 +41,11 @@ func (a *app) resolveTarget(ctx context.Context, cmd *cobra.Command, rs *setting
 // when they are not the default ones. The login applies it to what it
 // found; describe to what the cached login found.
 func (s *settings) targetScopes(res *core.Resolution) {
-	if s.Scopes.Source == "default" && res != nil && len(res.Scopes) > 0 && !sameScopes(s.Scopes.Value, strings.Join(res.Scopes, " ")) {
-		s.Scopes = setting{strings.Join(res.Scopes, " "), "default for a " + res.Kind.Describe()}
+	if s.Scopes.Source != "default" || res == nil {
+		return
+	}
+	if want := strings.Join(core.LoginScopes(nil, res, s.target()), " "); !sameScopes(s.Scopes.Value, want) {
+		s.Scopes = setting{want, "default for a " + res.Kind.Describe()}
 	}
 }
 

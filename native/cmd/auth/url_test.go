@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +27,11 @@ import (
 
 // databricksFront is a Databricks-shaped host on 127.0.0.1 (a name no
 // suffix rule knows) in front of the real provider: it serves host metadata
-// and its /oidc metadata, whose endpoints are the provider's.
+// and its /oidc metadata, whose endpoints are on its own origin as a
+// Databricks host's are (its authorize page sends the browser on to the
+// provider's, its token endpoint passes requests to the provider's): with
+// both on the provider's origin, the login would need an ID token naming
+// HOST/oidc to be bound to it (H7), which the provider cannot give.
 func databricksFront(t *testing.T, e *env, hostType string, hostMeta bool) string {
 	t.Helper()
 	var base string
@@ -45,9 +51,18 @@ func databricksMux(e *env, hostType string, hostMeta bool, base func() string) *
 	mux.HandleFunc("GET /oidc/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{
 			"issuer":                 base() + "/oidc",
-			"authorization_endpoint": e.srv.Issuer + "/auth",
-			"token_endpoint":         e.srv.Issuer + "/oauth/token",
+			"authorization_endpoint": base() + "/oidc/v1/authorize",
+			"token_endpoint":         base() + "/oidc/v1/token",
 		})
+	})
+	mux.HandleFunc("GET /oidc/v1/authorize", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, e.srv.Issuer+"/auth?"+r.URL.RawQuery, http.StatusFound)
+	})
+	provider, _ := url.Parse(e.srv.Issuer)
+	toProvider := httputil.NewSingleHostReverseProxy(provider)
+	mux.HandleFunc("POST /oidc/v1/token", func(w http.ResponseWriter, r *http.Request) {
+		r.URL.Path, r.Host = "/oauth/token", provider.Host
+		toProvider.ServeHTTP(w, r)
 	})
 	return mux
 }
@@ -279,7 +294,7 @@ func TestCLI_DatabricksHostUnderARealNameOverTLS(t *testing.T) {
 	script := `mount --bind "$1" /etc/hosts && shift && exec "$@"`
 	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", hosts,
 		authBin, "login", base, "--port", "0", "--scopes", "offline_access", "--ca-cert", caFile)
-	cmd.Env = e.environ()
+	cmd.Env = e.environ("SSL_CERT_FILE=" + caFile) // the browser (testidp -login) trusts the name's certificate too: the authorize page is on it
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	err := cmd.Run()
