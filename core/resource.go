@@ -349,8 +349,15 @@ func (c *ResourceCall) stepUp(need []string) string {
 		return fmt.Sprintf("%s: 403 insufficient_scope: log in again with the scopes it needs: login({ host: %q, scopes: %q })",
 			c.what(), host, scope)
 	}
-	return fmt.Sprintf("%s: 403 insufficient_scope: log in again with the scopes it needs: auth login %s --scopes %q",
-		c.what(), host, scope)
+	cmd := "auth login " + host
+	if id := c.entry.ClientID; id != "" && !IsDatabricksHost(c.entry.Host) && (c.entry.Resolution == nil || !c.entry.Resolution.ClientRegistered) {
+		// As [LoginRequiredError] says it: a client the user named is named
+		// again (the login does not guess it); the host's default client
+		// and one dualauth registered are found by the login itself.
+		cmd += " --client-id " + Sanitize(id)
+	}
+	return fmt.Sprintf("%s: 403 insufficient_scope: log in again with the scopes it needs: %s --scopes %q",
+		c.what(), cmd, scope)
 }
 
 // redirect is the next URL of a redirect to follow, and sets the method

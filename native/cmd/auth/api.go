@@ -32,7 +32,8 @@ loopback address). With a URL and no host named anywhere (argument, --host,
 the login is the one whose resource contains the URL (the longest resource
 that is a path prefix of it, as an MCP server's https://mcp.example.com/mcp
 for …/mcp/x), else the URL's host. A 403 with error="insufficient_scope" prints one line with the
-login command that asks for the scopes the server wants.
+login command that asks for the login's scopes and the ones the server wants
+(it opens no browser and asks nothing; the 403 exits 1 like any other).
 
 -d sends a body (POST unless -X says otherwise): the text itself, @FILE for
 a file's content, @- for stdin; it is sent as application/json unless a

@@ -57,6 +57,12 @@ func (e *env) startAPI() *apiServer {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusTeapot)
 			fmt.Fprint(w, "{\"error\":\"no \x1b[31mcoffee\x1b[0m\"}")
+		case "/api/admin":
+			// Step-up (RFC 6750 §3.1): the token is good, its scopes are not.
+			w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="openid profile", error_description="needs the profile"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `{"error":"insufficient_scope"}`)
 		case "/api/bytes":
 			w.Header().Set("Content-Type", "application/octet-stream")
 			w.Write([]byte("raw\x00\x1b[0m\xff\n"))
