@@ -17,6 +17,16 @@
 //            path) nobody listens on
 //   /rt      a working login with refresh tokens rt-N that rotate (a reused
 //            one is invalid_grant) and access tokens of accessTTL seconds
+//   /resmis  no metadata of its own; its protected-resource metadata
+//            (/.well-known/oauth-protected-resource/resmis) names another
+//            resource
+//   /big     metadata over 1 MiB
+//   /bigtoken   a working authorization whose token endpoint answers over
+//               1 MiB
+//   /noreg   metadata without a registration_endpoint
+//   /forgot  metadata with a registration_endpoint that registers any
+//            client; its token endpoint answers invalid_client (the server
+//            forgot the client)
 // and on each, /api: an API that answers what it got (method,
 // Authorization, body); /moved: a 302 to /api; /slow: an answer after 3 s.
 // Every answer allows any origin (CORS). stats counts token requests by
@@ -79,6 +89,9 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
       res.writeHead(204, { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': 'authorization, dpop, content-type', 'Access-Control-Allow-Methods': '*' });
       return res.end();
     }
+    if (u.pathname === '/.well-known/oauth-protected-resource/resmis') {
+      return json(res, 200, { resource: `${base}/elsewhere`, authorization_servers: [`${base}/evil`] });
+    }
     const [, tenant, ...rest] = u.pathname.split('/');
     const iss = `${base}/${tenant}`;
     const path = `/${rest.join('/')}`;
@@ -86,7 +99,9 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
       if (tenant === 'js') return json(res, 200, { ...meta(iss), authorization_endpoint: 'javascript:alert(document.domain)//' });
       if (tenant === 'mixup') return json(res, 200, { ...meta(iss), authorization_endpoint: `${iss.replace('127.0.0.1', 'localhost')}/auth` });
       if (tenant === 'revoke') return json(res, 200, { ...meta(iss), revocation_endpoint: 'http://127.0.0.1:1/re\u202evoke' });
-      if (['nodpop', 'deny', 'evil', 'rt', 'evilcode', 'eviltoken', 'charset'].includes(tenant)) return json(res, 200, meta(iss));
+      if (tenant === 'big') return json(res, 200, { ...meta(iss), padding: 'x'.repeat(2 << 20) });
+      if (tenant === 'forgot') return json(res, 200, { ...meta(iss), registration_endpoint: `${iss}/register` });
+      if (['nodpop', 'bigtoken', 'noreg', 'deny', 'evil', 'rt', 'evilcode', 'eviltoken', 'charset'].includes(tenant)) return json(res, 200, meta(iss));
     }
     if (path === '/auth') {
       const back = new URL(u.searchParams.get('redirect_uri'));
@@ -103,6 +118,12 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
       }
       res.writeHead(302, { Location: back.href });
       return res.end();
+    }
+    if (path === '/register' && req.method === 'POST' && tenant === 'forgot') {
+      let raw = '';
+      req.on('data', (d) => (raw += d));
+      req.on('end', () => json(res, 201, { ...JSON.parse(raw), client_id: `registered-${++n}`, token_endpoint_auth_method: 'none' }));
+      return;
     }
     if (path === '/moved') {
       // A redirect to the API, on the same origin.
@@ -135,6 +156,8 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
           return json(res, 200, tokens(iss, tenant, f.get('client_id'), undefined));
         }
         if (tenant === 'eviltoken') return json(res, 400, { error: EVIL });
+        if (tenant === 'forgot') return json(res, 401, { error: 'invalid_client' });
+        if (tenant === 'bigtoken') return json(res, 200, { access_token: 'at-big', token_type: 'Bearer', padding: 'x'.repeat(2 << 20) });
         if (!codes.has(f.get('code'))) return json(res, 400, { error: 'invalid_grant', error_description: EVIL });
         const nonce = codes.get(f.get('code'));
         codes.delete(f.get('code'));
