@@ -227,7 +227,7 @@ describe('refusals, server text and a damaged login in Chromium', { timeout: 120
     await page.close();
   });
 
-  test('metadata and a token response over 1 MiB are refused with response_too_large', async () => {
+  test('metadata, a token response and a refresh answer over 1 MiB are refused with response_too_large', async () => {
     const host = `${opBase}/big`;
     let page = await openConsole(host);
     const r = await refusal(page, (h) => window.dualauth.login({ host: h, clientId: 'console' }), host);
@@ -240,6 +240,13 @@ describe('refusals, server text and a damaged login in Chromium', { timeout: 120
     assert.equal((await errorOf(page)).code, 'response_too_large');
     const tok = await refusal(page, (h) => window.dualauth.token({ host: h, clientId: 'console' }), `${opBase}/bigtoken`);
     assert.equal(tok?.code, 'not_logged_in', 'nothing of the answer was kept');
+    await page.close();
+    const rhost = `${opBase}/bigrefresh`;
+    page = await openConsole(rhost);
+    await signIn(page);
+    assert.equal(await page.locator('#status').textContent(), 'Signed in');
+    const ref = await refusal(page, (h) => window.dualauth.token({ host: h, clientId: 'console' }), rhost); // expired: a refresh
+    assert.equal(ref?.code, 'response_too_large', ref?.message);
     await page.close();
   });
 

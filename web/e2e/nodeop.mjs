@@ -23,6 +23,8 @@
 //   /big     metadata over 1 MiB
 //   /bigtoken   a working authorization whose token endpoint answers over
 //               1 MiB
+//   /bigrefresh a working login (access tokens expired at once) whose refresh
+//               answers over 1 MiB
 //   /noreg   metadata without a registration_endpoint
 //   /forgot  metadata with a registration_endpoint that registers any
 //            client; its token endpoint answers invalid_client (the server
@@ -69,7 +71,7 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
     n++;
     const claims = { iss, aud: clientId, sub: `user-${tenant}`, nonce, exp: Math.floor(Date.now() / 1000) + 3600 };
     if (tenant === 'evil') Object.assign(claims, { email: EVIL, [`k${EVIL}`]: 1 });
-    const body = { access_token: `at-${tenant}-${n}`, token_type: 'Bearer', expires_in: tenant === 'rt' ? accessTTL : 3600, refresh_token: `rt-${tenant}-${n}` };
+    const body = { access_token: `at-${tenant}-${n}`, token_type: 'Bearer', expires_in: tenant === 'rt' ? accessTTL : tenant === 'bigrefresh' ? 0 : 3600, refresh_token: `rt-${tenant}-${n}` };
     if (tenant === 'evil') {
       // A JWT access token whose claims carry EVIL, C1 controls, U+2028.
       const at = { sub: `user-${tenant}`, note: `${EVIL}\u0085\u2028\u200f`, [`k${EVIL}`]: 2 };
@@ -101,7 +103,7 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
       if (tenant === 'revoke') return json(res, 200, { ...meta(iss), revocation_endpoint: 'http://127.0.0.1:1/re\u202evoke' });
       if (tenant === 'big') return json(res, 200, { ...meta(iss), padding: 'x'.repeat(2 << 20) });
       if (tenant === 'forgot') return json(res, 200, { ...meta(iss), registration_endpoint: `${iss}/register` });
-      if (['nodpop', 'bigtoken', 'noreg', 'deny', 'evil', 'rt', 'evilcode', 'eviltoken', 'charset'].includes(tenant)) return json(res, 200, meta(iss));
+      if (['nodpop', 'bigtoken', 'bigrefresh', 'noreg', 'deny', 'evil', 'rt', 'evilcode', 'eviltoken', 'charset'].includes(tenant)) return json(res, 200, meta(iss));
     }
     if (path === '/auth') {
       const back = new URL(u.searchParams.get('redirect_uri'));
@@ -149,6 +151,7 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
         const grant = f.get('grant_type');
         if (grant in stats) stats[grant]++;
         if (grant === 'refresh_token') {
+          if (tenant === 'bigrefresh') return json(res, 200, { access_token: 'at-big', token_type: 'Bearer', padding: 'x'.repeat(2 << 20) });
           if (tenant !== 'rt' || f.get('refresh_token') !== current) {
             current = null; // a reused refresh token revokes the grant
             return json(res, 400, { error: 'invalid_grant' });
