@@ -218,7 +218,9 @@ export interface DualAuth {
    * kept for the next call. The token goes to the login's origin (its host
    * or resource) only: use absolute URLs on the API. A request with a proof
    * does not follow redirects (an "opaqueredirect" Response comes back):
-   * call the final URL. A 403 with error="insufficient_scope" (step-up) is
+   * call the final URL. A Bearer request follows redirects (the browser
+   * drops Authorization on one to another origin, as Chromium does: tested).
+   * A 403 with error="insufficient_scope" (step-up) is
    * not retried: it resolves to that 403 Response, and console.warn gets one
    * line naming the login that would be let in, `login({ host: "…",
    * scopes: "…" })` (the login's scopes and the API's); the page calls

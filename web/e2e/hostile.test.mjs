@@ -56,6 +56,12 @@ describe('refusals, server text and a damaged login in Chromium', { timeout: 120
     otherSeen = [];
     other = await listen((req, res) => {
       otherSeen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+      if (req.method === 'OPTIONS') {
+        // Lets any header through CORS, so that what arrives is what the
+        // browser chose to send.
+        res.writeHead(204, { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': 'authorization, dpop, content-type', 'Access-Control-Allow-Methods': '*' });
+        return res.end();
+      }
       json(res, 200, {});
     });
     browser = await launchBrowser();
@@ -275,6 +281,25 @@ describe('refusals, server text and a damaged login in Chromium', { timeout: 120
     await poll(async () => (await errorOf(page)).code, { what: 'the error box' });
     assert.equal((await errorOf(page)).code, 'client_forgotten');
     assert.equal(registrations(), 2);
+    await page.close();
+  });
+
+  test("a bearer dualauth.fetch that the login's API 307-redirects to another origin: Chromium follows it without the Authorization header", async () => {
+    const host = `${opBase}/evil`;
+    const page = await openConsole(host); // signed in by the earlier tests
+    assert.equal(await page.locator('#status').textContent(), 'Signed in');
+    const from = otherSeen.length;
+    const target = `http://127.0.0.1:${other.address().port}/redirected`;
+    const r = await page.evaluate(
+      ({ h, u }) => window.dualauth.fetch(u, {}, { host: h, clientId: 'console' }).then((res) => ({ status: res.status, url: res.url, redirected: res.redirected })),
+      { h: host, u: `${opBase}/evil/away?to=${encodeURIComponent(target)}` },
+    );
+    const seen = otherSeen.slice(from);
+    assert.match(op.away.at(-1) ?? '', /^Bearer \S+$/, 'the API itself got the token');
+    assert.equal(r.status, 200, JSON.stringify(r));
+    assert.equal(r.url, target);
+    assert.ok(seen.some((x) => x.startsWith('GET /redirected')), `the redirect was followed: ${JSON.stringify(seen)}`);
+    assert.ok(seen.every((x) => x.endsWith(' ')), `no Authorization at the other origin: ${JSON.stringify(seen)}`);
     await page.close();
   });
 

@@ -30,7 +30,8 @@
 //            client; its token endpoint answers invalid_client (the server
 //            forgot the client)
 // and on each, /api: an API that answers what it got (method,
-// Authorization, body); /moved: a 302 to /api; /slow: an answer after 3 s.
+// Authorization, body); /moved: a 302 to /api; /away?to=URL: a 307 to URL;
+// /slow: an answer after 3 s.
 // Every answer allows any origin (CORS). stats counts token requests by
 // grant type; issued lists every refresh token handed out.
 import { createServer } from 'node:http';
@@ -58,6 +59,7 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
   const seen = [];
   const stats = { authorization_code: 0, refresh_token: 0 };
   const issued = [];
+  const away = [];
   let current = null; // the one valid refresh token of /rt
   let n = 0;
   let base = '';
@@ -127,6 +129,13 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
       req.on('end', () => json(res, 201, { ...JSON.parse(raw), client_id: `registered-${++n}`, token_endpoint_auth_method: 'none' }));
       return;
     }
+    if (path === '/away') {
+      // A 307 to the URL in ?to= (another origin, in the tests); away keeps
+      // the Authorization each request came with.
+      away.push(req.headers.authorization ?? '');
+      res.writeHead(307, { Location: u.searchParams.get('to'), 'Access-Control-Allow-Origin': '*' });
+      return res.end();
+    }
     if (path === '/moved') {
       // A redirect to the API, on the same origin.
       res.writeHead(302, { Location: `${iss}/api`, 'Access-Control-Allow-Origin': '*' });
@@ -177,6 +186,7 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
     seen,
     stats,
     issued,
+    away,
     close: () => new Promise((r) => srv.close(r)),
   };
 }
