@@ -157,8 +157,9 @@ export interface Session extends Partial<Change> {
  *   logging in again gets the same, ask the server's operator;
  * - resource_mismatch: protected-resource metadata (RFC 9728) names another
  *   resource than the URL it was read for;
- * - response_too_large: a server's answer over 1 MiB (metadata, the token
- *   answer of a login or of a refresh); it is not read further;
+ * - response_too_large: a server's answer over 1 MiB (metadata, a client
+ *   registration, the token answer of a login or of a refresh); it is not
+ *   read further;
  * - no_client: no clientId was given and the server neither publishes one
  *   (Databricks) nor offers dynamic client registration;
  * - client_forgotten: the server no longer accepts the client dualauth had

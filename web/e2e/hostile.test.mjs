@@ -233,11 +233,15 @@ describe('refusals, server text and a damaged login in Chromium', { timeout: 120
     await page.close();
   });
 
-  test('metadata, a token response and a refresh answer over 1 MiB are refused with response_too_large', async () => {
+  test('metadata, a registration, a token response and a refresh answer over 1 MiB are refused with response_too_large', async () => {
     const host = `${opBase}/big`;
     let page = await openConsole(host);
     const r = await refusal(page, (h) => window.dualauth.login({ host: h, clientId: 'console' }), host);
     assert.equal(r?.code, 'response_too_large', r?.message);
+    assert.ok(page.url().startsWith(consoleURL));
+    const reg = await refusal(page, (h) => window.dualauth.login({ host: h }), `${opBase}/bigreg`);
+    assert.equal(reg?.code, 'response_too_large', reg?.message);
+    assert.ok(op.seen.includes('POST /bigreg/register'));
     assert.ok(page.url().startsWith(consoleURL));
     await page.close();
     page = await openConsole(`${opBase}/bigtoken`);

@@ -25,6 +25,7 @@
 //               1 MiB
 //   /bigrefresh a working login (access tokens expired at once) whose refresh
 //               answers over 1 MiB
+//   /bigreg  metadata with a registration_endpoint that answers over 1 MiB
 //   /noreg   metadata without a registration_endpoint
 //   /forgot  metadata with a registration_endpoint that registers any
 //            client; its token endpoint answers invalid_client (the server
@@ -104,6 +105,7 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
       if (tenant === 'mixup') return json(res, 200, { ...meta(iss), authorization_endpoint: `${iss.replace('127.0.0.1', 'localhost')}/auth` });
       if (tenant === 'revoke') return json(res, 200, { ...meta(iss), revocation_endpoint: 'http://127.0.0.1:1/re\u202evoke' });
       if (tenant === 'big') return json(res, 200, { ...meta(iss), padding: 'x'.repeat(2 << 20) });
+      if (tenant === 'bigreg') return json(res, 200, { ...meta(iss), registration_endpoint: `${iss}/register` });
       if (tenant === 'forgot') return json(res, 200, { ...meta(iss), registration_endpoint: `${iss}/register` });
       if (['nodpop', 'bigtoken', 'bigrefresh', 'noreg', 'deny', 'evil', 'rt', 'evilcode', 'eviltoken', 'charset'].includes(tenant)) return json(res, 200, meta(iss));
     }
@@ -123,6 +125,7 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
       res.writeHead(302, { Location: back.href });
       return res.end();
     }
+    if (path === '/register' && req.method === 'POST' && tenant === 'bigreg') return json(res, 201, { client_id: 'big', padding: 'x'.repeat(2 << 20) });
     if (path === '/register' && req.method === 'POST' && tenant === 'forgot') {
       let raw = '';
       req.on('data', (d) => (raw += d));
@@ -168,7 +171,8 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
           return json(res, 200, tokens(iss, tenant, f.get('client_id'), undefined));
         }
         if (tenant === 'eviltoken') return json(res, 400, { error: EVIL });
-        if (tenant === 'forgot') return json(res, 401, { error: 'invalid_client' });
+        if (tenant === 'bigreg') return json(res, 200, { ...meta(iss), registration_endpoint: `${iss}/register` });
+      if (tenant === 'forgot') return json(res, 401, { error: 'invalid_client' });
         if (tenant === 'bigtoken') return json(res, 200, { access_token: 'at-big', token_type: 'Bearer', padding: 'x'.repeat(2 << 20) });
         if (!codes.has(f.get('code'))) return json(res, 400, { error: 'invalid_grant', error_description: EVIL });
         const nonce = codes.get(f.get('code'));
