@@ -277,6 +277,9 @@ func (c *clientReg) register() ([]Effect, bool, error) {
 func (c *clientReg) registered(ev Fetched) ([]Effect, bool, error) {
 	m := c.meta
 	c.phase = regDone
+	if errors.Is(ev.Err, ErrTooLarge) { // its own stable code (response_too_large in the browser)
+		return nil, false, fmt.Errorf("registering a client at %s: %w", m.RegistrationEndpoint, ErrTooLarge)
+	}
 	if ev.Err != nil {
 		return nil, false, fmt.Errorf("registering a client at %s failed: %v", m.RegistrationEndpoint, ev.Err)
 	}

@@ -483,6 +483,9 @@ func (l *Login) exchanged(e Event) []Effect {
 		return []Effect{next}
 	}
 	ev := *f
+	if errors.Is(ev.Err, ErrTooLarge) { // its own stable code (response_too_large in the browser)
+		return l.fail(fmt.Errorf("token request to %s: %w", l.pending.Metadata.TokenEndpoint, ErrTooLarge))
+	}
 	if ev.Err != nil {
 		return l.fail(fmt.Errorf("token request to %s failed: %v", l.pending.Metadata.TokenEndpoint, ev.Err))
 	}

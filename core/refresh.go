@@ -289,6 +289,8 @@ func (r *Refresh) fetched(in Event) []Effect {
 	if err == nil {
 		t, err = r.dp.parse(ev)
 		err = r.req.scrub(err)
+	} else if errors.Is(err, ErrTooLarge) { // its own stable code (response_too_large in the browser)
+		err = fmt.Errorf("no usable answer from %s: %w", r.entry.Metadata.TokenEndpoint, ErrTooLarge)
 	} else {
 		err = fmt.Errorf("no usable answer from %s: %v", r.entry.Metadata.TokenEndpoint, err)
 	}

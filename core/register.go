@@ -119,7 +119,7 @@ type RegisteredClient struct {
 // outside VSCHAR, as a token endpoint's tokens are ([TokenCharsetError]).
 func ParseRegistration(r Response) (*RegisteredClient, error) {
 	if tooLong(r) {
-		return nil, fmt.Errorf("client registration answered more than %d bytes", MaxResponseBytes)
+		return nil, fmt.Errorf("client registration answered: %w", ErrTooLarge)
 	}
 	if r.Status != 200 && r.Status != 201 {
 		if looksJSON(r) {

@@ -210,7 +210,7 @@ func TestRegister_BadAnswersSaveNothing(t *testing.T) {
 		"confidential":                      {jsonResponse(201, map[string]any{"client_id": "c", "client_secret": "s3cret", "token_endpoint_auth_method": "client_secret_basic"}), "confidential client"},
 		"refused":                           {jsonResponse(400, map[string]any{"error": "invalid_redirect_uri", "error_description": "no"}), "refused: invalid_redirect_uri: no"},
 		"html":                              {Response{Status: 500, ContentType: "text/html", Body: []byte("<h1>oops</h1>")}, "HTTP 500 (13 bytes of text/html)"},
-		"ten-megabytes":                     {Response{Status: 201, Body: make([]byte, 10<<20)}, "more than 1048576 bytes"},
+		"ten-megabytes":                     {Response{Status: 201, Body: make([]byte, 10<<20)}, "client registration answered: the response is too large (over 1 MiB)"},
 		"registration-token-outside-vschar": {jsonResponse(201, map[string]any{"client_id": "c", "registration_access_token": "s3cret\r\nX-Injected: 1", "registration_client_uri": "https://idp.example.com/register/c"}), "outside %x20-7E"},
 	}
 	for name, c := range cases {
@@ -224,6 +224,7 @@ func TestRegister_BadAnswersSaveNothing(t *testing.T) {
 			is.True(!strings.Contains(d.Err.Error(), "\n"))
 			is.True(!strings.Contains(d.Err.Error(), "s3cret"))
 			is.Equal(len(w.cache), 0)
+			is.Equal(errors.Is(d.Err, ErrTooLarge), name == "ten-megabytes") // response_too_large in the browser
 		})
 	}
 }

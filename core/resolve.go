@@ -521,14 +521,14 @@ func (r *Resolve) skip(why string) []Effect {
 func (r *Resolve) fetched(ev Fetched) []Effect {
 	p := r.queue[0]
 	if errors.Is(ev.Err, ErrTooLarge) {
-		return r.fail(fmt.Errorf("%w: %s: %v; refusing it", ErrDiscovery, p.url, ev.Err))
+		return r.fail(fmt.Errorf("%w: %s: %w; refusing it", ErrDiscovery, p.url, ErrTooLarge))
 	}
 	if ev.Err != nil {
 		return r.fail(fmt.Errorf("%w: cannot reach %s: %v", ErrDiscovery, hostOf(p.url), ev.Err))
 	}
 	resp := ev.Response
 	if tooLong(resp) {
-		return r.fail(fmt.Errorf("%w: %s sent more than %d bytes; refusing it", ErrDiscovery, p.url, MaxResponseBytes))
+		return r.fail(fmt.Errorf("%w: %s: %w; refusing it", ErrDiscovery, p.url, ErrTooLarge))
 	}
 	if p.kind == probeChallenge {
 		return r.challenged(resp)

@@ -327,7 +327,7 @@ func TestResolve_RefusesBadResourceMetadata(t *testing.T) {
 		"mismatch":       {prm("https://api.example.com/v2", asURL), `names another resource: it says "https://api.example.com/v2", the URL is "https://api.example.com/v1"`},
 		"http-server":    {prm(apiURL, "http://login.example.com"), `authorization server "http://login.example.com": URL must use https`},
 		"no-servers":     {prm(apiURL), "names no authorization_servers"},
-		"ten-megabytes":  {big, "sent more than 1048576 bytes"},
+		"ten-megabytes":  {big, "the response is too large (over 1 MiB)"},
 		"mixed-servers":  {prm(apiURL, asURL, "http://evil.example.com"), `"http://evil.example.com": URL must use https`},
 		"resource-empty": {jsonResponse(200, map[string]any{"authorization_servers": []string{asURL}}), "names another resource"},
 	}
@@ -341,6 +341,7 @@ func TestResolve_RefusesBadResourceMetadata(t *testing.T) {
 			is.True(strings.Contains(err.Error(), c.want))
 			is.True(!strings.Contains(err.Error(), "\n"))
 			is.Equal(len(w.cache), 0)
+			is.Equal(errors.Is(err, ErrTooLarge), name == "ten-megabytes") // its own code (response_too_large) in the browser
 		})
 	}
 }

@@ -7,6 +7,19 @@ import (
 	"strings"
 )
 
+// ResourceLogins is the map [LoginForURL] reads, from stored entries: the
+// resource of each login that has one, to its host. Registered clients
+// are no logins.
+func ResourceLogins(entries []Entry) map[string]string {
+	logins := map[string]string{}
+	for _, e := range entries {
+		if e.Registration == nil && e.Resource != "" && e.Host != "" {
+			logins[e.Resource] = e.Host
+		}
+	}
+	return logins
+}
+
 // LoginForURL picks the login a URL belongs to. logins maps the RFC 8707
 // resource of each stored login (Entry.Resource) to its host (Entry.Host,
 // what `auth token HOST` names it by); the login chosen is the one whose

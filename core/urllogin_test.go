@@ -43,3 +43,16 @@ func TestLoginForURL_PathPrefixLongestWins(t *testing.T) {
 	// The answer is the login's host, which may differ from its resource.
 	is.New(t).Equal(LoginForURL(map[string]string{"http://localhost:3000/mcp": "http://localhost:3000"}, "http://localhost:3000/mcp/x"), "http://localhost:3000")
 }
+
+// The map LoginForURL reads, from stored entries: resource logins only,
+// registered clients left out (both targets build it so).
+func TestResourceLogins_MapsEachResourceLoginsResourceToItsHost(t *testing.T) {
+	is := is.New(t)
+	got := ResourceLogins([]Entry{
+		{Host: "https://api.example.com/mcp", Resource: "https://api.example.com/mcp", ClientID: "c"},
+		{Host: "https://issuer.example.com", ClientID: "c"}, // no resource
+		{Host: "https://issuer.example.com", Resource: "https://api.example.com/reg", ClientID: "r", Registration: &Registration{}},
+	})
+	is.Equal(got, map[string]string{"https://api.example.com/mcp": "https://api.example.com/mcp"})
+	is.Equal(LoginForURL(got, "https://api.example.com/mcp/tools"), "https://api.example.com/mcp")
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,13 +98,7 @@ func LoginForURL(s Store, rawURL string) string {
 	if err != nil {
 		return ""
 	}
-	logins := map[string]string{}
-	for _, e := range entries {
-		if e.Registration == nil && e.Resource != "" && e.Host != "" {
-			logins[e.Resource] = e.Host
-		}
-	}
-	return core.LoginForURL(logins, rawURL)
+	return core.LoginForURL(core.ResourceLogins(slices.Collect(maps.Values(entries))), rawURL)
 }
 
 // ErrAmbiguousClient: the host has logins of several clients and none was

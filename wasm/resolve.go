@@ -52,7 +52,10 @@ func (d *driver) storedClient(t core.Target) (string, error) {
 }
 
 // loginForURL is the host of the stored login whose RFC 8707 resource
-// contains rawURL (see core.LoginForURL), "" when there is none.
+// contains rawURL (see core.LoginForURL), "" when there is none: from the
+// summaries mirrored to localStorage, or, when none of them contains it,
+// from the entries in IndexedDB (the authoritative store; a page may have
+// cleared the mirror), as storedClient does.
 func (d *driver) loginForURL(rawURL string) string {
 	logins := map[string]string{}
 	for _, k := range d.local.keys(sessionPrefix) {
@@ -63,5 +66,8 @@ func (d *driver) loginForURL(rawURL string) string {
 		}
 		logins[si.Resource] = si.Host
 	}
-	return core.LoginForURL(logins, rawURL)
+	if h := core.LoginForURL(logins, rawURL); h != "" {
+		return h
+	}
+	return core.LoginForURL(core.ResourceLogins(d.tokens.entries()), rawURL)
 }

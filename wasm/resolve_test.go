@@ -77,6 +77,20 @@ func TestLoginForURL_AURLInsideAResourceFindsItsLogin(t *testing.T) {
 	is.Equal(td.loginForURL("http://127.0.0.1:9/other"), "")
 }
 
+// After localStorage.clear() the mirror is gone but the login is still in
+// IndexedDB: dualauth.fetch(url) still finds it there, as logout does.
+func TestLoginForURL_FindsTheLoginInIndexedDBWhenTheMirrorIsGone(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	e := core.Entry{Host: "http://127.0.0.1:9/mcp", Resource: "http://127.0.0.1:9/mcp", ClientID: "c", AccessToken: "x", Metadata: core.Metadata{Issuer: td.srv.issuer}}
+	is.NoErr(td.tokens.save(e.Key(), e))
+	si := summarize(e.Key(), e)
+	td.mirror(e.Key(), &si)
+	jsGlobal.Get("localStorage").Call("clear")
+	is.Equal(td.loginForURL("http://127.0.0.1:9/mcp/tools"), "http://127.0.0.1:9/mcp")
+	is.Equal(td.loginForURL("http://127.0.0.1:9/other"), "")
+}
+
 // login({ host: API URL }) at an OpenID provider that publishes its
 // document at the RFC 8414 address too (oidc-provider): that address is
 // the one asked first for a resource's server, and the login still asks

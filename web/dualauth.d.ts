@@ -140,7 +140,11 @@ export interface Session extends Partial<Change> {
  * or one of
  * - not_logged_in, state_mismatch, login_expired, issuer_mismatch,
  *   missing_issuer, nonce_mismatch, discovery_failed,
- *   lock_timeout, storage_unavailable, network_error;
+ *   lock_timeout, network_error;
+ * - storage_unavailable: IndexedDB or localStorage cannot be used — none in
+ *   this page, or the origin's `dualauth` database cannot be opened (say it
+ *   was upgraded to a newer version by another program of the origin or a
+ *   later dualauth: it is left as it is);
  * - invalid_argument: missing or malformed options, a host the API cannot
  *   use (`token({ host: '127.0.0.1:8080' })`: a loopback host needs its
  *   http:// or https://; a query, fragment or user info), or several
@@ -153,7 +157,9 @@ export interface Session extends Partial<Change> {
  *   logging in again gets the same, ask the server's operator;
  * - resource_mismatch: protected-resource metadata (RFC 9728) names another
  *   resource than the URL it was read for;
- * - response_too_large: a server's answer (metadata, token) over 1 MiB;
+ * - response_too_large: a server's answer over 1 MiB (metadata, a client
+ *   registration, the token answer of a login or of a refresh); it is not
+ *   read further;
  * - no_client: no clientId was given and the server neither publishes one
  *   (Databricks) nor offers dynamic client registration;
  * - client_forgotten: the server no longer accepts the client dualauth had
@@ -213,7 +219,9 @@ export interface DualAuth {
    * kept for the next call. The token goes to the login's origin (its host
    * or resource) only: use absolute URLs on the API. A request with a proof
    * does not follow redirects (an "opaqueredirect" Response comes back):
-   * call the final URL. A 403 with error="insufficient_scope" (step-up) is
+   * call the final URL. A Bearer request follows redirects (the browser
+   * drops Authorization on one to another origin, as Chromium does: tested).
+   * A 403 with error="insufficient_scope" (step-up) is
    * not retried: it resolves to that 403 Response, and console.warn gets one
    * line naming the login that would be let in, `login({ host: "…",
    * scopes: "…" })` (the login's scopes and the API's); the page calls

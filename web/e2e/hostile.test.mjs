@@ -22,10 +22,10 @@ const env = (name) => {
 
 let serve, browser, consoleURL, op, opBase, other, otherSeen;
 
-async function openConsole(host, extra = '') {
+async function openConsole(host, extra = '', clientId = CLIENT_ID) {
   const page = await browser.ctx.newPage();
   page.on('pageerror', (err) => console.error('page error:', err.message));
-  await page.goto(`${consoleURL}?host=${encodeURIComponent(host)}&client_id=${CLIENT_ID}${extra}`);
+  await page.goto(`${consoleURL}?host=${encodeURIComponent(host)}&client_id=${clientId}${extra}`);
   await page.waitForSelector('body[data-ready="true"]');
   return page;
 }
@@ -56,6 +56,12 @@ describe('refusals, server text and a damaged login in Chromium', { timeout: 120
     otherSeen = [];
     other = await listen((req, res) => {
       otherSeen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+      if (req.method === 'OPTIONS') {
+        // Lets any header through CORS, so that what arrives is what the
+        // browser chose to send.
+        res.writeHead(204, { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': 'authorization, dpop, content-type', 'Access-Control-Allow-Methods': '*' });
+        return res.end();
+      }
       json(res, 200, {});
     });
     browser = await launchBrowser();
@@ -215,6 +221,92 @@ describe('refusals, server text and a damaged login in Chromium', { timeout: 120
     await page.close();
   });
 
+  test('protected-resource metadata naming another resource than the URL is refused with resource_mismatch, and the page goes nowhere', async () => {
+    const host = `${opBase}/resmis`;
+    const page = await openConsole(host);
+    const before = op.seen.length;
+    const r = await refusal(page, (h) => window.dualauth.login({ host: h, clientId: 'console' }), host);
+    assert.equal(r?.code, 'resource_mismatch', r?.message);
+    assert.ok(op.seen.slice(before).includes('GET /.well-known/oauth-protected-resource/resmis'), 'the metadata was read');
+    assert.ok(!op.seen.slice(before).some((s) => s.endsWith('/evil/auth')), 'no authorization request');
+    assert.ok(page.url().startsWith(consoleURL));
+    await page.close();
+  });
+
+  test('metadata, a registration, a token response and a refresh answer over 1 MiB are refused with response_too_large', async () => {
+    const host = `${opBase}/big`;
+    let page = await openConsole(host);
+    const r = await refusal(page, (h) => window.dualauth.login({ host: h, clientId: 'console' }), host);
+    assert.equal(r?.code, 'response_too_large', r?.message);
+    assert.ok(page.url().startsWith(consoleURL));
+    const reg = await refusal(page, (h) => window.dualauth.login({ host: h }), `${opBase}/bigreg`);
+    assert.equal(reg?.code, 'response_too_large', reg?.message);
+    assert.ok(op.seen.includes('POST /bigreg/register'));
+    assert.ok(page.url().startsWith(consoleURL));
+    await page.close();
+    page = await openConsole(`${opBase}/bigtoken`);
+    await signIn(page);
+    await poll(async () => (await errorOf(page)).code, { what: 'the error box' });
+    assert.equal((await errorOf(page)).code, 'response_too_large');
+    const tok = await refusal(page, (h) => window.dualauth.token({ host: h, clientId: 'console' }), `${opBase}/bigtoken`);
+    assert.equal(tok?.code, 'not_logged_in', 'nothing of the answer was kept');
+    await page.close();
+    const rhost = `${opBase}/bigrefresh`;
+    page = await openConsole(rhost);
+    await signIn(page);
+    assert.equal(await page.locator('#status').textContent(), 'Signed in');
+    const ref = await refusal(page, (h) => window.dualauth.token({ host: h, clientId: 'console' }), rhost); // expired: a refresh
+    assert.equal(ref?.code, 'response_too_large', ref?.message);
+    await page.close();
+  });
+
+  test('a login with no client ID at a server without registration is refused with no_client, and the page goes nowhere', async () => {
+    const host = `${opBase}/noreg`;
+    const page = await openConsole(host, '', '');
+    const r = await refusal(page, (h) => window.dualauth.login({ host: h }), host);
+    assert.equal(r?.code, 'no_client', r?.message);
+    assert.ok(page.url().startsWith(consoleURL));
+    assert.ok(!op.seen.includes('GET /noreg/auth'), 'no authorization request');
+    await page.close();
+  });
+
+  test('a registered client the token endpoint refuses with invalid_client is client_forgotten, and the next login registers anew', async () => {
+    const host = `${opBase}/forgot`;
+    const page = await openConsole(host, '', ''); // no client ID: the console registers one
+    await signIn(page);
+    await poll(async () => (await errorOf(page)).code, { what: 'the error box' });
+    const err = await errorOf(page);
+    assert.equal(err.code, 'client_forgotten', err.message);
+    assert.match(err.message, /registers a new client/);
+    const registrations = () => op.seen.filter((s) => s === 'POST /forgot/register').length;
+    assert.equal(registrations(), 1);
+    // The registration was dropped: the next login registers another client.
+    await signIn(page);
+    await poll(async () => (await errorOf(page)).code, { what: 'the error box' });
+    assert.equal((await errorOf(page)).code, 'client_forgotten');
+    assert.equal(registrations(), 2);
+    await page.close();
+  });
+
+  test("a bearer dualauth.fetch that the login's API 307-redirects to another origin: Chromium follows it without the Authorization header", async () => {
+    const host = `${opBase}/evil`;
+    const page = await openConsole(host); // signed in by the earlier tests
+    assert.equal(await page.locator('#status').textContent(), 'Signed in');
+    const from = otherSeen.length;
+    const target = `http://127.0.0.1:${other.address().port}/redirected`;
+    const r = await page.evaluate(
+      ({ h, u }) => window.dualauth.fetch(u, {}, { host: h, clientId: 'console' }).then((res) => ({ status: res.status, url: res.url, redirected: res.redirected })),
+      { h: host, u: `${opBase}/evil/away?to=${encodeURIComponent(target)}` },
+    );
+    const seen = otherSeen.slice(from);
+    assert.match(op.away.at(-1) ?? '', /^Bearer \S+$/, 'the API itself got the token');
+    assert.equal(r.status, 200, JSON.stringify(r));
+    assert.equal(r.url, target);
+    assert.ok(seen.some((x) => x.startsWith('GET /redirected')), `the redirect was followed: ${JSON.stringify(seen)}`);
+    assert.ok(seen.every((x) => x.endsWith(' ')), `no Authorization at the other origin: ${JSON.stringify(seen)}`);
+    await page.close();
+  });
+
   test('a stored login that cannot be read: stored_login_unreadable, and the console removes it', async () => {
     const host = `${opBase}/evil`;
     let page = await openConsole(host);
@@ -256,6 +348,31 @@ describe('refusals, server text and a damaged login in Chromium', { timeout: 120
     await page.close();
     page = await openConsole(host);
     assert.equal(await page.locator('#status').textContent(), 'Signed out');
+    await page.close();
+  });
+  // Last: it leaves this origin's database unusable for dualauth.
+  test('an IndexedDB that cannot be opened (a newer version of the database in this origin) is refused with storage_unavailable', async () => {
+    const host = `${opBase}/evil`;
+    const page = await openConsole(host);
+    await signIn(page);
+    assert.equal(await page.locator('#status').textContent(), 'Signed in');
+    // Another program of this origin (or a later dualauth) upgrades the
+    // database: dualauth's connection is closed (versionchange) and its
+    // version can no longer be opened (VersionError).
+    await page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('dualauth', 1000);
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            open.result.close();
+            resolve();
+          };
+        }),
+    );
+    const tok = await refusal(page, (h) => window.dualauth.token({ host: h, clientId: 'console' }), host);
+    assert.equal(tok?.code, 'storage_unavailable', tok?.message);
+    assert.ok(!tok.message.includes('at-evil'), tok.message);
     await page.close();
   });
 });

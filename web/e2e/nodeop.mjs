@@ -17,8 +17,22 @@
 //            path) nobody listens on
 //   /rt      a working login with refresh tokens rt-N that rotate (a reused
 //            one is invalid_grant) and access tokens of accessTTL seconds
+//   /resmis  no metadata of its own; its protected-resource metadata
+//            (/.well-known/oauth-protected-resource/resmis) names another
+//            resource
+//   /big     metadata over 1 MiB
+//   /bigtoken   a working authorization whose token endpoint answers over
+//               1 MiB
+//   /bigrefresh a working login (access tokens expired at once) whose refresh
+//               answers over 1 MiB
+//   /bigreg  metadata with a registration_endpoint that answers over 1 MiB
+//   /noreg   metadata without a registration_endpoint
+//   /forgot  metadata with a registration_endpoint that registers any
+//            client; its token endpoint answers invalid_client (the server
+//            forgot the client)
 // and on each, /api: an API that answers what it got (method,
-// Authorization, body); /moved: a 302 to /api; /slow: an answer after 3 s.
+// Authorization, body); /moved: a 302 to /api; /away?to=URL: a 307 to URL;
+// /slow: an answer after 3 s.
 // Every answer allows any origin (CORS). stats counts token requests by
 // grant type; issued lists every refresh token handed out.
 import { createServer } from 'node:http';
@@ -46,6 +60,7 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
   const seen = [];
   const stats = { authorization_code: 0, refresh_token: 0 };
   const issued = [];
+  const away = [];
   let current = null; // the one valid refresh token of /rt
   let n = 0;
   let base = '';
@@ -59,7 +74,7 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
     n++;
     const claims = { iss, aud: clientId, sub: `user-${tenant}`, nonce, exp: Math.floor(Date.now() / 1000) + 3600 };
     if (tenant === 'evil') Object.assign(claims, { email: EVIL, [`k${EVIL}`]: 1 });
-    const body = { access_token: `at-${tenant}-${n}`, token_type: 'Bearer', expires_in: tenant === 'rt' ? accessTTL : 3600, refresh_token: `rt-${tenant}-${n}` };
+    const body = { access_token: `at-${tenant}-${n}`, token_type: 'Bearer', expires_in: tenant === 'rt' ? accessTTL : tenant === 'bigrefresh' ? 0 : 3600, refresh_token: `rt-${tenant}-${n}` };
     if (tenant === 'evil') {
       // A JWT access token whose claims carry EVIL, C1 controls, U+2028.
       const at = { sub: `user-${tenant}`, note: `${EVIL}\u0085\u2028\u200f`, [`k${EVIL}`]: 2 };
@@ -79,6 +94,9 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
       res.writeHead(204, { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': 'authorization, dpop, content-type', 'Access-Control-Allow-Methods': '*' });
       return res.end();
     }
+    if (u.pathname === '/.well-known/oauth-protected-resource/resmis') {
+      return json(res, 200, { resource: `${base}/elsewhere`, authorization_servers: [`${base}/evil`] });
+    }
     const [, tenant, ...rest] = u.pathname.split('/');
     const iss = `${base}/${tenant}`;
     const path = `/${rest.join('/')}`;
@@ -86,7 +104,10 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
       if (tenant === 'js') return json(res, 200, { ...meta(iss), authorization_endpoint: 'javascript:alert(document.domain)//' });
       if (tenant === 'mixup') return json(res, 200, { ...meta(iss), authorization_endpoint: `${iss.replace('127.0.0.1', 'localhost')}/auth` });
       if (tenant === 'revoke') return json(res, 200, { ...meta(iss), revocation_endpoint: 'http://127.0.0.1:1/re\u202evoke' });
-      if (['nodpop', 'deny', 'evil', 'rt', 'evilcode', 'eviltoken', 'charset'].includes(tenant)) return json(res, 200, meta(iss));
+      if (tenant === 'big') return json(res, 200, { ...meta(iss), padding: 'x'.repeat(2 << 20) });
+      if (tenant === 'bigreg') return json(res, 200, { ...meta(iss), registration_endpoint: `${iss}/register` });
+      if (tenant === 'forgot') return json(res, 200, { ...meta(iss), registration_endpoint: `${iss}/register` });
+      if (['nodpop', 'bigtoken', 'bigrefresh', 'noreg', 'deny', 'evil', 'rt', 'evilcode', 'eviltoken', 'charset'].includes(tenant)) return json(res, 200, meta(iss));
     }
     if (path === '/auth') {
       const back = new URL(u.searchParams.get('redirect_uri'));
@@ -102,6 +123,20 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
         back.searchParams.set('code', code);
       }
       res.writeHead(302, { Location: back.href });
+      return res.end();
+    }
+    if (path === '/register' && req.method === 'POST' && tenant === 'bigreg') return json(res, 201, { client_id: 'big', padding: 'x'.repeat(2 << 20) });
+    if (path === '/register' && req.method === 'POST' && tenant === 'forgot') {
+      let raw = '';
+      req.on('data', (d) => (raw += d));
+      req.on('end', () => json(res, 201, { ...JSON.parse(raw), client_id: `registered-${++n}`, token_endpoint_auth_method: 'none' }));
+      return;
+    }
+    if (path === '/away') {
+      // A 307 to the URL in ?to= (another origin, in the tests); away keeps
+      // the Authorization each request came with.
+      away.push(req.headers.authorization ?? '');
+      res.writeHead(307, { Location: u.searchParams.get('to'), 'Access-Control-Allow-Origin': '*' });
       return res.end();
     }
     if (path === '/moved') {
@@ -128,6 +163,7 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
         const grant = f.get('grant_type');
         if (grant in stats) stats[grant]++;
         if (grant === 'refresh_token') {
+          if (tenant === 'bigrefresh') return json(res, 200, { access_token: 'at-big', token_type: 'Bearer', padding: 'x'.repeat(2 << 20) });
           if (tenant !== 'rt' || f.get('refresh_token') !== current) {
             current = null; // a reused refresh token revokes the grant
             return json(res, 400, { error: 'invalid_grant' });
@@ -135,6 +171,9 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
           return json(res, 200, tokens(iss, tenant, f.get('client_id'), undefined));
         }
         if (tenant === 'eviltoken') return json(res, 400, { error: EVIL });
+        if (tenant === 'bigreg') return json(res, 200, { ...meta(iss), registration_endpoint: `${iss}/register` });
+      if (tenant === 'forgot') return json(res, 401, { error: 'invalid_client' });
+        if (tenant === 'bigtoken') return json(res, 200, { access_token: 'at-big', token_type: 'Bearer', padding: 'x'.repeat(2 << 20) });
         if (!codes.has(f.get('code'))) return json(res, 400, { error: 'invalid_grant', error_description: EVIL });
         const nonce = codes.get(f.get('code'));
         codes.delete(f.get('code'));
@@ -151,6 +190,7 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
     seen,
     stats,
     issued,
+    away,
     close: () => new Promise((r) => srv.close(r)),
   };
 }
