@@ -304,3 +304,155 @@ func TestDevice_MixUpWithAnotherServersEndpointsStoresNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestNeedsIDToken_DecidedByWhoseTokenEndpointIssuesTheTokens: the binding
+// follows the token endpoint, not the sign-in page (H7): off the issuer's
+// origin it is needed unless iss is promised or the origin is the issuer's
+// operator's own (Google's token endpoint); the real shapes keep working.
+func TestNeedsIDToken_DecidedByWhoseTokenEndpointIssuesTheTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		issuer, te string
+		iss, want  bool
+	}{
+		{"Databricks", dbxIssuer, dbxIssuer + "/v1/token", false, false},
+		{"Google", googleIssuer, "https://oauth2.googleapis.com/token", false, false},
+		{"Entra", "https://login.microsoftonline.com/tid/v2.0", "https://login.microsoftonline.com/tid/oauth2/v2.0/token", false, false},
+		{"Cognito", cognitoIssuer, "https://auth.example.com/oauth2/token", false, true},
+		{"AnotherServersTokenEndpoint", hostileIssuer, honestOrigin + "/token", false, true},
+		{"AnotherServersTokenEndpointIssPromised", hostileIssuer, honestOrigin + "/token", true, false},
+		{"GooglesTokenEndpointNamedByAnotherIssuer", hostileIssuer, "https://oauth2.googleapis.com/token", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			m := Metadata{Issuer: tc.issuer, AuthorizationEndpoint: tc.issuer + "/authorize", TokenEndpoint: tc.te}
+			is.Equal(m.needsIDToken(tc.iss), tc.want)
+		})
+	}
+}
+
+// signInAtARedirectingServer is the hostile server A of the security
+// review's H7 bypass: its authorization endpoint is on its own origin (it
+// would just redirect to the honest H), its token endpoint is H's; idIss
+// is the iss of H's ID tokens ("-": none).
+func signInAtARedirectingServer(idIss string) *fakeServer {
+	s := newFakeServer(hostileIssuer)
+	s.openID = true
+	s.meta["authorization_endpoint"] = hostileIssuer + "/authorize"
+	s.meta["token_endpoint"] = honestOrigin + "/token"
+	s.idIss = idIss
+	return s
+}
+
+// TestLogin_SignInOnTheIssuersOriginTokenEndpointOnAnothersStoresNothing:
+// the sign-in page on A's own origin passes the sign-in rule, but the
+// tokens come from H's token endpoint: openid is asked, and without an ID
+// token or with H's nothing is stored under A (H7).
+func TestLogin_SignInOnTheIssuersOriginTokenEndpointOnAnothersStoresNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		idIss string
+		want  error
+	}{
+		{"NoIDToken", "-", ErrNotBound},
+		{"TheHonestServersIDToken", honestOrigin, ErrIssuerMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			srv := signInAtARedirectingServer(tc.idIss)
+			w := newWorld(t, srv)
+			cfg := mixUpLogin(hostileIssuer)
+			cfg.Scopes = []string{"api"}
+			d := w.login(cfg)
+			is.True(errors.Is(d.Err, ErrMixUp))
+			is.True(errors.Is(d.Err, tc.want))
+			is.True(strings.HasPrefix(w.authURL, hostileIssuer+"/authorize?")) // signed in on A's origin…
+			is.Equal(tokenRequests(srv), 1)                                    // …H's token endpoint answered…
+			is.Equal(len(w.cache), 0)                                          // …and nothing is stored under A
+			is.True(!strings.Contains(d.Err.Error(), "access-"))
+			q := authQuery(t, Authorize{URL: w.authURL})
+			is.True(slices.Contains(strings.Fields(q.Get("scope")), "openid"))
+			is.True(q.Get("nonce") != "")
+		})
+	}
+}
+
+// TestLogin_AnIDTokenOfAnotherIssuerIsAMixUpUnasked: an ID token the token
+// endpoint returns is checked even when no openid was asked and no binding
+// is needed; one naming another issuer is a mix-up, nothing saved.
+func TestLogin_AnIDTokenOfAnotherIssuerIsAMixUpUnasked(t *testing.T) {
+	is := is.New(t)
+	srv := newFakeServer(hostileIssuer)
+	srv.openID = true
+	w := newWorld(t, srv)
+	cfg := mixUpLogin(hostileIssuer)
+	cfg.Scopes = []string{"api"}
+	l := NewLogin(cfg)
+	a := untilAuthorize(t, w, l, &counter{})
+	is.Equal(authQuery(t, a).Get("nonce"), "") // none sent
+	w.onFetch = func(r Request) (Response, error) {
+		return jsonResponse(200, map[string]any{"access_token": "a", "token_type": "Bearer", "id_token": fakeJWT(map[string]any{"iss": honestOrigin, "aud": "cli"})}), nil
+	}
+	d := finish(w, l, srv.authorize(a.URL))
+	is.True(errors.Is(d.Err, ErrMixUp))
+	is.True(errors.Is(d.Err, ErrIssuerMismatch))
+	is.Equal(len(w.cache), 0)
+}
+
+// TestDevice_VerificationPageOnTheIssuersOriginTokenEndpointOnAnothersStoresNothing:
+// the device flow's shape of the H7 bypass: A's verification_uri on A's
+// own origin, H's token endpoint. openid is asked with the device request,
+// and without an ID token or with H's nothing is stored under A; an ID
+// token of another issuer is refused even where no binding is needed.
+func TestDevice_VerificationPageOnTheIssuersOriginTokenEndpointOnAnothersStoresNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		te, idIss string
+		want      error
+	}{
+		{"NoIDToken", honestOrigin + "/token", "", ErrNotBound},
+		{"TheHonestServersIDToken", honestOrigin + "/token", honestOrigin, ErrIssuerMismatch},
+		{"TokenEndpointOnTheIssuersOriginAnotherIssuersIDToken", "", honestOrigin, ErrIssuerMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			s := newDeviceServer("ok")
+			if tc.te != "" {
+				s.meta["token_endpoint"] = tc.te
+			}
+			s.idIss = tc.idIss
+			w, d, _, shown := runDevice(t, s, dbxDevice())
+			is.Equal(len(shown), 1)
+			is.True(strings.HasPrefix(shown[0].VerificationURI, dbxHost+"/")) // A's own page…
+			is.True(errors.Is(d.Err, tc.want))
+			is.True(errors.Is(d.Err, ErrMixUp))
+			is.Equal(len(w.cache), 0) // …but nothing is stored under A
+			is.True(!strings.Contains(d.Err.Error(), "access-"))
+			scope := strings.Fields(s.form[len(s.form)-2].Get("scope")) // the device request
+			is.Equal(slices.Contains(scope, "openid"), tc.te != "")
+		})
+	}
+}
+
+// TestDevice_GoogleShapeAsksNoOpenID: Google's token endpoint
+// (oauth2.googleapis.com) is its issuer's operator's own, so a device
+// login there needs no ID token and asks for no openid.
+func TestDevice_GoogleShapeAsksNoOpenID(t *testing.T) {
+	is := is.New(t)
+	s := newDeviceServer("ok")
+	s.issuer = googleIssuer
+	s.openID = true
+	s.meta["issuer"] = googleIssuer
+	s.meta["device_authorization_endpoint"] = googleIssuer + "/v1/device"
+	s.meta["token_endpoint"] = "https://oauth2.googleapis.com/token"
+	s.authRes = func() Response {
+		return jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_uri": "https://www.google.com/device", "expires_in": 60})
+	}
+	cfg := dbxDevice()
+	cfg.Target = Target{Host: googleIssuer}
+	w, d, _, shown := runDevice(t, s, cfg)
+	is.NoErr(d.Err)
+	is.Equal(len(shown), 1)
+	is.True(!slices.Contains(strings.Fields(s.form[len(s.form)-2].Get("scope")), "openid"))
+	is.Equal(len(w.cache), 1)
+}
