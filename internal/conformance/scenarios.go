@@ -199,6 +199,10 @@ var Scenarios = []Scenario{
 		Name:   "Google's shape logs in: sign-in on the issuer's origin, the token endpoint elsewhere",
 		Server: ServerConfig{TokenElsewhere: true},
 		Steps: []Step{
+			// The token endpoint here is on an origin core does not know
+			// as the issuer's operator's own (Google's is): openid is
+			// asked, and the ID token naming the issuer binds the login
+			// to it (H7).
 			{Op: OpLogin, ClientID: PresetClient, Want: Want{
 				Requests: loginRequests,
 				Logins:   []Stored{issued(PresetClient, 1)},
@@ -226,6 +230,23 @@ var Scenarios = []Scenario{
 		Name:   "metadata naming both endpoints of another server gets that server's tokens, which are not stored (mix-up)",
 		Server: ServerConfig{SignInElsewhere: true, TokenElsewhere: true, IDTokens: IDTokensOther},
 		Steps: []Step{
+			{Name: "its ID token names the other server", Op: OpLogin, ClientID: PresetClient, Want: Want{
+				Err:      "mix_up",
+				Requests: loginRequests,
+			}},
+			{Name: "no ID token", Op: OpLogin, ClientID: PresetClient, Change: SendIDTokens(IDTokensNone), Want: Want{
+				Err:      "mix_up",
+				Requests: loginRequests,
+			}},
+		},
+	},
+	{
+		Name:   "sign-in on the issuer's own origin with another server's token endpoint gets that server's tokens, which are not stored (mix-up)",
+		Server: ServerConfig{TokenElsewhere: true, IDTokens: IDTokensOther},
+		Steps: []Step{
+			// The sign-in page passes (the issuer's origin: a hostile
+			// server's page that just redirects to the other server's);
+			// whose token endpoint issues the tokens decides (H7).
 			{Name: "its ID token names the other server", Op: OpLogin, ClientID: PresetClient, Want: Want{
 				Err:      "mix_up",
 				Requests: loginRequests,
