@@ -300,6 +300,18 @@ func (r *Refresh) fetched(in Event) []Effect {
 		r.phase = refreshSaving
 		return []Effect{Save{Key: r.key, Entry: r.entry}}
 	}
+	if ce := (*TokenCharsetError)(nil); errors.As(err, &ce) {
+		// An answer refused for a token outside VSCHAR: nothing of it is
+		// kept, its rotated refresh token included, but the server has
+		// already spent the old one. Drop that too, as for invalid_grant,
+		// so the next call asks for a login instead of replaying a spent
+		// token (which a server with reuse detection answers by revoking
+		// the login) (H8).
+		r.entry.RefreshToken = ""
+		r.err = r.notLoggedIn(err)
+		r.phase = refreshSaving
+		return []Effect{Save{Key: r.key, Entry: r.entry}}
+	}
 	if err != nil && t != nil && t.RefreshToken != "" {
 		// An unusable answer that still rotated the refresh token: the old
 		// one is spent, so the new one is the login now. Keep it, then

@@ -272,18 +272,33 @@ var Scenarios = []Scenario{
 		},
 	},
 	{
+		// Nor the old refresh token, which the server has already spent:
+		// the user is told to log in again, and the spent token is not
+		// sent again (H8).
 		Name:   "a refresh answered with control characters in a token keeps nothing of the answer",
 		Before: []string{PresetClient},
 		Steps: []Step{
 			{Name: "access token", Op: OpToken, ClientID: PresetClient, Advance: expired, Change: SendBadToken("access_token"), Want: Want{
-				Err:      "token_charset",
+				Err:      "login_required",
+				ErrText:  "outside %x20-7E",
 				Requests: []string{"token refresh_token"},
-				Logins:   []Stored{issued(PresetClient, 1)},
+				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-1"}},
 			}},
-			{Name: "refresh token", Op: OpToken, ClientID: PresetClient, Change: SendBadToken("refresh_token"), Want: Want{
-				Err:      "token_charset",
+			{Name: "no second request", Op: OpToken, ClientID: PresetClient, Want: Want{
+				Err:    "login_required",
+				Logins: []Stored{{ClientID: PresetClient, AccessToken: "at-1"}},
+			}},
+		},
+	},
+	{
+		Name:   "a refresh answered with control characters in its refresh token keeps neither refresh token",
+		Before: []string{PresetClient},
+		Steps: []Step{
+			{Op: OpToken, ClientID: PresetClient, Advance: expired, Change: SendBadToken("refresh_token"), Want: Want{
+				Err:      "login_required",
+				ErrText:  "outside %x20-7E",
 				Requests: []string{"token refresh_token"},
-				Logins:   []Stored{issued(PresetClient, 1)},
+				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-1"}},
 			}},
 		},
 	},
