@@ -207,8 +207,9 @@ const issueToken = "AT\x1b]52;c;aGVsbG8=\x07\x1b]0;PWNED\x07\x1b[2J\r\nX-Injecte
 // TestHostile_ATokenWithControlCharactersIsNeverStoredOrPrinted (issue 19,
 // item 2): a login answered with it fails with one clean line and stores
 // nothing; a refresh answered with it fails, keeps neither its access
-// token nor its rotated refresh token, and `auth token -o text` never
-// writes it.
+// token nor its rotated refresh token, drops the old refresh token the
+// server has spent (the next call asks for a login and sends nothing),
+// and `auth token -o text` never writes it.
 func TestHostile_ATokenWithControlCharactersIsNeverStoredOrPrinted(t *testing.T) {
 	poison := func(field string) func(string, map[string]any) {
 		return func(_ string, answer map[string]any) { answer[field] = issueToken }
@@ -257,8 +258,17 @@ func TestHostile_ATokenWithControlCharactersIsNeverStoredOrPrinted(t *testing.T)
 		checkTerminalSafe(t, r.stderr)
 		is.Equal(a.Requests("refresh_token"), 1)
 		after := e.hostileEntry(a)
-		is.Equal(after.AccessToken, before.AccessToken)   // the poisoned one is not kept…
-		is.Equal(after.RefreshToken, before.RefreshToken) // …nor the refresh token it came with
+		is.Equal(after.AccessToken, before.AccessToken) // the poisoned one is not kept…
+		is.Equal(after.RefreshToken, "")                // …nor the refresh token it came with, nor the spent old one (H8)
+		is.True(strings.Contains(r.stderr, "auth login"))
+
+		// The next call asks for a login instead of replaying the spent
+		// refresh token.
+		r = e.auth(nil, "token", a.Issuer, "--client-id", "cli", "-o", "text")
+		is.Equal(r.code, 1)
+		is.Equal(r.stdout, "")
+		is.True(strings.Contains(r.stderr, "auth login"))
+		is.Equal(a.Requests("refresh_token"), 1)
 	})
 }
 
