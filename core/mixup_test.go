@@ -456,3 +456,42 @@ func TestDevice_GoogleShapeAsksNoOpenID(t *testing.T) {
 	is.True(!slices.Contains(strings.Fields(s.form[len(s.form)-2].Get("scope")), "openid"))
 	is.Equal(len(w.cache), 1)
 }
+
+// TestRefresh_AnIDTokenOfAnotherIssuerIsNotKept: a refresh's ID token is
+// checked as at login (iss and aud): one naming another issuer is not kept
+// as the login's identity (a warning says so); the refreshed tokens are,
+// as the refresh token is spent. One that fits replaces the old.
+func TestRefresh_AnIDTokenOfAnotherIssuerIsNotKept(t *testing.T) {
+	for _, tc := range []struct {
+		name, iss string
+		kept      bool
+	}{
+		{"AnotherIssuer", honestOrigin, false},
+		{"TheIssuer", dbxIssuer, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			w := loggedIn(t, 3600)
+			key := Key(dbxIssuer, "databricks-cli")
+			before := w.cache[key]
+			w.now = w.now.Add(2 * time.Hour)
+			id := fakeJWT(map[string]any{"iss": tc.iss, "aud": "databricks-cli", "sub": "u2"})
+			w.onFetch = func(r Request) (Response, error) {
+				return jsonResponse(200, map[string]any{"access_token": "at-new", "refresh_token": "rt-new", "token_type": "Bearer", "expires_in": 3600, "id_token": id}), nil
+			}
+			d := w.token(dbxToken())
+			is.NoErr(d.Err)
+			after := w.cache[key]
+			is.Equal(after.AccessToken, "at-new")
+			is.Equal(after.RefreshToken, "rt-new")
+			if tc.kept {
+				is.Equal(after.IDToken, id)
+				is.Equal(len(w.warnings), 0)
+				return
+			}
+			is.Equal(after.IDToken, before.IDToken)
+			is.Equal(len(w.warnings), 1)
+			is.True(strings.Contains(w.warnings[0], honestOrigin))
+		})
+	}
+}

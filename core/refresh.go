@@ -340,11 +340,20 @@ func (r *Refresh) fetched(in Event) []Effect {
 	if t.RefreshToken != "" {
 		e.RefreshToken = t.RefreshToken // rotated (RFC 9700 §4.14.2); else keep the old one (S21)
 	}
+	var effs []Effect
 	if t.IDToken != "" {
-		e.IDToken = t.IDToken
+		// Checked as at login (iss and aud; no nonce in a refresh): one
+		// naming another issuer or client is not kept as this login's
+		// identity. The tokens are kept: they come from the token
+		// endpoint the login was bound to, and the refresh token is spent.
+		if err := checkIDToken(t.IDToken, "", e.Metadata.Issuer, e.ClientID); err != nil {
+			effs = append(effs, Warn{Message: fmt.Sprintf("the refreshed token for %s came with an ID token that does not fit the login (%v); the previous one is kept", r.cfg.Target.Host, err)})
+		} else {
+			e.IDToken = t.IDToken
+		}
 	}
 	r.phase = refreshSaving
-	return []Effect{Save{Key: r.key, Entry: r.entry}}
+	return append(effs, Save{Key: r.key, Entry: r.entry})
 }
 
 // regrant repeats the grant of a login without a person, under the lock
