@@ -120,48 +120,53 @@ func TestLogin_MixUpWithIssPromisedNeedsTheIssuersIss(t *testing.T) {
 	}
 }
 
-// signInAtHServer is the hostile server A of the review of issue 19: its
-// metadata names both of the honest server H's endpoints, so the sign-in
-// page passes the rule (it is on the token endpoint's origin) and H's
-// token endpoint answers with H's tokens; idIss is the iss of H's ID
-// tokens ("-": none).
-func signInAtHServer(idIss string) *fakeServer {
+// tokensAtHServer is the hostile server A of the review of issue 19 and of
+// the security review's H7 bypass: its metadata names the honest server
+// H's token endpoint, and a sign-in page on signIn — H's origin (both of
+// H's endpoints: the page passes the rule by being on the token endpoint's
+// origin), or A's own (a page that would just redirect to H's). Either
+// way H's token endpoint answers with H's tokens; idIss is the iss of H's
+// ID tokens ("-": none).
+func tokensAtHServer(signIn, idIss string) *fakeServer {
 	s := newFakeServer(hostileIssuer)
 	s.openID = true
-	s.meta["authorization_endpoint"] = honestOrigin + "/authorize"
+	s.meta["authorization_endpoint"] = signIn + "/authorize"
 	s.meta["token_endpoint"] = honestOrigin + "/token"
 	s.idIss = idIss
 	return s
 }
 
-// TestLogin_SignInAndTokenEndpointOfAnotherServerStoresNothing: H's tokens
-// are never stored under A — without an ID token, or with H's, the login
-// ends before anything is saved (H7). openid is asked even when the
-// caller asked none, so that a real server of this shape (Cognito) can
-// bind its login.
-func TestLogin_SignInAndTokenEndpointOfAnotherServerStoresNothing(t *testing.T) {
+// TestLogin_AnotherServersTokenEndpointStoresNothing: H's tokens are never
+// stored under A, wherever the user signs in — without an ID token, or
+// with H's, the login ends before anything is saved (H7). openid is asked
+// even when the caller asked none, so that a real server of this shape
+// (Cognito) can bind its login.
+func TestLogin_AnotherServersTokenEndpointStoresNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
+		signIn string
 		idIss  string
 		scopes []string
 		want   error
 	}{
-		{"NoIDToken", "-", []string{"openid"}, ErrNotBound},
-		{"TheHonestServersIDToken", honestOrigin, []string{"openid"}, ErrIssuerMismatch},
-		{"TheHonestServersIDTokenNoOpenIDAsked", honestOrigin, []string{"api"}, ErrIssuerMismatch},
+		{"NoIDToken", honestOrigin, "-", []string{"openid"}, ErrNotBound},
+		{"TheHonestServersIDToken", honestOrigin, honestOrigin, []string{"openid"}, ErrIssuerMismatch},
+		{"TheHonestServersIDTokenNoOpenIDAsked", honestOrigin, honestOrigin, []string{"api"}, ErrIssuerMismatch},
+		{"SignInOnAsOwnOriginNoIDToken", hostileIssuer, "-", []string{"api"}, ErrNotBound},
+		{"SignInOnAsOwnOriginTheHonestServersIDToken", hostileIssuer, honestOrigin, []string{"api"}, ErrIssuerMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
-			srv := signInAtHServer(tc.idIss)
+			srv := tokensAtHServer(tc.signIn, tc.idIss)
 			w := newWorld(t, srv)
 			cfg := mixUpLogin(hostileIssuer)
 			cfg.Scopes = tc.scopes
 			d := w.login(cfg)
 			is.True(errors.Is(d.Err, ErrMixUp))
 			is.True(errors.Is(d.Err, tc.want))
-			is.True(strings.HasPrefix(w.authURL, honestOrigin+"/authorize?")) // signed in at H…
-			is.Equal(tokenRequests(srv), 1)                                   // …H answered…
-			is.Equal(len(w.cache), 0)                                         // …and nothing is stored under A
+			is.True(strings.HasPrefix(w.authURL, tc.signIn+"/authorize?")) // signed in where the metadata said…
+			is.Equal(tokenRequests(srv), 1)                                // …H answered…
+			is.Equal(len(w.cache), 0)                                      // …and nothing is stored under A
 			is.True(!strings.Contains(d.Err.Error(), "access-"))
 			q := authQuery(t, Authorize{URL: w.authURL})
 			is.True(slices.Contains(strings.Fields(q.Get("scope")), "openid"))
@@ -213,7 +218,7 @@ func TestTranscript_MixUpRefusedAndRealShapesLogIn(t *testing.T) {
 	w.srv = cognito
 	is.NoErr(w.login(mixUpLogin(cognitoIssuer)).Err)
 
-	w.srv = signInAtHServer(honestOrigin)
+	w.srv = tokensAtHServer(honestOrigin, honestOrigin)
 	is.True(errors.Is(w.login(mixUpLogin(hostileIssuer)).Err, ErrMixUp))
 	checkTranscript(t, "login-mixup", w.transcript())
 }
@@ -275,32 +280,43 @@ func TestDevice_CognitoShapeWorks(t *testing.T) {
 }
 
 // TestDevice_MixUpWithAnotherServersEndpointsStoresNothing: A's metadata
-// names H's device and token endpoints, H's page shows the code, H's
-// token endpoint answers with H's tokens. Without an ID token, or with
-// H's, nothing is stored under A (H7).
+// names H's token endpoint, and a verification page on H's origin or on
+// A's own (one that would just redirect to H's); H's token endpoint
+// answers with H's tokens. Without an ID token, or with H's, nothing is
+// stored under A (H7), and openid was asked with the device request. An
+// ID token of another issuer is refused even where no binding is needed
+// (A's own token endpoint).
 func TestDevice_MixUpWithAnotherServersEndpointsStoresNothing(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		idIss string
-		want  error
+		name        string
+		page, token string // origins
+		idIss       string
+		want        error
 	}{
-		{"NoIDToken", "", ErrNotBound},
-		{"TheHonestServersIDToken", honestOrigin, ErrIssuerMismatch},
+		{"NoIDToken", honestOrigin, honestOrigin, "", ErrNotBound},
+		{"TheHonestServersIDToken", honestOrigin, honestOrigin, honestOrigin, ErrIssuerMismatch},
+		{"PageOnAsOwnOriginNoIDToken", dbxHost, honestOrigin, "", ErrNotBound},
+		{"PageOnAsOwnOriginTheHonestServersIDToken", dbxHost, honestOrigin, honestOrigin, ErrIssuerMismatch},
+		{"AllOnAsOriginAnotherIssuersIDToken", dbxHost, dbxHost, honestOrigin, ErrIssuerMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
 			s := newDeviceServer("ok")
-			s.meta["token_endpoint"] = honestOrigin + "/token"
+			if tc.token != dbxHost {
+				s.meta["token_endpoint"] = tc.token + "/token"
+			}
 			s.idIss = tc.idIss
 			s.authRes = func() Response {
-				return jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_uri": honestOrigin + "/device", "expires_in": 60})
+				return jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_uri": tc.page + "/device", "expires_in": 60})
 			}
 			w, d, _, shown := runDevice(t, s, dbxDevice())
-			is.Equal(len(shown), 1) // H's page passes the sign-in rule…
+			is.Equal(len(shown), 1) // the page passes the sign-in rule…
 			is.True(errors.Is(d.Err, tc.want))
 			is.True(errors.Is(d.Err, ErrMixUp))
 			is.Equal(len(w.cache), 0) // …but H's tokens are not stored under A
 			is.True(!strings.Contains(d.Err.Error(), "access-"))
+			scope := strings.Fields(s.form[len(s.form)-2].Get("scope")) // the device request
+			is.Equal(slices.Contains(scope, "openid"), tc.token != dbxHost)
 		})
 	}
 }
@@ -331,52 +347,6 @@ func TestNeedsIDToken_DecidedByWhoseTokenEndpointIssuesTheTokens(t *testing.T) {
 	}
 }
 
-// signInAtARedirectingServer is the hostile server A of the security
-// review's H7 bypass: its authorization endpoint is on its own origin (it
-// would just redirect to the honest H), its token endpoint is H's; idIss
-// is the iss of H's ID tokens ("-": none).
-func signInAtARedirectingServer(idIss string) *fakeServer {
-	s := newFakeServer(hostileIssuer)
-	s.openID = true
-	s.meta["authorization_endpoint"] = hostileIssuer + "/authorize"
-	s.meta["token_endpoint"] = honestOrigin + "/token"
-	s.idIss = idIss
-	return s
-}
-
-// TestLogin_SignInOnTheIssuersOriginTokenEndpointOnAnothersStoresNothing:
-// the sign-in page on A's own origin passes the sign-in rule, but the
-// tokens come from H's token endpoint: openid is asked, and without an ID
-// token or with H's nothing is stored under A (H7).
-func TestLogin_SignInOnTheIssuersOriginTokenEndpointOnAnothersStoresNothing(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		idIss string
-		want  error
-	}{
-		{"NoIDToken", "-", ErrNotBound},
-		{"TheHonestServersIDToken", honestOrigin, ErrIssuerMismatch},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			is := is.New(t)
-			srv := signInAtARedirectingServer(tc.idIss)
-			w := newWorld(t, srv)
-			cfg := mixUpLogin(hostileIssuer)
-			cfg.Scopes = []string{"api"}
-			d := w.login(cfg)
-			is.True(errors.Is(d.Err, ErrMixUp))
-			is.True(errors.Is(d.Err, tc.want))
-			is.True(strings.HasPrefix(w.authURL, hostileIssuer+"/authorize?")) // signed in on A's origin…
-			is.Equal(tokenRequests(srv), 1)                                    // …H's token endpoint answered…
-			is.Equal(len(w.cache), 0)                                          // …and nothing is stored under A
-			is.True(!strings.Contains(d.Err.Error(), "access-"))
-			q := authQuery(t, Authorize{URL: w.authURL})
-			is.True(slices.Contains(strings.Fields(q.Get("scope")), "openid"))
-			is.True(q.Get("nonce") != "")
-		})
-	}
-}
-
 // TestLogin_AnIDTokenOfAnotherIssuerIsAMixUpUnasked: an ID token the token
 // endpoint returns is checked even when no openid was asked and no binding
 // is needed; one naming another issuer is a mix-up, nothing saved.
@@ -397,41 +367,6 @@ func TestLogin_AnIDTokenOfAnotherIssuerIsAMixUpUnasked(t *testing.T) {
 	is.True(errors.Is(d.Err, ErrMixUp))
 	is.True(errors.Is(d.Err, ErrIssuerMismatch))
 	is.Equal(len(w.cache), 0)
-}
-
-// TestDevice_VerificationPageOnTheIssuersOriginTokenEndpointOnAnothersStoresNothing:
-// the device flow's shape of the H7 bypass: A's verification_uri on A's
-// own origin, H's token endpoint. openid is asked with the device request,
-// and without an ID token or with H's nothing is stored under A; an ID
-// token of another issuer is refused even where no binding is needed.
-func TestDevice_VerificationPageOnTheIssuersOriginTokenEndpointOnAnothersStoresNothing(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		te, idIss string
-		want      error
-	}{
-		{"NoIDToken", honestOrigin + "/token", "", ErrNotBound},
-		{"TheHonestServersIDToken", honestOrigin + "/token", honestOrigin, ErrIssuerMismatch},
-		{"TokenEndpointOnTheIssuersOriginAnotherIssuersIDToken", "", honestOrigin, ErrIssuerMismatch},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			is := is.New(t)
-			s := newDeviceServer("ok")
-			if tc.te != "" {
-				s.meta["token_endpoint"] = tc.te
-			}
-			s.idIss = tc.idIss
-			w, d, _, shown := runDevice(t, s, dbxDevice())
-			is.Equal(len(shown), 1)
-			is.True(strings.HasPrefix(shown[0].VerificationURI, dbxHost+"/")) // A's own page…
-			is.True(errors.Is(d.Err, tc.want))
-			is.True(errors.Is(d.Err, ErrMixUp))
-			is.Equal(len(w.cache), 0) // …but nothing is stored under A
-			is.True(!strings.Contains(d.Err.Error(), "access-"))
-			scope := strings.Fields(s.form[len(s.form)-2].Get("scope")) // the device request
-			is.Equal(slices.Contains(scope, "openid"), tc.te != "")
-		})
-	}
 }
 
 // TestDevice_GoogleShapeAsksNoOpenID: Google's token endpoint
