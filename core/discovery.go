@@ -345,11 +345,14 @@ func withOpenID(scopes []string) []string {
 }
 
 // sameOperator reports whether signIn (an origin) is another https origin
-// where the issuer's (an origin) own operator has users sign in: the
-// device pages of Microsoft Entra ID (https://microsoft.com/devicelogin;
+// where the issuer's (an origin) own operator has users sign in, or (for
+// [Metadata.needsIDToken]) issues its tokens: the device pages of
+// Microsoft Entra ID (https://microsoft.com/devicelogin;
 // https://microsoft.com/deviceloginus for the US Government cloud's
 // login.microsoftonline.us, as MSAL's device code tests expect) and Google
-// (https://www.google.com/device). A pair is safe to trust because the
+// (https://www.google.com/device), and Google's token endpoint
+// (https://oauth2.googleapis.com/token, as golang.org/x/oauth2/google
+// has it). A pair is safe to trust because the
 // issuer itself is authenticated: discovery refuses metadata whose issuer
 // is not the one asked for, over TLS, so a hostile server cannot claim
 // login.microsoftonline.com as its issuer to borrow the pair. Of Entra's
