@@ -116,9 +116,9 @@ type Device struct {
 	// registered: the client is one dualauth registered; clientDPoP: for
 	// DPoP-bound tokens.
 	registered, clientDPoP bool
-	// bindTo is the verification page that makes this login need an ID
-	// token naming the issuer ([Metadata.needsIDToken]); "" when none does.
-	bindTo string
+	// bind: the login needs an ID token naming the issuer
+	// ([Metadata.needsIDToken]), and asked for openid to get one.
+	bind bool
 }
 
 // NewDevice returns a device login that begins with [Start].
@@ -281,12 +281,13 @@ func (d *Device) withClient() []Effect {
 // requestCode sends the device authorization request (RFC 8628 §3.1).
 func (d *Device) requestCode() []Effect {
 	d.phase = deviceAuthorizing
-	if !SameOrigin(d.meta.TokenEndpoint, d.meta.Issuer) {
-		// The verification page may then be on the token endpoint's
-		// origin, off the issuer's: ask for the ID token that would bind
-		// such a login to its issuer (H7). The page is known only from the
-		// answer, after the scopes were sent.
+	if d.meta.needsIDToken(false) {
+		// Tokens from a token endpoint off the issuer's origin: only an ID
+		// token naming the issuer binds them to it, wherever the
+		// verification page is (H7); no authorization response carries iss
+		// here.
 		d.cfg.Scopes = withOpenID(d.cfg.Scopes)
+		d.bind = true
 	}
 	form := url.Values{}
 	if len(d.cfg.Scopes) > 0 {
@@ -367,9 +368,6 @@ func (d *Device) authorized(ev Fetched) []Effect {
 			// page, which may pass.
 			return d.fail(fmt.Errorf("device login: %w (a browser login may still work: --flow browser, or --paste where no browser runs)", err))
 		}
-		if d.bindTo == "" && d.meta.needsIDToken(u, false) {
-			d.bindTo = u
-		}
 	}
 	d.code, d.interval, d.expires = code, interval, show.ExpiresAt
 	d.phase = deviceWaiting
@@ -416,12 +414,13 @@ func (d *Device) polled(in Event) []Effect {
 	if err != nil {
 		return d.fail(fmt.Errorf("device login: %w", d.req.scrub(err)))
 	}
-	if d.bindTo != "" && t.IDToken == "" {
-		return d.fail(fmt.Errorf("device login: %w", d.meta.notBound(d.bindTo))) // before anything is saved (H7)
+	if d.bind && t.IDToken == "" {
+		return d.fail(fmt.Errorf("device login: %w", d.meta.notBound())) // before anything is saved (H7)
 	}
-	if d.bindTo != "" {
-		// No nonce in the device grant: iss and aud bind it, and an ID
-		// token with a nonce is one of some other login.
+	if t.IDToken != "" {
+		// Any ID token, asked for or not: one naming another issuer is a
+		// mix-up whatever the shape (H7). No nonce in the device grant:
+		// iss and aud bind it.
 		if err := checkIDToken(t.IDToken, "", d.meta.Issuer, d.cfg.Client.ID); err != nil {
 			return d.fail(fmt.Errorf("device login: %w", bindingFailed(err)))
 		}

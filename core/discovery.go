@@ -297,33 +297,37 @@ func (m *Metadata) CheckSignInOrigin(signIn string, issChecked bool) error {
 		ErrMixUp, m.Issuer, Origin(signIn), Origin(m.TokenEndpoint), Origin(signIn))
 }
 
-// needsIDToken reports whether a login whose user signs in at signIn
-// must also show, by an ID token whose iss is this issuer, that the tokens
-// it gets are the issuer's own. That is so when the page is off the
-// issuer's origin (and not a page of the issuer's own operator): it then
-// passed [Metadata.CheckSignInOrigin] by being on the token endpoint's
-// origin — Cognito's shape, but also that of a hostile server A whose
-// metadata names both endpoints of an honest server H (issue 19): the
-// user signs in at H, H's token endpoint answers with H's tokens, and
-// they would be stored under A, for `auth token A` to hand to A. An iss
-// in the authorization response that must name this issuer (issChecked,
-// RFC 9207) binds the login as well; without it, only an ID token does
-// (so the login asks for openid, and a success without one saves
-// nothing: [ErrNotBound]).
-func (m *Metadata) needsIDToken(signIn string, issChecked bool) bool {
-	return !issChecked && !SameOrigin(signIn, m.Issuer) && !sameOperator(origin(m.Issuer), origin(signIn))
+// needsIDToken reports whether a login must also show, by an ID token
+// whose iss is this issuer, that the tokens it gets are the issuer's own.
+// That is decided by whose token endpoint issues them, not by where the
+// user signs in: it is so when the token endpoint is off the issuer's
+// origin (and not an origin of the issuer's own operator, such as
+// Google's https://oauth2.googleapis.com). A hostile server A whose
+// metadata names an honest server H's token endpoint — with a sign-in page
+// on H's origin, or on A's own that just redirects to H (a device
+// verification_uri the same) — gets the user to approve at H, H's token
+// endpoint answers with H's tokens, and without this they would be stored
+// under A, for `auth token A` to hand to A (H7). An iss in the
+// authorization response that must name this issuer (issChecked, RFC 9207)
+// binds a browser login as well: H's callback names H. Without it, only an
+// ID token does (so the login asks for openid, and a success without one
+// saves nothing: [ErrNotBound]). This stops an attacker who controls only
+// metadata; a server that proxies H's token endpoint itself, and could
+// mint its own ID token, is out of reach of any client rule.
+func (m *Metadata) needsIDToken(issChecked bool) bool {
+	return !issChecked && !SameOrigin(m.TokenEndpoint, m.Issuer) && !sameOperator(origin(m.Issuer), origin(m.TokenEndpoint))
 }
 
 // notBound is the error of a login that [Metadata.needsIDToken] and whose
 // token endpoint answered without an ID token.
-func (m *Metadata) notBound(signIn string) error {
-	return fmt.Errorf("%w: %w: refusing to save the login to %s: you signed in at %s and the tokens came from %s, neither on the issuer's origin, without an ID token from %s to show they are its own (they may be another server's); log in to that server's own issuer, or ask the operator of %s to send iss in the authorization response (RFC 9207)",
-		ErrMixUp, ErrNotBound, m.Issuer, Origin(signIn), Origin(m.TokenEndpoint), m.Issuer, m.Issuer)
+func (m *Metadata) notBound() error {
+	return fmt.Errorf("%w: %w: refusing to save the login to %s: the tokens came from %s, off the issuer's origin, without an ID token from %s to show they are its own (they may be another server's); log in to that server's own issuer, or ask the operator of %s to send iss in the authorization response (RFC 9207)",
+		ErrMixUp, ErrNotBound, m.Issuer, Origin(m.TokenEndpoint), m.Issuer, m.Issuer)
 }
 
-// bindingFailed is the error of a login that [Metadata.needsIDToken] whose
-// ID token names another issuer (or does not fit it): the tokens may be
-// another server's, a mix-up.
+// bindingFailed is the error of a login whose ID token names another
+// issuer (or does not fit it): the tokens may be another server's, a
+// mix-up, whether or not the login [Metadata.needsIDToken].
 func bindingFailed(err error) error {
 	if errors.Is(err, ErrIssuerMismatch) {
 		return fmt.Errorf("%w: %w (nothing saved: the tokens are another server's)", ErrMixUp, err)
@@ -341,11 +345,14 @@ func withOpenID(scopes []string) []string {
 }
 
 // sameOperator reports whether signIn (an origin) is another https origin
-// where the issuer's (an origin) own operator has users sign in: the
-// device pages of Microsoft Entra ID (https://microsoft.com/devicelogin;
+// where the issuer's (an origin) own operator has users sign in, or (for
+// [Metadata.needsIDToken]) issues its tokens: the device pages of
+// Microsoft Entra ID (https://microsoft.com/devicelogin;
 // https://microsoft.com/deviceloginus for the US Government cloud's
 // login.microsoftonline.us, as MSAL's device code tests expect) and Google
-// (https://www.google.com/device). A pair is safe to trust because the
+// (https://www.google.com/device), and Google's token endpoint
+// (https://oauth2.googleapis.com/token, as golang.org/x/oauth2/google
+// has it). A pair is safe to trust because the
 // issuer itself is authenticated: discovery refuses metadata whose issuer
 // is not the one asked for, over TLS, so a hostile server cannot claim
 // login.microsoftonline.com as its issuer to borrow the pair. Of Entra's
@@ -360,7 +367,8 @@ func sameOperator(issuer, signIn string) bool {
 	case "https://login.microsoftonline.us":
 		return signIn == "https://microsoft.com"
 	case "https://accounts.google.com":
-		return signIn == "https://www.google.com" || signIn == "https://google.com"
+		// oauth2.googleapis.com: Google's token endpoint.
+		return signIn == "https://www.google.com" || signIn == "https://google.com" || signIn == "https://oauth2.googleapis.com"
 	}
 	return false
 }

@@ -291,9 +291,10 @@ func (l *Login) useMetadata(m Metadata) []Effect {
 	if err := m.CheckBrowserLogin(); err != nil {
 		return l.fail(err) // before the user is sent anywhere
 	}
-	if m.needsIDToken(m.AuthorizationEndpoint, m.AuthorizationResponseIssSupported) {
-		// Signing in off the issuer's origin: only an ID token naming the
-		// issuer shows the tokens are its own, so ask for one (H7).
+	if m.needsIDToken(m.AuthorizationResponseIssSupported) {
+		// Tokens from a token endpoint off the issuer's origin: only an ID
+		// token naming the issuer shows they are its own, so ask for one
+		// (H7).
 		l.pending.Scopes = withOpenID(l.pending.Scopes)
 		if l.pending.Nonce == "" {
 			l.pending.Nonce = l.nonce
@@ -503,16 +504,14 @@ func (l *Login) exchanged(e Event) []Effect {
 	}
 	p := l.pending
 	m := p.Metadata
-	bind := m.needsIDToken(m.AuthorizationEndpoint, m.AuthorizationResponseIssSupported)
-	if bind && t.IDToken == "" {
-		return l.fail(m.notBound(m.AuthorizationEndpoint)) // before anything is saved (H7)
+	if m.needsIDToken(m.AuthorizationResponseIssSupported) && t.IDToken == "" {
+		return l.fail(m.notBound()) // before anything is saved (H7)
 	}
-	if t.IDToken != "" && (p.Nonce != "" || bind) {
+	if t.IDToken != "" {
+		// Any ID token, asked for or not: one naming another issuer is a
+		// mix-up whatever the shape (H7); the nonce when one was sent (S7).
 		if err := checkIDToken(t.IDToken, p.Nonce, m.Issuer, p.ClientID); err != nil {
-			if bind {
-				err = bindingFailed(err)
-			}
-			return l.fail(err)
+			return l.fail(bindingFailed(err))
 		}
 	}
 	l.entry = newEntry(p.Target, p.ClientID, p.Scopes, t, ev.Now, p.Metadata)

@@ -120,48 +120,53 @@ func TestLogin_MixUpWithIssPromisedNeedsTheIssuersIss(t *testing.T) {
 	}
 }
 
-// signInAtHServer is the hostile server A of the review of issue 19: its
-// metadata names both of the honest server H's endpoints, so the sign-in
-// page passes the rule (it is on the token endpoint's origin) and H's
-// token endpoint answers with H's tokens; idIss is the iss of H's ID
-// tokens ("-": none).
-func signInAtHServer(idIss string) *fakeServer {
+// tokensAtHServer is the hostile server A of the review of issue 19 and of
+// the security review's H7 bypass: its metadata names the honest server
+// H's token endpoint, and a sign-in page on signIn — H's origin (both of
+// H's endpoints: the page passes the rule by being on the token endpoint's
+// origin), or A's own (a page that would just redirect to H's). Either
+// way H's token endpoint answers with H's tokens; idIss is the iss of H's
+// ID tokens ("-": none).
+func tokensAtHServer(signIn, idIss string) *fakeServer {
 	s := newFakeServer(hostileIssuer)
 	s.openID = true
-	s.meta["authorization_endpoint"] = honestOrigin + "/authorize"
+	s.meta["authorization_endpoint"] = signIn + "/authorize"
 	s.meta["token_endpoint"] = honestOrigin + "/token"
 	s.idIss = idIss
 	return s
 }
 
-// TestLogin_SignInAndTokenEndpointOfAnotherServerStoresNothing: H's tokens
-// are never stored under A — without an ID token, or with H's, the login
-// ends before anything is saved (H7). openid is asked even when the
-// caller asked none, so that a real server of this shape (Cognito) can
-// bind its login.
-func TestLogin_SignInAndTokenEndpointOfAnotherServerStoresNothing(t *testing.T) {
+// TestLogin_AnotherServersTokenEndpointStoresNothing: H's tokens are never
+// stored under A, wherever the user signs in — without an ID token, or
+// with H's, the login ends before anything is saved (H7). openid is asked
+// even when the caller asked none, so that a real server of this shape
+// (Cognito) can bind its login.
+func TestLogin_AnotherServersTokenEndpointStoresNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
+		signIn string
 		idIss  string
 		scopes []string
 		want   error
 	}{
-		{"NoIDToken", "-", []string{"openid"}, ErrNotBound},
-		{"TheHonestServersIDToken", honestOrigin, []string{"openid"}, ErrIssuerMismatch},
-		{"TheHonestServersIDTokenNoOpenIDAsked", honestOrigin, []string{"api"}, ErrIssuerMismatch},
+		{"NoIDToken", honestOrigin, "-", []string{"openid"}, ErrNotBound},
+		{"TheHonestServersIDToken", honestOrigin, honestOrigin, []string{"openid"}, ErrIssuerMismatch},
+		{"TheHonestServersIDTokenNoOpenIDAsked", honestOrigin, honestOrigin, []string{"api"}, ErrIssuerMismatch},
+		{"SignInOnAsOwnOriginNoIDToken", hostileIssuer, "-", []string{"api"}, ErrNotBound},
+		{"SignInOnAsOwnOriginTheHonestServersIDToken", hostileIssuer, honestOrigin, []string{"api"}, ErrIssuerMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
-			srv := signInAtHServer(tc.idIss)
+			srv := tokensAtHServer(tc.signIn, tc.idIss)
 			w := newWorld(t, srv)
 			cfg := mixUpLogin(hostileIssuer)
 			cfg.Scopes = tc.scopes
 			d := w.login(cfg)
 			is.True(errors.Is(d.Err, ErrMixUp))
 			is.True(errors.Is(d.Err, tc.want))
-			is.True(strings.HasPrefix(w.authURL, honestOrigin+"/authorize?")) // signed in at H…
-			is.Equal(tokenRequests(srv), 1)                                   // …H answered…
-			is.Equal(len(w.cache), 0)                                         // …and nothing is stored under A
+			is.True(strings.HasPrefix(w.authURL, tc.signIn+"/authorize?")) // signed in where the metadata said…
+			is.Equal(tokenRequests(srv), 1)                                // …H answered…
+			is.Equal(len(w.cache), 0)                                      // …and nothing is stored under A
 			is.True(!strings.Contains(d.Err.Error(), "access-"))
 			q := authQuery(t, Authorize{URL: w.authURL})
 			is.True(slices.Contains(strings.Fields(q.Get("scope")), "openid"))
@@ -213,7 +218,7 @@ func TestTranscript_MixUpRefusedAndRealShapesLogIn(t *testing.T) {
 	w.srv = cognito
 	is.NoErr(w.login(mixUpLogin(cognitoIssuer)).Err)
 
-	w.srv = signInAtHServer(honestOrigin)
+	w.srv = tokensAtHServer(honestOrigin, honestOrigin)
 	is.True(errors.Is(w.login(mixUpLogin(hostileIssuer)).Err, ErrMixUp))
 	checkTranscript(t, "login-mixup", w.transcript())
 }
@@ -275,32 +280,153 @@ func TestDevice_CognitoShapeWorks(t *testing.T) {
 }
 
 // TestDevice_MixUpWithAnotherServersEndpointsStoresNothing: A's metadata
-// names H's device and token endpoints, H's page shows the code, H's
-// token endpoint answers with H's tokens. Without an ID token, or with
-// H's, nothing is stored under A (H7).
+// names H's token endpoint, and a verification page on H's origin or on
+// A's own (one that would just redirect to H's); H's token endpoint
+// answers with H's tokens. Without an ID token, or with H's, nothing is
+// stored under A (H7), and openid was asked with the device request. An
+// ID token of another issuer is refused even where no binding is needed
+// (A's own token endpoint).
 func TestDevice_MixUpWithAnotherServersEndpointsStoresNothing(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		idIss string
-		want  error
+		name        string
+		page, token string // origins
+		idIss       string
+		want        error
 	}{
-		{"NoIDToken", "", ErrNotBound},
-		{"TheHonestServersIDToken", honestOrigin, ErrIssuerMismatch},
+		{"NoIDToken", honestOrigin, honestOrigin, "", ErrNotBound},
+		{"TheHonestServersIDToken", honestOrigin, honestOrigin, honestOrigin, ErrIssuerMismatch},
+		{"PageOnAsOwnOriginNoIDToken", dbxHost, honestOrigin, "", ErrNotBound},
+		{"PageOnAsOwnOriginTheHonestServersIDToken", dbxHost, honestOrigin, honestOrigin, ErrIssuerMismatch},
+		{"AllOnAsOriginAnotherIssuersIDToken", dbxHost, dbxHost, honestOrigin, ErrIssuerMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
 			s := newDeviceServer("ok")
-			s.meta["token_endpoint"] = honestOrigin + "/token"
+			if tc.token != dbxHost {
+				s.meta["token_endpoint"] = tc.token + "/token"
+			}
 			s.idIss = tc.idIss
 			s.authRes = func() Response {
-				return jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_uri": honestOrigin + "/device", "expires_in": 60})
+				return jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_uri": tc.page + "/device", "expires_in": 60})
 			}
 			w, d, _, shown := runDevice(t, s, dbxDevice())
-			is.Equal(len(shown), 1) // H's page passes the sign-in rule…
+			is.Equal(len(shown), 1) // the page passes the sign-in rule…
 			is.True(errors.Is(d.Err, tc.want))
 			is.True(errors.Is(d.Err, ErrMixUp))
 			is.Equal(len(w.cache), 0) // …but H's tokens are not stored under A
 			is.True(!strings.Contains(d.Err.Error(), "access-"))
+			scope := strings.Fields(s.form[len(s.form)-2].Get("scope")) // the device request
+			is.Equal(slices.Contains(scope, "openid"), tc.token != dbxHost)
+		})
+	}
+}
+
+// TestNeedsIDToken_DecidedByWhoseTokenEndpointIssuesTheTokens: the binding
+// follows the token endpoint, not the sign-in page (H7): off the issuer's
+// origin it is needed unless iss is promised or the origin is the issuer's
+// operator's own (Google's token endpoint); the real shapes keep working.
+func TestNeedsIDToken_DecidedByWhoseTokenEndpointIssuesTheTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		issuer, te string
+		iss, want  bool
+	}{
+		{"Databricks", dbxIssuer, dbxIssuer + "/v1/token", false, false},
+		{"Google", googleIssuer, "https://oauth2.googleapis.com/token", false, false},
+		{"Entra", "https://login.microsoftonline.com/tid/v2.0", "https://login.microsoftonline.com/tid/oauth2/v2.0/token", false, false},
+		{"Cognito", cognitoIssuer, "https://auth.example.com/oauth2/token", false, true},
+		{"AnotherServersTokenEndpoint", hostileIssuer, honestOrigin + "/token", false, true},
+		{"AnotherServersTokenEndpointIssPromised", hostileIssuer, honestOrigin + "/token", true, false},
+		{"GooglesTokenEndpointNamedByAnotherIssuer", hostileIssuer, "https://oauth2.googleapis.com/token", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			m := Metadata{Issuer: tc.issuer, AuthorizationEndpoint: tc.issuer + "/authorize", TokenEndpoint: tc.te}
+			is.Equal(m.needsIDToken(tc.iss), tc.want)
+		})
+	}
+}
+
+// TestLogin_AnIDTokenOfAnotherIssuerIsAMixUpUnasked: an ID token the token
+// endpoint returns is checked even when no openid was asked and no binding
+// is needed; one naming another issuer is a mix-up, nothing saved.
+func TestLogin_AnIDTokenOfAnotherIssuerIsAMixUpUnasked(t *testing.T) {
+	is := is.New(t)
+	srv := newFakeServer(hostileIssuer)
+	srv.openID = true
+	w := newWorld(t, srv)
+	cfg := mixUpLogin(hostileIssuer)
+	cfg.Scopes = []string{"api"}
+	l := NewLogin(cfg)
+	a := untilAuthorize(t, w, l, &counter{})
+	is.Equal(authQuery(t, a).Get("nonce"), "") // none sent
+	w.onFetch = func(r Request) (Response, error) {
+		return jsonResponse(200, map[string]any{"access_token": "a", "token_type": "Bearer", "id_token": fakeJWT(map[string]any{"iss": honestOrigin, "aud": "cli"})}), nil
+	}
+	d := finish(w, l, srv.authorize(a.URL))
+	is.True(errors.Is(d.Err, ErrMixUp))
+	is.True(errors.Is(d.Err, ErrIssuerMismatch))
+	is.Equal(len(w.cache), 0)
+}
+
+// TestDevice_GoogleShapeAsksNoOpenID: Google's token endpoint
+// (oauth2.googleapis.com) is its issuer's operator's own, so a device
+// login there needs no ID token and asks for no openid.
+func TestDevice_GoogleShapeAsksNoOpenID(t *testing.T) {
+	is := is.New(t)
+	s := newDeviceServer("ok")
+	s.issuer = googleIssuer
+	s.openID = true
+	s.meta["issuer"] = googleIssuer
+	s.meta["device_authorization_endpoint"] = googleIssuer + "/v1/device"
+	s.meta["token_endpoint"] = "https://oauth2.googleapis.com/token"
+	s.authRes = func() Response {
+		return jsonResponse(200, map[string]any{"device_code": "d", "user_code": "u", "verification_uri": "https://www.google.com/device", "expires_in": 60})
+	}
+	cfg := dbxDevice()
+	cfg.Target = Target{Host: googleIssuer}
+	w, d, _, shown := runDevice(t, s, cfg)
+	is.NoErr(d.Err)
+	is.Equal(len(shown), 1)
+	is.True(!slices.Contains(strings.Fields(s.form[len(s.form)-2].Get("scope")), "openid"))
+	is.Equal(len(w.cache), 1)
+}
+
+// TestRefresh_AnIDTokenOfAnotherIssuerIsNotKept: a refresh's ID token is
+// checked as at login (iss and aud): one naming another issuer is not kept
+// as the login's identity (a warning says so); the refreshed tokens are,
+// as the refresh token is spent. One that fits replaces the old.
+func TestRefresh_AnIDTokenOfAnotherIssuerIsNotKept(t *testing.T) {
+	for _, tc := range []struct {
+		name, iss string
+		kept      bool
+	}{
+		{"AnotherIssuer", honestOrigin, false},
+		{"TheIssuer", dbxIssuer, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			w := loggedIn(t, 3600)
+			key := Key(dbxIssuer, "databricks-cli")
+			before := w.cache[key]
+			w.now = w.now.Add(2 * time.Hour)
+			id := fakeJWT(map[string]any{"iss": tc.iss, "aud": "databricks-cli", "sub": "u2"})
+			w.onFetch = func(r Request) (Response, error) {
+				return jsonResponse(200, map[string]any{"access_token": "at-new", "refresh_token": "rt-new", "token_type": "Bearer", "expires_in": 3600, "id_token": id}), nil
+			}
+			d := w.token(dbxToken())
+			is.NoErr(d.Err)
+			after := w.cache[key]
+			is.Equal(after.AccessToken, "at-new")
+			is.Equal(after.RefreshToken, "rt-new")
+			if tc.kept {
+				is.Equal(after.IDToken, id)
+				is.Equal(len(w.warnings), 0)
+				return
+			}
+			is.Equal(after.IDToken, before.IDToken)
+			is.Equal(len(w.warnings), 1)
+			is.True(strings.Contains(w.warnings[0], honestOrigin))
 		})
 	}
 }

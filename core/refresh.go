@@ -302,6 +302,18 @@ func (r *Refresh) fetched(in Event) []Effect {
 		r.phase = refreshSaving
 		return []Effect{Save{Key: r.key, Entry: r.entry}}
 	}
+	if ce := (*TokenCharsetError)(nil); errors.As(err, &ce) {
+		// An answer refused for a token outside VSCHAR: nothing of it is
+		// kept, its rotated refresh token included, but the server has
+		// already spent the old one. Drop that too, as for invalid_grant,
+		// so the next call asks for a login instead of replaying a spent
+		// token (which a server with reuse detection answers by revoking
+		// the login) (H8).
+		r.entry.RefreshToken = ""
+		r.err = r.notLoggedIn(err)
+		r.phase = refreshSaving
+		return []Effect{Save{Key: r.key, Entry: r.entry}}
+	}
 	if err != nil && t != nil && t.RefreshToken != "" {
 		// An unusable answer that still rotated the refresh token: the old
 		// one is spent, so the new one is the login now. Keep it, then
@@ -330,11 +342,20 @@ func (r *Refresh) fetched(in Event) []Effect {
 	if t.RefreshToken != "" {
 		e.RefreshToken = t.RefreshToken // rotated (RFC 9700 §4.14.2); else keep the old one (S21)
 	}
+	var effs []Effect
 	if t.IDToken != "" {
-		e.IDToken = t.IDToken
+		// Checked as at login (iss and aud; no nonce in a refresh): one
+		// naming another issuer or client is not kept as this login's
+		// identity. The tokens are kept: they come from the token
+		// endpoint the login was bound to, and the refresh token is spent.
+		if err := checkIDToken(t.IDToken, "", e.Metadata.Issuer, e.ClientID); err != nil {
+			effs = append(effs, Warn{Message: fmt.Sprintf("the refreshed token for %s came with an ID token that does not fit the login (%v); the previous one is kept", r.cfg.Target.Host, err)})
+		} else {
+			e.IDToken = t.IDToken
+		}
 	}
 	r.phase = refreshSaving
-	return []Effect{Save{Key: r.key, Entry: r.entry}}
+	return append(effs, Save{Key: r.key, Entry: r.entry})
 }
 
 // regrant repeats the grant of a login without a person, under the lock

@@ -197,23 +197,35 @@ func TestParseTokenResponse_TokensOutsideVSCHARAreRefusedAndNothingKept(t *testi
 	})
 }
 
-// TestRefresh_ATokenOutsideVSCHARIsNotSaved (issue 19, item 2): a refresh
-// answered with such a token fails, and neither its access token nor its
-// rotated refresh token reaches the cache.
+// TestRefresh_ATokenOutsideVSCHARIsNotSaved (issue 19, item 2; H8): a
+// refresh answered with such a token fails, and neither its access token
+// nor its rotated refresh token reaches the cache. The old refresh token,
+// which the server has already spent, is dropped as well: the error asks
+// for a login, and the next call does not replay the spent token.
 func TestRefresh_ATokenOutsideVSCHARIsNotSaved(t *testing.T) {
 	is := is.New(t)
 	w := newWorld(t, newFakeServer(dbxIssuer))
 	is.NoErr(w.login(dbxLogin()).Err)
-	before := w.cache[Key(dbxIssuer, "databricks-cli")]
+	key := Key(dbxIssuer, "databricks-cli")
+	before := w.cache[key]
 	w.now = w.now.Add(2 * time.Hour)
+	calls := 0
 	w.onFetch = func(r Request) (Response, error) {
+		calls++
 		return jsonResponse(200, map[string]any{"access_token": "AT\x1b]0;PWNED\x07", "refresh_token": "rotated", "token_type": "Bearer", "expires_in": 3600}), nil
 	}
 	d := w.token(dbxToken())
 	var ce *TokenCharsetError
 	is.True(errors.As(d.Err, &ce))
-	after := w.cache[Key(dbxIssuer, "databricks-cli")]
+	is.True(errors.Is(d.Err, ErrNotLoggedIn)) // log in again…
+	is.True(strings.Contains(d.Err.Error(), "run `auth login "+dbxHost+"`"))
+	after := w.cache[key]
 	is.Equal(after.AccessToken, before.AccessToken)
-	is.True(after.RefreshToken != "rotated")
+	is.Equal(after.RefreshToken, "") // …the spent refresh token dropped, the rotated one not kept
 	is.True(!strings.Contains(d.Err.Error(), "PWNED"))
+	is.Equal(calls, 1)
+
+	d = w.token(dbxToken())
+	is.True(errors.Is(d.Err, ErrNotLoggedIn))
+	is.Equal(calls, 1) // the spent token is not sent again
 }

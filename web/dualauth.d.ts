@@ -151,10 +151,14 @@ export interface Session extends Partial<Change> {
  *   logins to the host with no clientId to choose;
  * - mix_up: the server's metadata sends the sign-in to an origin that is
  *   neither the issuer's nor its token endpoint's (RFC 9700 §4.4) — refused
- *   before the redirect;
+ *   before the redirect; or the tokens came from a token endpoint off the
+ *   issuer's origin without an ID token naming the issuer, or with an ID
+ *   token naming another — nothing saved;
  * - token_charset: the token endpoint answered a token with characters
  *   outside %x20-7E (controls, non-ASCII); nothing of the answer is kept —
- *   logging in again gets the same, ask the server's operator;
+ *   logging in again gets the same, ask the server's operator (a refresh
+ *   answered so also drops the spent refresh token: the next token() is
+ *   not_logged_in);
  * - resource_mismatch: protected-resource metadata (RFC 9728) names another
  *   resource than the URL it was read for;
  * - response_too_large: a server's answer over 1 MiB (metadata, a client

@@ -21,6 +21,33 @@ func issued(client string, n int) Stored {
 	return Stored{ClientID: client, AccessToken: fmt.Sprintf("at-%d", n), RefreshToken: fmt.Sprintf("rt-%d", n)}
 }
 
+// loginAgain are the steps of a refresh of the preset client's login, its
+// answer made by change, that leaves the login without its refresh token:
+// the user is told to log in again (with errText in the message), and the
+// next call sends nothing.
+func loginAgain(name string, change func(*Server), errText string) []Step {
+	dropped := []Stored{{ClientID: PresetClient, AccessToken: "at-1"}}
+	return []Step{
+		{Name: name, Op: OpToken, ClientID: PresetClient, Advance: expired, Change: change, Want: Want{
+			Err:      "login_required",
+			ErrText:  errText,
+			Requests: []string{"token refresh_token"},
+			Logins:   dropped,
+		}},
+		{Name: "no second request", Op: OpToken, ClientID: PresetClient, Want: Want{Err: "login_required", Logins: dropped}},
+	}
+}
+
+// otherServersTokens are the steps of a login whose token endpoint is
+// another server's (a mix-up, H7): its ID token names that server, or
+// there is none; either way the login stores nothing.
+func otherServersTokens() []Step {
+	return []Step{
+		{Name: "its ID token names the other server", Op: OpLogin, ClientID: PresetClient, Want: Want{Err: "mix_up", Requests: loginRequests}},
+		{Name: "no ID token", Op: OpLogin, ClientID: PresetClient, Change: SendIDTokens(IDTokensNone), Want: Want{Err: "mix_up", Requests: loginRequests}},
+	}
+}
+
 // resourceLogin is the preset client's login to the resource at path as
 // the server's nth tokens left it.
 func resourceLogin(path string, n int) Stored {
@@ -142,17 +169,7 @@ var Scenarios = []Scenario{
 	{
 		Name:   "a refused refresh token is cleared and the user told to log in again",
 		Before: []string{PresetClient},
-		Steps: []Step{
-			{Name: "invalid_grant", Op: OpToken, ClientID: PresetClient, Advance: expired, Change: (*Server).RevokeAll, Want: Want{
-				Err:      "login_required",
-				Requests: []string{"token refresh_token"},
-				Logins:   []Stored{{ClientID: PresetClient, AccessToken: "at-1"}},
-			}},
-			{Name: "no second request", Op: OpToken, ClientID: PresetClient, Want: Want{
-				Err:    "login_required",
-				Logins: []Stored{{ClientID: PresetClient, AccessToken: "at-1"}},
-			}},
-		},
+		Steps:  loginAgain("invalid_grant", (*Server).RevokeAll, ""),
 	},
 	{
 		Name:   "concurrent token calls on an expired token make one refresh",
@@ -199,6 +216,10 @@ var Scenarios = []Scenario{
 		Name:   "Google's shape logs in: sign-in on the issuer's origin, the token endpoint elsewhere",
 		Server: ServerConfig{TokenElsewhere: true},
 		Steps: []Step{
+			// The token endpoint here is on an origin core does not know
+			// as the issuer's operator's own (Google's is): openid is
+			// asked, and the ID token naming the issuer binds the login
+			// to it (H7).
 			{Op: OpLogin, ClientID: PresetClient, Want: Want{
 				Requests: loginRequests,
 				Logins:   []Stored{issued(PresetClient, 1)},
@@ -225,16 +246,15 @@ var Scenarios = []Scenario{
 	{
 		Name:   "metadata naming both endpoints of another server gets that server's tokens, which are not stored (mix-up)",
 		Server: ServerConfig{SignInElsewhere: true, TokenElsewhere: true, IDTokens: IDTokensOther},
-		Steps: []Step{
-			{Name: "its ID token names the other server", Op: OpLogin, ClientID: PresetClient, Want: Want{
-				Err:      "mix_up",
-				Requests: loginRequests,
-			}},
-			{Name: "no ID token", Op: OpLogin, ClientID: PresetClient, Change: SendIDTokens(IDTokensNone), Want: Want{
-				Err:      "mix_up",
-				Requests: loginRequests,
-			}},
-		},
+		Steps:  otherServersTokens(),
+	},
+	{
+		Name:   "sign-in on the issuer's own origin with another server's token endpoint gets that server's tokens, which are not stored (mix-up)",
+		Server: ServerConfig{TokenElsewhere: true, IDTokens: IDTokensOther},
+		// The sign-in page passes (the issuer's origin: a hostile server's
+		// page that just redirects to the other server's); whose token
+		// endpoint issues the tokens decides (H7).
+		Steps: otherServersTokens(),
 	},
 	{
 		Name: "a login answered with control characters in a token stores nothing",
@@ -251,20 +271,17 @@ var Scenarios = []Scenario{
 		},
 	},
 	{
+		// Nor the old refresh token, which the server has already spent:
+		// the user is told to log in again, and the spent token is not
+		// sent again (H8).
 		Name:   "a refresh answered with control characters in a token keeps nothing of the answer",
 		Before: []string{PresetClient},
-		Steps: []Step{
-			{Name: "access token", Op: OpToken, ClientID: PresetClient, Advance: expired, Change: SendBadToken("access_token"), Want: Want{
-				Err:      "token_charset",
-				Requests: []string{"token refresh_token"},
-				Logins:   []Stored{issued(PresetClient, 1)},
-			}},
-			{Name: "refresh token", Op: OpToken, ClientID: PresetClient, Change: SendBadToken("refresh_token"), Want: Want{
-				Err:      "token_charset",
-				Requests: []string{"token refresh_token"},
-				Logins:   []Stored{issued(PresetClient, 1)},
-			}},
-		},
+		Steps:  loginAgain("access token", SendBadToken("access_token"), "outside %x20-7E"),
+	},
+	{
+		Name:   "a refresh answered with control characters in its refresh token keeps neither refresh token",
+		Before: []string{PresetClient},
+		Steps:  loginAgain("refresh token", SendBadToken("refresh_token"), "outside %x20-7E"),
 	},
 	{
 		Name: "a server's error_description reaches the outcome sanitised",

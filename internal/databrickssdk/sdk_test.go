@@ -242,6 +242,14 @@ func (w *world) mux() http.Handler {
 			}
 			w.mu.Unlock()
 		}
+		// The provider's ID token names the provider, not HOST/oidc as a
+		// workspace's own would, and every ID token a login gets must
+		// name its issuer (H7): the relay passes the tokens on without it.
+		var answer map[string]any
+		if json.Unmarshal(body, &answer) == nil {
+			delete(answer, "id_token")
+			body, _ = json.Marshal(answer)
+		}
 		rw.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
 		rw.WriteHeader(resp.StatusCode)
 		rw.Write(body)

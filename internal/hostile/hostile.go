@@ -67,6 +67,10 @@ type Mode struct {
 	CallbackParams url.Values
 	// EditMetadata changes the discovery document before it is sent.
 	EditMetadata func(map[string]any)
+	// AuthorizeAt, when set, is another server's authorization endpoint
+	// that this one's just redirects to, the request's query unchanged:
+	// a sign-in page on this server's origin that is really another's.
+	AuthorizeAt string
 }
 
 // Server is the authorization server. Its zero value is not usable: call
@@ -199,8 +203,13 @@ func (s *Server) metadata(w http.ResponseWriter) {
 }
 
 // authorize approves at once: a code for the client, back to its redirect
-// URI with the state, plus the mode's CallbackParams.
+// URI with the state, plus the mode's CallbackParams (or, with the mode's
+// AuthorizeAt, sends the request on there).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	if at := s.current().AuthorizeAt; at != "" {
+		http.Redirect(w, r, at+"?"+r.URL.RawQuery, http.StatusFound)
+		return
+	}
 	q := r.URL.Query()
 	redirect, err := url.Parse(q.Get("redirect_uri"))
 	if err != nil || redirect.Scheme == "" || q.Get("client_id") == "" {

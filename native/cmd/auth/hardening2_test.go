@@ -122,6 +122,34 @@ func TestHostile_MixUpLoginIsRefusedBeforeTheBrowserOpens(t *testing.T) {
 	})
 }
 
+// TestHostile_SignInOnAsOwnOriginWithIsTokenEndpointStoresNothing (H7):
+// hostile A's authorization endpoint is on its own origin and just
+// redirects to honest I's; its token endpoint is I's. The sign-in page
+// passes the sign-in rule, but the tokens come from I's token endpoint, so
+// the login asks openid (though --scopes names none) and I's ID token,
+// naming I, is refused: nothing stored, `auth token A` prints nothing.
+func TestHostile_SignInOnAsOwnOriginWithIsTokenEndpointStoresNothing(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	a, i := startHostile(t), startHostile(t)
+	a.SetMode(hostile.Mode{AuthorizeAt: i.Issuer + hostile.AuthorizePath, EditMetadata: func(m map[string]any) {
+		m["token_endpoint"] = i.Issuer + hostile.TokenPath
+	}})
+	r := e.auth(nil, "login", a.Issuer, "--client-id", "cli", "--scopes", "api", "--timeout", "20s")
+	is.Equal(r.code, 1)
+	is.True(strings.Contains(r.stderr, "Opening a browser to "+a.Issuer+" to log in to "+a.Issuer)) // A's own origin…
+	lines := errorLines(r.stderr)
+	is.Equal(len(lines), 1)
+	is.True(strings.Contains(lines[0], "mix-up"))
+	is.True(strings.Contains(lines[0], "issued by "+i.Issuer)) // …but I's ID token
+	is.Equal(i.Requests("authorization_code"), 1)              // I answered with its tokens…
+	is.Equal(a.Requests("authorization_code"), 0)
+	e.noCacheEntries() // …which are not stored under A
+	r = e.auth(nil, "token", a.Issuer, "--client-id", "cli")
+	is.Equal(r.code, 1)
+	is.Equal(r.stdout, "")
+}
+
 // TestHostile_RealShapesOfSplitOriginsStillLogIn (issue 19, item 1): one
 // server on two origins, as real providers are: Google signs in on its
 // issuer's origin and has its token endpoint elsewhere; Cognito signs in
@@ -207,8 +235,9 @@ const issueToken = "AT\x1b]52;c;aGVsbG8=\x07\x1b]0;PWNED\x07\x1b[2J\r\nX-Injecte
 // TestHostile_ATokenWithControlCharactersIsNeverStoredOrPrinted (issue 19,
 // item 2): a login answered with it fails with one clean line and stores
 // nothing; a refresh answered with it fails, keeps neither its access
-// token nor its rotated refresh token, and `auth token -o text` never
-// writes it.
+// token nor its rotated refresh token, drops the old refresh token the
+// server has spent (the next call asks for a login and sends nothing),
+// and `auth token -o text` never writes it.
 func TestHostile_ATokenWithControlCharactersIsNeverStoredOrPrinted(t *testing.T) {
 	poison := func(field string) func(string, map[string]any) {
 		return func(_ string, answer map[string]any) { answer[field] = issueToken }
@@ -257,8 +286,17 @@ func TestHostile_ATokenWithControlCharactersIsNeverStoredOrPrinted(t *testing.T)
 		checkTerminalSafe(t, r.stderr)
 		is.Equal(a.Requests("refresh_token"), 1)
 		after := e.hostileEntry(a)
-		is.Equal(after.AccessToken, before.AccessToken)   // the poisoned one is not kept…
-		is.Equal(after.RefreshToken, before.RefreshToken) // …nor the refresh token it came with
+		is.Equal(after.AccessToken, before.AccessToken) // the poisoned one is not kept…
+		is.Equal(after.RefreshToken, "")                // …nor the refresh token it came with, nor the spent old one (H8)
+		is.True(strings.Contains(r.stderr, "auth login"))
+
+		// The next call asks for a login instead of replaying the spent
+		// refresh token.
+		r = e.auth(nil, "token", a.Issuer, "--client-id", "cli", "-o", "text")
+		is.Equal(r.code, 1)
+		is.Equal(r.stdout, "")
+		is.True(strings.Contains(r.stderr, "auth login"))
+		is.Equal(a.Requests("refresh_token"), 1)
 	})
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +62,21 @@ func databricksMux(e *env, hostType string, hostMeta bool, base func() string) *
 	})
 	provider, _ := url.Parse(e.srv.Issuer)
 	toProvider := httputil.NewSingleHostReverseProxy(provider)
+	// The provider's ID token names the provider, not HOST/oidc as a
+	// Databricks host's own would, and every ID token a login gets must
+	// name its issuer (H7): the relay passes the tokens on without it.
+	toProvider.ModifyResponse = func(resp *http.Response) error {
+		var answer map[string]any
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil && json.Unmarshal(b, &answer) == nil {
+			delete(answer, "id_token")
+			b, _ = json.Marshal(answer)
+		}
+		resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
 	mux.HandleFunc("POST /oidc/v1/token", func(w http.ResponseWriter, r *http.Request) {
 		r.URL.Path, r.Host = "/oauth/token", provider.Host
 		toProvider.ServeHTTP(w, r)
