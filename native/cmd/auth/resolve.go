@@ -182,6 +182,9 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 	if fl := cmd.Flags().Lookup("client-id"); fl != nil && fl.Changed {
 		in.ClientID = fl.Value.String()
 	}
+	if fl := cmd.Flags().Lookup("account-id"); fl != nil && fl.Changed {
+		in.AccountID = fl.Value.String()
+	}
 	r, err := f.Resolve(in, core.NormalizeHost)
 	if err != nil {
 		return nil, usageError{err}
