@@ -130,6 +130,11 @@ func (f *File) UnknownProfile(name, from string, getenv func(string) string, hin
 	if len(hints) > 0 {
 		msg += "; " + strings.Join(hints, "; ")
 	}
+	if f.dbxFirst {
+		// The Databricks forms read NAME only from that file: a profile
+		// of auth's own would not be it.
+		return &NoProfileError{Name: name, msg: fmt.Sprintf("%s: add a section [%s] with its host and auth_type = databricks-cli to %s (auth reads that file, never writes it), then log in with --profile %s", msg, name, f.DatabricksPath, name)}
+	}
 	return &NoProfileError{Name: name, msg: fmt.Sprintf("%s: run `auth login --profile %s HOST` or `auth profiles`", msg, name)}
 }
 

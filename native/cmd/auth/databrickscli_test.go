@@ -220,7 +220,8 @@ func TestDatabricksCLI_TokenFormsByHostAndProfile(t *testing.T) {
 			lines := errorLines(r.stderr)
 			is.Equal(len(lines), 1)
 			is.True(strings.HasPrefix(lines[0], "auth: "+notConfiguredText+": no profile \""+name+"\""))
-			is.True(strings.Contains(lines[0], "run `auth login --profile "+name+" HOST`"))
+			// The Databricks forms read that file only: the hint is a section there.
+			is.True(strings.HasSuffix(lines[0], ": add a section ["+name+"] with its host and auth_type = databricks-cli to "+dbx+" (auth reads that file, never writes it), then log in with --profile "+name))
 		}
 	}
 
@@ -408,7 +409,7 @@ func TestDatabricksCLI_ProfileIsTheDatabricksSectionEvenWhenTheProfilesFileHasTh
 			r := e.run(bin, ours, "auth", "login", "--profile", "work", e.srv.Issuer, "--flow", "browser")
 			is.Equal(r.code, 2)
 			is.Equal(e.srv.TotalRequests(), before)
-			is.True(strings.Contains(r.stderr, "the Databricks forms read profiles only from "+dbx+", which auth never writes"))
+			is.True(strings.Contains(r.stderr, "add a section [work] with its host and auth_type = databricks-cli to "+dbx+" (auth reads that file, never writes it), then log in with --profile work; or log in to "+e.srv.Issuer+" without --profile"))
 			is.True(strings.Contains(e.readConfig(), other.Host))
 		}
 		// auth's own form still reads auth's own [work].

@@ -196,7 +196,7 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 		// (nor may it replace one of auth's own, for another host).
 		np := f.UnknownProfile(a.profileFlag, "", a.getenv)
 		if cmd.Name() == "login" {
-			return nil, usagef("%v (the Databricks forms read profiles only from %s, which auth never writes: add a section [%s] with host = %s and auth_type = databricks-cli there, or log in without --profile)", np, f.DatabricksPath, a.profileFlag, r.Host)
+			return nil, usagef("%v; or log in to %s without --profile (the Databricks forms read profiles only from %s, so a profile saved by auth would not be one of them)", np, r.Host, f.DatabricksPath)
 		}
 		return nil, np
 	}
