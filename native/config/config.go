@@ -278,10 +278,11 @@ func profileFrom(s *ini.Section) Profile {
 }
 
 // Profile returns the named profile: this file's, else the Databricks CLI
-// config file's (that file's first with UseDatabricksFirst, where a
-// section of that file that is no profile names none).
+// config file's; with UseDatabricksFirst, that file's only (a section of
+// that file that is no profile, or none, names none: never a profile of
+// this file, for another host, whose token the caller would send there).
 func (f *File) Profile(name string) (Profile, bool) {
-	if f.shadowed(name) {
+	if f.dbxFirst {
 		for _, p := range f.dbx {
 			if p.Name == name {
 				return p, true

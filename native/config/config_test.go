@@ -155,6 +155,75 @@ client_id = two
 client_id = x
 `
 
+// Several profiles of a host (and of the client and account given): the
+// default one when it is among them; else, all alike, the first by name,
+// saying so; else an error naming them (a guess could use settings the
+// user did not choose) — here scopes differ, then a setting of another
+// kind (ca_cert), then the account only with --account-id.
+func TestResolve_SeveralProfilesOfAHost(t *testing.T) {
+	const body = `[short]
+host = https://h.example.com
+client_id = c
+scopes = openid
+
+[work]
+host = https://h.example.com
+client_id = c
+scopes = openid offline_access
+
+[ca]
+host = https://ca.example.com
+client_id = c
+
+[ca2]
+host = https://ca.example.com
+client_id = c
+ca_cert = /x.pem
+
+[acct1]
+host = https://acct.example.com
+account_id = one
+
+[acct2]
+host = https://acct.example.com
+account_id = two
+`
+	for _, tc := range []struct {
+		name, def string
+		in        Inputs
+		profile   string
+		from, err string
+	}{
+		{name: "DefaultAmongThem", def: "work", in: Inputs{Arg: "h.example.com", ClientID: "c"}, profile: "work", from: "the default profile, of the profiles for this host (short, work)"},
+		{name: "DefaultAmongThemByHostFlag", def: "work", in: Inputs{Host: "h.example.com"}, profile: "work", from: "the default profile"},
+		{name: "DefaultNotAmongThem", def: "ca", in: Inputs{Arg: "h.example.com", ClientID: "c"}, err: "several profiles are for https://h.example.com, with different settings (short, work), and none is the default: pass --profile NAME, or the profile's name instead of the host"},
+		{name: "NoDefault", in: Inputs{Arg: "h.example.com"}, err: "several profiles are for https://h.example.com, with different settings (short, work)"},
+		{name: "OtherSettingDiffers", in: Inputs{Arg: "ca.example.com"}, err: "several profiles are for https://ca.example.com, with different settings (ca, ca2)"},
+		{name: "AccountNarrows", in: Inputs{Arg: "acct.example.com", AccountID: "two"}, profile: "acct2", from: "profile for this host"},
+		{name: "AccountsDiffer", in: Inputs{Arg: "acct.example.com"}, err: "several profiles are for https://acct.example.com, with different settings (acct1, acct2)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			b := body
+			if tc.def != "" {
+				b = "[settings]\ndefault_profile = " + tc.def + "\n\n" + b
+			}
+			f, err := Load(write(t, b))
+			is.NoErr(err)
+			r, err := f.Resolve(tc.in, core.NormalizeHost)
+			if tc.err != "" {
+				is.True(err != nil)
+				is.True(strings.HasPrefix(err.Error(), tc.err))
+				return
+			}
+			is.NoErr(err)
+			is.Equal(r.ProfileName, tc.profile)
+			is.Equal(r.Profile.Name, tc.profile)
+			is.True(strings.HasPrefix(r.ProfileFrom, tc.from))
+		})
+	}
+}
+
 func TestResolve_Order(t *testing.T) {
 	env := func(kv ...string) func(string) string {
 		return func(k string) string {
@@ -182,7 +251,7 @@ func TestResolve_Order(t *testing.T) {
 		{name: "ArgHostBeatsEnvProfile", in: Inputs{Arg: "other.example.com", Getenv: env(EnvProfile, "work")}, host: "https://other.example.com", from: "argument"},
 		{name: "EnvProfile", in: Inputs{Getenv: env(EnvProfile, "work")}, host: "https://work.example.com", from: "profile work", profile: "work", profileFrom: "env DUALAUTH_PROFILE"},
 		{name: "DefaultProfile", in: Inputs{}, host: "https://def.example.com", from: "profile def", profile: "def", profileFrom: "default profile"},
-		{name: "TwoProfilesSharingALogin", in: Inputs{Arg: "twin.example.com"}, host: "https://twin.example.com", from: "argument", profile: "twin1", profileFrom: "profile for this host"},
+		{name: "TwoProfilesSharingALogin", in: Inputs{Arg: "twin.example.com"}, host: "https://twin.example.com", from: "argument", profile: "twin1", profileFrom: "the first by name of the profiles for this host, which are alike (twin1, twin2)"},
 		{name: "ClientIDNarrowsHostMatches", in: Inputs{Arg: "clash.example.com", ClientID: "two"}, host: "https://clash.example.com", from: "argument", profile: "clash2", profileFrom: "profile for this host"},
 		{name: "ArgProfileNameWithProfileFlagIsHost", in: Inputs{Arg: "h.example.com", Profile: "work2"}, host: "https://h.example.com", from: "argument", profile: "work2", profileFrom: "flag --profile"},
 	} {
@@ -216,7 +285,7 @@ func TestResolve_Errors(t *testing.T) {
 			return ""
 		}}, want: `no profile "ghost" (from DUALAUTH_PROFILE)`},
 		{name: "DefaultProfileMissing", body: "[settings]\ndefault_profile = gone\n", want: `default profile "gone" is missing`},
-		{name: "AmbiguousHost", body: sample, in: Inputs{Arg: "clash.example.com"}, want: "several profiles are for https://clash.example.com (clash1, clash2): pass --profile NAME"},
+		{name: "AmbiguousHost", body: sample, in: Inputs{Arg: "clash.example.com"}, want: "several profiles are for https://clash.example.com, with different settings (clash1, clash2), and none is the default: pass --profile NAME"},
 		{name: "ProfileWithoutHost", body: sample, in: Inputs{Arg: "nohost"}, want: `profile "nohost"`},
 		{name: "ProfileForAnotherHost", body: sample, in: Inputs{Arg: "z.example.com", Profile: "work"}, want: `profile "work" is for https://work.example.com, not https://z.example.com`},
 		{name: "BadHost", body: sample, in: Inputs{Arg: "http://insecure.example.com"}, want: "https"},

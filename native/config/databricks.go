@@ -156,13 +156,19 @@ func (f *File) UseDatabricks(path string) error {
 // whose callers (the Databricks SDKs…) read section NAME of that file and
 // send the token to its host. A profile of this file of that name, for
 // another host, is never used there; nor is it when that section is one
-// auth skips (a personal access token…): that name then names no profile.
+// auth skips (a personal access token…), or there is none, or no file at
+// path (an empty one, as for the SDKs): that name then names no profile.
 func (f *File) UseDatabricksFirst(path string) error {
 	return f.useDatabricks(path, true)
 }
 
 func (f *File) useDatabricks(path string, first bool) error {
 	ps, skipped, err := ScanDatabricks(path)
+	if first && errors.Is(err, ErrNoDatabricksConfig) {
+		// The SDKs read a missing file as an empty one: no section of
+		// any name, so no profile either.
+		ps, skipped, err = nil, nil, nil
+	}
 	if err != nil {
 		return err
 	}

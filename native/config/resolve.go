@@ -19,7 +19,9 @@ type Inputs struct {
 	// ClientID, when given (--client-id), narrows the profiles a host
 	// matches to those of that client.
 	ClientID string
-	Getenv   func(string) string
+	// AccountID, when given (--account-id), narrows them to that account.
+	AccountID string
+	Getenv    func(string) string
 }
 
 // Resolved is the host a command works on, the profile that applies (if
@@ -35,9 +37,12 @@ type Resolved struct {
 // ResolutionOrder documents the order for --help.
 const ResolutionOrder = `The host is the first of: the HOST argument (or a profile of that name),
 --host, --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE, the default profile.
-A host that is a profile's host selects that profile; a host that several
-profiles name, with different clients, needs --profile. A bare word (no dot,
-scheme or port; localhost excepted) is a profile name, never a host.`
+A host that is a profile's host selects that profile (with --client-id or
+--account-id, one of that client or account); of several, the default
+profile, else, when they differ only in name, the first by name (describe
+says which), else it is an error naming them: pass --profile NAME. A bare
+word (no dot, scheme or port; localhost excepted) is a profile name, never
+a host.`
 
 // ErrNoHost: nothing named a host — no argument, flag, environment
 // variable or default profile.
@@ -124,6 +129,11 @@ func (f *File) UnknownProfile(name, from string, getenv func(string) string, hin
 	msg := fmt.Sprintf("no profile %q%s in %s", name, from, f.sources())
 	if len(hints) > 0 {
 		msg += "; " + strings.Join(hints, "; ")
+	}
+	if f.dbxFirst {
+		// The Databricks forms read NAME only from that file: a profile
+		// of auth's own would not be it.
+		return &NoProfileError{Name: name, msg: fmt.Sprintf("%s: add a section [%s] with its host and auth_type = databricks-cli to %s (auth reads that file, never writes it), then log in with --profile %s", msg, name, f.DatabricksPath, name)}
 	}
 	return &NoProfileError{Name: name, msg: fmt.Sprintf("%s: run `auth login --profile %s HOST` or `auth profiles`", msg, name)}
 }
@@ -240,20 +250,58 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 	if in.ClientID != "" {
 		matches = slices.DeleteFunc(matches, func(p Profile) bool { return p.ClientID != in.ClientID })
 	}
-	switch {
-	case len(matches) == 1:
-		r.Profile, r.ProfileName, r.ProfileFrom = &matches[0], matches[0].Name, f.from(matches[0], "profile for this host in %s")
-	case len(matches) > 1:
-		if !sameLogin(matches) {
-			var names []string
-			for _, p := range matches {
-				names = append(names, p.Name)
-			}
-			return nil, fmt.Errorf("several profiles are for %s (%s): pass --profile NAME", host, strings.Join(names, ", "))
-		}
-		r.Profile, r.ProfileName, r.ProfileFrom = &matches[0], matches[0].Name, f.from(matches[0], "profile for this host in %s")
+	if in.AccountID != "" {
+		matches = slices.DeleteFunc(matches, func(p Profile) bool { return p.AccountID != in.AccountID })
+	}
+	p, how, err := f.pickMatch(host, matches)
+	if err != nil {
+		return nil, err
+	}
+	if p != nil {
+		r.Profile, r.ProfileName, r.ProfileFrom = p, p.Name, f.from(*p, how)
 	}
 	return r, nil
+}
+
+// pickMatch chooses among the profiles whose host is host (those of the
+// client and account given): the only one; else the default profile when
+// it is one of them; else, when they are all alike (every setting but the
+// name), the first by name, saying so; else none — an error naming them,
+// as a guess could log in or send a token with settings the user did not
+// choose. how says, with a %s for where it is defined, why it was chosen.
+func (f *File) pickMatch(host string, matches []Profile) (p *Profile, how string, err error) {
+	switch {
+	case len(matches) == 0:
+		return nil, "", nil
+	case len(matches) == 1:
+		return &matches[0], "profile for this host in %s", nil
+	}
+	var names []string
+	for _, m := range matches {
+		names = append(names, strings.ReplaceAll(m.Name, "%", "%%")) // how is a format
+	}
+	if i := slices.IndexFunc(matches, func(m Profile) bool { return m.Name == f.Default() }); i >= 0 {
+		return &matches[i], "the default profile, of the profiles for this host (" + strings.Join(names, ", ") + "), in %s", nil
+	}
+	if !alike(matches) {
+		return nil, "", fmt.Errorf("several profiles are for %s, with different settings (%s), and none is the default: pass --profile NAME, or the profile's name instead of the host (`auth describe NAME` shows each)", host, strings.ReplaceAll(strings.Join(names, ", "), "%%", "%"))
+	}
+	return &matches[0], "the first by name of the profiles for this host, which are alike (" + strings.Join(names, ", ") + "), in %s", nil
+}
+
+// alike: profiles that differ only in name (and where they are defined)
+// give the same login with the same settings, so picking either is the same.
+func alike(ps []Profile) bool {
+	norm := func(p Profile) Profile {
+		p.Name, p.Origin, p.Host = "", "", "" // the hosts are one, however written
+		return p
+	}
+	for _, p := range ps[1:] {
+		if norm(p) != norm(ps[0]) {
+			return false
+		}
+	}
+	return true
 }
 
 // fromProfile resolves to profile p; from is how it was chosen, with a %s
@@ -277,15 +325,4 @@ func (f *File) from(p Profile, how string) string {
 		where += "; it hides " + h.Origin
 	}
 	return fmt.Sprintf(how, where)
-}
-
-// sameLogin: profiles that share host, client and account share one login
-// (the cache key is issuer + client), so picking either gives the same token.
-func sameLogin(ps []Profile) bool {
-	for _, p := range ps[1:] {
-		if p.ClientID != ps[0].ClientID || p.AccountID != ps[0].AccountID {
-			return false
-		}
-	}
-	return true
 }

@@ -161,8 +161,10 @@ same name in the profiles file wins over one there.
 Which host a command uses: the HOST argument (or a profile of that name),
 --host, --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE, the default profile
 (auth profiles --default NAME chooses it). A host that is a profile's host
-selects that profile and its settings; a host that several profiles name,
-with different clients, needs --profile. A bare word (no dot, scheme or
+selects that profile and its settings; of several profiles of that host
+(and of --client-id, --account-id), the default one, else the first by name
+when they differ only in name, else it is an error naming them: pass
+--profile NAME. A bare word (no dot, scheme or
 port; localhost excepted) is a profile name, never a host: one that names
 no profile is an error naming the nearest ones (https://NAME is the host).
 

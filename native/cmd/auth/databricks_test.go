@@ -240,3 +240,38 @@ func TestDatabricksConfig_HelpDocumentsItAndThatLoginSavesNothingThere(t *testin
 	is.True(strings.Contains(login, "A profile read from a Databricks CLI config file (--databricks-config) is never saved"))
 	is.True(strings.Contains(login, "login flow and DPoP mode when given as flags (--flow or --device"))
 }
+
+// Issue 24 item 2: `auth profiles` without --databricks-config says how
+// many profiles the Databricks CLI's own config file has that it leaves
+// out (a note on stderr; the list itself is unchanged), and nothing when
+// that file is absent or has none auth could list.
+func TestDatabricksConfig_ProfilesWithoutTheFlagCountsTheDatabricksCLIProfiles(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t, databricksClient)
+	is.Equal(e.cfg(nil, "login", "--profile", "work", e.srv.Issuer, "--client-id", clientID).code, 0)
+	note := func(args ...string) string {
+		t.Helper()
+		r := e.cfg(nil, append([]string{"profiles"}, args...)...)
+		is.Equal(r.code, 0)
+		is.True(strings.Contains(r.stdout, "work"))
+		for _, l := range strings.Split(r.stderr, "\n") {
+			if strings.Contains(l, "Databricks CLI profile") {
+				return l
+			}
+		}
+		return ""
+	}
+	is.Equal(note(), "") // no ~/.databrickscfg
+	dbx, unchanged := e.writeDatabricks("[DEFAULT]\nhost = https://adb-1.2.azuredatabricks.net\nauth_type = databricks-cli\n\n" +
+		"[m2m]\nhost = https://adb-1.2.azuredatabricks.net\nauth_type = oauth-m2m\nclient_id = c\nclient_secret = s\n\n" +
+		"[pat]\nhost = https://adb-1.2.azuredatabricks.net\ntoken = dapi-x\n")
+	want := "Note: 2 Databricks CLI profiles in " + dbx + ": add --databricks-config " + dbx + " to list them"
+	is.Equal(note(), want)
+	is.Equal(note("-o", "json"), want)
+	is.Equal(note("--databricks-config", dbx), "") // listed instead
+	unchanged()
+	e.writeDatabricks("[DEFAULT]\nhost = https://adb-1.2.azuredatabricks.net\nauth_type = databricks-cli\n")
+	is.Equal(note(), "Note: 1 Databricks CLI profile in "+dbx+": add --databricks-config "+dbx+" to list it")
+	e.writeDatabricks("[pat]\nhost = https://adb-1.2.azuredatabricks.net\ntoken = dapi-x\n")
+	is.Equal(note(), "") // none auth could list
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -218,7 +220,8 @@ func TestDatabricksCLI_TokenFormsByHostAndProfile(t *testing.T) {
 			lines := errorLines(r.stderr)
 			is.Equal(len(lines), 1)
 			is.True(strings.HasPrefix(lines[0], "auth: "+notConfiguredText+": no profile \""+name+"\""))
-			is.True(strings.Contains(lines[0], "run `auth login --profile "+name+" HOST`"))
+			// The Databricks forms read that file only: the hint is a section there.
+			is.True(strings.HasSuffix(lines[0], ": add a section ["+name+"] with its host and auth_type = databricks-cli to "+dbx+" (auth reads that file, never writes it), then log in with --profile "+name))
 		}
 	}
 
@@ -380,6 +383,42 @@ func TestDatabricksCLI_ProfileIsTheDatabricksSectionEvenWhenTheProfilesFileHasTh
 	is.True(tokenIs(t, r.stdout, other.AccessToken))
 	is.True(strings.Contains(e.readConfig(), other.Host)) // never rewritten
 	unchanged()
+
+	// auth's own [work] is for another host, and the Databricks file (a)
+	// has no [work], (b) does not exist: the Databricks forms read that
+	// file only (a missing one is empty), so exit 1 with the SDKs' words,
+	// never the other host's token.
+	e.writeDatabricks("[DEFAULT]\nhost = " + e.srv.Issuer + "\nauth_type = databricks-cli\n")
+	for _, missing := range []bool{false, true} {
+		if missing {
+			is.NoErr(os.Remove(dbx))
+		}
+		for _, bin := range []string{authBin, link} {
+			for _, force := range [][]string{nil, {"--force-refresh"}} {
+				r := e.run(bin, ours, append([]string{"auth", "token", "--profile", "work"}, force...)...)
+				is.Equal(r.code, 1)
+				is.Equal(r.stdout, "")
+				lines := errorLines(r.stderr)
+				is.Equal(len(lines), 1)
+				is.True(strings.HasPrefix(lines[0], "auth: "+notConfiguredText+": no profile \"work\""))
+			}
+			// databricks auth login --profile work HOST: no section to
+			// read, and auth never writes that file nor replaces its own
+			// [work]: a usage error before any request.
+			before := e.srv.TotalRequests()
+			r := e.run(bin, ours, "auth", "login", "--profile", "work", e.srv.Issuer, "--flow", "browser")
+			is.Equal(r.code, 2)
+			is.Equal(e.srv.TotalRequests(), before)
+			is.True(strings.Contains(r.stderr, "add a section [work] with its host and auth_type = databricks-cli to "+dbx+" (auth reads that file, never writes it), then log in with --profile work; or log in to "+e.srv.Issuer+" without --profile"))
+			is.True(strings.Contains(e.readConfig(), other.Host))
+		}
+		// auth's own form still reads auth's own [work].
+		r := e.run(authBin, ours, "token", "--profile", "work")
+		is.Equal(r.code, 0)
+		is.True(tokenIs(t, r.stdout, other.AccessToken))
+	}
+	_, err := os.Stat(dbx)
+	is.True(errors.Is(err, fs.ErrNotExist)) // never created
 }
 
 // Sixteen processes of the SDKs' call (--profile with --force-refresh, as

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -314,4 +315,76 @@ func TestFirstHour_SmallerOnes(t *testing.T) {
 	r = e.cfg(nil, "token", "work")
 	is.Equal(r.code, 1)
 	is.Equal(strings.Count(r.stderr, "reading the token cache"), 1)
+}
+
+// Items 4 and 12: several profiles of a HOST (and of the client and
+// account given). The default one wins when it is among them; else, with
+// different settings, every command that resolves a HOST is a usage error
+// before any request, naming them; else (alike) the first by name, and
+// describe and login say which.
+func TestFirstHour_SeveralProfilesOfAHost(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	is.Equal(e.cfg(nil, "login", "--profile", "work", e.srv.Issuer, "--client-id", clientID).code, 0) // the default
+	is.Equal(e.cfg(nil, "login", "--profile", "short", e.srv.Issuer, "--client-id", clientID, "--scopes", "openid offline_access profile").code, 0)
+	is.True(strings.Contains(e.readConfig(), "default_profile = work"))
+	profileOf := func(args ...string) setting {
+		t.Helper()
+		r := e.cfg(nil, append([]string{"describe", "-o", "json"}, args...)...)
+		is.Equal(r.code, 0)
+		var d struct {
+			Settings map[string]setting `json:"settings"`
+		}
+		is.NoErr(json.Unmarshal([]byte(r.stdout), &d))
+		return d.Settings["profile"]
+	}
+
+	// The default among them: `work`, not `short` (first by name).
+	r := e.cfg(nil, "login", e.srv.Issuer, "--client-id", clientID)
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stderr, "Updated profile work"))
+	is.True(strings.Contains(e.readConfig(), "= openid offline_access profile\n")) // short's scopes, kept
+	p := profileOf(e.srv.Issuer)
+	is.Equal(p.Value, "work")
+	is.True(strings.HasPrefix(p.Source, "the default profile, of the profiles for this host (short, work)"))
+
+	// None of them the default, settings that differ: exit 2 on every
+	// command that resolves a HOST, before any request, naming them.
+	e.writeConfig(strings.Replace(e.readConfig(), "default_profile = work", "; no default", 1))
+	want := "auth: several profiles are for " + e.srv.Issuer + ", with different settings (short, work), and none is the default: pass --profile NAME, or the profile's name instead of the host"
+	before := e.srv.TotalRequests()
+	for _, args := range [][]string{
+		{"login", e.srv.Issuer, "--client-id", clientID},
+		{"login", e.srv.Issuer},
+		{"token", e.srv.Issuer},
+		{"token", "--host", e.srv.Issuer},
+		{"describe", e.srv.Issuer},
+		{"logout", e.srv.Issuer},
+		{"env", e.srv.Issuer},
+		{"api", e.srv.Issuer, "/userinfo"},
+		{"exec", e.srv.Issuer, "--", "true"},
+	} {
+		r := e.cfg(nil, args...)
+		is.Equal(r.code, 2)
+		is.True(strings.HasPrefix(errorLines(r.stderr)[0], want))
+	}
+	r = e.authIn("protocol=https\nhost=git.example.com\n\n", []string{"DUALAUTH_CONFIG_FILE=" + e.configPath()}, "git-credential", e.srv.Issuer, "get")
+	is.Equal(r.code, 2)
+	is.True(strings.HasPrefix(errorLines(r.stderr)[0], want))
+	is.Equal(e.srv.TotalRequests(), before)
+	// The name picks one.
+	is.Equal(e.cfg(nil, "token", "short", "-o", "text").code, 0)
+	is.Equal(e.cfg(nil, "token", "--profile", "work", "-o", "text").code, 0)
+
+	// Alike (scopes too): the first by name, and describe and login say so.
+	lines := strings.Split(e.readConfig(), "\n")
+	lines = slices.DeleteFunc(lines, func(l string) bool { return strings.HasSuffix(l, "= openid offline_access profile") })
+	e.writeConfig(strings.Join(lines, "\n"))
+	p = profileOf(e.srv.Issuer)
+	is.Equal(p.Value, "short")
+	is.True(strings.HasPrefix(p.Source, "the first by name of the profiles for this host, which are alike (short, work)"))
+	is.Equal(e.cfg(nil, "token", e.srv.Issuer, "-o", "text").code, 0)
+	r = e.cfg(nil, "login", e.srv.Issuer)
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stderr, "Updated profile short"))
 }

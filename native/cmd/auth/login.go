@@ -202,9 +202,12 @@ certificate, storage, login flow and DPoP mode when given as flags (--flow or
 --device; not from the environment). The first profile becomes the default, so a later
 "auth token" needs no arguments (auth profiles --default NAME changes it).
 A HOST that is a profile's host selects that profile: the login updates it
-("Updated profile NAME"), and a login that replaces the one other profiles
-of the same host and client use, with other scopes, warns that they now get
-its token. Without HOST, the host comes from --host,
+("Updated profile NAME"). Of several profiles of that HOST (and of
+--client-id, --account-id), the default one; else, when they differ only in
+name, the first by name; else the login is refused before any request,
+naming them (pass --profile NAME, or NAME as HOST). A login that
+replaces the one other profiles of the same host and client use, with other
+scopes, warns that they now get its token. Without HOST, the host comes from --host,
 --profile, $DUALAUTH_HOST, $DUALAUTH_PROFILE or the default profile, in that
 order.
 

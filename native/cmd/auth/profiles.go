@@ -108,7 +108,9 @@ profiles file is not listed; a note on stderr says so (under "databricks
 auth profiles" the Databricks section is listed and used instead, as the
 Databricks tools read it), as for the sections
 of that file that are no profiles (a personal access token, no auth_type…),
-with the reason.
+with the reason. Without --databricks-config, a note on stderr counts the
+profiles of the Databricks CLI's own file ($DATABRICKS_CONFIG_FILE, else
+~/.databrickscfg) left out, when it has some.
 
 By default only the local cache is read: no network, so it never hangs.
 With --check, every profile's token is fetched (refreshed if expired) from
@@ -134,6 +136,7 @@ its server in parallel, each within --timeout.`,
 			for _, sk := range f.Skipped() {
 				fmt.Fprintf(a.stderr, "Note: [%s] of %s is not listed: %s\n", core.Sanitize(sk.Name), f.DatabricksPath, oneLine(sk.Why))
 			}
+			a.noteDatabricksProfiles(f)
 			o, err := a.options(core.Target{}, "")
 			if err != nil {
 				return err
@@ -301,4 +304,26 @@ func (a *app) setDefault(f *config.File, name string) error {
 		fmt.Fprintf(a.stderr, "Note: %s\n", oneLine(fmt.Sprintf("profile %s is read from %s: it is found only when --databricks-config (or $DUALAUTH_DATABRICKS_CONFIG) names that file", name, p.Origin)))
 	}
 	return nil
+}
+
+// noteDatabricksProfiles says, without --databricks-config, how many
+// profiles the Databricks CLI's own config file has that this list leaves
+// out: one stat when there is no such file, read only when there is.
+func (a *app) noteDatabricksProfiles(f *config.File) {
+	if f.DatabricksPath != "" {
+		return // in use: listed
+	}
+	path := a.databricksConfig()
+	if path == "" {
+		return
+	}
+	ps, _, err := config.ScanDatabricks(path)
+	if err != nil || len(ps) == 0 {
+		return // nothing auth could list there (an unreadable file is for --databricks-config to report)
+	}
+	what, them := "profiles", "them"
+	if len(ps) == 1 {
+		what, them = "profile", "it"
+	}
+	fmt.Fprintf(a.stderr, "Note: %d Databricks CLI %s in %s: add --databricks-config %s to list %s\n", len(ps), what, path, path, them)
 }

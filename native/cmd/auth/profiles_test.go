@@ -96,6 +96,8 @@ func TestProfiles_ResolutionOrderEndToEnd(t *testing.T) {
 		{name: "ArgumentProfileBeatsAll", env: []string{"DUALAUTH_PROFILE=a"}, args: []string{"b"}, want: tokB},
 		{name: "ProfileFlagBeatsEnvHost", env: []string{"DUALAUTH_HOST=https://nowhere.example.com"}, args: []string{"--profile", "b"}, want: tokB},
 		{name: "HostAndClientFlags", args: []string{"--host", e.srv.Issuer, "--client-id", otherClient}, want: tokB},
+		// a, the first logged in, is the default: of the host's profiles, it wins.
+		{name: "HostOfTwoProfilesWithDifferentClientsIsTheDefault", args: []string{e.srv.Issuer}, want: tokA},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
@@ -111,7 +113,8 @@ func TestProfiles_ResolutionOrderEndToEnd(t *testing.T) {
 		args       []string
 		config     string
 	}{
-		{name: "HostOfTwoProfilesWithDifferentClients", args: []string{e.srv.Issuer}, want: "several profiles are for " + e.srv.Issuer + " (a, b): pass --profile NAME"},
+		{name: "HostOfTwoProfilesWithDifferentClientsNoneTheDefault", args: []string{e.srv.Issuer}, config: "[a]\nhost = " + e.srv.Issuer + "\nclient_id = " + clientID + "\n\n[b]\nhost = " + e.srv.Issuer + "\nclient_id = " + otherClient + "\n",
+			want: "several profiles are for " + e.srv.Issuer + ", with different settings (a, b), and none is the default: pass --profile NAME"},
 		{name: "UnknownProfile", args: []string{"--profile", "ghost"}, want: `no profile "ghost"`},
 		{name: "NothingToGoOn", config: "; empty\n", want: "no host: pass HOST or --profile, or run `auth login HOST`"},
 		{name: "EnvHostNotLoggedIn", config: "; empty\n", env: []string{"DUALAUTH_HOST=https://nowhere.example.com"}, want: "not logged in to https://nowhere.example.com"},

@@ -94,6 +94,13 @@ func (a *app) configFile() (*config.File, error) {
 		// `databricks auth profiles` lists that file's, as the Databricks
 		// CLI does.
 		dbx = a.databricksConfig()
+		if dbx == "" && a.profileFlag != "" {
+			// No such file is an empty one, as for the SDKs: NAME is
+			// then no profile, never one of auth's own file.
+			if dbx = config.DefaultDatabricksPath(a.getenv); dbx == "" {
+				dbx = "~/.databrickscfg" // no home: an error below, never auth's own NAME
+			}
+		}
 	}
 	if err != nil || dbx == "" {
 		return f, err
@@ -175,9 +182,23 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 	if fl := cmd.Flags().Lookup("client-id"); fl != nil && fl.Changed {
 		in.ClientID = fl.Value.String()
 	}
+	if fl := cmd.Flags().Lookup("account-id"); fl != nil && fl.Changed {
+		in.AccountID = fl.Value.String()
+	}
 	r, err := f.Resolve(in, core.NormalizeHost)
 	if err != nil {
 		return nil, usageError{err}
+	}
+	if a.databricksForm && a.profileFlag != "" && r.Profile == nil {
+		// --profile NAME with a host, NAME no section of the Databricks
+		// CLI's config file: auth never writes that file, and a profile
+		// NAME of its own would not be what the Databricks tools read
+		// (nor may it replace one of auth's own, for another host).
+		np := f.UnknownProfile(a.profileFlag, "", a.getenv)
+		if cmd.Name() == "login" {
+			return nil, usagef("%v; or log in to %s without --profile (the Databricks forms read profiles only from %s, so a profile saved by auth would not be one of them)", np, r.Host, f.DatabricksPath)
+		}
+		return nil, np
 	}
 	s := &settings{file: f, resolved: r, Host: setting{r.Host, r.HostFrom}}
 	var p config.Profile
