@@ -62,7 +62,7 @@ func PickClient(t Target, given string, logins []LoginSummary) (string, error) {
 	if given != "" {
 		return given, nil
 	}
-	if t.AccountID != "" || IsDatabricksHost(t.Host) {
+	if databricksTarget(t, nil) {
 		return DatabricksClientID, nil
 	}
 	issuers := map[string]bool{}
