@@ -29,7 +29,7 @@ type LoginSummary struct {
 // Summarize is the summary of a stored login entry.
 func Summarize(e Entry) LoginSummary {
 	return LoginSummary{Host: e.Host, AccountID: e.AccountID, Issuer: e.Metadata.Issuer, ClientID: e.ClientID, ObtainedAt: e.ObtainedAt,
-		Resolved: e.Resolution != nil, ClientRegistered: e.Resolution != nil && e.Resolution.ClientRegistered}
+		Resolved: e.Resolution != nil, ClientRegistered: e.registeredClient()}
 }
 
 // SummarizeLogins is the summaries of the logins among stored entries:
