@@ -414,16 +414,9 @@ func (d *Device) polled(in Event) []Effect {
 	if err != nil {
 		return d.fail(fmt.Errorf("device login: %w", d.req.scrub(err)))
 	}
-	if d.bind && t.IDToken == "" {
-		return d.fail(fmt.Errorf("device login: %w", d.meta.notBound())) // before anything is saved (H7)
-	}
-	if t.IDToken != "" {
-		// Any ID token, asked for or not: one naming another issuer is a
-		// mix-up whatever the shape (H7). No nonce in the device grant:
-		// iss and aud bind it.
-		if err := checkIDToken(t.IDToken, "", d.meta.Issuer, d.cfg.Client.ID); err != nil {
-			return d.fail(fmt.Errorf("device login: %w", bindingFailed(err)))
-		}
+	// No nonce in the device grant: iss and aud bind the ID token.
+	if err := d.meta.checkBound(t, d.bind, "", d.cfg.Client.ID); err != nil {
+		return d.fail(fmt.Errorf("device login: %w", err)) // before anything is saved (H7)
 	}
 	d.entry = newEntry(d.cfg.Target, d.cfg.Client.ID, d.cfg.Scopes, t, ev.Now, d.meta)
 	d.entry.resolvedBy(d.cfg.Resolution)

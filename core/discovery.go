@@ -335,6 +335,24 @@ func bindingFailed(err error) error {
 	return err
 }
 
+// checkBound is the binding check of a login's token response, before
+// anything is saved (H7), one rule for the browser and device logins:
+// without an ID token where one is needed (needID, see
+// [Metadata.needsIDToken]), [Metadata.notBound]; any ID token, asked for
+// or not, must name this issuer and the client — one naming another issuer
+// is a mix-up whatever the shape — and carry nonce when one was sent (S7).
+func (m *Metadata) checkBound(t *TokenResponse, needID bool, nonce, clientID string) error {
+	if needID && t.IDToken == "" {
+		return m.notBound()
+	}
+	if t.IDToken != "" {
+		if err := checkIDToken(t.IDToken, nonce, m.Issuer, clientID); err != nil {
+			return bindingFailed(err)
+		}
+	}
+	return nil
+}
+
 // withOpenID is scopes with openid added when missing, for a login that
 // [Metadata.needsIDToken].
 func withOpenID(scopes []string) []string {

@@ -82,6 +82,12 @@ func (e *Entry) resolvedBy(res *Resolution) {
 	}
 }
 
+// registeredClient reports whether e's client is one dualauth registered
+// (RFC 7591) rather than one the user named.
+func (e *Entry) registeredClient() bool {
+	return e.Resolution != nil && e.Resolution.ClientRegistered
+}
+
 // Key is the cache key of a login: issuer and client ID, so two clients of
 // one server never share tokens.
 func Key(issuer, clientID string) string {

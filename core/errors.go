@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors; match them with errors.Is.
@@ -162,14 +163,9 @@ const UnsafeErrorCode = "server_error"
 // page's err.code), with no control, non-ASCII, quote or backslash
 // character a server could use to forge text.
 func (e *OAuthError) SafeCode() string {
-	if e.Code == "" {
+	// VSCHAR, as the tokens are, less quote and backslash.
+	if e.Code == "" || !vschar(e.Code) || strings.ContainsAny(e.Code, `"\`) {
 		return UnsafeErrorCode
-	}
-	for i := 0; i < len(e.Code); i++ {
-		c := e.Code[i]
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return UnsafeErrorCode
-		}
 	}
 	return e.Code
 }

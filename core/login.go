@@ -504,15 +504,8 @@ func (l *Login) exchanged(e Event) []Effect {
 	}
 	p := l.pending
 	m := p.Metadata
-	if m.needsIDToken(m.AuthorizationResponseIssSupported) && t.IDToken == "" {
-		return l.fail(m.notBound()) // before anything is saved (H7)
-	}
-	if t.IDToken != "" {
-		// Any ID token, asked for or not: one naming another issuer is a
-		// mix-up whatever the shape (H7); the nonce when one was sent (S7).
-		if err := checkIDToken(t.IDToken, p.Nonce, m.Issuer, p.ClientID); err != nil {
-			return l.fail(bindingFailed(err))
-		}
+	if err := m.checkBound(t, m.needsIDToken(m.AuthorizationResponseIssSupported), p.Nonce, p.ClientID); err != nil {
+		return l.fail(err) // before anything is saved (H7)
 	}
 	l.entry = newEntry(p.Target, p.ClientID, p.Scopes, t, ev.Now, p.Metadata)
 	l.entry.resolvedBy(p.Resolution)

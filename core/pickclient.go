@@ -29,7 +29,7 @@ type LoginSummary struct {
 // Summarize is the summary of a stored login entry.
 func Summarize(e Entry) LoginSummary {
 	return LoginSummary{Host: e.Host, AccountID: e.AccountID, Issuer: e.Metadata.Issuer, ClientID: e.ClientID, ObtainedAt: e.ObtainedAt,
-		Resolved: e.Resolution != nil, ClientRegistered: e.Resolution != nil && e.Resolution.ClientRegistered}
+		Resolved: e.Resolution != nil, ClientRegistered: e.registeredClient()}
 }
 
 // SummarizeLogins is the summaries of the logins among stored entries:
@@ -62,7 +62,7 @@ func PickClient(t Target, given string, logins []LoginSummary) (string, error) {
 	if given != "" {
 		return given, nil
 	}
-	if t.AccountID != "" || IsDatabricksHost(t.Host) {
+	if databricksTarget(t, nil) {
 		return DatabricksClientID, nil
 	}
 	issuers := map[string]bool{}

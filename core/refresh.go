@@ -249,7 +249,7 @@ func (r *Refresh) reloaded(ev Loaded) []Effect {
 	if e == nil {
 		return r.finish(nil, r.notLoggedIn(nil)) // logged out meanwhile
 	}
-	r.registered = e.Resolution != nil && e.Resolution.ClientRegistered
+	r.registered = e.registeredClient()
 	refreshedMeanwhile := e.AccessToken != r.seen
 	if (refreshedMeanwhile || !r.force(e) || r.justObtained(e)) && r.fresh(e) {
 		return r.finish(e, nil)

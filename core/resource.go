@@ -350,7 +350,7 @@ func (c *ResourceCall) stepUp(need []string) string {
 			c.what(), host, scope)
 	}
 	cmd := "auth login " + host
-	if id := c.entry.ClientID; id != "" && !IsDatabricksHost(c.entry.Host) && (c.entry.Resolution == nil || !c.entry.Resolution.ClientRegistered) {
+	if id := c.entry.ClientID; id != "" && !IsDatabricksHost(c.entry.Host) && !c.entry.registeredClient() {
 		// As [LoginRequiredError] says it: a client the user named is named
 		// again (the login does not guess it); the host's default client
 		// and one dualauth registered are found by the login itself.
