@@ -88,17 +88,27 @@ func (o *Options) driver(s Store) *Driver {
 // contains rawURL (see [core.LoginForURL]), "" when there is none or the
 // store cannot list its logins.
 func LoginForURL(s Store, rawURL string) string {
+	entries, err := storedEntries(s)
+	if err != nil {
+		return ""
+	}
+	return core.LoginForURL(core.ResourceLogins(entries), rawURL)
+}
+
+// storedEntries is every entry of a store that can list them (the file
+// cache, the keyring's), nil for one that cannot.
+func storedEntries(s Store) ([]core.Entry, error) {
 	lister, ok := s.(interface {
 		Entries() (map[string]core.Entry, error)
 	})
 	if !ok {
-		return ""
+		return nil, nil
 	}
 	entries, err := lister.Entries()
 	if err != nil {
-		return ""
+		return nil, err
 	}
-	return core.LoginForURL(core.ResourceLogins(slices.Collect(maps.Values(entries))), rawURL)
+	return slices.Collect(maps.Values(entries)), nil
 }
 
 // ErrAmbiguousClient: the host has logins of several clients and none was
@@ -111,21 +121,11 @@ func ResolveClientID(s Store, t core.Target, given string) (string, error) {
 	if id, _ := core.PickClient(t, given, nil); id != "" {
 		return id, nil // named, or decided by the host: no need to read the cache
 	}
-	var logins []core.LoginSummary
-	if lister, ok := s.(interface {
-		Entries() (map[string]core.Entry, error)
-	}); ok {
-		entries, err := lister.Entries()
-		if err != nil {
-			return "", err
-		}
-		all := make([]core.Entry, 0, len(entries))
-		for _, e := range entries {
-			all = append(all, e)
-		}
-		logins = core.SummarizeLogins(all)
+	entries, err := storedEntries(s)
+	if err != nil {
+		return "", err
 	}
-	id, err := core.PickClient(t, given, logins)
+	id, err := core.PickClient(t, given, core.SummarizeLogins(entries))
 	if err != nil {
 		return "", fmt.Errorf("%w: pass --client-id", err)
 	}

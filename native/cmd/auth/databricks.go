@@ -196,14 +196,11 @@ func (a *app) runDatabricks(args []string) int {
 // As `databricks auth token --debug`, cobra names the unknown flag.
 func commandFirst(root *cobra.Command, args []string) []string {
 	idx := positions(root, args)
-	c, k := root, 0
-	for ; k < len(idx); k++ {
-		next := subcommand(c, args[idx[k]])
-		if next == nil {
-			break
-		}
-		c = next
+	words := make([]string, len(idx))
+	for j, i := range idx {
+		words[j] = args[i]
 	}
+	c, k := commandPath(root, words)
 	if found, _, err := root.Find(args); k == 0 || err == nil && found == c {
 		return args
 	}
@@ -227,7 +224,17 @@ func commandFirst(root *cobra.Command, args []string) []string {
 // (`databricks --debug auth token`) is cobra's to report, exit 2.
 func unserved(root *cobra.Command, args []string) string {
 	words := positional(root, args)
-	c, k := root, 0
+	c, k := commandPath(root, words)
+	if k == len(words) || k > 0 && c.Runnable() {
+		return ""
+	}
+	return strings.Join(words[:min(len(words), 2)], " ")
+}
+
+// commandPath is the command that the first k words name from root on,
+// as far as they are command names.
+func commandPath(root *cobra.Command, words []string) (c *cobra.Command, k int) {
+	c = root
 	for ; k < len(words); k++ {
 		next := subcommand(c, words[k])
 		if next == nil {
@@ -235,10 +242,7 @@ func unserved(root *cobra.Command, args []string) string {
 		}
 		c = next
 	}
-	if k == len(words) || k > 0 && c.Runnable() {
-		return ""
-	}
-	return strings.Join(words[:min(len(words), 2)], " ")
+	return c, k
 }
 
 // subcommand is c's command named (or aliased) name, nil for none.

@@ -55,7 +55,6 @@ func (a *app) loginCommand() *cobra.Command {
 			}
 			// Every check of the command line comes before the first request.
 			clientID = rs.ClientID.Value
-			scopes = rs.Scopes.Value
 			redirectURI = rs.RedirectURI.Value
 			if cmd.Flags().Changed("port") {
 				redirectURI = "" // --port beats a profile's redirect_uri

@@ -211,10 +211,9 @@ func (a *app) profileRows(f *config.File, store native.Store) []profileRow {
 	now := time.Now()
 	def := f.Default()
 	for _, p := range f.Profiles() {
-		r := profileRow{Name: p.Name, Host: p.Host, ClientID: p.ClientID, Default: p.Name == def, caCert: p.CACert, Source: f.Path, login: p.Name}
+		r := profileRow{Name: p.Name, Host: p.Host, ClientID: p.ClientID, Default: p.Name == def, caCert: p.CACert, Source: f.Path, login: profileLogin(p, f.DatabricksPath)}
 		if p.Origin != "" {
 			r.Source = f.DatabricksPath
-			r.login += " --databricks-config " + shellWord(f.DatabricksPath)
 		}
 		host, err := core.NormalizeHost(p.Host)
 		if err != nil {

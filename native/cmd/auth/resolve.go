@@ -291,8 +291,14 @@ func (s *settings) loginName() string {
 	if p == nil {
 		return ""
 	}
+	return profileLogin(*p, s.file.DatabricksPath)
+}
+
+// profileLogin is what `auth login` takes to log in again to profile p,
+// one of a Databricks CLI config file at dbxPath when it has an Origin.
+func profileLogin(p config.Profile, dbxPath string) string {
 	if p.Origin != "" {
-		return p.Name + " --databricks-config " + shellWord(s.file.DatabricksPath)
+		return p.Name + " --databricks-config " + shellWord(dbxPath)
 	}
 	return p.Name
 }
