@@ -585,6 +585,20 @@ func (l localStore) keys(prefix string) []string {
 	return out
 }
 
+// sessions are the token-free summaries of the logins mirrored here (the
+// worker mode keeps them in memory), leaving out any that cannot be read.
+func (l localStore) sessions() []sessionInfo {
+	var out []sessionInfo
+	for _, k := range l.keys(sessionPrefix) {
+		raw, ok := l.get(k)
+		var si sessionInfo
+		if ok && json.Unmarshal([]byte(raw), &si) == nil {
+			out = append(out, si)
+		}
+	}
+	return out
+}
+
 // pendingKey names the pending login of a state without spelling the state
 // out in the key list.
 func pendingKey(state string) string {
