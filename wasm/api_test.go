@@ -575,8 +575,9 @@ func TestLogout_RemovesAnUnreadableLoginItsKeyAndItsPendingLogin(t *testing.T) {
 
 	_, err = td.logout(td.target())
 	is.NoErr(err)
-	_, err = td.tokens.tx("readonly", func(st js.Value) []js.Value { return []js.Value{st.Call("get", td.key())} })
+	raw, err := td.tokens.tx("readonly", func(st js.Value) []js.Value { return []js.Value{st.Call("get", td.key())} })
 	is.NoErr(err)
+	is.True(raw[0].IsUndefined()) // the damaged value is gone from IndexedDB
 	l := td.tokens.load([]string{td.key()})
 	is.NoErr(l.Err)
 	is.Equal(l.Entry, nil) // the entry is gone

@@ -4,9 +4,10 @@ package main
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"syscall/js"
 
@@ -165,14 +166,7 @@ func (d *driver) dropUnusedKeys() {
 		jsGlobal.Get("console").Call("warn", "dualauth: old DPoP keys stay: "+err.Error())
 		return
 	}
-	var pending []core.Pending
-	for _, k := range d.local.keys(pendingPrefix) {
-		v, _ := d.local.get(k)
-		var p core.Pending
-		if json.Unmarshal([]byte(v), &p) == nil {
-			pending = append(pending, p)
-		}
-	}
+	pending := slices.Collect(maps.Values(d.local.pendings()))
 	for _, k := range core.UnusedKeys(stored, pending, d.tokens.entries()) {
 		d.dropKey(k)
 	}

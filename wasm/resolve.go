@@ -3,7 +3,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/dualauth/dualauth/core"
@@ -26,12 +25,7 @@ func (d *driver) resolveTarget(t core.Target, resource string) (*core.Resolution
 // registered client ID.
 func (d *driver) storedClient(t core.Target) (string, error) {
 	var logins []core.LoginSummary
-	for _, k := range d.local.keys(sessionPrefix) {
-		raw, ok := d.local.get(k)
-		var si sessionInfo
-		if !ok || json.Unmarshal([]byte(raw), &si) != nil {
-			continue
-		}
+	for _, si := range d.local.sessions() {
 		logins = append(logins, si.login())
 	}
 	id, err := core.PickClient(t, "", logins)
@@ -58,13 +52,10 @@ func (d *driver) storedClient(t core.Target) (string, error) {
 // cleared the mirror), as storedClient does.
 func (d *driver) loginForURL(rawURL string) string {
 	logins := map[string]string{}
-	for _, k := range d.local.keys(sessionPrefix) {
-		raw, ok := d.local.get(k)
-		var si sessionInfo
-		if !ok || json.Unmarshal([]byte(raw), &si) != nil || si.Resource == "" || si.Host == "" {
-			continue
+	for _, si := range d.local.sessions() {
+		if si.Resource != "" && si.Host != "" {
+			logins[si.Resource] = si.Host
 		}
-		logins[si.Resource] = si.Host
 	}
 	if h := core.LoginForURL(logins, rawURL); h != "" {
 		return h

@@ -585,6 +585,20 @@ func (l localStore) keys(prefix string) []string {
 	return out
 }
 
+// sessions are the token-free summaries of the logins mirrored here (the
+// worker mode keeps them in memory), leaving out any that cannot be read.
+func (l localStore) sessions() []sessionInfo {
+	var out []sessionInfo
+	for _, k := range l.keys(sessionPrefix) {
+		raw, ok := l.get(k)
+		var si sessionInfo
+		if ok && json.Unmarshal([]byte(raw), &si) == nil {
+			out = append(out, si)
+		}
+	}
+	return out
+}
+
 // pendingKey names the pending login of a state without spelling the state
 // out in the key list.
 func pendingKey(state string) string {
@@ -621,10 +635,8 @@ func (l localStore) takePending(state string) (*core.Pending, bool) {
 // of a damaged login) and returns the DPoP keys they held.
 func (l localStore) dropPendingOf(t core.Target, clientID string) (dpopKeys []string) {
 	keys := core.IssuerKeys(t, clientID)
-	for _, k := range l.keys(pendingPrefix) {
-		v, _ := l.get(k)
-		var p core.Pending
-		if json.Unmarshal([]byte(v), &p) != nil || p.ClientID != clientID {
+	for k, p := range l.pendings() {
+		if p.ClientID != clientID {
 			continue
 		}
 		if p.Target.Host != t.Host && !slices.Contains(keys, core.Key(p.Metadata.Issuer, clientID)) {
@@ -636,6 +648,20 @@ func (l localStore) dropPendingOf(t core.Target, clientID string) (dpopKeys []st
 		l.remove(k)
 	}
 	return dpopKeys
+}
+
+// pendings are the pending logins stored here that can be read, by their
+// keys (dropStalePending removes the others).
+func (l localStore) pendings() map[string]core.Pending {
+	out := map[string]core.Pending{}
+	for _, k := range l.keys(pendingPrefix) {
+		v, _ := l.get(k)
+		var p core.Pending
+		if json.Unmarshal([]byte(v), &p) == nil {
+			out[k] = p
+		}
+	}
+	return out
 }
 
 // dropStalePending removes pending logins that can no longer complete
