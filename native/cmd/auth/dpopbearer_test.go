@@ -50,10 +50,7 @@ func TestCLI_BearerOnlyOutputsRefuseADPoPBoundLogin(t *testing.T) {
 		t.Helper()
 		before := len(w.op.Requests())
 		for _, tc := range tools {
-			r := startAuth(t, w.environ(), tc.args...)
-			r.paste(tc.stdin)
-			r.stdin.Close()
-			res := r.wait(10 * time.Second)
+			res := startAuthIn(t, w.environ(), tc.stdin, tc.args...).wait(10 * time.Second)
 			is.Equal(res.code, 1)    // refused
 			is.Equal(res.stdout, "") // no token, and for exec: CMD never ran
 			lines := errorLines(res.stderr)

@@ -44,7 +44,16 @@ func startAuth(t *testing.T, environ []string, args ...string) *authProc {
 	return startCmd(t, exec.Command(authBin, args...), environ, false)
 }
 
-// startCmd starts cmd; its stderr is read line by line, or its stdout
+// startAuthIn starts the auth binary with stdin given up front: a process
+// that exits before it reads stdin is not an error (os/exec ignores the
+// broken pipe), where a paste to it would be.
+func startAuthIn(t *testing.T, environ []string, stdin string, args ...string) *authProc {
+	cmd := exec.Command(authBin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	return startCmd(t, cmd, environ, false)
+}
+
+// startCmd starts cmd (with a stdin pipe unless cmd.Stdin is set); its stderr is read line by line, or its stdout
 // when terminal is set (`script` relays the pseudo-terminal there).
 func startCmd(t *testing.T, cmd *exec.Cmd, environ []string, terminal bool) *authProc {
 	t.Helper()
@@ -52,8 +61,10 @@ func startCmd(t *testing.T, cmd *exec.Cmd, environ []string, terminal bool) *aut
 	cmd.Env = environ
 	cmd.WaitDelay = 5 * time.Second
 	var err error
-	if r.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
+	if cmd.Stdin == nil {
+		if r.stdin, err = cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var errPipe io.Reader
 	if terminal {
