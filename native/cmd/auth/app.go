@@ -93,7 +93,10 @@ func (a *app) execute(root *cobra.Command, args []string) int {
 		ran = true
 		a.databricksForm = databricksForm(cmd)
 		a.databricksList = a.databricksForm && cmd.Name() == "profiles"
-		return a.applyEnv(cmd)
+		if err := a.applyEnv(cmd); err != nil {
+			return err
+		}
+		return a.checkTimeouts()
 	}
 	err := root.Execute()
 	if err == nil {
@@ -318,6 +321,25 @@ func strictHelp(root *cobra.Command, example string) {
 
 // applyEnv gives every flag not set on the command line the value of
 // DUALAUTH_<NAME> (dashes as underscores), when that is set.
+// checkTimeouts refuses a timeout of 0 or less, which would otherwise
+// quietly mean the default (or, to a curl user, no timeout at all).
+func (a *app) checkTimeouts() error {
+	for _, t := range []struct {
+		flag    string
+		v, def  time.Duration
+		whatFor string
+	}{
+		{"http-timeout", a.httpTimeout, native.DefaultHTTPTimeout, "each request to the server"},
+		{"lock-timeout", a.lockTimeout, native.DefaultLockTimeout, "the wait for another auth process refreshing the same login"},
+		{"keyring-timeout", a.keyringTimeout, native.DefaultKeyringTimeout, "each call to the OS keyring"},
+	} {
+		if t.v <= 0 {
+			return usagef("%s must be more than 0, not %s: it bounds %s (default %s)", a.flagName(t.flag), t.v, t.whatFor, t.def)
+		}
+	}
+	return nil
+}
+
 func (a *app) applyEnv(cmd *cobra.Command) error {
 	var err error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
