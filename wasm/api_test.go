@@ -265,6 +265,33 @@ func TestToken_ForceRefreshRefreshesAValidToken(t *testing.T) {
 	is.Equal(l.Entry.RefreshToken, "rt-2") // rotated token kept
 }
 
+// S38 in the browser: an IndexedDB that refuses writes refuses them before
+// the refresh token is spent — no refresh request, the stored refresh token
+// still the one the server holds — and the next token() after the store
+// recovers refreshes with it.
+func TestToken_StorageThatRefusesWritesSpendsNoRefreshToken(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.signIn(t)
+	td.expire(t)
+	proto := jsGlobal.Get("IDBObjectStore").Get("prototype")
+	put := proto.Get("put")
+	proto.Set("put", jsGlobal.Get("Function").New(`throw new DOMException("the quota is used up", "QuotaExceededError")`))
+	_, err := td.token(tokenOptions{targetOptions: td.target()})
+	proto.Set("put", put)
+	is.Equal(errorCode(err), "storage_unavailable")
+	_, refreshes := td.srv.counts()
+	is.Equal(refreshes, 0) // nothing spent
+	l := td.tokens.load([]string{td.key()})
+	is.Equal(l.Entry.RefreshToken, "rt-1")
+
+	v, err := td.token(tokenOptions{targetOptions: td.target()})
+	is.NoErr(err)
+	is.Equal(v.(map[string]any)["access_token"], "at-2")
+	l = td.tokens.load([]string{td.key()})
+	is.Equal(l.Entry.RefreshToken, "rt-2")
+}
+
 func TestToken_RejectedRefreshTokenMeansLogInAgain(t *testing.T) {
 	is := is.New(t)
 	td := newTestDriver(t)

@@ -147,10 +147,10 @@ func (d *driver) runWith(m core.Machine, first core.Event, resource func(core.Fe
 			}
 			return core.Saved{}
 		case core.Reserve:
-			// IndexedDB has no space to allocate ahead; a write that the
-			// quota refuses fails the Save, and the origin's storage is
-			// far from full with one login's tokens.
-			return core.Saved{}
+			// IndexedDB has no space to allocate ahead; writing the entry
+			// back as it stands proves, before the refresh token is spent,
+			// that the store takes writes (S38).
+			return core.Saved{Err: d.tokens.reserve(e.Key)}
 		case core.SavePending:
 			return core.Saved{Err: d.local.savePending(e.Pending)}
 		case core.Authorize:

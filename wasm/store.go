@@ -288,6 +288,21 @@ func (s *idbStore) save(key string, e core.Entry) error {
 	return s.putRaw(key, string(b))
 }
 
+// reserve writes key's entry back unchanged: a store that refuses the
+// write (closed, blocked, out of quota) refuses it before a refresh token
+// is spent on tokens it could not keep. Memory (the worker mode) always
+// takes writes.
+func (s *idbStore) reserve(key string) error {
+	if s.mem != nil {
+		return nil
+	}
+	v, ok := s.getRaw(key)
+	if !ok {
+		return nil // nothing stored, nothing to refresh
+	}
+	return s.putRaw(key, v)
+}
+
 func (s *idbStore) putRaw(key, v string) error {
 	_, err := s.tx("readwrite", func(st js.Value) []js.Value {
 		return []js.Value{st.Call("put", v, key)}
