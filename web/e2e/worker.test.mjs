@@ -32,6 +32,27 @@ async function openConsole(mode) {
   return page;
 }
 
+// sharedWorkers counts the browser's shared workers, asked through CDP
+// from page.
+async function sharedWorkers(page) {
+  const cdp = await browser.ctx.newCDPSession(page);
+  const { targetInfos } = await cdp.send('Target.getTargets');
+  await cdp.detach();
+  return targetInfos.filter((t) => t.type === 'shared_worker').length;
+}
+
+// workerGone waits until Chromium has ended the shared worker, which it
+// does on its own time once the last tab is gone; it asks from a blank
+// page, which does not connect to the worker.
+async function workerGone() {
+  const blank = await browser.ctx.newPage();
+  try {
+    await poll(async () => (await sharedWorkers(blank)) === 0, { timeoutMs: 15_000, what: 'the shared worker to end' });
+  } finally {
+    await blank.close();
+  }
+}
+
 const statusOf = (page) => page.locator('#status').textContent();
 const tokenIn = (page) => page.evaluate(({ host, clientId }) => window.dualauth.token({ host, clientId }).then((t) => t.access_token), { host, clientId: CLIENT_ID });
 
@@ -255,8 +276,9 @@ describe('worker mode in Chromium: refresh tokens out of reach of page script', 
     await other.waitForSelector('body[data-ready="true"]');
     assert.equal(await statusOf(other), 'Signed in', 'a reload while another tab is open keeps the login');
     await page.close();
+    assert.equal(await sharedWorkers(other), 1); // what workerGone waits to see end
     await other.close(); // the last one
-    await new Promise((r) => setTimeout(r, 1000));
+    await workerGone();
     const next = await openConsole('worker');
     assert.equal(await statusOf(next), 'Signed out', 'gone with the last tab');
     await signIn(next);
