@@ -79,7 +79,7 @@ type LoginRequiredError struct {
 }
 
 func (e *LoginRequiredError) Error() string {
-	cmd, hint := "auth login "+e.Host, ""
+	cmd, hint := "auth login "+ShellWord(e.Host), ""
 	switch {
 	case e.Login != "":
 		cmd = "auth login " + e.Login
@@ -87,7 +87,7 @@ func (e *LoginRequiredError) Error() string {
 		// A known client is named; without one, the login finds what the
 		// host publishes (Databricks host metadata, registration) and says
 		// itself when it needs --client-id.
-		cmd += " --client-id " + e.ClientID
+		cmd += " --client-id " + ShellWord(e.ClientID)
 	}
 	if e.WithoutPerson {
 		cmd += " --client-secret-stdin"

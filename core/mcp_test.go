@@ -164,13 +164,27 @@ func TestResourceCall_InsufficientScopeSaysTheLoginWithTheUnionOfScopes(t *testi
 	is.Equal(len(a.seen), 1)
 	is.Equal(refreshes(w.srv), 0)
 	is.Equal(len(w.warnings), 1)
-	is.Equal(w.warnings[0], `POST `+resURL+`/admin: 403 insufficient_scope: log in again with the scopes it needs: auth login `+dbxHost+` --scopes "all-apis offline_access admin:write"`)
+	is.Equal(w.warnings[0], `POST `+resURL+`/admin: 403 insufficient_scope: log in again with the scopes it needs: auth login `+dbxHost+` --scopes 'all-apis offline_access admin:write'`)
 	for _, l := range w.log {
 		is.True(!strings.HasPrefix(l, "Authorize"))
 	}
 
+	// The scopes are the server's words, and "$" and "`" are scope
+	// characters: the command quotes them, so pasting it runs auth login
+	// and nothing else.
+	a.routes["/v1/admin"] = func(Request) Response {
+		return Response{Status: 403, WWWAuthenticate: "Bearer error=\"insufficient_scope\", scope=\"admin $(touch${IFS}/tmp/pwned) `id` it's\""}
+	}
+	w.warnings = nil
+	is.Equal(w.call(apiCall("POST", "/admin")).Response.Status, 403)
+	is.Equal(len(w.warnings), 1)
+	is.True(strings.HasSuffix(w.warnings[0], ` --scopes 'all-apis offline_access admin $(touch${IFS}/tmp/pwned) `+"`id`"+` it'\''s'`))
+
 	// The browser API's driver asks for its own wording: the call a page
 	// makes, not a command it cannot run.
+	a.routes["/v1/admin"] = func(Request) Response {
+		return Response{Status: 403, WWWAuthenticate: `Bearer error="insufficient_scope", scope="all-apis admin:write"`}
+	}
 	w.warnings = nil
 	cfg := apiCall("POST", "/admin")
 	cfg.LoginForm = LoginCall

@@ -555,7 +555,7 @@ func (r *Resolve) fetched(ev Fetched) []Effect {
 			// workspace's, say) under this one, and `auth api HOST` would
 			// send them here. Databricks hosts serve /oidc themselves.
 			return r.fail(fmt.Errorf("%w: host metadata at %s names an issuer on another host (%s); dualauth logs in to a host's own issuer only: run `auth login %s` to log in there",
-				ErrDiscovery, p.url, origin(iss), origin(iss)))
+				ErrDiscovery, p.url, origin(iss), ShellWord(origin(iss))))
 		}
 		r.res.Kind, r.res.KindFrom = h.Kind(), "host metadata at "+p.url
 		r.res.AccountID, r.res.WorkspaceID, r.res.Cloud = h.AccountID, h.WorkspaceID, h.Cloud

@@ -349,15 +349,16 @@ func (c *ResourceCall) stepUp(need []string) string {
 		return fmt.Sprintf("%s: 403 insufficient_scope: log in again with the scopes it needs: login({ host: %q, scopes: %q })",
 			c.what(), host, scope)
 	}
-	cmd := "auth login " + host
+	// Every word shell-quoted: the scopes are the server's words.
+	cmd := "auth login " + ShellWord(c.entry.Host)
 	if id := c.entry.ClientID; id != "" && !IsDatabricksHost(c.entry.Host) && !c.entry.registeredClient() {
 		// As [LoginRequiredError] says it: a client the user named is named
 		// again (the login does not guess it); the host's default client
 		// and one dualauth registered are found by the login itself.
-		cmd += " --client-id " + Sanitize(id)
+		cmd += " --client-id " + ShellWord(id)
 	}
-	return fmt.Sprintf("%s: 403 insufficient_scope: log in again with the scopes it needs: %s --scopes %q",
-		c.what(), cmd, scope)
+	return fmt.Sprintf("%s: 403 insufficient_scope: log in again with the scopes it needs: %s --scopes %s",
+		c.what(), cmd, ShellWord(scope))
 }
 
 // redirect is the next URL of a redirect to follow, and sets the method

@@ -21,6 +21,18 @@ func Sanitize(s string) string { return sanitize(s, false) }
 // newlines and tabs are kept, everything else is escaped the same way.
 func SanitizeText(s string) string { return sanitize(s, true) }
 
+// ShellWord is s as one word of a POSIX shell command that a message
+// suggests, sanitised: as it is when every character is plain, else in
+// single quotes, where the shell expands nothing ($(…), backticks, globs).
+// Server text in a suggested command cannot run as a command of its own.
+func ShellWord(s string) string {
+	s = Sanitize(s)
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 func sanitize(s string, lines bool) string {
 	if isClean(s, lines) {
 		return s // the common case allocates nothing

@@ -90,3 +90,22 @@ func TestCheckIDToken_ClaimsInErrorsAreSanitised(t *testing.T) {
 		is.True(!strings.ContainsAny(err.Error(), "\x1b\x07\u202e"))
 	}
 }
+
+// ShellWord: a plain word as it is; anything else in single quotes, where
+// a POSIX shell expands nothing — a server's scope or client ID in a
+// suggested command cannot run a command of its own.
+func TestShellWord_QuotesAllButPlainWords(t *testing.T) {
+	is := is.New(t)
+	for in, want := range map[string]string{
+		"https://adb-1.azuredatabricks.net": "https://adb-1.azuredatabricks.net",
+		"all-apis":                          "all-apis",
+		"all-apis offline_access":           "'all-apis offline_access'",
+		"a $(id) `id` ${IFS} *":             "'a $(id) `id` ${IFS} *'",
+		"it's":                              `'it'\''s'`,
+		"https://x/cimd?a=1&b=2":            "'https://x/cimd?a=1&b=2'",
+		"":                                  "''",
+		"a\x1b[2Jb":                         `'a\x1b[2Jb'`,
+	} {
+		is.Equal(ShellWord(in), want)
+	}
+}

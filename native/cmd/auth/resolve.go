@@ -298,9 +298,9 @@ func (s *settings) loginName() string {
 // one of a Databricks CLI config file at dbxPath when it has an Origin.
 func profileLogin(p config.Profile, dbxPath string) string {
 	if p.Origin != "" {
-		return p.Name + " --databricks-config " + shellWord(dbxPath)
+		return core.ShellWord(p.Name) + " --databricks-config " + core.ShellWord(dbxPath)
 	}
-	return p.Name
+	return core.ShellWord(p.Name)
 }
 
 // nameLogin makes a "log in (again)" error name the login by loginName.
@@ -309,15 +309,6 @@ func (s *settings) nameLogin(err error) {
 	if s != nil && errors.As(err, &lr) && lr.Login == "" {
 		lr.Login = s.loginName()
 	}
-}
-
-// shellWord quotes s for a POSIX shell when it needs it, for commands
-// that messages suggest.
-func shellWord(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,@%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // resolveOptions resolves the command's settings and opens the flow

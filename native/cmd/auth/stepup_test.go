@@ -45,7 +45,7 @@ func TestCLI_API403InsufficientScopeSaysTheLoginWithTheUnionOfScopes(t *testing.
 	is.True(strings.HasPrefix(step[0], "auth: warning: GET "+e.srv.Issuer+"/api/admin: 403 insufficient_scope: log in again with the scopes it needs: "))
 	union := strings.Join(append(append([]string(nil), en.Scopes...), "profile"), " ")
 	is.True(!strings.Contains(strings.Join(en.Scopes, " "), "profile")) // the union is more than the login's
-	is.True(strings.HasSuffix(step[0], "auth login "+e.srv.Issuer+" --client-id "+clientID+" --scopes \""+union+"\""))
+	is.True(strings.HasSuffix(step[0], "auth login "+e.srv.Issuer+" --client-id "+clientID+" --scopes '"+union+"'"))
 	is.Equal(strings.Count(step[0], "openid"), 1) // a scope both name, once
 
 	_, err = os.Stat(ran)
@@ -63,7 +63,7 @@ func TestCLI_API403InsufficientScopeSaysTheLoginWithTheUnionOfScopes(t *testing.
 	// is named again; without it the login refused with exit 2): the login
 	// it makes asks for the union.
 	args := []string{"login", e.srv.Issuer, "--client-id", clientID, "--scopes", union}
-	is.True(strings.HasSuffix(step[0], ": auth "+strings.Join(args[:4], " ")+" --scopes \""+union+"\""))
+	is.True(strings.HasSuffix(step[0], ": auth "+strings.Join(args[:4], " ")+" --scopes '"+union+"'"))
 	r = e.auth(nil, args...)
 	is.Equal(r.code, 0)
 	is.Equal(e.entry().Scopes, strings.Fields(union))
