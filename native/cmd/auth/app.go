@@ -96,7 +96,7 @@ func (a *app) execute(root *cobra.Command, args []string) int {
 		if err := a.applyEnv(cmd); err != nil {
 			return err
 		}
-		return a.checkTimeouts()
+		return a.checkTimeouts(cmd)
 	}
 	err := root.Execute()
 	if err == nil {
@@ -319,11 +319,18 @@ func strictHelp(root *cobra.Command, example string) {
 	}
 }
 
-// applyEnv gives every flag not set on the command line the value of
-// DUALAUTH_<NAME> (dashes as underscores), when that is set.
 // checkTimeouts refuses a timeout of 0 or less, which would otherwise
-// quietly mean the default (or, to a curl user, no timeout at all).
-func (a *app) checkTimeouts() error {
+// quietly mean the default (or, to a curl user, no timeout at all). The
+// commands that wait on nothing (help, version, completion) do not check:
+// a bad DUALAUTH_* value must not break them.
+func (a *app) checkTimeouts(cmd *cobra.Command) error {
+	switch cmd.Name() {
+	case "help", "version", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+		return nil
+	}
+	if p := cmd.Parent(); p != nil && p.Name() == "completion" {
+		return nil // auth completion bash
+	}
 	for _, t := range []struct {
 		flag    string
 		v, def  time.Duration
@@ -340,6 +347,8 @@ func (a *app) checkTimeouts() error {
 	return nil
 }
 
+// applyEnv gives every flag not set on the command line the value of
+// DUALAUTH_<NAME> (dashes as underscores), when that is set.
 func (a *app) applyEnv(cmd *cobra.Command) error {
 	var err error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {

@@ -30,4 +30,14 @@ func TestCLI_TimeoutsOfZeroOrLessAreUsageErrors(t *testing.T) {
 		is.Equal(lines[0], tc.want)
 		is.Equal(lines[1], "Run 'auth token --help' for usage.")
 	}
+
+	// Commands that wait on nothing do not check: a bad DUALAUTH_* value
+	// does not break help, completion or the version probe of the SDKs.
+	for _, args := range [][]string{{"version"}, {"--version"}, {"help", "login"}, {"completion", "bash"}, {"__complete", "token", ""}} {
+		is := is.New(t)
+		r := e.auth([]string{"DUALAUTH_HTTP_TIMEOUT=0", "DUALAUTH_LOCK_TIMEOUT=-1s"}, args...)
+		is.Equal(r.code, 0)
+		is.True(r.stdout != "")
+		is.True(!strings.Contains(r.stderr, "must be more than 0"))
+	}
 }
