@@ -416,7 +416,21 @@ func (s *Server) Handle(r core.Request) core.Response {
 		return jsonResponse(201, answer)
 	case u.Path == "/revoke":
 		s.record("revoke")
-		delete(s.tokens, r.Form.Get("token"))
+		// Every logout of the suite has a live refresh token to revoke:
+		// anything else (a spent or made-up token, another client's, no
+		// client_id) is a logout that revoked the wrong thing.
+		rt, client := r.Form.Get("token"), r.Form.Get("client_id")
+		switch g, ok := s.tokens[rt]; {
+		case !ok:
+			s.broken("a revoke of something that is no live refresh token")
+		case client == "":
+			s.broken("a revoke without client_id")
+		case g.client != client:
+			s.broken("a revoke of client %s's refresh token by client %s", g.client, client)
+		case r.Form.Get("token_type_hint") != "" && r.Form.Get("token_type_hint") != "refresh_token":
+			s.broken("a revoke of a refresh token hinted as %s", r.Form.Get("token_type_hint"))
+		}
+		delete(s.tokens, rt)
 		return core.Response{Status: 200}
 	case u.Path == "/token":
 		gt := r.Form.Get("grant_type")

@@ -169,3 +169,23 @@ func TestServer_AResourceTakesOnlyATokenIssuedForIt(t *testing.T) {
 	is.Equal(call("/mcp/admin/users", "at-1").Status, 401) // the longest resource is another
 	is.Equal(s.Log()[len(s.Log())-2:], []string{"call /mcp/tools with at-1", "call /mcp/admin/users with at-1"})
 }
+
+func TestServer_ARevokeOfAnythingButALiveRefreshTokenWithItsClientIsBroken(t *testing.T) {
+	is := is.New(t)
+	revoke := func(form url.Values) string {
+		s := NewServer(ServerConfig{})
+		_, rt := s.Mint(PresetClient)
+		for k, v := range form {
+			if v[0] == "RT" {
+				form[k] = []string{rt}
+			}
+		}
+		s.Handle(core.Request{Method: "POST", URL: issuer + "/revoke", Form: form})
+		return s.Failure()
+	}
+	is.Equal(revoke(url.Values{"token": {"RT"}, "token_type_hint": {"refresh_token"}, "client_id": {PresetClient}}), "") // the login's refresh token
+	is.True(revoke(url.Values{"token": {"not-a-token"}, "client_id": {PresetClient}}) != "")                             // a made-up token
+	is.True(revoke(url.Values{"token": {"at-1"}, "client_id": {PresetClient}}) != "")                                    // the access token
+	is.True(revoke(url.Values{"token": {"RT"}}) != "")                                                                   // no client_id
+	is.True(revoke(url.Values{"token": {"RT"}, "client_id": {"other"}}) != "")                                           // another client
+}
