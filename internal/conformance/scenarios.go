@@ -120,7 +120,7 @@ var Scenarios = []Scenario{
 		Before: []string{PresetClient, "other"},
 		Steps: []Step{
 			{Op: OpToken, Want: Want{
-				Err: "error",
+				Err: "ambiguous_client",
 				Logins: []Stored{
 					issued(PresetClient, 1),
 					issued("other", 2),
@@ -564,7 +564,7 @@ var Scenarios = []Scenario{
 	{
 		Name: "a resource that is no https URL is refused before any request",
 		Steps: []Step{
-			{Op: OpLogin, ClientID: PresetClient, Resource: "ftp://api.example.com", Want: Want{Err: "error"}},
+			{Op: OpLogin, ClientID: PresetClient, Resource: "ftp://api.example.com", Want: Want{Err: "invalid_resource"}},
 		},
 	},
 	// Issue #21: decisions the drivers took themselves, now the core's.

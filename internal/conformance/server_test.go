@@ -116,6 +116,8 @@ func TestOutcome_ClassesErrorsAlikeOnEveryTarget(t *testing.T) {
 	is.Equal(Outcome(fmt.Errorf("x: %w", &core.TokenCharsetError{Field: "access_token"})), "token_charset")
 	is.Equal(Outcome(fmt.Errorf("%w: x", core.ErrMixUp)), "mix_up")
 	is.Equal(Outcome(&core.LoginRequiredError{Host: "h", Cause: fmt.Errorf("%w: x", core.ErrUnreadableEntry)}), "login_required")
+	is.Equal(Outcome(fmt.Errorf("%w: x", core.ErrAmbiguousClient)), "ambiguous_client")
+	is.Equal(Outcome(fmt.Errorf("%w: x", core.ErrInvalidResource)), "invalid_resource")
 }
 
 func TestElsewhere_SwapsLoopbackNamesAndKeepsThePort(t *testing.T) {

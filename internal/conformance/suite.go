@@ -264,6 +264,8 @@ var refusals = []struct {
 	{core.ErrDPoPUnsupported, "dpop_unsupported"},
 	{core.ErrWrongOrigin, "wrong_origin"},
 	{core.ErrUnreadableEntry, "unreadable_entry"},
+	{core.ErrAmbiguousClient, "ambiguous_client"},
+	{core.ErrInvalidResource, "invalid_resource"},
 }
 
 // NoScope, as a [Want] Scope, is an authorization request without a scope
