@@ -544,6 +544,7 @@ var Scenarios = []Scenario{
 		Steps: []Step{
 			{Name: "login", Op: OpLogin, ClientID: PresetClient, Resource: givenResource, Want: Want{
 				Requests: []string{"discover", "authorize for " + givenResource, "token authorization_code for " + givenResource},
+				Scope:    "openid offline_access",
 				Logins:   []Stored{keptUnderResource(issued(PresetClient, 1))},
 			}},
 			{Name: "token by the resource", Op: OpToken, ClientID: PresetClient, Resource: givenResource, Want: Want{

@@ -228,11 +228,24 @@ func RefuseCodesSaying(description string) func(*Server) {
 	}
 }
 
-// Scope is the scope parameter of the last authorization request.
+// Scope is the scope parameter of the last authorization request since
+// the step began (see [Server.forgetScope]).
 func (s *Server) Scope() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.scope
+}
+
+// noAuthorization is the scope of a step that made no authorization
+// request: it matches no Want.Scope.
+const noAuthorization = "(no authorization request)"
+
+// forgetScope forgets the last authorization request's scope, so that a
+// step that makes none is not compared with an earlier step's.
+func (s *Server) forgetScope() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scope = noAuthorization
 }
 
 // RevokeAll revokes every refresh token: the next refresh is invalid_grant.

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"testing"
@@ -190,4 +191,41 @@ func TestServer_ARevokeOfAnythingButALiveRefreshTokenWithItsClientIsBroken(t *te
 	is.True(revoke(url.Values{"token": {"at-1"}, "client_id": {PresetClient}}) != "")                                    // the access token
 	is.True(revoke(url.Values{"token": {"RT"}}) != "")                                                                   // no client_id
 	is.True(revoke(url.Values{"token": {"RT"}, "client_id": {"other"}}) != "")                                           // another client
+}
+
+// scopeDriver authorizes at its server with scope on each login, or fails
+// before any authorization request when scope is "".
+type scopeDriver struct {
+	Driver
+	srv   *Server
+	scope string
+}
+
+func (d scopeDriver) Host() string { return issuer }
+
+func (d scopeDriver) login() error {
+	if d.scope == "" {
+		return errors.New("refused before the redirect")
+	}
+	q := url.Values{"response_type": {"code"}, "client_id": {PresetClient}, "state": {"st"}, "scope": {d.scope},
+		"redirect_uri": {"http://127.0.0.1:2/cb"}, "code_challenge": {core.S256Challenge("v")}, "code_challenge_method": {"S256"}}
+	_, err := d.srv.Authorize(issuer + "/authorize?" + q.Encode())
+	return err
+}
+
+func (d scopeDriver) Login(string, string) error                  { return d.login() }
+func (d scopeDriver) LoginResource(string, string) error          { return d.login() }
+func (d scopeDriver) TokenResource(string, string) (Token, error) { return Token{}, nil }
+
+func TestRunStep_EveryLoginIsHeldToItsOwnAuthorizationRequestsScope(t *testing.T) {
+	is := is.New(t)
+	srv := NewServer(ServerConfig{})
+	want := Want{Err: "", Scope: "openid"}
+	is.Equal(len(runStep(scopeDriver{srv: srv, scope: "openid"}, srv, Step{Op: OpLogin, Want: want})), 0)
+	// a login for a resource is checked too
+	is.Equal(len(runStep(scopeDriver{srv: srv, scope: "other"}, srv, Step{Op: OpLogin, Resource: givenResource, Want: want})), 1)
+	// a login that made no authorization request is not held to the last one's scope
+	is.Equal(len(runStep(scopeDriver{srv: srv, scope: "openid"}, srv, Step{Op: OpLogin, Want: want})), 0)
+	is.Equal(len(runStep(scopeDriver{srv: srv}, srv, Step{Op: OpLogin, Want: Want{Err: "error", Scope: "openid"}})), 1)
+	is.Equal(len(runStep(scopeDriver{srv: srv}, srv, Step{Op: OpLogin, Want: Want{Err: "error", Scope: NoScope}})), 1)
 }
