@@ -394,6 +394,29 @@ var Scenarios = []Scenario{
 		},
 	},
 	{
+		// core.RefreshConfig.Refused, reached through core.ResourceCall:
+		// `auth api` and dualauth.fetch.
+		Name:   "a call whose token the resource refuses refreshes once and is sent again",
+		Server: ServerConfig{Resources: []Resource{{Path: "/mcp", Scopes: []string{"mcp:read"}}}},
+		Steps: []Step{
+			{Name: "login to /mcp", Op: OpLogin, ClientID: PresetClient, Path: "/mcp", Want: Want{
+				Requests: resourceLoginRequests("/mcp"),
+				Scope:    "mcp:read",
+				Logins:   []Stored{resourceLogin("/mcp", 1)},
+			}},
+			{Name: "the valid token refused", Op: OpFetch, Path: "/mcp/tools/list", Change: (*Server).RevokeAccessTokens, Want: Want{
+				Status:   200,
+				Requests: []string{"call /mcp/tools/list with at-1", "token refresh_token for /mcp", "call /mcp/tools/list with at-2"},
+				Logins:   []Stored{resourceLogin("/mcp", 2)},
+			}},
+			{Name: "the new token refused too: no second refresh", Op: OpFetch, Path: "/mcp/tools/list", Change: (*Server).RefuseAccessTokens, Want: Want{
+				Status:   401,
+				Requests: []string{"call /mcp/tools/list with at-2", "token refresh_token for /mcp", "call /mcp/tools/list with at-3"},
+				Logins:   []Stored{resourceLogin("/mcp", 3)},
+			}},
+		},
+	},
+	{
 		// One core rule (core.LoginScopes) decides a login's scopes: the
 		// native default "openid offline_access" is not added here.
 		Name:   "a resource login whose resource and server name no scope asks for none (MCP scope selection)",

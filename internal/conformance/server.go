@@ -45,6 +45,8 @@ type Server struct {
 	log        []string // what each request was, in order
 	failure    string   // set when a request broke the protocol
 	refuseCode bool
+	// refuseAccess: the resource refuses every access token.
+	refuseAccess bool
 
 	// What the server does wrong or differently from now on (see the
 	// methods that set them).
@@ -246,6 +248,22 @@ func (s *Server) forgetScope() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.scope = noAuthorization
+}
+
+// RevokeAccessTokens revokes every access token issued so far: the
+// resource answers their next call 401 invalid_token.
+func (s *Server) RevokeAccessTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.access)
+}
+
+// RefuseAccessTokens makes the resource answer every call 401
+// invalid_token, whatever the token.
+func (s *Server) RefuseAccessTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuseAccess = true
 }
 
 // RevokeAll revokes every refresh token: the next refresh is invalid_grant.
@@ -586,7 +604,7 @@ func (s *Server) resource(issuer, path, authorization string) *core.Response {
 		return &r
 	}
 	s.record("call " + path + " with " + token)
-	if res, ok := s.access[token]; !ok || res != issuer+in.Path {
+	if res, ok := s.access[token]; !ok || res != issuer+in.Path || s.refuseAccess {
 		r := jsonResponse(401, map[string]string{"error": "invalid_token"})
 		r.WWWAuthenticate = `Bearer error="invalid_token"`
 		return &r
