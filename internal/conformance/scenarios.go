@@ -417,6 +417,35 @@ var Scenarios = []Scenario{
 		},
 	},
 	{
+		// core.ResourceCallConfig.KeepNonces: the resource's nonce is kept
+		// with the login (its token endpoint is on the other origin: a
+		// nonce of the token endpoint's origin is that server's to keep).
+		Name: "a resource's DPoP nonce is sent again at once and kept for the next call",
+		Server: ServerConfig{DPoP: true, TokenElsewhere: true, Resources: []Resource{
+			{Path: "/api", Scopes: []string{"api:read"}, DPoPNonce: "rn-1"},
+		}},
+		Steps: []Step{
+			{Name: "DPoP login to /api", Op: OpLogin, ClientID: PresetClient, Path: "/api", DPoP: "always", Want: Want{
+				Requests: []string{"discover", "authorize for /api", "token authorization_code for /api on the other origin"},
+				Scope:    "openid api:read",
+				Logins:   []Stored{bound(resourceLogin("/api", 1))},
+				Keys:     1,
+			}},
+			{Name: "the nonce asked for: one retry with it", Op: OpFetch, Path: "/api/items", Want: Want{
+				Status:   200,
+				Requests: []string{"call /api/items with DPoP at-1", "call /api/items with DPoP at-1 nonce rn-1"},
+				Logins:   []Stored{bound(resourceLogin("/api", 1))},
+				Keys:     1,
+			}},
+			{Name: "the next call proves with the kept nonce at once", Op: OpFetch, Path: "/api/items", Want: Want{
+				Status:   200,
+				Requests: []string{"call /api/items with DPoP at-1 nonce rn-1"},
+				Logins:   []Stored{bound(resourceLogin("/api", 1))},
+				Keys:     1,
+			}},
+		},
+	},
+	{
 		// One core rule (core.LoginScopes) decides a login's scopes: the
 		// native default "openid offline_access" is not added here.
 		Name:   "a resource login whose resource and server name no scope asks for none (MCP scope selection)",

@@ -55,6 +55,7 @@ type Server struct {
 	describe     string              // error_description of a refused code
 	scope        string              // the scope of the last authorization request
 	access       map[string]string   // access token: the resource it was issued for
+	accessJKT    map[string]string   // access token: the DPoP key it is bound to
 	redirectURIs map[string][]string // registered client: its redirect URIs
 }
 
@@ -104,6 +105,10 @@ type Resource struct {
 	// challenge's scope.
 	Challenged     bool
 	ChallengeScope string
+	// DPoPNonce: a DPoP call's proof must carry this nonce; one without
+	// it is answered 401 use_dpop_nonce with the nonce in the DPoP-Nonce
+	// header (RFC 9449 §9).
+	DPoPNonce string
 }
 
 // IssNone, in [SendIss], sends no iss.
@@ -146,7 +151,7 @@ const PresetClient = "console"
 // NewServer returns a server offering cfg.
 func NewServer(cfg ServerConfig) *Server {
 	return &Server{cfg: cfg, codes: map[string]grant{}, tokens: map[string]grant{}, clients: map[string]bool{PresetClient: true},
-		access: map[string]string{}, redirectURIs: map[string][]string{}}
+		access: map[string]string{}, accessJKT: map[string]string{}, redirectURIs: map[string][]string{}}
 }
 
 // Log is what the server was asked, in order: "discover" for a run of
@@ -420,7 +425,7 @@ func (s *Server) Handle(r core.Request) core.Response {
 		}
 		return jsonResponse(200, map[string]any{"client_id": strings.TrimPrefix(u.Path, "/reg/")})
 	case r.Method == "GET":
-		if resp := s.resource(issuer, u.Path, r.Header["Authorization"]); resp != nil {
+		if resp := s.resource(issuer, u.Path, r); resp != nil {
 			return *resp
 		}
 		s.record("discover") // other metadata documents: none here
@@ -470,7 +475,7 @@ func (s *Server) Handle(r core.Request) core.Response {
 		if !s.clients[client] {
 			return jsonResponse(401, map[string]string{"error": "invalid_client"})
 		}
-		jkt, nonce, err := s.proof(r, issuer+"/token")
+		jkt, nonce, _, err := s.proof(r, "POST", issuer+"/token")
 		if err != nil {
 			s.broken("token request: %v", err)
 			return jsonResponse(400, map[string]string{"error": "invalid_dpop_proof"})
@@ -511,7 +516,7 @@ func (s *Server) Handle(r core.Request) core.Response {
 			}
 			if s.cfg.KeepRefreshToken {
 				access, _ := s.next()
-				s.access[access] = g.resource
+				s.access[access], s.accessJKT[access] = g.resource, jkt
 				return s.tokenResponse(access, "", jkt, "")
 			}
 			if s.badToken == "" {
@@ -536,6 +541,9 @@ func forResource(u *url.URL, resource string) string {
 	if path, ok := strings.CutPrefix(resource, u.Scheme+"://"+u.Host); ok && strings.HasPrefix(path, "/") {
 		return " for " + path
 	}
+	if path, ok := strings.CutPrefix(resource, Elsewhere(u.Scheme+"://"+u.Host)); ok && strings.HasPrefix(path, "/") {
+		return " for " + path + " on the other origin"
+	}
 	return " for " + resource
 }
 
@@ -544,7 +552,7 @@ func (s *Server) issue(g grant) core.Response {
 	idToken := g.idToken
 	g.idToken = "" // the login's only: refreshes answer without one
 	s.tokens[refresh] = g
-	s.access[access] = g.resource
+	s.access[access], s.accessJKT[access] = g.resource, g.jkt
 	return s.tokenResponse(access, refresh, g.jkt, idToken)
 }
 
@@ -571,8 +579,9 @@ func (s *Server) tokenResponse(access, refresh, jkt, idToken string) core.Respon
 }
 
 // resource answers a GET of path when a resource of the server's has it:
-// its metadata, or a call (nil otherwise).
-func (s *Server) resource(issuer, path, authorization string) *core.Response {
+// its metadata, or a call (nil otherwise). A call goes with a Bearer
+// token, or a DPoP-bound one and a proof of its key (RFC 9449 §7).
+func (s *Server) resource(issuer, path string, req core.Request) *core.Response {
 	for _, rs := range s.cfg.Resources {
 		meta := "/.well-known/oauth-protected-resource" + rs.Path
 		if rs.Challenged {
@@ -593,8 +602,8 @@ func (s *Server) resource(issuer, path, authorization string) *core.Response {
 	if in == nil {
 		return nil
 	}
-	token, bearer := strings.CutPrefix(authorization, "Bearer ")
-	if !bearer {
+	scheme, token, _ := strings.Cut(req.Header["Authorization"], " ")
+	if scheme != "Bearer" && scheme != core.DPoPTokenType {
 		s.record("discover") // a probe for a challenge
 		r := jsonResponse(401, map[string]string{"error": "invalid_token"})
 		r.WWWAuthenticate = fmt.Sprintf(`Bearer resource_metadata="%s/resource-metadata%s"`, issuer, in.Path)
@@ -603,8 +612,34 @@ func (s *Server) resource(issuer, path, authorization string) *core.Response {
 		}
 		return &r
 	}
-	s.record("call " + path + " with " + token)
-	if res, ok := s.access[token]; !ok || res != issuer+in.Path || s.refuseAccess {
+	jkt := s.accessJKT[token]
+	if scheme == core.DPoPTokenType {
+		proved, nonce, ath, err := s.proof(req, "GET", issuer+path)
+		switch {
+		case err != nil:
+			s.broken("resource call: %v", err)
+		case proved == "":
+			s.broken("a DPoP resource call without a proof")
+		case proved != jkt:
+			s.broken("a resource call proved with another key than its token's")
+		case ath != core.S256Challenge(token):
+			s.broken("a resource call's proof has no ath of its token")
+		}
+		seen := "call " + path + " with DPoP " + token
+		if nonce != "" {
+			seen += " nonce " + nonce
+		}
+		s.record(seen)
+		if in.DPoPNonce != "" && nonce != in.DPoPNonce {
+			r := jsonResponse(401, map[string]string{"error": "use_dpop_nonce"})
+			r.WWWAuthenticate = `DPoP error="use_dpop_nonce", algs="ES256"`
+			r.DPoPNonce = in.DPoPNonce
+			return &r
+		}
+	} else {
+		s.record("call " + path + " with " + token)
+	}
+	if res, ok := s.access[token]; !ok || res != issuer+in.Path || s.refuseAccess || (jkt != "") != (scheme == core.DPoPTokenType) {
 		r := jsonResponse(401, map[string]string{"error": "invalid_token"})
 		r.WWWAuthenticate = `Bearer error="invalid_token"`
 		return &r
@@ -618,18 +653,18 @@ func jsonResponse(status int, v any) core.Response {
 	return core.Response{Status: status, ContentType: "application/json", Body: b}
 }
 
-// proof checks the request's DPoP proof (RFC 9449 §4.3), if it has one,
-// and returns its key's thumbprint and its nonce: the signature must
-// verify with the header's key, so both targets' signers are held to the
-// same JWS.
-func (s *Server) proof(r core.Request, htu string) (jkt, nonce string, err error) {
+// proof checks the request's DPoP proof (RFC 9449 §4.3) for method and
+// htu, if it has one, and returns its key's thumbprint, its nonce and its
+// ath: the signature must verify with the header's key, so both targets'
+// signers are held to the same JWS.
+func (s *Server) proof(r core.Request, method, htu string) (jkt, nonce, ath string, err error) {
 	p := r.Header["DPoP"]
 	if p == "" {
-		return "", "", nil
+		return "", "", "", nil
 	}
 	parts := strings.Split(p, ".")
 	if len(parts) != 3 {
-		return "", "", errors.New("the DPoP proof is not a compact JWS")
+		return "", "", "", errors.New("the DPoP proof is not a compact JWS")
 	}
 	var h struct {
 		Typ string   `json:"typ"`
@@ -638,29 +673,29 @@ func (s *Server) proof(r core.Request, htu string) (jkt, nonce string, err error
 	}
 	var c core.ProofClaims
 	if err := decodePart(parts[0], &h); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	if err := decodePart(parts[1], &c); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	if h.Typ != core.ProofType || h.Alg != core.AlgES256 || h.JWK.Kty != "EC" || h.JWK.Crv != "P-256" {
-		return "", "", fmt.Errorf("the DPoP proof's header is %s %s %s %s", h.Typ, h.Alg, h.JWK.Kty, h.JWK.Crv)
+		return "", "", "", fmt.Errorf("the DPoP proof's header is %s %s %s %s", h.Typ, h.Alg, h.JWK.Kty, h.JWK.Crv)
 	}
-	if c.Method != "POST" || c.URI != htu || c.JWTID == "" || c.IssuedAt == 0 {
-		return "", "", errors.New("the DPoP proof's claims do not name this request")
+	if c.Method != method || c.URI != htu || c.JWTID == "" || c.IssuedAt == 0 {
+		return "", "", "", errors.New("the DPoP proof's claims do not name this request")
 	}
 	x, errX := base64.RawURLEncoding.DecodeString(h.JWK.X)
 	y, errY := base64.RawURLEncoding.DecodeString(h.JWK.Y)
 	sig, errS := base64.RawURLEncoding.DecodeString(parts[2])
 	if errX != nil || errY != nil || errS != nil || len(sig) != 64 {
-		return "", "", errors.New("the DPoP proof's key or signature is not base64url P-256")
+		return "", "", "", errors.New("the DPoP proof's key or signature is not base64url P-256")
 	}
 	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if !ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
-		return "", "", errors.New("the DPoP proof's signature does not verify")
+		return "", "", "", errors.New("the DPoP proof's signature does not verify")
 	}
-	return h.JWK.Thumbprint(), c.Nonce, nil
+	return h.JWK.Thumbprint(), c.Nonce, c.ATH, nil
 }
 
 func decodePart(part string, v any) error {
