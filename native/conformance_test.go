@@ -225,6 +225,7 @@ func (d *conformanceDriver) Fetch(rawURL, host string) (int, error) {
 		TokenOptions: TokenOptions{Options: d.optionsAt(host, "")},
 		Method:       http.MethodGet,
 		URL:          rawURL,
+		KeepNonces:   true, // as auth api: the next call is another process
 	})
 	if err != nil {
 		return 0, err

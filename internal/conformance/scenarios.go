@@ -120,7 +120,7 @@ var Scenarios = []Scenario{
 		Before: []string{PresetClient, "other"},
 		Steps: []Step{
 			{Op: OpToken, Want: Want{
-				Err: "error",
+				Err: "ambiguous_client",
 				Logins: []Stored{
 					issued(PresetClient, 1),
 					issued("other", 2),
@@ -394,6 +394,58 @@ var Scenarios = []Scenario{
 		},
 	},
 	{
+		// core.RefreshConfig.Refused, reached through core.ResourceCall:
+		// `auth api` and dualauth.fetch.
+		Name:   "a call whose token the resource refuses refreshes once and is sent again",
+		Server: ServerConfig{Resources: []Resource{{Path: "/mcp", Scopes: []string{"mcp:read"}}}},
+		Steps: []Step{
+			{Name: "login to /mcp", Op: OpLogin, ClientID: PresetClient, Path: "/mcp", Want: Want{
+				Requests: resourceLoginRequests("/mcp"),
+				Scope:    "mcp:read",
+				Logins:   []Stored{resourceLogin("/mcp", 1)},
+			}},
+			{Name: "the valid token refused", Op: OpFetch, Path: "/mcp/tools/list", Change: (*Server).RevokeAccessTokens, Want: Want{
+				Status:   200,
+				Requests: []string{"call /mcp/tools/list with at-1", "token refresh_token for /mcp", "call /mcp/tools/list with at-2"},
+				Logins:   []Stored{resourceLogin("/mcp", 2)},
+			}},
+			{Name: "the new token refused too: no second refresh", Op: OpFetch, Path: "/mcp/tools/list", Change: (*Server).RefuseAccessTokens, Want: Want{
+				Status:   401,
+				Requests: []string{"call /mcp/tools/list with at-2", "token refresh_token for /mcp", "call /mcp/tools/list with at-3"},
+				Logins:   []Stored{resourceLogin("/mcp", 3)},
+			}},
+		},
+	},
+	{
+		// core.ResourceCallConfig.KeepNonces: the resource's nonce is kept
+		// with the login (its token endpoint is on the other origin: a
+		// nonce of the token endpoint's origin is that server's to keep).
+		Name: "a resource's DPoP nonce is sent again at once and kept for the next call",
+		Server: ServerConfig{DPoP: true, TokenElsewhere: true, Resources: []Resource{
+			{Path: "/api", Scopes: []string{"api:read"}, DPoPNonce: "rn-1"},
+		}},
+		Steps: []Step{
+			{Name: "DPoP login to /api", Op: OpLogin, ClientID: PresetClient, Path: "/api", DPoP: "always", Want: Want{
+				Requests: []string{"discover", "authorize for /api", "token authorization_code for /api on the other origin"},
+				Scope:    "openid api:read",
+				Logins:   []Stored{bound(resourceLogin("/api", 1))},
+				Keys:     1,
+			}},
+			{Name: "the nonce asked for: one retry with it", Op: OpFetch, Path: "/api/items", Want: Want{
+				Status:   200,
+				Requests: []string{"call /api/items with DPoP at-1", "call /api/items with DPoP at-1 nonce rn-1"},
+				Logins:   []Stored{bound(resourceLogin("/api", 1))},
+				Keys:     1,
+			}},
+			{Name: "the next call proves with the kept nonce at once", Op: OpFetch, Path: "/api/items", Want: Want{
+				Status:   200,
+				Requests: []string{"call /api/items with DPoP at-1 nonce rn-1"},
+				Logins:   []Stored{bound(resourceLogin("/api", 1))},
+				Keys:     1,
+			}},
+		},
+	},
+	{
 		// One core rule (core.LoginScopes) decides a login's scopes: the
 		// native default "openid offline_access" is not added here.
 		Name:   "a resource login whose resource and server name no scope asks for none (MCP scope selection)",
@@ -544,6 +596,7 @@ var Scenarios = []Scenario{
 		Steps: []Step{
 			{Name: "login", Op: OpLogin, ClientID: PresetClient, Resource: givenResource, Want: Want{
 				Requests: []string{"discover", "authorize for " + givenResource, "token authorization_code for " + givenResource},
+				Scope:    "openid offline_access",
 				Logins:   []Stored{keptUnderResource(issued(PresetClient, 1))},
 			}},
 			{Name: "token by the resource", Op: OpToken, ClientID: PresetClient, Resource: givenResource, Want: Want{
@@ -564,7 +617,7 @@ var Scenarios = []Scenario{
 	{
 		Name: "a resource that is no https URL is refused before any request",
 		Steps: []Step{
-			{Op: OpLogin, ClientID: PresetClient, Resource: "ftp://api.example.com", Want: Want{Err: "error"}},
+			{Op: OpLogin, ClientID: PresetClient, Resource: "ftp://api.example.com", Want: Want{Err: "invalid_resource"}},
 		},
 	},
 	// Issue #21: decisions the drivers took themselves, now the core's.

@@ -45,6 +45,8 @@ type Server struct {
 	log        []string // what each request was, in order
 	failure    string   // set when a request broke the protocol
 	refuseCode bool
+	// refuseAccess: the resource refuses every access token.
+	refuseAccess bool
 
 	// What the server does wrong or differently from now on (see the
 	// methods that set them).
@@ -53,6 +55,7 @@ type Server struct {
 	describe     string              // error_description of a refused code
 	scope        string              // the scope of the last authorization request
 	access       map[string]string   // access token: the resource it was issued for
+	accessJKT    map[string]string   // access token: the DPoP key it is bound to
 	redirectURIs map[string][]string // registered client: its redirect URIs
 }
 
@@ -102,6 +105,10 @@ type Resource struct {
 	// challenge's scope.
 	Challenged     bool
 	ChallengeScope string
+	// DPoPNonce: a DPoP call's proof must carry this nonce; one without
+	// it is answered 401 use_dpop_nonce with the nonce in the DPoP-Nonce
+	// header (RFC 9449 §9).
+	DPoPNonce string
 }
 
 // IssNone, in [SendIss], sends no iss.
@@ -144,7 +151,7 @@ const PresetClient = "console"
 // NewServer returns a server offering cfg.
 func NewServer(cfg ServerConfig) *Server {
 	return &Server{cfg: cfg, codes: map[string]grant{}, tokens: map[string]grant{}, clients: map[string]bool{PresetClient: true},
-		access: map[string]string{}, redirectURIs: map[string][]string{}}
+		access: map[string]string{}, accessJKT: map[string]string{}, redirectURIs: map[string][]string{}}
 }
 
 // Log is what the server was asked, in order: "discover" for a run of
@@ -228,11 +235,40 @@ func RefuseCodesSaying(description string) func(*Server) {
 	}
 }
 
-// Scope is the scope parameter of the last authorization request.
+// Scope is the scope parameter of the last authorization request since
+// the step began (see [Server.forgetScope]).
 func (s *Server) Scope() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.scope
+}
+
+// noAuthorization is the scope of a step that made no authorization
+// request: it matches no Want.Scope.
+const noAuthorization = "(no authorization request)"
+
+// forgetScope forgets the last authorization request's scope, so that a
+// step that makes none is not compared with an earlier step's.
+func (s *Server) forgetScope() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scope = noAuthorization
+}
+
+// RevokeAccessTokens revokes every access token issued so far: the
+// resource answers their next call 401 invalid_token.
+func (s *Server) RevokeAccessTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.access)
+}
+
+// RefuseAccessTokens makes the resource answer every call 401
+// invalid_token, whatever the token.
+func (s *Server) RefuseAccessTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuseAccess = true
 }
 
 // RevokeAll revokes every refresh token: the next refresh is invalid_grant.
@@ -389,7 +425,7 @@ func (s *Server) Handle(r core.Request) core.Response {
 		}
 		return jsonResponse(200, map[string]any{"client_id": strings.TrimPrefix(u.Path, "/reg/")})
 	case r.Method == "GET":
-		if resp := s.resource(issuer, u.Path, r.Header["Authorization"]); resp != nil {
+		if resp := s.resource(issuer, u.Path, r); resp != nil {
 			return *resp
 		}
 		s.record("discover") // other metadata documents: none here
@@ -416,7 +452,21 @@ func (s *Server) Handle(r core.Request) core.Response {
 		return jsonResponse(201, answer)
 	case u.Path == "/revoke":
 		s.record("revoke")
-		delete(s.tokens, r.Form.Get("token"))
+		// Every logout of the suite has a live refresh token to revoke:
+		// anything else (a spent or made-up token, another client's, no
+		// client_id) is a logout that revoked the wrong thing.
+		rt, client := r.Form.Get("token"), r.Form.Get("client_id")
+		switch g, ok := s.tokens[rt]; {
+		case !ok:
+			s.broken("a revoke of something that is no live refresh token")
+		case client == "":
+			s.broken("a revoke without client_id")
+		case g.client != client:
+			s.broken("a revoke of client %s's refresh token by client %s", g.client, client)
+		case r.Form.Get("token_type_hint") != "" && r.Form.Get("token_type_hint") != "refresh_token":
+			s.broken("a revoke of a refresh token hinted as %s", r.Form.Get("token_type_hint"))
+		}
+		delete(s.tokens, rt)
 		return core.Response{Status: 200}
 	case u.Path == "/token":
 		gt := r.Form.Get("grant_type")
@@ -425,7 +475,7 @@ func (s *Server) Handle(r core.Request) core.Response {
 		if !s.clients[client] {
 			return jsonResponse(401, map[string]string{"error": "invalid_client"})
 		}
-		jkt, nonce, err := s.proof(r, issuer+"/token")
+		jkt, nonce, _, err := s.proof(r, "POST", issuer+"/token")
 		if err != nil {
 			s.broken("token request: %v", err)
 			return jsonResponse(400, map[string]string{"error": "invalid_dpop_proof"})
@@ -466,7 +516,7 @@ func (s *Server) Handle(r core.Request) core.Response {
 			}
 			if s.cfg.KeepRefreshToken {
 				access, _ := s.next()
-				s.access[access] = g.resource
+				s.access[access], s.accessJKT[access] = g.resource, jkt
 				return s.tokenResponse(access, "", jkt, "")
 			}
 			if s.badToken == "" {
@@ -491,6 +541,9 @@ func forResource(u *url.URL, resource string) string {
 	if path, ok := strings.CutPrefix(resource, u.Scheme+"://"+u.Host); ok && strings.HasPrefix(path, "/") {
 		return " for " + path
 	}
+	if path, ok := strings.CutPrefix(resource, Elsewhere(u.Scheme+"://"+u.Host)); ok && strings.HasPrefix(path, "/") {
+		return " for " + path + " on the other origin"
+	}
 	return " for " + resource
 }
 
@@ -499,7 +552,7 @@ func (s *Server) issue(g grant) core.Response {
 	idToken := g.idToken
 	g.idToken = "" // the login's only: refreshes answer without one
 	s.tokens[refresh] = g
-	s.access[access] = g.resource
+	s.access[access], s.accessJKT[access] = g.resource, g.jkt
 	return s.tokenResponse(access, refresh, g.jkt, idToken)
 }
 
@@ -526,8 +579,9 @@ func (s *Server) tokenResponse(access, refresh, jkt, idToken string) core.Respon
 }
 
 // resource answers a GET of path when a resource of the server's has it:
-// its metadata, or a call (nil otherwise).
-func (s *Server) resource(issuer, path, authorization string) *core.Response {
+// its metadata, or a call (nil otherwise). A call goes with a Bearer
+// token, or a DPoP-bound one and a proof of its key (RFC 9449 §7).
+func (s *Server) resource(issuer, path string, req core.Request) *core.Response {
 	for _, rs := range s.cfg.Resources {
 		meta := "/.well-known/oauth-protected-resource" + rs.Path
 		if rs.Challenged {
@@ -548,8 +602,8 @@ func (s *Server) resource(issuer, path, authorization string) *core.Response {
 	if in == nil {
 		return nil
 	}
-	token, bearer := strings.CutPrefix(authorization, "Bearer ")
-	if !bearer {
+	scheme, token, _ := strings.Cut(req.Header["Authorization"], " ")
+	if scheme != "Bearer" && scheme != core.DPoPTokenType {
 		s.record("discover") // a probe for a challenge
 		r := jsonResponse(401, map[string]string{"error": "invalid_token"})
 		r.WWWAuthenticate = fmt.Sprintf(`Bearer resource_metadata="%s/resource-metadata%s"`, issuer, in.Path)
@@ -558,8 +612,34 @@ func (s *Server) resource(issuer, path, authorization string) *core.Response {
 		}
 		return &r
 	}
-	s.record("call " + path + " with " + token)
-	if res, ok := s.access[token]; !ok || res != issuer+in.Path {
+	jkt := s.accessJKT[token]
+	if scheme == core.DPoPTokenType {
+		proved, nonce, ath, err := s.proof(req, "GET", issuer+path)
+		switch {
+		case err != nil:
+			s.broken("resource call: %v", err)
+		case proved == "":
+			s.broken("a DPoP resource call without a proof")
+		case proved != jkt:
+			s.broken("a resource call proved with another key than its token's")
+		case ath != core.S256Challenge(token):
+			s.broken("a resource call's proof has no ath of its token")
+		}
+		seen := "call " + path + " with DPoP " + token
+		if nonce != "" {
+			seen += " nonce " + nonce
+		}
+		s.record(seen)
+		if in.DPoPNonce != "" && nonce != in.DPoPNonce {
+			r := jsonResponse(401, map[string]string{"error": "use_dpop_nonce"})
+			r.WWWAuthenticate = `DPoP error="use_dpop_nonce", algs="ES256"`
+			r.DPoPNonce = in.DPoPNonce
+			return &r
+		}
+	} else {
+		s.record("call " + path + " with " + token)
+	}
+	if res, ok := s.access[token]; !ok || res != issuer+in.Path || s.refuseAccess || (jkt != "") != (scheme == core.DPoPTokenType) {
 		r := jsonResponse(401, map[string]string{"error": "invalid_token"})
 		r.WWWAuthenticate = `Bearer error="invalid_token"`
 		return &r
@@ -573,18 +653,18 @@ func jsonResponse(status int, v any) core.Response {
 	return core.Response{Status: status, ContentType: "application/json", Body: b}
 }
 
-// proof checks the request's DPoP proof (RFC 9449 §4.3), if it has one,
-// and returns its key's thumbprint and its nonce: the signature must
-// verify with the header's key, so both targets' signers are held to the
-// same JWS.
-func (s *Server) proof(r core.Request, htu string) (jkt, nonce string, err error) {
+// proof checks the request's DPoP proof (RFC 9449 §4.3) for method and
+// htu, if it has one, and returns its key's thumbprint, its nonce and its
+// ath: the signature must verify with the header's key, so both targets'
+// signers are held to the same JWS.
+func (s *Server) proof(r core.Request, method, htu string) (jkt, nonce, ath string, err error) {
 	p := r.Header["DPoP"]
 	if p == "" {
-		return "", "", nil
+		return "", "", "", nil
 	}
 	parts := strings.Split(p, ".")
 	if len(parts) != 3 {
-		return "", "", errors.New("the DPoP proof is not a compact JWS")
+		return "", "", "", errors.New("the DPoP proof is not a compact JWS")
 	}
 	var h struct {
 		Typ string   `json:"typ"`
@@ -593,29 +673,29 @@ func (s *Server) proof(r core.Request, htu string) (jkt, nonce string, err error
 	}
 	var c core.ProofClaims
 	if err := decodePart(parts[0], &h); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	if err := decodePart(parts[1], &c); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	if h.Typ != core.ProofType || h.Alg != core.AlgES256 || h.JWK.Kty != "EC" || h.JWK.Crv != "P-256" {
-		return "", "", fmt.Errorf("the DPoP proof's header is %s %s %s %s", h.Typ, h.Alg, h.JWK.Kty, h.JWK.Crv)
+		return "", "", "", fmt.Errorf("the DPoP proof's header is %s %s %s %s", h.Typ, h.Alg, h.JWK.Kty, h.JWK.Crv)
 	}
-	if c.Method != "POST" || c.URI != htu || c.JWTID == "" || c.IssuedAt == 0 {
-		return "", "", errors.New("the DPoP proof's claims do not name this request")
+	if c.Method != method || c.URI != htu || c.JWTID == "" || c.IssuedAt == 0 {
+		return "", "", "", errors.New("the DPoP proof's claims do not name this request")
 	}
 	x, errX := base64.RawURLEncoding.DecodeString(h.JWK.X)
 	y, errY := base64.RawURLEncoding.DecodeString(h.JWK.Y)
 	sig, errS := base64.RawURLEncoding.DecodeString(parts[2])
 	if errX != nil || errY != nil || errS != nil || len(sig) != 64 {
-		return "", "", errors.New("the DPoP proof's key or signature is not base64url P-256")
+		return "", "", "", errors.New("the DPoP proof's key or signature is not base64url P-256")
 	}
 	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if !ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
-		return "", "", errors.New("the DPoP proof's signature does not verify")
+		return "", "", "", errors.New("the DPoP proof's signature does not verify")
 	}
-	return h.JWK.Thumbprint(), c.Nonce, nil
+	return h.JWK.Thumbprint(), c.Nonce, c.ATH, nil
 }
 
 func decodePart(part string, v any) error {

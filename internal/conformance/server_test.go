@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"testing"
@@ -116,6 +117,8 @@ func TestOutcome_ClassesErrorsAlikeOnEveryTarget(t *testing.T) {
 	is.Equal(Outcome(fmt.Errorf("x: %w", &core.TokenCharsetError{Field: "access_token"})), "token_charset")
 	is.Equal(Outcome(fmt.Errorf("%w: x", core.ErrMixUp)), "mix_up")
 	is.Equal(Outcome(&core.LoginRequiredError{Host: "h", Cause: fmt.Errorf("%w: x", core.ErrUnreadableEntry)}), "login_required")
+	is.Equal(Outcome(fmt.Errorf("%w: x", core.ErrAmbiguousClient)), "ambiguous_client")
+	is.Equal(Outcome(fmt.Errorf("%w: x", core.ErrInvalidResource)), "invalid_resource")
 }
 
 func TestElsewhere_SwapsLoopbackNamesAndKeepsThePort(t *testing.T) {
@@ -168,4 +171,61 @@ func TestServer_AResourceTakesOnlyATokenIssuedForIt(t *testing.T) {
 	is.Equal(call("/mcp/tools", "at-1").Status, 200)
 	is.Equal(call("/mcp/admin/users", "at-1").Status, 401) // the longest resource is another
 	is.Equal(s.Log()[len(s.Log())-2:], []string{"call /mcp/tools with at-1", "call /mcp/admin/users with at-1"})
+}
+
+func TestServer_ARevokeOfAnythingButALiveRefreshTokenWithItsClientIsBroken(t *testing.T) {
+	is := is.New(t)
+	revoke := func(form url.Values) string {
+		s := NewServer(ServerConfig{})
+		_, rt := s.Mint(PresetClient)
+		for k, v := range form {
+			if v[0] == "RT" {
+				form[k] = []string{rt}
+			}
+		}
+		s.Handle(core.Request{Method: "POST", URL: issuer + "/revoke", Form: form})
+		return s.Failure()
+	}
+	is.Equal(revoke(url.Values{"token": {"RT"}, "token_type_hint": {"refresh_token"}, "client_id": {PresetClient}}), "") // the login's refresh token
+	is.True(revoke(url.Values{"token": {"not-a-token"}, "client_id": {PresetClient}}) != "")                             // a made-up token
+	is.True(revoke(url.Values{"token": {"at-1"}, "client_id": {PresetClient}}) != "")                                    // the access token
+	is.True(revoke(url.Values{"token": {"RT"}}) != "")                                                                   // no client_id
+	is.True(revoke(url.Values{"token": {"RT"}, "client_id": {"other"}}) != "")                                           // another client
+}
+
+// scopeDriver authorizes at its server with scope on each login, or fails
+// before any authorization request when scope is "".
+type scopeDriver struct {
+	Driver
+	srv   *Server
+	scope string
+}
+
+func (d scopeDriver) Host() string { return issuer }
+
+func (d scopeDriver) login() error {
+	if d.scope == "" {
+		return errors.New("refused before the redirect")
+	}
+	q := url.Values{"response_type": {"code"}, "client_id": {PresetClient}, "state": {"st"}, "scope": {d.scope},
+		"redirect_uri": {"http://127.0.0.1:2/cb"}, "code_challenge": {core.S256Challenge("v")}, "code_challenge_method": {"S256"}}
+	_, err := d.srv.Authorize(issuer + "/authorize?" + q.Encode())
+	return err
+}
+
+func (d scopeDriver) Login(string, string) error                  { return d.login() }
+func (d scopeDriver) LoginResource(string, string) error          { return d.login() }
+func (d scopeDriver) TokenResource(string, string) (Token, error) { return Token{}, nil }
+
+func TestRunStep_EveryLoginIsHeldToItsOwnAuthorizationRequestsScope(t *testing.T) {
+	is := is.New(t)
+	srv := NewServer(ServerConfig{})
+	want := Want{Err: "", Scope: "openid"}
+	is.Equal(len(runStep(scopeDriver{srv: srv, scope: "openid"}, srv, Step{Op: OpLogin, Want: want})), 0)
+	// a login for a resource is checked too
+	is.Equal(len(runStep(scopeDriver{srv: srv, scope: "other"}, srv, Step{Op: OpLogin, Resource: givenResource, Want: want})), 1)
+	// a login that made no authorization request is not held to the last one's scope
+	is.Equal(len(runStep(scopeDriver{srv: srv, scope: "openid"}, srv, Step{Op: OpLogin, Want: want})), 0)
+	is.Equal(len(runStep(scopeDriver{srv: srv}, srv, Step{Op: OpLogin, Want: Want{Err: "error", Scope: "openid"}})), 1)
+	is.Equal(len(runStep(scopeDriver{srv: srv}, srv, Step{Op: OpLogin, Want: Want{Err: "error", Scope: NoScope}})), 1)
 }

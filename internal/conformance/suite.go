@@ -190,7 +190,8 @@ type Want struct {
 	// terminal or a page would act on (core.Sanitize leaves it as it is).
 	ErrText string
 	// Scope is the scope of the step's authorization request ("": not
-	// checked; [NoScope]: no scope parameter).
+	// checked; [NoScope]: no scope parameter). A step that made no
+	// authorization request has none to match.
 	Scope string
 	// Status is a fetch's HTTP status.
 	Status int
@@ -264,6 +265,8 @@ var refusals = []struct {
 	{core.ErrDPoPUnsupported, "dpop_unsupported"},
 	{core.ErrWrongOrigin, "wrong_origin"},
 	{core.ErrUnreadableEntry, "unreadable_entry"},
+	{core.ErrAmbiguousClient, "ambiguous_client"},
+	{core.ErrInvalidResource, "invalid_resource"},
 }
 
 // NoScope, as a [Want] Scope, is an authorization request without a scope
@@ -390,13 +393,13 @@ func runStep(d Driver, srv *Server, st Step) []string {
 	}
 	switch st.Op {
 	case OpLogin:
-		if st.Resource != "" {
+		srv.forgetScope() // compared is this step's authorization request, if it made one
+		switch {
+		case st.Resource != "":
 			outcome(rd.LoginResource(st.ClientID, st.Resource))
-			break
-		}
-		if st.Path == "" && !st.RedirectTaken {
+		case st.Path == "" && !st.RedirectTaken:
 			outcome(d.Login(st.ClientID, st.DPoP))
-		} else {
+		default:
 			outcome(d.LoginWith(LoginCall{Host: d.Host() + st.Path, ClientID: st.ClientID, DPoP: st.DPoP, RedirectTaken: st.RedirectTaken}))
 		}
 		if got, want := srv.Scope(), strings.TrimPrefix(st.Want.Scope, NoScope); st.Want.Scope != "" && got != want {
