@@ -1,0 +1,51 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dualauth/dualauth/core"
+	"github.com/dualauth/dualauth/native"
+	"github.com/matryer/is"
+)
+
+// Under the Databricks forms, --profile NAME is the section of the file
+// the Databricks tools read ($DATABRICKS_CONFIG_FILE), never one of
+// $DUALAUTH_DATABRICKS_CONFIG (a default for auth's own commands): with
+// both set to files whose [prod] are two hosts, the answer is the token
+// of the host the tool reads. A --databricks-config typed on the command
+// line still names the file.
+func TestDatabricksCLI_TheToolsConfigFileWinsOverDualauthsDatabricksConfig(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t, databricksClient)
+	link := e.databricksLink()
+	a := filepath.Join(e.home, "a.cfg")
+	b := filepath.Join(e.home, "b.cfg")
+	is.NoErr(os.WriteFile(a, []byte("[prod]\nhost = "+e.srv.Issuer+"\nauth_type = databricks-cli\n"), 0o600))
+	is.NoErr(os.WriteFile(b, []byte("[prod]\nhost = https://adb-222.2.azuredatabricks.net\nauth_type = databricks-cli\n"), 0o600))
+	both := []string{"DUALAUTH_CONFIG_FILE=" + e.configPath(), "DATABRICKS_CONFIG_FILE=" + a, "DUALAUTH_DATABRICKS_CONFIG=" + b}
+	is.Equal(e.run(authBin, both, "auth", "login", "--profile", "prod", "--flow", "browser", "--scopes", "openid offline_access").code, 0)
+	en := e.file().Tokens[core.Key(e.srv.Issuer, native.DatabricksClientID)]
+	is.True(en.AccessToken != "") // the login went to a.cfg's host
+	e.secrets = append(e.secrets, en.AccessToken, en.RefreshToken)
+
+	for _, bin := range []string{authBin, link} {
+		r := e.run(bin, both, "auth", "token", "--profile", "prod")
+		is.Equal(r.code, 0)
+		is.True(tokenIs(t, r.stdout, en.AccessToken))
+		// Typed on the command line, the file is the one named.
+		r = e.run(bin, both, "auth", "token", "--profile", "prod", "--databricks-config", b)
+		is.Equal(r.code, 1)
+		is.Equal(r.stdout, "")
+		is.True(strings.Contains(r.stderr, "adb-222"))
+	}
+	// auth's own commands still take $DUALAUTH_DATABRICKS_CONFIG.
+	r := e.run(authBin, both, "describe", "--profile", "prod", "-o", "json")
+	is.Equal(r.code, 0)
+	is.True(strings.Contains(r.stdout, "adb-222"))
+	// The help says which file these forms read.
+	r = e.run(authBin, nil, "--help")
+	is.True(strings.Contains(r.stdout, "not under auth auth /\n                        databricks auth"))
+}
