@@ -49,3 +49,29 @@ func TestDatabricksCLI_TheToolsConfigFileWinsOverDualauthsDatabricksConfig(t *te
 	r = e.run(authBin, nil, "--help")
 	is.True(strings.Contains(r.stdout, "not under auth auth /\n                        databricks auth"))
 }
+
+// A malformed line of either profiles file is reported by file, line and
+// the kind of mistake, never by its text: a client_secret line missing
+// its "=" would otherwise print the secret.
+func TestProfiles_AMalformedLineIsReportedWithoutItsText(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	const secret = "dose0123SECRETVALUE"
+	body := "[sp]\nhost = https://adb-1.1.azuredatabricks.net\nauth_type = oauth-m2m\nclient_id = x\nclient_secret " + secret + "\n"
+	dbx, _ := e.writeDatabricks(body)
+	e.writeConfig(body)
+	for _, c := range []struct {
+		path string
+		args []string
+	}{
+		{e.configPath(), []string{"profiles"}},
+		{dbx, []string{"profiles", "--databricks-config", dbx, "--config", filepath.Join(e.home, "none.ini")}},
+		{dbx, []string{"auth", "token", "--profile", "sp", "--config", filepath.Join(e.home, "none.ini")}},
+	} {
+		r := e.run(authBin, []string{"DUALAUTH_CONFIG_FILE=" + e.configPath()}, c.args...)
+		is.True(r.code != 0)
+		is.True(!strings.Contains(r.stderr, secret))
+		is.True(!strings.Contains(r.stderr, "client_secret"))
+		is.True(strings.Contains(r.stderr, c.path+":5: key-value delimiter not found"))
+	}
+}
