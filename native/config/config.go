@@ -291,6 +291,16 @@ func profileFrom(s *ini.Section) Profile {
 	}
 }
 
+// Selectable are the profiles a name can select (see Profile): every
+// profile, or with UseDatabricksFirst those of the Databricks CLI config
+// file only.
+func (f *File) Selectable() []Profile {
+	if f.dbxFirst {
+		return f.dbx
+	}
+	return f.Profiles()
+}
+
 // Profile returns the named profile: this file's, else the Databricks CLI
 // config file's; with UseDatabricksFirst, that file's only (a section of
 // that file that is no profile, or none, names none: never a profile of

@@ -110,11 +110,15 @@ func (f *File) Skipped() []Skipped { return f.skipped }
 // come first.
 func (f *File) UnknownProfile(name, from string, getenv func(string) string, hints ...string) error {
 	var names []string
-	for _, p := range f.Profiles() {
+	for _, p := range f.Selectable() {
 		names = append(names, p.Name)
 	}
 	if near := core.NearestNames(name, names); len(near) > 0 {
 		hints = append([]string{"did you mean " + strings.Join(near, " or ") + "?"}, hints...)
+	}
+	where := f.sources()
+	if f.dbxFirst {
+		where = f.DatabricksPath // the only file NAME is looked up in
 	}
 	for _, sk := range f.skipped {
 		if sk.Name == name {
@@ -126,7 +130,7 @@ func (f *File) UnknownProfile(name, from string, getenv func(string) string, hin
 			hints = append(hints, databricksHints(name, path)...)
 		}
 	}
-	msg := fmt.Sprintf("no profile %q%s in %s", name, from, f.sources())
+	msg := fmt.Sprintf("no profile %q%s in %s", name, from, where)
 	if len(hints) > 0 {
 		msg += "; " + strings.Join(hints, "; ")
 	}

@@ -75,3 +75,33 @@ func TestProfiles_AMalformedLineIsReportedWithoutItsText(t *testing.T) {
 		is.True(strings.Contains(r.stderr, c.path+":5: key-value delimiter not found"))
 	}
 }
+
+// Under the Databricks forms --profile NAME is a section of the Databricks
+// CLI's config file only: with auth's own profile dev and no [dev] there,
+// the error names that file alone (not auth's, which has dev) and
+// suggests only that file's sections; the help says "only ever", with
+// no fallback to auth's own file.
+func TestDatabricksCLI_AnUnknownProfileNamesAndSuggestsOnlyTheDatabricksFile(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	dbx, _ := e.writeDatabricks("[prod]\nhost = https://adb-1.1.azuredatabricks.net\nauth_type = databricks-cli\n")
+	e.writeConfig("[dev]\nhost = https://adb-2.2.azuredatabricks.net\n")
+	ours := []string{"DUALAUTH_CONFIG_FILE=" + e.configPath()}
+	for _, bin := range []string{authBin, e.databricksLink()} {
+		r := e.run(bin, ours, "auth", "token", "--profile", "dev")
+		is.Equal(r.code, 1)
+		lines := errorLines(r.stderr)
+		is.Equal(len(lines), 1)
+		is.True(strings.HasPrefix(lines[0], "auth: "+notConfiguredText+": no profile \"dev\" in "+dbx+":"))
+		is.True(!strings.Contains(lines[0], e.configPath()))
+		r = e.run(bin, ours, "auth", "token", "--profile", "de")
+		is.Equal(r.code, 1)
+		is.True(!strings.Contains(r.stderr, "did you mean dev"))
+		r = e.run(bin, ours, "auth", "token", "--profile", "prd")
+		is.Equal(r.code, 1)
+		is.True(strings.Contains(r.stderr, "did you mean prod?"))
+	}
+	r := e.run(authBin, nil, "auth", "--help")
+	is.True(strings.Contains(r.stdout, "--profile NAME is only ever the section NAME"))
+	is.True(!strings.Contains(r.stdout, "before\na profile of auth's own file"))
+}
