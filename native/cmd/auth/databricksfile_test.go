@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,4 +105,38 @@ func TestDatabricksCLI_AnUnknownProfileNamesAndSuggestsOnlyTheDatabricksFile(t *
 	r := e.run(authBin, nil, "auth", "--help")
 	is.True(strings.Contains(r.stdout, "--profile NAME is only ever the section NAME"))
 	is.True(!strings.Contains(r.stdout, "before\na profile of auth's own file"))
+}
+
+// The INI examples of the README and docs put comments on lines of their
+// own: Python's configparser (databricks-sdk-py, dbt) keeps a "# …" after
+// a value as part of the value, so a copied example would break there.
+func TestDocs_INIExamplesHaveNoCommentAfterAValue(t *testing.T) {
+	is := is.New(t)
+	docs, err := filepath.Glob(filepath.Join("..", "..", "..", "docs", "*.md"))
+	is.NoErr(err)
+	blocks := 0
+	for _, path := range append(docs, filepath.Join("..", "..", "..", "README.md")) {
+		f, err := os.Open(path)
+		is.NoErr(err)
+		sc := bufio.NewScanner(f)
+		in, n := false, 0
+		for sc.Scan() {
+			n++
+			line := sc.Text()
+			if strings.HasPrefix(line, "```") {
+				in = !in && strings.TrimPrefix(line, "```") == "ini"
+				if in {
+					blocks++
+				}
+				continue
+			}
+			_, value, ok := strings.Cut(line, "=")
+			if in && ok && strings.ContainsAny(value, "#;") {
+				t.Errorf("%s:%d: a comment after a value: %s", path, n, line)
+			}
+		}
+		is.NoErr(sc.Err())
+		f.Close()
+	}
+	is.True(blocks > 0) // the README has INI examples
 }
