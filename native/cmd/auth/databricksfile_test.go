@@ -2,8 +2,11 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -139,4 +142,55 @@ func TestDocs_INIExamplesHaveNoCommentAfterAValue(t *testing.T) {
 		f.Close()
 	}
 	is.True(blocks > 0) // the README has INI examples
+}
+
+// The README's first hour starts the provider its `auth login
+// http://127.0.0.1:PORT` logs in to (make demo stops its own): a testidp
+// line before that login, on that port, registering that client, whose
+// flags testidp takes; the login as written then works against it (on a
+// free port here, the README's may be taken).
+func TestREADME_TheFirstHourStartsTheProviderItLogsInTo(t *testing.T) {
+	is := is.New(t)
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "README.md"))
+	is.NoErr(err)
+	_, hour, ok := strings.Cut(string(b), "### The first hour")
+	is.True(ok)
+	var provider, login []string
+	for _, line := range strings.Split(hour, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		words := strings.Fields(line)
+		if provider == nil && len(words) > 3 && strings.HasSuffix(words[2], "/cmd/testidp") {
+			provider = words[3:]
+		}
+		if len(words) > 2 && words[0] == "auth" && words[1] == "login" && strings.HasPrefix(words[2], "http://127.0.0.1:") {
+			login = words[1:]
+			break
+		}
+	}
+	is.True(login != nil)
+	is.True(provider != nil) // started before the login
+	port := strings.TrimPrefix(login[1], "http://127.0.0.1:")
+	is.True(slices.Contains(provider, "127.0.0.1:"+port))
+	clientID := login[slices.Index(login, "--client-id")+1]
+	is.True(slices.ContainsFunc(provider, func(w string) bool { return strings.HasPrefix(w, clientID+"=") }))
+
+	// Those flags, on a free port, and the login as written.
+	args := slices.Clone(provider)
+	args[slices.Index(args, "127.0.0.1:"+port)] = "127.0.0.1:0"
+	idp := exec.Command(testidpBin, args...)
+	stdin, err := idp.StdinPipe() // the provider runs until its stdin ends
+	is.NoErr(err)
+	out, err := idp.StdoutPipe()
+	is.NoErr(err)
+	is.NoErr(idp.Start())
+	t.Cleanup(func() { stdin.Close(); idp.Wait() })
+	var started struct{ Issuer string }
+	is.NoErr(json.NewDecoder(out).Decode(&started))
+	e := newEnv(t)
+	login[1] = started.Issuer
+	r := e.run(authBin, []string{"DUALAUTH_CONFIG_FILE=" + e.configPath()}, login...)
+	is.Equal(r.code, 0)
+	r = e.run(authBin, []string{"DUALAUTH_CONFIG_FILE=" + e.configPath()}, "token", "-o", "text")
+	is.Equal(r.code, 0)
+	is.True(r.stdout != "")
 }
