@@ -194,3 +194,39 @@ func TestREADME_TheFirstHourStartsTheProviderItLogsInTo(t *testing.T) {
 	is.Equal(r.code, 0)
 	is.True(r.stdout != "")
 }
+
+// Completion under the Databricks forms offers what they accept: --profile
+// the sections of the Databricks CLI's config file (never auth's own
+// profiles, which these forms refuse; nothing without that file), the
+// HOST argument no names and no files, and -o and --shell their values,
+// as auth's own commands do.
+func TestCLI_CompletionUnderTheDatabricksFormsOffersWhatTheyAccept(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	e.writeConfig("[dev]\nhost = https://adb-2.2.azuredatabricks.net\n")
+	dbx, _ := e.writeDatabricks("[prod]\nhost = https://adb-1.1.azuredatabricks.net\nauth_type = databricks-cli\n[pat]\nhost = https://adb-3.3.azuredatabricks.net\ntoken = dapi0\n")
+	ours := []string{"DUALAUTH_CONFIG_FILE=" + e.configPath()}
+	noFiles := ":4" // cobra.ShellCompDirectiveNoFileComp
+	for _, cmd := range []string{"token", "login", "env", "describe", "logout"} {
+		got, dir := e.completions(ours, "auth", cmd, "--profile", "")
+		is.Equal(got, []string{"prod"})
+		is.Equal(dir, noFiles)
+		got, dir = e.completions(ours, "auth", cmd, "")
+		is.Equal(len(got), 0)
+		is.Equal(dir, noFiles)
+	}
+	got, dir := e.completions(ours, "auth", "token", "-o", "")
+	is.Equal(got, []string{"text", "table", "json", "exec-credential"})
+	is.Equal(dir, noFiles)
+	got, dir = e.completions(ours, "auth", "env", "--shell", "")
+	is.True(slices.Contains(got, "fish") && slices.Contains(got, "bash"))
+	is.Equal(dir, noFiles)
+	// auth's own commands: auth's own profiles.
+	got, _ = e.completions(ours, "token", "--profile", "")
+	is.Equal(got, []string{"dev"})
+	// No Databricks file: no names.
+	is.NoErr(os.Remove(dbx))
+	got, dir = e.completions(ours, "auth", "token", "--profile", "")
+	is.Equal(len(got), 0)
+	is.Equal(dir, noFiles)
+}
