@@ -230,3 +230,32 @@ func TestCLI_CompletionUnderTheDatabricksFormsOffersWhatTheyAccept(t *testing.T)
 	is.Equal(len(got), 0)
 	is.Equal(dir, noFiles)
 }
+
+// With $HOME unset and no file named, --profile NAME under the Databricks
+// forms has no ~/.databrickscfg to read: exit 1 in the words the older
+// SDKs look for, saying to set $HOME or $DATABRICKS_CONFIG_FILE, naming no
+// flag nobody typed; never a profile of auth's own file.
+func TestDatabricksCLI_NoHomeIsNotConfiguredAndSaysWhatToSet(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	e.writeConfig("[DEFAULT]\nhost = https://adb-2.2.azuredatabricks.net\n[prod]\nhost = https://adb-2.2.azuredatabricks.net\n")
+	noHome := []string{"HOME=", "DUALAUTH_CONFIG_FILE=" + e.configPath()}
+	for _, bin := range []string{authBin, e.databricksLink()} {
+		for _, name := range []string{"DEFAULT", "prod"} {
+			r := e.run(bin, noHome, "auth", "token", "--profile", name)
+			is.Equal(r.code, 1)
+			is.Equal(r.stdout, "")
+			lines := errorLines(r.stderr)
+			is.Equal(len(lines), 1)
+			is.True(strings.HasPrefix(lines[0], "auth: "+notConfiguredText+": "))
+			is.True(strings.Contains(lines[0], "set $HOME, or $DATABRICKS_CONFIG_FILE"))
+			is.True(!strings.Contains(lines[0], "--databricks-config"))
+		}
+	}
+	// $DATABRICKS_CONFIG_FILE names the file: no home needed.
+	dbx := filepath.Join(e.home, "d.cfg")
+	is.NoErr(os.WriteFile(dbx, []byte("[prod]\nhost = https://adb-1.1.azuredatabricks.net\nauth_type = databricks-cli\n"), 0o600))
+	r := e.run(authBin, append(noHome, "DATABRICKS_CONFIG_FILE="+dbx), "auth", "token", "--profile", "prod")
+	is.Equal(r.code, 1)
+	is.True(strings.Contains(r.stderr, "not logged in to https://adb-1.1.azuredatabricks.net"))
+}
