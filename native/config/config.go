@@ -204,7 +204,7 @@ func Load(path string) (*File, error) {
 	}
 	f, err := ini.LoadSources(ini.LoadOptions{}, raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s%s: %v", path, lineOf(raw, err), err)
+		return nil, parseError(path, raw, err)
 	}
 	for _, s := range f.Sections() {
 		if s.Name() == ini.DefaultSection || s.Name() == SettingsSection {
@@ -215,6 +215,20 @@ func Load(path string) (*File, error) {
 		}
 	}
 	return &File{Path: path, ini: f}, nil
+}
+
+// parseError is an INI parse error as "path:line: kind": never the text
+// of the line, which the library quotes and which may hold a secret (a
+// client_secret without its "=").
+func parseError(path string, raw []byte, err error) error {
+	msg := err.Error()
+	kind, _, _ := strings.Cut(msg, ":")
+	kind, _, _ = strings.Cut(kind, "\"")
+	kind = strings.TrimSuffix(strings.TrimSpace(kind), " from")
+	if kind == "" || kind == msg && len(msg) > 60 {
+		kind = "not an INI file"
+	}
+	return fmt.Errorf("%s%s: %s", path, lineOf(raw, err), kind)
 }
 
 // lineOf finds the line an ini error talks about: the library quotes the
@@ -275,6 +289,16 @@ func profileFrom(s *ini.Section) Profile {
 		Flow: get(KeyFlow), Grant: get(KeyGrant), ClientKey: get(KeyClientKey), ClientAuth: get(KeyClientAuth),
 		SubjectToken: get(KeySubjectToken), SubjectTokenType: get(KeySubjectTokenType), DPoP: get(KeyDPoP), Resource: get(KeyResource),
 	}
+}
+
+// Selectable are the profiles a name can select (see Profile): every
+// profile, or with UseDatabricksFirst those of the Databricks CLI config
+// file only.
+func (f *File) Selectable() []Profile {
+	if f.dbxFirst {
+		return f.dbx
+	}
+	return f.Profiles()
 }
 
 // Profile returns the named profile: this file's, else the Databricks CLI

@@ -266,6 +266,9 @@ func TestResolve_Order(t *testing.T) {
 			is.Equal(r.ProfileName, tc.profile)
 			is.True(strings.HasPrefix(r.ProfileFrom, tc.profileFrom))
 			is.Equal(r.Profile != nil && r.Profile.Name == tc.profile, r.Profile != nil)
+			// Named (what logout --delete needs): the command line named
+			// the profile, never the environment, the default or a host.
+			is.Equal(r.Named, tc.profileFrom == "argument" || tc.profileFrom == "flag --profile")
 		})
 	}
 }

@@ -73,7 +73,7 @@ func ScanDatabricks(path string) ([]Profile, []Skipped, error) {
 	}
 	f, err := ini.LoadSources(ini.LoadOptions{}, raw)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s%s: %v", path, lineOf(raw, err), err)
+		return nil, nil, parseError(path, raw, err)
 	}
 	var out []Profile
 	var skipped []Skipped

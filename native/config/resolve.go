@@ -32,6 +32,10 @@ type Resolved struct {
 	Profile     *Profile // nil when no profile applies
 	ProfileName string   // set when a profile was named, even if it does not exist yet
 	ProfileFrom string
+	// Named: the command line named the profile (the HOST|PROFILE
+	// argument or --profile), not the environment, the default profile
+	// or a match of its host.
+	Named bool
 }
 
 // ResolutionOrder documents the order for --help.
@@ -110,11 +114,15 @@ func (f *File) Skipped() []Skipped { return f.skipped }
 // come first.
 func (f *File) UnknownProfile(name, from string, getenv func(string) string, hints ...string) error {
 	var names []string
-	for _, p := range f.Profiles() {
+	for _, p := range f.Selectable() {
 		names = append(names, p.Name)
 	}
 	if near := core.NearestNames(name, names); len(near) > 0 {
 		hints = append([]string{"did you mean " + strings.Join(near, " or ") + "?"}, hints...)
+	}
+	where := f.sources()
+	if f.dbxFirst {
+		where = f.DatabricksPath // the only file NAME is looked up in
 	}
 	for _, sk := range f.skipped {
 		if sk.Name == name {
@@ -126,7 +134,7 @@ func (f *File) UnknownProfile(name, from string, getenv func(string) string, hin
 			hints = append(hints, databricksHints(name, path)...)
 		}
 	}
-	msg := fmt.Sprintf("no profile %q%s in %s", name, from, f.sources())
+	msg := fmt.Sprintf("no profile %q%s in %s", name, from, where)
 	if len(hints) > 0 {
 		msg += "; " + strings.Join(hints, "; ")
 	}
@@ -191,7 +199,7 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 	switch {
 	case in.Arg != "":
 		if p, ok := f.Profile(in.Arg); ok && in.Profile == "" {
-			return f.fromProfile(p, "argument (profile in %s)", normalize)
+			return namedBy(f.fromProfile(p, "argument (profile in %s)", normalize))
 		}
 		if core.BareWord(in.Arg) {
 			// A typo of a profile name, not a host: https://wrok would
@@ -209,7 +217,7 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 		if !ok {
 			return nil, f.UnknownProfile(in.Profile, "", getenv)
 		}
-		return f.fromProfile(p, "flag --profile in %s", normalize)
+		return namedBy(f.fromProfile(p, "flag --profile in %s", normalize))
 	case getenv(EnvHost) != "":
 		rawHost, r.HostFrom = getenv(EnvHost), "env "+EnvHost
 	case getenv(EnvProfile) != "":
@@ -237,7 +245,7 @@ func (f *File) Resolve(in Inputs, normalize func(string) (string, error)) (*Reso
 	}
 	r.Host = host
 	if named != "" {
-		r.ProfileName, r.ProfileFrom = named, namedFrom
+		r.ProfileName, r.ProfileFrom, r.Named = named, namedFrom, true
 		if p, ok := f.Profile(named); ok {
 			if ph, err := normalize(p.Host); err == nil && ph != host {
 				return nil, fmt.Errorf("profile %q is for %s, not %s", named, ph, host)
@@ -302,6 +310,14 @@ func alike(ps []Profile) bool {
 		}
 	}
 	return true
+}
+
+// namedBy marks a resolution as one the command line named.
+func namedBy(r *Resolved, err error) (*Resolved, error) {
+	if r != nil {
+		r.Named = true
+	}
+	return r, err
 }
 
 // fromProfile resolves to profile p; from is how it was chosen, with a %s

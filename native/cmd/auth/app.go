@@ -141,7 +141,9 @@ Environment:
   DUALAUTH_CONFIG_FILE  profiles file
   DUALAUTH_DATABRICKS_CONFIG
                         Databricks CLI config file to read profiles from
-                        (--databricks-config)
+                        (--databricks-config); not under auth auth /
+                        databricks auth, which read $DATABRICKS_CONFIG_FILE
+                        (else ~/.databrickscfg) as the Databricks tools do
   DUALAUTH_HOST         host to use when none is given
   DUALAUTH_PROFILE      profile to use when no host is given
   DUALAUTH_STORAGE      where refresh tokens go: auto (default), keyring or file
@@ -358,6 +360,14 @@ func (a *app) applyEnv(cmd *cobra.Command) error {
 		switch f.Name {
 		case "host", "profile", "config":
 			return // resolved in their documented order (resolve.go)
+		case "databricks-config":
+			if databricksForm(cmd) {
+				// The Databricks forms answer the Databricks tools, which
+				// read $DATABRICKS_CONFIG_FILE (else ~/.databrickscfg):
+				// a default for auth's own commands must not make them
+				// answer from another file, for another host.
+				return
+			}
 		}
 		name := "DUALAUTH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := a.getenv(name); v != "" {

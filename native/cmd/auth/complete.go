@@ -70,7 +70,17 @@ func (a *app) addCompletion(root *cobra.Command) {
 	if values, ok := all["storage"][""]; ok {
 		root.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 	}
-	for _, c := range root.Commands() {
+	// Every command, those of the `auth` group (the Databricks forms) too.
+	var cmds []*cobra.Command
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			cmds = append(cmds, sub)
+			walk(sub)
+		}
+	}
+	walk(root)
+	for _, c := range cmds {
 		for flag, byCmd := range all {
 			values, ok := byCmd[c.Name()]
 			if !ok {
@@ -86,6 +96,9 @@ func (a *app) addCompletion(root *cobra.Command) {
 		name := c.Name()
 		c.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			switch {
+			case len(args) == 0 && databricksForm(cmd):
+				// The Databricks CLI's HOST: its profiles are --profile's.
+				return nil, cobra.ShellCompDirectiveNoFileComp
 			case len(args) == 0 && name == "git-credential":
 				return append(a.profileNames(cmd, toComplete), gitOperations()...), cobra.ShellCompDirectiveNoFileComp
 			case len(args) == 0:
@@ -101,16 +114,21 @@ func (a *app) addCompletion(root *cobra.Command) {
 }
 
 // profileNames are the profiles that start with prefix, from the profiles
-// file (and a Databricks CLI config file when one is named): nothing when
-// those cannot be read, since a completion has no way to say why.
+// file (and a Databricks CLI config file when one is named); under the
+// Databricks forms, the sections of the Databricks CLI's config file only,
+// the names those forms accept. Nothing when those cannot be read, since a
+// completion has no way to say why.
 func (a *app) profileNames(cmd *cobra.Command, prefix string) []cobra.Completion {
-	a.applyEnv(cmd) // $DUALAUTH_CONFIG_FILE, $DUALAUTH_DATABRICKS_CONFIG…
+	// A completion runs no PersistentPreRunE: what it sets, set here.
+	a.databricksForm = databricksForm(cmd)
+	a.databricksList = a.databricksForm // read that file without a --profile
+	a.applyEnv(cmd)                     // $DUALAUTH_CONFIG_FILE, $DUALAUTH_DATABRICKS_CONFIG…
 	f, err := a.configFile()
-	if err != nil {
+	if err != nil || a.databricksForm && f.DatabricksPath == "" {
 		return nil
 	}
 	var names []cobra.Completion
-	for _, p := range f.Profiles() {
+	for _, p := range f.Selectable() {
 		// A name the sanitiser would change (control or bidi characters in
 		// a Databricks CLI section name) is not handed to the shell to show.
 		if strings.HasPrefix(p.Name, prefix) && core.Sanitize(p.Name) == p.Name {

@@ -116,10 +116,11 @@ databricks on PATH:
 
 They run "auth token --host HOST" or "auth token --profile NAME" (with
 --force-refresh), which answer from auth's cache as "auth token" does.
-Here --profile NAME is the section NAME of the Databricks CLI's config file
-($DATABRICKS_CONFIG_FILE, else ~/.databrickscfg), as for the SDKs, before
-a profile of auth's own file of that name (auth's own commands, with
---databricks-config, take auth's first), and "profiles" lists them:
+Here --profile NAME is only ever the section NAME of the Databricks CLI's
+config file, as for the SDKs: --databricks-config typed on the command
+line, else $DATABRICKS_CONFIG_FILE, else ~/.databrickscfg (never
+$DUALAUTH_DATABRICKS_CONFIG); never a profile of auth's own file (auth's
+own commands read auth's own profiles), and "profiles" lists them:
 auth_type = databricks-cli sections log in by browser, oauth-m2m sections
 (client_id, client_secret) get tokens without a person.
 Without a login, or for a section auth skips (a personal access token, no

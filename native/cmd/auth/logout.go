@@ -37,8 +37,7 @@ there is no login (a second one, say) says so and exits 0.
 				return err
 			}
 			t := rs.target()
-			named := strings.HasPrefix(rs.Profile.Source, "argument (profile") || strings.HasPrefix(rs.Profile.Source, "flag --profile")
-			if del && (rs.Profile.Value == "" || !named) {
+			if del && (rs.Profile.Value == "" || !rs.resolved.Named) {
 				// Never the default profile, nor one that merely has this host.
 				return usagef("%s removes a profile: name it, as in `auth logout NAME --delete` or `auth logout --profile NAME --delete`", a.flagName("delete"))
 			}

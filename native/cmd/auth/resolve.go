@@ -98,7 +98,14 @@ func (a *app) configFile() (*config.File, error) {
 			// No such file is an empty one, as for the SDKs: NAME is
 			// then no profile, never one of auth's own file.
 			if dbx = config.DefaultDatabricksPath(a.getenv); dbx == "" {
-				dbx = "~/.databrickscfg" // no home: an error below, never auth's own NAME
+				// No home to find the file in (no flag named it): no
+				// profile NAME, never auth's own; in the words the
+				// older SDKs look for to try their next credential type.
+				path := a.getenv(config.EnvDatabricksConfigFile)
+				if path == "" {
+					path = "~/.databrickscfg"
+				}
+				return nil, fmt.Errorf("%s: no home directory to find %s in ($HOME is not set): set $HOME, or $%s to a path without ~", notConfiguredText, path, config.EnvDatabricksConfigFile)
 			}
 		}
 	}
