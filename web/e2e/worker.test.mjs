@@ -6,7 +6,7 @@
 // last tab. The same search in the default mode finds the refresh token in
 // IndexedDB, which shows that the search looks where it should.
 import assert from 'node:assert/strict';
-import { copyFile, rm } from 'node:fs/promises';
+import { copyFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { launchBrowser, poll, startProcess } from './harness.mjs';
@@ -161,6 +161,33 @@ describe('worker mode in Chromium: refresh tokens out of reach of page script', 
     assert.equal(await loadOnce(), 'ready'); // the same worker (this page holds it) tries again
     await page.close();
     await rm(wasm, { force: true });
+  });
+
+  test('a worker whose wasm program exits before it is ready fails the load with load_failed, not a load pending for ever', async () => {
+    // A wasm_exec.js of its own (so a worker of its own) that starts the
+    // real program with a malformed GOMEMLIMIT: the Go runtime throws at
+    // start and the program exits before it hands over its API.
+    const exec = join(env('DUALAUTH_WEB_DIR'), 'dualauth-exits-exec.js');
+    await writeFile(exec, "importScripts('wasm_exec.js');\nself.Go = class extends self.Go {\n  constructor() {\n    super();\n    this.env = { GOMEMLIMIT: 'malformed' };\n  }\n};\n");
+    const page = await openConsole('page');
+    try {
+      const got = await page.evaluate(() =>
+        Promise.race([
+          import('./dualauth.js?copy=worker-exits')
+            .then((m) => m.load({ worker: true, wasmExecURL: 'dualauth-exits-exec.js' }))
+            .then((auth) => auth.ready)
+            .then(
+              () => 'ready',
+              (e) => `${e.code}: ${e.message}`,
+            ),
+          new Promise((resolve) => setTimeout(() => resolve('still pending after 10 s'), 10_000)),
+        ]),
+      );
+      assert.match(got, /^load_failed: /);
+    } finally {
+      await page.close();
+      await rm(exec, { force: true });
+    }
   });
 
   test('switching the console to the worker mode while signed in offers to log out of the stored login first', async () => {
