@@ -35,10 +35,16 @@ async function openConsole(mode) {
 // sharedWorkers counts the browser's shared workers, asked through CDP
 // from page.
 async function sharedWorkers(page) {
+  return (await sharedWorkerIDs(page)).length;
+}
+
+// sharedWorkerIDs lists the CDP target IDs of the browser's shared
+// workers: a worker that ended and one started after it differ.
+async function sharedWorkerIDs(page) {
   const cdp = await browser.ctx.newCDPSession(page);
   const { targetInfos } = await cdp.send('Target.getTargets');
   await cdp.detach();
-  return targetInfos.filter((t) => t.type === 'shared_worker').length;
+  return targetInfos.filter((t) => t.type === 'shared_worker').map((t) => t.targetId);
 }
 
 // workerGone waits until Chromium has ended the shared worker, which it
@@ -304,8 +310,11 @@ describe('worker mode in Chromium: refresh tokens out of reach of page script', 
     await signIn(page);
     const other = await openConsole('worker');
     assert.equal(await statusOf(other), 'Signed in');
+    const held = await sharedWorkerIDs(other);
+    assert.equal(held.length, 1);
     await other.reload(); // another tab holds the worker meanwhile
     await other.waitForSelector('body[data-ready="true"]');
+    assert.deepEqual(await sharedWorkerIDs(other), held, 'the same worker');
     assert.equal(await statusOf(other), 'Signed in', 'a reload while another tab is open keeps the login');
     await page.close();
     assert.equal(await sharedWorkers(other), 1); // what workerGone waits to see end
@@ -314,8 +323,15 @@ describe('worker mode in Chromium: refresh tokens out of reach of page script', 
     const next = await openConsole('worker');
     assert.equal(await statusOf(next), 'Signed out', 'gone with the last tab');
     await signIn(next);
+    const [before] = await sharedWorkerIDs(next);
     await next.reload(); // Chromium ends the worker between the two documents
     await next.waitForSelector('body[data-ready="true"]');
+    // What the assertion below rests on, seen in the browser: the reloaded
+    // page runs a new worker, and the first document's one ends (its target
+    // may linger a moment). Had the new page reached the old worker, that
+    // one would never end and this would time out, saying so.
+    await poll(async () => !(await sharedWorkerIDs(next)).includes(before), { timeoutMs: 15_000, what: 'the first document’s worker to end' });
+    assert.equal(await sharedWorkers(next), 1, 'the reloaded page runs a worker of its own');
     assert.equal(await statusOf(next), 'Signed out', 'gone with the reload of the only tab');
     await next.close();
   });
