@@ -92,7 +92,19 @@ const reachable = (page) =>
           const r = db.transaction(store).objectStore(store).getAll();
           r.onsuccess = () => resolve(r.result);
         });
-        for (const v of all) out.push(typeof v === 'string' ? v : String(v?.constructor?.name ?? typeof v));
+        for (const v of all) {
+          if (typeof v === 'string' || v instanceof CryptoKey) {
+            out.push(typeof v === 'string' ? v : 'CryptoKey');
+            continue;
+          }
+          // Any other value as JSON (a CryptoKey inside shows as {}), so a
+          // refresh token kept inside an object is found too.
+          try {
+            out.push(JSON.stringify(v));
+          } catch {
+            out.push(String(v?.constructor?.name ?? typeof v));
+          }
+        }
       }
       db.close();
     }
@@ -221,6 +233,23 @@ describe('worker mode in Chromium: refresh tokens out of reach of page script', 
     const rt = op.issued.at(-1);
     const { text } = await reachable(page);
     assert.ok(text.includes(rt), 'the search finds the persisted refresh token');
+    // ... and one kept inside an object, in a database of its own.
+    await page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const r = indexedDB.open('reachable-probe');
+          r.onupgradeneeded = () => r.result.createObjectStore('s');
+          r.onsuccess = () => {
+            const tx = r.result.transaction('s', 'readwrite');
+            tx.objectStore('s').put({ entry: { refresh: 'rt-inside-an-object' } }, 'k');
+            tx.oncomplete = () => (r.result.close(), resolve());
+            tx.onerror = () => reject(tx.error);
+          };
+          r.onerror = () => reject(r.error);
+        }),
+    );
+    assert.ok((await reachable(page)).text.includes('rt-inside-an-object'), 'the search finds a refresh token inside an object');
+    await page.evaluate(() => new Promise((resolve) => (indexedDB.deleteDatabase('reachable-probe').onsuccess = resolve)));
     await page.click('#logout');
     await poll(async () => (await statusOf(page)) === 'Signed out', { what: 'signed out' });
     await page.close();
