@@ -65,6 +65,11 @@ async function start() {
   raw.onChange((change) => {
     for (const p of ports) p.postMessage({ change: { ...change } });
   });
+  // The core's console lines (warnings, step-up hints, the client chosen)
+  // go to every page, whose console the user reads, not only to this one.
+  raw.onConsole((line) => {
+    for (const p of ports) p.postMessage({ console: { level: String(line.level), text: String(line.text) } });
+  });
   return raw;
 }
 

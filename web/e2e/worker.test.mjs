@@ -208,6 +208,36 @@ describe('worker mode in Chromium: refresh tokens out of reach of page script', 
     }
   });
 
+  test("in the worker mode the core's console lines reach the pages' consoles: a warning with server text, escaped, in every tab", async () => {
+    // /revoke: a login whose revocation endpoint (U+202E in its path) nobody
+    // listens on, so logout warns.
+    const revokeHost = `${op.base}/revoke`;
+    const open = async () => {
+      const page = await browser.ctx.newPage();
+      await page.goto(`${consoleURL}?host=${encodeURIComponent(revokeHost)}&client_id=${CLIENT_ID}&mode=worker`);
+      await page.waitForSelector('body[data-ready="true"]');
+      const lines = [];
+      page.on('console', (m) => lines.push({ type: m.type(), text: m.text() }));
+      return { page, lines };
+    };
+    const a = await open();
+    const b = await open();
+    try {
+      await signIn(a.page);
+      const r = await a.page.evaluate(({ h, clientId }) => window.dualauth.logout({ host: h, clientId }), { h: revokeHost, clientId: CLIENT_ID });
+      assert.equal(r.removed, true);
+      for (const [name, tab] of [['A', a], ['B', b]]) {
+        await poll(async () => tab.lines.some((l) => l.type === 'warning' && l.text.includes('revoke')), { what: `the warning in tab ${name}` });
+        const w = tab.lines.find((l) => l.type === 'warning' && l.text.includes('revoke')).text;
+        assert.ok(w.startsWith('dualauth: '), w);
+        assert.ok(w.includes('re\\u202evoke') && !w.includes('\u202e'), w);
+      }
+    } finally {
+      await a.page.close();
+      await b.page.close();
+    }
+  });
+
   test('switching the console to the worker mode while signed in offers to log out of the stored login first', async () => {
     const page = await openConsole('page');
     await signIn(page);
