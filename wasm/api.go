@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"syscall/js"
 
@@ -432,7 +434,12 @@ func (d *driver) logout(o targetOptions) (any, error) {
 		return nil, done.Err
 	}
 	if damaged {
-		for _, k := range append(keys, d.local.dropPendingOf(target, client.ID)...) {
+		// The damaged value's text may name any key, another live login's
+		// among them: only those no readable login and no login still
+		// waiting uses go.
+		keys = append(keys, d.local.dropPendingOf(target, client.ID)...)
+		pending := slices.Collect(maps.Values(d.local.pendings()))
+		for _, k := range core.UnusedKeys(keys, pending, d.tokens.entries()) {
 			d.dropKey(k)
 		}
 	}
