@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"syscall/js"
 
@@ -19,7 +21,7 @@ import (
 var callbackParams = []string{"code", "state", "error", "error_description", "error_uri", "iss", "session_state"}
 
 // api builds the object that web/dualauth.js wraps. Every method but
-// onChange returns a Promise.
+// onChange and onConsole returns a Promise.
 func (d *driver) api() js.Value {
 	o := jsGlobal.Get("Object").New()
 	o.Set("login", asyncFunc(parseLoginOptions, d.login))
@@ -28,12 +30,20 @@ func (d *driver) api() js.Value {
 	o.Set("logout", asyncFunc(parseTargetOptions, d.logout))
 	o.Set("session", asyncFunc(parseTargetOptions, d.session))
 	o.Set("fetch", asyncFunc(parseFetchArgs, d.apiFetch))
-	o.Set("onChange", js.FuncOf(func(_ js.Value, args []js.Value) any {
+	o.Set("onChange", subscribe(d.changes))
+	o.Set("onConsole", subscribe(d.lines))
+	return o
+}
+
+// subscribe is a method that adds its callback argument to l and returns
+// a function that removes it.
+func subscribe(l *listeners) js.Func {
+	return js.FuncOf(func(_ js.Value, args []js.Value) any {
 		cb := arg0(args)
-		if cb.Type() != js.TypeFunction {
+		if cb.Type() != js.TypeFunction || l == nil {
 			return js.Undefined() // dualauth.js checks and throws; never panic in a callback
 		}
-		remove := d.changes.add(cb)
+		remove := l.add(cb)
 		var off js.Func
 		off = js.FuncOf(func(js.Value, []js.Value) any {
 			remove()
@@ -41,8 +51,7 @@ func (d *driver) api() js.Value {
 			return nil
 		})
 		return off
-	}))
-	return o
+	})
 }
 
 // option reads a string option; missing, null and undefined are "".
@@ -425,7 +434,12 @@ func (d *driver) logout(o targetOptions) (any, error) {
 		return nil, done.Err
 	}
 	if damaged {
-		for _, k := range append(keys, d.local.dropPendingOf(target, client.ID)...) {
+		// The damaged value's text may name any key, another live login's
+		// among them: only those no readable login and no login still
+		// waiting uses go.
+		keys = append(keys, d.local.dropPendingOf(target, client.ID)...)
+		pending := slices.Collect(maps.Values(d.local.pendings()))
+		for _, k := range core.UnusedKeys(keys, pending, d.tokens.entries()) {
 			d.dropKey(k)
 		}
 	}

@@ -625,6 +625,47 @@ func TestLogout_RemovesAnUnreadableLoginItsKeyAndItsPendingLogin(t *testing.T) {
 	is.Equal(s.(map[string]any)["signedIn"], false)
 }
 
+// A damaged value cannot say which key is its own: logout drops only the
+// DPoP keys it names that no readable login and no pending login uses
+// (core.UnusedKeys), so a damaged value naming another live login's key,
+// or a waiting login's, does not delete that key.
+func TestLogout_AnUnreadableLoginNamingAnotherLoginsKeyLeavesThatKey(t *testing.T) {
+	is := is.New(t)
+	td := newTestDriver(t)
+	td.signIn(t)
+	l := td.tokens.load([]string{td.key()})
+	is.NoErr(l.Err)
+	live := *l.Entry // another client's login, readable, with a DPoP key
+	live.ClientID = "another"
+	live.DPoP = &core.DPoPKey{Key: dpopKeyPrefix + "live"}
+	is.NoErr(td.tokens.save(core.Key(td.srv.issuer, "another"), live))
+	waiting := core.Pending{State: "waiting-other", Verifier: "v", CreatedAt: time.Now(), ClientID: "another",
+		Target: core.Target{Host: td.srv.issuer}, Key: &core.DPoPKey{Key: dpopKeyPrefix + "waiting"}}
+	is.NoErr(localStore{}.savePending(waiting))
+	own := dpopKeyPrefix + "own"
+	for _, k := range []string{own, live.DPoP.Key, waiting.Key.Key} {
+		is.NoErr(td.tokens.putValue(k, js.ValueOf("private key")))
+	}
+	_, err := td.tokens.tx("readwrite", func(st js.Value) []js.Value {
+		return []js.Value{st.Call("put", `{"dpop_key":{"key":"`+own+`"},"x":"`+live.DPoP.Key+` `+waiting.Key.Key+`"`, td.key())}
+	})
+	is.NoErr(err)
+
+	_, err = td.logout(td.target())
+	is.NoErr(err)
+	gone, err := td.tokens.getValue(own)
+	is.NoErr(err)
+	is.True(gone.IsUndefined()) // the damaged login's own key goes
+	for _, k := range []string{live.DPoP.Key, waiting.Key.Key} {
+		v, err := td.tokens.getValue(k)
+		is.NoErr(err)
+		is.True(!v.IsUndefined()) // the live and the waiting login's keys stay
+	}
+	l = td.tokens.load([]string{core.Key(td.srv.issuer, "another")})
+	is.NoErr(l.Err)
+	is.True(l.Entry != nil) // and so does the other login
+}
+
 // S37 in the browser: server text in an error (error_description) and the
 // ID token's claims reach the page through core.Sanitize — no control
 // character, ESC or bidi override, in the message, the description or a

@@ -124,7 +124,7 @@ func (d *driver) dropKey(name string) {
 		return
 	}
 	if err := d.tokens.deleteValue(name); err != nil {
-		jsGlobal.Get("console").Call("warn", "dualauth: the old DPoP key stays: "+err.Error())
+		d.say("warn", "dualauth: the old DPoP key stays: "+err.Error())
 	}
 }
 
@@ -146,7 +146,7 @@ func (d *driver) startWorker() (stop func()) {
 	}
 	alive, _, err := tryLock(workerAliveLock, "shared", false)
 	if err != nil {
-		jsGlobal.Get("console").Call("warn", "dualauth: "+err.Error())
+		d.say("warn", "dualauth: "+err.Error())
 		return func() {}
 	}
 	return alive
@@ -163,7 +163,7 @@ func (d *driver) dropUnusedKeys() {
 	}
 	stored, err := d.tokens.valueKeys()
 	if err != nil {
-		jsGlobal.Get("console").Call("warn", "dualauth: old DPoP keys stay: "+err.Error())
+		d.say("warn", "dualauth: old DPoP keys stay: "+err.Error())
 		return
 	}
 	pending := slices.Collect(maps.Values(d.local.pendings()))

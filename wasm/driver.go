@@ -39,6 +39,9 @@ type driver struct {
 	tokens   *idbStore
 	local    localStore
 	changes  *listeners
+	// lines hears every console line the driver writes (onConsole): the
+	// worker mode passes them on to its pages, whose consoles users read.
+	lines *listeners
 	// worker: the program runs in a SharedWorker (load({ worker: true })):
 	// logins live in its memory only, and the page that called does the
 	// navigation (dualauth.js).
@@ -68,6 +71,7 @@ func newWorkerDriver() *driver {
 		tokens:  tokens,
 		local:   localStore{w: &workerKV{db: tokens, mem: map[string]string{}}},
 		changes: &listeners{},
+		lines:   &listeners{},
 		now:     time.Now,
 		worker:  true,
 	}
@@ -159,9 +163,9 @@ func (d *driver) runWith(m core.Machine, first core.Event, resource func(core.Fe
 			// A page has one callback: a refused one ends the login.
 			return core.Aborted{Err: e.Err}
 		case core.Warn:
-			jsGlobal.Get("console").Call("warn", "dualauth: "+core.Sanitize(e.Message)) // server text, as native prints it
+			d.say("warn", "dualauth: "+core.Sanitize(e.Message)) // server text, as native prints it
 		case core.ClientChosen:
-			jsGlobal.Get("console").Call("info", "dualauth: client "+core.Sanitize(e.ClientID)+", "+core.Sanitize(e.From))
+			d.say("info", "dualauth: client "+core.Sanitize(e.ClientID)+", "+core.Sanitize(e.From))
 		case core.Listen:
 			// The page's URL is its redirect URI (MovableRedirect is unset).
 			return core.Listening{Err: errors.New("a page receives the login at its own URL only")}
@@ -224,10 +228,24 @@ func (d *driver) mirror(key string, si *sessionInfo) {
 	} else {
 		b, _ := json.Marshal(si)
 		if err := d.local.set(sessionPrefix+key, string(b)); err != nil {
-			jsGlobal.Get("console").Call("warn", "dualauth: other tabs will not hear of this change: "+err.Error())
+			d.say("warn", "dualauth: other tabs will not hear of this change: "+err.Error())
 		}
 	}
 	d.changes.emit(si.js(key))
+}
+
+// say writes line to the console at level ("warn" or "info"), and tells
+// the onConsole listeners (in the worker mode, dualauth-worker.js, which
+// passes it on to every page: the worker's own console is not the one a
+// user reads).
+func (d *driver) say(level, line string) {
+	jsGlobal.Get("console").Call(level, line)
+	if d.lines != nil {
+		o := jsGlobal.Get("Object").New()
+		o.Set("level", level)
+		o.Set("text", line)
+		d.lines.emit(o)
+	}
 }
 
 // listeners are the page's onChange callbacks.

@@ -44,12 +44,31 @@ async function start() {
   if (!response.ok) throw new Error(`HTTP ${response.status} for ${wasmURL.href}`);
   const { instance } = await WebAssembly.instantiate(await response.arrayBuffer(), go.importObject);
   const exited = go.run(instance);
-  exited.then(() => console.error('dualauth: the wasm program exited'));
-  const raw = await ready;
-  delete self[hook];
+  exited.then(
+    () => console.error('dualauth: the wasm program exited'),
+    (err) => console.error('dualauth: the wasm program crashed', err),
+  );
+  let raw;
+  try {
+    // A program that ends before it hands over its API (a panic at start)
+    // fails the load, as in the page mode, instead of leaving it pending.
+    raw = await Promise.race([
+      ready,
+      exited.then(() => {
+        throw new Error('the wasm program exited before it was ready');
+      }),
+    ]);
+  } finally {
+    delete self[hook];
+  }
   // A change in one tab is a change in all of them.
   raw.onChange((change) => {
     for (const p of ports) p.postMessage({ change: { ...change } });
+  });
+  // The core's console lines (warnings, step-up hints, the client chosen)
+  // go to every page, whose console the user reads, not only to this one.
+  raw.onConsole((line) => {
+    for (const p of ports) p.postMessage({ console: { level: String(line.level), text: String(line.text) } });
   });
   return raw;
 }

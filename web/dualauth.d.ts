@@ -21,7 +21,8 @@ export interface LoadOptions {
    * page's call at once while the worker's request runs to its end;
    * keepalive is not carried.
    * The login ends when the last tab of the origin
-   * closes (or the only one reloads). The API is the same. Default false:
+   * closes (in Chromium also when the only one reloads; navigation:
+   * see web/README.md). The API is the same. Default false:
    * logins persist in IndexedDB. See web/README.md for what same-origin
    * script can take in each mode.
    */

@@ -133,6 +133,12 @@ async function startWorker({ wasmURL, wasmExecURL } = {}) {
       for (const cb of listeners) queueMicrotask(() => cb({ ...data.change }));
       return;
     }
+    if (data?.console) {
+      // A console line of the core in the worker, written here as the
+      // page mode writes it.
+      (data.console.level === 'info' ? console.info : console.warn)(String(data.console.text));
+      return;
+    }
     const w = waiting.get(data?.id);
     if (!w) return;
     waiting.delete(data.id);

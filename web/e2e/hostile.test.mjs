@@ -41,9 +41,12 @@ const errorOf = (page) =>
 // signIn clicks "Log in" and waits until the console has handled the callback.
 async function signIn(page) {
   const callback = page.waitForRequest((r) => r.isNavigationRequest() && r.url().startsWith(consoleURL) && /[?&](code|error)=/.test(r.url()));
+  // The server answers /auth with a 302 straight back, so the tab's URL
+  // already matches consoleURL and the old document is loaded and ready:
+  // clear its mark, so that only the document of the callback can set it.
+  await page.evaluate(() => delete document.body.dataset.ready);
   await page.click('#login');
   await callback;
-  await page.waitForURL((u) => u.href.startsWith(consoleURL), { waitUntil: 'load' });
   await page.waitForSelector('body[data-ready="true"]');
 }
 

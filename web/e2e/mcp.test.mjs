@@ -21,36 +21,60 @@ const env = (name) => {
   return v;
 };
 
-async function freePort() {
-  const srv = createServer();
-  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
+// freePorts returns n distinct loopback ports that were free: all n probes
+// are held open until every port is known, so that no two are the same.
+async function freePorts(n) {
+  const probes = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const srv = createServer();
+      await new Promise((resolve, reject) => srv.once('error', reject).listen(0, '127.0.0.1', resolve));
+      return srv;
+    }),
+  );
+  const ports = probes.map((srv) => srv.address().port);
+  await Promise.all(probes.map((srv) => new Promise((resolve) => srv.close(resolve))));
+  return ports;
 }
 
 // startMCP runs the example on loopback (internal/mcpserver/loopback.mjs
 // binds its listen(port) calls to 127.0.0.1) until both servers say they
-// listen; stop() kills it by PID.
-async function startMCP() {
-  const [mcpPort, authPort] = [await freePort(), await freePort()];
+// listen; stop() kills it by PID. The example puts its ports in its URLs,
+// so it cannot listen on port 0: it gets ports that were free, and if
+// another process took one meanwhile (the example exits, EADDRINUSE), it
+// starts again on new ones, up to 3 times.
+async function startMCP(attempt = 1) {
+  const [mcpPort, authPort] = await freePorts(2);
   const child = spawn('node', ['--import', './internal/mcpserver/loopback.mjs', EXAMPLE, '--oauth', '--oauth-strict'], {
     env: { ...process.env, MCP_PORT: String(mcpPort), MCP_AUTH_PORT: String(authPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
   let seen = 0;
-  await Promise.race([
-    new Promise((resolve) => {
-      createInterface({ input: child.stdout }).on('line', (l) => {
-        if (/listening on port/.test(l) && ++seen === 2) resolve();
-      });
-    }),
-    exited.then((code) => {
-      throw new Error(`the MCP example exited (${code}) before it listened`);
-    }),
-    new Promise((_, reject) => setTimeout(() => reject(new Error('the MCP example did not listen within 20 s')), 20_000).unref()),
-  ]);
+  let timer;
+  try {
+    await Promise.race([
+      new Promise((resolve) => {
+        createInterface({ input: child.stdout }).on('line', (l) => {
+          if (/listening on port/.test(l) && ++seen === 2) resolve();
+        });
+      }),
+      exited.then((code) => {
+        throw Object.assign(new Error(`the MCP example exited (${code}) before it listened: ${stderr.slice(-500)}`), { exitedEarly: true });
+      }),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the MCP example did not listen within 20 s')), 20_000))),
+    ]);
+  } catch (err) {
+    if (child.exitCode === null && child.signalCode === null) {
+      process.kill(child.pid, 'SIGKILL');
+      await exited;
+    }
+    if (err.exitedEarly && /EADDRINUSE/.test(stderr) && attempt < 3) return startMCP(attempt + 1);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
   return {
     url: `http://localhost:${mcpPort}/mcp`,
     metadata: `http://localhost:${mcpPort}/.well-known/oauth-protected-resource/mcp`,

@@ -171,8 +171,7 @@ export async function startNodeOP({ accessTTL = 3600 } = {}) {
           return json(res, 200, tokens(iss, tenant, f.get('client_id'), undefined));
         }
         if (tenant === 'eviltoken') return json(res, 400, { error: EVIL });
-        if (tenant === 'bigreg') return json(res, 200, { ...meta(iss), registration_endpoint: `${iss}/register` });
-      if (tenant === 'forgot') return json(res, 401, { error: 'invalid_client' });
+        if (tenant === 'forgot') return json(res, 401, { error: 'invalid_client' });
         if (tenant === 'bigtoken') return json(res, 200, { access_token: 'at-big', token_type: 'Bearer', padding: 'x'.repeat(2 << 20) });
         if (!codes.has(f.get('code'))) return json(res, 400, { error: 'invalid_grant', error_description: EVIL });
         const nonce = codes.get(f.get('code'));
