@@ -55,7 +55,10 @@ type app struct {
 	// Host resolution (see resolve.go); fromEnv records the flags that
 	// applyEnv set from DUALAUTH_* variables, for describe.
 	configPath, hostFlag, profileFlag string
-	fromEnv                           map[string]string
+	// positional: the HOST|PROFILE argument of a Databricks form without
+	// --profile, which configFile reads as the Databricks CLI does.
+	positional string
+	fromEnv    map[string]string
 	// databricksPath: --databricks-config, a Databricks CLI config file
 	// whose databricks-cli sections are read as profiles (see resolve.go).
 	databricksPath string

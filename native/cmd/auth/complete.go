@@ -96,9 +96,6 @@ func (a *app) addCompletion(root *cobra.Command) {
 		name := c.Name()
 		c.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			switch {
-			case len(args) == 0 && databricksForm(cmd):
-				// The Databricks CLI's HOST: its profiles are --profile's.
-				return nil, cobra.ShellCompDirectiveNoFileComp
 			case len(args) == 0 && name == "git-credential":
 				return append(a.profileNames(cmd, toComplete), gitOperations()...), cobra.ShellCompDirectiveNoFileComp
 			case len(args) == 0:

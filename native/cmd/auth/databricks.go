@@ -122,7 +122,10 @@ line, else $DATABRICKS_CONFIG_FILE, else ~/.databrickscfg (never
 $DUALAUTH_DATABRICKS_CONFIG); never a profile of auth's own file (auth's
 own commands read auth's own profiles), and "profiles" lists them:
 auth_type = databricks-cli sections log in by browser, oauth-m2m sections
-(client_id, client_secret) get tokens without a person.
+(client_id, client_secret) get tokens without a person. A NAME argument
+is read profile first, as the Databricks CLI reads it: a bare word is
+--profile NAME, a dotted one that file's section when it has one, else
+a host.
 Without a login, or for a section auth skips (a personal access token, no
 auth_type) or none, token exits 1 saying "` + notConfiguredText + `"
 (older SDKs then try their next credential type) and how to log in.`,

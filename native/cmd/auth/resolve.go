@@ -89,12 +89,21 @@ func (a *app) configFile() (*config.File, error) {
 	}
 	f, err := config.Load(path)
 	dbx := a.databricksPath
-	if dbx == "" && a.databricksForm && (a.profileFlag != "" || a.databricksList) {
+	// A profile named under the Databricks forms, by --profile or by a
+	// bare NAME argument (no host has no dot, scheme or port), is a
+	// section of the Databricks CLI's file, as the Databricks CLI reads
+	// them; an argument with a dot is that file's section too, when it has
+	// one, else a host.
+	named := a.profileFlag != "" || core.BareWord(a.positional)
+	if dbx == "" && a.databricksForm && (named || a.positional != "" || a.databricksList) {
 		// The Databricks SDKs name a profile of their own config file;
 		// `databricks auth profiles` lists that file's, as the Databricks
 		// CLI does.
 		dbx = a.databricksConfig()
-		if dbx == "" && a.profileFlag != "" {
+		if dbx == "" && !named && a.positional != "" {
+			dbx = config.DefaultDatabricksPath(a.getenv) // a host when no home has the file
+		}
+		if dbx == "" && named {
 			// No such file is an empty one, as for the SDKs: NAME is
 			// then no profile, never one of auth's own file.
 			if dbx = config.DefaultDatabricksPath(a.getenv); dbx == "" {
@@ -174,13 +183,17 @@ func (a *app) pick(cmd *cobra.Command, flag, profileValue, profileName, def, def
 // documents (config.ResolutionOrder), and applies the profile's ca_cert and
 // storage to the shared options.
 func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
-	f, err := a.configFile()
-	if err != nil {
-		return nil, err
-	}
 	arg := ""
 	if len(args) > 0 {
 		arg = args[0]
+	}
+	a.positional = ""
+	if a.databricksForm && a.profileFlag == "" {
+		a.positional = arg // see configFile
+	}
+	f, err := a.configFile()
+	if err != nil {
+		return nil, err
 	}
 	if fl := cmd.Flag("profile"); fl != nil && fl.Changed && strings.TrimSpace(a.profileFlag) == "" {
 		return nil, usagef("--profile needs a name (`auth profiles` lists them); leave it out for the default profile")
