@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -47,4 +49,40 @@ func TestDatabricksCLI_APositionalNameIsASectionOfTheDatabricksFile(t *testing.T
 	r := e.run(authBin, ours, "token", "work")
 	is.Equal(r.code, 0)
 	is.True(tokenIs(t, r.stdout, other.AccessToken))
+}
+
+// databricks auth profiles lists what --profile takes there: the sections
+// of the Databricks CLI's file, never auth's own profiles (which a tool
+// that lists them would then ask for, and be refused); with no such file,
+// none, saying how to add one.
+func TestDatabricksCLI_ProfilesListsOnlyTheDatabricksFilesSections(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	link := e.databricksLink()
+	ours := []string{"DUALAUTH_CONFIG_FILE=" + e.configPath()}
+	e.writeConfig("[dev]\nhost = https://adb-2.2.azuredatabricks.net\n")
+	dbx, _ := e.writeDatabricks("[prod]\nhost = https://adb-1.1.azuredatabricks.net\nauth_type = databricks-cli\n")
+	names := func(bin string, args ...string) []string {
+		t.Helper()
+		r := e.run(bin, ours, args...)
+		is.Equal(r.code, 0)
+		var rows []profileRow
+		is.NoErr(json.Unmarshal([]byte(r.stdout), &rows))
+		var out []string
+		for _, row := range rows {
+			out = append(out, row.Name)
+		}
+		return out
+	}
+	for _, bin := range []string{authBin, link} {
+		is.Equal(names(bin, "auth", "profiles", "-o", "json"), []string{"prod"})
+	}
+	is.Equal(names(authBin, "profiles", "-o", "json"), []string{"dev"}) // auth's own
+
+	is.NoErr(os.Remove(dbx)) // no file: an empty one
+	r := e.run(link, ours, "auth", "profiles")
+	is.Equal(r.code, 0)
+	is.Equal(r.stdout, "")
+	is.True(strings.Contains(r.stderr, "No profiles in "+dbx+": add a section [NAME]"))
+	is.Equal(names(link, "auth", "profiles", "-o", "json"), []string(nil))
 }

@@ -154,6 +154,10 @@ its server in parallel, each within --timeout.`,
 				return err
 			}
 			if len(rows) == 0 {
+				if a.databricksList {
+					fmt.Fprintf(a.stderr, "No profiles in %s: add a section [NAME] with its host and auth_type = databricks-cli (auth reads that file, never writes it), then log in with --profile NAME\n", f.DatabricksPath)
+					return nil
+				}
 				where := f.Path
 				if f.DatabricksPath != "" {
 					where += " or " + f.DatabricksPath
@@ -210,7 +214,7 @@ func (a *app) profileRows(f *config.File, store native.Store) []profileRow {
 	var rows []profileRow
 	now := time.Now()
 	def := f.Default()
-	for _, p := range f.Profiles() {
+	for _, p := range f.Selectable() { // under the Databricks forms, that file's only
 		r := profileRow{Name: p.Name, Host: p.Host, ClientID: p.ClientID, Default: p.Name == def, caCert: p.CACert, Source: f.Path, login: profileLogin(p, f.DatabricksPath)}
 		if p.Origin != "" {
 			r.Source = f.DatabricksPath

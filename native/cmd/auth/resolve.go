@@ -103,9 +103,10 @@ func (a *app) configFile() (*config.File, error) {
 		if dbx == "" && !named && a.positional != "" {
 			dbx = config.DefaultDatabricksPath(a.getenv) // a host when no home has the file
 		}
-		if dbx == "" && named {
+		if dbx == "" && (named || a.databricksList) {
 			// No such file is an empty one, as for the SDKs: NAME is
-			// then no profile, never one of auth's own file.
+			// then no profile, never one of auth's own file, and the
+			// list is empty.
 			if dbx = config.DefaultDatabricksPath(a.getenv); dbx == "" {
 				// No home to find the file in (no flag named it): no
 				// profile NAME, never auth's own; in the words the
@@ -114,7 +115,11 @@ func (a *app) configFile() (*config.File, error) {
 				if path == "" {
 					path = "~/.databrickscfg"
 				}
-				return nil, fmt.Errorf("%s: no home directory to find %s in ($HOME is not set): set $HOME, or $%s to a path without ~", notConfiguredText, path, config.EnvDatabricksConfigFile)
+				why := fmt.Sprintf("no home directory to find %s in ($HOME is not set): set $HOME, or $%s to a path without ~", path, config.EnvDatabricksConfigFile)
+				if !named {
+					return nil, errors.New(why) // the list
+				}
+				return nil, fmt.Errorf("%s: %s", notConfiguredText, why)
 			}
 		}
 	}
