@@ -384,6 +384,9 @@ func TestUnknownProfile_NamesNearestSkippedAndTheDatabricksFile(t *testing.T) {
 	is.True(strings.Contains(msg("pat"), "[pat], which auth skips even with --databricks-config: it holds a personal access token"))
 	is.True(strings.Contains(msg("bare"), "it has no auth_type"))
 	is.True(!strings.Contains(msg("zzz"), dbx)) // nothing of that name there
+	// The suggested command quotes the name, so pasting it runs nothing
+	// else: a profile name is anyone's text.
+	is.True(strings.Contains(msg("a $(id)"), "run `auth login --profile 'a $(id)' HOST`"))
 
 	// In use, the file's skipped sections are named with the reason.
 	is.NoErr(f.UseDatabricks(dbx))

@@ -141,9 +141,9 @@ func (f *File) UnknownProfile(name, from string, getenv func(string) string, hin
 	if f.dbxFirst {
 		// The Databricks forms read NAME only from that file: a profile
 		// of auth's own would not be it.
-		return &NoProfileError{Name: name, msg: fmt.Sprintf("%s: add a section [%s] with its host and auth_type = databricks-cli to %s (auth reads that file, never writes it), then log in with --profile %s", msg, name, f.DatabricksPath, name)}
+		return &NoProfileError{Name: name, msg: fmt.Sprintf("%s: add a section [%s] with its host and auth_type = databricks-cli to %s (auth reads that file, never writes it), then log in with --profile %s", msg, name, f.DatabricksPath, core.ShellWord(name))}
 	}
-	return &NoProfileError{Name: name, msg: fmt.Sprintf("%s: run `auth login --profile %s HOST` or `auth profiles`", msg, name)}
+	return &NoProfileError{Name: name, msg: fmt.Sprintf("%s: run `auth login --profile %s HOST` or `auth profiles`", msg, core.ShellWord(name))}
 }
 
 // NoProfileError is UnknownProfile's error: name names no profile.

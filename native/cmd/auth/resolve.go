@@ -267,7 +267,7 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 		s.Flow = setting{flowDevice, a.flagSource(cmd, "device")} // --device is --flow device
 	}
 	if s.Flow.Source == "profile "+p.Name && !validFlow(s.Flow.Value) {
-		return nil, usagef("profile %s in %s has flow = %q: the flow must be browser, device or auto; fix or remove that line, or save one with `auth login %s --flow FLOW`", p.Name, f.Where(p), p.Flow, p.Name)
+		return nil, usagef("profile %s in %s has flow = %q: the flow must be browser, device or auto; fix or remove that line, or save one with `auth login %s --flow FLOW`", p.Name, f.Where(p), p.Flow, core.ShellWord(p.Name))
 	}
 	s.resolveGrant(a, cmd, p)
 	s.ClientID = a.pick(cmd, "client-id", p.ClientID, p.Name, "", "")
