@@ -72,9 +72,10 @@ type LoginRequiredError struct {
 	// WithoutPerson: the login was a grant without a person, whose login
 	// command needs its secret, key or subject token again.
 	WithoutPerson bool
-	// Login, when set, is what to pass to `auth login` instead of the host
-	// and client: what the user named the login by, a profile say
-	// ("short", "dev --databricks-config PATH").
+	// Login, when set, is the command that logs in again instead of
+	// `auth login` with the host and client: by what the user named the
+	// login, a profile say ("auth login short", "auth auth login --profile
+	// dev").
 	Login string
 }
 
@@ -82,7 +83,7 @@ func (e *LoginRequiredError) Error() string {
 	cmd, hint := "auth login "+ShellWord(e.Host), ""
 	switch {
 	case e.Login != "":
-		cmd = "auth login " + e.Login
+		cmd = e.Login
 	case e.ClientID != "" && (!IsDatabricksHost(e.Host) || e.WithoutPerson):
 		// A known client is named; without one, the login finds what the
 		// host publishes (Databricks host metadata, registration) and says

@@ -336,6 +336,13 @@ func (f *File) shadowed(name string) bool {
 		slices.ContainsFunc(f.skipped, func(s Skipped) bool { return s.Name == name })
 }
 
+// HasOwn reports whether this file (not a Databricks CLI config file) has
+// a profile called name.
+func (f *File) HasOwn(name string) bool {
+	_, ok := f.own(name)
+	return ok
+}
+
 // own returns the named profile of this file only.
 func (f *File) own(name string) (Profile, bool) {
 	if name == SettingsSection || name == ini.DefaultSection {

@@ -164,6 +164,25 @@ func (a *app) databricksConfig() string {
 	return path
 }
 
+// databricksSection reports whether the Databricks CLI's config file (as
+// the Databricks forms find it) has a section called name, one auth reads
+// or one it skips; a file that cannot be read has none.
+func (a *app) databricksSection(name string) bool {
+	path := a.databricksPath
+	if path == "" {
+		path = config.DefaultDatabricksPath(a.getenv)
+	}
+	if path == "" {
+		return false
+	}
+	ps, skipped, err := config.ScanDatabricks(path)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(ps, func(p config.Profile) bool { return p.Name == name }) ||
+		slices.ContainsFunc(skipped, func(s config.Skipped) bool { return s.Name == name })
+}
+
 // notConfigured gives a Databricks form's "not logged in" the words the
 // older Databricks SDKs look for, before auth's own hint.
 func notConfigured(err error) error {

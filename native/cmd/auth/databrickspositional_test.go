@@ -86,3 +86,49 @@ func TestDatabricksCLI_ProfilesListsOnlyTheDatabricksFilesSections(t *testing.T)
 	is.True(strings.Contains(r.stderr, "No profiles in "+dbx+": add a section [NAME]"))
 	is.Equal(names(link, "auth", "profiles", "-o", "json"), []string(nil))
 }
+
+// The NAME argument under the Databricks forms, where the two files
+// disagree: a host argument resolves as --host does (one answer for one
+// host, whatever sections the Databricks file has); with no Databricks
+// file to be found ($HOME unset), a dotted NAME is a host, never auth's
+// own profile of that name; and the "log in" hint for a section whose
+// name auth's own file also has is the Databricks form, which reads that
+// file first (auth login NAME would log in to auth's own, another host).
+func TestDatabricksCLI_ANameArgumentNeverFallsBackToAuthsOwnProfile(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t, databricksClient)
+	link := e.databricksLink()
+	other := core.Entry{Host: "https://other.example", ClientID: "x"} // auth's own profiles' host
+	dbx, _ := e.writeDatabricks("[DEFAULT]\nhost = " + e.srv.Issuer + "\nauth_type = databricks-cli\n[work]\nhost = " + e.srv.Issuer + "\nauth_type = databricks-cli\n")
+	e.writeConfig("[mine]\nhost = " + e.srv.Issuer + "\n[work]\nhost = " + other.Host + "\nclient_id = " + other.ClientID + "\n[team.prod]\nhost = " + other.Host + "\nclient_id = " + other.ClientID + "\n")
+	ours := []string{"DUALAUTH_CONFIG_FILE=" + e.configPath()}
+	for _, bin := range []string{authBin, link} {
+		byArg := e.run(bin, ours, "auth", "token", e.srv.Issuer)
+		byFlag := e.run(bin, ours, "auth", "token", "--host", e.srv.Issuer)
+		is.Equal(byArg.code, byFlag.code)
+		is.Equal(byArg.stdout, byFlag.stdout)
+		is.Equal(byArg.stderr, byFlag.stderr)
+
+		// Not logged in to [work]: the hint logs in to that section.
+		r := e.run(bin, ours, "auth", "token", "work")
+		is.Equal(r.code, 1)
+		is.True(strings.Contains(r.stderr, "run `auth auth login --profile work --databricks-config "+dbx+"`"))
+		is.True(!strings.Contains(r.stderr, other.Host))
+
+		// No home, no $DATABRICKS_CONFIG_FILE: team.prod is a host.
+		r = e.run(bin, append(ours, "HOME="), "auth", "token", "team.prod")
+		is.Equal(r.code, 1)
+		is.Equal(r.stdout, "")
+		is.True(!strings.Contains(r.stderr, other.Host))
+		is.True(strings.Contains(r.stderr, "https://team.prod"))
+	}
+	// The hint runs as printed: it logs in to [work]'s host.
+	r := e.run(authBin, ours, "auth", "login", "--profile", "work", "--databricks-config", dbx, "--flow", "browser")
+	is.Equal(r.code, 0)
+	en := e.file().Tokens[core.Key(e.srv.Issuer, native.DatabricksClientID)]
+	is.True(en.AccessToken != "")
+	e.secrets = append(e.secrets, en.AccessToken, en.RefreshToken)
+	r = e.run(link, ours, "auth", "token", "work")
+	is.Equal(r.code, 0)
+	is.True(tokenIs(t, r.stdout, en.AccessToken))
+}

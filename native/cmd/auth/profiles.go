@@ -56,7 +56,7 @@ func (s tokenStatus) String() string {
 		return "expired, refreshable"
 	case "expired":
 		if s.login != "" {
-			return "expired: run auth login " + s.login // as --help spells it
+			return "expired: run " + s.login // as --help spells it
 		}
 		return "expired: run auth login"
 	}
@@ -215,7 +215,7 @@ func (a *app) profileRows(f *config.File, store native.Store) []profileRow {
 	now := time.Now()
 	def := f.Default()
 	for _, p := range f.Selectable() { // under the Databricks forms, that file's only
-		r := profileRow{Name: p.Name, Host: p.Host, ClientID: p.ClientID, Default: p.Name == def, caCert: p.CACert, Source: f.Path, login: profileLogin(p, f.DatabricksPath)}
+		r := profileRow{Name: p.Name, Host: p.Host, ClientID: p.ClientID, Default: p.Name == def, caCert: p.CACert, Source: f.Path, login: profileLogin(p, f)}
 		if p.Origin != "" {
 			r.Source = f.DatabricksPath
 		}

@@ -90,20 +90,15 @@ func (a *app) configFile() (*config.File, error) {
 	f, err := config.Load(path)
 	dbx := a.databricksPath
 	// A profile named under the Databricks forms, by --profile or by a
-	// bare NAME argument (no host has no dot, scheme or port), is a
-	// section of the Databricks CLI's file, as the Databricks CLI reads
-	// them; an argument with a dot is that file's section too, when it has
-	// one, else a host.
-	named := a.profileFlag != "" || core.BareWord(a.positional)
-	if dbx == "" && a.databricksForm && (named || a.positional != "" || a.databricksList) {
+	// NAME argument (see resolve), is a section of the Databricks CLI's
+	// file, as the Databricks CLI reads them.
+	named := a.profileFlag != "" || a.positional != ""
+	if dbx == "" && a.databricksForm && (named || a.databricksList) {
 		// The Databricks SDKs name a profile of their own config file;
 		// `databricks auth profiles` lists that file's, as the Databricks
 		// CLI does.
 		dbx = a.databricksConfig()
-		if dbx == "" && !named && a.positional != "" {
-			dbx = config.DefaultDatabricksPath(a.getenv) // a host when no home has the file
-		}
-		if dbx == "" && (named || a.databricksList) {
+		if dbx == "" {
 			// No such file is an empty one, as for the SDKs: NAME is
 			// then no profile, never one of auth's own file, and the
 			// list is empty.
@@ -192,9 +187,19 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 	if len(args) > 0 {
 		arg = args[0]
 	}
+	// Under the Databricks forms a NAME argument is read as the Databricks
+	// CLI reads it, profile first: a bare word (no host lacks a dot, a
+	// scheme and a port) or a section of its config file is that section,
+	// never a profile of auth's own file for another host; anything else
+	// is a host, resolved as --host resolves it.
 	a.positional = ""
-	if a.databricksForm && a.profileFlag == "" {
-		a.positional = arg // see configFile
+	hostArg := false
+	if a.databricksForm && a.profileFlag == "" && a.hostFlag == "" && arg != "" {
+		if core.BareWord(arg) || a.databricksSection(arg) {
+			a.positional = arg // see configFile
+		} else {
+			hostArg = true
+		}
 	}
 	f, err := a.configFile()
 	if err != nil {
@@ -204,6 +209,9 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 		return nil, usagef("--profile needs a name (`auth profiles` lists them); leave it out for the default profile")
 	}
 	in := config.Inputs{Arg: arg, Host: a.hostFlag, Profile: a.profileFlag, Getenv: a.getenv}
+	if hostArg {
+		in.Arg, in.Host = "", arg // never a profile of auth's own of that name
+	}
 	if fl := cmd.Flags().Lookup("client-id"); fl != nil && fl.Changed {
 		in.ClientID = fl.Value.String()
 	}
@@ -213,6 +221,9 @@ func (a *app) resolve(cmd *cobra.Command, args []string) (*settings, error) {
 	r, err := f.Resolve(in, core.NormalizeHost)
 	if err != nil {
 		return nil, usageError{err}
+	}
+	if hostArg && r.HostFrom == "flag --host" {
+		r.HostFrom = "argument"
 	}
 	if a.databricksForm && a.profileFlag != "" && r.Profile == nil {
 		// --profile NAME with a host, NAME no section of the Databricks
@@ -307,25 +318,30 @@ func (s *settings) sharers(client string) []string {
 	return out
 }
 
-// loginName is what `auth login` takes to log in again the way the user
-// named this login: its profile ("short", or "dev --databricks-config
-// PATH" for a profile of a Databricks CLI config file); "" when no profile
-// applies (the host and client then say it).
+// loginName is the command that logs in again the way the user named
+// this login: by its profile ("auth login short"; see profileLogin); ""
+// when no profile applies (the host and client then say it).
 func (s *settings) loginName() string {
 	p := s.resolved.Profile
 	if p == nil {
 		return ""
 	}
-	return profileLogin(*p, s.file.DatabricksPath)
+	return profileLogin(*p, s.file)
 }
 
-// profileLogin is what `auth login` takes to log in again to profile p,
-// one of a Databricks CLI config file at dbxPath when it has an Origin.
-func profileLogin(p config.Profile, dbxPath string) string {
-	if p.Origin != "" {
-		return core.ShellWord(p.Name) + " --databricks-config " + core.ShellWord(dbxPath)
+// profileLogin is the command that logs in again to profile p of f: for a
+// section of a Databricks CLI config file, `auth login NAME
+// --databricks-config PATH`, unless a profile of auth's own file has that
+// name, which would win there; then the Databricks form, which reads that
+// file first.
+func profileLogin(p config.Profile, f *config.File) string {
+	if p.Origin == "" {
+		return "auth login " + core.ShellWord(p.Name)
 	}
-	return core.ShellWord(p.Name)
+	if f.HasOwn(p.Name) {
+		return "auth auth login --profile " + core.ShellWord(p.Name) + " --databricks-config " + core.ShellWord(f.DatabricksPath)
+	}
+	return "auth login " + core.ShellWord(p.Name) + " --databricks-config " + core.ShellWord(f.DatabricksPath)
 }
 
 // nameLogin makes a "log in (again)" error name the login by loginName.
