@@ -96,10 +96,16 @@ func (a *app) execute(root *cobra.Command, args []string) int {
 		ran = true
 		a.databricksForm = databricksForm(cmd)
 		a.databricksList = a.databricksForm && cmd.Name() == "profiles"
-		if err := a.applyEnv(cmd); err != nil {
+		err := a.applyEnv(cmd)
+		if waitsOnNothing(cmd) {
+			// A bad DUALAUTH_* value must not break help, completion or
+			// the version the Databricks SDKs probe: they use none.
+			return nil
+		}
+		if err != nil {
 			return err
 		}
-		return a.checkTimeouts(cmd)
+		return a.checkTimeouts()
 	}
 	err := root.Execute()
 	if err == nil {
@@ -324,18 +330,20 @@ func strictHelp(root *cobra.Command, example string) {
 	}
 }
 
-// checkTimeouts refuses a timeout of 0 or less, which would otherwise
-// quietly mean the default (or, to a curl user, no timeout at all). The
-// commands that wait on nothing (help, version, completion) do not check:
-// a bad DUALAUTH_* value must not break them.
-func (a *app) checkTimeouts(cmd *cobra.Command) error {
+// waitsOnNothing: help, version and completion, which read no login and
+// make no request.
+func waitsOnNothing(cmd *cobra.Command) bool {
 	switch cmd.Name() {
 	case "help", "version", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
-		return nil
+		return true
 	}
-	if p := cmd.Parent(); p != nil && p.Name() == "completion" {
-		return nil // auth completion bash
-	}
+	p := cmd.Parent()
+	return p != nil && p.Name() == "completion" // auth completion bash
+}
+
+// checkTimeouts refuses a timeout of 0 or less, which would otherwise
+// quietly mean the default (or, to a curl user, no timeout at all).
+func (a *app) checkTimeouts() error {
 	for _, t := range []struct {
 		flag    string
 		v, def  time.Duration
