@@ -439,7 +439,14 @@ func (d *driver) logout(o targetOptions) (any, error) {
 		// waiting uses go.
 		keys = append(keys, d.local.dropPendingOf(target, client.ID)...)
 		pending := slices.Collect(maps.Values(d.local.pendings()))
-		for _, k := range core.UnusedKeys(keys, pending, d.tokens.entries()) {
+		entries, err := d.tokens.entries()
+		if err != nil {
+			// Which keys are in use is unknown: a key left behind is
+			// harmless, a live login's key deleted is not.
+			d.say("warn", "dualauth: the damaged login's DPoP keys stay: "+err.Error())
+			entries, keys = nil, nil
+		}
+		for _, k := range core.UnusedKeys(keys, pending, entries) {
 			d.dropKey(k)
 		}
 	}

@@ -664,6 +664,25 @@ func TestLogout_AnUnreadableLoginNamingAnotherLoginsKeyLeavesThatKey(t *testing.
 	l = td.tokens.load([]string{core.Key(td.srv.issuer, "another")})
 	is.NoErr(l.Err)
 	is.True(l.Entry != nil) // and so does the other login
+
+	// When the logins cannot be read to see which keys they use, no key
+	// goes: a key left behind is harmless, a live one deleted is not.
+	is.NoErr(td.tokens.putValue(own, js.ValueOf("private key")))
+	_, err = td.tokens.tx("readwrite", func(st js.Value) []js.Value {
+		return []js.Value{st.Call("put", `{"dpop_key":{"key":"`+own+`"},"x":"`+live.DPoP.Key+`"`, td.key())}
+	})
+	is.NoErr(err)
+	proto := jsGlobal.Get("IDBObjectStore").Get("prototype")
+	getAll := proto.Get("getAll")
+	proto.Set("getAll", jsGlobal.Get("Function").New(`throw new DOMException("the read failed", "UnknownError")`))
+	_, err = td.logout(td.target())
+	proto.Set("getAll", getAll)
+	is.NoErr(err)
+	for _, k := range []string{own, live.DPoP.Key} {
+		v, err := td.tokens.getValue(k)
+		is.NoErr(err)
+		is.True(!v.IsUndefined())
+	}
 }
 
 // S37 in the browser: server text in an error (error_description) and the

@@ -167,7 +167,12 @@ func (d *driver) dropUnusedKeys() {
 		return
 	}
 	pending := slices.Collect(maps.Values(d.local.pendings()))
-	for _, k := range core.UnusedKeys(stored, pending, d.tokens.entries()) {
+	entries, err := d.tokens.entries()
+	if err != nil {
+		d.say("warn", "dualauth: old DPoP keys stay: "+err.Error())
+		return
+	}
+	for _, k := range core.UnusedKeys(stored, pending, entries) {
 		d.dropKey(k)
 	}
 }

@@ -34,7 +34,8 @@ func (d *driver) storedClient(t core.Target) (string, error) {
 		// may have cleared it (localStorage.clear()): IndexedDB is the
 		// authoritative store, so a login there is still found — and a
 		// logout still removes it and revokes its refresh token.
-		id, err = core.PickClient(t, "", core.SummarizeLogins(d.tokens.entries()))
+		entries, _ := d.tokens.entries() // none readable: none to pick
+		id, err = core.PickClient(t, "", core.SummarizeLogins(entries))
 	}
 	switch {
 	case err != nil:
@@ -60,5 +61,6 @@ func (d *driver) loginForURL(rawURL string) string {
 	if h := core.LoginForURL(logins, rawURL); h != "" {
 		return h
 	}
-	return core.LoginForURL(core.ResourceLogins(d.tokens.entries()), rawURL)
+	entries, _ := d.tokens.entries() // none readable: no login for it
+	return core.LoginForURL(core.ResourceLogins(entries), rawURL)
 }

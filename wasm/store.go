@@ -327,8 +327,10 @@ func (s *idbStore) deleteRaw(key string) error {
 
 // entries is every stored login entry that can be read (registered
 // clients among them), leaving out the store's other records (callback
-// claims) and entries that cannot be read.
-func (s *idbStore) entries() []core.Entry {
+// claims) and entries that cannot be read. An error is a store that could
+// not be read at all: a caller deciding what is unused must then decide
+// nothing.
+func (s *idbStore) entries() ([]core.Entry, error) {
 	var raws []string
 	if s.mem != nil {
 		s.mem.mu.Lock()
@@ -341,7 +343,7 @@ func (s *idbStore) entries() []core.Entry {
 			return []js.Value{st.Call("getAllKeys"), st.Call("getAll")}
 		})
 		if err != nil {
-			return nil
+			return nil, err
 		}
 		for i := range res[0].Length() {
 			if k, v := res[0].Index(i), res[1].Index(i); k.Type() == js.TypeString && v.Type() == js.TypeString && !strings.HasPrefix(k.String(), claimPrefix) {
@@ -356,7 +358,7 @@ func (s *idbStore) entries() []core.Entry {
 			out = append(out, e)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // keysWith lists the keys of the token store that start with prefix.
