@@ -23,11 +23,12 @@ func SanitizeText(s string) string { return sanitize(s, true) }
 
 // ShellWord is s as one word of a POSIX shell command that a message
 // suggests, sanitised: as it is when every character is plain, else in
-// single quotes, where the shell expands nothing ($(…), backticks, globs).
-// Server text in a suggested command cannot run as a command of its own.
+// single quotes, where the shell expands nothing ($(…), backticks, globs,
+// and zsh's =cmd at the start of a word). Server text in a suggested
+// command cannot run as a command of its own.
 func ShellWord(s string) string {
 	s = Sanitize(s)
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,@%") == "" {
+	if s != "" && s[0] != '=' && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,@%") == "" {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

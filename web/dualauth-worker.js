@@ -54,9 +54,14 @@ async function start() {
     // fails the load, as in the page mode, instead of leaving it pending.
     raw = await Promise.race([
       ready,
-      exited.then(() => {
-        throw new Error('the wasm program exited before it was ready');
-      }),
+      exited.then(
+        () => {
+          throw new Error('the wasm program exited before it was ready');
+        },
+        (err) => {
+          throw new Error(`the wasm program crashed before it was ready: ${err?.message ?? err}`);
+        },
+      ),
     ]);
   } finally {
     delete self[hook];

@@ -177,10 +177,13 @@ func TestServer_ARevokeOfAnythingButALiveRefreshTokenWithItsClientIsBroken(t *te
 	is := is.New(t)
 	revoke := func(form url.Values) string {
 		s := NewServer(ServerConfig{})
-		_, rt := s.Mint(PresetClient)
+		at, rt := s.Mint(PresetClient)
 		for k, v := range form {
-			if v[0] == "RT" {
+			switch v[0] {
+			case "RT":
 				form[k] = []string{rt}
+			case "AT":
+				form[k] = []string{at}
 			}
 		}
 		s.Handle(core.Request{Method: "POST", URL: issuer + "/revoke", Form: form})
@@ -188,7 +191,7 @@ func TestServer_ARevokeOfAnythingButALiveRefreshTokenWithItsClientIsBroken(t *te
 	}
 	is.Equal(revoke(url.Values{"token": {"RT"}, "token_type_hint": {"refresh_token"}, "client_id": {PresetClient}}), "") // the login's refresh token
 	is.True(revoke(url.Values{"token": {"not-a-token"}, "client_id": {PresetClient}}) != "")                             // a made-up token
-	is.True(revoke(url.Values{"token": {"at-1"}, "client_id": {PresetClient}}) != "")                                    // the access token
+	is.True(revoke(url.Values{"token": {"AT"}, "client_id": {PresetClient}}) != "")                                      // the access token it minted
 	is.True(revoke(url.Values{"token": {"RT"}}) != "")                                                                   // no client_id
 	is.True(revoke(url.Values{"token": {"RT"}, "client_id": {"other"}}) != "")                                           // another client
 }
@@ -224,7 +227,8 @@ func TestRunStep_EveryLoginIsHeldToItsOwnAuthorizationRequestsScope(t *testing.T
 	is.Equal(len(runStep(scopeDriver{srv: srv, scope: "openid"}, srv, Step{Op: OpLogin, Want: want})), 0)
 	// a login for a resource is checked too
 	is.Equal(len(runStep(scopeDriver{srv: srv, scope: "other"}, srv, Step{Op: OpLogin, Resource: givenResource, Want: want})), 1)
-	// a login that made no authorization request is not held to the last one's scope
+	// after a login that asked for openid, one that made no authorization
+	// request is not held to that scope: it asked for none
 	is.Equal(len(runStep(scopeDriver{srv: srv, scope: "openid"}, srv, Step{Op: OpLogin, Want: want})), 0)
 	is.Equal(len(runStep(scopeDriver{srv: srv}, srv, Step{Op: OpLogin, Want: Want{Err: "error", Scope: "openid"}})), 1)
 	is.Equal(len(runStep(scopeDriver{srv: srv}, srv, Step{Op: OpLogin, Want: Want{Err: "error", Scope: NoScope}})), 1)

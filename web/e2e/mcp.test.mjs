@@ -48,7 +48,8 @@ async function startMCP(attempt = 1) {
     env: { ...process.env, MCP_PORT: String(mcpPort), MCP_AUTH_PORT: String(authPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  // 'close', not 'exit': by then stderr has been read to its end.
+  const exited = new Promise((resolve) => child.once('close', resolve));
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   let seen = 0;
