@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net/url"
-	"slices"
 	"strings"
 	"syscall/js"
 
@@ -435,20 +433,9 @@ func (d *driver) logout(o targetOptions) (any, error) {
 	}
 	if damaged {
 		// The damaged value's text may name any key, another live login's
-		// among them: only those no readable login and no login still
-		// waiting uses go.
+		// among them: only those no login uses go.
 		keys = append(keys, d.local.dropPendingOf(target, client.ID)...)
-		pending := slices.Collect(maps.Values(d.local.pendings()))
-		entries, err := d.tokens.entries()
-		if err != nil {
-			// Which keys are in use is unknown: a key left behind is
-			// harmless, a live login's key deleted is not.
-			d.say("warn", "dualauth: the damaged login's DPoP keys stay: "+err.Error())
-			entries, keys = nil, nil
-		}
-		for _, k := range core.UnusedKeys(keys, pending, entries) {
-			d.dropKey(k)
-		}
+		d.dropKeysNotInUse(keys, "the damaged login's DPoP keys")
 	}
 	return map[string]any{"removed": done.Entry != nil}, nil
 }

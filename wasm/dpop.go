@@ -166,13 +166,21 @@ func (d *driver) dropUnusedKeys() {
 		d.say("warn", "dualauth: old DPoP keys stay: "+err.Error())
 		return
 	}
+	d.dropKeysNotInUse(stored, "old DPoP keys")
+}
+
+// dropKeysNotInUse deletes those of the DPoP keys names that no readable
+// login and no pending login uses (core.UnusedKeys). When the logins
+// cannot be read, which keys are in use is unknown and none goes: a key
+// left behind is harmless, a live login's key deleted is not.
+func (d *driver) dropKeysNotInUse(names []string, what string) {
 	pending := slices.Collect(maps.Values(d.local.pendings()))
 	entries, err := d.tokens.entries()
 	if err != nil {
-		d.say("warn", "dualauth: old DPoP keys stay: "+err.Error())
+		d.say("warn", "dualauth: "+what+" stay: "+err.Error())
 		return
 	}
-	for _, k := range core.UnusedKeys(stored, pending, entries) {
+	for _, k := range core.UnusedKeys(names, pending, entries) {
 		d.dropKey(k)
 	}
 }
