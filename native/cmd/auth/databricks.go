@@ -175,6 +175,10 @@ func (a *app) databricksSection(name string) bool {
 	if path == "" {
 		return false
 	}
+	path, err := a.expandHome(path)
+	if err != nil {
+		return false
+	}
 	ps, skipped, err := config.ScanDatabricks(path)
 	if err != nil {
 		return false

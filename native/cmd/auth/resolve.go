@@ -121,17 +121,8 @@ func (a *app) configFile() (*config.File, error) {
 	if err != nil || dbx == "" {
 		return f, err
 	}
-	if rest, ok := strings.CutPrefix(dbx, "~/"); ok {
-		// Where no shell expanded it: --databricks-config=~/…, or a
-		// DUALAUTH_DATABRICKS_CONFIG set in a file.
-		home := config.HomeDir(a.getenv)
-		if home == "" {
-			return nil, fmt.Errorf("%s %s: no home directory ($HOME is not set): give a path without ~", a.flagName("databricks-config"), dbx)
-		}
-		dbx = filepath.Join(home, rest)
-	}
-	if abs, err := filepath.Abs(dbx); err == nil {
-		dbx = abs // messages and describe name it wherever auth runs
+	if dbx, err = a.expandHome(dbx); err != nil {
+		return nil, err
 	}
 	use := f.UseDatabricks
 	if a.databricksForm {
@@ -151,6 +142,24 @@ func (a *app) configFile() (*config.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// expandHome makes --databricks-config's path absolute, with a leading
+// ~/ the home directory where no shell expanded it
+// (--databricks-config=~/…, or a DUALAUTH_DATABRICKS_CONFIG set in a
+// file), so that messages and describe name it wherever auth runs.
+func (a *app) expandHome(path string) (string, error) {
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		home := config.HomeDir(a.getenv)
+		if home == "" {
+			return "", fmt.Errorf("%s %s: no home directory ($HOME is not set): give a path without ~", a.flagName("databricks-config"), path)
+		}
+		path = filepath.Join(home, rest)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return path, nil
 }
 
 // flagSource says where a flag's value came from, "" when it was not set.
@@ -335,13 +344,14 @@ func (s *settings) loginName() string {
 // name, which would win there; then the Databricks form, which reads that
 // file first.
 func profileLogin(p config.Profile, f *config.File) string {
+	cmd := "auth login " + core.ShellWord(p.Name)
 	if p.Origin == "" {
-		return "auth login " + core.ShellWord(p.Name)
+		return cmd
 	}
 	if f.HasOwn(p.Name) {
-		return "auth auth login --profile " + core.ShellWord(p.Name) + " --databricks-config " + core.ShellWord(f.DatabricksPath)
+		cmd = "auth auth login --profile " + core.ShellWord(p.Name)
 	}
-	return "auth login " + core.ShellWord(p.Name) + " --databricks-config " + core.ShellWord(f.DatabricksPath)
+	return cmd + " --databricks-config " + core.ShellWord(f.DatabricksPath)
 }
 
 // nameLogin makes a "log in (again)" error name the login by loginName.
